@@ -1,0 +1,121 @@
+//! The one error type every server function returns.
+//!
+//! Its `Display` text is safe to show anyone: it never carries database, I/O
+//! or stack details. On the server, unexpected failures are logged with their
+//! full cause chain where they are converted (see `From<Unexpected>`), and the
+//! HTTP status is set to match the variant.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+/// An error a page can show as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// The input was wrong; `field` names the form field when there is one.
+    #[error("{message}")]
+    Invalid {
+        field: Option<String>,
+        message: String,
+    },
+    #[error("Please sign in to continue.")]
+    Unauthenticated,
+    #[error("You do not have access to that.")]
+    Forbidden,
+    #[error("We could not find that.")]
+    NotFound,
+    #[error("Too many attempts. Please wait {retry_after_secs} seconds and try again.")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("Something went wrong on our side. Please try again in a moment.")]
+    Internal,
+    #[error("Could not reach the server. Check your connection and try again.")]
+    Unreachable,
+}
+
+impl AppError {
+    /// An input error for `field`.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    /// The form field this error is about, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Invalid { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => Self::Unreachable,
+            ServerFnErrorErr::Args(_)
+            | ServerFnErrorErr::MissingArg(_)
+            | ServerFnErrorErr::Deserialization(_) => Self::Invalid {
+                field: None,
+                message: "The form was incomplete. Reload the page and try again.".into(),
+            },
+            _ => Self::Internal,
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod server {
+    use super::AppError;
+    use http::StatusCode;
+    use uni1_domain::Unexpected;
+
+    impl AppError {
+        /// The HTTP status that goes with this error.
+        pub fn status(&self) -> StatusCode {
+            match self {
+                AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+                AppError::Forbidden => StatusCode::FORBIDDEN,
+                AppError::NotFound => StatusCode::NOT_FOUND,
+                AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+                AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+                AppError::Unreachable => StatusCode::BAD_GATEWAY,
+            }
+        }
+
+        /// Sets the response status for this error when called inside a
+        /// server function or page render, and returns the error.
+        pub fn respond(self) -> Self {
+            if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+                res.set_status(self.status());
+            }
+            self
+        }
+    }
+
+    /// The error and all its causes on one line, for the log.
+    pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+        let mut out = err.to_string();
+        let mut source = err.source();
+        while let Some(cause) = source {
+            out.push_str(": ");
+            out.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        out
+    }
+
+    impl From<Unexpected> for AppError {
+        fn from(err: Unexpected) -> Self {
+            tracing::error!(error = %chain(&err), "request failed");
+            AppError::Internal.respond()
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub use server::chain;

@@ -1,0 +1,100 @@
+//! The frame around every page: header with navigation, main, footer.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::site::PRODUCT;
+
+/// Main navigation entries: (label, path).
+const NAV: [(&str, &str); 4] = [
+    ("Studio", "/studio"),
+    ("Gallery", "/gallery"),
+    ("Billing", "/billing"),
+    ("Settings", "/settings"),
+];
+
+/// Footer links: (label, path).
+const FOOTER: [(&str, &str); 4] = [
+    ("Privacy", "/privacy"),
+    ("Terms", "/terms"),
+    ("Cookies", "/cookies"),
+    ("Contact", "/contact"),
+];
+
+#[component]
+pub fn Layout(children: Children) -> impl IntoView {
+    view! {
+        <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:p-3 focus:bg-brand-600 focus:text-white">
+            "Skip to content"
+        </a>
+        <div class="flex min-h-screen flex-col">
+            <Header />
+            <main id="main" class="mx-auto w-full max-w-6xl flex-1 px-4 py-8 sm:px-6">
+                {children()}
+            </main>
+            <Footer />
+        </div>
+    }
+}
+
+#[component]
+fn Header() -> impl IntoView {
+    let (menu_open, set_menu_open) = signal(false);
+    view! {
+        <header class="border-b border-line bg-surface-raised">
+            <nav aria-label="Main" class="mx-auto flex max-w-6xl items-center justify-between gap-4 px-4 py-3 sm:px-6">
+                <A href="/" attr:class="flex items-center gap-2 text-lg font-bold tracking-tight">
+                    <img src="/favicon.svg" alt="" width="28" height="28" />
+                    {PRODUCT}
+                </A>
+                <ul class="hidden items-center gap-1 sm:flex">
+                    {NAV.map(|(label, href)| view! { <li><NavLink href label /></li> })}
+                </ul>
+                <button
+                    type="button"
+                    class="rounded-md border border-line px-3 py-2 text-sm font-medium sm:hidden"
+                    aria-controls="mobile-menu"
+                    aria-expanded=move || menu_open.get().to_string()
+                    on:click=move |_| set_menu_open.update(|open| *open = !*open)
+                >
+                    {move || if menu_open.get() { "Close" } else { "Menu" }}
+                </button>
+            </nav>
+            <ul
+                id="mobile-menu"
+                class="border-t border-line px-4 pb-3 sm:hidden"
+                class:hidden=move || !menu_open.get()
+                on:click=move |_| set_menu_open.set(false)
+            >
+                {NAV.map(|(label, href)| view! { <li><NavLink href label /></li> })}
+            </ul>
+        </header>
+    }
+}
+
+#[component]
+fn NavLink(href: &'static str, label: &'static str) -> impl IntoView {
+    view! {
+        <A href=href attr:class="block rounded-md px-3 py-2 text-sm font-medium text-ink-muted hover:bg-surface-sunken hover:text-ink aria-[current=page]:text-brand-700 dark:aria-[current=page]:text-brand-300">
+            {label}
+        </A>
+    }
+}
+
+#[component]
+fn Footer() -> impl IntoView {
+    view! {
+        <footer class="border-t border-line bg-surface-raised">
+            <div class="mx-auto flex max-w-6xl flex-col gap-3 px-4 py-6 text-sm text-ink-muted sm:flex-row sm:items-center sm:justify-between sm:px-6">
+                <p>{PRODUCT} " — open-source image generation you can run yourself."</p>
+                <nav aria-label="Legal">
+                    <ul class="flex flex-wrap gap-4">
+                        {FOOTER.map(|(label, href)| view! {
+                            <li><A href=href attr:class="underline-offset-4 hover:underline">{label}</A></li>
+                        })}
+                    </ul>
+                </nav>
+            </div>
+        </footer>
+    }
+}

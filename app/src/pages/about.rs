@@ -1,0 +1,39 @@
+//! Pages whose features are not built yet. Each says plainly what will be
+//! here, so the navigation never leads to a dead end or a pretend feature.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+fn NotYet(title: &'static str, what: &'static str) -> impl IntoView {
+    view! {
+        <Title text=title />
+        <section class="mx-auto max-w-2xl space-y-4">
+            <h1 class="text-3xl font-bold">{title}</h1>
+            <p class="text-lg text-ink-muted">{what}</p>
+            <p class="rounded-md border border-line bg-surface-sunken p-4 text-sm" role="status">
+                "This part of uni1 is not available in this version yet."
+            </p>
+        </section>
+    }
+}
+
+#[component]
+pub fn Studio() -> impl IntoView {
+    view! { <NotYet title="Studio" what="Write a prompt, choose a model and its settings, and watch your images render live." /> }
+}
+
+#[component]
+pub fn Gallery() -> impl IntoView {
+    view! { <NotYet title="Gallery" what="Every image you generated, searchable, with favourites, collections and share links." /> }
+}
+
+#[component]
+pub fn Billing() -> impl IntoView {
+    view! { <NotYet title="Billing" what="Your credit balance, credit packs and subscriptions, and the history of every purchase and charge." /> }
+}
+
+#[component]
+pub fn Settings() -> impl IntoView {
+    view! { <NotYet title="Settings" what="Your profile, sign-in methods and sessions, two-factor authentication, privacy choices and data export." /> }
+}

@@ -1,0 +1,45 @@
+//! Server-side state shared by every request, and per-response headers set
+//! while rendering.
+
+use leptos::prelude::*;
+use uni1_domain::sea_orm::DatabaseConnection;
+
+use crate::error::AppError;
+use crate::site::SiteInfo;
+
+/// What server functions and pages need from the server process.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub site: SiteInfo,
+}
+
+/// The [`AppState`] the server provided to this request.
+pub fn app_state() -> Result<AppState, AppError> {
+    use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the request context");
+        AppError::Internal.respond()
+    })
+}
+
+/// Generates this response's script nonce and sends the matching
+/// Content-Security-Policy. Hydration needs the nonce (inline bootstrap
+/// script), `'strict-dynamic'` (it imports the JS glue) and
+/// `'wasm-unsafe-eval'` (it compiles the WASM).
+pub fn set_content_security_policy() {
+    leptos::nonce::provide_nonce();
+    let Some(nonce) = leptos::nonce::use_nonce() else {
+        return;
+    };
+    let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&policy) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+    }
+}

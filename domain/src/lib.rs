@@ -1,0 +1,14 @@
+//! uni1's business logic, free of Leptos and axum so that the web server, the
+//! workers and the command line share one implementation of every rule.
+//!
+//! Each module owns one concern: parsing its inputs into types that cannot
+//! hold invalid values, and a service that reads and writes the database.
+
+pub mod contact;
+pub mod email;
+pub mod entities;
+pub mod error;
+pub mod health;
+
+pub use error::Unexpected;
+pub use sea_orm;

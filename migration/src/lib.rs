@@ -1,0 +1,19 @@
+//! SeaORM migrations for uni1, written once for SQLite and PostgreSQL.
+//!
+//! Add a migration: copy the newest `mYYYYMMDD_NNNNNN_*.rs`, give it the next
+//! name, and append it to [`Migrator::migrations`]. Never edit one that has
+//! shipped.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_contact_messages;
+
+/// Applies every migration in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_contact_messages::Migration)]
+    }
+}

@@ -1,0 +1,387 @@
+//! Typed configuration: built-in defaults, then an optional TOML file, then
+//! `UNI1_*` environment variables (and `DATABASE_URL`) or command-line flags.
+//!
+//! Every setting is declared once, as a clap argument with its environment
+//! variable, so `uni1 serve --help` documents all of them. A bad value stops
+//! start-up with a message that names the setting.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+/// uni1: AI image generation you can run yourself.
+#[derive(Debug, Parser)]
+#[command(name = "uni1", version, about, long_about = None)]
+pub struct Cli {
+    /// TOML file with settings (keys as in `--help`, in snake_case).
+    /// Environment variables and flags override it.
+    #[arg(long, global = true, env = "UNI1_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply database migrations, then serve the web app (the default).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(DatabaseArgs),
+}
+
+/// Settings that every subcommand touching the database takes.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DatabaseArgs {
+    /// Database: `sqlite://PATH?mode=rwc` or `postgres://USER:PASSWORD@HOST/DB`
+    /// [default: sqlite://<data_dir>/uni1.db?mode=rwc]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// Folder for local data: the SQLite file, object store and mail outbox
+    /// [default: ./data]
+    #[arg(long, env = "UNI1_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Largest number of pooled database connections [default: 10]
+    #[arg(long, env = "UNI1_DATABASE_MAX_CONNECTIONS", value_name = "N")]
+    pub database_max_connections: Option<u32>,
+
+    /// Log format [default: text]
+    #[arg(long, env = "UNI1_LOG_FORMAT", value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// Settings of `uni1 serve`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// Address and port to listen on [default: 127.0.0.1:3000]
+    #[arg(long, env = "UNI1_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+
+    /// The URL people use to reach this site, e.g. https://images.example.com.
+    /// With https, cookies are marked Secure and HSTS is sent
+    /// [default: http://<listen>]
+    #[arg(long, env = "UNI1_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// Operator's name, shown on the privacy and contact pages
+    /// [default: "the operator of this site"]
+    #[arg(long, env = "UNI1_OPERATOR_NAME", value_name = "NAME")]
+    pub operator_name: Option<String>,
+
+    /// Operator's contact e-mail, shown on the privacy and contact pages
+    /// [default: privacy@localhost.localdomain]
+    #[arg(long, env = "UNI1_OPERATOR_EMAIL", value_name = "EMAIL")]
+    pub operator_email: Option<String>,
+
+    /// Leptos run-time settings file (site root, package dir); `LEPTOS_*`
+    /// variables override it [default: Leptos.toml]
+    #[arg(long, env = "UNI1_LEPTOS_CONFIG", value_name = "FILE")]
+    pub leptos_config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// The optional TOML file: the same settings as the flags, all optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    database_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_max_connections: Option<u32>,
+    log_format: Option<LogFormat>,
+    listen: Option<SocketAddr>,
+    public_url: Option<String>,
+    operator_name: Option<String>,
+    operator_email: Option<String>,
+    leptos_config: Option<PathBuf>,
+}
+
+/// A setting that cannot be used, with the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    ReadFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the configuration file {path} is not valid: {message}")]
+    ParseFile { path: PathBuf, message: String },
+    #[error("invalid setting {setting}: {reason}")]
+    Invalid {
+        setting: &'static str,
+        reason: String,
+    },
+}
+
+fn invalid(setting: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting,
+        reason: reason.into(),
+    }
+}
+
+/// Database settings after defaults and validation.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+}
+
+impl DatabaseSettings {
+    /// True for a PostgreSQL URL.
+    pub fn is_postgres(&self) -> bool {
+        self.url.expose_secret().starts_with("postgres")
+    }
+}
+
+/// Everything `uni1 serve` runs with, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    pub listen: SocketAddr,
+    pub public_url: Url,
+    pub operator_name: String,
+    pub operator_email: String,
+    pub leptos_config: PathBuf,
+}
+
+impl Settings {
+    /// True when the public URL is https: Secure cookies and HSTS.
+    pub fn is_https(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// The public origin, e.g. `https://images.example.com`.
+    pub fn public_origin(&self) -> String {
+        self.public_url.origin().ascii_serialization()
+    }
+
+    /// Resolves the settings of `uni1 serve`: flags/env, then file, then defaults.
+    pub fn resolve(args: ServeArgs, file: Option<&Path>) -> Result<Self, ConfigError> {
+        let file = read_file(file)?;
+        let (database, data_dir, log_format) = resolve_database(args.database, &file)?;
+        let listen = args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000)));
+        let public_url = match args.public_url.or(file.public_url) {
+            Some(raw) => parse_public_url(&raw)?,
+            None => parse_public_url(&format!("http://{listen}"))?,
+        };
+        let operator_name = non_empty(
+            "UNI1_OPERATOR_NAME",
+            args.operator_name
+                .or(file.operator_name)
+                .unwrap_or_else(|| "the operator of this site".into()),
+        )?;
+        let operator_email = args
+            .operator_email
+            .or(file.operator_email)
+            .unwrap_or_else(|| "privacy@localhost.localdomain".into());
+        let operator_email = uni1_domain::email::EmailAddress::parse(&operator_email)
+            .map_err(|e| invalid("UNI1_OPERATOR_EMAIL", e.to_string()))?
+            .to_string();
+        Ok(Self {
+            database,
+            data_dir,
+            log_format,
+            listen,
+            public_url,
+            operator_name,
+            operator_email,
+            leptos_config: args
+                .leptos_config
+                .or(file.leptos_config)
+                .unwrap_or_else(|| "Leptos.toml".into()),
+        })
+    }
+}
+
+/// Resolves the database settings alone (for `uni1 migrate`).
+pub fn resolve_database_only(
+    args: DatabaseArgs,
+    file: Option<&Path>,
+) -> Result<(DatabaseSettings, PathBuf, LogFormat), ConfigError> {
+    resolve_database(args, &read_file(file)?)
+}
+
+fn resolve_database(
+    args: DatabaseArgs,
+    file: &FileSettings,
+) -> Result<(DatabaseSettings, PathBuf, LogFormat), ConfigError> {
+    let data_dir = args
+        .data_dir
+        .or_else(|| file.data_dir.clone())
+        .unwrap_or_else(|| "data".into());
+    let url = args
+        .database_url
+        .or_else(|| file.database_url.clone())
+        .unwrap_or_else(|| format!("sqlite://{}/uni1.db?mode=rwc", data_dir.display()));
+    if !(url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://"))
+    {
+        return Err(invalid(
+            "DATABASE_URL",
+            "must start with sqlite:// or postgres:// (the value is not shown because it may hold a password)",
+        ));
+    }
+    let max_connections = args
+        .database_max_connections
+        .or(file.database_max_connections)
+        .unwrap_or(10);
+    if max_connections == 0 {
+        return Err(invalid(
+            "UNI1_DATABASE_MAX_CONNECTIONS",
+            "must be at least 1",
+        ));
+    }
+    let log_format = args.log_format.or(file.log_format).unwrap_or_default();
+    Ok((
+        DatabaseSettings {
+            url: SecretString::from(url),
+            max_connections,
+        },
+        data_dir,
+        log_format,
+    ))
+}
+
+fn read_file(path: Option<&Path>) -> Result<FileSettings, ConfigError> {
+    let Some(path) = path else {
+        return Ok(FileSettings::default());
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::ParseFile {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+fn parse_public_url(raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw)
+        .map_err(|e| invalid("UNI1_PUBLIC_URL", format!("{raw:?} is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid(
+            "UNI1_PUBLIC_URL",
+            format!("{raw:?} must be an http:// or https:// URL with a host"),
+        ));
+    }
+    Ok(url)
+}
+
+fn non_empty(setting: &'static str, value: String) -> Result<String, ConfigError> {
+    let value = value.trim().to_owned();
+    if value.is_empty() {
+        return Err(invalid(setting, "must not be empty"));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn defaults_are_the_embedded_setup() {
+        let s = Settings::resolve(ServeArgs::default(), None).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(s.public_origin(), "http://127.0.0.1:3000");
+        assert_eq!(
+            s.database.url.expose_secret(),
+            "sqlite://data/uni1.db?mode=rwc"
+        );
+        assert!(!s.is_https());
+    }
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let mut file = tempfile();
+        writeln!(
+            file.1,
+            "listen = \"127.0.0.1:4000\"\noperator_name = \"From File\""
+        )
+        .unwrap();
+        let args = ServeArgs {
+            operator_name: Some("From Flag".into()),
+            ..Default::default()
+        };
+        let s = Settings::resolve(args, Some(&file.0)).unwrap();
+        assert_eq!(s.listen.port(), 4000);
+        assert_eq!(s.operator_name, "From Flag");
+        assert_eq!(s.public_origin(), "http://127.0.0.1:4000");
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_refused_by_name() {
+        let mut file = tempfile();
+        writeln!(file.1, "lisen = \"127.0.0.1:4000\"").unwrap();
+        let err = Settings::resolve(ServeArgs::default(), Some(&file.0))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_the_setting_and_hide_secrets() {
+        let args = ServeArgs {
+            public_url: Some("ftp://x".into()),
+            ..Default::default()
+        };
+        let err = Settings::resolve(args, None).unwrap_err().to_string();
+        assert!(err.contains("UNI1_PUBLIC_URL"), "{err}");
+
+        let mut args = ServeArgs::default();
+        args.database.database_url = Some("mysql://root:hunter2@db/x".into());
+        let err = Settings::resolve(args, None).unwrap_err().to_string();
+        assert!(
+            err.contains("DATABASE_URL") && !err.contains("hunter2"),
+            "{err}"
+        );
+
+        let args = ServeArgs {
+            operator_email: Some("not-an-address".into()),
+            ..Default::default()
+        };
+        let err = Settings::resolve(args, None).unwrap_err().to_string();
+        assert!(err.contains("UNI1_OPERATOR_EMAIL"), "{err}");
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_database_password() {
+        let mut args = ServeArgs::default();
+        args.database.database_url = Some("postgres://u:hunter2@db/x".into());
+        let s = Settings::resolve(args, None).unwrap();
+        assert!(s.database.is_postgres());
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    fn tempfile() -> (PathBuf, std::fs::File) {
+        let path = std::env::temp_dir().join(format!("uni1-config-{}.toml", uuid::Uuid::new_v4()));
+        let file = std::fs::File::create(&path).unwrap();
+        (path, file)
+    }
+}

@@ -1,0 +1,86 @@
+//! The HTTP application: Leptos pages and server functions, plain routes,
+//! and the middleware every request passes through.
+
+pub mod csrf;
+pub mod health;
+pub mod security_headers;
+
+use std::time::Duration;
+
+use axum::extract::FromRef;
+use axum::routing::get;
+use axum::Router;
+use http::{HeaderName, Request};
+use leptos::prelude::*;
+use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
+use tower::ServiceBuilder;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+use uni1_app::state::AppState;
+use uni1_app::{shell, App};
+
+/// State of the axum router: Leptos's options and the app's state.
+#[derive(Clone, FromRef)]
+pub struct ServerState {
+    pub leptos: LeptosOptions,
+    pub app: AppState,
+}
+
+/// How requests are checked, derived from the settings.
+#[derive(Clone, Debug)]
+pub struct HttpPolicy {
+    /// The public origin, e.g. `https://images.example.com`.
+    pub public_origin: String,
+    /// Send HSTS (only when served over https).
+    pub hsts: bool,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Builds the whole application.
+pub fn router(state: ServerState, policy: HttpPolicy) -> Router {
+    let routes = generate_route_list(App);
+    let app_state = state.app.clone();
+    let context = move || provide_context(app_state.clone());
+
+    let middleware = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<_>| {
+                    let id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(axum::middleware::from_fn_with_state(
+            policy.clone(),
+            security_headers::apply,
+        ))
+        .layer(axum::middleware::from_fn_with_state(policy, csrf::refuse_foreign_origin))
+        .layer(CompressionLayer::new())
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ));
+
+    Router::new()
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let options = state.leptos.clone();
+            move || shell(options.clone())
+        })
+        .fallback(file_and_error_handler_with_context::<ServerState, _>(
+            context, shell,
+        ))
+        .with_state(state)
+        .layer(middleware)
+}

@@ -1,0 +1,41 @@
+//! The `uni1` command. See `uni1 --help`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use uni1_server::config::{self, Cli, Command, Settings};
+use uni1_server::telemetry;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("uni1: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("uni1: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let file = cli.config.as_deref();
+    match cli.command.unwrap_or(Command::Serve(Default::default())) {
+        Command::Serve(args) => {
+            let settings = Settings::resolve(args, file)?;
+            telemetry::init(settings.log_format);
+            uni1_server::serve(settings).await
+        }
+        Command::Migrate(args) => {
+            let (database, _, log_format) = config::resolve_database_only(args, file)?;
+            telemetry::init(log_format);
+            uni1_server::migrate(&database).await
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! HTTP-level tests: the real router, in process, on a fresh migrated
+//! database per test, on SQLite and on PostgreSQL. One binary for all of
+//! them (fast to link); one module per feature.
+
+mod support;
+
+mod contact;
+mod health;
+mod http_policy;
+mod pages;

@@ -1,0 +1,245 @@
+//! The test harness: a fresh database per test on either back-end, the real
+//! router on top, and helpers to send requests to it.
+//!
+//! PostgreSQL: `UNI1_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`) must reach a server that
+//! lets that user create databases. If none answers, PostgreSQL tests are
+//! skipped with a loud message, unless `UNI1_REQUIRE_POSTGRES=1` (set by
+//! `make test`), which makes them fail instead.
+
+use std::future::Future;
+
+use axum::body::Body;
+use axum::Router;
+use http::{HeaderMap, Request, StatusCode};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use tower::ServiceExt;
+use uni1_server::config::{ServeArgs, Settings};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The origin the test app believes it is served at.
+pub const ORIGIN: &str = "http://uni1.test";
+
+/// A running app on its own database.
+#[derive(Clone)]
+pub struct TestApp {
+    pub router: Router,
+    pub db: DatabaseConnection,
+}
+
+/// A response, read whole.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestApp {
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router is infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body reads");
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(
+            Request::get(path)
+                .body(Body::empty())
+                .expect("request builds"),
+        )
+        .await
+    }
+
+    /// A form POST as a same-origin browser page sends it.
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Reply {
+        self.post_form_from(path, form, Some(ORIGIN)).await
+    }
+
+    /// A form POST with the given `Origin` header (or none).
+    pub async fn post_form_from(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> Reply {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut request = Request::post(path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .header("host", "uni1.test");
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        self.send(request.body(Body::from(body)).expect("request builds"))
+            .await
+    }
+}
+
+fn encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Settings as a test server uses them.
+pub fn settings(database_url: String, public_url: &str) -> Settings {
+    let mut args = ServeArgs {
+        public_url: Some(public_url.into()),
+        operator_name: Some("Test Operator".into()),
+        operator_email: Some("operator@uni1.test".into()),
+        ..Default::default()
+    };
+    args.database.database_url = Some(database_url);
+    args.database.database_max_connections = Some(5);
+    Settings::resolve(args, None).expect("test settings are valid")
+}
+
+/// A fresh, migrated database; `None` when PostgreSQL is not available and
+/// not required.
+pub struct TestDatabase {
+    pub url: String,
+    drop_postgres: Option<(String, String)>,
+    sqlite_dir: Option<std::path::PathBuf>,
+}
+
+impl TestDatabase {
+    pub async fn create(backend: Backend) -> Option<Self> {
+        let name = format!("uni1_test_{}", uuid::Uuid::new_v4().simple());
+        match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(&name);
+                std::fs::create_dir_all(&dir).expect("temp dir");
+                Some(Self {
+                    url: format!("sqlite://{}/uni1.db?mode=rwc", dir.display()),
+                    drop_postgres: None,
+                    sqlite_dir: Some(dir),
+                })
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var("UNI1_TEST_POSTGRES_URL")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+                let admin = match Database::connect(&admin_url).await {
+                    Ok(db) => db,
+                    Err(e) => {
+                        if std::env::var("UNI1_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+                            panic!("PostgreSQL is required but unreachable at {admin_url}: {e}");
+                        }
+                        eprintln!(
+                            "\n!!! SKIPPING a PostgreSQL test: cannot reach {admin_url}: {e}\n"
+                        );
+                        return None;
+                    }
+                };
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create test database");
+                admin.close().await.ok();
+                let (base, _) = admin_url.rsplit_once('/').expect("URL has a path");
+                Some(Self {
+                    url: format!("{base}/{name}"),
+                    drop_postgres: Some((admin_url, name)),
+                    sqlite_dir: None,
+                })
+            }
+        }
+    }
+
+    pub async fn destroy(self) {
+        if let Some((admin_url, name)) = self.drop_postgres {
+            if let Ok(admin) = Database::connect(&admin_url).await {
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await
+                    .ok();
+                admin.close().await.ok();
+            }
+        }
+        if let Some(dir) = self.sqlite_dir {
+            std::fs::remove_dir_all(dir).ok();
+        }
+    }
+}
+
+/// Runs `test` against a fresh app on `backend` with `public_url`, then
+/// removes its database.
+pub async fn run_with<F, Fut>(backend: Backend, public_url: &str, test: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let Some(database) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let settings = settings(database.url.clone(), public_url);
+    let db = uni1_server::db::connect(&settings.database)
+        .await
+        .expect("connect");
+    uni1_server::db::migrate(&db).await.expect("migrate");
+    let leptos = leptos::config::LeptosOptions::builder()
+        .output_name("uni1")
+        .build();
+    let app = TestApp {
+        router: uni1_server::app(&settings, db.clone(), leptos),
+        db: db.clone(),
+    };
+    test(app).await;
+    db.close().await.ok();
+    database.destroy().await;
+}
+
+/// Runs `test` against a fresh app on `backend` served at [`ORIGIN`].
+pub async fn run<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    run_with(backend, ORIGIN, test).await;
+}
+
+/// Declares one test per back-end: `mod $name { fn sqlite; fn postgres }`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $test:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $crate::support::run($crate::support::Backend::Sqlite, $test).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $crate::support::run($crate::support::Backend::Postgres, $test).await;
+            }
+        }
+    };
+}
