@@ -1,0 +1,32 @@
+// A `page` that fails the test on any console error or uncaught exception,
+// and a helper that waits until the WASM has hydrated the page.
+//
+// Chromium logs every 4xx/5xx response as a console error. A test that
+// provokes one on purpose lists its status in `expectedStatuses`; any other
+// error still fails the test.
+import { test as base, expect, Page } from "@playwright/test";
+
+type Options = { expectedStatuses: number[] };
+
+export const test = base.extend<Options & { page: Page }>({
+  expectedStatuses: [[], { option: true }],
+  page: async ({ page, expectedStatuses }, use) => {
+    const problems: string[] = [];
+    page.on("console", (msg) => {
+      if (msg.type() !== "error") return;
+      const status = /the server responded with a status of (\d+)/.exec(msg.text());
+      if (status && expectedStatuses.includes(Number(status[1]))) return;
+      problems.push(`console: ${msg.text()}`);
+    });
+    page.on("pageerror", (err) => problems.push(`exception: ${err.message}`));
+    await use(page);
+    expect(problems, "no console errors or exceptions").toEqual([]);
+  },
+});
+
+/** Resolves once the hydration script has fetched and instantiated the WASM. */
+export async function hydrated(page: Page) {
+  await page.waitForLoadState("networkidle");
+}
+
+export { expect };

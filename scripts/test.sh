@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# `make test`: set up, then every check CI runs, in order, stopping at the
+# first failure: format, clippy (server and browser builds), unit and HTTP
+# tests on SQLite and PostgreSQL, the site build, and browser tests.
+#
+# PostgreSQL: uses UNI1_TEST_POSTGRES_URL, default
+# postgres://postgres@127.0.0.1:5432/postgres. If nothing answers there, it
+# tries to start the local cluster; if that fails too, the PostgreSQL tests
+# are skipped with a loud warning (never silently).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+scripts/setup.sh --test
+# shellcheck source=/dev/null
+source .uni1-cache/env
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+START=$(date +%s)
+
+step() {
+  local name="$1"; shift
+  local t0; t0=$(date +%s)
+  printf '\n\033[1m==> %s\033[0m\n' "$name"
+  "$@"
+  printf '    (%s: %ss)\n' "$name" "$(( $(date +%s) - t0 ))"
+}
+
+ensure_postgres() {
+  export UNI1_TEST_POSTGRES_URL="${UNI1_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+  export UNI1_REQUIRE_POSTGRES=1
+  if pg_isready -q -d "$UNI1_TEST_POSTGRES_URL" 2>/dev/null; then
+    echo "PostgreSQL answers at $UNI1_TEST_POSTGRES_URL"
+  elif command -v pg_ctlcluster >/dev/null && [[ -d /etc/postgresql ]]; then
+    echo "PostgreSQL is down; starting the local cluster"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n1)" main start || true
+    for _ in $(seq 20); do pg_isready -q -d "$UNI1_TEST_POSTGRES_URL" && break; sleep 0.5; done
+  fi
+  if ! pg_isready -q -d "$UNI1_TEST_POSTGRES_URL" 2>/dev/null; then
+    export UNI1_REQUIRE_POSTGRES=0
+    printf '\n\033[1;31m!!! NO POSTGRESQL at %s: POSTGRESQL TESTS WILL BE SKIPPED !!!\033[0m\n\n' "$UNI1_TEST_POSTGRES_URL"
+    return
+  fi
+  # Databases left behind by an interrupted run.
+  psql -q "$UNI1_TEST_POSTGRES_URL" -Atc "select datname from pg_database where datname like 'uni1_test_%'" 2>/dev/null |
+    while read -r db; do psql -q "$UNI1_TEST_POSTGRES_URL" -c "drop database if exists \"$db\" with (force)" >/dev/null; done
+}
+
+browser_tests() {
+  local port data log pid
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  data=$(mktemp -d)
+  log="$data/server.log"
+  UNI1_DATA_DIR="$data" UNI1_OPERATOR_NAME="uni1 test operator" \
+    "$TARGET_DIR/debug/uni1" serve --listen "127.0.0.1:$port" >"$log" 2>&1 &
+  pid=$!
+  trap 'kill $pid 2>/dev/null || true' RETURN
+  for _ in $(seq 60); do
+    curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break
+    kill -0 $pid 2>/dev/null || { cat "$log"; return 1; }
+    sleep 0.5
+  done
+  UNI1_E2E_BASE_URL="http://127.0.0.1:$port" npx playwright test -c end2end/playwright.config.ts ||
+    { echo "--- server log ---"; tail -n 50 "$log"; return 1; }
+  rm -rf "$data"
+}
+
+step "format" cargo fmt --all -- --check
+step "clippy: server side" cargo clippy --locked -p uni1-server -p uni1-domain -p uni1-migration -p uni1-app \
+  --features uni1-app/ssr --all-targets -- -D warnings
+step "clippy: browser side (wasm32)" cargo clippy --locked -p uni1-frontend -p uni1-app \
+  --features uni1-app/hydrate --target wasm32-unknown-unknown -- -D warnings
+step "postgresql" ensure_postgres
+step "unit and HTTP tests (SQLite and PostgreSQL)" cargo test --locked -p uni1-server -p uni1-domain -p uni1-migration
+step "build the site" cargo leptos build
+step "browser tests (Chromium, desktop and phone)" browser_tests
+printf '\n\033[1;32mAll checks passed in %ss.\033[0m\n' "$(( $(date +%s) - START ))"
