@@ -52,14 +52,19 @@ browser_tests() {
   UNI1_DATA_DIR="$data" UNI1_OPERATOR_NAME="uni1 test operator" \
     "$TARGET_DIR/debug/uni1" serve --listen "127.0.0.1:$port" >"$log" 2>&1 &
   pid=$!
-  trap 'kill $pid 2>/dev/null || true' RETURN
   for _ in $(seq 60); do
     curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break
-    kill -0 $pid 2>/dev/null || { cat "$log"; return 1; }
+    kill -0 "$pid" 2>/dev/null || { cat "$log"; return 1; }
     sleep 0.5
   done
-  UNI1_E2E_BASE_URL="http://127.0.0.1:$port" npx playwright test -c end2end/playwright.config.ts ||
-    { echo "--- server log ---"; tail -n 50 "$log"; return 1; }
+  local rc=0
+  UNI1_E2E_BASE_URL="http://127.0.0.1:$port" npx playwright test -c end2end/playwright.config.ts || rc=$?
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  if [[ $rc -ne 0 ]]; then
+    echo "--- server log ---"; tail -n 50 "$log"
+    return "$rc"
+  fi
   rm -rf "$data"
 }
 
