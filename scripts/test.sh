@@ -6,7 +6,8 @@
 # PostgreSQL: uses UNI1_TEST_POSTGRES_URL, default
 # postgres://postgres@127.0.0.1:5432/postgres. If nothing answers there, it
 # tries to start the local cluster; if that fails too, the PostgreSQL tests
-# are skipped with a loud warning (never silently).
+# are skipped with a loud warning (never silently). maildev (npm) is started
+# on free loopback ports as the SMTP server the mail tests deliver to.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -44,9 +45,27 @@ ensure_postgres() {
     while read -r db; do psql -q "$UNI1_TEST_POSTGRES_URL" -c "drop database if exists \"$db\" with (force)" >/dev/null; done
 }
 
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# maildev: a real SMTP server with an HTTP API to read what it received.
+start_maildev() {
+  local smtp web
+  smtp=$(free_port); web=$(free_port)
+  node_modules/.bin/maildev --ip 127.0.0.1 --web-ip 127.0.0.1 -s "$smtp" -w "$web" >"$(mktemp)" 2>&1 &
+  MAILDEV_PID=$!
+  for _ in $(seq 40); do curl -fs "http://127.0.0.1:$web/api/email" >/dev/null && break; sleep 0.25; done
+  curl -fs "http://127.0.0.1:$web/api/email" >/dev/null || { echo "maildev did not start"; return 1; }
+  export UNI1_TEST_SMTP_URL="smtp://127.0.0.1:$smtp" UNI1_TEST_MAILDEV_URL="http://127.0.0.1:$web" UNI1_REQUIRE_PEERS=1
+  echo "maildev: SMTP 127.0.0.1:$smtp, API http://127.0.0.1:$web"
+}
+MAILDEV_PID=""
+trap '[[ -n "$MAILDEV_PID" ]] && kill "$MAILDEV_PID" 2>/dev/null; true' EXIT
+
 browser_tests() {
   local port data log pid
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(free_port)
   data=$(mktemp -d)
   log="$data/server.log"
   UNI1_DATA_DIR="$data" UNI1_OPERATOR_NAME="uni1 test operator" \
@@ -74,6 +93,7 @@ step "clippy: server side" cargo clippy --locked -p uni1-server -p uni1-domain -
 step "clippy: browser side (wasm32)" cargo clippy --locked -p uni1-frontend -p uni1-app \
   --features uni1-app/hydrate --target wasm32-unknown-unknown -- -D warnings
 step "postgresql" ensure_postgres
+step "test peers: maildev" start_maildev
 step "unit and HTTP tests (SQLite and PostgreSQL)" cargo test --locked -p uni1-server -p uni1-domain -p uni1-migration
 step "build the site" cargo leptos build
 step "browser tests (Chromium, desktop and phone)" browser_tests

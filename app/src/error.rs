@@ -71,6 +71,8 @@ impl FromServerFnError for AppError {
 mod server {
     use super::AppError;
     use http::StatusCode;
+    use uni1_domain::accounts::AccountError;
+    use uni1_domain::rate_limit::RetryAfter;
     use uni1_domain::Unexpected;
 
     impl AppError {
@@ -107,6 +109,37 @@ mod server {
             source = cause.source();
         }
         out
+    }
+
+    impl From<AccountError> for AppError {
+        fn from(err: AccountError) -> Self {
+            match err {
+                AccountError::Invalid { field, message } => {
+                    AppError::invalid(field, message).respond()
+                }
+                AccountError::InvalidCredentials => AppError::Invalid {
+                    field: None,
+                    message: err.to_string(),
+                }
+                .respond(),
+                AccountError::LinkInvalid => AppError::invalid("token", err.to_string()).respond(),
+                AccountError::NotFound => AppError::NotFound.respond(),
+                AccountError::Unexpected(e) => e.into(),
+            }
+        }
+    }
+
+    impl From<RetryAfter> for AppError {
+        fn from(wait: RetryAfter) -> Self {
+            let secs = wait.seconds();
+            if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+                res.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+            }
+            AppError::RateLimited {
+                retry_after_secs: secs,
+            }
+            .respond()
+        }
     }
 
     impl From<Unexpected> for AppError {

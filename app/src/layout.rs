@@ -1,9 +1,12 @@
 //! The frame around every page: header with navigation, main, footer.
 
+use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::auth::ResendConfirmation;
 use crate::site::PRODUCT;
+use crate::{AuthActions, UserResource};
 
 /// Main navigation entries: (label, path).
 const NAV: [(&str, &str); 4] = [
@@ -29,6 +32,7 @@ pub fn Layout(children: Children) -> impl IntoView {
         </a>
         <div class="flex min-h-screen flex-col">
             <Header />
+            <ConfirmBanner />
             <main id="main" class="mx-auto w-full max-w-6xl flex-1 px-4 py-8 sm:px-6">
                 {children()}
             </main>
@@ -50,6 +54,7 @@ fn Header() -> impl IntoView {
                 <ul class="hidden items-center gap-1 sm:flex">
                     {NAV.map(|(label, href)| view! { <li><NavLink href label /></li> })}
                 </ul>
+                <UserMenu />
                 <button
                     type="button"
                     class="rounded-md border border-line px-3 py-2 text-sm font-medium sm:hidden"
@@ -69,6 +74,62 @@ fn Header() -> impl IntoView {
                 {NAV.map(|(label, href)| view! { <li><NavLink href label /></li> })}
             </ul>
         </header>
+    }
+}
+
+/// "Sign in", or the person's name and "Sign out".
+#[component]
+fn UserMenu() -> impl IntoView {
+    let user = expect_context::<UserResource>().0;
+    let sign_out = expect_context::<AuthActions>().sign_out;
+    view! {
+        <div class="ml-auto flex items-center gap-2 sm:ml-0" data-testid="user-menu">
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match user.await {
+                        Ok(Some(u)) => view! {
+                            <A href="/settings/security" attr:class="max-w-40 truncate text-sm font-medium" attr:data-testid="signed-in-as">
+                                {u.display_name}
+                            </A>
+                            <ActionForm action=sign_out>
+                                <button type="submit" class="btn-secondary px-3 py-1.5 text-sm">"Sign out"</button>
+                            </ActionForm>
+                        }.into_any(),
+                        _ => view! { <A href="/sign-in" attr:class="btn-primary px-3 py-1.5 text-sm">"Sign in"</A> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </div>
+    }
+}
+
+/// Reminds a signed-in person to confirm their address, with a resend button.
+#[component]
+fn ConfirmBanner() -> impl IntoView {
+    let user = expect_context::<UserResource>().0;
+    let resend = ServerAction::<ResendConfirmation>::new();
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let unconfirmed = matches!(user.await, Ok(Some(u)) if !u.email_confirmed);
+                unconfirmed.then(|| view! {
+                    <div class="border-b border-line bg-brand-50 text-brand-800 dark:bg-surface-sunken dark:text-brand-300" role="status">
+                        <div class="mx-auto flex max-w-6xl flex-wrap items-center gap-3 px-4 py-2 text-sm sm:px-6">
+                            <span>"Confirm your e-mail address with the link we sent you."</span>
+                            <ActionForm action=resend>
+                                <button type="submit" class="underline">
+                                    {move || match resend.value().get() {
+                                        Some(Ok(())) => "Sent again".to_string(),
+                                        Some(Err(e)) => e.to_string(),
+                                        None => "Send it again".to_string(),
+                                    }}
+                                </button>
+                            </ActionForm>
+                        </div>
+                    </div>
+                })
+            })}
+        </Suspense>
     }
 }
 

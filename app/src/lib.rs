@@ -11,22 +11,44 @@ use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title}
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
+pub mod auth;
+pub mod components;
 pub mod contact;
 pub mod error;
 pub mod layout;
 pub mod pages;
+pub mod security;
+#[cfg(feature = "ssr")]
+pub mod session;
 pub mod site;
 #[cfg(feature = "ssr")]
 pub mod state;
 
+use auth::{get_current_user, ResetPassword, SignIn, SignOut, UserSummary};
+use error::AppError;
 use layout::Layout;
 use pages::{
     about::{Billing, Gallery, Settings, Studio},
+    auth::{ConfirmEmailPage, ResetPasswordPage, ResetRequestPage, SignInPage, SignUpPage},
     contact::ContactPage,
     landing::Landing,
     legal::{Cookies, Privacy, Terms},
     not_found::NotFound,
+    security::SecurityPage,
 };
+
+/// The actions that change who is signed in. They live at the top so the
+/// header's user menu can refresh when any of them completes.
+#[derive(Clone, Copy)]
+pub struct AuthActions {
+    pub sign_in: ServerAction<SignIn>,
+    pub sign_out: ServerAction<SignOut>,
+    pub reset: ServerAction<ResetPassword>,
+}
+
+/// The signed-in person (or `None`), resolved before the page is sent.
+#[derive(Clone, Copy)]
+pub struct UserResource(pub Resource<Result<Option<UserSummary>, AppError>>);
 
 /// The HTML document around every page (server side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -54,6 +76,29 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let actions = AuthActions {
+        sign_in: ServerAction::new(),
+        sign_out: ServerAction::new(),
+        reset: ServerAction::new(),
+    };
+    provide_context(actions);
+    // Marks the document once the WASM has taken over (effects run only in
+    // the browser, after hydration); browser tests wait for it.
+    Effect::new(|_| {
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("data-hydrated", "");
+        }
+    });
+    provide_context(UserResource(Resource::new_blocking(
+        move || {
+            (
+                actions.sign_in.version().get(),
+                actions.sign_out.version().get(),
+                actions.reset.version().get(),
+            )
+        },
+        |_| get_current_user(),
+    )));
     view! {
         <Stylesheet id="leptos" href="/pkg/uni1.css" />
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
@@ -74,6 +119,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/terms") view=Terms />
                     <Route path=path!("/cookies") view=Cookies />
                     <Route path=path!("/contact") view=ContactPage />
+                    <Route path=path!("/sign-in") view=SignInPage />
+                    <Route path=path!("/sign-up") view=SignUpPage />
+                    <Route path=path!("/confirm-email") view=ConfirmEmailPage />
+                    <Route path=path!("/reset-password") view=ResetRequestPage />
+                    <Route path=path!("/reset-password/new") view=ResetPasswordPage />
+                    <Route path=path!("/settings/security") view=SecurityPage />
                 </Routes>
             </Layout>
         </Router>

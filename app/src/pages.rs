@@ -1,7 +1,9 @@
 //! One module per page or group of small pages.
 
 pub mod about;
+pub mod auth;
 pub mod contact;
 pub mod landing;
 pub mod legal;
 pub mod not_found;
+pub mod security;

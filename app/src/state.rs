@@ -2,9 +2,14 @@
 //! while rendering.
 
 use leptos::prelude::*;
+use std::sync::Arc;
+
+use uni1_domain::accounts::Accounts;
+use uni1_domain::rate_limit::RateLimits;
 use uni1_domain::sea_orm::DatabaseConnection;
 
 use crate::error::AppError;
+use crate::session::CookieSettings;
 use crate::site::SiteInfo;
 
 /// What server functions and pages need from the server process.
@@ -12,6 +17,9 @@ use crate::site::SiteInfo;
 pub struct AppState {
     pub db: DatabaseConnection,
     pub site: SiteInfo,
+    pub accounts: Accounts,
+    pub limits: Arc<RateLimits>,
+    pub cookie: CookieSettings,
 }
 
 /// The [`AppState`] the server provided to this request.

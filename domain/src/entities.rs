@@ -3,4 +3,9 @@
 //! Every table that holds a person's data is listed in ARCHITECTURE.md under
 //! "Personal data map" so that export and deletion can reach all of it.
 
+pub mod audit_log;
 pub mod contact_message;
+pub mod email_token;
+pub mod mail_outbox;
+pub mod session;
+pub mod user;

@@ -4,11 +4,15 @@
 //! Each module owns one concern: parsing its inputs into types that cannot
 //! hold invalid values, and a service that reads and writes the database.
 
+pub mod accounts;
+pub mod audit;
 pub mod contact;
 pub mod email;
 pub mod entities;
 pub mod error;
 pub mod health;
+pub mod mail;
+pub mod rate_limit;
 
 pub use error::Unexpected;
 pub use sea_orm;

@@ -24,9 +24,9 @@ export const test = base.extend<Options & { page: Page }>({
   },
 });
 
-/** Resolves once the hydration script has fetched and instantiated the WASM. */
+/** Resolves once the WASM has hydrated the page (the app marks <html>). */
 export async function hydrated(page: Page) {
-  await page.waitForLoadState("networkidle");
+  await page.locator("html[data-hydrated]").waitFor({ state: "attached" });
 }
 
 export { expect };

@@ -55,7 +55,7 @@ test.describe("the contact form", () => {
   await page.getByLabel("Your e-mail").fill("not-an-address");
   await page.getByLabel("Message").fill("Hello from the browser test.");
   await page.getByRole("button", { name: "Send message" }).click();
-  await expect(page.locator("#contact-email-error")).toContainText("like name@example.com");
+  await expect(page.locator("#field-email-error")).toContainText("like name@example.com");
   await page.getByLabel("Your e-mail").fill("ada@example.org");
   await page.getByRole("button", { name: "Send message" }).click();
   await expect(page.getByTestId("contact-sent")).toBeVisible();

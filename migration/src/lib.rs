@@ -7,6 +7,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_contact_messages;
+mod m20261124_000002_accounts;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -14,6 +15,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261124_000001_contact_messages::Migration)]
+        vec![
+            Box::new(m20261124_000001_contact_messages::Migration),
+            Box::new(m20261124_000002_accounts::Migration),
+        ]
     }
 }

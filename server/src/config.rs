@@ -86,6 +86,37 @@ pub struct ServeArgs {
     /// variables override it [default: Leptos.toml]
     #[arg(long, env = "UNI1_LEPTOS_CONFIG", value_name = "FILE")]
     pub leptos_config: Option<PathBuf>,
+
+    /// SMTP server for outgoing mail: `smtp://host:25` (no TLS),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS) or
+    /// `smtps://user:pass@host:465` (TLS). Without it, mail is written to
+    /// `<data_dir>/outbox` [default: none]
+    #[arg(
+        long,
+        env = "UNI1_SMTP_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub smtp_url: Option<String>,
+
+    /// Sender of outgoing mail, e.g. `uni1 <no-reply@example.com>`
+    /// [default: uni1 <no-reply@<public host>>]
+    #[arg(long, env = "UNI1_MAIL_FROM", value_name = "MAILBOX")]
+    pub mail_from: Option<String>,
+
+    /// Hours without a request after which a session ends [default: 336]
+    #[arg(long, env = "UNI1_SESSION_IDLE_HOURS", value_name = "HOURS")]
+    pub session_idle_hours: Option<u32>,
+
+    /// Hours after sign-in after which a session ends, active or not
+    /// [default: 720]
+    #[arg(long, env = "UNI1_SESSION_MAX_HOURS", value_name = "HOURS")]
+    pub session_max_hours: Option<u32>,
+
+    /// Take the client's address from X-Forwarded-For. Only behind a
+    /// reverse proxy that sets it [default: false]
+    #[arg(long, env = "UNI1_TRUST_PROXY_HEADERS", value_name = "BOOL")]
+    pub trust_proxy_headers: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
@@ -111,6 +142,11 @@ struct FileSettings {
     operator_name: Option<String>,
     operator_email: Option<String>,
     leptos_config: Option<PathBuf>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
+    session_idle_hours: Option<u32>,
+    session_max_hours: Option<u32>,
+    trust_proxy_headers: Option<bool>,
 }
 
 /// A setting that cannot be used, with the reason.
@@ -162,9 +198,25 @@ pub struct Settings {
     pub operator_name: String,
     pub operator_email: String,
     pub leptos_config: PathBuf,
+    /// `None`: mail goes to `<data_dir>/outbox`.
+    pub smtp_url: Option<SecretString>,
+    pub mail_from: lettre::message::Mailbox,
+    pub session_idle_hours: u32,
+    pub session_max_hours: u32,
+    pub trust_proxy_headers: bool,
 }
 
 impl Settings {
+    /// Development mode: mail goes to the local outbox and the site is only
+    /// reachable on this machine, so the outbox page may be shown.
+    pub fn dev_mode(&self) -> bool {
+        self.smtp_url.is_none()
+            && matches!(
+                self.public_url.host_str(),
+                Some("127.0.0.1" | "localhost" | "[::1]")
+            )
+    }
+
     /// True when the public URL is https: Secure cookies and HSTS.
     pub fn is_https(&self) -> bool {
         self.public_url.scheme() == "https"
@@ -200,6 +252,38 @@ impl Settings {
         let operator_email = uni1_domain::email::EmailAddress::parse(&operator_email)
             .map_err(|e| invalid("UNI1_OPERATOR_EMAIL", e.to_string()))?
             .to_string();
+        let smtp_url = args.smtp_url.or(file.smtp_url);
+        if let Some(url) = &smtp_url {
+            uni1_domain::mail::delivery::Transport::smtp(url).map_err(|_| {
+                invalid(
+                    "UNI1_SMTP_URL",
+                    "must look like smtp://host:25, smtp://user:pass@host:587?tls=required or smtps://user:pass@host:465 (the value is not shown because it may hold a password)",
+                )
+            })?;
+        }
+        let mail_from = match args.mail_from.or(file.mail_from) {
+            Some(raw) => raw.parse().map_err(|e| {
+                invalid("UNI1_MAIL_FROM", format!("{raw:?} is not a mailbox ({e})"))
+            })?,
+            None => default_sender(&public_url),
+        };
+        let session_idle_hours = args
+            .session_idle_hours
+            .or(file.session_idle_hours)
+            .unwrap_or(336);
+        let session_max_hours = args
+            .session_max_hours
+            .or(file.session_max_hours)
+            .unwrap_or(720);
+        if session_idle_hours == 0 {
+            return Err(invalid("UNI1_SESSION_IDLE_HOURS", "must be at least 1"));
+        }
+        if session_max_hours < session_idle_hours {
+            return Err(invalid(
+                "UNI1_SESSION_MAX_HOURS",
+                format!("must be at least UNI1_SESSION_IDLE_HOURS ({session_idle_hours})"),
+            ));
+        }
         Ok(Self {
             database,
             data_dir,
@@ -212,6 +296,14 @@ impl Settings {
                 .leptos_config
                 .or(file.leptos_config)
                 .unwrap_or_else(|| "Leptos.toml".into()),
+            smtp_url: smtp_url.map(SecretString::from),
+            mail_from,
+            session_idle_hours,
+            session_max_hours,
+            trust_proxy_headers: args
+                .trust_proxy_headers
+                .or(file.trust_proxy_headers)
+                .unwrap_or(false),
         })
     }
 }
@@ -278,6 +370,21 @@ fn read_file(path: Option<&Path>) -> Result<FileSettings, ConfigError> {
         path: path.to_owned(),
         message: e.to_string(),
     })
+}
+
+fn default_sender(public_url: &Url) -> lettre::message::Mailbox {
+    let host = match public_url.host() {
+        Some(url::Host::Domain(d)) if d != "localhost" => d.to_owned(),
+        _ => "localhost.localdomain".to_owned(),
+    };
+    format!("uni1 <no-reply@{host}>")
+        .parse()
+        .unwrap_or_else(|_| {
+            lettre::message::Mailbox::new(
+                None,
+                lettre::Address::new("no-reply", "localhost.localdomain").expect("a valid address"),
+            )
+        })
 }
 
 fn parse_public_url(raw: &str) -> Result<Url, ConfigError> {
@@ -368,6 +475,41 @@ mod tests {
         };
         let err = Settings::resolve(args, None).unwrap_err().to_string();
         assert!(err.contains("UNI1_OPERATOR_EMAIL"), "{err}");
+
+        let args = ServeArgs {
+            smtp_url: Some("ftp://user:hunter2@mail".into()),
+            ..Default::default()
+        };
+        let err = Settings::resolve(args, None).unwrap_err().to_string();
+        assert!(
+            err.contains("UNI1_SMTP_URL") && !err.contains("hunter2"),
+            "{err}"
+        );
+
+        let args = ServeArgs {
+            session_idle_hours: Some(48),
+            session_max_hours: Some(24),
+            ..Default::default()
+        };
+        let err = Settings::resolve(args, None).unwrap_err().to_string();
+        assert!(err.contains("UNI1_SESSION_MAX_HOURS"), "{err}");
+    }
+
+    #[test]
+    fn mail_defaults_follow_the_public_url() {
+        let s = Settings::resolve(ServeArgs::default(), None).unwrap();
+        assert!(s.dev_mode(), "no SMTP and a loopback URL");
+        assert_eq!(
+            s.mail_from.email.to_string(),
+            "no-reply@localhost.localdomain"
+        );
+        let args = ServeArgs {
+            public_url: Some("https://images.example.com".into()),
+            ..Default::default()
+        };
+        let s = Settings::resolve(args, None).unwrap();
+        assert!(!s.dev_mode(), "a public site never shows the outbox");
+        assert_eq!(s.mail_from.email.to_string(), "no-reply@images.example.com");
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! and the middleware every request passes through.
 
 pub mod csrf;
+pub mod dev_outbox;
 pub mod health;
 pub mod security_headers;
+pub mod session;
 
 use std::time::Duration;
 
@@ -35,6 +37,10 @@ pub struct HttpPolicy {
     pub public_origin: String,
     /// Send HSTS (only when served over https).
     pub hsts: bool,
+    /// Take client addresses from X-Forwarded-For.
+    pub trust_proxy_headers: bool,
+    /// Route `/dev/outbox` (development mode only).
+    pub dev_outbox: bool,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -64,14 +70,30 @@ pub fn router(state: ServerState, policy: HttpPolicy) -> Router {
             policy.clone(),
             security_headers::apply,
         ))
-        .layer(axum::middleware::from_fn_with_state(policy, csrf::refuse_foreign_origin))
+        .layer(axum::middleware::from_fn_with_state(policy.clone(), csrf::refuse_foreign_origin))
+        .layer(axum::middleware::from_fn_with_state(
+            session::SessionLayer {
+                accounts: state.app.accounts.clone(),
+                cookie: state.app.cookie.clone(),
+                trust_proxy_headers: policy.trust_proxy_headers,
+            },
+            session::resolve,
+        ))
         .layer(CompressionLayer::new())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ));
 
+    let mut plain = Router::new();
+    if policy.dev_outbox {
+        plain = plain.route(
+            "/dev/outbox",
+            get(dev_outbox::page).with_state(state.app.db.clone()),
+        );
+    }
     Router::new()
+        .merge(plain)
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .leptos_routes_with_context(&state, routes, context.clone(), {

@@ -8,10 +8,18 @@ pub mod telemetry;
 
 use std::path::Path;
 
+use std::sync::Arc;
+
 use anyhow::Context as _;
 use leptos::config::LeptosOptions;
+use secrecy::ExposeSecret;
+use uni1_app::session::CookieSettings;
 use uni1_app::site::SiteInfo;
 use uni1_app::state::AppState;
+use uni1_domain::accounts::{AccountPolicy, Accounts};
+use uni1_domain::mail::delivery::Transport;
+use uni1_domain::mail::MailContext;
+use uni1_domain::rate_limit::RateLimits;
 
 use crate::config::Settings;
 use crate::http::{HttpPolicy, ServerState};
@@ -41,6 +49,19 @@ pub fn app(
     db: uni1_domain::sea_orm::DatabaseConnection,
     leptos: LeptosOptions,
 ) -> axum::Router {
+    let accounts = Accounts {
+        db: db.clone(),
+        policy: AccountPolicy {
+            session_idle: chrono::Duration::hours(settings.session_idle_hours.into()),
+            session_max: chrono::Duration::hours(settings.session_max_hours.into()),
+            ..AccountPolicy::default()
+        },
+        mail: MailContext {
+            base_url: settings.public_origin(),
+            operator_name: settings.operator_name.clone(),
+            operator_email: settings.operator_email.clone(),
+        },
+    };
     let state = ServerState {
         leptos,
         app: AppState {
@@ -49,13 +70,26 @@ pub fn app(
                 operator_name: settings.operator_name.clone(),
                 operator_email: settings.operator_email.clone(),
             },
+            accounts,
+            limits: Arc::new(RateLimits::default()),
+            cookie: CookieSettings::new(settings.is_https()),
         },
     };
     let policy = HttpPolicy {
         public_origin: settings.public_origin(),
         hsts: settings.is_https(),
+        trust_proxy_headers: settings.trust_proxy_headers,
+        dev_outbox: settings.dev_mode(),
     };
     http::router(state, policy)
+}
+
+/// Where this process sends mail.
+pub fn mail_transport(settings: &config::Settings) -> anyhow::Result<Transport> {
+    match &settings.smtp_url {
+        Some(url) => Transport::smtp(url.expose_secret()).context("invalid UNI1_SMTP_URL"),
+        None => Ok(Transport::Outbox(settings.data_dir.join("outbox"))),
+    }
 }
 
 /// `uni1 serve`: migrate, then serve until SIGTERM or Ctrl-C, finishing the
@@ -79,12 +113,30 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {} (UNI1_LISTEN)", settings.listen))?;
+    let transport = mail_transport(&settings)?;
+    if settings.dev_mode() {
+        println!(
+            "mail goes to {} (readable at {}dev/outbox)",
+            settings.data_dir.join("outbox").display(),
+            settings.public_url
+        );
+    }
+    let mailer = tokio::spawn(uni1_domain::mail::delivery::run(
+        db.clone(),
+        transport,
+        settings.mail_from.clone(),
+        std::time::Duration::from_secs(2),
+    ));
     let router = app(&settings, db.clone(), leptos);
     println!("uni1 is running at {}", settings.public_url);
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("the HTTP server failed")?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("the HTTP server failed")?;
+    mailer.abort();
     db.close().await.ok();
     tracing::info!("stopped");
     Ok(())

@@ -35,5 +35,17 @@ pub fn Billing() -> impl IntoView {
 
 #[component]
 pub fn Settings() -> impl IntoView {
-    view! { <NotYet title="Settings" what="Your profile, sign-in methods and sessions, two-factor authentication, privacy choices and data export." /> }
+    view! {
+        <Title text="Settings" />
+        <section class="mx-auto max-w-2xl space-y-4">
+            <h1 class="text-3xl font-bold">"Settings"</h1>
+            <a href="/settings/security" class="card block hover:bg-surface-sunken">
+                <span class="block font-semibold">"Security"</span>
+                <span class="text-ink-muted">"Where you are signed in, signing out other devices, and your sign-in history."</span>
+            </a>
+            <p class="rounded-md border border-line bg-surface-sunken p-4 text-sm" role="status">
+                "Profile, sign-in with Google or GitHub, two-factor authentication, privacy choices and data export are not available in this version yet."
+            </p>
+        </section>
+    }
 }

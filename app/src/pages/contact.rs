@@ -5,24 +5,14 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::components::form::{error_for, general_error, succeeded, Field, FormError};
 use crate::contact::SubmitContact;
 use crate::site::WithSiteInfo;
 
 #[component]
 pub fn ContactPage() -> impl IntoView {
     let submit = ServerAction::<SubmitContact>::new();
-    let error_for = move |field: &'static str| {
-        move || match submit.value().get() {
-            Some(Err(e)) if e.field() == Some(field) => Some(e.to_string()),
-            _ => None,
-        }
-    };
-    let general_error = move || match submit.value().get() {
-        Some(Err(e)) if e.field().is_none() => Some(e.to_string()),
-        _ => None,
-    };
-    let sent = move || matches!(submit.value().get(), Some(Ok(())));
-
+    let v = submit.value();
     view! {
         <Title text="Contact" />
         <section class="mx-auto max-w-xl space-y-6">
@@ -35,18 +25,18 @@ pub fn ContactPage() -> impl IntoView {
                 </p>
             } />
             <Show
-                when=sent
+                when=succeeded(v)
                 fallback=move || view! {
                     <ActionForm action=submit attr:class="card space-y-4" attr:novalidate=true>
-                        <Field label="Your name" name="name" kind="text" autocomplete="name" error=error_for("name") />
-                        <Field label="Your e-mail" name="email" kind="email" autocomplete="email" error=error_for("email") />
+                        <Field label="Your name" name="name" autocomplete="name" error=error_for(v, "name") />
+                        <Field label="Your e-mail" name="email" kind="email" autocomplete="email" error=error_for(v, "email") />
                         <div class="space-y-1">
-                            <label for="contact-message" class="block text-sm font-medium">"Message"</label>
-                            <textarea id="contact-message" name="message" rows="6" required minlength="10" maxlength="5000"
-                                class="input" aria-describedby="contact-message-error"></textarea>
-                            <p id="contact-message-error" class="text-sm text-danger" role="alert">{error_for("message")}</p>
+                            <label for="field-message" class="block text-sm font-medium">"Message"</label>
+                            <textarea id="field-message" name="message" rows="6" required minlength="10" maxlength="5000"
+                                class="input" aria-describedby="field-message-error"></textarea>
+                            <p id="field-message-error" class="text-sm text-danger" role="alert">{error_for(v, "message")}</p>
                         </div>
-                        <p class="text-sm text-danger" role="alert">{general_error}</p>
+                        <FormError error=general_error(v) />
                         <button type="submit" class="btn-primary" disabled=move || submit.pending().get()>
                             {move || if submit.pending().get() { "Sending…" } else { "Send message" }}
                         </button>
@@ -58,28 +48,5 @@ pub fn ContactPage() -> impl IntoView {
                 </p>
             </Show>
         </section>
-    }
-}
-
-#[component]
-fn Field<E>(
-    label: &'static str,
-    name: &'static str,
-    kind: &'static str,
-    autocomplete: &'static str,
-    error: E,
-) -> impl IntoView
-where
-    E: Fn() -> Option<String> + Send + Sync + 'static,
-{
-    let id = format!("contact-{name}");
-    let error_id = format!("{id}-error");
-    view! {
-        <div class="space-y-1">
-            <label for=id.clone() class="block text-sm font-medium">{label}</label>
-            <input id=id type=kind name=name autocomplete=autocomplete required class="input"
-                aria-describedby=error_id.clone() />
-            <p id=error_id class="text-sm text-danger" role="alert">{error}</p>
-        </div>
     }
 }

@@ -35,14 +35,18 @@ pub fn Privacy() -> impl IntoView {
             } />
             <h2 class="text-xl font-semibold">"What this version stores"</h2>
             <ul class="list-disc space-y-2 pl-6">
+                <li>"Your account: e-mail address, display name, a one-way hash of your password (never the password itself), when you confirmed you are 18 or older and accepted the terms, and whether your address is confirmed."</li>
+                <li>"Your sessions: when you signed in and were last active, your IP address and your browser, operating system and device type, so you can see where you are signed in and sign out any device. Ended sessions stay listed as your sign-in history."</li>
+                <li>"A security log of sign-ins, failed sign-ins, sign-outs and password changes on your account, with IP address and browser, to detect and investigate misuse."</li>
+                <li>"Mails we send you (address confirmation, password reset): kept in a queue until delivered."</li>
                 <li>"Messages you send through the contact form: your name, e-mail address and message, so the operator can answer you."</li>
                 <li>"Server logs of each request (time, method, path, status, duration and a request id) to keep the service running. They do not contain what you type into forms."</li>
             </ul>
-            <p>"Accounts, image generation, payments and analytics are not part of this version, so no data for them is collected."</p>
+            <p>"Image generation, payments and analytics are not part of this version, so no data for them is collected."</p>
             <h2 class="text-xl font-semibold">"Cookies"</h2>
-            <p>"This version sets no cookies. See the cookies page for what will change when sign-in arrives."</p>
+            <p>"One essential cookie keeps you signed in, and only after you sign in. There are no analytics or advertising cookies."</p>
             <h2 class="text-xl font-semibold">"Your rights"</h2>
-            <p>"You can ask the operator to see, correct or delete the messages you sent, using the contact details above. Your data is not sold."</p>
+            <p>"You can see and end your sessions under Settings, Security. You can ask the operator to see, correct or delete your account data and the messages you sent, using the contact details above. Your data is not sold."</p>
         </Prose>
     }
 }
@@ -61,8 +65,8 @@ pub fn Terms() -> impl IntoView {
 pub fn Cookies() -> impl IntoView {
     view! {
         <Prose title="Cookies">
-            <p>"This version of " {PRODUCT} " sets no cookies."</p>
-            <p>"When sign-in is available, one essential cookie will keep you signed in. Analytics and preference cookies will be set only if you allow them, and you will be able to change that choice at any time."</p>
+            <p>{PRODUCT} " sets one cookie, and only when you sign in: "<code>"uni1_session"</code>" (named "<code>"__Host-uni1_session"</code>" on https sites). It holds a random token that identifies your session, is sent only to this site, cannot be read by scripts, and is removed when you sign out or the session ends. It is essential: without it you cannot stay signed in."</p>
+            <p>"There are no analytics, advertising or preference cookies. If any are ever added, they will be set only with your consent, which you will be able to change at any time."</p>
         </Prose>
     }
 }

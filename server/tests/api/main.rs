@@ -4,7 +4,9 @@
 
 mod support;
 
+mod accounts;
 mod contact;
 mod health;
 mod http_policy;
+mod mail;
 mod pages;

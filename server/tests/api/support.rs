@@ -43,10 +43,73 @@ impl Reply {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+
+    /// The whole `Set-Cookie` header for cookie `name`, if set.
+    pub fn set_cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .map(str::to_owned)
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
 }
 
+/// A browser: its address, its cookie and its User-Agent.
+#[derive(Debug, Clone)]
+pub struct Visitor {
+    pub ip: std::net::IpAddr,
+    pub cookie: Option<String>,
+    pub user_agent: &'static str,
+}
+
+pub const FIREFOX_LINUX: &str =
+    "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+pub const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1";
+
+impl Visitor {
+    pub fn new(ip: &str) -> Self {
+        Self {
+            ip: ip.parse().expect("an IP address"),
+            cookie: None,
+            user_agent: FIREFOX_LINUX,
+        }
+    }
+
+    pub fn with_agent(mut self, user_agent: &'static str) -> Self {
+        self.user_agent = user_agent;
+        self
+    }
+
+    /// Keeps the session cookie from a sign-in reply.
+    pub fn keep_cookie(&mut self, reply: &Reply) {
+        let set = reply
+            .set_cookie(SESSION_COOKIE)
+            .expect("a session cookie was set");
+        let pair = set.split(';').next().expect("name=value").to_owned();
+        self.cookie = Some(pair);
+    }
+}
+
+/// The session cookie's name over plain http.
+pub const SESSION_COOKIE: &str = "uni1_session";
+
 impl TestApp {
-    pub async fn send(&self, request: Request<Body>) -> Reply {
+    pub async fn send(&self, mut request: Request<Body>) -> Reply {
+        if request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .is_none()
+        {
+            request.extensions_mut().insert(axum::extract::ConnectInfo(
+                std::net::SocketAddr::from(([127, 0, 0, 1], 40000)),
+            ));
+        }
         let response = self
             .router
             .clone()
@@ -100,6 +163,48 @@ impl TestApp {
         }
         self.send(request.body(Body::from(body)).expect("request builds"))
             .await
+    }
+}
+
+impl TestApp {
+    /// A same-origin form POST (a server function call) from `visitor`.
+    pub async fn post_as(&self, path: &str, form: &[(&str, &str)], visitor: &Visitor) -> Reply {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut request = Request::post(path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .header("host", "uni1.test")
+            .header("origin", ORIGIN)
+            .header("user-agent", visitor.user_agent);
+        if let Some(cookie) = &visitor.cookie {
+            request = request.header("cookie", cookie);
+        }
+        let mut request = request.body(Body::from(body)).expect("request builds");
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(
+                visitor.ip, 40000,
+            )));
+        self.send(request).await
+    }
+
+    /// A page GET from `visitor`.
+    pub async fn get_as(&self, path: &str, visitor: &Visitor) -> Reply {
+        let mut request = Request::get(path).header("user-agent", visitor.user_agent);
+        if let Some(cookie) = &visitor.cookie {
+            request = request.header("cookie", cookie);
+        }
+        let mut request = request.body(Body::empty()).expect("request builds");
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(
+                visitor.ip, 40000,
+            )));
+        self.send(request).await
     }
 }
 

@@ -1,0 +1,151 @@
+//! Sign-up, sign-in, sign-out, address confirmation and password reset:
+//! the server functions and the summary of the signed-in person that every
+//! page can show.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// The signed-in person, as the browser sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub display_name: String,
+    pub email: String,
+    pub email_confirmed: bool,
+}
+
+/// Where to go after signing in: a local path only, never another site.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => "/studio".to_owned(),
+    }
+}
+
+#[server(prefix = "/api", endpoint = "me")]
+pub async fn get_current_user() -> Result<Option<UserSummary>, AppError> {
+    Ok(crate::session::current_user().map(|u| UserSummary {
+        display_name: u.display_name,
+        email: u.email,
+        email_confirmed: u.email_confirmed,
+    }))
+}
+
+#[server(prefix = "/api", endpoint = "sign_up")]
+pub async fn sign_up(
+    display_name: String,
+    email: String,
+    password: String,
+    adult: Option<String>,
+    terms: Option<String>,
+) -> Result<(), AppError> {
+    use uni1_domain::accounts::SignUp;
+    let state = crate::state::app_state()?;
+    let client = crate::session::client_info();
+    state.limits.sign_up(&client.ip)?;
+    let form = SignUp::parse(
+        &email,
+        &password,
+        &display_name,
+        adult.is_some(),
+        terms.is_some(),
+    )?;
+    state.accounts.sign_up(form, &client).await?;
+    leptos_axum::redirect("/sign-up?done=1");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "sign_in")]
+pub async fn sign_in(
+    email: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), AppError> {
+    let state = crate::state::app_state()?;
+    let client = crate::session::client_info();
+    state.limits.sign_in(&client.ip, &email)?;
+    let session = state.accounts.sign_in(&email, &password, &client).await?;
+    crate::session::set_session_cookie(&state.cookie, &session);
+    leptos_axum::redirect(&safe_next(next.as_deref()));
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    let state = crate::state::app_state()?;
+    if let Some(user) = crate::session::current_user() {
+        state
+            .accounts
+            .sign_out(&user, &crate::session::client_info())
+            .await?;
+    }
+    crate::session::clear_session_cookie(&state.cookie);
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "confirm_email")]
+pub async fn confirm_email(token: String) -> Result<(), AppError> {
+    let state = crate::state::app_state()?;
+    state
+        .accounts
+        .confirm_email(&token, &crate::session::client_info())
+        .await?;
+    leptos_axum::redirect("/confirm-email?done=1");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "resend_confirmation")]
+pub async fn resend_confirmation() -> Result<(), AppError> {
+    let state = crate::state::app_state()?;
+    let user = crate::session::require_user()?;
+    state
+        .limits
+        .reset(&crate::session::client_info().ip, &user.email)?;
+    state.accounts.resend_confirmation(&user).await?;
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "request_password_reset")]
+pub async fn request_password_reset(email: String) -> Result<(), AppError> {
+    let state = crate::state::app_state()?;
+    let client = crate::session::client_info();
+    uni1_domain::email::EmailAddress::parse(&email)
+        .map_err(|e| AppError::invalid("email", e.to_string()).respond())?;
+    state.limits.reset(&client.ip, &email)?;
+    state
+        .accounts
+        .request_password_reset(&email, &client)
+        .await?;
+    leptos_axum::redirect("/reset-password?sent=1");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "reset_password")]
+pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
+    let state = crate::state::app_state()?;
+    let client = crate::session::client_info();
+    state.limits.sign_in(&client.ip, "password-reset")?;
+    state
+        .accounts
+        .reset_password(&token, &password, &client)
+        .await?;
+    crate::session::clear_session_cookie(&state.cookie);
+    leptos_axum::redirect("/sign-in?reset=done");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/settings/security")), "/settings/security");
+        assert_eq!(safe_next(Some("https://evil.example")), "/studio");
+        assert_eq!(safe_next(Some("//evil.example")), "/studio");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/studio");
+        assert_eq!(safe_next(None), "/studio");
+    }
+}

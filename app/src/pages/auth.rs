@@ -1,0 +1,163 @@
+//! Sign in, create an account, confirm an address, reset a password.
+//! Every form works without JavaScript (plain POST, then a redirect); with
+//! it, errors appear in place.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::{Meta, Title};
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
+
+use crate::auth::{ConfirmEmail, RequestPasswordReset, SignUp};
+use crate::components::form::{error_for, general_error, succeeded, Checkbox, Field, FormError};
+use crate::AuthActions;
+
+#[component]
+fn AuthCard(title: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <Title text=title />
+        <Meta name="robots" content="noindex" />
+        <section class="mx-auto max-w-md space-y-6">
+            <h1 class="text-3xl font-bold">{title}</h1>
+            {children()}
+        </section>
+    }
+}
+
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let action = expect_context::<AuthActions>().sign_in;
+    let query = use_query_map();
+    let next = move || query.read().get("next").unwrap_or_default();
+    let reset_done = move || query.read().get("reset").as_deref() == Some("done");
+    view! {
+        <AuthCard title="Sign in">
+            <Show when=reset_done>
+                <p class="card" role="status">"Your new password is set and every session was signed out. Sign in with it now."</p>
+            </Show>
+            <ActionForm action=action attr:class="card space-y-4">
+                <input type="hidden" name="next" value=next />
+                <Field label="E-mail" name="email" kind="email" autocomplete="email" error=error_for(action.value(), "email") />
+                <Field label="Password" name="password" kind="password" autocomplete="current-password" error=error_for(action.value(), "password") />
+                <FormError error=general_error(action.value()) />
+                <button type="submit" class="btn-primary w-full" disabled=move || action.pending().get()>"Sign in"</button>
+            </ActionForm>
+            <p class="text-sm text-ink-muted">
+                <A href="/reset-password" attr:class="underline">"Forgot your password?"</A>
+                " · New here? "
+                <A href="/sign-up" attr:class="underline">"Create an account"</A>
+            </p>
+        </AuthCard>
+    }
+}
+
+#[component]
+pub fn SignUpPage() -> impl IntoView {
+    let action = ServerAction::<SignUp>::new();
+    let v = action.value();
+    let query = use_query_map();
+    let done = move || succeeded(v)() || query.read().get("done").is_some();
+    view! {
+        <AuthCard title="Create an account">
+            <Show
+                when=done
+                fallback=move || view! {
+                    <ActionForm action=action attr:class="card space-y-4">
+                        <Field label="Your name" name="display_name" autocomplete="name" error=error_for(v, "display_name") />
+                        <Field label="E-mail" name="email" kind="email" autocomplete="email" error=error_for(v, "email") />
+                        <Field label="Password" name="password" kind="password" autocomplete="new-password"
+                            hint="At least 8 characters. A few uncommon words make a strong password."
+                            error=error_for(v, "password") />
+                        <Checkbox name="adult" error=error_for(v, "adult")>"I am 18 years old or older."</Checkbox>
+                        <Checkbox name="terms" error=error_for(v, "terms")>
+                            "I accept the " <a href="/terms" class="underline">"terms"</a> " and the "
+                            <a href="/privacy" class="underline">"privacy policy"</a> "."
+                        </Checkbox>
+                        <FormError error=general_error(v) />
+                        <button type="submit" class="btn-primary w-full" disabled=move || action.pending().get()>"Create account"</button>
+                    </ActionForm>
+                    <p class="text-sm text-ink-muted">"Have an account? " <a href="/sign-in" class="underline">"Sign in"</a></p>
+                }
+            >
+                <div class="card space-y-2" role="status" data-testid="sign-up-done">
+                    <p class="font-semibold">"Check your inbox."</p>
+                    <p>"We sent a mail to the address you entered. Open the link in it to confirm your address. You can sign in already; generating images needs a confirmed address."</p>
+                    <a href="/sign-in" class="btn-primary inline-block">"Sign in"</a>
+                </div>
+            </Show>
+        </AuthCard>
+    }
+}
+
+#[component]
+pub fn ConfirmEmailPage() -> impl IntoView {
+    let action = ServerAction::<ConfirmEmail>::new();
+    let v = action.value();
+    let query = use_query_map();
+    let token = move || query.read().get("token").unwrap_or_default();
+    let done = move || succeeded(v)() || query.read().get("done").is_some();
+    view! {
+        <AuthCard title="Confirm your e-mail address">
+            <Show
+                when=done
+                fallback=move || view! {
+                    <ActionForm action=action attr:class="card space-y-4">
+                        <input type="hidden" name="token" value=token />
+                        <p>"Press the button to confirm that this address is yours."</p>
+                        <FormError error=move || error_for(v, "token")().or_else(general_error(v)) />
+                        <button type="submit" class="btn-primary w-full">"Confirm my address"</button>
+                    </ActionForm>
+                }
+            >
+                <p class="card" role="status" data-testid="email-confirmed">"Thank you: your address is confirmed."</p>
+            </Show>
+        </AuthCard>
+    }
+}
+
+#[component]
+pub fn ResetRequestPage() -> impl IntoView {
+    let action = ServerAction::<RequestPasswordReset>::new();
+    let v = action.value();
+    let query = use_query_map();
+    let sent = move || succeeded(v)() || query.read().get("sent").is_some();
+    view! {
+        <AuthCard title="Choose a new password">
+            <Show
+                when=sent
+                fallback=move || view! {
+                    <ActionForm action=action attr:class="card space-y-4">
+                        <p>"Enter the address of your account. We will mail you a link to choose a new password."</p>
+                        <Field label="E-mail" name="email" kind="email" autocomplete="email" error=error_for(v, "email") />
+                        <FormError error=general_error(v) />
+                        <button type="submit" class="btn-primary w-full">"Send the link"</button>
+                    </ActionForm>
+                }
+            >
+                <p class="card" role="status" data-testid="reset-sent">
+                    "If an account uses this address, a link is on its way. It works for one hour."
+                </p>
+            </Show>
+        </AuthCard>
+    }
+}
+
+#[component]
+pub fn ResetPasswordPage() -> impl IntoView {
+    let action = expect_context::<AuthActions>().reset;
+    let v = action.value();
+    let query = use_query_map();
+    let token = move || query.read().get("token").unwrap_or_default();
+    view! {
+        <AuthCard title="Choose a new password">
+            <ActionForm action=action attr:class="card space-y-4">
+                <input type="hidden" name="token" value=token />
+                <Field label="New password" name="password" kind="password" autocomplete="new-password"
+                    hint="At least 8 characters. Choosing it signs you out everywhere."
+                    error=error_for(v, "password") />
+                <FormError error=move || error_for(v, "token")().or_else(general_error(v)) />
+                <button type="submit" class="btn-primary w-full">"Set the new password"</button>
+            </ActionForm>
+        </AuthCard>
+    }
+}

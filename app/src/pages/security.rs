@@ -1,0 +1,147 @@
+//! Settings -> Security: where the person sees every device signed in to
+//! their account, signs any of them out, and reads their sign-in history.
+
+use chrono::{DateTime, Utc};
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::{Meta, Title};
+use leptos_router::components::A;
+
+use crate::error::AppError;
+use crate::security::{security_overview, EndOtherSessions, EndSession, HistoryItem, SessionInfo};
+
+fn when(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn action_label(action: &str) -> &'static str {
+    match action {
+        "sign_in" => "Signed in",
+        "sign_in_failed" => "Failed sign-in",
+        "sign_out" => "Signed out",
+        "sign_up" => "Account created",
+        "sign_up_existing_email" => "Someone tried to sign up with your address",
+        "email_confirmed" => "Address confirmed",
+        "session_ended" => "Signed out a device",
+        "other_sessions_ended" => "Signed out everywhere else",
+        "password_reset_requested" => "Password reset requested",
+        "password_reset" => "Password changed",
+        _ => "Other",
+    }
+}
+
+#[component]
+pub fn SecurityPage() -> impl IntoView {
+    let end = ServerAction::<EndSession>::new();
+    let end_others = ServerAction::<EndOtherSessions>::new();
+    let overview = Resource::new_blocking(
+        move || (end.version().get(), end_others.version().get()),
+        |_| security_overview(),
+    );
+    view! {
+        <Title text="Security" />
+        <Meta name="robots" content="noindex" />
+        <section class="space-y-8">
+            <h1 class="text-3xl font-bold">"Security"</h1>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match overview.await {
+                        Ok(o) => view! { <Overview sessions=o.sessions history=o.history end end_others /> }.into_any(),
+                        Err(AppError::Unauthenticated) => view! {
+                            <p class="card">"Please "
+                                <A href="/sign-in?next=/settings/security" attr:class="underline">"sign in"</A>
+                                " to see your sessions."</p>
+                        }.into_any(),
+                        Err(e) => view! { <p class="text-danger" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn Overview(
+    sessions: Vec<SessionInfo>,
+    history: Vec<HistoryItem>,
+    end: ServerAction<EndSession>,
+    end_others: ServerAction<EndOtherSessions>,
+) -> impl IntoView {
+    let (active, ended): (Vec<_>, Vec<_>) =
+        sessions.into_iter().partition(|s| s.ended_at.is_none());
+    let others = active.iter().filter(|s| !s.current).count();
+    view! {
+        <div class="space-y-3">
+            <div class="flex flex-wrap items-center justify-between gap-3">
+                <h2 class="text-xl font-semibold">"Signed-in devices"</h2>
+                <ActionForm action=end_others>
+                    <button type="submit" class="btn-secondary" disabled=others == 0 data-testid="end-others">
+                        "Sign out everywhere else"
+                    </button>
+                </ActionForm>
+            </div>
+            <ul class="space-y-3" data-testid="active-sessions">
+                {active.into_iter().map(|s| view! { <SessionRow session=s end /> }).collect_view()}
+            </ul>
+        </div>
+        <div class="space-y-3">
+            <h2 class="text-xl font-semibold">"Sign-in history"</h2>
+            <div class="overflow-x-auto">
+                <table class="w-full text-left text-sm">
+                    <thead class="text-ink-muted"><tr><th class="py-2 pr-4">"When"</th><th class="pr-4">"What"</th><th class="pr-4">"Browser"</th><th>"IP address"</th></tr></thead>
+                    <tbody data-testid="history">
+                        {history.into_iter().map(|h| view! {
+                            <tr class="border-t border-line">
+                                <td class="py-2 pr-4 whitespace-nowrap">{when(h.at)}</td>
+                                <td class="pr-4">{action_label(&h.action)}</td>
+                                <td class="pr-4">{h.browser}</td>
+                                <td>{h.ip}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+            {(!ended.is_empty()).then(|| view! {
+                <details class="text-sm">
+                    <summary class="cursor-pointer">"Ended sessions"</summary>
+                    <ul class="mt-2 space-y-1">
+                        {ended.into_iter().map(|s| view! {
+                            <li>{format!("{} on {} ({}), {} to {}", s.browser, s.os, s.ip, when(s.started_at),
+                                s.ended_at.map(when).unwrap_or_default())}</li>
+                        }).collect_view()}
+                    </ul>
+                </details>
+            })}
+        </div>
+    }
+}
+
+#[component]
+fn SessionRow(session: SessionInfo, end: ServerAction<EndSession>) -> impl IntoView {
+    let duration = session.last_seen_at - session.started_at;
+    let hours = duration.num_hours();
+    let minutes = duration.num_minutes() % 60;
+    view! {
+        <li class="card flex flex-wrap items-center justify-between gap-3 p-4">
+            <div>
+                <p class="font-medium">
+                    {format!("{} on {}", session.browser, session.os)}
+                    <span class="ml-2 text-sm text-ink-muted">{session.device.clone()}</span>
+                    {session.current.then(|| view! {
+                        <span class="ml-2 rounded bg-brand-100 px-2 py-0.5 text-xs font-semibold text-brand-800">"This device"</span>
+                    })}
+                </p>
+                <p class="text-sm text-ink-muted">
+                    {format!("IP {} · signed in {} · last seen {} · {}h {}m",
+                        session.ip, when(session.started_at), when(session.last_seen_at), hours, minutes)}
+                </p>
+            </div>
+            {(!session.current).then(|| view! {
+                <ActionForm action=end>
+                    <input type="hidden" name="id" value=session.id.clone() />
+                    <button type="submit" class="btn-secondary">"Sign out"</button>
+                </ActionForm>
+            })}
+        </li>
+    }
+}

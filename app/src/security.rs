@@ -1,0 +1,95 @@
+//! Settings -> Security: the person's sessions (end one, or all others) and
+//! their sign-in history.
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// One session on the security page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: String,
+    pub started_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub end_reason: Option<String>,
+    pub ip: String,
+    pub browser: String,
+    pub os: String,
+    pub device: String,
+    pub current: bool,
+}
+
+/// One line of the sign-in history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryItem {
+    pub at: DateTime<Utc>,
+    pub action: String,
+    pub ip: String,
+    pub browser: String,
+}
+
+/// Everything the security page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityData {
+    pub sessions: Vec<SessionInfo>,
+    pub history: Vec<HistoryItem>,
+}
+
+#[server(prefix = "/api", endpoint = "security_overview")]
+pub async fn security_overview() -> Result<SecurityData, AppError> {
+    let state = crate::state::app_state()?;
+    let user = crate::session::require_user()?;
+    let sessions = state.accounts.sessions(&user).await?;
+    let history = state.accounts.history(&user).await?;
+    Ok(SecurityData {
+        sessions: sessions
+            .into_iter()
+            .map(|s| SessionInfo {
+                id: s.id.to_string(),
+                started_at: s.started_at,
+                last_seen_at: s.last_seen_at,
+                ended_at: s.ended_at,
+                end_reason: s.end_reason,
+                ip: s.ip,
+                browser: s.browser,
+                os: s.os,
+                device: s.device,
+                current: s.current,
+            })
+            .collect(),
+        history: history
+            .into_iter()
+            .map(|h| HistoryItem {
+                at: h.at,
+                action: h.action,
+                ip: h.ip,
+                browser: h.browser,
+            })
+            .collect(),
+    })
+}
+
+#[server(prefix = "/api", endpoint = "end_session")]
+pub async fn end_session(id: String) -> Result<(), AppError> {
+    let state = crate::state::app_state()?;
+    let user = crate::session::require_user()?;
+    let id = id.parse().map_err(|_| AppError::NotFound.respond())?;
+    state
+        .accounts
+        .end_session(&user, id, &crate::session::client_info())
+        .await?;
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "end_other_sessions")]
+pub async fn end_other_sessions() -> Result<u64, AppError> {
+    let state = crate::state::app_state()?;
+    let user = crate::session::require_user()?;
+    Ok(state
+        .accounts
+        .end_other_sessions(&user, &crate::session::client_info())
+        .await?)
+}

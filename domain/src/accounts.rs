@@ -1,0 +1,140 @@
+//! Accounts: sign-up with e-mail and password, confirmation and reset by
+//! mail, server-side sessions, and the audit log of what happened to an
+//! account.
+//!
+//! [`Accounts`] is the service the web layer calls; each concern lives in
+//! its own file as an `impl Accounts` block. Messages never reveal whether
+//! an address has an account.
+
+mod email_tokens;
+pub mod password;
+mod reset;
+mod sessions;
+mod signin;
+mod signup;
+pub mod token;
+pub mod user_agent;
+
+use chrono::Duration;
+use sea_orm::DatabaseConnection;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::Unexpected;
+use crate::mail::MailContext;
+
+pub use sessions::{NewSession, SessionView};
+pub use signin::HistoryEntry;
+pub use signup::SignUp;
+
+/// The version of the terms a new account accepts.
+pub const TERMS_VERSION: &str = "2026-11-24";
+
+/// Who is asking: recorded with sessions and audit entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// What a person may do beyond their own data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Support,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Support => "support",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Reads a stored role; anything unknown is the least privileged.
+    pub fn from_stored(s: &str) -> Self {
+        match s {
+            "admin" => Role::Admin,
+            "support" => Role::Support,
+            _ => Role::User,
+        }
+    }
+}
+
+/// The signed-in person, as pages and server functions see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentUser {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub email_confirmed: bool,
+    /// The session this request belongs to.
+    pub session_id: Uuid,
+}
+
+/// How long things last.
+#[derive(Debug, Clone)]
+pub struct AccountPolicy {
+    /// A session ends after this long without a request.
+    pub session_idle: Duration,
+    /// A session ends this long after sign-in, whatever the activity.
+    pub session_max: Duration,
+    pub confirm_link_valid: Duration,
+    pub reset_link_valid: Duration,
+}
+
+impl Default for AccountPolicy {
+    fn default() -> Self {
+        Self {
+            session_idle: Duration::days(14),
+            session_max: Duration::days(30),
+            confirm_link_valid: Duration::days(2),
+            reset_link_valid: Duration::hours(1),
+        }
+    }
+}
+
+/// Why an account operation did not succeed, in words a person can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("The e-mail address or password is not right.")]
+    InvalidCredentials,
+    #[error("This link is not valid any more. Ask for a new one.")]
+    LinkInvalid,
+    #[error("We could not find that.")]
+    NotFound,
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+impl AccountError {
+    pub(crate) fn invalid(field: &'static str, err: impl std::fmt::Display) -> Self {
+        Self::Invalid {
+            field,
+            message: err.to_string(),
+        }
+    }
+}
+
+/// The accounts service.
+#[derive(Debug, Clone)]
+pub struct Accounts {
+    pub db: DatabaseConnection,
+    pub policy: AccountPolicy,
+    pub mail: MailContext,
+}
+
+/// The lower-cased form of an address, used to find its account.
+pub(crate) fn email_key(email: &str) -> String {
+    email.to_lowercase()
+}

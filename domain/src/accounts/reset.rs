@@ -1,0 +1,175 @@
+//! Confirming an address, and choosing a new password through a link sent
+//! by mail. A reset ends every session of the account.
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+
+use super::email_tokens::Purpose;
+use super::password::{self, NewPassword};
+use super::{email_key, AccountError, Accounts, ClientInfo, CurrentUser};
+use crate::audit::{self, Action};
+use crate::entities::{session, user};
+use crate::error::ResultExt;
+use crate::mail::{self, templates};
+
+impl Accounts {
+    /// Confirms the address a confirmation link was sent to.
+    pub async fn confirm_email(
+        &self,
+        secret: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
+        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let token = self
+            .consume_token(&txn, Purpose::ConfirmEmail, secret)
+            .await?;
+        let now = Utc::now();
+        let confirmed = user::Entity::update_many()
+            .col_expr(user::Column::EmailConfirmedAt, Expr::value(now))
+            .col_expr(user::Column::UpdatedAt, Expr::value(now))
+            .filter(user::Column::Id.eq(token.user_id))
+            .filter(user::Column::EmailKey.eq(email_key(&token.email)))
+            .exec(&txn)
+            .await
+            .unexpected("confirming an address")?;
+        if confirmed.rows_affected != 1 {
+            // The account changed its address since the link was sent.
+            return Err(AccountError::LinkInvalid);
+        }
+        audit::record(
+            &txn,
+            Some(token.user_id),
+            Action::EmailConfirmed,
+            client,
+            "",
+        )
+        .await?;
+        txn.commit().await.unexpected("committing a confirmation")?;
+        Ok(())
+    }
+
+    /// Sends a fresh confirmation link to the signed-in person's address.
+    pub async fn resend_confirmation(&self, who: &CurrentUser) -> Result<(), AccountError> {
+        if who.email_confirmed {
+            return Ok(());
+        }
+        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let token = self
+            .issue_token(&txn, who.id, Purpose::ConfirmEmail, &who.email)
+            .await?;
+        mail::enqueue(
+            &txn,
+            Some(who.id),
+            "confirm_email",
+            &who.email,
+            templates::confirm_email(&self.mail, &who.display_name, &token),
+        )
+        .await?;
+        txn.commit()
+            .await
+            .unexpected("committing a confirmation mail")?;
+        Ok(())
+    }
+
+    /// Mails a reset link if the address has an account; answers the same
+    /// either way.
+    pub async fn request_password_reset(
+        &self,
+        email: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
+        let found = user::Entity::find()
+            .filter(user::Column::EmailKey.eq(email_key(email.trim())))
+            .one(&self.db)
+            .await
+            .unexpected("looking up an account")?;
+        let Some(found) = found else {
+            return Ok(());
+        };
+        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let token = self
+            .issue_token(&txn, found.id, Purpose::ResetPassword, &found.email)
+            .await?;
+        mail::enqueue(
+            &txn,
+            Some(found.id),
+            "reset_password",
+            &found.email,
+            templates::reset_password(&self.mail, &found.display_name, &token),
+        )
+        .await?;
+        audit::record(
+            &txn,
+            Some(found.id),
+            Action::PasswordResetRequested,
+            client,
+            "",
+        )
+        .await?;
+        txn.commit()
+            .await
+            .unexpected("committing a reset request")?;
+        Ok(())
+    }
+
+    /// Sets a new password with a reset link, and ends every session. A
+    /// reset link also proves the address, so it confirms it too.
+    pub async fn reset_password(
+        &self,
+        secret: &str,
+        new_password: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
+        // Validate and hash before the transaction: argon2 takes a while and
+        // SQLite holds its write lock for the whole transaction.
+        let pending = self.peek_token(Purpose::ResetPassword, secret).await?;
+        let account = user::Entity::find_by_id(pending.user_id)
+            .one(&self.db)
+            .await
+            .unexpected("reading an account")?
+            .ok_or(AccountError::LinkInvalid)?;
+        let password = NewPassword::parse(new_password, &[&account.email, &account.display_name])
+            .map_err(|e| AccountError::invalid("password", e))?;
+        let hash = password::hash(password).await?;
+
+        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let token = self
+            .consume_token(&txn, Purpose::ResetPassword, secret)
+            .await?;
+        if token.user_id != account.id {
+            return Err(AccountError::LinkInvalid);
+        }
+        let now = Utc::now();
+        user::Entity::update_many()
+            .col_expr(user::Column::PasswordHash, Expr::value(hash))
+            .col_expr(user::Column::UpdatedAt, Expr::value(now))
+            .col_expr(
+                user::Column::EmailConfirmedAt,
+                Expr::value(account.email_confirmed_at.unwrap_or(now)),
+            )
+            .filter(user::Column::Id.eq(account.id))
+            .exec(&txn)
+            .await
+            .unexpected("storing a new password")?;
+        super::sessions::end_sessions_on(
+            &txn,
+            session::Column::UserId.eq(account.id),
+            "password_reset",
+        )
+        .await?;
+        mail::enqueue(
+            &txn,
+            Some(account.id),
+            "password_changed",
+            &account.email,
+            templates::password_changed(&self.mail, &account.display_name),
+        )
+        .await?;
+        audit::record(&txn, Some(account.id), Action::PasswordReset, client, "").await?;
+        txn.commit()
+            .await
+            .unexpected("committing a password reset")?;
+        Ok(())
+    }
+}

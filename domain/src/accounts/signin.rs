@@ -1,0 +1,74 @@
+//! Signing in with e-mail and password, and the sign-in history.
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use serde::{Deserialize, Serialize};
+
+use super::{email_key, password, AccountError, Accounts, ClientInfo, CurrentUser, NewSession};
+use crate::audit::{self, Action};
+use crate::entities::{audit_log, user};
+use crate::error::ResultExt;
+
+/// One entry of a person's security history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub action: String,
+    pub ip: String,
+    pub browser: String,
+}
+
+impl Accounts {
+    /// Checks the password and starts a session. Unknown addresses and
+    /// wrong passwords get the same answer in the same time.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        candidate: &str,
+        client: &ClientInfo,
+    ) -> Result<NewSession, AccountError> {
+        let key = email_key(email.trim());
+        let found = user::Entity::find()
+            .filter(user::Column::EmailKey.eq(&key))
+            .one(&self.db)
+            .await
+            .unexpected("looking up an account")?;
+        let stored = found.as_ref().and_then(|u| u.password_hash.clone());
+        let ok = password::verify(stored, candidate.to_owned()).await?;
+        let found = match found {
+            Some(found) if ok => found,
+            other => {
+                let user_id = other.map(|u| u.id);
+                audit::record(&self.db, user_id, Action::SignInFailed, client, "password").await?;
+                return Err(AccountError::InvalidCredentials);
+            }
+        };
+        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let session = self.start_session(&txn, found.id, client).await?;
+        audit::record(&txn, Some(found.id), Action::SignIn, client, "password").await?;
+        txn.commit().await.unexpected("committing a sign-in")?;
+        Ok(session)
+    }
+
+    /// The owner's recent security events, newest first.
+    pub async fn history(&self, who: &CurrentUser) -> Result<Vec<HistoryEntry>, AccountError> {
+        let rows = audit_log::Entity::find()
+            .filter(audit_log::Column::UserId.eq(who.id))
+            .order_by_desc(audit_log::Column::CreatedAt)
+            .limit(50)
+            .all(&self.db)
+            .await
+            .unexpected("reading the security history")?;
+        Ok(rows
+            .into_iter()
+            .map(|r| HistoryEntry {
+                at: r.created_at,
+                action: r.action,
+                browser: {
+                    let d = super::user_agent::parse(&r.user_agent);
+                    format!("{} on {}", d.browser, d.os)
+                },
+                ip: r.ip,
+            })
+            .collect())
+    }
+}

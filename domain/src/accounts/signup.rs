@@ -1,0 +1,216 @@
+//! Creating an account with e-mail and password.
+//!
+//! The answer is the same whether or not the address already has an
+//! account: a new address gets a confirmation link, a known one gets a
+//! notice that someone tried. Either way the person is told to check their
+//! inbox, so the form cannot be used to find out who has an account.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, SqlErr, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::password::{self, NewPassword};
+use super::{email_key, AccountError, Accounts, ClientInfo, Role, TERMS_VERSION};
+use crate::audit::{self, Action};
+use crate::email::EmailAddress;
+use crate::entities::user;
+use crate::error::ResultExt;
+use crate::mail::{self, templates};
+
+/// Longest display name, in characters.
+pub const NAME_MAX: usize = 100;
+
+/// A sign-up form that passed validation.
+#[derive(Debug)]
+pub struct SignUp {
+    email: EmailAddress,
+    display_name: String,
+    password: NewPassword,
+}
+
+impl SignUp {
+    /// Validates the form. The person must say they are 18 or older and
+    /// accept the terms and privacy policy.
+    pub fn parse(
+        email: &str,
+        password: &str,
+        display_name: &str,
+        adult: bool,
+        accepts_terms: bool,
+    ) -> Result<Self, AccountError> {
+        let email = EmailAddress::parse(email).map_err(|e| AccountError::invalid("email", e))?;
+        let display_name = display_name.trim();
+        if display_name.is_empty()
+            || display_name.chars().count() > NAME_MAX
+            || display_name.chars().any(char::is_control)
+        {
+            return Err(AccountError::invalid(
+                "display_name",
+                format!("Enter a name of 1 to {NAME_MAX} characters."),
+            ));
+        }
+        let password = NewPassword::parse(password, &[email.as_str(), display_name])
+            .map_err(|e| AccountError::invalid("password", e))?;
+        if !adult {
+            return Err(AccountError::invalid(
+                "adult",
+                "uni1 is only for adults. Confirm that you are 18 or older.",
+            ));
+        }
+        if !accepts_terms {
+            return Err(AccountError::invalid(
+                "terms",
+                "Accept the terms and the privacy policy to create an account.",
+            ));
+        }
+        Ok(Self {
+            email,
+            display_name: display_name.to_owned(),
+            password,
+        })
+    }
+}
+
+impl Accounts {
+    /// Creates the account (or, for a known address, notifies its owner).
+    pub async fn sign_up(&self, form: SignUp, client: &ClientInfo) -> Result<(), AccountError> {
+        let key = email_key(form.email.as_str());
+        let existing = user::Entity::find()
+            .filter(user::Column::EmailKey.eq(&key))
+            .one(&self.db)
+            .await
+            .unexpected("looking up an account")?;
+        // Hash even for known addresses so both paths take as long.
+        let password_hash = password::hash(form.password).await?;
+        if let Some(existing) = existing {
+            return self.notify_existing(existing, client).await;
+        }
+
+        let now = Utc::now();
+        let id = Uuid::now_v7();
+        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let inserted = user::ActiveModel {
+            id: Set(id),
+            email: Set(form.email.as_str().to_owned()),
+            email_key: Set(key.clone()),
+            email_confirmed_at: Set(None),
+            password_hash: Set(Some(password_hash)),
+            display_name: Set(form.display_name.clone()),
+            avatar_url: Set(None),
+            role: Set(Role::User.as_str().to_owned()),
+            adult_attested_at: Set(now),
+            terms_version: Set(TERMS_VERSION.to_owned()),
+            terms_accepted_at: Set(now),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await;
+        if let Err(e) = inserted {
+            if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+                // Someone signed up with the same address a moment ago.
+                drop(txn);
+                let existing = user::Entity::find()
+                    .filter(user::Column::EmailKey.eq(&key))
+                    .one(&self.db)
+                    .await
+                    .unexpected("looking up an account")?
+                    .ok_or_else(|| {
+                        crate::Unexpected::new("finding the account that won a race", e)
+                    })?;
+                return self.notify_existing(existing, client).await;
+            }
+            return Err(crate::Unexpected::new("creating an account", e).into());
+        }
+        let token = self
+            .issue_token(
+                &txn,
+                id,
+                super::email_tokens::Purpose::ConfirmEmail,
+                form.email.as_str(),
+            )
+            .await?;
+        mail::enqueue(
+            &txn,
+            Some(id),
+            "confirm_email",
+            form.email.as_str(),
+            templates::confirm_email(&self.mail, &form.display_name, &token),
+        )
+        .await?;
+        audit::record(&txn, Some(id), Action::SignUp, client, "").await?;
+        txn.commit().await.unexpected("committing a sign-up")?;
+        Ok(())
+    }
+
+    async fn notify_existing(
+        &self,
+        existing: user::Model,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
+        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        mail::enqueue(
+            &txn,
+            Some(existing.id),
+            "sign_up_attempt",
+            &existing.email,
+            templates::sign_up_attempt_on_existing(&self.mail, &existing.display_name),
+        )
+        .await?;
+        audit::record(
+            &txn,
+            Some(existing.id),
+            Action::SignUpExistingEmail,
+            client,
+            "",
+        )
+        .await?;
+        txn.commit()
+            .await
+            .unexpected("committing a sign-up notice")?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(r: Result<SignUp, AccountError>) -> &'static str {
+        match r {
+            Err(AccountError::Invalid { field, .. }) => field,
+            other => panic!("expected a field error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_rule_names_its_field() {
+        const PW: &str = "correct horse battery staple";
+        assert!(SignUp::parse("ada@example.org", PW, "Ada", true, true).is_ok());
+        assert_eq!(field(SignUp::parse("ada", PW, "Ada", true, true)), "email");
+        assert_eq!(
+            field(SignUp::parse("ada@example.org", PW, " ", true, true)),
+            "display_name"
+        );
+        assert_eq!(
+            field(SignUp::parse(
+                "ada@example.org",
+                "password",
+                "Ada",
+                true,
+                true
+            )),
+            "password"
+        );
+        assert_eq!(
+            field(SignUp::parse("ada@example.org", PW, "Ada", false, true)),
+            "adult"
+        );
+        assert_eq!(
+            field(SignUp::parse("ada@example.org", PW, "Ada", true, false)),
+            "terms"
+        );
+    }
+}

@@ -1,0 +1,41 @@
+//! A person's account.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "users")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// The address as the person typed it (domain lower-cased).
+    pub email: String,
+    /// `email` fully lower-cased: unique, used for look-ups.
+    #[sea_orm(unique)]
+    pub email_key: String,
+    pub email_confirmed_at: Option<DateTimeUtc>,
+    /// argon2id PHC string; `None` for accounts that sign in only through a provider.
+    pub password_hash: Option<String>,
+    pub display_name: String,
+    pub avatar_url: Option<String>,
+    /// `user`, `support` or `admin` (see `accounts::Role`).
+    pub role: String,
+    pub adult_attested_at: DateTimeUtc,
+    pub terms_version: String,
+    pub terms_accepted_at: DateTimeUtc,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(has_many = "super::session::Entity")]
+    Session,
+}
+
+impl Related<super::session::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Session.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,229 @@
+//! Sends queued mail: over SMTP (lettre), or into a local outbox folder of
+//! `.eml` files when no SMTP server is configured.
+//!
+//! Each due mail is claimed with a conditional update (a lease of two
+//! minutes), so several workers can run against one database without
+//! sending a mail twice in normal operation. A failure is retried with
+//! exponential backoff (30 s, 1 min, 2 min, ... up to 1 h) and given up
+//! after [`MAX_ATTEMPTS`], with the error kept for operators.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use crate::entities::mail_outbox::{self, Column};
+use crate::error::{ResultExt, Unexpected};
+
+/// After this many failed attempts a mail is marked failed.
+pub const MAX_ATTEMPTS: i32 = 8;
+const LEASE: chrono::Duration = chrono::Duration::minutes(2);
+const BATCH: u64 = 20;
+
+/// Where mail goes.
+#[derive(Clone)]
+pub enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// A folder of `.eml` files (the embedded default).
+    Outbox(PathBuf),
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::Smtp(_) => f.write_str("Transport::Smtp"),
+            Transport::Outbox(dir) => write!(f, "Transport::Outbox({})", dir.display()),
+        }
+    }
+}
+
+impl Transport {
+    /// An SMTP transport from a URL: `smtp://host:25` (no TLS),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS) or
+    /// `smtps://user:pass@host:465` (TLS).
+    pub fn smtp(url: &str) -> Result<Self, lettre::transport::smtp::Error> {
+        Ok(Self::Smtp(
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
+                .timeout(Some(Duration::from_secs(20)))
+                .build(),
+        ))
+    }
+
+    async fn send(&self, message: lettre::Message) -> Result<(), String> {
+        match self {
+            Transport::Smtp(smtp) => smtp
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Transport::Outbox(dir) => {
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let name = format!(
+                    "{}-{}.eml",
+                    Utc::now().format("%Y%m%dT%H%M%S%.6f"),
+                    uuid::Uuid::now_v7()
+                );
+                tokio::fs::write(dir.join(name), message.formatted())
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
+/// What one delivery pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Report {
+    pub sent: usize,
+    pub retrying: usize,
+    pub failed: usize,
+}
+
+/// Sends every mail due at `now` (up to a batch).
+pub async fn deliver_due(
+    db: &DatabaseConnection,
+    transport: &Transport,
+    from: &Mailbox,
+    now: DateTime<Utc>,
+) -> Result<Report, Unexpected> {
+    let unlocked = Condition::any()
+        .add(Column::LockedUntil.is_null())
+        .add(Column::LockedUntil.lt(now));
+    let due = mail_outbox::Entity::find()
+        .filter(Column::SentAt.is_null())
+        .filter(Column::FailedAt.is_null())
+        .filter(Column::SendAfter.lte(now))
+        .filter(unlocked.clone())
+        .order_by_asc(Column::SendAfter)
+        .limit(BATCH)
+        .all(db)
+        .await
+        .unexpected("reading due mail")?;
+
+    let mut report = Report::default();
+    for mail in due {
+        let claimed = mail_outbox::Entity::update_many()
+            .col_expr(Column::LockedUntil, Expr::value(now + LEASE))
+            .filter(Column::Id.eq(mail.id))
+            .filter(Column::SentAt.is_null())
+            .filter(unlocked.clone())
+            .exec(db)
+            .await
+            .unexpected("claiming a mail")?
+            .rows_affected
+            == 1;
+        if !claimed {
+            continue;
+        }
+        let outcome = match build(&mail, from) {
+            Ok(message) => transport.send(message).await,
+            Err(e) => Err(e),
+        };
+        let update = mail_outbox::Entity::update_many()
+            .col_expr(
+                Column::LockedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(Column::Id.eq(mail.id));
+        match outcome {
+            Ok(()) => {
+                update
+                    .col_expr(Column::SentAt, Expr::value(now))
+                    .exec(db)
+                    .await
+                    .unexpected("marking a mail sent")?;
+                report.sent += 1;
+            }
+            Err(error) => {
+                let attempts = mail.attempts + 1;
+                tracing::warn!(mail_id = %mail.id, attempts, %error, "sending a mail failed");
+                let update = update
+                    .col_expr(Column::Attempts, Expr::value(attempts))
+                    .col_expr(
+                        Column::LastError,
+                        Expr::value(crate::audit::truncate(&error, 1000)),
+                    );
+                if attempts >= MAX_ATTEMPTS {
+                    update
+                        .col_expr(Column::FailedAt, Expr::value(now))
+                        .exec(db)
+                        .await
+                        .unexpected("marking a mail failed")?;
+                    report.failed += 1;
+                } else {
+                    update
+                        .col_expr(Column::SendAfter, Expr::value(now + backoff(attempts)))
+                        .exec(db)
+                        .await
+                        .unexpected("rescheduling a mail")?;
+                    report.retrying += 1;
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// The wait before attempt `attempts + 1`: 30 s doubled per attempt, at most 1 h.
+pub fn backoff(attempts: i32) -> chrono::Duration {
+    let secs = 30i64.saturating_mul(1i64 << attempts.clamp(0, 20).saturating_sub(1));
+    chrono::Duration::seconds(secs.min(3600))
+}
+
+fn build(mail: &mail_outbox::Model, from: &Mailbox) -> Result<lettre::Message, String> {
+    let to: Mailbox = mail
+        .to_address
+        .parse()
+        .map_err(|e| format!("bad recipient: {e}"))?;
+    lettre::Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(mail.subject.clone())
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_PLAIN)
+                        .body(mail.text_body.clone()),
+                )
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_HTML)
+                        .body(mail.html_body.clone()),
+                ),
+        )
+        .map_err(|e| e.to_string())
+}
+
+/// Delivers mail until the task is dropped: a pass every `interval`.
+pub async fn run(db: DatabaseConnection, transport: Transport, from: Mailbox, interval: Duration) {
+    loop {
+        if let Err(e) = deliver_due(&db, &transport, &from, Utc::now()).await {
+            tracing::error!(error = %e, "mail delivery pass failed");
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1).num_seconds(), 30);
+        assert_eq!(backoff(2).num_seconds(), 60);
+        assert_eq!(backoff(3).num_seconds(), 120);
+        assert_eq!(backoff(7).num_seconds(), 1920);
+        assert_eq!(backoff(8).num_seconds(), 3600);
+        assert_eq!(backoff(100).num_seconds(), 3600);
+    }
+}

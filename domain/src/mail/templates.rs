@@ -1,0 +1,145 @@
+//! The mails uni1 sends, each as plain text and HTML. Every value put into
+//! HTML is escaped.
+
+use super::{MailContext, Message};
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn render(
+    ctx: &MailContext,
+    subject: String,
+    greeting: &str,
+    paragraphs: &[String],
+    action: Option<(&str, &str)>,
+) -> Message {
+    let mut text = format!("{greeting}\n\n");
+    let mut html = format!(
+        "<!doctype html><html><body style=\"font-family:system-ui,sans-serif;line-height:1.5;color:#16161d\">\
+         <p>{}</p>",
+        escape(greeting)
+    );
+    for p in paragraphs {
+        text.push_str(p);
+        text.push_str("\n\n");
+        html.push_str(&format!("<p>{}</p>", escape(p)));
+    }
+    if let Some((label, url)) = action {
+        text.push_str(&format!("{label}:\n{url}\n\n"));
+        html.push_str(&format!(
+            "<p><a href=\"{}\" style=\"display:inline-block;padding:10px 16px;background:#5b3df5;color:#fff;border-radius:6px;text-decoration:none\">{}</a></p>\
+             <p style=\"font-size:13px;color:#4b4b5a\">Or open this address: {}</p>",
+            escape(url),
+            escape(label),
+            escape(url)
+        ));
+    }
+    let footer = format!(
+        "Sent by uni1, operated by {}. Questions: {}",
+        ctx.operator_name, ctx.operator_email
+    );
+    text.push_str(&format!("-- \n{footer}\n"));
+    html.push_str(&format!(
+        "<hr><p style=\"font-size:12px;color:#4b4b5a\">{}</p></body></html>",
+        escape(&footer)
+    ));
+    Message {
+        subject,
+        text,
+        html,
+    }
+}
+
+/// Confirm the address of a new account.
+pub fn confirm_email(ctx: &MailContext, name: &str, token: &str) -> Message {
+    let url = ctx.link(&format!("/confirm-email?token={token}"));
+    render(
+        ctx,
+        "Confirm your e-mail address for uni1".into(),
+        &format!("Hello {name},"),
+        &["Please confirm that this is your e-mail address. The link works for 48 hours and only once.".into(),
+          "If you did not create an account, ignore this mail: nothing happens without the confirmation.".into()],
+        Some(("Confirm my address", &url)),
+    )
+}
+
+/// Someone tried to sign up with an address that already has an account.
+pub fn sign_up_attempt_on_existing(ctx: &MailContext, name: &str) -> Message {
+    let url = ctx.link("/reset-password");
+    render(
+        ctx,
+        "Someone tried to create a uni1 account with your address".into(),
+        &format!("Hello {name},"),
+        &["Someone, perhaps you, tried to create a new account with this e-mail address. You already have one, so nothing was created.".into(),
+          "If it was you, sign in. If you forgot your password, you can choose a new one.".into()],
+        Some(("Choose a new password", &url)),
+    )
+}
+
+/// A link to choose a new password.
+pub fn reset_password(ctx: &MailContext, name: &str, token: &str) -> Message {
+    let url = ctx.link(&format!("/reset-password/new?token={token}"));
+    render(
+        ctx,
+        "Choose a new uni1 password".into(),
+        &format!("Hello {name},"),
+        &["You asked to choose a new password. The link works for one hour and only once. Choosing a new password signs you out everywhere.".into(),
+          "If you did not ask for this, ignore this mail: your password stays as it is.".into()],
+        Some(("Choose a new password", &url)),
+    )
+}
+
+/// The password was changed (sent after a reset).
+pub fn password_changed(ctx: &MailContext, name: &str) -> Message {
+    render(
+        ctx,
+        "Your uni1 password was changed".into(),
+        &format!("Hello {name},"),
+        &[
+            "Your password was just changed and every session was signed out.".into(),
+            format!(
+                "If this was not you, reset your password now and write to {}.",
+                ctx.operator_email
+            ),
+        ],
+        Some(("Reset my password", &ctx.link("/reset-password"))),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> MailContext {
+        MailContext {
+            base_url: "https://uni1.example/".into(),
+            operator_name: "Op & Co".into(),
+            operator_email: "op@uni1.example".into(),
+        }
+    }
+
+    #[test]
+    fn links_are_absolute_and_html_is_escaped() {
+        let m = confirm_email(&ctx(), "<script>Eve</script>", "tok123");
+        assert!(m
+            .text
+            .contains("https://uni1.example/confirm-email?token=tok123"));
+        assert!(m.html.contains("&lt;script&gt;Eve&lt;/script&gt;"));
+        assert!(!m.html.contains("<script>"));
+        assert!(m.html.contains("Op &amp; Co"));
+        assert!(m.text.contains("Op & Co"));
+    }
+}

@@ -1,0 +1,531 @@
+//! Accounts over HTTP: sign-up with attestation, confirmation by mail,
+//! sign-in, sessions, reset, enumeration resistance and rate limits.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+};
+use uni1_domain::entities::{audit_log, mail_outbox, session, user};
+
+use crate::on_both_backends;
+use crate::support::{TestApp, Visitor, SAFARI_IPHONE, SESSION_COOKIE};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The newest queued mail to `to`.
+pub async fn last_mail(app: &TestApp, to: &str) -> mail_outbox::Model {
+    mail_outbox::Entity::find()
+        .filter(mail_outbox::Column::ToAddress.eq(to))
+        .order_by_desc(mail_outbox::Column::CreatedAt)
+        .one(&app.db)
+        .await
+        .expect("query")
+        .unwrap_or_else(|| panic!("no mail to {to}"))
+}
+
+/// The token in a mail's link.
+pub fn token_in(text: &str) -> String {
+    let start = text.find("token=").expect("a link with a token") + "token=".len();
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+pub async fn sign_up(app: &TestApp, email: &str, visitor: &Visitor) -> crate::support::Reply {
+    app.post_as(
+        "/api/sign_up",
+        &[
+            ("display_name", "Ada Lovelace"),
+            ("email", email),
+            ("password", PASSWORD),
+            ("adult", "on"),
+            ("terms", "on"),
+        ],
+        visitor,
+    )
+    .await
+}
+
+pub async fn sign_in(
+    app: &TestApp,
+    email: &str,
+    password: &str,
+    visitor: &mut Visitor,
+) -> crate::support::Reply {
+    let r = app
+        .post_as(
+            "/api/sign_in",
+            &[
+                ("email", email),
+                ("password", password),
+                ("next", "/settings/security"),
+            ],
+            visitor,
+        )
+        .await;
+    if r.status == 200 {
+        visitor.keep_cookie(&r);
+    }
+    r
+}
+
+async fn me(app: &TestApp, visitor: &Visitor) -> serde_json::Value {
+    let r = app.post_as("/api/me", &[], visitor).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()
+}
+
+async fn account(app: &TestApp, email: &str) -> user::Model {
+    user::Entity::find()
+        .filter(user::Column::EmailKey.eq(email.to_lowercase()))
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("the account exists")
+}
+
+on_both_backends!(sign_up_confirm_and_sign_in, |app: TestApp| async move {
+    let mut ada = Visitor::new("198.51.100.10");
+    let r = sign_up(&app, "Ada@Example.org", &ada).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let created = account(&app, "ada@example.org").await;
+    assert!(created.email_confirmed_at.is_none());
+    assert_eq!(created.terms_version, uni1_domain::accounts::TERMS_VERSION);
+    assert!(created
+        .password_hash
+        .as_deref()
+        .is_some_and(|h| h.starts_with("$argon2id$")));
+    assert_eq!(created.role, "user");
+
+    let mail = last_mail(&app, "Ada@example.org").await;
+    assert_eq!(mail.kind, "confirm_email");
+    assert!(
+        mail.text_body
+            .contains("http://uni1.test/confirm-email?token="),
+        "{}",
+        mail.text_body
+    );
+    let token = token_in(&mail.text_body);
+
+    // An unconfirmed account can sign in.
+    let r = sign_in(&app, "ada@example.org", PASSWORD, &mut ada).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("location"), Some("/settings/security"));
+    let cookie = r.set_cookie(SESSION_COOKIE).expect("cookie");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain http: {cookie}");
+    assert_eq!(me(&app, &ada).await["display_name"], "Ada Lovelace");
+    assert_eq!(me(&app, &ada).await["email_confirmed"], false);
+
+    let r = app
+        .post_as("/api/confirm_email", &[("token", &token)], &ada)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(me(&app, &ada).await["email_confirmed"], true);
+
+    let again = app
+        .post_as("/api/confirm_email", &[("token", &token)], &ada)
+        .await;
+    assert_eq!(again.status, 422, "single use");
+    assert_eq!(again.json()["Invalid"]["field"], "token");
+
+    let actions: Vec<String> = audit_log::Entity::find()
+        .filter(audit_log::Column::UserId.eq(created.id))
+        .order_by_asc(audit_log::Column::CreatedAt)
+        .all(&app.db)
+        .await
+        .expect("audit")
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    assert_eq!(actions, ["sign_up", "sign_in", "email_confirmed"]);
+});
+
+on_both_backends!(
+    sign_up_needs_the_adult_attestation_and_a_strong_password,
+    |app: TestApp| async move {
+        let v = Visitor::new("198.51.100.11");
+        let without = app
+            .post_as(
+                "/api/sign_up",
+                &[
+                    ("display_name", "Kid"),
+                    ("email", "kid@example.org"),
+                    ("password", PASSWORD),
+                    ("terms", "on"),
+                ],
+                &v,
+            )
+            .await;
+        assert_eq!(without.status, 422);
+        assert_eq!(without.json()["Invalid"]["field"], "adult");
+
+        let weak = app
+            .post_as(
+                "/api/sign_up",
+                &[
+                    ("display_name", "Bob"),
+                    ("email", "bob@example.org"),
+                    ("password", "password1"),
+                    ("adult", "on"),
+                    ("terms", "on"),
+                ],
+                &v,
+            )
+            .await;
+        assert_eq!(weak.status, 422);
+        assert_eq!(weak.json()["Invalid"]["field"], "password");
+
+        assert!(user::Entity::find()
+            .all(&app.db)
+            .await
+            .expect("users")
+            .is_empty());
+        assert!(mail_outbox::Entity::find()
+            .all(&app.db)
+            .await
+            .expect("mail")
+            .is_empty());
+    }
+);
+
+on_both_backends!(
+    answers_never_tell_who_has_an_account,
+    |app: TestApp| async move {
+        let v = Visitor::new("198.51.100.12");
+        let first = sign_up(&app, "known@example.org", &v).await;
+        let second = sign_up(&app, "KNOWN@example.org", &v).await;
+        assert_eq!((first.status, &first.body), (second.status, &second.body));
+        assert_eq!(
+            user::Entity::find()
+                .all(&app.db)
+                .await
+                .expect("users")
+                .len(),
+            1
+        );
+        assert_eq!(
+            last_mail(&app, "known@example.org").await.kind,
+            "sign_up_attempt",
+            "the owner is told"
+        );
+
+        let mut a = Visitor::new("198.51.100.13");
+        let unknown = sign_in(&app, "nobody@example.org", PASSWORD, &mut a).await;
+        let wrong = sign_in(
+            &app,
+            "known@example.org",
+            "wrong horse battery staple",
+            &mut a,
+        )
+        .await;
+        assert_eq!(unknown.status, 422);
+        assert_eq!((unknown.status, &unknown.body), (wrong.status, &wrong.body));
+        assert!(unknown.set_cookie(SESSION_COOKIE).is_none());
+
+        let reset_unknown = app
+            .post_as(
+                "/api/request_password_reset",
+                &[("email", "nobody@example.org")],
+                &a,
+            )
+            .await;
+        let reset_known = app
+            .post_as(
+                "/api/request_password_reset",
+                &[("email", "known@example.org")],
+                &a,
+            )
+            .await;
+        assert_eq!(
+            (reset_unknown.status, &reset_unknown.body),
+            (reset_known.status, &reset_known.body)
+        );
+        assert_eq!(reset_known.status, 200);
+    }
+);
+
+on_both_backends!(
+    people_see_and_end_their_sessions,
+    |app: TestApp| async move {
+        let mut laptop = Visitor::new("198.51.100.20");
+        let mut phone = Visitor::new("203.0.113.20").with_agent(SAFARI_IPHONE);
+        sign_up(&app, "sam@example.org", &laptop).await;
+        assert_eq!(
+            sign_in(&app, "sam@example.org", PASSWORD, &mut laptop)
+                .await
+                .status,
+            200
+        );
+        assert_eq!(
+            sign_in(&app, "sam@example.org", PASSWORD, &mut phone)
+                .await
+                .status,
+            200
+        );
+
+        let overview = app
+            .post_as("/api/security_overview", &[], &laptop)
+            .await
+            .json();
+        let sessions = overview["sessions"].as_array().expect("sessions");
+        assert_eq!(sessions.len(), 2);
+        let current: Vec<_> = sessions.iter().filter(|s| s["current"] == true).collect();
+        assert_eq!(current.len(), 1);
+        assert_eq!(current[0]["browser"], "Firefox 133");
+        assert_eq!(current[0]["os"], "Linux");
+        assert_eq!(current[0]["ip"], "198.51.100.20");
+        let phone_session = sessions
+            .iter()
+            .find(|s| s["current"] == false)
+            .expect("the phone");
+        assert_eq!(phone_session["device"], "mobile");
+        assert_eq!(phone_session["os"], "iOS");
+
+        // Someone else cannot end Sam's sessions: same answer as a missing id.
+        let mut eve = Visitor::new("192.0.2.66");
+        sign_up(&app, "eve@example.org", &eve).await;
+        sign_in(&app, "eve@example.org", PASSWORD, &mut eve).await;
+        let id = phone_session["id"].as_str().expect("id");
+        let r = app.post_as("/api/end_session", &[("id", id)], &eve).await;
+        assert_eq!(r.status, 404);
+        let r = app
+            .post_as(
+                "/api/end_session",
+                &[("id", &uuid::Uuid::now_v7().to_string())],
+                &eve,
+            )
+            .await;
+        assert_eq!(r.status, 404);
+        assert_eq!(
+            me(&app, &phone).await["display_name"],
+            "Ada Lovelace",
+            "still signed in"
+        );
+
+        // Sam ends the phone's session from the laptop.
+        let r = app
+            .post_as("/api/end_session", &[("id", id)], &laptop)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(me(&app, &phone).await.is_null(), "the phone is signed out");
+        let page = app.get_as("/", &phone).await;
+        assert!(
+            page.set_cookie(SESSION_COOKIE)
+                .is_some_and(|c| c.contains("Max-Age=0")),
+            "stale cookie is cleared"
+        );
+
+        // Sign in on the phone again, then "sign out everywhere else".
+        phone.cookie = None;
+        sign_in(&app, "sam@example.org", PASSWORD, &mut phone).await;
+        let r = app.post_as("/api/end_other_sessions", &[], &laptop).await;
+        assert_eq!(r.json(), 1);
+        assert!(me(&app, &phone).await.is_null());
+        assert!(
+            !me(&app, &laptop).await.is_null(),
+            "this device stays signed in"
+        );
+
+        let history = app
+            .post_as("/api/security_overview", &[], &laptop)
+            .await
+            .json();
+        let actions: Vec<&str> = history["history"]
+            .as_array()
+            .expect("history")
+            .iter()
+            .filter_map(|h| h["action"].as_str())
+            .collect();
+        assert!(
+            actions.contains(&"other_sessions_ended") && actions.contains(&"session_ended"),
+            "{actions:?}"
+        );
+
+        // Signing out ends this session too.
+        let r = app.post_as("/api/sign_out", &[], &laptop).await;
+        assert!(r
+            .set_cookie(SESSION_COOKIE)
+            .is_some_and(|c| c.contains("Max-Age=0")));
+        assert!(me(&app, &laptop).await.is_null());
+        assert_eq!(
+            app.post_as("/api/security_overview", &[], &laptop)
+                .await
+                .status,
+            401
+        );
+    }
+);
+
+on_both_backends!(idle_and_expired_sessions_end, |app: TestApp| async move {
+    let mut v = Visitor::new("198.51.100.30");
+    sign_up(&app, "idle@example.org", &v).await;
+    sign_in(&app, "idle@example.org", PASSWORD, &mut v).await;
+    let s = session::Entity::find()
+        .one(&app.db)
+        .await
+        .expect("q")
+        .expect("a session");
+    let mut stale = s.clone().into_active_model();
+    stale.last_seen_at = Set(Utc::now() - chrono::Duration::days(15));
+    stale.update(&app.db).await.expect("update");
+    assert!(me(&app, &v).await.is_null());
+    let ended = session::Entity::find_by_id(s.id)
+        .one(&app.db)
+        .await
+        .expect("q")
+        .expect("kept");
+    assert_eq!(ended.end_reason.as_deref(), Some("idle"));
+});
+
+on_both_backends!(
+    password_reset_by_mail_ends_every_session,
+    |app: TestApp| async move {
+        let mut v = Visitor::new("198.51.100.40");
+        sign_up(&app, "rita@example.org", &v).await;
+        sign_in(&app, "rita@example.org", PASSWORD, &mut v).await;
+        let r = app
+            .post_as(
+                "/api/request_password_reset",
+                &[("email", "rita@example.org")],
+                &v,
+            )
+            .await;
+        assert_eq!(r.status, 200);
+        let mail = last_mail(&app, "rita@example.org").await;
+        assert_eq!(mail.kind, "reset_password");
+        let token = token_in(&mail.text_body);
+
+        let weak = app
+            .post_as(
+                "/api/reset_password",
+                &[("token", &token), ("password", "12345678")],
+                &v,
+            )
+            .await;
+        assert_eq!(weak.status, 422);
+        assert_eq!(weak.json()["Invalid"]["field"], "password");
+
+        const NEW: &str = "a brand new passphrase here";
+        let ok = app
+            .post_as(
+                "/api/reset_password",
+                &[("token", &token), ("password", NEW)],
+                &v,
+            )
+            .await;
+        assert_eq!(ok.status, 200, "{}", ok.body);
+        assert!(me(&app, &v).await.is_null(), "every session ended");
+        let reused = app
+            .post_as(
+                "/api/reset_password",
+                &[("token", &token), ("password", NEW)],
+                &v,
+            )
+            .await;
+        assert_eq!(reused.status, 422, "single use");
+
+        let mut fresh = Visitor::new("198.51.100.41");
+        assert_eq!(
+            sign_in(&app, "rita@example.org", PASSWORD, &mut fresh)
+                .await
+                .status,
+            422
+        );
+        assert_eq!(
+            sign_in(&app, "rita@example.org", NEW, &mut fresh)
+                .await
+                .status,
+            200
+        );
+        assert_eq!(
+            last_mail(&app, "rita@example.org").await.kind,
+            "password_changed"
+        );
+    }
+);
+
+on_both_backends!(expired_reset_links_are_refused, |app: TestApp| async move {
+    let v = Visitor::new("198.51.100.42");
+    sign_up(&app, "late@example.org", &v).await;
+    app.post_as(
+        "/api/request_password_reset",
+        &[("email", "late@example.org")],
+        &v,
+    )
+    .await;
+    let token = token_in(&last_mail(&app, "late@example.org").await.text_body);
+    use uni1_domain::entities::email_token;
+    for t in email_token::Entity::find()
+        .all(&app.db)
+        .await
+        .expect("tokens")
+    {
+        let mut t = t.into_active_model();
+        t.expires_at = Set(Utc::now() - chrono::Duration::minutes(1));
+        t.update(&app.db).await.expect("update");
+    }
+    let r = app
+        .post_as(
+            "/api/reset_password",
+            &[
+                ("token", &token),
+                ("password", "a brand new passphrase here"),
+            ],
+            &v,
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.json()["Invalid"]["field"], "token");
+});
+
+on_both_backends!(
+    sign_in_is_rate_limited_per_address_and_account,
+    |app: TestApp| async move {
+        let owner = Visitor::new("198.51.100.50");
+        sign_up(&app, "target@example.org", &owner).await;
+        let mut attacker = Visitor::new("192.0.2.50");
+        for _ in 0..5 {
+            assert_eq!(
+                sign_in(
+                    &app,
+                    "target@example.org",
+                    "wrong guess here",
+                    &mut attacker
+                )
+                .await
+                .status,
+                422
+            );
+        }
+        let limited = sign_in(
+            &app,
+            "target@example.org",
+            "wrong guess here",
+            &mut attacker,
+        )
+        .await;
+        assert_eq!(limited.status, 429, "{}", limited.body);
+        let wait: u64 = limited
+            .header("retry-after")
+            .expect("Retry-After")
+            .parse()
+            .expect("seconds");
+        assert!((1..=60).contains(&wait));
+        assert!(limited.json()["RateLimited"]["retry_after_secs"]
+            .as_u64()
+            .is_some());
+        // The owner, elsewhere, is not locked out.
+        let mut owner = owner;
+        assert_eq!(
+            sign_in(&app, "target@example.org", PASSWORD, &mut owner)
+                .await
+                .status,
+            200
+        );
+    }
+);

@@ -1,0 +1,188 @@
+//! Mail delivery: queued with the change it reports, retried while the SMTP
+//! server is down, and delivered through a real SMTP server (maildev).
+//!
+//! The maildev test needs `UNI1_TEST_SMTP_URL` and `UNI1_TEST_MAILDEV_URL`
+//! (set by `make test`, which starts maildev). Without them it is skipped
+//! with a loud message, unless `UNI1_REQUIRE_PEERS=1`.
+
+use chrono::Utc;
+use sea_orm::EntityTrait;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use uni1_domain::entities::mail_outbox;
+use uni1_domain::mail::delivery::{deliver_due, Transport};
+
+use crate::accounts::{sign_in, sign_up, token_in, PASSWORD};
+use crate::on_both_backends;
+use crate::support::{run_with, Backend, TestApp, Visitor};
+
+fn sender() -> lettre::message::Mailbox {
+    "uni1 <no-reply@uni1.test>".parse().expect("mailbox")
+}
+
+/// A port on loopback where nothing listens.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+on_both_backends!(
+    mail_survives_an_smtp_server_that_is_down,
+    |app: TestApp| async move {
+        sign_up(&app, "patient@example.org", &Visitor::new("198.51.100.60")).await;
+        let down =
+            Transport::smtp(&format!("smtp://127.0.0.1:{}", closed_port())).expect("transport");
+        let now = Utc::now();
+        let report = deliver_due(&app.db, &down, &sender(), now)
+            .await
+            .expect("pass");
+        assert_eq!((report.sent, report.retrying, report.failed), (0, 1, 0));
+
+        let mail = mail_outbox::Entity::find()
+            .one(&app.db)
+            .await
+            .expect("q")
+            .expect("kept");
+        assert_eq!(mail.attempts, 1);
+        assert!(mail.sent_at.is_none() && mail.last_error.is_some());
+        assert!(mail.send_after > now, "retried later, not now");
+        let report = deliver_due(&app.db, &down, &sender(), now)
+            .await
+            .expect("pass");
+        assert_eq!(report.sent + report.retrying, 0, "not due yet");
+
+        let outbox = std::env::temp_dir().join(format!("uni1-outbox-{}", uuid::Uuid::new_v4()));
+        let up = Transport::Outbox(outbox.clone());
+        let report = deliver_due(&app.db, &up, &sender(), mail.send_after)
+            .await
+            .expect("pass");
+        assert_eq!(report.sent, 1);
+        let mail = mail_outbox::Entity::find()
+            .one(&app.db)
+            .await
+            .expect("q")
+            .expect("kept");
+        assert!(mail.sent_at.is_some());
+        let files: Vec<_> = std::fs::read_dir(&outbox).expect("outbox").collect();
+        assert_eq!(files.len(), 1);
+        std::fs::remove_dir_all(outbox).ok();
+        let report = deliver_due(&app.db, &up, &sender(), Utc::now())
+            .await
+            .expect("pass");
+        assert_eq!(report.sent, 0, "sent once only");
+    }
+);
+
+/// GET `url` over plain HTTP/1.1 and return the body.
+async fn http_get(url: &str) -> String {
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
+    let mut stream = tokio::net::TcpStream::connect(authority)
+        .await
+        .expect("connect to maildev");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.expect("read");
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut out = String::new();
+        let mut rest = body;
+        while let Some((size, tail)) = rest.split_once("\r\n") {
+            let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if size == 0 {
+                break;
+            }
+            out.push_str(&tail[..size]);
+            rest = &tail[size + 2..];
+        }
+        out
+    } else {
+        body.to_owned()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmation_mail_arrives_over_real_smtp() {
+    let (Ok(smtp), Ok(maildev)) = (
+        std::env::var("UNI1_TEST_SMTP_URL"),
+        std::env::var("UNI1_TEST_MAILDEV_URL"),
+    ) else {
+        if std::env::var("UNI1_REQUIRE_PEERS").as_deref() == Ok("1") {
+            panic!("UNI1_TEST_SMTP_URL and UNI1_TEST_MAILDEV_URL are required");
+        }
+        eprintln!("\n!!! SKIPPING the SMTP test: no maildev (run it through `make test`)\n");
+        return;
+    };
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let smtp = smtp.clone();
+        let maildev = maildev.clone();
+        run_with(backend, crate::support::ORIGIN, |app: TestApp| async move {
+            let address = format!("smtp-{}@example.org", uuid::Uuid::new_v4().simple());
+            let mut v = Visitor::new("198.51.100.61");
+            assert_eq!(sign_up(&app, &address, &v).await.status, 200);
+            let transport = Transport::smtp(&smtp).expect("transport");
+            let report = deliver_due(&app.db, &transport, &sender(), Utc::now())
+                .await
+                .expect("pass");
+            assert_eq!(report.sent, 1, "{report:?}");
+
+            let inbox: serde_json::Value =
+                serde_json::from_str(&http_get(&format!("{maildev}/api/email")).await)
+                    .expect("maildev JSON");
+            let mail = inbox
+                .as_array()
+                .expect("a list")
+                .iter()
+                .find(|m| m["to"][0]["address"] == address.as_str())
+                .unwrap_or_else(|| panic!("no mail to {address} in maildev"));
+            assert_eq!(mail["subject"], "Confirm your e-mail address for uni1");
+            assert!(mail["html"]
+                .as_str()
+                .is_some_and(|h| h.contains("Confirm my address")));
+            let token = token_in(mail["text"].as_str().expect("text part"));
+
+            sign_in(&app, &address, PASSWORD, &mut v).await;
+            let r = app
+                .post_as("/api/confirm_email", &[("token", &token)], &v)
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            let me = app.post_as("/api/me", &[], &v).await.json();
+            assert_eq!(me["email_confirmed"], true);
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_https_the_cookie_is_host_prefixed_and_secure() {
+    run_with(
+        Backend::Sqlite,
+        "https://uni1.test",
+        |app: TestApp| async move {
+            let v = Visitor::new("198.51.100.62");
+            sign_up(&app, "tls@example.org", &v).await;
+            let r = app
+                .post_as(
+                    "/api/sign_in",
+                    &[("email", "tls@example.org"), ("password", PASSWORD)],
+                    &v,
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            let cookie = r.set_cookie("__Host-uni1_session").expect("__Host- cookie");
+            assert!(
+                cookie.contains("; Secure")
+                    && cookie.contains("Path=/")
+                    && !cookie.contains("Domain"),
+                "{cookie}"
+            );
+        },
+    )
+    .await;
+}
