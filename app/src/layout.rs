@@ -17,11 +17,12 @@ const NAV: [(&str, &str); 4] = [
 ];
 
 /// Footer links: (label, path).
-const FOOTER: [(&str, &str); 4] = [
+const FOOTER: [(&str, &str); 5] = [
     ("Privacy", "/privacy"),
     ("Terms", "/terms"),
     ("Cookies", "/cookies"),
     ("Contact", "/contact"),
+    ("Report underage use", "/report-underage"),
 ];
 
 #[component]

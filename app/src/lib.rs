@@ -23,6 +23,7 @@ pub mod session;
 pub mod site;
 #[cfg(feature = "ssr")]
 pub mod state;
+pub mod underage;
 
 use auth::{get_current_user, ResetPassword, SignIn, SignOut, UserSummary};
 use error::AppError;
@@ -35,6 +36,7 @@ use pages::{
     legal::{Cookies, Privacy, Terms},
     not_found::NotFound,
     security::SecurityPage,
+    underage::ReportUnderagePage,
 };
 
 /// The actions that change who is signed in. They live at the top so the
@@ -125,6 +127,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/reset-password") view=ResetRequestPage />
                     <Route path=path!("/reset-password/new") view=ResetPasswordPage />
                     <Route path=path!("/settings/security") view=SecurityPage />
+                    <Route path=path!("/report-underage") view=ReportUnderagePage />
                 </Routes>
             </Layout>
         </Router>

@@ -7,3 +7,4 @@ pub mod landing;
 pub mod legal;
 pub mod not_found;
 pub mod security;
+pub mod underage;

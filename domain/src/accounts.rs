@@ -7,6 +7,7 @@
 //! an address has an account.
 
 mod email_tokens;
+mod operator;
 pub mod password;
 mod reset;
 mod sessions;
@@ -52,6 +53,16 @@ impl Role {
             Role::User => "user",
             Role::Support => "support",
             Role::Admin => "admin",
+        }
+    }
+
+    /// Parses a role name as typed on the command line.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "user" => Some(Role::User),
+            "support" => Some(Role::Support),
+            "admin" => Some(Role::Admin),
+            _ => None,
         }
     }
 

@@ -24,6 +24,8 @@ pub enum Action {
     OtherSessionsEnded,
     PasswordResetRequested,
     PasswordReset,
+    CreatedByOperator,
+    RoleChanged,
 }
 
 impl Action {
@@ -39,6 +41,8 @@ impl Action {
             Action::OtherSessionsEnded => "other_sessions_ended",
             Action::PasswordResetRequested => "password_reset_requested",
             Action::PasswordReset => "password_reset",
+            Action::CreatedByOperator => "created_by_operator",
+            Action::RoleChanged => "role_changed",
         }
     }
 }

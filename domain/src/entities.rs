@@ -8,4 +8,5 @@ pub mod contact_message;
 pub mod email_token;
 pub mod mail_outbox;
 pub mod session;
+pub mod underage_report;
 pub mod user;

@@ -13,6 +13,7 @@ pub mod error;
 pub mod health;
 pub mod mail;
 pub mod rate_limit;
+pub mod underage;
 
 pub use error::Unexpected;
 pub use sea_orm;

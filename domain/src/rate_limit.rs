@@ -37,6 +37,7 @@ pub struct RateLimits {
     sign_up_ip: Keyed,
     reset_ip: Keyed,
     reset_account: Keyed,
+    report_ip: Keyed,
     clock: DefaultClock,
 }
 
@@ -55,6 +56,7 @@ impl Default for RateLimits {
             sign_up_ip: RateLimiter::keyed(quota(10, Duration::from_secs(3600))),
             reset_ip: RateLimiter::keyed(quota(10, Duration::from_secs(3600))),
             reset_account: RateLimiter::keyed(quota(3, Duration::from_secs(3600))),
+            report_ip: RateLimiter::keyed(quota(10, Duration::from_secs(3600))),
             clock: DefaultClock::default(),
         }
     }
@@ -82,6 +84,11 @@ impl RateLimits {
     /// A sign-up from `ip`.
     pub fn sign_up(&self, ip: &str) -> Result<(), RetryAfter> {
         self.check(&self.sign_up_ip, ip.to_owned())
+    }
+
+    /// A report (underage account) from `ip`.
+    pub fn report(&self, ip: &str) -> Result<(), RetryAfter> {
+        self.check(&self.report_ip, ip.to_owned())
     }
 
     /// A password reset request from `ip` for `email`.

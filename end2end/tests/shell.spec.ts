@@ -72,3 +72,14 @@ test.describe("without JavaScript", () => {
     await expect(page.getByText(/It is operated by/)).toBeVisible();
   });
 });
+
+test("anyone can report an account that may belong to a minor", async ({ page }) => {
+  await page.goto("/");
+  await page.getByRole("contentinfo").getByRole("link", { name: "Report underage use" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Report an underage account");
+  await hydrated(page);
+  await page.getByLabel("Which account?").fill("young-user@example.org");
+  await page.getByLabel("Why do you think so?").fill("Their shared images say they are in year 8.");
+  await page.getByRole("button", { name: "Send the report" }).click();
+  await expect(page.getByTestId("report-sent")).toBeVisible();
+});

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_contact_messages;
 mod m20261124_000002_accounts;
+mod m20261124_000003_underage_reports;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_contact_messages::Migration),
             Box::new(m20261124_000002_accounts::Migration),
+            Box::new(m20261124_000003_underage_reports::Migration),
         ]
     }
 }

@@ -32,6 +32,43 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Operator tasks: create accounts (the first admin), change roles.
+    Admin(AdminArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AdminCommand {
+    /// Create a confirmed account. The password comes from
+    /// UNI1_NEW_USER_PASSWORD or, with --password-stdin, the first line of
+    /// standard input; it is never a flag (flags show up in process lists).
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        /// Display name
+        #[arg(long)]
+        name: String,
+        /// user, support or admin
+        #[arg(long, default_value = "user")]
+        role: String,
+        /// Read the password from the first line of standard input
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Change the role of an existing account (user, support or admin).
+    SetRole {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        role: String,
+    },
 }
 
 /// Settings that every subcommand touching the database takes.

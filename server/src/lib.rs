@@ -1,6 +1,7 @@
 //! The `uni1` server: configuration, database, HTTP application and the
 //! process lifecycle. `main.rs` only parses the command line and calls in.
 
+pub mod admin;
 pub mod config;
 pub mod db;
 pub mod http;

@@ -55,6 +55,8 @@ pub fn Privacy() -> impl IntoView {
 pub fn Terms() -> impl IntoView {
     view! {
         <Prose title="Terms">
+            <p>"uni1 is only for adults: you must be 18 or older to create an account. If you think an account belongs to someone younger, "
+                <a href="/report-underage" class="underline">"report it"</a> "."</p>
             <p>"By using this site you agree to use it lawfully and not to attempt to disrupt it or reach data that is not yours."</p>
             <p>"The software is provided as is, under its open-source licence. The operator of this installation sets any further terms and can be reached through the contact page."</p>
         </Prose>

@@ -5,8 +5,10 @@
 mod support;
 
 mod accounts;
+mod admin;
 mod contact;
 mod health;
 mod http_policy;
 mod mail;
 mod pages;
+mod underage;

@@ -1,0 +1,77 @@
+//! `uni1 admin …`: operator tasks run from the command line.
+
+use anyhow::{anyhow, bail, Context as _};
+use uni1_domain::accounts::{AccountError, AccountPolicy, Accounts, Role};
+use uni1_domain::mail::MailContext;
+use uni1_domain::sea_orm::DatabaseConnection;
+
+use crate::config::AdminCommand;
+
+fn role(name: &str) -> anyhow::Result<Role> {
+    Role::parse(name).ok_or_else(|| anyhow!("unknown role {name:?}: use user, support or admin"))
+}
+
+fn explain(err: AccountError) -> anyhow::Error {
+    match err {
+        AccountError::Invalid { field, message } => anyhow!("{field}: {message}"),
+        AccountError::NotFound => anyhow!("no account has that e-mail address"),
+        AccountError::Unexpected(e) => anyhow::Error::new(e),
+        other => anyhow!("{other}"),
+    }
+}
+
+/// Runs an admin command; `password` is the new account's password, read
+/// by the caller from the environment or standard input.
+pub async fn run(
+    db: DatabaseConnection,
+    command: AdminCommand,
+    password: Option<String>,
+) -> anyhow::Result<String> {
+    let accounts = Accounts {
+        db,
+        policy: AccountPolicy::default(),
+        mail: MailContext {
+            base_url: String::new(),
+            operator_name: String::new(),
+            operator_email: String::new(),
+        },
+    };
+    match command {
+        AdminCommand::CreateUser {
+            email,
+            name,
+            role: r,
+            ..
+        } => {
+            let role = role(&r)?;
+            let Some(password) = password else {
+                bail!("give the password in UNI1_NEW_USER_PASSWORD or on standard input with --password-stdin");
+            };
+            let id = accounts
+                .create_by_operator(&email, &name, &password, role)
+                .await
+                .map_err(explain)?;
+            Ok(format!("created {} account {email} ({id})", role.as_str()))
+        }
+        AdminCommand::SetRole { email, role: r } => {
+            let role = role(&r)?;
+            accounts.set_role(&email, role).await.map_err(explain)?;
+            Ok(format!("{email} is now {}", role.as_str()))
+        }
+    }
+}
+
+/// The password for `create-user`, from stdin (with the flag) or the environment.
+pub fn read_password(command: &AdminCommand) -> anyhow::Result<Option<String>> {
+    let AdminCommand::CreateUser { password_stdin, .. } = command else {
+        return Ok(None);
+    };
+    if *password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        return Ok(Some(line.trim_end_matches(['\r', '\n']).to_owned()));
+    }
+    Ok(std::env::var("UNI1_NEW_USER_PASSWORD").ok())
+}
