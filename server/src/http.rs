@@ -16,7 +16,9 @@ use http::{HeaderName, Request};
 use leptos::prelude::*;
 use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
 use tower::ServiceBuilder;
+use axum::handler::Handler as _;
 use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -92,17 +94,22 @@ pub fn router(state: ServerState, policy: HttpPolicy) -> Router {
             get(dev_outbox::page).with_state(state.app.db.clone()),
         );
     }
+    // Static files (the WASM, JS, CSS and public/) straight from the site
+    // root; anything else that is not a route gets the Leptos 404 page.
+    let not_found = file_and_error_handler_with_context::<ServerState, _>(context.clone(), shell)
+        .with_state(state.clone());
+    let static_files = ServeDir::new(&*state.leptos.site_root)
+        .append_index_html_on_directories(false)
+        .not_found_service(not_found);
     Router::new()
         .merge(plain)
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
-        .leptos_routes_with_context(&state, routes, context.clone(), {
+        .leptos_routes_with_context(&state, routes, context, {
             let options = state.leptos.clone();
             move || shell(options.clone())
         })
-        .fallback(file_and_error_handler_with_context::<ServerState, _>(
-            context, shell,
-        ))
+        .fallback_service(static_files)
         .with_state(state)
         .layer(middleware)
 }

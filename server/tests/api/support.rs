@@ -309,6 +309,7 @@ where
     uni1_server::db::migrate(&db).await.expect("migrate");
     let leptos = leptos::config::LeptosOptions::builder()
         .output_name("uni1")
+        .site_root(site_root())
         .build();
     let app = TestApp {
         router: uni1_server::app(&settings, db.clone(), leptos),
@@ -317,6 +318,17 @@ where
     test(app).await;
     db.close().await.ok();
     database.destroy().await;
+}
+
+/// A site root with one stylesheet, as `cargo leptos build` would leave it.
+fn site_root() -> &'static str {
+    static ROOT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| {
+        let root = std::env::temp_dir().join(format!("uni1-test-site-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("pkg")).expect("site root");
+        std::fs::write(root.join("pkg/uni1.css"), "body{margin:0}").expect("stylesheet");
+        root.display().to_string()
+    })
 }
 
 /// Runs `test` against a fresh app on `backend` served at [`ORIGIN`].
