@@ -7,7 +7,8 @@
 # postgres://postgres@127.0.0.1:5432/postgres. If nothing answers there, it
 # tries to start the local cluster; if that fails too, the PostgreSQL tests
 # are skipped with a loud warning (never silently). maildev (npm) is started
-# on free loopback ports as the SMTP server the mail tests deliver to.
+# on free loopback ports as the SMTP server the mail tests deliver to, and
+# end2end/peers/oidc.mjs (npm oidc-provider) as Google's and GitHub's stand-in.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -60,15 +61,35 @@ start_maildev() {
   export UNI1_TEST_SMTP_URL="smtp://127.0.0.1:$smtp" UNI1_TEST_MAILDEV_URL="http://127.0.0.1:$web" UNI1_REQUIRE_PEERS=1
   echo "maildev: SMTP 127.0.0.1:$smtp, API http://127.0.0.1:$web"
 }
+# A real OpenID provider (npm oidc-provider) standing in for Google, with
+# GitHub-shaped endpoints; it accepts redirects to the in-process test app
+# (http://uni1.test) and to the browser-test server (E2E_PORT).
+E2E_PORT=$(free_port)
+start_oidc_provider() {
+  local port log
+  port=$(free_port); log=$(mktemp)
+  node end2end/peers/oidc.mjs --port "$port" --app-base http://uni1.test --app-base "http://127.0.0.1:$E2E_PORT" >"$log" 2>"$log.err" &
+  OIDC_PID=$!
+  for _ in $(seq 40); do grep -q '^ready ' "$log" && break; sleep 0.25; done
+  grep -q '^ready ' "$log" || { cat "$log" "$log.err"; echo "the OpenID provider did not start"; return 1; }
+  export UNI1_TEST_OIDC_ISSUER="http://127.0.0.1:$port"
+  echo "OpenID provider: $UNI1_TEST_OIDC_ISSUER"
+}
 MAILDEV_PID=""
-trap '[[ -n "$MAILDEV_PID" ]] && kill "$MAILDEV_PID" 2>/dev/null; true' EXIT
+OIDC_PID=""
+trap 'for p in $MAILDEV_PID $OIDC_PID; do kill "$p" 2>/dev/null; done; true' EXIT
 
 browser_tests() {
   local port data log pid
-  port=$(free_port)
+  port=$E2E_PORT
   data=$(mktemp -d)
   log="$data/server.log"
   UNI1_DATA_DIR="$data" UNI1_OPERATOR_NAME="uni1 test operator" \
+    UNI1_GOOGLE_CLIENT_ID=uni1-google UNI1_GOOGLE_CLIENT_SECRET=google-test-secret \
+    UNI1_GOOGLE_ISSUER="$UNI1_TEST_OIDC_ISSUER" \
+    UNI1_GITHUB_CLIENT_ID=uni1-github UNI1_GITHUB_CLIENT_SECRET=github-test-secret \
+    UNI1_GITHUB_AUTHORIZE_URL="$UNI1_TEST_OIDC_ISSUER/auth" UNI1_GITHUB_TOKEN_URL="$UNI1_TEST_OIDC_ISSUER/token" \
+    UNI1_GITHUB_API_URL="$UNI1_TEST_OIDC_ISSUER/github" \
     "$TARGET_DIR/debug/uni1" serve --listen "127.0.0.1:$port" >"$log" 2>&1 &
   pid=$!
   for _ in $(seq 60); do
@@ -94,6 +115,7 @@ step "clippy: browser side (wasm32)" cargo clippy --locked -p uni1-frontend -p u
   --features uni1-app/hydrate --target wasm32-unknown-unknown -- -D warnings
 step "postgresql" ensure_postgres
 step "test peers: maildev" start_maildev
+step "test peers: OpenID provider" start_oidc_provider
 step "unit and HTTP tests (SQLite and PostgreSQL)" cargo test --locked -p uni1-server -p uni1-domain -p uni1-migration
 step "build the site" cargo leptos build
 step "browser tests (Chromium, desktop and phone)" browser_tests

@@ -15,6 +15,37 @@ pub struct UserSummary {
     pub email_confirmed: bool,
 }
 
+/// Which "Sign in with …" buttons to show.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInOptions {
+    pub google: bool,
+    pub github: bool,
+}
+
+/// A sign-up a provider vouched for, waiting for the attestation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingInfo {
+    pub provider: String,
+    pub email: String,
+    pub display_name: String,
+}
+
+/// The sentence for an error code a provider flow came back with.
+pub fn provider_error_text(code: &str, provider: &str) -> &'static str {
+    let google = provider == "google";
+    match code {
+        "cancelled" => "Sign-in was cancelled.",
+        "expired" => "That sign-in attempt expired or was already used. Please try again.",
+        "unverified" if google => "Google did not confirm an e-mail address for this account. Sign in with your password, then link Google from Settings.",
+        "unverified" => "GitHub did not confirm an e-mail address for this account. Sign in with your password, then link GitHub from Settings.",
+        "linked_elsewhere" if google => "This Google account is already linked to another uni1 account.",
+        "linked_elsewhere" => "This GitHub account is already linked to another uni1 account.",
+        "unavailable" => "That sign-in method is not available here.",
+        "internal" => "Something went wrong on our side. Please try again in a moment.",
+        _ => "The sign-in provider's answer could not be verified. Please try again.",
+    }
+}
+
 /// Where to go after signing in: a local path only, never another site.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
@@ -30,6 +61,40 @@ pub async fn get_current_user() -> Result<Option<UserSummary>, AppError> {
         email: u.email,
         email_confirmed: u.email_confirmed,
     }))
+}
+
+#[server(prefix = "/api", endpoint = "sign_in_options")]
+pub async fn get_sign_in_options() -> Result<SignInOptions, AppError> {
+    Ok(crate::state::app_state()?.providers)
+}
+
+#[server(prefix = "/api", endpoint = "pending_sign_up")]
+pub async fn get_pending_sign_up(token: String) -> Result<PendingInfo, AppError> {
+    let state = crate::state::app_state()?;
+    let pending = state.accounts.pending_sign_up(&token).await?;
+    Ok(PendingInfo {
+        provider: pending.provider.label().to_owned(),
+        email: pending.email,
+        display_name: pending.display_name,
+    })
+}
+
+#[server(prefix = "/api", endpoint = "complete_sign_up")]
+pub async fn complete_sign_up(
+    token: String,
+    adult: Option<String>,
+    terms: Option<String>,
+) -> Result<(), AppError> {
+    let state = crate::state::app_state()?;
+    let client = crate::session::client_info();
+    state.limits.sign_up(&client.ip)?;
+    let session = state
+        .accounts
+        .complete_provider_sign_up(&token, adult.is_some(), terms.is_some(), &client)
+        .await?;
+    crate::session::set_session_cookie(&state.cookie, &session);
+    leptos_axum::redirect("/studio");
+    Ok(())
 }
 
 #[server(prefix = "/api", endpoint = "sign_up")]

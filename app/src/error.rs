@@ -124,6 +124,11 @@ mod server {
                 .respond(),
                 AccountError::LinkInvalid => AppError::invalid("token", err.to_string()).respond(),
                 AccountError::NotFound => AppError::NotFound.respond(),
+                AccountError::ProviderEmailUnverified(_)
+                | AccountError::ProviderLinkedElsewhere(_)
+                | AccountError::LastSignInMethod(_) => {
+                    AppError::invalid("provider", err.to_string()).respond()
+                }
                 AccountError::Unexpected(e) => e.into(),
             }
         }

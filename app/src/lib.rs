@@ -25,12 +25,15 @@ pub mod site;
 pub mod state;
 pub mod underage;
 
-use auth::{get_current_user, ResetPassword, SignIn, SignOut, UserSummary};
+use auth::{get_current_user, CompleteSignUp, ResetPassword, SignIn, SignOut, UserSummary};
 use error::AppError;
 use layout::Layout;
 use pages::{
     about::{Billing, Gallery, Settings, Studio},
-    auth::{ConfirmEmailPage, ResetPasswordPage, ResetRequestPage, SignInPage, SignUpPage},
+    auth::{
+        CompleteSignUpPage, ConfirmEmailPage, ResetPasswordPage, ResetRequestPage, SignInPage,
+        SignUpPage,
+    },
     contact::ContactPage,
     landing::Landing,
     legal::{Cookies, Privacy, Terms},
@@ -46,6 +49,7 @@ pub struct AuthActions {
     pub sign_in: ServerAction<SignIn>,
     pub sign_out: ServerAction<SignOut>,
     pub reset: ServerAction<ResetPassword>,
+    pub complete_sign_up: ServerAction<CompleteSignUp>,
 }
 
 /// The signed-in person (or `None`), resolved before the page is sent.
@@ -82,6 +86,7 @@ pub fn App() -> impl IntoView {
         sign_in: ServerAction::new(),
         sign_out: ServerAction::new(),
         reset: ServerAction::new(),
+        complete_sign_up: ServerAction::new(),
     };
     provide_context(actions);
     // Marks the document once the WASM has taken over (effects run only in
@@ -97,6 +102,7 @@ pub fn App() -> impl IntoView {
                 actions.sign_in.version().get(),
                 actions.sign_out.version().get(),
                 actions.reset.version().get(),
+                actions.complete_sign_up.version().get(),
             )
         },
         |_| get_current_user(),
@@ -123,6 +129,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/contact") view=ContactPage />
                     <Route path=path!("/sign-in") view=SignInPage />
                     <Route path=path!("/sign-up") view=SignUpPage />
+                    <Route path=path!("/sign-up/complete") view=CompleteSignUpPage />
                     <Route path=path!("/confirm-email") view=ConfirmEmailPage />
                     <Route path=path!("/reset-password") view=ResetRequestPage />
                     <Route path=path!("/reset-password/new") view=ResetPasswordPage />

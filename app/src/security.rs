@@ -31,11 +31,24 @@ pub struct HistoryItem {
     pub browser: String,
 }
 
+/// A linked sign-in provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkedInfo {
+    /// `google` or `github`.
+    pub provider: String,
+    pub label: String,
+    pub email: Option<String>,
+    pub linked_at: DateTime<Utc>,
+}
+
 /// Everything the security page shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecurityData {
     pub sessions: Vec<SessionInfo>,
     pub history: Vec<HistoryItem>,
+    pub has_password: bool,
+    pub linked: Vec<LinkedInfo>,
+    pub available: crate::auth::SignInOptions,
 }
 
 #[server(prefix = "/api", endpoint = "security_overview")]
@@ -44,7 +57,23 @@ pub async fn security_overview() -> Result<SecurityData, AppError> {
     let user = crate::session::require_user()?;
     let sessions = state.accounts.sessions(&user).await?;
     let history = state.accounts.history(&user).await?;
+    let has_password = state.accounts.has_password(&user).await?;
+    let linked = state
+        .accounts
+        .linked_providers(&user)
+        .await?
+        .into_iter()
+        .map(|l| LinkedInfo {
+            provider: l.provider.as_str().to_owned(),
+            label: l.provider.label().to_owned(),
+            email: l.email,
+            linked_at: l.linked_at,
+        })
+        .collect();
     Ok(SecurityData {
+        has_password,
+        linked,
+        available: state.providers,
         sessions: sessions
             .into_iter()
             .map(|s| SessionInfo {
@@ -80,6 +109,19 @@ pub async fn end_session(id: String) -> Result<(), AppError> {
     state
         .accounts
         .end_session(&user, id, &crate::session::client_info())
+        .await?;
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "unlink_provider")]
+pub async fn unlink_provider(provider: String) -> Result<(), AppError> {
+    use uni1_domain::accounts::providers::Provider;
+    let state = crate::state::app_state()?;
+    let user = crate::session::require_user()?;
+    let provider = Provider::parse(&provider).ok_or_else(|| AppError::NotFound.respond())?;
+    state
+        .accounts
+        .unlink_provider(&user, provider, &crate::session::client_info())
         .await?;
     Ok(())
 }

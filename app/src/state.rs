@@ -20,6 +20,8 @@ pub struct AppState {
     pub accounts: Accounts,
     pub limits: Arc<RateLimits>,
     pub cookie: CookieSettings,
+    /// Which outside sign-in providers are configured.
+    pub providers: crate::auth::SignInOptions,
 }
 
 /// The [`AppState`] the server provided to this request.

@@ -9,6 +9,7 @@
 mod email_tokens;
 mod operator;
 pub mod password;
+pub mod providers;
 mod reset;
 mod sessions;
 mod signin;
@@ -124,6 +125,12 @@ pub enum AccountError {
     LinkInvalid,
     #[error("We could not find that.")]
     NotFound,
+    #[error("{} did not confirm an e-mail address for this account. Sign in with your password, then link {} from Settings.", .0.label(), .0.label())]
+    ProviderEmailUnverified(providers::Provider),
+    #[error("This {} account is already linked to another uni1 account.", .0.label())]
+    ProviderLinkedElsewhere(providers::Provider),
+    #[error("{} is your only way to sign in. Choose a password first (\"Forgot your password?\" on the sign-in page).", .0.label())]
+    LastSignInMethod(providers::Provider),
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }

@@ -26,6 +26,8 @@ pub enum Action {
     PasswordReset,
     CreatedByOperator,
     RoleChanged,
+    ProviderLinked,
+    ProviderUnlinked,
 }
 
 impl Action {
@@ -43,6 +45,8 @@ impl Action {
             Action::PasswordReset => "password_reset",
             Action::CreatedByOperator => "created_by_operator",
             Action::RoleChanged => "role_changed",
+            Action::ProviderLinked => "provider_linked",
+            Action::ProviderUnlinked => "provider_unlinked",
         }
     }
 }

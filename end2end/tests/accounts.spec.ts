@@ -101,3 +101,26 @@ test.describe("accounts without JavaScript", () => {
     await expect(page.getByTestId("active-sessions").getByText("This device")).toBeVisible();
   });
 });
+
+test.describe("sign in with a provider", () => {
+  test("Google, through the provider's own login form, then the 18+ attestation", async ({ page }) => {
+    const email = uniqueEmail("g");
+    await page.goto("/sign-in");
+    await hydrated(page);
+    await page.getByRole("link", { name: "Continue with Google" }).click();
+    // The local OpenID provider's login page.
+    await page.getByLabel("Email").fill(email);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.getByRole("heading", { name: "Finish creating your account" })).toBeVisible();
+    await expect(page.getByText(email)).toBeVisible();
+    await hydrated(page);
+    await page.getByLabel("I am 18 years old or older.").check();
+    await page.getByLabel(/I accept the/).check();
+    await page.getByRole("button", { name: "Create my account" }).click();
+    await expect(page).toHaveURL(/\/studio$/);
+    await expect(page.getByTestId("signed-in-as")).toHaveText(/^Test g-/);
+    await page.goto("/settings/security");
+    await expect(page.getByTestId("sign-in-methods")).toContainText("Google");
+    await expect(page.getByRole("link", { name: "Link GitHub" })).toBeVisible();
+  });
+});

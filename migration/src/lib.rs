@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_contact_messages;
 mod m20261124_000002_accounts;
 mod m20261124_000003_underage_reports;
+mod m20261124_000004_identities;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_contact_messages::Migration),
             Box::new(m20261124_000002_accounts::Migration),
             Box::new(m20261124_000003_underage_reports::Migration),
+            Box::new(m20261124_000004_identities::Migration),
         ]
     }
 }

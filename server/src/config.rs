@@ -29,7 +29,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Apply database migrations, then serve the web app (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
     /// Operator tasks: create accounts (the first admin), change roles.
@@ -154,6 +154,50 @@ pub struct ServeArgs {
     /// reverse proxy that sets it [default: false]
     #[arg(long, env = "UNI1_TRUST_PROXY_HEADERS", value_name = "BOOL")]
     pub trust_proxy_headers: Option<bool>,
+
+    /// OAuth client id for "Sign in with Google"; with the secret, shows the
+    /// button [default: none]
+    #[arg(long, env = "UNI1_GOOGLE_CLIENT_ID", value_name = "ID")]
+    pub google_client_id: Option<String>,
+
+    /// OAuth client secret for Google [default: none]
+    #[arg(
+        long,
+        env = "UNI1_GOOGLE_CLIENT_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub google_client_secret: Option<String>,
+
+    /// OpenID issuer used for Google [default: https://accounts.google.com]
+    #[arg(long, env = "UNI1_GOOGLE_ISSUER", value_name = "URL")]
+    pub google_issuer: Option<String>,
+
+    /// OAuth client id for "Sign in with GitHub"; with the secret, shows the
+    /// button [default: none]
+    #[arg(long, env = "UNI1_GITHUB_CLIENT_ID", value_name = "ID")]
+    pub github_client_id: Option<String>,
+
+    /// OAuth client secret for GitHub [default: none]
+    #[arg(
+        long,
+        env = "UNI1_GITHUB_CLIENT_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub github_client_secret: Option<String>,
+
+    /// GitHub's authorize URL [default: https://github.com/login/oauth/authorize]
+    #[arg(long, env = "UNI1_GITHUB_AUTHORIZE_URL", value_name = "URL")]
+    pub github_authorize_url: Option<String>,
+
+    /// GitHub's token URL [default: https://github.com/login/oauth/access_token]
+    #[arg(long, env = "UNI1_GITHUB_TOKEN_URL", value_name = "URL")]
+    pub github_token_url: Option<String>,
+
+    /// GitHub's API base URL [default: https://api.github.com]
+    #[arg(long, env = "UNI1_GITHUB_API_URL", value_name = "URL")]
+    pub github_api_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
@@ -184,6 +228,14 @@ struct FileSettings {
     session_idle_hours: Option<u32>,
     session_max_hours: Option<u32>,
     trust_proxy_headers: Option<bool>,
+    google_client_id: Option<String>,
+    google_client_secret: Option<String>,
+    google_issuer: Option<String>,
+    github_client_id: Option<String>,
+    github_client_secret: Option<String>,
+    github_authorize_url: Option<String>,
+    github_token_url: Option<String>,
+    github_api_url: Option<String>,
 }
 
 /// A setting that cannot be used, with the reason.
@@ -241,6 +293,8 @@ pub struct Settings {
     pub session_idle_hours: u32,
     pub session_max_hours: u32,
     pub trust_proxy_headers: bool,
+    pub google: Option<crate::http::oauth::GoogleSettings>,
+    pub github: Option<crate::http::oauth::GitHubSettings>,
 }
 
 impl Settings {
@@ -341,6 +395,58 @@ impl Settings {
                 .trust_proxy_headers
                 .or(file.trust_proxy_headers)
                 .unwrap_or(false),
+            google: match pair(
+                (
+                    "UNI1_GOOGLE_CLIENT_ID",
+                    args.google_client_id.or(file.google_client_id),
+                ),
+                (
+                    "UNI1_GOOGLE_CLIENT_SECRET",
+                    args.google_client_secret.or(file.google_client_secret),
+                ),
+            )? {
+                None => None,
+                Some((client_id, client_secret)) => Some(crate::http::oauth::GoogleSettings {
+                    client_id,
+                    client_secret: SecretString::from(client_secret),
+                    issuer: http_url(
+                        "UNI1_GOOGLE_ISSUER",
+                        args.google_issuer.or(file.google_issuer),
+                        "https://accounts.google.com",
+                    )?,
+                }),
+            },
+            github: match pair(
+                (
+                    "UNI1_GITHUB_CLIENT_ID",
+                    args.github_client_id.or(file.github_client_id),
+                ),
+                (
+                    "UNI1_GITHUB_CLIENT_SECRET",
+                    args.github_client_secret.or(file.github_client_secret),
+                ),
+            )? {
+                None => None,
+                Some((client_id, client_secret)) => Some(crate::http::oauth::GitHubSettings {
+                    client_id,
+                    client_secret: SecretString::from(client_secret),
+                    authorize_url: http_url(
+                        "UNI1_GITHUB_AUTHORIZE_URL",
+                        args.github_authorize_url.or(file.github_authorize_url),
+                        "https://github.com/login/oauth/authorize",
+                    )?,
+                    token_url: http_url(
+                        "UNI1_GITHUB_TOKEN_URL",
+                        args.github_token_url.or(file.github_token_url),
+                        "https://github.com/login/oauth/access_token",
+                    )?,
+                    api_url: http_url(
+                        "UNI1_GITHUB_API_URL",
+                        args.github_api_url.or(file.github_api_url),
+                        "https://api.github.com",
+                    )?,
+                }),
+            },
         })
     }
 }
@@ -407,6 +513,40 @@ fn read_file(path: Option<&Path>) -> Result<FileSettings, ConfigError> {
         path: path.to_owned(),
         message: e.to_string(),
     })
+}
+
+/// Both settings of a pair (client id and secret), or neither.
+fn pair(
+    (a_name, a): (&'static str, Option<String>),
+    (b_name, b): (&'static str, Option<String>),
+) -> Result<Option<(String, String)>, ConfigError> {
+    match (
+        a.filter(|v| !v.trim().is_empty()),
+        b.filter(|v| !v.trim().is_empty()),
+    ) {
+        (Some(a), Some(b)) => Ok(Some((a, b))),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(invalid(b_name, format!("must be set when {a_name} is set"))),
+        (None, Some(_)) => Err(invalid(a_name, format!("must be set when {b_name} is set"))),
+    }
+}
+
+/// An http(s) URL setting, or its default.
+fn http_url(
+    setting: &'static str,
+    value: Option<String>,
+    default: &str,
+) -> Result<String, ConfigError> {
+    let raw = value.unwrap_or_else(|| default.to_owned());
+    match Url::parse(&raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            Ok(raw.trim_end_matches('/').to_owned())
+        }
+        _ => Err(invalid(
+            setting,
+            format!("{raw:?} must be an http:// or https:// URL"),
+        )),
+    }
 }
 
 fn default_sender(public_url: &Url) -> lettre::message::Mailbox {
@@ -530,6 +670,32 @@ mod tests {
         };
         let err = Settings::resolve(args, None).unwrap_err().to_string();
         assert!(err.contains("UNI1_SESSION_MAX_HOURS"), "{err}");
+    }
+
+    #[test]
+    fn providers_need_both_id_and_secret() {
+        let args = ServeArgs {
+            google_client_id: Some("id".into()),
+            ..Default::default()
+        };
+        let err = Settings::resolve(args, None).unwrap_err().to_string();
+        assert!(err.contains("UNI1_GOOGLE_CLIENT_SECRET"), "{err}");
+        let args = ServeArgs {
+            github_client_id: Some("id".into()),
+            github_client_secret: Some("s3cret".into()),
+            github_api_url: Some("not a url".into()),
+            ..Default::default()
+        };
+        let err = Settings::resolve(args, None).unwrap_err().to_string();
+        assert!(
+            err.contains("UNI1_GITHUB_API_URL") && !err.contains("s3cret"),
+            "{err}"
+        );
+        let s = Settings::resolve(ServeArgs::default(), None).unwrap();
+        assert!(
+            s.google.is_none() && s.github.is_none(),
+            "no buttons unless configured"
+        );
     }
 
     #[test]

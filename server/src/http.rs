@@ -4,22 +4,23 @@
 pub mod csrf;
 pub mod dev_outbox;
 pub mod health;
+pub mod oauth;
 pub mod security_headers;
 pub mod session;
 
 use std::time::Duration;
 
 use axum::extract::FromRef;
+use axum::handler::Handler as _;
 use axum::routing::get;
 use axum::Router;
 use http::{HeaderName, Request};
 use leptos::prelude::*;
 use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
 use tower::ServiceBuilder;
-use axum::handler::Handler as _;
 use tower_http::compression::CompressionLayer;
-use tower_http::services::ServeDir;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use uni1_app::state::AppState;
@@ -48,7 +49,7 @@ pub struct HttpPolicy {
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Builds the whole application.
-pub fn router(state: ServerState, policy: HttpPolicy) -> Router {
+pub fn router(state: ServerState, policy: HttpPolicy, oauth: oauth::OAuth) -> Router {
     let routes = generate_route_list(App);
     let app_state = state.app.clone();
     let context = move || provide_context(app_state.clone());
@@ -87,7 +88,10 @@ pub fn router(state: ServerState, policy: HttpPolicy) -> Router {
             Duration::from_secs(30),
         ));
 
-    let mut plain = Router::new();
+    let mut plain = Router::new()
+        .route("/auth/{provider}/start", get(oauth::start))
+        .route("/auth/{provider}/callback", get(oauth::callback))
+        .with_state(oauth);
     if policy.dev_outbox {
         plain = plain.route(
             "/dev/outbox",

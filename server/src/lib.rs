@@ -74,7 +74,20 @@ pub fn app(
             accounts,
             limits: Arc::new(RateLimits::default()),
             cookie: CookieSettings::new(settings.is_https()),
+            providers: uni1_app::auth::SignInOptions {
+                google: settings.google.is_some(),
+                github: settings.github.is_some(),
+            },
         },
+    };
+    let oauth = http::oauth::OAuth {
+        google: settings.google.clone(),
+        github: settings.github.clone(),
+        public_origin: settings.public_origin(),
+        accounts: state.app.accounts.clone(),
+        cookie: state.app.cookie.clone(),
+        http: http::oauth::OAuth::http_client()
+            .expect("the HTTP client builds with static settings"),
     };
     let policy = HttpPolicy {
         public_origin: settings.public_origin(),
@@ -82,7 +95,7 @@ pub fn app(
         trust_proxy_headers: settings.trust_proxy_headers,
         dev_outbox: settings.dev_mode(),
     };
-    http::router(state, policy)
+    http::router(state, policy, oauth)
 }
 
 /// Where this process sends mail.

@@ -28,7 +28,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let file = cli.config.as_deref();
     match cli.command.unwrap_or(Command::Serve(Default::default())) {
         Command::Serve(args) => {
-            let settings = Settings::resolve(args, file)?;
+            let settings = Settings::resolve(*args, file)?;
             telemetry::init(settings.log_format);
             uni1_server::serve(settings).await
         }

@@ -8,7 +8,10 @@ use leptos_meta::{Meta, Title};
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
-use crate::auth::{ConfirmEmail, RequestPasswordReset, SignUp};
+use crate::auth::{
+    get_pending_sign_up, get_sign_in_options, provider_error_text, ConfirmEmail,
+    RequestPasswordReset, SignUp,
+};
 use crate::components::form::{error_for, general_error, succeeded, Checkbox, Field, FormError};
 use crate::AuthActions;
 
@@ -30,11 +33,36 @@ pub fn SignInPage() -> impl IntoView {
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
     let reset_done = move || query.read().get("reset").as_deref() == Some("done");
+    let provider_error = move || {
+        let q = query.read();
+        q.get("error")
+            .map(|code| provider_error_text(&code, &q.get("provider").unwrap_or_default()))
+    };
+    let options = Resource::new_blocking(|| (), |_| get_sign_in_options());
     view! {
         <AuthCard title="Sign in">
             <Show when=reset_done>
                 <p class="card" role="status">"Your new password is set and every session was signed out. Sign in with it now."</p>
             </Show>
+            {move || provider_error().map(|text| view! { <p class="card text-danger" role="alert" data-testid="provider-error">{text}</p> })}
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let options = options.await.unwrap_or_default();
+                    let next = next();
+                    let href = move |p: &str| format!("/auth/{p}/start?next={}", if next.is_empty() { "/studio".to_owned() } else { next.clone() });
+                    (options.google || options.github).then(|| view! {
+                        <div class="space-y-2">
+                            {options.google.then(|| view! {
+                                <a rel="external" href=href("google") class="btn-secondary w-full">"Continue with Google"</a>
+                            })}
+                            {options.github.then(|| view! {
+                                <a rel="external" href=href("github") class="btn-secondary w-full">"Continue with GitHub"</a>
+                            })}
+                            <p class="text-center text-sm text-ink-muted">"or with your e-mail address"</p>
+                        </div>
+                    })
+                })}
+            </Suspense>
             <ActionForm action=action attr:class="card space-y-4">
                 <input type="hidden" name="next" value=next />
                 <Field label="E-mail" name="email" kind="email" autocomplete="email" error=error_for(action.value(), "email") />
@@ -158,6 +186,43 @@ pub fn ResetPasswordPage() -> impl IntoView {
                 <FormError error=move || error_for(v, "token")().or_else(general_error(v)) />
                 <button type="submit" class="btn-primary w-full">"Set the new password"</button>
             </ActionForm>
+        </AuthCard>
+    }
+}
+
+#[component]
+pub fn CompleteSignUpPage() -> impl IntoView {
+    let action = expect_context::<AuthActions>().complete_sign_up;
+    let v = action.value();
+    let query = use_query_map();
+    let token = move || query.read().get("token").unwrap_or_default();
+    let pending = Resource::new_blocking(token, get_pending_sign_up);
+    view! {
+        <AuthCard title="Finish creating your account">
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match pending.await {
+                        Ok(p) => view! {
+                            <ActionForm action=action attr:class="card space-y-4">
+                                <input type="hidden" name="token" value=token />
+                                <p>{format!("{} confirmed your address ", p.provider)}<strong>{p.email}</strong>
+                                    ". You will appear as " <strong>{p.display_name}</strong> "."</p>
+                                <Checkbox name="adult" error=error_for(v, "adult")>"I am 18 years old or older."</Checkbox>
+                                <Checkbox name="terms" error=error_for(v, "terms")>
+                                    "I accept the " <a href="/terms" class="underline">"terms"</a> " and the "
+                                    <a href="/privacy" class="underline">"privacy policy"</a> "."
+                                </Checkbox>
+                                <FormError error=move || error_for(v, "token")().or_else(error_for(v, "provider")).or_else(general_error(v)) />
+                                <button type="submit" class="btn-primary w-full">"Create my account"</button>
+                            </ActionForm>
+                        }.into_any(),
+                        Err(_) => view! {
+                            <p class="card" role="alert">"This link is not valid any more. "
+                                <a href="/sign-in" class="underline">"Start again"</a> "."</p>
+                        }.into_any(),
+                    }
+                })}
+            </Suspense>
         </AuthCard>
     }
 }

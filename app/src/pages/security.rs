@@ -8,7 +8,13 @@ use leptos_meta::{Meta, Title};
 use leptos_router::components::A;
 
 use crate::error::AppError;
-use crate::security::{security_overview, EndOtherSessions, EndSession, HistoryItem, SessionInfo};
+use leptos_router::hooks::use_query_map;
+
+use crate::auth::{provider_error_text, SignInOptions};
+use crate::security::{
+    security_overview, EndOtherSessions, EndSession, HistoryItem, LinkedInfo, SessionInfo,
+    UnlinkProvider,
+};
 
 fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
@@ -26,6 +32,8 @@ fn action_label(action: &str) -> &'static str {
         "other_sessions_ended" => "Signed out everywhere else",
         "password_reset_requested" => "Password reset requested",
         "password_reset" => "Password changed",
+        "provider_linked" => "Sign-in provider linked",
+        "provider_unlinked" => "Sign-in provider unlinked",
         _ => "Other",
     }
 }
@@ -34,19 +42,51 @@ fn action_label(action: &str) -> &'static str {
 pub fn SecurityPage() -> impl IntoView {
     let end = ServerAction::<EndSession>::new();
     let end_others = ServerAction::<EndOtherSessions>::new();
+    let unlink = ServerAction::<UnlinkProvider>::new();
     let overview = Resource::new_blocking(
-        move || (end.version().get(), end_others.version().get()),
+        move || {
+            (
+                end.version().get(),
+                end_others.version().get(),
+                unlink.version().get(),
+            )
+        },
         |_| security_overview(),
     );
+    let query = use_query_map();
+    let notice = move || {
+        let q = query.read();
+        if let Some(code) = q.get("error") {
+            return Some((
+                true,
+                provider_error_text(&code, &q.get("provider").unwrap_or_default()).to_owned(),
+            ));
+        }
+        q.get("linked").map(|p| {
+            (
+                false,
+                format!(
+                    "{} is linked: you can now sign in with it.",
+                    if p == "google" { "Google" } else { "GitHub" }
+                ),
+            )
+        })
+    };
     view! {
         <Title text="Security" />
         <Meta name="robots" content="noindex" />
         <section class="space-y-8">
             <h1 class="text-3xl font-bold">"Security"</h1>
+            {move || notice().map(|(bad, text)| view! {
+                <p class="card" class:text-danger=bad role="status" data-testid="security-notice">{text}</p>
+            })}
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match overview.await {
-                        Ok(o) => view! { <Overview sessions=o.sessions history=o.history end end_others /> }.into_any(),
+                        Ok(o) => view! {
+                            <SignInMethods has_password=o.has_password linked=o.linked available=o.available unlink />
+                            <Overview sessions=o.sessions history=o.history end end_others />
+                        }.into_any(),
                         Err(AppError::Unauthenticated) => view! {
                             <p class="card">"Please "
                                 <A href="/sign-in?next=/settings/security" attr:class="underline">"sign in"</A>
@@ -57,6 +97,44 @@ pub fn SecurityPage() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+    }
+}
+
+#[component]
+fn SignInMethods(
+    has_password: bool,
+    linked: Vec<LinkedInfo>,
+    available: SignInOptions,
+    unlink: ServerAction<UnlinkProvider>,
+) -> impl IntoView {
+    let offered: Vec<(&str, &str)> = [
+        ("google", "Google", available.google),
+        ("github", "GitHub", available.github),
+    ]
+    .into_iter()
+    .filter(|(id, _, on)| *on && !linked.iter().any(|l| l.provider == *id))
+    .map(|(id, label, _)| (id, label))
+    .collect();
+    view! {
+        <div class="space-y-3">
+            <h2 class="text-xl font-semibold">"Sign-in methods"</h2>
+            <ul class="space-y-2" data-testid="sign-in-methods">
+                <li class="card p-4">{if has_password { "Password: set" } else { "Password: not set (use \"Forgot your password?\" to choose one)" }}</li>
+                {linked.into_iter().map(|l| view! {
+                    <li class="card flex flex-wrap items-center justify-between gap-3 p-4">
+                        <span>{format!("{}{}", l.label, l.email.map(|e| format!(" ({e})")).unwrap_or_default())}</span>
+                        <ActionForm action=unlink>
+                            <input type="hidden" name="provider" value=l.provider.clone() />
+                            <button type="submit" class="btn-secondary">{format!("Unlink {}", l.label)}</button>
+                        </ActionForm>
+                    </li>
+                }).collect_view()}
+            </ul>
+            <p class="text-sm text-danger" role="alert">{move || match unlink.value().get() { Some(Err(e)) => Some(e.to_string()), _ => None }}</p>
+            {offered.into_iter().map(|(id, label)| view! {
+                <a rel="external" href=format!("/auth/{id}/start?link=1") class="btn-secondary mr-2">{format!("Link {label}")}</a>
+            }).collect_view()}
+        </div>
     }
 }
 

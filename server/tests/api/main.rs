@@ -11,4 +11,5 @@ mod health;
 mod http_policy;
 mod mail;
 mod pages;
+mod providers;
 mod underage;

@@ -88,18 +88,21 @@ on_both_backends!(
     }
 );
 
-on_both_backends!(static_files_are_served_and_revalidated, |app: TestApp| async move {
-    let r = app.get("/pkg/uni1.css").await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.body, "body{margin:0}");
-    assert_eq!(r.header("content-type"), Some("text/css"));
-    let modified = r.header("last-modified").expect("Last-Modified").to_owned();
-    let request = http::Request::get("/pkg/uni1.css")
-        .header("if-modified-since", modified)
-        .body(axum::body::Body::empty())
-        .expect("request");
-    assert_eq!(app.send(request).await.status, 304);
-    let missing = app.get("/pkg/missing.js").await;
-    assert_eq!(missing.status, 404);
-    assert!(missing.body.contains("This page does not exist"));
-});
+on_both_backends!(
+    static_files_are_served_and_revalidated,
+    |app: TestApp| async move {
+        let r = app.get("/pkg/uni1.css").await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, "body{margin:0}");
+        assert_eq!(r.header("content-type"), Some("text/css"));
+        let modified = r.header("last-modified").expect("Last-Modified").to_owned();
+        let request = http::Request::get("/pkg/uni1.css")
+            .header("if-modified-since", modified)
+            .body(axum::body::Body::empty())
+            .expect("request");
+        assert_eq!(app.send(request).await.status, 304);
+        let missing = app.get("/pkg/missing.js").await;
+        assert_eq!(missing.status, 404);
+        assert!(missing.body.contains("This page does not exist"));
+    }
+);

@@ -213,7 +213,11 @@ fn encode(s: &str) -> String {
 }
 
 /// Settings as a test server uses them.
-pub fn settings(database_url: String, public_url: &str) -> Settings {
+pub fn settings_with(
+    database_url: String,
+    public_url: &str,
+    configure: impl FnOnce(&mut ServeArgs),
+) -> Settings {
     let mut args = ServeArgs {
         public_url: Some(public_url.into()),
         operator_name: Some("Test Operator".into()),
@@ -222,6 +226,7 @@ pub fn settings(database_url: String, public_url: &str) -> Settings {
     };
     args.database.database_url = Some(database_url);
     args.database.database_max_connections = Some(5);
+    configure(&mut args);
     Settings::resolve(args, None).expect("test settings are valid")
 }
 
@@ -299,10 +304,20 @@ where
     F: FnOnce(TestApp) -> Fut,
     Fut: Future<Output = ()>,
 {
+    run_configured(backend, public_url, |_| {}, test).await;
+}
+
+/// Like [`run_with`], with a chance to change the settings first.
+pub async fn run_configured<C, F, Fut>(backend: Backend, public_url: &str, configure: C, test: F)
+where
+    C: FnOnce(&mut ServeArgs),
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let Some(database) = TestDatabase::create(backend).await else {
         return;
     };
-    let settings = settings(database.url.clone(), public_url);
+    let settings = settings_with(database.url.clone(), public_url, configure);
     let db = uni1_server::db::connect(&settings.database)
         .await
         .expect("connect");

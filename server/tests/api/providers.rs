@@ -1,0 +1,348 @@
+//! Sign-in with Google (OpenID Connect) and GitHub (OAuth 2) against a real
+//! local provider (`end2end/peers/oidc.mjs`, npm oidc-provider), which
+//! `make test` starts and names in `UNI1_TEST_OIDC_ISSUER`. Without it these
+//! tests are skipped with a loud message, unless `UNI1_REQUIRE_PEERS=1`.
+
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+use uni1_domain::entities::{oauth_state, user_identity};
+
+use crate::accounts::{sign_in, sign_up, PASSWORD};
+use crate::support::{run_configured, Backend, TestApp, Visitor, ORIGIN};
+
+fn issuer() -> Option<String> {
+    match std::env::var("UNI1_TEST_OIDC_ISSUER") {
+        Ok(issuer) => Some(issuer),
+        Err(_) if std::env::var("UNI1_REQUIRE_PEERS").as_deref() == Ok("1") => {
+            panic!("UNI1_TEST_OIDC_ISSUER is required (make test starts the provider)")
+        }
+        Err(_) => {
+            eprintln!("\n!!! SKIPPING a provider sign-in test: no local OpenID provider (run it through `make test`)\n");
+            None
+        }
+    }
+}
+
+/// Runs `test` on both back-ends with Google and GitHub pointed at the peer.
+async fn with_providers<F, Fut>(test: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let Some(issuer) = issuer() else { return };
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let issuer = issuer.clone();
+        run_configured(
+            backend,
+            ORIGIN,
+            move |args| {
+                args.google_client_id = Some("uni1-google".into());
+                args.google_client_secret = Some("google-test-secret".into());
+                args.google_issuer = Some(issuer.clone());
+                args.github_client_id = Some("uni1-github".into());
+                args.github_client_secret = Some("github-test-secret".into());
+                args.github_authorize_url = Some(format!("{issuer}/auth"));
+                args.github_token_url = Some(format!("{issuer}/token"));
+                args.github_api_url = Some(format!("{issuer}/github"));
+            },
+            &test,
+        )
+        .await;
+    }
+}
+
+/// Follows the provider's redirects (keeping its cookies) from `location`
+/// until it sends the browser back to the app; returns that path and query.
+async fn through_provider(location: &str) -> String {
+    let http = openidconnect::reqwest::Client::builder()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let mut jar: Vec<(String, String)> = Vec::new();
+    let mut next = location.to_owned();
+    for _ in 0..10 {
+        if let Some(back) = next.strip_prefix(ORIGIN) {
+            return back.to_owned();
+        }
+        let cookie = jar
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let r = http
+            .get(&next)
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("provider answers");
+        for set in r.headers().get_all("set-cookie") {
+            let pair = set
+                .to_str()
+                .expect("ascii")
+                .split(';')
+                .next()
+                .expect("pair");
+            if let Some((k, v)) = pair.split_once('=') {
+                jar.retain(|(name, _)| name != k);
+                jar.push((k.to_owned(), v.to_owned()));
+            }
+        }
+        let to = r
+            .headers()
+            .get("location")
+            .unwrap_or_else(|| panic!("no redirect from {next}: {}", r.status()));
+        let to = to.to_str().expect("ascii").to_owned();
+        let base = url::Url::parse(&next).expect("url");
+        next = base.join(&to).expect("joins").to_string();
+    }
+    panic!("the provider never sent the browser back");
+}
+
+/// Starts a flow at the app, goes through the provider as `email`, and
+/// returns the app's callback path.
+async fn provider_round_trip(app: &TestApp, visitor: &Visitor, start: &str, email: &str) -> String {
+    let sep = if start.contains('?') { '&' } else { '?' };
+    let r = app
+        .get_as(&format!("{start}{sep}login_hint={email}"), visitor)
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    through_provider(r.header("location").expect("to the provider")).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn google_sign_up_needs_the_attestation_then_signs_in() {
+    with_providers(|app: TestApp| async move {
+        let mut v = Visitor::new("198.51.100.90");
+        let callback = provider_round_trip(
+            &app,
+            &v,
+            "/auth/google/start?next=/settings/security",
+            "ada@example.org",
+        )
+        .await;
+        assert!(callback.starts_with("/auth/google/callback?"), "{callback}");
+        let r = app.get_as(&callback, &v).await;
+        assert_eq!(r.status, 303);
+        let complete = r.header("location").expect("location").to_owned();
+        assert!(
+            complete.starts_with("/sign-up/complete?token="),
+            "{complete}"
+        );
+        let token = complete.split("token=").nth(1).expect("token").to_owned();
+
+        let pending = app
+            .post_as("/api/pending_sign_up", &[("token", &token)], &v)
+            .await
+            .json();
+        assert_eq!(pending["email"], "ada@example.org");
+        assert_eq!(pending["provider"], "Google");
+        assert_eq!(
+            pending["display_name"], "Test ada",
+            "name taken from the provider"
+        );
+
+        let refused = app
+            .post_as(
+                "/api/complete_sign_up",
+                &[("token", &token), ("terms", "on")],
+                &v,
+            )
+            .await;
+        assert_eq!(refused.status, 422);
+        assert_eq!(refused.json()["Invalid"]["field"], "adult");
+        let done = app
+            .post_as(
+                "/api/complete_sign_up",
+                &[("token", &token), ("adult", "on"), ("terms", "on")],
+                &v,
+            )
+            .await;
+        assert_eq!(done.status, 200, "{}", done.body);
+        v.keep_cookie(&done);
+        let me = app.post_as("/api/me", &[], &v).await.json();
+        assert_eq!(me["display_name"], "Test ada");
+        assert_eq!(
+            me["email_confirmed"], true,
+            "the provider verified the address"
+        );
+        let again = app
+            .post_as(
+                "/api/complete_sign_up",
+                &[("token", &token), ("adult", "on"), ("terms", "on")],
+                &v,
+            )
+            .await;
+        assert_eq!(again.status, 422, "single use");
+
+        // Next time, Google signs straight in and goes where asked.
+        let mut fresh = Visitor::new("198.51.100.91");
+        let callback = provider_round_trip(
+            &app,
+            &fresh,
+            "/auth/google/start?next=/settings/security",
+            "ada@example.org",
+        )
+        .await;
+        let r = app.get_as(&callback, &fresh).await;
+        assert_eq!(r.header("location"), Some("/settings/security"));
+        fresh.keep_cookie(&r);
+        assert_eq!(
+            app.post_as("/api/me", &[], &fresh).await.json()["email"],
+            "ada@example.org"
+        );
+
+        // The only sign-in method cannot be unlinked.
+        let r = app
+            .post_as("/api/unlink_provider", &[("provider", "google")], &fresh)
+            .await;
+        assert_eq!(r.status, 422);
+        assert!(r.json()["Invalid"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("only way to sign in")));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_replayed_and_tampered_callbacks_are_refused() {
+    with_providers(|app: TestApp| async move {
+        let v = Visitor::new("198.51.100.92");
+        let r = app
+            .get_as("/auth/google/callback?code=abc&state=forged", &v)
+            .await;
+        assert_eq!(
+            r.header("location"),
+            Some("/sign-in?error=expired&provider=google")
+        );
+
+        let callback = provider_round_trip(&app, &v, "/auth/google/start", "eve@example.org").await;
+        let first = app.get_as(&callback, &v).await;
+        assert!(first
+            .header("location")
+            .is_some_and(|l| l.starts_with("/sign-up/complete")));
+        let replay = app.get_as(&callback, &v).await;
+        assert_eq!(
+            replay.header("location"),
+            Some("/sign-in?error=expired&provider=google"),
+            "state is single use"
+        );
+
+        // A flow whose stored nonce does not match the id_token's.
+        let r = app
+            .get_as("/auth/google/start?login_hint=mallory@example.org", &v)
+            .await;
+        let location = r.header("location").expect("to the provider").to_owned();
+        for flow in oauth_state::Entity::find()
+            .all(&app.db)
+            .await
+            .expect("flows")
+        {
+            let mut flow = flow.into_active_model();
+            flow.nonce = Set("not-the-nonce-that-was-sent".into());
+            flow.update(&app.db).await.expect("update");
+        }
+        let callback = through_provider(&location).await;
+        let r = app.get_as(&callback, &v).await;
+        assert_eq!(
+            r.header("location"),
+            Some("/sign-in?error=provider&provider=google")
+        );
+        assert!(
+            user_identity::Entity::find()
+                .all(&app.db)
+                .await
+                .expect("q")
+                .is_empty(),
+            "nothing linked"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_links_by_verified_address_only() {
+    with_providers(|app: TestApp| async move {
+        let v = Visitor::new("198.51.100.93");
+        // An address GitHub has not verified, and no account: refused.
+        let callback =
+            provider_round_trip(&app, &v, "/auth/github/start", "unverified-bo@example.org").await;
+        let r = app.get_as(&callback, &v).await;
+        assert_eq!(
+            r.header("location"),
+            Some("/sign-in?error=unverified&provider=github")
+        );
+
+        // A verified address that has a password account: linked and signed in.
+        sign_up(&app, "grace@example.org", &v).await;
+        let mut browser = Visitor::new("198.51.100.94");
+        let callback =
+            provider_round_trip(&app, &browser, "/auth/github/start", "grace@example.org").await;
+        let r = app.get_as(&callback, &browser).await;
+        assert_eq!(r.header("location"), Some("/studio"));
+        browser.keep_cookie(&r);
+        let overview = app
+            .post_as("/api/security_overview", &[], &browser)
+            .await
+            .json();
+        assert_eq!(overview["linked"][0]["provider"], "github");
+        assert_eq!(overview["has_password"], true);
+        // With a password left, unlinking is fine.
+        let r = app
+            .post_as("/api/unlink_provider", &[("provider", "github")], &browser)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_in_people_link_a_provider_from_settings() {
+    with_providers(|app: TestApp| async move {
+        let mut v = Visitor::new("198.51.100.95");
+        sign_up(&app, "linus@example.org", &v).await;
+        sign_in(&app, "linus@example.org", PASSWORD, &mut v).await;
+        // Linking works even when the provider's address differs (and is unverified).
+        let callback = provider_round_trip(
+            &app,
+            &v,
+            "/auth/github/start?link=1",
+            "unverified-linus@example.org",
+        )
+        .await;
+        let r = app.get_as(&callback, &v).await;
+        assert_eq!(
+            r.header("location"),
+            Some("/settings/security?linked=github")
+        );
+        let overview = app.post_as("/api/security_overview", &[], &v).await.json();
+        assert_eq!(
+            overview["linked"][0]["email"],
+            "unverified-linus@example.org"
+        );
+
+        // The same GitHub identity cannot be linked to a second account.
+        let mut other = Visitor::new("198.51.100.96");
+        sign_up(&app, "other@example.org", &other).await;
+        sign_in(&app, "other@example.org", PASSWORD, &mut other).await;
+        let callback = provider_round_trip(
+            &app,
+            &other,
+            "/auth/github/start?link=1",
+            "unverified-linus@example.org",
+        )
+        .await;
+        let r = app.get_as(&callback, &other).await;
+        assert_eq!(
+            r.header("location"),
+            Some("/settings/security?error=linked_elsewhere&provider=github")
+        );
+
+        // Linking needs a signed-in person.
+        let anonymous = Visitor::new("198.51.100.97");
+        let r = app.get_as("/auth/github/start?link=1", &anonymous).await;
+        assert_eq!(
+            r.header("location"),
+            Some("/sign-in?next=/settings/security")
+        );
+    })
+    .await;
+}
