@@ -127,12 +127,45 @@ pub async fn sign_in(
     password: String,
     next: Option<String>,
 ) -> Result<(), AppError> {
+    use uni1_domain::accounts::two_factor::SignInOutcome;
     let state = crate::state::app_state()?;
     let client = crate::session::client_info();
     state.limits.sign_in(&client.ip, &email)?;
-    let session = state.accounts.sign_in(&email, &password, &client).await?;
+    let next = safe_next(next.as_deref());
+    match state
+        .accounts
+        .sign_in(&email, &password, &next, &client)
+        .await?
+    {
+        SignInOutcome::Session(session) => {
+            crate::session::set_session_cookie(&state.cookie, &session);
+            leptos_axum::redirect(&next);
+        }
+        SignInOutcome::SecondFactor(challenge) => {
+            crate::session::set_cookie_header(state.cookie.set_challenge(&challenge));
+            leptos_axum::redirect("/sign-in/two-factor");
+        }
+    }
+    Ok(())
+}
+
+/// The second step of a sign-in with two-factor on: a code from the
+/// authenticator app, or a recovery code.
+#[server(prefix = "/api", endpoint = "verify_second_factor")]
+pub async fn verify_second_factor(code: String) -> Result<(), AppError> {
+    let state = crate::state::app_state()?;
+    let client = crate::session::client_info();
+    state.limits.sign_in(&client.ip, "second-factor")?;
+    let challenge = crate::session::challenge_cookie(&state.cookie).ok_or_else(|| {
+        AppError::invalid("token", "This sign-in expired. Please sign in again.").respond()
+    })?;
+    let (session, next) = state
+        .accounts
+        .complete_second_factor(&challenge, &code, &client)
+        .await?;
     crate::session::set_session_cookie(&state.cookie, &session);
-    leptos_axum::redirect(&safe_next(next.as_deref()));
+    crate::session::set_cookie_header(state.cookie.clear_challenge());
+    leptos_axum::redirect(&safe_next(Some(&next)));
     Ok(())
 }
 

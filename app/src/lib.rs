@@ -25,14 +25,17 @@ pub mod site;
 pub mod state;
 pub mod underage;
 
-use auth::{get_current_user, CompleteSignUp, ResetPassword, SignIn, SignOut, UserSummary};
+use auth::{
+    get_current_user, CompleteSignUp, ResetPassword, SignIn, SignOut, UserSummary,
+    VerifySecondFactor,
+};
 use error::AppError;
 use layout::Layout;
 use pages::{
     about::{Billing, Gallery, Settings, Studio},
     auth::{
-        CompleteSignUpPage, ConfirmEmailPage, ResetPasswordPage, ResetRequestPage, SignInPage,
-        SignUpPage,
+        CompleteSignUpPage, ConfirmEmailPage, ResetPasswordPage, ResetRequestPage,
+        SecondFactorPage, SignInPage, SignUpPage,
     },
     contact::ContactPage,
     landing::Landing,
@@ -50,6 +53,7 @@ pub struct AuthActions {
     pub sign_out: ServerAction<SignOut>,
     pub reset: ServerAction<ResetPassword>,
     pub complete_sign_up: ServerAction<CompleteSignUp>,
+    pub second_factor: ServerAction<VerifySecondFactor>,
 }
 
 /// The signed-in person (or `None`), resolved before the page is sent.
@@ -87,6 +91,7 @@ pub fn App() -> impl IntoView {
         sign_out: ServerAction::new(),
         reset: ServerAction::new(),
         complete_sign_up: ServerAction::new(),
+        second_factor: ServerAction::new(),
     };
     provide_context(actions);
     // Marks the document once the WASM has taken over (effects run only in
@@ -103,6 +108,7 @@ pub fn App() -> impl IntoView {
                 actions.sign_out.version().get(),
                 actions.reset.version().get(),
                 actions.complete_sign_up.version().get(),
+                actions.second_factor.version().get(),
             )
         },
         |_| get_current_user(),
@@ -128,6 +134,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/cookies") view=Cookies />
                     <Route path=path!("/contact") view=ContactPage />
                     <Route path=path!("/sign-in") view=SignInPage />
+                    <Route path=path!("/sign-in/two-factor") view=SecondFactorPage />
                     <Route path=path!("/sign-up") view=SignUpPage />
                     <Route path=path!("/sign-up/complete") view=CompleteSignUpPage />
                     <Route path=path!("/confirm-email") view=ConfirmEmailPage />

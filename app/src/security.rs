@@ -49,6 +49,15 @@ pub struct SecurityData {
     pub has_password: bool,
     pub linked: Vec<LinkedInfo>,
     pub available: crate::auth::SignInOptions,
+    pub two_factor: bool,
+}
+
+/// What the two-factor set-up shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TwoFactorSetup {
+    /// The QR code as a `data:image/svg+xml;base64,…` URL.
+    pub qr_data_url: String,
+    pub secret: String,
 }
 
 #[server(prefix = "/api", endpoint = "security_overview")]
@@ -70,7 +79,9 @@ pub async fn security_overview() -> Result<SecurityData, AppError> {
             linked_at: l.linked_at,
         })
         .collect();
+    let two_factor = state.accounts.two_factor_enabled(user.id).await?;
     Ok(SecurityData {
+        two_factor,
         has_password,
         linked,
         available: state.providers,
@@ -122,6 +133,55 @@ pub async fn unlink_provider(provider: String) -> Result<(), AppError> {
     state
         .accounts
         .unlink_provider(&user, provider, &crate::session::client_info())
+        .await?;
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "begin_two_factor")]
+pub async fn begin_two_factor() -> Result<TwoFactorSetup, AppError> {
+    use base64::Engine as _;
+    let state = crate::state::app_state()?;
+    let user = crate::session::require_user()?;
+    let enrolment = state.accounts.begin_two_factor(&user).await?;
+    Ok(TwoFactorSetup {
+        qr_data_url: format!(
+            "data:image/svg+xml;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(enrolment.qr_svg)
+        ),
+        secret: enrolment.secret_base32,
+    })
+}
+
+#[server(prefix = "/api", endpoint = "confirm_two_factor")]
+pub async fn confirm_two_factor(code: String) -> Result<Vec<String>, AppError> {
+    let state = crate::state::app_state()?;
+    let user = crate::session::require_user()?;
+    state
+        .limits
+        .sign_in(&crate::session::client_info().ip, &user.email)?;
+    Ok(state
+        .accounts
+        .confirm_two_factor(&user, &code, &crate::session::client_info())
+        .await?)
+}
+
+#[server(prefix = "/api", endpoint = "disable_two_factor")]
+pub async fn disable_two_factor(
+    password: Option<String>,
+    code: Option<String>,
+) -> Result<(), AppError> {
+    let state = crate::state::app_state()?;
+    let user = crate::session::require_user()?;
+    let client = crate::session::client_info();
+    state.limits.sign_in(&client.ip, &user.email)?;
+    state
+        .accounts
+        .disable_two_factor(
+            &user,
+            &password.unwrap_or_default(),
+            &code.unwrap_or_default(),
+            &client,
+        )
         .await?;
     Ok(())
 }

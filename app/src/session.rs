@@ -16,13 +16,19 @@ pub struct RequestAuth {
     pub user: Option<CurrentUser>,
 }
 
-/// How the session cookie is written.
+/// How the session cookie (and the short-lived cookie of a sign-in
+/// waiting for its second factor) are written.
 #[derive(Debug, Clone)]
 pub struct CookieSettings {
     /// `__Host-uni1_session` over https, `uni1_session` otherwise.
     pub name: &'static str,
+    /// `__Host-uni1_2fa` over https, `uni1_2fa` otherwise.
+    pub challenge_name: &'static str,
     pub secure: bool,
 }
+
+/// How long a sign-in waits for its second factor.
+pub const CHALLENGE_MAX_AGE_SECS: i64 = 600;
 
 impl CookieSettings {
     pub fn new(https: bool) -> Self {
@@ -32,23 +38,56 @@ impl CookieSettings {
             } else {
                 "uni1_session"
             },
+            challenge_name: if https { "__Host-uni1_2fa" } else { "uni1_2fa" },
             secure: https,
         }
     }
 
-    /// The `Set-Cookie` value that stores `token` for `max_age_secs`.
-    pub fn set(&self, token: &str, max_age_secs: i64) -> String {
+    fn cookie(&self, name: &str, value: &str, max_age_secs: i64) -> String {
         format!(
-            "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
-            self.name,
+            "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
             if self.secure { "; Secure" } else { "" }
         )
+    }
+
+    /// The `Set-Cookie` value that stores `token` for `max_age_secs`.
+    pub fn set(&self, token: &str, max_age_secs: i64) -> String {
+        self.cookie(self.name, token, max_age_secs)
     }
 
     /// The `Set-Cookie` value that removes the cookie.
     pub fn clear(&self) -> String {
         self.set("", 0)
     }
+
+    /// The `Set-Cookie` value for a sign-in challenge.
+    pub fn set_challenge(&self, token: &str) -> String {
+        self.cookie(self.challenge_name, token, CHALLENGE_MAX_AGE_SECS)
+    }
+
+    /// The `Set-Cookie` value that removes the challenge cookie.
+    pub fn clear_challenge(&self) -> String {
+        self.cookie(self.challenge_name, "", 0)
+    }
+}
+
+/// The value of cookie `name` in a `Cookie` header map.
+pub fn cookie_value<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+}
+
+/// The sign-in challenge cookie of this request, if any.
+pub fn challenge_cookie(settings: &CookieSettings) -> Option<String> {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| cookie_value(&parts.headers, settings.challenge_name).map(str::to_owned))
 }
 
 fn request_auth() -> RequestAuth {
@@ -72,7 +111,8 @@ pub fn require_user() -> Result<CurrentUser, AppError> {
     current_user().ok_or_else(|| AppError::Unauthenticated.respond())
 }
 
-fn set_cookie_header(value: String) {
+/// Appends a `Set-Cookie` header to this response.
+pub fn set_cookie_header(value: String) {
     if let (Some(response), Ok(value)) = (
         use_context::<leptos_axum::ResponseOptions>(),
         http::HeaderValue::from_str(&value),

@@ -15,6 +15,7 @@ mod sessions;
 mod signin;
 mod signup;
 pub mod token;
+pub mod two_factor;
 pub mod user_agent;
 
 use chrono::Duration;
@@ -150,6 +151,8 @@ pub struct Accounts {
     pub db: DatabaseConnection,
     pub policy: AccountPolicy,
     pub mail: MailContext,
+    /// Seals secrets stored in the database (TOTP seeds).
+    pub key: crate::crypto::AppKey,
 }
 
 /// The lower-cased form of an address, used to find its account.

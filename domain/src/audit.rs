@@ -28,6 +28,9 @@ pub enum Action {
     RoleChanged,
     ProviderLinked,
     ProviderUnlinked,
+    TwoFactorEnabled,
+    TwoFactorDisabled,
+    TwoFactorFailed,
 }
 
 impl Action {
@@ -47,6 +50,9 @@ impl Action {
             Action::RoleChanged => "role_changed",
             Action::ProviderLinked => "provider_linked",
             Action::ProviderUnlinked => "provider_unlinked",
+            Action::TwoFactorEnabled => "two_factor_enabled",
+            Action::TwoFactorDisabled => "two_factor_disabled",
+            Action::TwoFactorFailed => "two_factor_failed",
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod contact;
+pub mod crypto;
 pub mod email;
 pub mod entities;
 pub mod error;

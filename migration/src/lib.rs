@@ -10,6 +10,7 @@ mod m20261124_000001_contact_messages;
 mod m20261124_000002_accounts;
 mod m20261124_000003_underage_reports;
 mod m20261124_000004_identities;
+mod m20261124_000005_two_factor;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_accounts::Migration),
             Box::new(m20261124_000003_underage_reports::Migration),
             Box::new(m20261124_000004_identities::Migration),
+            Box::new(m20261124_000005_two_factor::Migration),
         ]
     }
 }

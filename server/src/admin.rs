@@ -24,11 +24,13 @@ fn explain(err: AccountError) -> anyhow::Error {
 /// by the caller from the environment or standard input.
 pub async fn run(
     db: DatabaseConnection,
+    key: uni1_domain::crypto::AppKey,
     command: AdminCommand,
     password: Option<String>,
 ) -> anyhow::Result<String> {
     let accounts = Accounts {
         db,
+        key,
         policy: AccountPolicy::default(),
         mail: MailContext {
             base_url: String::new(),

@@ -91,6 +91,19 @@ pub struct DatabaseArgs {
     /// Log format [default: text]
     #[arg(long, env = "UNI1_LOG_FORMAT", value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
+
+    /// Application key (32 bytes, base64) that seals secrets stored in the
+    /// database, such as two-factor seeds. Every process of one
+    /// installation needs the same key. Generate one with
+    /// `openssl rand -base64 32` [default: generated once into
+    /// <data_dir>/app.key]
+    #[arg(
+        long,
+        env = "UNI1_APP_KEY",
+        hide_env_values = true,
+        value_name = "BASE64"
+    )]
+    pub app_key: Option<String>,
 }
 
 /// Settings of `uni1 serve`.
@@ -218,6 +231,7 @@ struct FileSettings {
     data_dir: Option<PathBuf>,
     database_max_connections: Option<u32>,
     log_format: Option<LogFormat>,
+    app_key: Option<String>,
     listen: Option<SocketAddr>,
     public_url: Option<String>,
     operator_name: Option<String>,
@@ -295,6 +309,8 @@ pub struct Settings {
     pub trust_proxy_headers: bool,
     pub google: Option<crate::http::oauth::GoogleSettings>,
     pub github: Option<crate::http::oauth::GitHubSettings>,
+    /// `UNI1_APP_KEY` as given (validated), or `None` for the key file.
+    pub app_key: Option<SecretString>,
 }
 
 impl Settings {
@@ -321,6 +337,15 @@ impl Settings {
     /// Resolves the settings of `uni1 serve`: flags/env, then file, then defaults.
     pub fn resolve(args: ServeArgs, file: Option<&Path>) -> Result<Self, ConfigError> {
         let file = read_file(file)?;
+        let app_key = args
+            .database
+            .app_key
+            .clone()
+            .or_else(|| file.app_key.clone());
+        if let Some(key) = &app_key {
+            uni1_domain::crypto::AppKey::from_base64(key)
+                .map_err(|_| invalid("UNI1_APP_KEY", "must be 32 random bytes, base64-encoded (openssl rand -base64 32); the value is not shown"))?;
+        }
         let (database, data_dir, log_format) = resolve_database(args.database, &file)?;
         let listen = args
             .listen
@@ -416,6 +441,7 @@ impl Settings {
                     )?,
                 }),
             },
+            app_key: app_key.map(SecretString::from),
             github: match pair(
                 (
                     "UNI1_GITHUB_CLIENT_ID",
@@ -670,6 +696,17 @@ mod tests {
         };
         let err = Settings::resolve(args, None).unwrap_err().to_string();
         assert!(err.contains("UNI1_SESSION_MAX_HOURS"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_app_key_is_refused_without_showing_it() {
+        let mut args = ServeArgs::default();
+        args.database.app_key = Some("c2hvcnQta2V5".into());
+        let err = Settings::resolve(args, None).unwrap_err().to_string();
+        assert!(
+            err.contains("UNI1_APP_KEY") && !err.contains("c2hvcnQta2V5"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ use uni1_app::session::CookieSettings;
 use uni1_app::site::SiteInfo;
 use uni1_app::state::AppState;
 use uni1_domain::accounts::{AccountPolicy, Accounts};
+use uni1_domain::crypto::AppKey;
 use uni1_domain::mail::delivery::Transport;
 use uni1_domain::mail::MailContext;
 use uni1_domain::rate_limit::RateLimits;
@@ -44,11 +45,39 @@ pub fn leptos_options(path: &Path) -> anyhow::Result<LeptosOptions> {
         .build())
 }
 
+/// The application key: `UNI1_APP_KEY`, or the key in `<data_dir>/app.key`,
+/// written (owner-readable only) with a fresh key the first time.
+pub fn app_key(given: Option<&secrecy::SecretString>, data_dir: &Path) -> anyhow::Result<AppKey> {
+    if let Some(given) = given {
+        return AppKey::from_base64(given.expose_secret()).context("invalid UNI1_APP_KEY");
+    }
+    let path = data_dir.join("app.key");
+    if !path.exists() {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        use std::io::Write as _;
+        options
+            .open(&path)
+            .and_then(|mut f| f.write_all(AppKey::generate_base64().as_bytes()))
+            .with_context(|| format!("cannot write a new application key to {}", path.display()))?;
+        tracing::warn!(path = %path.display(), "generated an application key; with several processes, set the same UNI1_APP_KEY on all of them");
+    }
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    AppKey::from_base64(&text)
+        .with_context(|| format!("{} does not hold a valid key", path.display()))
+}
+
 /// Builds the application for `settings` on an open, migrated database.
 pub fn app(
     settings: &Settings,
     db: uni1_domain::sea_orm::DatabaseConnection,
     leptos: LeptosOptions,
+    key: AppKey,
 ) -> axum::Router {
     let accounts = Accounts {
         db: db.clone(),
@@ -62,6 +91,7 @@ pub fn app(
             operator_name: settings.operator_name.clone(),
             operator_email: settings.operator_email.clone(),
         },
+        key,
     };
     let state = ServerState {
         leptos,
@@ -141,8 +171,18 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         settings.mail_from.clone(),
         std::time::Duration::from_secs(2),
     ));
-    let router = app(&settings, db.clone(), leptos);
+    let key = app_key(settings.app_key.as_ref(), &settings.data_dir)?;
+    let router = app(&settings, db.clone(), leptos, key);
     println!("uni1 is running at {}", settings.public_url);
+    // Responses with a streamed body (pages, files) are written in several
+    // pieces; without TCP_NODELAY each later piece waits for the client's
+    // delayed ACK (~40 ms).
+    use axum::serve::ListenerExt as _;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),

@@ -38,14 +38,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             uni1_server::migrate(&database).await
         }
         Command::Admin(args) => {
-            let (database, _, log_format) = config::resolve_database_only(args.database, file)?;
+            let given_key = args
+                .database
+                .app_key
+                .clone()
+                .map(secrecy::SecretString::from);
+            let (database, data_dir, log_format) =
+                config::resolve_database_only(args.database, file)?;
             telemetry::init(log_format);
             let password = uni1_server::admin::read_password(&args.command)?;
             let db = uni1_server::db::connect(&database).await.map_err(|e| {
                 anyhow::anyhow!("cannot connect to the database (check DATABASE_URL): {e}")
             })?;
             uni1_server::db::migrate(&db).await?;
-            let message = uni1_server::admin::run(db, args.command, password).await?;
+            let key = uni1_server::app_key(given_key.as_ref(), &data_dir)?;
+            let message = uni1_server::admin::run(db, key, args.command, password).await?;
             println!("{message}");
             Ok(())
         }

@@ -226,3 +226,20 @@ pub fn CompleteSignUpPage() -> impl IntoView {
         </AuthCard>
     }
 }
+
+#[component]
+pub fn SecondFactorPage() -> impl IntoView {
+    let action = expect_context::<AuthActions>().second_factor;
+    let v = action.value();
+    view! {
+        <AuthCard title="Two-factor authentication">
+            <ActionForm action=action attr:class="card space-y-4">
+                <p>"Enter the 6-digit code from your authenticator app, or one of your recovery codes."</p>
+                <Field label="Code" name="code" autocomplete="one-time-code" error=error_for(v, "code") />
+                <FormError error=move || error_for(v, "token")().or_else(general_error(v)) />
+                <button type="submit" class="btn-primary w-full">"Continue"</button>
+            </ActionForm>
+            <p class="text-sm text-ink-muted"><a href="/sign-in" class="underline">"Start again"</a></p>
+        </AuthCard>
+    }
+}

@@ -38,6 +38,7 @@ pub fn Privacy() -> impl IntoView {
                 <li>"Your account: e-mail address, display name, a one-way hash of your password (never the password itself), when you confirmed you are 18 or older and accepted the terms, and whether your address is confirmed."</li>
                 <li>"If you sign in with Google or GitHub: the provider's id for you, the e-mail address, name and picture address it gives us. We ask only for your basic profile and e-mail address."</li>
                 <li>"Your sessions: when you signed in and were last active, your IP address and your browser, operating system and device type, so you can see where you are signed in and sign out any device. Ended sessions stay listed as your sign-in history."</li>
+                <li>"If you turn on two-factor authentication: its secret, encrypted with the site's key, and one-way hashes of your recovery codes."</li>
                 <li>"A security log of sign-ins, failed sign-ins, sign-outs and password changes on your account, with IP address and browser, to detect and investigate misuse."</li>
                 <li>"Mails we send you (address confirmation, password reset): kept in a queue until delivered."</li>
                 <li>"Messages you send through the contact form: your name, e-mail address and message, so the operator can answer you."</li>

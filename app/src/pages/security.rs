@@ -7,13 +7,14 @@ use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
 use leptos_router::components::A;
 
-use crate::error::AppError;
 use leptos_router::hooks::use_query_map;
 
 use crate::auth::{provider_error_text, SignInOptions};
+use crate::components::form::{error_for, general_error, Field, FormError};
+use crate::error::AppError;
 use crate::security::{
-    security_overview, EndOtherSessions, EndSession, HistoryItem, LinkedInfo, SessionInfo,
-    UnlinkProvider,
+    security_overview, BeginTwoFactor, ConfirmTwoFactor, DisableTwoFactor, EndOtherSessions,
+    EndSession, HistoryItem, LinkedInfo, SessionInfo, UnlinkProvider,
 };
 
 fn when(t: DateTime<Utc>) -> String {
@@ -34,6 +35,9 @@ fn action_label(action: &str) -> &'static str {
         "password_reset" => "Password changed",
         "provider_linked" => "Sign-in provider linked",
         "provider_unlinked" => "Sign-in provider unlinked",
+        "two_factor_enabled" => "Two-factor authentication turned on",
+        "two_factor_disabled" => "Two-factor authentication turned off",
+        "two_factor_failed" => "Wrong two-factor code",
         _ => "Other",
     }
 }
@@ -43,12 +47,16 @@ pub fn SecurityPage() -> impl IntoView {
     let end = ServerAction::<EndSession>::new();
     let end_others = ServerAction::<EndOtherSessions>::new();
     let unlink = ServerAction::<UnlinkProvider>::new();
+    let confirm_2fa = ServerAction::<ConfirmTwoFactor>::new();
+    let disable_2fa = ServerAction::<DisableTwoFactor>::new();
     let overview = Resource::new_blocking(
         move || {
             (
                 end.version().get(),
                 end_others.version().get(),
                 unlink.version().get(),
+                confirm_2fa.version().get(),
+                disable_2fa.version().get(),
             )
         },
         |_| security_overview(),
@@ -85,6 +93,7 @@ pub fn SecurityPage() -> impl IntoView {
                     match overview.await {
                         Ok(o) => view! {
                             <SignInMethods has_password=o.has_password linked=o.linked available=o.available unlink />
+                            <TwoFactor enabled=o.two_factor has_password=o.has_password confirm=confirm_2fa disable=disable_2fa />
                             <Overview sessions=o.sessions history=o.history end end_others />
                         }.into_any(),
                         Err(AppError::Unauthenticated) => view! {
@@ -134,6 +143,73 @@ fn SignInMethods(
             {offered.into_iter().map(|(id, label)| view! {
                 <a rel="external" href=format!("/auth/{id}/start?link=1") class="btn-secondary mr-2">{format!("Link {label}")}</a>
             }).collect_view()}
+        </div>
+    }
+}
+
+#[component]
+fn TwoFactor(
+    enabled: bool,
+    has_password: bool,
+    confirm: ServerAction<ConfirmTwoFactor>,
+    disable: ServerAction<DisableTwoFactor>,
+) -> impl IntoView {
+    let begin = ServerAction::<BeginTwoFactor>::new();
+    let codes = move || match confirm.value().get() {
+        Some(Ok(codes)) => Some(codes),
+        _ => None,
+    };
+    view! {
+        <div class="space-y-3" data-testid="two-factor">
+            <h2 class="text-xl font-semibold">"Two-factor authentication"</h2>
+            {move || codes().map(|codes| view! {
+                <div class="card space-y-2" role="status" data-testid="recovery-codes">
+                    <p class="font-semibold">"Two-factor authentication is on. Save these recovery codes now: each works once, and they are not shown again."</p>
+                    <ul class="grid grid-cols-2 gap-1 font-mono">{codes.into_iter().map(|c| view! { <li>{c}</li> }).collect_view()}</ul>
+                </div>
+            })}
+            {if enabled {
+                let dv = disable.value();
+                view! {
+                    <ActionForm action=disable attr:class="card space-y-3">
+                        <p>"On: every sign-in asks for a code from your authenticator app."</p>
+                        {if has_password {
+                            view! { <Field label="Your password" name="password" kind="password" autocomplete="current-password" error=error_for(dv, "password") /> }.into_any()
+                        } else {
+                            view! { <Field label="A current code or a recovery code" name="code" autocomplete="one-time-code" error=error_for(dv, "code") /> }.into_any()
+                        }}
+                        <FormError error=general_error(dv) />
+                        <button type="submit" class="btn-secondary">"Turn off two-factor authentication"</button>
+                    </ActionForm>
+                }.into_any()
+            } else {
+                let bv = begin.value();
+                let cv = confirm.value();
+                view! {
+                    <div class="card space-y-3">
+                        <p>"Add a second step to signing in: a code from an authenticator app on your phone."</p>
+                        {move || match bv.get() {
+                            Some(Ok(setup)) => view! {
+                                <div class="space-y-3">
+                                    <img src=setup.qr_data_url alt="QR code to scan with your authenticator app" width="200" height="200" />
+                                    <p class="text-sm">"Or type this key: " <code class="break-all" data-testid="totp-secret">{setup.secret}</code></p>
+                                    <ActionForm action=confirm attr:class="space-y-3">
+                                        <Field label="The 6-digit code your app shows" name="code" autocomplete="one-time-code" error=error_for(cv, "code") />
+                                        <FormError error=general_error(cv) />
+                                        <button type="submit" class="btn-primary">"Turn on"</button>
+                                    </ActionForm>
+                                </div>
+                            }.into_any(),
+                            Some(Err(e)) => view! { <p class="text-danger" role="alert">{e.to_string()}</p> }.into_any(),
+                            None => view! {
+                                <ActionForm action=begin>
+                                    <button type="submit" class="btn-primary">"Set up two-factor authentication"</button>
+                                </ActionForm>
+                            }.into_any(),
+                        }}
+                    </div>
+                }.into_any()
+            }}
         </div>
     }
 }

@@ -91,6 +91,8 @@ pub struct ProviderFlow {
 #[derive(Debug)]
 pub enum ProviderOutcome {
     SignedIn(NewSession),
+    /// Two-factor is on: the challenge token for the second step.
+    SecondFactor(String),
     Linked,
     /// A new person: send them to finish signing up with this token.
     NeedsSignUp(String),
@@ -182,6 +184,7 @@ impl Accounts {
         &self,
         profile: ProviderProfile,
         link_user_id: Option<Uuid>,
+        next_path: &str,
         client: &ClientInfo,
     ) -> Result<ProviderOutcome, AccountError> {
         let provider = profile.provider;
@@ -206,17 +209,11 @@ impl Accounts {
                 txn.commit().await.unexpected("committing")?;
                 return Ok(ProviderOutcome::Linked);
             }
-            let session = self.start_session(&txn, identity.user_id, client).await?;
-            audit::record(
-                &txn,
-                Some(identity.user_id),
-                Action::SignIn,
-                client,
-                provider.as_str(),
-            )
-            .await?;
+            let outcome = self
+                .after_first_factor(&txn, identity.user_id, provider.as_str(), next_path, client)
+                .await?;
             txn.commit().await.unexpected("committing a sign-in")?;
-            return Ok(ProviderOutcome::SignedIn(session));
+            return Ok(outcome.into());
         }
 
         if let Some(user_id) = link_user_id {
@@ -257,7 +254,6 @@ impl Accounts {
                     .await
                     .unexpected("confirming an address")?;
             }
-            let session = self.start_session(&txn, existing.id, client).await?;
             audit::record(
                 &txn,
                 Some(existing.id),
@@ -266,16 +262,11 @@ impl Accounts {
                 provider.as_str(),
             )
             .await?;
-            audit::record(
-                &txn,
-                Some(existing.id),
-                Action::SignIn,
-                client,
-                provider.as_str(),
-            )
-            .await?;
+            let outcome = self
+                .after_first_factor(&txn, existing.id, provider.as_str(), next_path, client)
+                .await?;
             txn.commit().await.unexpected("committing a sign-in")?;
-            return Ok(ProviderOutcome::SignedIn(session));
+            return Ok(outcome.into());
         }
 
         let (secret, hash) = token::generate();
@@ -491,4 +482,13 @@ async fn link(
     .await
     .unexpected("linking an identity")?;
     Ok(())
+}
+
+impl From<super::two_factor::SignInOutcome> for ProviderOutcome {
+    fn from(outcome: super::two_factor::SignInOutcome) -> Self {
+        match outcome {
+            super::two_factor::SignInOutcome::Session(s) => ProviderOutcome::SignedIn(s),
+            super::two_factor::SignInOutcome::SecondFactor(t) => ProviderOutcome::SecondFactor(t),
+        }
+    }
 }

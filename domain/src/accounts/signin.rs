@@ -3,7 +3,8 @@
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
 use serde::{Deserialize, Serialize};
 
-use super::{email_key, password, AccountError, Accounts, ClientInfo, CurrentUser, NewSession};
+use super::two_factor::SignInOutcome;
+use super::{email_key, password, AccountError, Accounts, ClientInfo, CurrentUser};
 use crate::audit::{self, Action};
 use crate::entities::{audit_log, user};
 use crate::error::ResultExt;
@@ -18,14 +19,17 @@ pub struct HistoryEntry {
 }
 
 impl Accounts {
-    /// Checks the password and starts a session. Unknown addresses and
-    /// wrong passwords get the same answer in the same time.
+    /// Checks the password, then starts a session (or, with two-factor on,
+    /// a challenge for the second step, which leads to `next_path`).
+    /// Unknown addresses and wrong passwords get the same answer in the
+    /// same time.
     pub async fn sign_in(
         &self,
         email: &str,
         candidate: &str,
+        next_path: &str,
         client: &ClientInfo,
-    ) -> Result<NewSession, AccountError> {
+    ) -> Result<SignInOutcome, AccountError> {
         let key = email_key(email.trim());
         let found = user::Entity::find()
             .filter(user::Column::EmailKey.eq(&key))
@@ -43,10 +47,11 @@ impl Accounts {
             }
         };
         let txn = self.db.begin().await.unexpected("starting a transaction")?;
-        let session = self.start_session(&txn, found.id, client).await?;
-        audit::record(&txn, Some(found.id), Action::SignIn, client, "password").await?;
+        let outcome = self
+            .after_first_factor(&txn, found.id, "password", next_path, client)
+            .await?;
         txn.commit().await.unexpected("committing a sign-in")?;
-        Ok(session)
+        Ok(outcome)
     }
 
     /// The owner's recent security events, newest first.

@@ -332,7 +332,7 @@ pub async fn callback(
     };
     match oauth
         .accounts
-        .sign_in_with_provider(profile, flow.link_user_id, &auth.client)
+        .sign_in_with_provider(profile, flow.link_user_id, &flow.next_path, &auth.client)
         .await
     {
         Ok(ProviderOutcome::SignedIn(session)) => {
@@ -341,6 +341,13 @@ pub async fn callback(
                 .max(0);
             let mut response = Redirect::to(&flow.next_path).into_response();
             if let Ok(cookie) = HeaderValue::from_str(&oauth.cookie.set(&session.token, max_age)) {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            response
+        }
+        Ok(ProviderOutcome::SecondFactor(challenge)) => {
+            let mut response = Redirect::to("/sign-in/two-factor").into_response();
+            if let Ok(cookie) = HeaderValue::from_str(&oauth.cookie.set_challenge(&challenge)) {
                 response.headers_mut().append(header::SET_COOKIE, cookie);
             }
             response

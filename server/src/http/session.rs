@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use http::{header, HeaderMap, HeaderValue};
-use uni1_app::session::{CookieSettings, RequestAuth};
+use http::{header, HeaderValue};
+use uni1_app::session::{cookie_value, CookieSettings, RequestAuth};
 use uni1_domain::accounts::{Accounts, ClientInfo};
 
 /// What the middleware needs.
@@ -17,19 +17,6 @@ pub struct SessionLayer {
     pub accounts: Accounts,
     pub cookie: CookieSettings,
     pub trust_proxy_headers: bool,
-}
-
-/// The value of cookie `name` in a `Cookie` header.
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_empty())
 }
 
 /// The client's address: the connection's peer, or with
@@ -114,6 +101,8 @@ pub async fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use http::HeaderMap;
 
     #[test]
     fn finds_the_cookie_among_others() {

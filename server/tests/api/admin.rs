@@ -22,6 +22,7 @@ on_both_backends!(
     |app: TestApp| async move {
         let message = uni1_server::admin::run(
             app.db.clone(),
+            app.key.clone(),
             create("root@example.org", "admin"),
             Some(PASSWORD.into()),
         )
@@ -49,6 +50,7 @@ on_both_backends!(
 
         let again = uni1_server::admin::run(
             app.db.clone(),
+            app.key.clone(),
             create("ROOT@example.org", "admin"),
             Some(PASSWORD.into()),
         )
@@ -56,19 +58,26 @@ on_both_backends!(
         assert!(again.unwrap_err().to_string().contains("already exists"));
         let weak = uni1_server::admin::run(
             app.db.clone(),
+            app.key.clone(),
             create("weak@example.org", "admin"),
             Some("password".into()),
         )
         .await;
         assert!(weak.unwrap_err().to_string().starts_with("password:"));
-        let no_password =
-            uni1_server::admin::run(app.db.clone(), create("none@example.org", "user"), None).await;
+        let no_password = uni1_server::admin::run(
+            app.db.clone(),
+            app.key.clone(),
+            create("none@example.org", "user"),
+            None,
+        )
+        .await;
         assert!(no_password
             .unwrap_err()
             .to_string()
             .contains("UNI1_NEW_USER_PASSWORD"));
         let bad_role = uni1_server::admin::run(
             app.db.clone(),
+            app.key.clone(),
             create("x@example.org", "owner"),
             Some(PASSWORD.into()),
         )
@@ -80,6 +89,7 @@ on_both_backends!(
 on_both_backends!(roles_change_and_are_audited, |app: TestApp| async move {
     uni1_server::admin::run(
         app.db.clone(),
+        app.key.clone(),
         create("staff@example.org", "user"),
         Some(PASSWORD.into()),
     )
@@ -89,7 +99,7 @@ on_both_backends!(roles_change_and_are_audited, |app: TestApp| async move {
         email: "Staff@example.org".into(),
         role: "support".into(),
     };
-    uni1_server::admin::run(app.db.clone(), set, None)
+    uni1_server::admin::run(app.db.clone(), app.key.clone(), set, None)
         .await
         .expect("set");
     let account = user::Entity::find()
@@ -111,7 +121,9 @@ on_both_backends!(roles_change_and_are_audited, |app: TestApp| async move {
         email: "nobody@example.org".into(),
         role: "admin".into(),
     };
-    assert!(uni1_server::admin::run(app.db.clone(), missing, None)
-        .await
-        .is_err());
+    assert!(
+        uni1_server::admin::run(app.db.clone(), app.key.clone(), missing, None)
+            .await
+            .is_err()
+    );
 });

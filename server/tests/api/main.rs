@@ -12,4 +12,5 @@ mod http_policy;
 mod mail;
 mod pages;
 mod providers;
+mod two_factor;
 mod underage;

@@ -30,6 +30,7 @@ pub const ORIGIN: &str = "http://uni1.test";
 pub struct TestApp {
     pub router: Router,
     pub db: DatabaseConnection,
+    pub key: uni1_domain::crypto::AppKey,
 }
 
 /// A response, read whole.
@@ -326,9 +327,13 @@ where
         .output_name("uni1")
         .site_root(site_root())
         .build();
+    let key =
+        uni1_domain::crypto::AppKey::from_base64(&uni1_domain::crypto::AppKey::generate_base64())
+            .expect("a fresh key");
     let app = TestApp {
-        router: uni1_server::app(&settings, db.clone(), leptos),
+        router: uni1_server::app(&settings, db.clone(), leptos, key.clone()),
         db: db.clone(),
+        key,
     };
     test(app).await;
     db.close().await.ok();
