@@ -169,6 +169,31 @@ pub async fn verify_second_factor(code: String) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Asks to move the account to a new address (confirmed by mail).
+#[server(prefix = "/api", endpoint = "request_email_change")]
+pub async fn request_email_change(email: String, password: Option<String>) -> Result<(), AppError> {
+    let state = crate::state::app_state()?;
+    let user = crate::session::require_user()?;
+    let client = crate::session::client_info();
+    state.limits.reset(&client.ip, &user.email)?;
+    state
+        .accounts
+        .request_email_change(&user, &email, &password.unwrap_or_default(), &client)
+        .await?;
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "confirm_email_change")]
+pub async fn confirm_email_change(token: String) -> Result<(), AppError> {
+    let state = crate::state::app_state()?;
+    state
+        .accounts
+        .confirm_email_change(&token, &crate::session::client_info())
+        .await?;
+    leptos_axum::redirect("/confirm-email-change?done=1");
+    Ok(())
+}
+
 #[server(prefix = "/api", endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
     let state = crate::state::app_state()?;

@@ -34,8 +34,8 @@ use layout::Layout;
 use pages::{
     about::{Billing, Gallery, Settings, Studio},
     auth::{
-        CompleteSignUpPage, ConfirmEmailPage, ResetPasswordPage, ResetRequestPage,
-        SecondFactorPage, SignInPage, SignUpPage,
+        CompleteSignUpPage, ConfirmEmailChangePage, ConfirmEmailPage, ResetPasswordPage,
+        ResetRequestPage, SecondFactorPage, SignInPage, SignUpPage,
     },
     contact::ContactPage,
     landing::Landing,
@@ -138,6 +138,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/sign-up") view=SignUpPage />
                     <Route path=path!("/sign-up/complete") view=CompleteSignUpPage />
                     <Route path=path!("/confirm-email") view=ConfirmEmailPage />
+                    <Route path=path!("/confirm-email-change") view=ConfirmEmailChangePage />
                     <Route path=path!("/reset-password") view=ResetRequestPage />
                     <Route path=path!("/reset-password/new") view=ResetPasswordPage />
                     <Route path=path!("/settings/security") view=SecurityPage />

@@ -6,6 +6,7 @@
 //! its own file as an `impl Accounts` block. Messages never reveal whether
 //! an address has an account.
 
+mod email_change;
 mod email_tokens;
 mod operator;
 pub mod password;

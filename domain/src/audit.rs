@@ -31,6 +31,8 @@ pub enum Action {
     TwoFactorEnabled,
     TwoFactorDisabled,
     TwoFactorFailed,
+    EmailChangeRequested,
+    EmailChanged,
 }
 
 impl Action {
@@ -53,6 +55,8 @@ impl Action {
             Action::TwoFactorEnabled => "two_factor_enabled",
             Action::TwoFactorDisabled => "two_factor_disabled",
             Action::TwoFactorFailed => "two_factor_failed",
+            Action::EmailChangeRequested => "email_change_requested",
+            Action::EmailChanged => "email_changed",
         }
     }
 }

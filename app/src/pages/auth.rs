@@ -10,7 +10,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::auth::{
     get_pending_sign_up, get_sign_in_options, provider_error_text, ConfirmEmail,
-    RequestPasswordReset, SignUp,
+    ConfirmEmailChange, RequestPasswordReset, SignUp,
 };
 use crate::components::form::{error_for, general_error, succeeded, Checkbox, Field, FormError};
 use crate::AuthActions;
@@ -240,6 +240,32 @@ pub fn SecondFactorPage() -> impl IntoView {
                 <button type="submit" class="btn-primary w-full">"Continue"</button>
             </ActionForm>
             <p class="text-sm text-ink-muted"><a href="/sign-in" class="underline">"Start again"</a></p>
+        </AuthCard>
+    }
+}
+
+#[component]
+pub fn ConfirmEmailChangePage() -> impl IntoView {
+    let action = ServerAction::<ConfirmEmailChange>::new();
+    let v = action.value();
+    let query = use_query_map();
+    let token = move || query.read().get("token").unwrap_or_default();
+    let done = move || succeeded(v)() || query.read().get("done").is_some();
+    view! {
+        <AuthCard title="Confirm your new e-mail address">
+            <Show
+                when=done
+                fallback=move || view! {
+                    <ActionForm action=action attr:class="card space-y-4">
+                        <input type="hidden" name="token" value=token />
+                        <p>"Press the button to use this address for your account."</p>
+                        <FormError error=move || error_for(v, "token")().or_else(general_error(v)) />
+                        <button type="submit" class="btn-primary w-full">"Use this address"</button>
+                    </ActionForm>
+                }
+            >
+                <p class="card" role="status" data-testid="email-changed">"Done: your account uses the new address now."</p>
+            </Show>
         </AuthCard>
     }
 }

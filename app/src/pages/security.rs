@@ -9,7 +9,7 @@ use leptos_router::components::A;
 
 use leptos_router::hooks::use_query_map;
 
-use crate::auth::{provider_error_text, SignInOptions};
+use crate::auth::{provider_error_text, RequestEmailChange, SignInOptions};
 use crate::components::form::{error_for, general_error, Field, FormError};
 use crate::error::AppError;
 use crate::security::{
@@ -29,6 +29,8 @@ fn action_label(action: &str) -> &'static str {
         "sign_up" => "Account created",
         "sign_up_existing_email" => "Someone tried to sign up with your address",
         "email_confirmed" => "Address confirmed",
+        "email_change_requested" => "Address change requested",
+        "email_changed" => "Address changed",
         "session_ended" => "Signed out a device",
         "other_sessions_ended" => "Signed out everywhere else",
         "password_reset_requested" => "Password reset requested",
@@ -93,6 +95,7 @@ pub fn SecurityPage() -> impl IntoView {
                     match overview.await {
                         Ok(o) => view! {
                             <SignInMethods has_password=o.has_password linked=o.linked available=o.available unlink />
+                            <EmailChange has_password=o.has_password />
                             <TwoFactor enabled=o.two_factor has_password=o.has_password confirm=confirm_2fa disable=disable_2fa />
                             <Overview sessions=o.sessions history=o.history end end_others />
                         }.into_any(),
@@ -143,6 +146,34 @@ fn SignInMethods(
             {offered.into_iter().map(|(id, label)| view! {
                 <a rel="external" href=format!("/auth/{id}/start?link=1") class="btn-secondary mr-2">{format!("Link {label}")}</a>
             }).collect_view()}
+        </div>
+    }
+}
+
+#[component]
+fn EmailChange(has_password: bool) -> impl IntoView {
+    let action = ServerAction::<RequestEmailChange>::new();
+    let v = action.value();
+    view! {
+        <div class="space-y-3">
+            <h2 class="text-xl font-semibold">"E-mail address"</h2>
+            <Show
+                when=crate::components::form::succeeded(v)
+                fallback=move || view! {
+                    <ActionForm action=action attr:class="card space-y-3">
+                        <Field label="New e-mail address" name="email" kind="email" autocomplete="email" error=error_for(v, "email") />
+                        {has_password.then(|| view! {
+                            <Field label="Your password" name="password" kind="password" autocomplete="current-password" error=error_for(v, "password") />
+                        })}
+                        <FormError error=general_error(v) />
+                        <button type="submit" class="btn-secondary">"Change my address"</button>
+                    </ActionForm>
+                }
+            >
+                <p class="card" role="status" data-testid="email-change-sent">
+                    "Check the new inbox: the change happens when you open the link we sent there. Your current address was told about it."
+                </p>
+            </Show>
         </div>
     }
 }

@@ -15,6 +15,7 @@ use crate::error::{ResultExt, Unexpected};
 pub(crate) enum Purpose {
     ConfirmEmail,
     ResetPassword,
+    ChangeEmail,
 }
 
 impl Purpose {
@@ -22,6 +23,7 @@ impl Purpose {
         match self {
             Purpose::ConfirmEmail => "confirm_email",
             Purpose::ResetPassword => "reset_password",
+            Purpose::ChangeEmail => "change_email",
         }
     }
 }
@@ -36,7 +38,7 @@ impl Accounts {
         email: &str,
     ) -> Result<String, Unexpected> {
         let valid_for = match purpose {
-            Purpose::ConfirmEmail => self.policy.confirm_link_valid,
+            Purpose::ConfirmEmail | Purpose::ChangeEmail => self.policy.confirm_link_valid,
             Purpose::ResetPassword => self.policy.reset_link_valid,
         };
         let (secret, hash) = token::generate();

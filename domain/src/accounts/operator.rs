@@ -3,13 +3,11 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, SqlErr, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, SqlErr, TransactionTrait};
 use uuid::Uuid;
 
 use super::password::{self, NewPassword};
-use super::{email_key, AccountError, Accounts, ClientInfo, Role, TERMS_VERSION};
+use super::{email_key, AccountError, Accounts, ClientInfo, Role};
 use crate::audit::{self, Action};
 use crate::email::EmailAddress;
 use crate::entities::user;
@@ -46,21 +44,15 @@ impl Accounts {
         let now = Utc::now();
         let id = Uuid::now_v7();
         let txn = self.db.begin().await.unexpected("starting a transaction")?;
-        let inserted = user::ActiveModel {
-            id: Set(id),
-            email: Set(email.as_str().to_owned()),
-            email_key: Set(email_key(email.as_str())),
-            email_confirmed_at: Set(Some(now)),
-            password_hash: Set(Some(hash)),
-            display_name: Set(display_name.to_owned()),
-            avatar_url: Set(None),
-            role: Set(role.as_str().to_owned()),
-            adult_attested_at: Set(now),
-            terms_version: Set(TERMS_VERSION.to_owned()),
-            terms_accepted_at: Set(now),
-            created_at: Set(now),
-            updated_at: Set(now),
+        let inserted = super::signup::NewAccount {
+            email: email.as_str(),
+            display_name,
+            password_hash: Some(hash),
+            confirmed: true,
+            role,
+            avatar_url: None,
         }
+        .row(id, now)
         .insert(&txn)
         .await;
         match inserted {
@@ -86,7 +78,8 @@ impl Accounts {
         Ok(id)
     }
 
-    /// Gives the account with `email` the role `role`.
+    /// Gives the account with `email` the role `role` and signs it out
+    /// everywhere, so the new privileges start with a fresh session.
     pub async fn set_role(&self, email: &str, role: Role) -> Result<(), AccountError> {
         let txn = self.db.begin().await.unexpected("starting a transaction")?;
         let found = user::Entity::find()
@@ -102,6 +95,13 @@ impl Accounts {
             .exec(&txn)
             .await
             .unexpected("changing a role")?;
+        // New privileges start with a new session (rotation at privilege change).
+        super::sessions::end_sessions_on(
+            &txn,
+            crate::entities::session::Column::UserId.eq(found.id),
+            "role_changed",
+        )
+        .await?;
         audit::record(
             &txn,
             Some(found.id),

@@ -21,10 +21,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{
-    email_key, token, AccountError, Accounts, ClientInfo, CurrentUser, NewSession, Role,
-    TERMS_VERSION,
-};
+use super::{email_key, token, AccountError, Accounts, ClientInfo, CurrentUser, NewSession, Role};
 use crate::audit::{self, truncate, Action};
 use crate::email::EmailAddress;
 use crate::entities::{oauth_state, pending_signup, user, user_identity};
@@ -327,18 +324,7 @@ impl Accounts {
         accepts_terms: bool,
         client: &ClientInfo,
     ) -> Result<NewSession, AccountError> {
-        if !adult {
-            return Err(AccountError::invalid(
-                "adult",
-                "uni1 is only for adults. Confirm that you are 18 or older.",
-            ));
-        }
-        if !accepts_terms {
-            return Err(AccountError::invalid(
-                "terms",
-                "Accept the terms and the privacy policy to create an account.",
-            ));
-        }
+        super::signup::require_attestation(adult, accepts_terms)?;
         let pending = self.live_pending(secret).await?;
         let provider = Provider::parse(&pending.provider).ok_or(AccountError::LinkInvalid)?;
         let now = Utc::now();
@@ -365,21 +351,15 @@ impl Accounts {
             ));
         }
         let id = Uuid::now_v7();
-        user::ActiveModel {
-            id: Set(id),
-            email: Set(pending.email.clone()),
-            email_key: Set(email_key(&pending.email)),
-            email_confirmed_at: Set(Some(now)),
-            password_hash: Set(None),
-            display_name: Set(pending.display_name.clone()),
-            avatar_url: Set(pending.avatar_url.clone()),
-            role: Set(Role::User.as_str().to_owned()),
-            adult_attested_at: Set(now),
-            terms_version: Set(TERMS_VERSION.to_owned()),
-            terms_accepted_at: Set(now),
-            created_at: Set(now),
-            updated_at: Set(now),
+        super::signup::NewAccount {
+            email: &pending.email,
+            display_name: &pending.display_name,
+            password_hash: None,
+            confirmed: true,
+            role: Role::User,
+            avatar_url: pending.avatar_url.clone(),
         }
+        .row(id, now)
         .insert(&txn)
         .await
         .unexpected("creating an account")?;

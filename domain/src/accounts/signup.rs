@@ -22,6 +22,54 @@ use crate::mail::{self, templates};
 /// Longest display name, in characters.
 pub const NAME_MAX: usize = 100;
 
+/// Every new account: the person says they are 18 or older and accepts
+/// the terms and the privacy policy.
+pub(crate) fn require_attestation(adult: bool, accepts_terms: bool) -> Result<(), AccountError> {
+    if !adult {
+        return Err(AccountError::invalid(
+            "adult",
+            "uni1 is only for adults. Confirm that you are 18 or older.",
+        ));
+    }
+    if !accepts_terms {
+        return Err(AccountError::invalid(
+            "terms",
+            "Accept the terms and the privacy policy to create an account.",
+        ));
+    }
+    Ok(())
+}
+
+/// A new `users` row, attested and accepting the current terms now.
+pub(crate) struct NewAccount<'a> {
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub password_hash: Option<String>,
+    pub confirmed: bool,
+    pub role: Role,
+    pub avatar_url: Option<String>,
+}
+
+impl NewAccount<'_> {
+    pub(crate) fn row(self, id: Uuid, now: chrono::DateTime<Utc>) -> user::ActiveModel {
+        user::ActiveModel {
+            id: Set(id),
+            email: Set(self.email.to_owned()),
+            email_key: Set(email_key(self.email)),
+            email_confirmed_at: Set(self.confirmed.then_some(now)),
+            password_hash: Set(self.password_hash),
+            display_name: Set(self.display_name.to_owned()),
+            avatar_url: Set(self.avatar_url),
+            role: Set(self.role.as_str().to_owned()),
+            adult_attested_at: Set(now),
+            terms_version: Set(TERMS_VERSION.to_owned()),
+            terms_accepted_at: Set(now),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+    }
+}
+
 /// A sign-up form that passed validation.
 #[derive(Debug)]
 pub struct SignUp {
@@ -53,18 +101,7 @@ impl SignUp {
         }
         let password = NewPassword::parse(password, &[email.as_str(), display_name])
             .map_err(|e| AccountError::invalid("password", e))?;
-        if !adult {
-            return Err(AccountError::invalid(
-                "adult",
-                "uni1 is only for adults. Confirm that you are 18 or older.",
-            ));
-        }
-        if !accepts_terms {
-            return Err(AccountError::invalid(
-                "terms",
-                "Accept the terms and the privacy policy to create an account.",
-            ));
-        }
+        require_attestation(adult, accepts_terms)?;
         Ok(Self {
             email,
             display_name: display_name.to_owned(),
@@ -91,21 +128,15 @@ impl Accounts {
         let now = Utc::now();
         let id = Uuid::now_v7();
         let txn = self.db.begin().await.unexpected("starting a transaction")?;
-        let inserted = user::ActiveModel {
-            id: Set(id),
-            email: Set(form.email.as_str().to_owned()),
-            email_key: Set(key.clone()),
-            email_confirmed_at: Set(None),
-            password_hash: Set(Some(password_hash)),
-            display_name: Set(form.display_name.clone()),
-            avatar_url: Set(None),
-            role: Set(Role::User.as_str().to_owned()),
-            adult_attested_at: Set(now),
-            terms_version: Set(TERMS_VERSION.to_owned()),
-            terms_accepted_at: Set(now),
-            created_at: Set(now),
-            updated_at: Set(now),
+        let inserted = NewAccount {
+            email: form.email.as_str(),
+            display_name: &form.display_name,
+            password_hash: Some(password_hash),
+            confirmed: false,
+            role: Role::User,
+            avatar_url: None,
         }
+        .row(id, now)
         .insert(&txn)
         .await;
         if let Err(e) = inserted {

@@ -119,6 +119,54 @@ pub fn password_changed(ctx: &MailContext, name: &str) -> Message {
     )
 }
 
+/// Confirm a new address (sent to the new address).
+pub fn confirm_new_email(ctx: &MailContext, name: &str, token: &str) -> Message {
+    let url = ctx.link(&format!("/confirm-email-change?token={token}"));
+    render(
+        ctx,
+        "Confirm your new e-mail address for uni1".into(),
+        &format!("Hello {name},"),
+        &["You asked to use this address for your uni1 account. The change happens when you open the link below; it works for 48 hours and only once.".into(),
+          "If you did not ask for this, ignore this mail.".into()],
+        Some(("Use this address", &url)),
+    )
+}
+
+/// Tell the current address that a change was asked for.
+pub fn email_change_requested(ctx: &MailContext, name: &str, new_email: &str) -> Message {
+    render(
+        ctx,
+        "A change of your uni1 e-mail address was requested".into(),
+        &format!("Hello {name},"),
+        &[format!("Someone signed in to your account asked to change its e-mail address to {new_email}. Nothing changes until that address is confirmed."),
+          format!("If this was not you, choose a new password now and write to {}.", ctx.operator_email)],
+        Some(("Choose a new password", &ctx.link("/reset-password"))),
+    )
+}
+
+/// Tell the old address that the change happened.
+pub fn email_changed(ctx: &MailContext, name: &str, new_email: &str) -> Message {
+    render(
+        ctx,
+        "Your uni1 e-mail address was changed".into(),
+        &format!("Hello {name},"),
+        &[format!("Your account now uses {new_email}. Mail about your account goes there from now on."),
+          format!("If this was not you, write to {} at once.", ctx.operator_email)],
+        None,
+    )
+}
+
+/// Someone tried to move another account onto an address that has one.
+pub fn address_in_use(ctx: &MailContext) -> Message {
+    render(
+        ctx,
+        "Someone tried to use your address on uni1".into(),
+        "Hello,",
+        &["Someone asked to move another uni1 account to this e-mail address. It already belongs to your account, so nothing changed.".into()],
+        None,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -529,3 +529,90 @@ on_both_backends!(
         );
     }
 );
+
+on_both_backends!(
+    changing_the_address_confirms_the_new_one_and_tells_the_old,
+    |app: TestApp| async move {
+        let mut v = Visitor::new("198.51.100.120");
+        sign_up(&app, "old@example.org", &v).await;
+        sign_up(&app, "taken@example.org", &v).await;
+        sign_in(&app, "old@example.org", PASSWORD, &mut v).await;
+
+        let wrong = app
+            .post_as(
+                "/api/request_email_change",
+                &[
+                    ("email", "new@example.org"),
+                    ("password", "not my password"),
+                ],
+                &v,
+            )
+            .await;
+        assert_eq!(wrong.status, 422);
+        assert_eq!(wrong.json()["Invalid"]["field"], "password");
+
+        let taken = app
+            .post_as(
+                "/api/request_email_change",
+                &[("email", "taken@example.org"), ("password", PASSWORD)],
+                &v,
+            )
+            .await;
+        let free = app
+            .post_as(
+                "/api/request_email_change",
+                &[("email", "New@example.org"), ("password", PASSWORD)],
+                &v,
+            )
+            .await;
+        assert_eq!(
+            (taken.status, &taken.body),
+            (free.status, &free.body),
+            "same answer either way"
+        );
+        assert_eq!(
+            last_mail(&app, "taken@example.org").await.kind,
+            "address_in_use"
+        );
+        assert_eq!(
+            last_mail(&app, "old@example.org").await.kind,
+            "email_change_requested"
+        );
+        let mail = last_mail(&app, "New@example.org").await;
+        assert_eq!(mail.kind, "confirm_new_email");
+        let token = token_in(&mail.text_body);
+
+        let r = app
+            .post_as("/api/confirm_email_change", &[("token", &token)], &v)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            last_mail(&app, "old@example.org").await.kind,
+            "email_changed"
+        );
+        let me = app.post_as("/api/me", &[], &v).await.json();
+        assert_eq!(me["email"], "New@example.org");
+        assert_eq!(me["email_confirmed"], true);
+        assert_eq!(
+            app.post_as("/api/confirm_email_change", &[("token", &token)], &v)
+                .await
+                .status,
+            422,
+            "single use"
+        );
+
+        let mut fresh = Visitor::new("198.51.100.121");
+        assert_eq!(
+            sign_in(&app, "old@example.org", PASSWORD, &mut fresh)
+                .await
+                .status,
+            422
+        );
+        assert_eq!(
+            sign_in(&app, "new@example.org", PASSWORD, &mut fresh)
+                .await
+                .status,
+            200
+        );
+    }
+);

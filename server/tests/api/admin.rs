@@ -95,6 +95,13 @@ on_both_backends!(roles_change_and_are_audited, |app: TestApp| async move {
     )
     .await
     .expect("created");
+    let mut staff = Visitor::new("198.51.100.71");
+    assert_eq!(
+        sign_in(&app, "staff@example.org", PASSWORD, &mut staff)
+            .await
+            .status,
+        200
+    );
     let set = AdminCommand::SetRole {
         email: "Staff@example.org".into(),
         role: "support".into(),
@@ -117,6 +124,8 @@ on_both_backends!(roles_change_and_are_audited, |app: TestApp| async move {
     assert!(entries
         .iter()
         .any(|e| e.action == "role_changed" && e.detail == "user -> support"));
+    let me = app.post_as("/api/me", &[], &staff).await.json();
+    assert!(me.is_null(), "a role change ends the person's sessions");
     let missing = AdminCommand::SetRole {
         email: "nobody@example.org".into(),
         role: "admin".into(),

@@ -1,0 +1,142 @@
+//! Changing the e-mail address: the new address is confirmed by a link sent
+//! to it, and the old address is told twice (when asked, and when done).
+//! An address that belongs to another account gets a notice instead, and
+//! the person asking sees the same answer, so nobody learns who has one.
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, SqlErr, TransactionTrait};
+
+use super::email_tokens::Purpose;
+use super::{email_key, password, AccountError, Accounts, ClientInfo, CurrentUser};
+use crate::audit::{self, Action};
+use crate::email::EmailAddress;
+use crate::entities::user;
+use crate::error::ResultExt;
+use crate::mail::{self, templates};
+
+impl Accounts {
+    /// Asks to move the account to `new_email`. Accounts with a password
+    /// must give it.
+    pub async fn request_email_change(
+        &self,
+        who: &CurrentUser,
+        new_email: &str,
+        password_given: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
+        let new_email =
+            EmailAddress::parse(new_email).map_err(|e| AccountError::invalid("email", e))?;
+        let account = user::Entity::find_by_id(who.id)
+            .one(&self.db)
+            .await
+            .unexpected("reading an account")?
+            .ok_or(AccountError::NotFound)?;
+        if let Some(hash) = account.password_hash.clone() {
+            if !password::verify(Some(hash), password_given.to_owned()).await? {
+                return Err(AccountError::invalid(
+                    "password",
+                    "That password is not right.",
+                ));
+            }
+        }
+        if email_key(new_email.as_str()) == account.email_key {
+            return Err(AccountError::invalid(
+                "email",
+                "This is already your address.",
+            ));
+        }
+        let taken = user::Entity::find()
+            .filter(user::Column::EmailKey.eq(email_key(new_email.as_str())))
+            .count(&self.db)
+            .await
+            .unexpected("checking an address")?
+            > 0;
+        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        if taken {
+            mail::enqueue(
+                &txn,
+                None,
+                "address_in_use",
+                new_email.as_str(),
+                templates::address_in_use(&self.mail),
+            )
+            .await?;
+        } else {
+            let token = self
+                .issue_token(&txn, who.id, Purpose::ChangeEmail, new_email.as_str())
+                .await?;
+            mail::enqueue(
+                &txn,
+                Some(who.id),
+                "confirm_new_email",
+                new_email.as_str(),
+                templates::confirm_new_email(&self.mail, &account.display_name, &token),
+            )
+            .await?;
+        }
+        mail::enqueue(
+            &txn,
+            Some(who.id),
+            "email_change_requested",
+            &account.email,
+            templates::email_change_requested(
+                &self.mail,
+                &account.display_name,
+                new_email.as_str(),
+            ),
+        )
+        .await?;
+        audit::record(&txn, Some(who.id), Action::EmailChangeRequested, client, "").await?;
+        txn.commit()
+            .await
+            .unexpected("committing an address change request")?;
+        Ok(())
+    }
+
+    /// Moves the account to the address the link was sent to.
+    pub async fn confirm_email_change(
+        &self,
+        secret: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
+        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let token = self
+            .consume_token(&txn, Purpose::ChangeEmail, secret)
+            .await?;
+        let account = user::Entity::find_by_id(token.user_id)
+            .one(&txn)
+            .await
+            .unexpected("reading an account")?
+            .ok_or(AccountError::LinkInvalid)?;
+        let now = Utc::now();
+        let moved = user::Entity::update_many()
+            .col_expr(user::Column::Email, Expr::value(token.email.clone()))
+            .col_expr(user::Column::EmailKey, Expr::value(email_key(&token.email)))
+            .col_expr(user::Column::EmailConfirmedAt, Expr::value(now))
+            .col_expr(user::Column::UpdatedAt, Expr::value(now))
+            .filter(user::Column::Id.eq(account.id))
+            .exec(&txn)
+            .await;
+        if let Err(e) = moved {
+            if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+                // Taken by another account since the link was sent.
+                return Err(AccountError::LinkInvalid);
+            }
+            return Err(crate::Unexpected::new("changing an address", e).into());
+        }
+        mail::enqueue(
+            &txn,
+            Some(account.id),
+            "email_changed",
+            &account.email,
+            templates::email_changed(&self.mail, &account.display_name, &token.email),
+        )
+        .await?;
+        audit::record(&txn, Some(account.id), Action::EmailChanged, client, "").await?;
+        txn.commit()
+            .await
+            .unexpected("committing an address change")?;
+        Ok(())
+    }
+}
