@@ -226,6 +226,33 @@ async fn forged_replayed_and_tampered_callbacks_are_refused() {
             "state is single use"
         );
 
+        // The same code with a fresh, valid state: the provider refuses the
+        // replayed code at the token endpoint.
+        let used_code = callback
+            .split(['?', '&'])
+            .find_map(|kv| kv.strip_prefix("code="))
+            .expect("a code")
+            .to_owned();
+        let r = app.get_as("/auth/google/start", &v).await;
+        let fresh_state = r
+            .header("location")
+            .expect("to the provider")
+            .split(['?', '&'])
+            .find_map(|kv| kv.strip_prefix("state="))
+            .expect("a state")
+            .to_owned();
+        let r = app
+            .get_as(
+                &format!("/auth/google/callback?code={used_code}&state={fresh_state}"),
+                &v,
+            )
+            .await;
+        assert_eq!(
+            r.header("location"),
+            Some("/sign-in?error=provider&provider=google"),
+            "replayed code"
+        );
+
         // A flow whose stored nonce does not match the id_token's.
         let r = app
             .get_as("/auth/google/start?login_hint=mallory@example.org", &v)
@@ -342,6 +369,82 @@ async fn signed_in_people_link_a_provider_from_settings() {
         assert_eq!(
             r.header("location"),
             Some("/sign-in?next=/settings/security")
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_factor_is_asked_after_a_provider_sign_in_too() {
+    with_providers(|app: TestApp| async move {
+        // A Google account, then two-factor turned on.
+        let mut v = Visitor::new("198.51.100.98");
+        let callback = provider_round_trip(&app, &v, "/auth/google/start", "tfa@example.org").await;
+        let complete = app
+            .get_as(&callback, &v)
+            .await
+            .header("location")
+            .expect("pending")
+            .to_owned();
+        let token = complete.split("token=").nth(1).expect("token").to_owned();
+        let done = app
+            .post_as(
+                "/api/complete_sign_up",
+                &[("token", &token), ("adult", "on"), ("terms", "on")],
+                &v,
+            )
+            .await;
+        v.keep_cookie(&done);
+        let secret = app.post_as("/api/begin_two_factor", &[], &v).await.json()["secret"]
+            .as_str()
+            .expect("secret")
+            .to_owned();
+        let totp = totp_rs::TOTP::new(
+            totp_rs::Algorithm::SHA1,
+            6,
+            1,
+            30,
+            totp_rs::Secret::Encoded(secret).to_bytes().expect("base32"),
+            None,
+            String::new(),
+        )
+        .expect("totp");
+        let now = u64::try_from(chrono::Utc::now().timestamp()).expect("positive");
+        let r = app
+            .post_as(
+                "/api/confirm_two_factor",
+                &[("code", &totp.generate(now))],
+                &v,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+
+        // Google alone no longer signs in: the second step is asked.
+        let mut other = Visitor::new("198.51.100.99");
+        let callback = provider_round_trip(
+            &app,
+            &other,
+            "/auth/google/start?next=/settings/security",
+            "tfa@example.org",
+        )
+        .await;
+        let r = app.get_as(&callback, &other).await;
+        assert_eq!(r.header("location"), Some("/sign-in/two-factor"));
+        assert!(r.set_cookie("uni1_session").is_none());
+        let challenge = r.set_cookie("uni1_2fa").expect("challenge cookie");
+        other.cookie = Some(challenge.split(';').next().expect("pair").to_owned());
+        let r = app
+            .post_as(
+                "/api/verify_second_factor",
+                &[("code", &totp.generate(now + 30))],
+                &other,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            r.header("location"),
+            Some("/settings/security"),
+            "the next path survives the second step"
         );
     })
     .await;
