@@ -9,7 +9,7 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 pub mod auth;
 pub mod components;
@@ -83,6 +83,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 }
 
 /// The application: routes inside the shared layout.
+///
+/// Every route renders in order: the HTML is sent as it is ready, top to
+/// bottom, never with a fallback that only JavaScript would replace. Pages
+/// must be complete without JavaScript, and out-of-order streaming sent
+/// "Loading…" placeholders to no-JS browsers whenever a resource resolved
+/// after the first chunk.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -124,25 +130,25 @@ pub fn App() -> impl IntoView {
         <Router>
             <Layout>
                 <Routes fallback=|| view! { <NotFound /> }>
-                    <Route path=path!("/") view=Landing />
-                    <Route path=path!("/studio") view=Studio />
-                    <Route path=path!("/gallery") view=Gallery />
-                    <Route path=path!("/billing") view=Billing />
-                    <Route path=path!("/settings") view=Settings />
-                    <Route path=path!("/privacy") view=Privacy />
-                    <Route path=path!("/terms") view=Terms />
-                    <Route path=path!("/cookies") view=Cookies />
-                    <Route path=path!("/contact") view=ContactPage />
-                    <Route path=path!("/sign-in") view=SignInPage />
-                    <Route path=path!("/sign-in/two-factor") view=SecondFactorPage />
-                    <Route path=path!("/sign-up") view=SignUpPage />
-                    <Route path=path!("/sign-up/complete") view=CompleteSignUpPage />
-                    <Route path=path!("/confirm-email") view=ConfirmEmailPage />
-                    <Route path=path!("/confirm-email-change") view=ConfirmEmailChangePage />
-                    <Route path=path!("/reset-password") view=ResetRequestPage />
-                    <Route path=path!("/reset-password/new") view=ResetPasswordPage />
-                    <Route path=path!("/settings/security") view=SecurityPage />
-                    <Route path=path!("/report-underage") view=ReportUnderagePage />
+                    <Route path=path!("/") view=Landing ssr=SsrMode::InOrder />
+                    <Route path=path!("/studio") view=Studio ssr=SsrMode::InOrder />
+                    <Route path=path!("/gallery") view=Gallery ssr=SsrMode::InOrder />
+                    <Route path=path!("/billing") view=Billing ssr=SsrMode::InOrder />
+                    <Route path=path!("/settings") view=Settings ssr=SsrMode::InOrder />
+                    <Route path=path!("/privacy") view=Privacy ssr=SsrMode::InOrder />
+                    <Route path=path!("/terms") view=Terms ssr=SsrMode::InOrder />
+                    <Route path=path!("/cookies") view=Cookies ssr=SsrMode::InOrder />
+                    <Route path=path!("/contact") view=ContactPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/sign-in/two-factor") view=SecondFactorPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/sign-up") view=SignUpPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/sign-up/complete") view=CompleteSignUpPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/confirm-email") view=ConfirmEmailPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/confirm-email-change") view=ConfirmEmailChangePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/reset-password") view=ResetRequestPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/reset-password/new") view=ResetPasswordPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/settings/security") view=SecurityPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/report-underage") view=ReportUnderagePage ssr=SsrMode::InOrder />
                 </Routes>
             </Layout>
         </Router>

@@ -21,9 +21,19 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
             }
         }
     }
+    // SQLite has one writer. With several pooled connections, a transaction
+    // that reads and then writes fails at once with "database is locked"
+    // when another connection wrote in between (WAL cannot upgrade a stale
+    // read snapshot, and the busy timeout does not apply). One connection
+    // serialises access instead; PostgreSQL uses the configured pool.
+    let max_connections = if url.starts_with("sqlite:") {
+        1
+    } else {
+        settings.max_connections
+    };
     let mut options = ConnectOptions::new(url.to_owned());
     options
-        .max_connections(settings.max_connections)
+        .max_connections(max_connections)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))

@@ -15,11 +15,17 @@ use crate::auth::{
 use crate::components::form::{error_for, general_error, succeeded, Checkbox, Field, FormError};
 use crate::AuthActions;
 
+/// The frame of the account pages. Pages reached through a one-time link
+/// are `noindex`; sign-in and sign-up are public entry points (`indexed`).
 #[component]
-fn AuthCard(title: &'static str, children: Children) -> impl IntoView {
+fn AuthCard(
+    title: &'static str,
+    #[prop(optional)] indexed: bool,
+    children: Children,
+) -> impl IntoView {
     view! {
         <Title text=title />
-        <Meta name="robots" content="noindex" />
+        {(!indexed).then(|| view! { <Meta name="robots" content="noindex" /> })}
         <section class="mx-auto max-w-md space-y-6">
             <h1 class="text-3xl font-bold">{title}</h1>
             {children()}
@@ -40,7 +46,7 @@ pub fn SignInPage() -> impl IntoView {
     };
     let options = Resource::new_blocking(|| (), |_| get_sign_in_options());
     view! {
-        <AuthCard title="Sign in">
+        <AuthCard title="Sign in" indexed=true>
             <Show when=reset_done>
                 <p class="card" role="status">"Your new password is set and every session was signed out. Sign in with it now."</p>
             </Show>
@@ -86,7 +92,7 @@ pub fn SignUpPage() -> impl IntoView {
     let query = use_query_map();
     let done = move || succeeded(v)() || query.read().get("done").is_some();
     view! {
-        <AuthCard title="Create an account">
+        <AuthCard title="Create an account" indexed=true>
             <Show
                 when=done
                 fallback=move || view! {

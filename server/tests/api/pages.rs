@@ -106,3 +106,25 @@ on_both_backends!(
         assert!(missing.body.contains("This page does not exist"));
     }
 );
+
+on_both_backends!(
+    entry_pages_are_indexable_and_link_pages_are_not,
+    |app: TestApp| async move {
+        for path in ["/", "/sign-in", "/sign-up", "/privacy"] {
+            let r = app.get(path).await;
+            assert!(!r.body.contains("noindex"), "{path} should be indexable");
+        }
+        for path in [
+            "/confirm-email?token=x",
+            "/reset-password/new?token=x",
+            "/sign-up/complete?token=x",
+            "/settings/security",
+        ] {
+            let r = app.get(path).await;
+            assert!(
+                r.body.contains(r#"name="robots" content="noindex""#),
+                "{path} should not be indexed"
+            );
+        }
+    }
+);
