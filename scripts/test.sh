@@ -116,7 +116,7 @@ step "clippy: browser side (wasm32)" cargo clippy --locked -p uni1-frontend -p u
 step "postgresql" ensure_postgres
 step "test peers: maildev" start_maildev
 step "test peers: OpenID provider" start_oidc_provider
-step "unit and HTTP tests (SQLite and PostgreSQL)" cargo test --locked -p uni1-server -p uni1-domain -p uni1-migration
+step "unit and HTTP tests (SQLite and PostgreSQL)" cargo test --locked -p uni1-server -p uni1-domain -p uni1-migration -p uni1-app
 step "build the site" cargo leptos build
 step "browser tests (Chromium, desktop and phone)" browser_tests
 printf '\n\033[1;32mAll checks passed in %ss.\033[0m\n' "$(( $(date +%s) - START ))"

@@ -41,15 +41,37 @@ pub fn provider_error_text(code: &str, provider: &str) -> &'static str {
         "linked_elsewhere" if google => "This Google account is already linked to another uni1 account.",
         "linked_elsewhere" => "This GitHub account is already linked to another uni1 account.",
         "unavailable" => "That sign-in method is not available here.",
+        "unconfirmed" => "Confirm your e-mail address first (see the link we sent you), then link it.",
         "internal" => "Something went wrong on our side. Please try again in a moment.",
         _ => "The sign-in provider's answer could not be verified. Please try again.",
     }
 }
 
+/// Percent-encodes `s` for use as one query-string value.
+pub fn encode_component(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Where to go after signing in: a local path only, never another site.
 pub fn safe_next(next: Option<&str>) -> String {
+    // Browsers drop tabs and line breaks and read `\` as `/`, so "/\t/x"
+    // would become "//x", another site: refuse anything but a plain path.
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
+            n.to_owned()
+        }
         _ => "/studio".to_owned(),
     }
 }
@@ -264,11 +286,22 @@ mod tests {
     use super::safe_next;
 
     #[test]
+    fn query_values_cannot_add_parameters() {
+        assert_eq!(
+            super::encode_component("/x&link=1#y z"),
+            "/x%26link%3D1%23y%20z"
+        );
+    }
+
+    #[test]
     fn next_stays_on_this_site() {
         assert_eq!(safe_next(Some("/settings/security")), "/settings/security");
         assert_eq!(safe_next(Some("https://evil.example")), "/studio");
         assert_eq!(safe_next(Some("//evil.example")), "/studio");
         assert_eq!(safe_next(Some("/\\evil.example")), "/studio");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/studio");
+        assert_eq!(safe_next(Some("/\n/evil.example")), "/studio");
+        assert_eq!(safe_next(Some("/ /evil.example")), "/studio");
         assert_eq!(safe_next(None), "/studio");
     }
 }

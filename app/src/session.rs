@@ -24,6 +24,9 @@ pub struct CookieSettings {
     pub name: &'static str,
     /// `__Host-uni1_2fa` over https, `uni1_2fa` otherwise.
     pub challenge_name: &'static str,
+    /// `__Host-uni1_oauth` over https, `uni1_oauth` otherwise: binds a
+    /// Google/GitHub sign-in to the browser that started it.
+    pub oauth_name: &'static str,
     pub secure: bool,
 }
 
@@ -39,6 +42,11 @@ impl CookieSettings {
                 "uni1_session"
             },
             challenge_name: if https { "__Host-uni1_2fa" } else { "uni1_2fa" },
+            oauth_name: if https {
+                "__Host-uni1_oauth"
+            } else {
+                "uni1_oauth"
+            },
             secure: https,
         }
     }
@@ -63,6 +71,11 @@ impl CookieSettings {
     /// The `Set-Cookie` value for a sign-in challenge.
     pub fn set_challenge(&self, token: &str) -> String {
         self.cookie(self.challenge_name, token, CHALLENGE_MAX_AGE_SECS)
+    }
+
+    /// The `Set-Cookie` value that binds an OAuth flow to this browser.
+    pub fn set_oauth(&self, state: &str) -> String {
+        self.cookie(self.oauth_name, state, CHALLENGE_MAX_AGE_SECS)
     }
 
     /// The `Set-Cookie` value that removes the challenge cookie.

@@ -11,6 +11,7 @@ mod email_tokens;
 mod operator;
 pub mod password;
 pub mod providers;
+mod reclaim;
 mod reset;
 mod sessions;
 mod signin;

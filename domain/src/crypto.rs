@@ -1,9 +1,12 @@
-//! Secrets the database must not hold in the clear (TOTP seeds today,
-//! provider tokens later) are sealed with AES-256-GCM under the application
-//! key. Each sealed value carries the key's id, so the key can be rotated:
-//! values sealed under an older key stay readable while it is still
-//! configured. The associated data binds a value to its row (e.g. the
-//! user's id), so a sealed value copied onto another row does not open.
+//! Secrets the database must not hold in the clear (TOTP seeds today) are
+//! sealed with AES-256-GCM under the application key. The associated data
+//! binds a value to its row (e.g. the user's id), so a sealed value copied
+//! onto another row does not open. Each sealed value carries the key's id:
+//! today one key is configured and a value sealed under another key is
+//! refused (`CryptoError::UnknownKey`); the id is there so that a keyring
+//! (seal with the newest, open by id) can add rotation without a migration.
+//! Until then, changing `UNI1_APP_KEY` locks out everyone who uses
+//! two-factor (their sealed seeds no longer open).
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};

@@ -55,7 +55,8 @@ pub fn SignInPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     let options = options.await.unwrap_or_default();
                     let next = next();
-                    let href = move |p: &str| format!("/auth/{p}/start?next={}", if next.is_empty() { "/studio".to_owned() } else { next.clone() });
+                    let next = if next.is_empty() { "/studio".to_owned() } else { next };
+                    let href = move |p: &str| format!("/auth/{p}/start?next={}", crate::auth::encode_component(&next));
                     (options.google || options.github).then(|| view! {
                         <div class="space-y-2">
                             {options.google.then(|| view! {

@@ -125,6 +125,7 @@ impl Accounts {
             }
             return Err(crate::Unexpected::new("changing an address", e).into());
         }
+        super::email_tokens::expire_all(&txn, account.id).await?;
         mail::enqueue(
             &txn,
             Some(account.id),

@@ -107,3 +107,19 @@ impl Accounts {
         Ok(row)
     }
 }
+
+/// Spends every unused mail link of `user_id` (after a password reset or an
+/// address change, no older link may still act on the account).
+pub(crate) async fn expire_all(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+) -> Result<(), Unexpected> {
+    email_token::Entity::update_many()
+        .col_expr(Column::UsedAt, Expr::value(Utc::now()))
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::UsedAt.is_null())
+        .exec(conn)
+        .await
+        .unexpected("expiring mail links")?;
+    Ok(())
+}

@@ -241,16 +241,12 @@ impl Accounts {
             .await
             .unexpected("looking up an account")?;
         if let Some(existing) = existing {
-            link(&txn, existing.id, &profile).await?;
             if existing.email_confirmed_at.is_none() {
-                // The provider just proved the address.
-                user::Entity::update_many()
-                    .col_expr(user::Column::EmailConfirmedAt, Expr::value(Utc::now()))
-                    .filter(user::Column::Id.eq(existing.id))
-                    .exec(&txn)
-                    .await
-                    .unexpected("confirming an address")?;
+                // The provider just proved the address: whoever set up this
+                // unconfirmed account may not be its owner (pre-hijacking).
+                super::reclaim::reclaim_unconfirmed(&txn, existing.id, false).await?;
             }
+            link(&txn, existing.id, &profile).await?;
             audit::record(
                 &txn,
                 Some(existing.id),
@@ -422,7 +418,8 @@ impl Accounts {
         if !linked.iter().any(|l| l.provider == provider) {
             return Err(AccountError::NotFound);
         }
-        if linked.len() == 1 && !self.has_password(who).await? {
+        let remaining = linked.iter().filter(|l| l.provider != provider).count();
+        if remaining == 0 && !self.has_password(who).await? {
             return Err(AccountError::LastSignInMethod(provider));
         }
         user_identity::Entity::delete_many()

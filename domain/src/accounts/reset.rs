@@ -137,9 +137,15 @@ impl Accounts {
         let token = self
             .consume_token(&txn, Purpose::ResetPassword, secret)
             .await?;
-        if token.user_id != account.id {
+        // The link must be for this account's current address.
+        if token.user_id != account.id || email_key(&token.email) != account.email_key {
             return Err(AccountError::LinkInvalid);
         }
+        if account.email_confirmed_at.is_none() {
+            // The reset link just proved the address (see accounts::reclaim).
+            super::reclaim::reclaim_unconfirmed(&txn, account.id, true).await?;
+        }
+        super::email_tokens::expire_all(&txn, account.id).await?;
         let now = Utc::now();
         user::Entity::update_many()
             .col_expr(user::Column::PasswordHash, Expr::value(hash))

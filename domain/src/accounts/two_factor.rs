@@ -146,6 +146,12 @@ impl Accounts {
 
     /// Starts (or restarts) enrolment: a new secret, not yet active.
     pub async fn begin_two_factor(&self, who: &CurrentUser) -> Result<Enrolment, AccountError> {
+        if !who.email_confirmed {
+            return Err(AccountError::invalid(
+                "code",
+                "Confirm your e-mail address first (see the link we sent you).",
+            ));
+        }
         if self.two_factor_enabled(who.id).await? {
             return Err(AccountError::invalid(
                 "code",
@@ -381,20 +387,28 @@ impl Accounts {
             .await
             .unexpected("reading an account")?
             .ok_or(AccountError::LinkInvalid)?;
+        // Count this attempt before looking at the code, in one statement
+        // that also checks the limit: concurrent guesses cannot overrun it.
+        let counted = two_factor_challenge::Entity::update_many()
+            .col_expr(
+                two_factor_challenge::Column::Attempts,
+                Expr::col(two_factor_challenge::Column::Attempts).add(1),
+            )
+            .filter(two_factor_challenge::Column::Id.eq(row.id))
+            .filter(two_factor_challenge::Column::Attempts.lt(MAX_ATTEMPTS))
+            .filter(two_factor_challenge::Column::UsedAt.is_null())
+            .filter(two_factor_challenge::Column::ExpiresAt.gt(now))
+            .exec(&self.db)
+            .await
+            .unexpected("counting an attempt")?;
+        if counted.rows_affected != 1 {
+            return Err(AccountError::LinkInvalid);
+        }
         let txn = self.db.begin().await.unexpected("starting a transaction")?;
         let Some(how) = self
             .check_second_factor(&txn, row.user_id, &account.email, code)
             .await?
         else {
-            two_factor_challenge::Entity::update_many()
-                .col_expr(
-                    two_factor_challenge::Column::Attempts,
-                    Expr::col(two_factor_challenge::Column::Attempts).add(1),
-                )
-                .filter(two_factor_challenge::Column::Id.eq(row.id))
-                .exec(&txn)
-                .await
-                .unexpected("counting a wrong code")?;
             audit::record(
                 &txn,
                 Some(row.user_id),

@@ -91,6 +91,7 @@ enum Failure {
     Provider,
     Unverified,
     LinkedElsewhere,
+    Unconfirmed,
     Internal,
 }
 
@@ -103,6 +104,7 @@ impl Failure {
             Failure::Provider => "provider",
             Failure::Unverified => "unverified",
             Failure::LinkedElsewhere => "linked_elsewhere",
+            Failure::Unconfirmed => "unconfirmed",
             Failure::Internal => "internal",
         }
     }
@@ -161,6 +163,10 @@ pub async fn start(
     }
     let link_user_id = if linking {
         match &auth.user {
+            // Linking to an unconfirmed account could be a pre-hijacking step.
+            Some(user) if !user.email_confirmed => {
+                return back(Failure::Unconfirmed, provider, true)
+            }
             Some(user) => Some(user.id),
             None => return Redirect::to("/sign-in?next=/settings/security").into_response(),
         }
@@ -195,7 +201,13 @@ pub async fn start(
         }
     };
     match url {
-        Ok(url) => Redirect::to(&url).into_response(),
+        Ok(url) => {
+            let mut response = Redirect::to(&url).into_response();
+            if let Ok(cookie) = HeaderValue::from_str(&oauth.cookie.set_oauth(&state)) {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            response
+        }
         Err(e) => {
             tracing::error!(provider = provider.as_str(), error = %e, "cannot start a provider sign-in");
             back(Failure::Provider, provider, linking)
@@ -297,6 +309,7 @@ pub async fn callback(
     Path(provider): Path<String>,
     Query(query): Query<CallbackQuery>,
     Extension(auth): Extension<RequestAuth>,
+    headers: http::HeaderMap,
 ) -> Response {
     let Some(provider) = Provider::parse(&provider) else {
         return Redirect::to("/sign-in?error=unavailable").into_response();
@@ -304,6 +317,12 @@ pub async fn callback(
     let Some(state) = query.state.as_deref() else {
         return back(Failure::Expired, provider, false);
     };
+    // The flow must come back to the browser that started it: otherwise
+    // anyone could send a victim their own callback URL and sign them in
+    // to the sender's account (login CSRF).
+    if uni1_app::session::cookie_value(&headers, oauth.cookie.oauth_name) != Some(state) {
+        return back(Failure::Expired, provider, false);
+    }
     let flow = match oauth.accounts.take_provider_flow(provider, state).await {
         Ok(flow) => flow,
         Err(e) => return back(from_account(e), provider, false),

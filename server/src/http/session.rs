@@ -67,17 +67,19 @@ pub async fn resolve(
             .to_owned(),
     };
     let token = cookie_value(request.headers(), layer.cookie.name).map(str::to_owned);
-    let user = match &token {
+    // A cookie is cleared only when its session is really gone; a database
+    // error leaves it alone (the next request may succeed).
+    let (user, stale_cookie) = match &token {
         Some(token) => match layer.accounts.authenticate(token).await {
-            Ok(user) => user,
+            Ok(Some(user)) => (Some(user), false),
+            Ok(None) => (None, true),
             Err(e) => {
                 tracing::error!(error = %uni1_app::error::chain(&e), "resolving a session failed");
-                None
+                (None, false)
             }
         },
-        None => None,
+        None => (None, false),
     };
-    let stale_cookie = token.is_some() && user.is_none();
     request
         .extensions_mut()
         .insert(RequestAuth { client, user });

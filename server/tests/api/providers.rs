@@ -97,15 +97,53 @@ async fn through_provider(location: &str) -> String {
     panic!("the provider never sent the browser back");
 }
 
+/// Confirms `email` with the link from its confirmation mail.
+async fn confirm(app: &TestApp, email: &str, visitor: &Visitor) {
+    let token = crate::accounts::token_in(&crate::accounts::last_mail(app, email).await.text_body);
+    let r = app
+        .post_as("/api/confirm_email", &[("token", &token)], visitor)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// Adds the cookie a reply set to the visitor's cookies.
+fn add_cookie(visitor: &mut Visitor, reply: &crate::support::Reply, name: &str) {
+    let set = reply
+        .set_cookie(name)
+        .unwrap_or_else(|| panic!("{name} cookie"));
+    let pair = set.split(';').next().expect("pair").to_owned();
+    let mut cookies: Vec<String> = visitor
+        .cookie
+        .as_deref()
+        .unwrap_or_default()
+        .split("; ")
+        .filter(|c| !c.is_empty() && !c.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+        .collect();
+    cookies.push(pair);
+    visitor.cookie = Some(cookies.join("; "));
+}
+
+/// Starts a flow at the app (keeping the cookie that binds it to this
+/// browser) and returns where the app sends the browser.
+async fn start_flow(app: &TestApp, visitor: &mut Visitor, start: &str) -> String {
+    let r = app.get_as(start, visitor).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    add_cookie(visitor, &r, "uni1_oauth");
+    r.header("location").expect("to the provider").to_owned()
+}
+
 /// Starts a flow at the app, goes through the provider as `email`, and
 /// returns the app's callback path.
-async fn provider_round_trip(app: &TestApp, visitor: &Visitor, start: &str, email: &str) -> String {
+async fn provider_round_trip(
+    app: &TestApp,
+    visitor: &mut Visitor,
+    start: &str,
+    email: &str,
+) -> String {
     let sep = if start.contains('?') { '&' } else { '?' };
-    let r = app
-        .get_as(&format!("{start}{sep}login_hint={email}"), visitor)
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    through_provider(r.header("location").expect("to the provider")).await
+    let location = start_flow(app, visitor, &format!("{start}{sep}login_hint={email}")).await;
+    through_provider(&location).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,7 +152,7 @@ async fn google_sign_up_needs_the_attestation_then_signs_in() {
         let mut v = Visitor::new("198.51.100.90");
         let callback = provider_round_trip(
             &app,
-            &v,
+            &mut v,
             "/auth/google/start?next=/settings/security",
             "ada@example.org",
         )
@@ -177,7 +215,7 @@ async fn google_sign_up_needs_the_attestation_then_signs_in() {
         let mut fresh = Visitor::new("198.51.100.91");
         let callback = provider_round_trip(
             &app,
-            &fresh,
+            &mut fresh,
             "/auth/google/start?next=/settings/security",
             "ada@example.org",
         )
@@ -205,7 +243,7 @@ async fn google_sign_up_needs_the_attestation_then_signs_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_replayed_and_tampered_callbacks_are_refused() {
     with_providers(|app: TestApp| async move {
-        let v = Visitor::new("198.51.100.92");
+        let mut v = Visitor::new("198.51.100.92");
         let r = app
             .get_as("/auth/google/callback?code=abc&state=forged", &v)
             .await;
@@ -214,7 +252,8 @@ async fn forged_replayed_and_tampered_callbacks_are_refused() {
             Some("/sign-in?error=expired&provider=google")
         );
 
-        let callback = provider_round_trip(&app, &v, "/auth/google/start", "eve@example.org").await;
+        let callback =
+            provider_round_trip(&app, &mut v, "/auth/google/start", "eve@example.org").await;
         let first = app.get_as(&callback, &v).await;
         assert!(first
             .header("location")
@@ -233,10 +272,8 @@ async fn forged_replayed_and_tampered_callbacks_are_refused() {
             .find_map(|kv| kv.strip_prefix("code="))
             .expect("a code")
             .to_owned();
-        let r = app.get_as("/auth/google/start", &v).await;
-        let fresh_state = r
-            .header("location")
-            .expect("to the provider")
+        let fresh_state = start_flow(&app, &mut v, "/auth/google/start")
+            .await
             .split(['?', '&'])
             .find_map(|kv| kv.strip_prefix("state="))
             .expect("a state")
@@ -254,10 +291,12 @@ async fn forged_replayed_and_tampered_callbacks_are_refused() {
         );
 
         // A flow whose stored nonce does not match the id_token's.
-        let r = app
-            .get_as("/auth/google/start?login_hint=mallory@example.org", &v)
-            .await;
-        let location = r.header("location").expect("to the provider").to_owned();
+        let location = start_flow(
+            &app,
+            &mut v,
+            "/auth/google/start?login_hint=mallory@example.org",
+        )
+        .await;
         for flow in oauth_state::Entity::find()
             .all(&app.db)
             .await
@@ -288,10 +327,15 @@ async fn forged_replayed_and_tampered_callbacks_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn github_links_by_verified_address_only() {
     with_providers(|app: TestApp| async move {
-        let v = Visitor::new("198.51.100.93");
+        let mut v = Visitor::new("198.51.100.93");
         // An address GitHub has not verified, and no account: refused.
-        let callback =
-            provider_round_trip(&app, &v, "/auth/github/start", "unverified-bo@example.org").await;
+        let callback = provider_round_trip(
+            &app,
+            &mut v,
+            "/auth/github/start",
+            "unverified-bo@example.org",
+        )
+        .await;
         let r = app.get_as(&callback, &v).await;
         assert_eq!(
             r.header("location"),
@@ -300,9 +344,15 @@ async fn github_links_by_verified_address_only() {
 
         // A verified address that has a password account: linked and signed in.
         sign_up(&app, "grace@example.org", &v).await;
+        confirm(&app, "grace@example.org", &v).await;
         let mut browser = Visitor::new("198.51.100.94");
-        let callback =
-            provider_round_trip(&app, &browser, "/auth/github/start", "grace@example.org").await;
+        let callback = provider_round_trip(
+            &app,
+            &mut browser,
+            "/auth/github/start",
+            "grace@example.org",
+        )
+        .await;
         let r = app.get_as(&callback, &browser).await;
         assert_eq!(r.header("location"), Some("/studio"));
         browser.keep_cookie(&r);
@@ -326,11 +376,12 @@ async fn signed_in_people_link_a_provider_from_settings() {
     with_providers(|app: TestApp| async move {
         let mut v = Visitor::new("198.51.100.95");
         sign_up(&app, "linus@example.org", &v).await;
+        confirm(&app, "linus@example.org", &v).await;
         sign_in(&app, "linus@example.org", PASSWORD, &mut v).await;
         // Linking works even when the provider's address differs (and is unverified).
         let callback = provider_round_trip(
             &app,
-            &v,
+            &mut v,
             "/auth/github/start?link=1",
             "unverified-linus@example.org",
         )
@@ -349,10 +400,11 @@ async fn signed_in_people_link_a_provider_from_settings() {
         // The same GitHub identity cannot be linked to a second account.
         let mut other = Visitor::new("198.51.100.96");
         sign_up(&app, "other@example.org", &other).await;
+        confirm(&app, "other@example.org", &other).await;
         sign_in(&app, "other@example.org", PASSWORD, &mut other).await;
         let callback = provider_round_trip(
             &app,
-            &other,
+            &mut other,
             "/auth/github/start?link=1",
             "unverified-linus@example.org",
         )
@@ -379,7 +431,8 @@ async fn two_factor_is_asked_after_a_provider_sign_in_too() {
     with_providers(|app: TestApp| async move {
         // A Google account, then two-factor turned on.
         let mut v = Visitor::new("198.51.100.98");
-        let callback = provider_round_trip(&app, &v, "/auth/google/start", "tfa@example.org").await;
+        let callback =
+            provider_round_trip(&app, &mut v, "/auth/google/start", "tfa@example.org").await;
         let complete = app
             .get_as(&callback, &v)
             .await
@@ -423,7 +476,7 @@ async fn two_factor_is_asked_after_a_provider_sign_in_too() {
         let mut other = Visitor::new("198.51.100.99");
         let callback = provider_round_trip(
             &app,
-            &other,
+            &mut other,
             "/auth/google/start?next=/settings/security",
             "tfa@example.org",
         )
@@ -446,6 +499,84 @@ async fn two_factor_is_asked_after_a_provider_sign_in_too() {
             Some("/settings/security"),
             "the next path survives the second step"
         );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_opened_in_another_browser_is_refused() {
+    with_providers(|app: TestApp| async move {
+        // The attacker completes the provider step in their own browser...
+        let mut attacker = Visitor::new("192.0.2.120");
+        let callback = provider_round_trip(
+            &app,
+            &mut attacker,
+            "/auth/google/start",
+            "attacker@example.org",
+        )
+        .await;
+        // ...and sends the callback link to the victim (login CSRF).
+        let victim = Visitor::new("198.51.100.120");
+        let r = app.get_as(&callback, &victim).await;
+        assert_eq!(
+            r.header("location"),
+            Some("/sign-in?error=expired&provider=google")
+        );
+        assert!(r.set_cookie("uni1_session").is_none());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_reclaims_an_account_someone_set_up_for_their_address() {
+    with_providers(|app: TestApp| async move {
+        // Someone creates an unconfirmed account for the victim's address.
+        let mut squatter = Visitor::new("192.0.2.121");
+        sign_up(&app, "victim@example.org", &squatter).await;
+        assert_eq!(
+            sign_in(&app, "victim@example.org", PASSWORD, &mut squatter)
+                .await
+                .status,
+            200
+        );
+        // Linking and two-factor need a confirmed address.
+        let r = app.get_as("/auth/github/start?link=1", &squatter).await;
+        assert_eq!(
+            r.header("location"),
+            Some("/settings/security?error=unconfirmed&provider=github")
+        );
+        let r = app.post_as("/api/begin_two_factor", &[], &squatter).await;
+        assert_eq!(r.status, 422);
+
+        // The owner signs in with Google, which verified the address.
+        let mut owner = Visitor::new("198.51.100.121");
+        let callback =
+            provider_round_trip(&app, &mut owner, "/auth/google/start", "victim@example.org").await;
+        let r = app.get_as(&callback, &owner).await;
+        assert_eq!(r.header("location"), Some("/studio"));
+        owner.keep_cookie(&r);
+        let me = app.post_as("/api/me", &[], &owner).await.json();
+        assert_eq!(me["email_confirmed"], true);
+
+        // The squatter's session and password are gone.
+        assert!(app
+            .post_as("/api/me", &[], &squatter)
+            .await
+            .json()
+            .is_null());
+        let mut again = Visitor::new("192.0.2.122");
+        assert_eq!(
+            sign_in(&app, "victim@example.org", PASSWORD, &mut again)
+                .await
+                .status,
+            422
+        );
+        let overview = app
+            .post_as("/api/security_overview", &[], &owner)
+            .await
+            .json();
+        assert_eq!(overview["has_password"], false);
+        assert_eq!(overview["linked"].as_array().map(Vec::len), Some(1));
     })
     .await;
 }

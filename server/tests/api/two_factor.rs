@@ -57,6 +57,17 @@ on_both_backends!(
     |app: TestApp| async move {
         let mut v = Visitor::new("198.51.100.110");
         sign_up(&app, "tess@example.org", &v).await;
+        let token = crate::accounts::token_in(
+            &crate::accounts::last_mail(&app, "tess@example.org")
+                .await
+                .text_body,
+        );
+        assert_eq!(
+            app.post_as("/api/confirm_email", &[("token", &token)], &v)
+                .await
+                .status,
+            200
+        );
         sign_in(&app, "tess@example.org", PASSWORD, &mut v).await;
 
         let setup = app.post_as("/api/begin_two_factor", &[], &v).await.json();

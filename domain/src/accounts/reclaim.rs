@@ -1,0 +1,67 @@
+//! Against account pre-hijacking: anyone can create an unconfirmed account
+//! for someone else's address and set it up (a password, a linked identity,
+//! two-factor) before the owner arrives. When the owner later proves the
+//! address (by Google/GitHub, or by a reset link), everything the
+//! unconfirmed account gathered that the owner did not set is removed, and
+//! every session ends.
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::entities::{
+    recovery_code, session, two_factor, two_factor_challenge, user, user_identity,
+};
+use crate::error::{ResultExt, Unexpected};
+
+/// Confirms the address of `user_id` for its proven owner. With
+/// `keep_password = false` the password is removed too (the owner proved
+/// the address through a provider and never chose it).
+pub(crate) async fn reclaim_unconfirmed(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    keep_password: bool,
+) -> Result<(), Unexpected> {
+    let now = Utc::now();
+    let mut update = user::Entity::update_many()
+        .col_expr(user::Column::EmailConfirmedAt, Expr::value(now))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::Id.eq(user_id));
+    if !keep_password {
+        update = update.col_expr(
+            user::Column::PasswordHash,
+            Expr::value(Option::<String>::None),
+        );
+    }
+    update
+        .exec(conn)
+        .await
+        .unexpected("confirming a reclaimed address")?;
+    user_identity::Entity::delete_many()
+        .filter(user_identity::Column::UserId.eq(user_id))
+        .exec(conn)
+        .await
+        .unexpected("removing identities of an unconfirmed account")?;
+    two_factor::Entity::delete_by_id(user_id)
+        .exec(conn)
+        .await
+        .unexpected("removing two-factor")?;
+    recovery_code::Entity::delete_many()
+        .filter(recovery_code::Column::UserId.eq(user_id))
+        .exec(conn)
+        .await
+        .unexpected("removing recovery codes")?;
+    two_factor_challenge::Entity::delete_many()
+        .filter(two_factor_challenge::Column::UserId.eq(user_id))
+        .exec(conn)
+        .await
+        .unexpected("removing sign-in challenges")?;
+    super::sessions::end_sessions_on(
+        conn,
+        session::Column::UserId.eq(user_id),
+        "address_reclaimed",
+    )
+    .await?;
+    Ok(())
+}
