@@ -32,6 +32,15 @@ pub fn token_in(text: &str) -> String {
         .collect()
 }
 
+/// Confirms `email` with the link from its confirmation mail.
+pub async fn confirm(app: &TestApp, email: &str, visitor: &Visitor) {
+    let token = token_in(&last_mail(app, email).await.text_body);
+    let r = app
+        .post_as("/api/confirm_email", &[("token", &token)], visitor)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
 pub async fn sign_up(app: &TestApp, email: &str, visitor: &Visitor) -> crate::support::Reply {
     app.post_as(
         "/api/sign_up",

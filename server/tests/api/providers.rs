@@ -8,6 +8,7 @@ use uni1_domain::entities::{oauth_state, user_identity};
 
 use crate::accounts::{sign_in, sign_up, PASSWORD};
 use crate::support::{run_configured, Backend, TestApp, Visitor, ORIGIN};
+use crate::two_factor::code_at;
 
 fn issuer() -> Option<String> {
     match std::env::var("UNI1_TEST_OIDC_ISSUER") {
@@ -95,15 +96,6 @@ async fn through_provider(location: &str) -> String {
         next = base.join(&to).expect("joins").to_string();
     }
     panic!("the provider never sent the browser back");
-}
-
-/// Confirms `email` with the link from its confirmation mail.
-async fn confirm(app: &TestApp, email: &str, visitor: &Visitor) {
-    let token = crate::accounts::token_in(&crate::accounts::last_mail(app, email).await.text_body);
-    let r = app
-        .post_as("/api/confirm_email", &[("token", &token)], visitor)
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
 }
 
 /// Adds the cookie a reply set to the visitor's cookies.
@@ -344,7 +336,7 @@ async fn github_links_by_verified_address_only() {
 
         // A verified address that has a password account: linked and signed in.
         sign_up(&app, "grace@example.org", &v).await;
-        confirm(&app, "grace@example.org", &v).await;
+        crate::accounts::confirm(&app, "grace@example.org", &v).await;
         let mut browser = Visitor::new("198.51.100.94");
         let callback = provider_round_trip(
             &app,
@@ -376,7 +368,7 @@ async fn signed_in_people_link_a_provider_from_settings() {
     with_providers(|app: TestApp| async move {
         let mut v = Visitor::new("198.51.100.95");
         sign_up(&app, "linus@example.org", &v).await;
-        confirm(&app, "linus@example.org", &v).await;
+        crate::accounts::confirm(&app, "linus@example.org", &v).await;
         sign_in(&app, "linus@example.org", PASSWORD, &mut v).await;
         // Linking works even when the provider's address differs (and is unverified).
         let callback = provider_round_trip(
@@ -400,7 +392,7 @@ async fn signed_in_people_link_a_provider_from_settings() {
         // The same GitHub identity cannot be linked to a second account.
         let mut other = Visitor::new("198.51.100.96");
         sign_up(&app, "other@example.org", &other).await;
-        confirm(&app, "other@example.org", &other).await;
+        crate::accounts::confirm(&app, "other@example.org", &other).await;
         sign_in(&app, "other@example.org", PASSWORD, &mut other).await;
         let callback = provider_round_trip(
             &app,
@@ -452,21 +444,10 @@ async fn two_factor_is_asked_after_a_provider_sign_in_too() {
             .as_str()
             .expect("secret")
             .to_owned();
-        let totp = totp_rs::TOTP::new(
-            totp_rs::Algorithm::SHA1,
-            6,
-            1,
-            30,
-            totp_rs::Secret::Encoded(secret).to_bytes().expect("base32"),
-            None,
-            String::new(),
-        )
-        .expect("totp");
-        let now = u64::try_from(chrono::Utc::now().timestamp()).expect("positive");
         let r = app
             .post_as(
                 "/api/confirm_two_factor",
-                &[("code", &totp.generate(now))],
+                &[("code", &code_at(&secret, 0))],
                 &v,
             )
             .await;
@@ -489,7 +470,7 @@ async fn two_factor_is_asked_after_a_provider_sign_in_too() {
         let r = app
             .post_as(
                 "/api/verify_second_factor",
-                &[("code", &totp.generate(now + 30))],
+                &[("code", &code_at(&secret, 30))],
                 &other,
             )
             .await;

@@ -10,7 +10,8 @@ use crate::support::{TestApp, Visitor};
 
 const CHALLENGE_COOKIE: &str = "uni1_2fa";
 
-fn code_at(secret: &str, offset_secs: i64) -> String {
+/// The TOTP code for `secret`, `offset_secs` from now.
+pub fn code_at(secret: &str, offset_secs: i64) -> String {
     let totp = TOTP::new(
         Algorithm::SHA1,
         6,
@@ -57,17 +58,7 @@ on_both_backends!(
     |app: TestApp| async move {
         let mut v = Visitor::new("198.51.100.110");
         sign_up(&app, "tess@example.org", &v).await;
-        let token = crate::accounts::token_in(
-            &crate::accounts::last_mail(&app, "tess@example.org")
-                .await
-                .text_body,
-        );
-        assert_eq!(
-            app.post_as("/api/confirm_email", &[("token", &token)], &v)
-                .await
-                .status,
-            200
-        );
+        crate::accounts::confirm(&app, "tess@example.org", &v).await;
         sign_in(&app, "tess@example.org", PASSWORD, &mut v).await;
 
         let setup = app.post_as("/api/begin_two_factor", &[], &v).await.json();
