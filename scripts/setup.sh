@@ -126,6 +126,15 @@ if [[ $WITH_TEST_TOOLS -eq 1 ]]; then
   else
     die "install Chromium and set UNI1_CHROMIUM to its path"
   fi
+  # A local S3 server that really checks SigV4 signatures, for the S3 tests.
+  S3S_VERSION=0.14.1
+  if [[ "$(cat "$HOME/.cargo/bin/.s3s-fs-version" 2>/dev/null)" == "$S3S_VERSION" ]] && have s3s-fs; then
+    say "s3s-fs $S3S_VERSION: installed"
+  else
+    say "s3s-fs $S3S_VERSION: building (about 4 minutes on 2 cores)"
+    env "${tool_build_env[@]}" "${TOOL_CARGO[@]}" install s3s-fs --version "$S3S_VERSION" --locked --features binary
+    echo "$S3S_VERSION" > "$HOME/.cargo/bin/.s3s-fs-version"
+  fi
 fi
 
 cat > "$ENV_FILE" <<ENV

@@ -75,9 +75,24 @@ start_oidc_provider() {
   export UNI1_TEST_OIDC_ISSUER="http://127.0.0.1:$port"
   echo "OpenID provider: $UNI1_TEST_OIDC_ISSUER"
 }
+# s3s-fs: a local S3 server that verifies SigV4 signatures (cargo-installed
+# by setup); the storage tests run against it.
+start_s3() {
+  local port dir
+  port=$(free_port); dir=$(mktemp -d)
+  mkdir -p "$dir/uni1-test"
+  s3s-fs --host 127.0.0.1 --port "$port" --access-key uni1-test-ak --secret-key uni1-test-sk "$dir" >"$dir.log" 2>&1 &
+  S3_PID=$!
+  for _ in $(seq 40); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.25; done
+  curl -s -o /dev/null "http://127.0.0.1:$port/" || { cat "$dir.log"; echo "s3s-fs did not start"; return 1; }
+  export UNI1_TEST_S3_ENDPOINT="http://127.0.0.1:$port" UNI1_TEST_S3_BUCKET=uni1-test \
+    UNI1_TEST_S3_ACCESS_KEY=uni1-test-ak UNI1_TEST_S3_SECRET_KEY=uni1-test-sk UNI1_REQUIRE_S3=1
+  echo "s3s-fs: $UNI1_TEST_S3_ENDPOINT (bucket uni1-test)"
+}
 MAILDEV_PID=""
 OIDC_PID=""
-trap 'for p in $MAILDEV_PID $OIDC_PID; do kill "$p" 2>/dev/null; done; true' EXIT
+S3_PID=""
+trap 'for p in $MAILDEV_PID $OIDC_PID $S3_PID; do kill "$p" 2>/dev/null; done; true' EXIT
 
 browser_tests() {
   local port data log pid
@@ -109,14 +124,16 @@ browser_tests() {
 }
 
 step "format" cargo fmt --all -- --check
-step "clippy: server side" cargo clippy --locked -p uni1-server -p uni1-domain -p uni1-migration -p uni1-app \
+CRATES=(-p uni1-server -p uni1-domain -p uni1-migration -p uni1-app -p uni1-imaging -p uni1-models -p uni1-storage)
+step "clippy: server side" cargo clippy --locked "${CRATES[@]}" \
   --features uni1-app/ssr --all-targets -- -D warnings
 step "clippy: browser side (wasm32)" cargo clippy --locked -p uni1-frontend -p uni1-app \
   --features uni1-app/hydrate --target wasm32-unknown-unknown -- -D warnings
 step "postgresql" ensure_postgres
 step "test peers: maildev" start_maildev
 step "test peers: OpenID provider" start_oidc_provider
-step "unit and HTTP tests (SQLite and PostgreSQL)" cargo test --locked -p uni1-server -p uni1-domain -p uni1-migration -p uni1-app
+step "test peers: S3 (s3s-fs)" start_s3
+step "unit and HTTP tests (SQLite and PostgreSQL)" cargo test --locked "${CRATES[@]}"
 step "build the site" cargo leptos build
 step "browser tests (Chromium, desktop and phone)" browser_tests
 printf '\n\033[1;32mAll checks passed in %ss.\033[0m\n' "$(( $(date +%s) - START ))"

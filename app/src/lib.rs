@@ -23,6 +23,7 @@ pub mod session;
 pub mod site;
 #[cfg(feature = "ssr")]
 pub mod state;
+pub mod studio;
 pub mod underage;
 
 use auth::{
@@ -32,7 +33,7 @@ use auth::{
 use error::AppError;
 use layout::Layout;
 use pages::{
-    about::{Billing, Gallery, Settings, Studio},
+    about::{Billing, Gallery, Settings},
     auth::{
         CompleteSignUpPage, ConfirmEmailChangePage, ConfirmEmailPage, ResetPasswordPage,
         ResetRequestPage, SecondFactorPage, SignInPage, SignUpPage,
@@ -42,6 +43,7 @@ use pages::{
     legal::{Cookies, Privacy, Terms},
     not_found::NotFound,
     security::SecurityPage,
+    studio::Studio,
     underage::ReportUnderagePage,
 };
 

@@ -7,4 +7,5 @@ pub mod landing;
 pub mod legal;
 pub mod not_found;
 pub mod security;
+pub mod studio;
 pub mod underage;

@@ -22,6 +22,8 @@ pub struct AppState {
     pub cookie: CookieSettings,
     /// Which outside sign-in providers are configured.
     pub providers: crate::auth::SignInOptions,
+    /// Generation: models, queue, credits and storage.
+    pub generations: uni1_domain::generation::Generations,
 }
 
 /// The [`AppState`] the server provided to this request.

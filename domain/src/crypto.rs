@@ -67,6 +67,17 @@ impl AppKey {
         &self.id
     }
 
+    /// A separate 32-byte key for `purpose`, derived from this one (so one
+    /// configured secret can seed, e.g., the storage master key).
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(b"uni1 key derivation v1\0");
+        h.update(purpose.as_bytes());
+        h.update([0]);
+        h.update(self.key);
+        h.finalize().into()
+    }
+
     fn cipher(&self) -> Aes256Gcm {
         Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&self.key))
     }

@@ -5,8 +5,13 @@
 
 pub mod audit_log;
 pub mod contact_message;
+pub mod credit_balance;
+pub mod credit_ledger;
 pub mod email_token;
+pub mod generation;
+pub mod image;
 pub mod mail_outbox;
+pub mod moderation_flag;
 pub mod oauth_state;
 pub mod pending_signup;
 pub mod recovery_code;
@@ -14,5 +19,6 @@ pub mod session;
 pub mod two_factor;
 pub mod two_factor_challenge;
 pub mod underage_report;
+pub mod upload;
 pub mod user;
 pub mod user_identity;

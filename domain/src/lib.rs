@@ -7,10 +7,12 @@
 pub mod accounts;
 pub mod audit;
 pub mod contact;
+pub mod credits;
 pub mod crypto;
 pub mod email;
 pub mod entities;
 pub mod error;
+pub mod generation;
 pub mod health;
 pub mod mail;
 pub mod rate_limit;

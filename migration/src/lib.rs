@@ -11,6 +11,7 @@ mod m20261124_000002_accounts;
 mod m20261124_000003_underage_reports;
 mod m20261124_000004_identities;
 mod m20261124_000005_two_factor;
+mod m20261124_000006_generation;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_underage_reports::Migration),
             Box::new(m20261124_000004_identities::Migration),
             Box::new(m20261124_000005_two_factor::Migration),
+            Box::new(m20261124_000006_generation::Migration),
         ]
     }
 }

@@ -13,6 +13,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
+pub mod generation;
+pub use generation::{GenerationArgs, GenerationSettings, ModelFileEntry, StorageKind};
+
 /// uni1: AI image generation you can run yourself.
 #[derive(Debug, Parser)]
 #[command(name = "uni1", version, about, long_about = None)]
@@ -34,6 +37,47 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Operator tasks: create accounts (the first admin), change roles.
     Admin(AdminArgs),
+    /// Run generation jobs only (no web server), sharing the database and
+    /// object store with `uni1 serve` processes, possibly on other machines.
+    Worker(Box<WorkerArgs>),
+    /// Run the project's model server: the OpenAI Images and predictions
+    /// wire protocols in front of the built-in generator, with injectable
+    /// faults. For demos and tests; not a real model.
+    ModelServer(ModelServerArgs),
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub generation: GenerationArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ModelServerArgs {
+    /// Address and port to listen on
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    pub listen: SocketAddr,
+    /// API key clients must send as a Bearer token
+    #[arg(
+        long,
+        env = "UNI1_MODEL_SERVER_KEY",
+        default_value = "local-model-key",
+        hide_env_values = true
+    )]
+    pub api_key: String,
+    /// Secret (`whsec_<base64>`) the server signs webhooks with
+    #[arg(
+        long,
+        env = "UNI1_MODEL_SERVER_WEBHOOK_SECRET",
+        default_value = "whsec_bG9jYWwtbW9kZWwtc2VydmVyLXNlY3JldA==",
+        hide_env_values = true
+    )]
+    pub webhook_secret: String,
+    /// Extra delay before every answer, in milliseconds
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
 }
 
 #[derive(Debug, Args)]
@@ -211,6 +255,9 @@ pub struct ServeArgs {
     /// GitHub's API base URL [default: https://api.github.com]
     #[arg(long, env = "UNI1_GITHUB_API_URL", value_name = "URL")]
     pub github_api_url: Option<String>,
+
+    #[command(flatten)]
+    pub generation: GenerationArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
@@ -250,6 +297,22 @@ struct FileSettings {
     github_authorize_url: Option<String>,
     github_token_url: Option<String>,
     github_api_url: Option<String>,
+    storage: Option<StorageKind>,
+    storage_dir: Option<PathBuf>,
+    s3_endpoint: Option<String>,
+    s3_bucket: Option<String>,
+    s3_region: Option<String>,
+    s3_access_key_id: Option<String>,
+    s3_secret_access_key: Option<String>,
+    storage_keys: Option<String>,
+    signup_credits: Option<i64>,
+    blocked_terms: Option<String>,
+    worker_slots: Option<usize>,
+    job_lease_seconds: Option<u64>,
+    max_pending_per_user: Option<u64>,
+    retention_days: Option<i64>,
+    model_webhook_secret: Option<String>,
+    models: Option<Vec<ModelFileEntry>>,
 }
 
 /// A setting that cannot be used, with the reason.
@@ -311,6 +374,46 @@ pub struct Settings {
     pub github: Option<crate::http::oauth::GitHubSettings>,
     /// `UNI1_APP_KEY` as given (validated), or `None` for the key file.
     pub app_key: Option<SecretString>,
+    pub generation: GenerationSettings,
+}
+
+/// Everything `uni1 worker` runs with, validated.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub database: DatabaseSettings,
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    pub app_key: Option<SecretString>,
+    pub generation: GenerationSettings,
+}
+
+impl WorkerSettings {
+    pub fn resolve(args: WorkerArgs, file: Option<&Path>) -> Result<Self, ConfigError> {
+        let file = read_file(file)?;
+        let app_key = validated_app_key(
+            args.database
+                .app_key
+                .clone()
+                .or_else(|| file.app_key.clone()),
+        )?;
+        let (database, data_dir, log_format) = resolve_database(args.database, &file)?;
+        let generation = GenerationSettings::resolve(args.generation, &file, &data_dir)?;
+        Ok(Self {
+            database,
+            data_dir,
+            log_format,
+            app_key: app_key.map(SecretString::from),
+            generation,
+        })
+    }
+}
+
+fn validated_app_key(app_key: Option<String>) -> Result<Option<String>, ConfigError> {
+    if let Some(key) = &app_key {
+        uni1_domain::crypto::AppKey::from_base64(key)
+            .map_err(|_| invalid("UNI1_APP_KEY", "must be 32 random bytes, base64-encoded (openssl rand -base64 32); the value is not shown"))?;
+    }
+    Ok(app_key)
 }
 
 impl Settings {
@@ -337,16 +440,14 @@ impl Settings {
     /// Resolves the settings of `uni1 serve`: flags/env, then file, then defaults.
     pub fn resolve(args: ServeArgs, file: Option<&Path>) -> Result<Self, ConfigError> {
         let file = read_file(file)?;
-        let app_key = args
-            .database
-            .app_key
-            .clone()
-            .or_else(|| file.app_key.clone());
-        if let Some(key) = &app_key {
-            uni1_domain::crypto::AppKey::from_base64(key)
-                .map_err(|_| invalid("UNI1_APP_KEY", "must be 32 random bytes, base64-encoded (openssl rand -base64 32); the value is not shown"))?;
-        }
+        let app_key = validated_app_key(
+            args.database
+                .app_key
+                .clone()
+                .or_else(|| file.app_key.clone()),
+        )?;
         let (database, data_dir, log_format) = resolve_database(args.database, &file)?;
+        let generation = GenerationSettings::resolve(args.generation, &file, &data_dir)?;
         let listen = args
             .listen
             .or(file.listen)
@@ -442,6 +543,7 @@ impl Settings {
                 }),
             },
             app_key: app_key.map(SecretString::from),
+            generation,
             github: match pair(
                 (
                     "UNI1_GITHUB_CLIENT_ID",

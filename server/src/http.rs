@@ -4,6 +4,7 @@
 pub mod csrf;
 pub mod dev_outbox;
 pub mod health;
+pub mod media;
 pub mod oauth;
 pub mod security_headers;
 pub mod session;
@@ -49,7 +50,12 @@ pub struct HttpPolicy {
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Builds the whole application.
-pub fn router(state: ServerState, policy: HttpPolicy, oauth: oauth::OAuth) -> Router {
+pub fn router(
+    state: ServerState,
+    policy: HttpPolicy,
+    oauth: oauth::OAuth,
+    webhooks: media::Webhooks,
+) -> Router {
     let routes = generate_route_list(App);
     let app_state = state.app.clone();
     let context = move || provide_context(app_state.clone());
@@ -92,6 +98,28 @@ pub fn router(state: ServerState, policy: HttpPolicy, oauth: oauth::OAuth) -> Ro
         .route("/auth/{provider}/start", get(oauth::start))
         .route("/auth/{provider}/callback", get(oauth::callback))
         .with_state(oauth);
+    let gens = state.app.generations.clone();
+    plain = plain
+        .route(
+            "/media/{image}/{variant}",
+            get(media::media).with_state(gens.clone()),
+        )
+        .route(
+            "/api/generations/events",
+            get(media::events).with_state(gens.clone()),
+        )
+        .route(
+            "/api/uploads/reference",
+            axum::routing::post(media::upload_reference)
+                .with_state(gens)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    10 * 1024 * 1024 + 1024,
+                )),
+        )
+        .route(
+            "/hooks/models/{model}",
+            axum::routing::post(media::model_webhook).with_state(webhooks),
+        );
     if policy.dev_outbox {
         plain = plain.route(
             "/dev/outbox",

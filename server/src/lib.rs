@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod config;
 pub mod db;
+pub mod generation;
 pub mod http;
 pub mod telemetry;
 
@@ -78,6 +79,29 @@ pub fn app(
     db: uni1_domain::sea_orm::DatabaseConnection,
     leptos: LeptosOptions,
     key: AppKey,
+) -> anyhow::Result<axum::Router> {
+    let wakeups = uni1_models::predictions::Wakeups::default();
+    let gens = generation::build(
+        &settings.generation,
+        db.clone(),
+        &key,
+        &settings.public_origin(),
+        &wakeups,
+    )?;
+    Ok(app_with_generations(
+        settings, db, leptos, key, gens, wakeups,
+    ))
+}
+
+/// [`app`] with a generation service built by the caller (so a worker in the
+/// same process, or a test, shares it).
+pub fn app_with_generations(
+    settings: &Settings,
+    db: uni1_domain::sea_orm::DatabaseConnection,
+    leptos: LeptosOptions,
+    key: AppKey,
+    generations: uni1_domain::generation::Generations,
+    wakeups: uni1_models::predictions::Wakeups,
 ) -> axum::Router {
     let accounts = Accounts {
         db: db.clone(),
@@ -108,6 +132,7 @@ pub fn app(
                 google: settings.google.is_some(),
                 github: settings.github.is_some(),
             },
+            generations,
         },
     };
     let oauth = http::oauth::OAuth {
@@ -125,7 +150,11 @@ pub fn app(
         trust_proxy_headers: settings.trust_proxy_headers,
         dev_outbox: settings.dev_mode(),
     };
-    http::router(state, policy, oauth)
+    let webhooks = http::media::Webhooks {
+        secret: settings.generation.model_webhook_secret.clone(),
+        wakeups,
+    };
+    http::router(state, policy, oauth, webhooks)
 }
 
 /// Where this process sends mail.
@@ -172,7 +201,32 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         std::time::Duration::from_secs(2),
     ));
     let key = app_key(settings.app_key.as_ref(), &settings.data_dir)?;
-    let router = app(&settings, db.clone(), leptos, key);
+    let wakeups = uni1_models::predictions::Wakeups::default();
+    let gens = generation::build(
+        &settings.generation,
+        db.clone(),
+        &key,
+        &settings.public_origin(),
+        &wakeups,
+    )?;
+    let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
+    let worker = (settings.generation.worker_slots > 0).then(|| {
+        let gens = gens.clone();
+        let slots = settings.generation.worker_slots;
+        let mut stopped = worker_stopped.clone();
+        tokio::spawn(async move {
+            uni1_domain::generation::worker::run(
+                gens,
+                uni1_domain::generation::worker::worker_id(),
+                slots,
+                async move {
+                    stopped.wait_for(|s| *s).await.ok();
+                },
+            )
+            .await;
+        })
+    });
+    let router = app_with_generations(&settings, db.clone(), leptos, key, gens, wakeups);
     println!("uni1 is running at {}", settings.public_url);
     // Responses with a streamed body (pages, files) are written in several
     // pieces; without TCP_NODELAY each later piece waits for the client's
@@ -191,9 +245,57 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     .await
     .context("the HTTP server failed")?;
     mailer.abort();
+    stop_worker.send(true).ok();
+    if let Some(worker) = worker {
+        worker.await.ok();
+    }
     db.close().await.ok();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `uni1 worker`: run generation jobs until SIGTERM or Ctrl-C.
+pub async fn worker(settings: config::WorkerSettings) -> anyhow::Result<()> {
+    let db = db::connect(&settings.database)
+        .await
+        .context("cannot connect to the database (check DATABASE_URL)")?;
+    db::migrate(&db)
+        .await
+        .context("database migration failed")?;
+    let key = app_key(settings.app_key.as_ref(), &settings.data_dir)?;
+    // Webhooks reach the web servers; a lone worker polls.
+    let wakeups = uni1_models::predictions::Wakeups::default();
+    let gens = generation::build(
+        &settings.generation,
+        db.clone(),
+        &key,
+        "http://localhost",
+        &wakeups,
+    )?;
+    let slots = settings.generation.worker_slots.max(1);
+    let id = uni1_domain::generation::worker::worker_id();
+    println!("uni1 worker {id} is running with {slots} slots");
+    uni1_domain::generation::worker::run(gens, id, slots, shutdown_signal()).await;
+    db.close().await.ok();
+    Ok(())
+}
+
+/// `uni1 model-server`. Output URLs use the request's Host header.
+pub async fn model_server(args: config::ModelServerArgs) -> anyhow::Result<()> {
+    let server = uni1_models::server::ModelServer::new(&args.api_key, &args.webhook_secret);
+    if args.latency_ms > 0 {
+        server.inject(
+            uni1_models::server::Fault::Latency(std::time::Duration::from_millis(args.latency_ms)),
+            usize::MAX,
+        );
+    }
+    println!(
+        "uni1 model server (built-in generator, not AI) at http://{}",
+        args.listen
+    );
+    uni1_models::server::run(args.listen, server)
+        .await
+        .with_context(|| format!("the model server on {} failed", args.listen))
 }
 
 /// `uni1 migrate`.

@@ -32,6 +32,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(settings.log_format);
             uni1_server::serve(settings).await
         }
+        Command::Worker(args) => {
+            let settings = config::WorkerSettings::resolve(*args, file)?;
+            telemetry::init(settings.log_format);
+            uni1_server::worker(settings).await
+        }
+        Command::ModelServer(args) => {
+            telemetry::init(config::LogFormat::Text);
+            uni1_server::model_server(args).await
+        }
         Command::Migrate(args) => {
             let (database, _, log_format) = config::resolve_database_only(args, file)?;
             telemetry::init(log_format);

@@ -19,11 +19,6 @@ fn NotYet(title: &'static str, what: &'static str) -> impl IntoView {
 }
 
 #[component]
-pub fn Studio() -> impl IntoView {
-    view! { <NotYet title="Studio" what="Write a prompt, choose a model and its settings, and watch your images render live." /> }
-}
-
-#[component]
 pub fn Gallery() -> impl IntoView {
     view! { <NotYet title="Gallery" what="Every image you generated, searchable, with favourites, collections and share links." /> }
 }

@@ -7,6 +7,7 @@ mod support;
 mod accounts;
 mod admin;
 mod contact;
+mod generation;
 mod health;
 mod http_policy;
 mod mail;

@@ -76,7 +76,6 @@ on_both_backends!(
             "/terms",
             "/cookies",
             "/contact",
-            "/studio",
             "/gallery",
             "/billing",
             "/settings",
@@ -85,6 +84,10 @@ on_both_backends!(
             assert_eq!(r.status, 200, "{path}");
             assert!(r.body.contains("<footer"), "{path} has the layout");
         }
+        // The studio needs an account: signed out, it says so and links to sign-in.
+        let r = app.get("/studio").await;
+        assert_eq!(r.status, 401);
+        assert!(r.body.contains("/sign-in?next=/studio"));
     }
 );
 

@@ -31,6 +31,11 @@ pub struct TestApp {
     pub router: Router,
     pub db: DatabaseConnection,
     pub key: uni1_domain::crypto::AppKey,
+    /// The generation service the router uses (in-memory object store unless
+    /// the test configured another); tests run its worker themselves.
+    pub gens: uni1_domain::generation::Generations,
+    /// The database's URL, for child processes (`uni1 worker`).
+    pub database_url: String,
 }
 
 /// A response, read whole.
@@ -38,6 +43,7 @@ pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: String,
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -126,6 +132,7 @@ impl TestApp {
             status,
             headers,
             body: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes: bytes.to_vec(),
         }
     }
 
@@ -227,6 +234,9 @@ pub fn settings_with(
     };
     args.database.database_url = Some(database_url);
     args.database.database_max_connections = Some(5);
+    args.generation.storage = Some(uni1_server::config::StorageKind::Memory);
+    // Tests run workers themselves, when they want one.
+    args.generation.worker_slots = Some(0);
     configure(&mut args);
     Settings::resolve(args, None).expect("test settings are valid")
 }
@@ -327,13 +337,35 @@ where
         .output_name("uni1")
         .site_root(site_root())
         .build();
-    let key =
-        uni1_domain::crypto::AppKey::from_base64(&uni1_domain::crypto::AppKey::generate_base64())
-            .expect("a fresh key");
+    let key = uni1_domain::crypto::AppKey::from_base64(&match &settings.app_key {
+        Some(k) => secrecy::ExposeSecret::expose_secret(k).to_owned(),
+        None => uni1_domain::crypto::AppKey::generate_base64(),
+    })
+    .expect("a valid key");
+    let wakeups = uni1_models::predictions::Wakeups::default();
+    let mut gens = uni1_server::generation::build(
+        &settings.generation,
+        db.clone(),
+        &key,
+        &settings.public_origin(),
+        &wakeups,
+    )
+    .expect("generation settings");
+    gens.queue.poll_interval = std::time::Duration::from_millis(20);
+    gens.queue.retry_base = std::time::Duration::from_millis(10);
     let app = TestApp {
-        router: uni1_server::app(&settings, db.clone(), leptos, key.clone()),
+        router: uni1_server::app_with_generations(
+            &settings,
+            db.clone(),
+            leptos,
+            key.clone(),
+            gens.clone(),
+            wakeups,
+        ),
         db: db.clone(),
         key,
+        gens,
+        database_url: database.url.clone(),
     };
     test(app).await;
     db.close().await.ok();

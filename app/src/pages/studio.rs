@@ -1,0 +1,310 @@
+//! The studio: write a prompt, pick a model and its settings, and watch the
+//! jobs run. The form works without JavaScript (the page reloads with the
+//! job queued); with it, progress streams in live over server-sent events
+//! and results appear in place.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::{Meta, Title};
+use leptos_router::components::A;
+
+use crate::components::form::{error_for, general_error, FormError};
+use crate::error::AppError;
+use crate::studio::{
+    get_studio, CancelGeneration, Generate, GenerationDto, ModelOption, StudioState,
+};
+
+#[component]
+pub fn Studio() -> impl IntoView {
+    let submit = ServerAction::<Generate>::new();
+    let cancel = ServerAction::<CancelGeneration>::new();
+    let state = Resource::new_blocking(
+        move || (submit.version().get(), cancel.version().get()),
+        |_| get_studio(),
+    );
+    view! {
+        <Title text="Studio" />
+        <Meta name="robots" content="noindex" />
+        <section class="space-y-6">
+            <h1 class="text-3xl font-bold">"Studio"</h1>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match state.await {
+                        Ok(s) => view! { <StudioBody state=s submit cancel /> }.into_any(),
+                        Err(AppError::Unauthenticated) => view! {
+                            <p class="card">"Please "
+                                <A href="/sign-in?next=/studio" attr:class="underline">"sign in"</A>
+                                " to generate images."</p>
+                        }.into_any(),
+                        Err(e) => view! { <p class="text-danger" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+fn merge(jobs: &mut Vec<GenerationDto>, incoming: Vec<GenerationDto>) {
+    for job in incoming.into_iter().rev() {
+        match jobs.iter_mut().find(|j| j.id == job.id) {
+            Some(existing) => *existing = job,
+            None => jobs.insert(0, job),
+        }
+    }
+}
+
+#[component]
+fn StudioBody(
+    state: StudioState,
+    submit: ServerAction<Generate>,
+    cancel: ServerAction<CancelGeneration>,
+) -> impl IntoView {
+    let v = submit.value();
+    let models = StoredValue::new(state.models.clone());
+    let model_id = RwSignal::new(
+        state
+            .models
+            .first()
+            .map(|m| m.id.clone())
+            .unwrap_or_default(),
+    );
+    let current = move || -> Option<ModelOption> {
+        models.with_value(|ms| ms.iter().find(|m| m.id == model_id.get()).cloned())
+    };
+    let count = RwSignal::new(1_i64);
+    let prompt_len = RwSignal::new(0_usize);
+    let available = RwSignal::new(state.available);
+    let jobs = RwSignal::new(state.recent.clone());
+
+    // A submission (with or without the stream) shows up at once.
+    Effect::new(move |_| {
+        if let Some(Ok(job)) = v.get() {
+            jobs.update(|js| merge(js, vec![job]));
+        }
+    });
+    #[cfg(feature = "hydrate")]
+    live_progress(jobs, available);
+
+    let cost = move || {
+        current()
+            .map(|m| m.credits_per_image * count.get())
+            .unwrap_or(0)
+    };
+    view! {
+        <div class="grid gap-6 lg:grid-cols-[minmax(0,22rem)_1fr]">
+            <ActionForm action=submit attr:class="card space-y-4 self-start" attr:id="studio-form" attr:novalidate=true>
+                {(!state.email_confirmed).then(|| view! {
+                    <p class="rounded-md border border-line bg-surface-sunken p-3 text-sm" role="status">
+                        "Confirm your e-mail address to start generating: the link is in your inbox."
+                    </p>
+                })}
+                <input type="hidden" name="form_key" value=state.form_key.clone() />
+                <div class="space-y-1">
+                    <label for="field-prompt" class="block text-sm font-medium">"Prompt"</label>
+                    <textarea id="field-prompt" name="prompt" rows="5" required maxlength="2000" class="input"
+                        aria-describedby="field-prompt-error field-prompt-count"
+                        placeholder="A lighthouse on a cliff at dusk, warm light"
+                        on:input=move |ev| prompt_len.set(event_target_value(&ev).chars().count())
+                        on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                            if (ev.ctrl_key() || ev.meta_key()) && ev.key() == "Enter" {
+                                ev.prevent_default();
+                                use leptos::wasm_bindgen::JsCast as _;
+                                if let Some(button) = document()
+                                    .get_element_by_id("generate-submit")
+                                    .and_then(|b| b.dyn_into::<leptos::web_sys::HtmlElement>().ok())
+                                {
+                                    button.click();
+                                }
+                            }
+                        }></textarea>
+                    <p class="flex justify-between text-xs text-ink-muted">
+                        <span>"Ctrl/⌘ + Enter to generate"</span>
+                        <span id="field-prompt-count" data-testid="prompt-count">{move || format!("{} / 2000", prompt_len.get())}</span>
+                    </p>
+                    <p id="field-prompt-error" class="text-sm text-danger" role="alert">{error_for(v, "prompt")}</p>
+                </div>
+                <div class="space-y-1">
+                    <label for="field-model" class="block text-sm font-medium">"Model"</label>
+                    <select id="field-model" name="model" class="input"
+                        on:change=move |ev| model_id.set(event_target_value(&ev))>
+                        {state.models.iter().map(|m| view! {
+                            <option value=m.id.clone()>{format!("{} · {} credit{} per image", m.name, m.credits_per_image, if m.credits_per_image == 1 { "" } else { "s" })}</option>
+                        }).collect_view()}
+                    </select>
+                    <p class="text-xs text-ink-muted" data-testid="model-description">{move || current().map(|m| m.description)}</p>
+                    <p class="text-sm text-danger" role="alert">{error_for(v, "model")}</p>
+                </div>
+                {move || current().map(|m| view! { <ModelControls model=m count submit /> })}
+                <p class="text-sm" data-testid="cost">
+                    {move || format!("Cost: {} credits · You have {}", cost(), available.get())}
+                </p>
+                <p class="text-sm text-danger" role="alert">{error_for(v, "credits")}</p>
+                <FormError error=general_error(v) />
+                <p class="text-sm text-danger" role="alert">{error_for(v, "form")}</p>
+                <button id="generate-submit" type="submit" class="btn-primary w-full"
+                    disabled=move || submit.pending().get() || !state.email_confirmed>
+                    {move || if submit.pending().get() { "Queuing…" } else { "Generate" }}
+                </button>
+            </ActionForm>
+            <div class="space-y-4">
+                <h2 class="text-xl font-semibold">"Your generations"</h2>
+                <p class="text-sm text-ink-muted">{format!("Images can be downloaded for {} days after they are made.", 90)}</p>
+                <ul class="space-y-4" data-testid="jobs">
+                    <For each=move || jobs.get() key=|j| (j.id.clone(), j.status.clone(), j.queue_position) let:job>
+                        <JobCard job cancel />
+                    </For>
+                </ul>
+                {move || jobs.with(|j| j.is_empty()).then(|| view! { <p class="text-ink-muted">"Nothing yet: your first image is one prompt away."</p> })}
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn ModelControls(
+    model: ModelOption,
+    count: RwSignal<i64>,
+    submit: ServerAction<Generate>,
+) -> impl IntoView {
+    let v = submit.value();
+    view! {
+        <div class="grid grid-cols-2 gap-3">
+            <div class="space-y-1">
+                <label for="field-aspect" class="block text-sm font-medium">"Aspect ratio"</label>
+                <select id="field-aspect" name="aspect_ratio" class="input">
+                    {model.aspect_ratios.iter().map(|a| view! { <option value=a.clone()>{a.clone()}</option> }).collect_view()}
+                </select>
+            </div>
+            <div class="space-y-1">
+                <label for="field-count" class="block text-sm font-medium">"Images"</label>
+                <select id="field-count" name="count" class="input"
+                    on:change=move |ev| count.set(event_target_value(&ev).parse().unwrap_or(1))>
+                    {(1..=model.max_images).map(|n| view! { <option value=n.to_string()>{n.to_string()}</option> }).collect_view()}
+                </select>
+            </div>
+        </div>
+        <p class="text-sm text-danger" role="alert">{error_for(v, "count")}{error_for(v, "aspect_ratio")}</p>
+        {(!model.style_presets.is_empty()).then(|| view! {
+            <div class="space-y-1">
+                <label for="field-style" class="block text-sm font-medium">"Style"</label>
+                <select id="field-style" name="style" class="input">
+                    <option value="">"None"</option>
+                    {model.style_presets.iter().map(|s| view! { <option value=s.clone()>{s.clone()}</option> }).collect_view()}
+                </select>
+            </div>
+        })}
+        <details class="space-y-3">
+            <summary class="cursor-pointer text-sm font-medium">"More settings"</summary>
+            {model.negative_prompt.then(|| view! {
+                <div class="space-y-1">
+                    <label for="field-negative" class="block text-sm font-medium">"Negative prompt"</label>
+                    <textarea id="field-negative" name="negative_prompt" rows="2" maxlength="1000" class="input"
+                        placeholder="What to leave out"></textarea>
+                    <p class="text-sm text-danger" role="alert">{error_for(v, "negative_prompt")}</p>
+                </div>
+            })}
+            {model.seed.then(|| view! {
+                <div class="space-y-1">
+                    <label for="field-seed" class="block text-sm font-medium">"Seed"</label>
+                    <input id="field-seed" name="seed" type="number" min="0" max="4294967295" class="input"
+                        placeholder="Random" inputmode="numeric" />
+                    <p class="text-xs text-ink-muted">"The same seed and prompt make the same image."</p>
+                    <p class="text-sm text-danger" role="alert">{error_for(v, "seed")}</p>
+                </div>
+            })}
+        </details>
+    }
+}
+
+fn status_label(job: &GenerationDto) -> String {
+    match job.status.as_str() {
+        "queued" => match job.queue_position {
+            Some(p) => format!("Queued · #{p} in line"),
+            None => "Queued".into(),
+        },
+        "running" => "Generating…".into(),
+        "succeeded" => match job.seconds {
+            Some(s) => format!("Done in {s:.1} s"),
+            None => "Done".into(),
+        },
+        "failed" => "Failed".into(),
+        "refused" => "Refused".into(),
+        "cancelled" => "Cancelled".into(),
+        other => other.to_owned(),
+    }
+}
+
+#[component]
+fn JobCard(job: GenerationDto, cancel: ServerAction<CancelGeneration>) -> impl IntoView {
+    let pending = job.is_pending();
+    let job_id = job.id.clone();
+    view! {
+        <li class="card space-y-3" data-testid="job" data-status=job.status.clone() data-id=job.id.clone()>
+            <div class="flex flex-wrap items-start justify-between gap-2">
+                <p class="font-medium break-words">{job.prompt.clone()}</p>
+                <span class="rounded-full bg-surface-sunken px-2 py-0.5 text-xs" data-testid="job-status" aria-live="polite">
+                    {status_label(&job)}
+                </span>
+            </div>
+            <p class="text-xs text-ink-muted">
+                {format!("{} · {} · {} image{} · {} credits{}", job.queued_at, job.aspect_ratio, job.count,
+                    if job.count == 1 { "" } else { "s" }, job.credits,
+                    job.seed.map(|s| format!(" · seed {s}")).unwrap_or_default())}
+            </p>
+            {job.error.clone().map(|e| view! { <p class="text-sm text-danger" role="alert" data-testid="job-error">{e}</p> })}
+            {pending.then(|| view! {
+                <ActionForm action=cancel>
+                    <input type="hidden" name="id" value=job_id.clone() />
+                    <button type="submit" class="btn-secondary text-sm">"Cancel"</button>
+                </ActionForm>
+            })}
+            {(!job.images.is_empty()).then(|| view! {
+                <div class="grid grid-cols-2 gap-3 sm:grid-cols-2">
+                    {job.images.iter().map(|img| {
+                        let id = img.id.clone();
+                        view! {
+                            <figure class="space-y-1" data-testid="job-image">
+                                <a href=format!("/media/{id}/original") target="_blank" rel="noopener">
+                                    <img src=format!("/media/{id}/preview") width=img.width height=img.height
+                                        alt="Generated image" loading="lazy" decoding="async"
+                                        class="h-auto w-full rounded-md border border-line" />
+                                </a>
+                                <figcaption class="flex flex-wrap gap-3 text-xs">
+                                    <a class="underline" href=format!("/media/{id}/original?download=1") download data-testid="download-png">"Download PNG"</a>
+                                    <a class="underline" href=format!("/media/{id}/preview?download=1") download>"WebP"</a>
+                                    <span class="text-ink-muted">{format!("{} days left", img.days_left)}</span>
+                                </figcaption>
+                            </figure>
+                        }
+                    }).collect_view()}
+                </div>
+            })}
+        </li>
+    }
+}
+
+/// Follows `/api/generations/events` and merges what it sends. The browser
+/// reconnects by itself when the server ends a stream.
+#[cfg(feature = "hydrate")]
+fn live_progress(jobs: RwSignal<Vec<GenerationDto>>, available: RwSignal<i64>) {
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast as _;
+
+    let Ok(source) = web_sys::EventSource::new("/api/generations/events") else {
+        return;
+    };
+    let on_jobs =
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+            let Some(text) = ev.data().as_string() else {
+                return;
+            };
+            if let Ok(update) = serde_json::from_str::<crate::studio::ProgressUpdate>(&text) {
+                available.set(update.available);
+                jobs.update(|js| merge(js, update.jobs));
+            }
+        });
+    let _ = source.add_event_listener_with_callback("jobs", on_jobs.as_ref().unchecked_ref());
+    on_jobs.forget();
+    let source = StoredValue::new_local(source);
+    on_cleanup(move || source.with_value(|s| s.close()));
+}

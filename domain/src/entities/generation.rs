@@ -1,0 +1,47 @@
+//! A generation: the job in the queue while it runs, and the record of what
+//! was asked and what happened afterwards (GEN-2, ANA-2).
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "generations")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub idempotency_key: String,
+    pub model_id: String,
+    pub backend: String,
+    pub prompt: String,
+    pub negative_prompt: Option<String>,
+    pub aspect_ratio: String,
+    pub image_count: i32,
+    pub seed_requested: Option<i64>,
+    pub seed_used: Option<i64>,
+    pub style: Option<String>,
+    pub reference_path: Option<String>,
+    pub reference_strength: Option<f64>,
+    pub credits: i64,
+    /// queued | running | succeeded | failed | refused | cancelled
+    pub status: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub run_after: DateTimeUtc,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<DateTimeUtc>,
+    pub external_id: Option<String>,
+    pub cancel_requested: bool,
+    /// What the user is told (plain words).
+    pub error: Option<String>,
+    /// What operators see (back-end messages; never shown to users).
+    pub error_detail: Option<String>,
+    pub parent_id: Option<Uuid>,
+    pub queued_at: DateTimeUtc,
+    pub started_at: Option<DateTimeUtc>,
+    pub finished_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,23 @@
+//! A refused prompt kept for staff review (GEN-4).
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "moderation_flags")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub generation_id: Option<Uuid>,
+    pub prompt: String,
+    pub reason: String,
+    /// blocklist | backend
+    pub source: String,
+    pub created_at: DateTimeUtc,
+    pub reviewed_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,608 @@
+//! What the web layer calls: submit, list, cancel, and find an image for its
+//! owner. Every read and write is scoped to the signed-in person, so an id
+//! that belongs to someone else behaves exactly like one that does not exist.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, SqlErr, TransactionError, TransactionTrait,
+};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use super::catalog::Catalog;
+use super::policy::ContentPolicy;
+use super::request::{FieldError, Submission, SubmitInput};
+use super::{status, QueuePolicy};
+use crate::credits::{self, CreditError, CreditPolicy};
+use crate::entities::{generation, image, moderation_flag, upload};
+use crate::error::{ResultExt, Unexpected};
+
+/// Everything generation needs, shared by the web layer and the workers.
+#[derive(Clone)]
+pub struct Generations {
+    pub db: DatabaseConnection,
+    pub catalog: Catalog,
+    pub blobs: uni1_storage::Blobs,
+    pub content: ContentPolicy,
+    pub queue: QueuePolicy,
+    pub credits: CreditPolicy,
+    /// Fetches outputs that back-ends return as URLs.
+    pub http: reqwest::Client,
+    /// Wakes this process's workers when a job is queued here.
+    pub wake: Arc<Notify>,
+}
+
+impl std::fmt::Debug for Generations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Generations")
+            .field(
+                "models",
+                &self
+                    .catalog
+                    .all()
+                    .iter()
+                    .map(|m| m.id.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("queue", &self.queue)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a submission was not queued.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    #[error("Confirm your e-mail address before generating images.")]
+    EmailNotConfirmed,
+    #[error("This needs {needed} credits and you have {available}.")]
+    Insufficient { needed: i64, available: i64 },
+    #[error("You already have {limit} generations waiting. Let one finish first.")]
+    TooManyPending { limit: u64 },
+    #[error("The reference image has expired. Upload it again.")]
+    ReferenceGone,
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+/// One stored image, as its owner sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageView {
+    pub id: Uuid,
+    pub width: i32,
+    pub height: i32,
+    pub expires_at: DateTime<Utc>,
+    pub purged: bool,
+}
+
+/// A generation, as its owner sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerationView {
+    pub id: Uuid,
+    pub status: String,
+    pub model_id: String,
+    pub backend: String,
+    pub prompt: String,
+    pub negative_prompt: Option<String>,
+    pub aspect_ratio: String,
+    pub count: i32,
+    pub seed: Option<i64>,
+    pub style: Option<String>,
+    pub credits: i64,
+    /// Plain words for the user when it did not succeed.
+    pub error: Option<String>,
+    /// 1 = next to run; only while queued.
+    pub queue_position: Option<u64>,
+    pub queued_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub images: Vec<ImageView>,
+}
+
+/// The media variants the web layer may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    Original,
+    Preview,
+    Thumb,
+}
+
+impl Variant {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "original" | "original.png" => Some(Variant::Original),
+            "preview" | "preview.webp" => Some(Variant::Preview),
+            "thumb" | "thumb.webp" => Some(Variant::Thumb),
+            _ => None,
+        }
+    }
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Variant::Original => "image/png",
+            Variant::Preview | Variant::Thumb => "image/webp",
+        }
+    }
+    pub fn extension(self) -> &'static str {
+        match self {
+            Variant::Original => "png",
+            Variant::Preview | Variant::Thumb => "webp",
+        }
+    }
+}
+
+/// An image object its owner may read.
+#[derive(Debug, Clone)]
+pub struct MediaObject {
+    pub path: String,
+    pub content_type: &'static str,
+    /// Stable for the object's lifetime (objects are never rewritten in place
+    /// with different pixels).
+    pub etag: String,
+    /// A download name without the prompt's characters that break headers.
+    pub file_name: String,
+}
+
+impl Generations {
+    /// Queues a generation for `user` (whose address must be confirmed).
+    /// A repeated idempotency key returns the job made the first time.
+    pub async fn submit(
+        &self,
+        user: Uuid,
+        email_confirmed: bool,
+        input: SubmitInput,
+    ) -> Result<GenerationView, SubmitError> {
+        if !email_confirmed {
+            return Err(SubmitError::EmailNotConfirmed);
+        }
+        let (sub, model) = Submission::parse(input, &self.catalog)?;
+        if let Some(existing) = self.find_by_key(user, &sub.idempotency_key).await? {
+            return Ok(existing);
+        }
+        let refusal = self
+            .content
+            .check(&sub.prompt, sub.negative_prompt.as_deref())
+            .await;
+        let backend = model.model.backend().to_owned();
+        let id = Uuid::now_v7();
+        let queue = self.queue.clone();
+        let credit_policy = self.credits;
+        let sub2 = sub.clone();
+        let result = self
+            .db
+            .transaction::<_, (), SubmitError>(move |txn| {
+                Box::pin(async move {
+                    let now = Utc::now();
+                    let reference_path = match sub2.reference_upload {
+                        None => None,
+                        Some(upload_id) => Some(
+                            upload::Entity::find_by_id(upload_id)
+                                .filter(upload::Column::UserId.eq(user))
+                                .filter(upload::Column::ExpiresAt.gt(now))
+                                .one(txn)
+                                .await
+                                .unexpected("reading an upload")?
+                                .ok_or(SubmitError::ReferenceGone)?
+                                .path,
+                        ),
+                    };
+                    credits::ensure_account(txn, user, &credit_policy).await?;
+                    let (status, credits, error) = match &refusal {
+                        Some(reason) => (status::REFUSED, 0, Some(reason.clone())),
+                        None => (status::QUEUED, sub2.credits, None),
+                    };
+                    if refusal.is_none() {
+                        let pending = generation::Entity::find()
+                            .filter(generation::Column::UserId.eq(user))
+                            .filter(
+                                generation::Column::Status.is_in([status::QUEUED, status::RUNNING]),
+                            )
+                            .count(txn)
+                            .await
+                            .unexpected("counting pending generations")?;
+                        if pending >= queue.max_pending_per_user {
+                            return Err(SubmitError::TooManyPending {
+                                limit: queue.max_pending_per_user,
+                            });
+                        }
+                    }
+                    generation::Entity::insert(generation::ActiveModel {
+                        id: Set(id),
+                        user_id: Set(user),
+                        idempotency_key: Set(sub2.idempotency_key.clone()),
+                        model_id: Set(sub2.model_id.clone()),
+                        backend: Set(backend),
+                        prompt: Set(sub2.prompt.clone()),
+                        negative_prompt: Set(sub2.negative_prompt.clone()),
+                        aspect_ratio: Set(sub2.aspect_ratio.label().into()),
+                        image_count: Set(i32::from(sub2.count)),
+                        seed_requested: Set(sub2.seed.map(|s| s as i64)),
+                        seed_used: Set(None),
+                        style: Set(sub2.style.clone()),
+                        reference_path: Set(reference_path),
+                        reference_strength: Set(sub2.reference_strength.map(f64::from)),
+                        credits: Set(credits),
+                        status: Set(status.into()),
+                        attempts: Set(0),
+                        max_attempts: Set(queue.max_attempts),
+                        run_after: Set(now),
+                        lease_owner: Set(None),
+                        lease_expires_at: Set(None),
+                        external_id: Set(None),
+                        cancel_requested: Set(false),
+                        error: Set(error),
+                        error_detail: Set(None),
+                        parent_id: Set(sub2.parent_id),
+                        queued_at: Set(now),
+                        started_at: Set(None),
+                        finished_at: Set(refusal.as_ref().map(|_| now)),
+                    })
+                    .exec_without_returning(txn)
+                    .await
+                    .map_err(|e| {
+                        if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+                            // A concurrent submission with the same key won.
+                            SubmitError::Unexpected(Unexpected::new("duplicate key", e))
+                        } else {
+                            SubmitError::Unexpected(Unexpected::new("queueing a generation", e))
+                        }
+                    })?;
+                    if let Some(reason) = &refusal {
+                        moderation_flag::Entity::insert(moderation_flag::ActiveModel {
+                            id: Set(Uuid::now_v7()),
+                            user_id: Set(user),
+                            generation_id: Set(Some(id)),
+                            prompt: Set(sub2.prompt.clone()),
+                            reason: Set(reason.clone()),
+                            source: Set("blocklist".into()),
+                            created_at: Set(now),
+                            reviewed_at: Set(None),
+                        })
+                        .exec_without_returning(txn)
+                        .await
+                        .unexpected("recording a refused prompt")?;
+                        return Ok(());
+                    }
+                    credits::reserve(txn, user, id, sub2.credits)
+                        .await
+                        .map_err(|e| match e {
+                            CreditError::Insufficient { needed, available } => {
+                                SubmitError::Insufficient { needed, available }
+                            }
+                            CreditError::Unexpected(u) => SubmitError::Unexpected(u),
+                        })?;
+                    Ok(())
+                })
+            })
+            .await;
+        match result {
+            Ok(()) => {}
+            Err(TransactionError::Transaction(SubmitError::Unexpected(u)))
+                if u.context() == "duplicate key" =>
+            {
+                if let Some(existing) = self.find_by_key(user, &sub.idempotency_key).await? {
+                    return Ok(existing);
+                }
+                return Err(SubmitError::Unexpected(u));
+            }
+            Err(TransactionError::Transaction(e)) => return Err(e),
+            Err(TransactionError::Connection(e)) => {
+                return Err(Unexpected::new("queueing a generation", e).into())
+            }
+        }
+        self.wake.notify_waiters();
+        self.get(user, id).await?.ok_or_else(|| {
+            Unexpected::new(
+                "reading a new generation",
+                sea_orm::DbErr::RecordNotFound(id.to_string()),
+            )
+            .into()
+        })
+    }
+
+    async fn find_by_key(
+        &self,
+        user: Uuid,
+        key: &str,
+    ) -> Result<Option<GenerationView>, Unexpected> {
+        let row = generation::Entity::find()
+            .filter(generation::Column::UserId.eq(user))
+            .filter(generation::Column::IdempotencyKey.eq(key))
+            .one(&self.db)
+            .await
+            .unexpected("reading a generation")?;
+        match row {
+            Some(row) => Ok(self.views(vec![row]).await?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    /// One generation of `user`, or `None` (also when it is someone else's).
+    pub async fn get(&self, user: Uuid, id: Uuid) -> Result<Option<GenerationView>, Unexpected> {
+        let row = generation::Entity::find_by_id(id)
+            .filter(generation::Column::UserId.eq(user))
+            .one(&self.db)
+            .await
+            .unexpected("reading a generation")?;
+        match row {
+            Some(row) => Ok(self.views(vec![row]).await?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    /// The newest `limit` generations of `user`, newest first.
+    pub async fn recent(&self, user: Uuid, limit: u64) -> Result<Vec<GenerationView>, Unexpected> {
+        let rows = generation::Entity::find()
+            .filter(generation::Column::UserId.eq(user))
+            .order_by_desc(generation::Column::QueuedAt)
+            .order_by_desc(generation::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .unexpected("listing generations")?;
+        self.views(rows).await
+    }
+
+    /// The generations of `user` that are queued or running, or finished
+    /// after `since` (what a progress stream sends).
+    pub async fn changed_since(
+        &self,
+        user: Uuid,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<GenerationView>, Unexpected> {
+        let rows = generation::Entity::find()
+            .filter(generation::Column::UserId.eq(user))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(generation::Column::Status.is_in([status::QUEUED, status::RUNNING]))
+                    .add(generation::Column::FinishedAt.gte(since)),
+            )
+            .order_by_desc(generation::Column::QueuedAt)
+            .limit(50)
+            .all(&self.db)
+            .await
+            .unexpected("listing generations")?;
+        self.views(rows).await
+    }
+
+    /// Rows -> views with images and queue positions, in three queries
+    /// whatever the number of rows.
+    async fn views(&self, rows: Vec<generation::Model>) -> Result<Vec<GenerationView>, Unexpected> {
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let images = if ids.is_empty() {
+            vec![]
+        } else {
+            image::Entity::find()
+                .filter(image::Column::GenerationId.is_in(ids))
+                .order_by_asc(image::Column::Position)
+                .all(&self.db)
+                .await
+                .unexpected("listing images")?
+        };
+        let oldest_queued = rows
+            .iter()
+            .filter(|r| r.status == status::QUEUED)
+            .map(|r| r.queued_at)
+            .min();
+        // Queue positions: the queued jobs (anyone's) from the oldest of ours on.
+        let queued_times: Vec<DateTime<Utc>> = match oldest_queued {
+            None => vec![],
+            Some(_) => generation::Entity::find()
+                .select_only()
+                .column(generation::Column::QueuedAt)
+                .filter(generation::Column::Status.eq(status::QUEUED))
+                .order_by_asc(generation::Column::QueuedAt)
+                .limit(10_000)
+                .into_tuple::<DateTime<Utc>>()
+                .all(&self.db)
+                .await
+                .unexpected("reading the queue")?,
+        };
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let queue_position = (r.status == status::QUEUED)
+                    .then(|| queued_times.iter().filter(|t| **t < r.queued_at).count() as u64 + 1);
+                GenerationView {
+                    images: images
+                        .iter()
+                        .filter(|i| i.generation_id == r.id)
+                        .map(|i| ImageView {
+                            id: i.id,
+                            width: i.width,
+                            height: i.height,
+                            expires_at: i.expires_at,
+                            purged: i.purged_at.is_some(),
+                        })
+                        .collect(),
+                    id: r.id,
+                    queue_position,
+                    status: r.status,
+                    model_id: r.model_id,
+                    backend: r.backend,
+                    prompt: r.prompt,
+                    negative_prompt: r.negative_prompt,
+                    aspect_ratio: r.aspect_ratio,
+                    count: r.image_count,
+                    seed: r.seed_used.or(r.seed_requested),
+                    style: r.style,
+                    credits: r.credits,
+                    error: r.error,
+                    queued_at: r.queued_at,
+                    started_at: r.started_at,
+                    finished_at: r.finished_at,
+                }
+            })
+            .collect())
+    }
+
+    /// Cancels a generation of `user`: a queued one at once (credits back),
+    /// a running one as soon as its worker notices. `None` if there is no
+    /// such generation of theirs.
+    pub async fn cancel(&self, user: Uuid, id: Uuid) -> Result<Option<GenerationView>, Unexpected> {
+        let Some(row) = generation::Entity::find_by_id(id)
+            .filter(generation::Column::UserId.eq(user))
+            .one(&self.db)
+            .await
+            .unexpected("reading a generation")?
+        else {
+            return Ok(None);
+        };
+        match row.status.as_str() {
+            status::QUEUED => {
+                super::queue::finish_without_images(
+                    &self.db,
+                    &row,
+                    None,
+                    status::CANCELLED,
+                    Some("Cancelled. The credits were returned.".into()),
+                    None,
+                )
+                .await?;
+            }
+            status::RUNNING => {
+                generation::Entity::update_many()
+                    .col_expr(
+                        generation::Column::CancelRequested,
+                        sea_orm::sea_query::Expr::value(true),
+                    )
+                    .filter(generation::Column::Id.eq(id))
+                    .exec(&self.db)
+                    .await
+                    .unexpected("cancelling a generation")?;
+            }
+            _ => {}
+        }
+        self.get(user, id).await
+    }
+
+    /// The object for `variant` of image `image_id`, if `viewer` owns it and
+    /// it has not been purged.
+    pub async fn media_for_owner(
+        &self,
+        viewer: Uuid,
+        image_id: Uuid,
+        variant: Variant,
+    ) -> Result<Option<MediaObject>, Unexpected> {
+        let Some(img) = image::Entity::find_by_id(image_id)
+            .filter(image::Column::UserId.eq(viewer))
+            .filter(image::Column::PurgedAt.is_null())
+            .one(&self.db)
+            .await
+            .unexpected("reading an image")?
+        else {
+            return Ok(None);
+        };
+        let path = match variant {
+            Variant::Original => img.original_path,
+            Variant::Preview => img.preview_path,
+            Variant::Thumb => img.thumb_path,
+        };
+        Ok(Some(MediaObject {
+            etag: format!("\"{}-{}\"", img.id.simple(), variant.extension()),
+            content_type: variant.content_type(),
+            file_name: format!(
+                "uni1-{}-{}.{}",
+                img.created_at.format("%Y%m%d-%H%M%S"),
+                img.position + 1,
+                variant.extension()
+            ),
+            path,
+        }))
+    }
+}
+
+/// Why a reference image was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error(transparent)]
+    Image(#[from] uni1_imaging::ImageError),
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+/// How long an unused reference upload is kept.
+pub const UPLOAD_TTL_MINUTES: i64 = 60;
+
+impl Generations {
+    /// Checks, re-encodes (no metadata) and stores a reference image of
+    /// `user`, encrypted; it is deleted when the job that uses it ends, or by
+    /// [`Generations::sweep_uploads`] if no job uses it within the hour.
+    pub async fn store_reference(
+        &self,
+        user: Uuid,
+        bytes: Vec<u8>,
+    ) -> Result<upload::Model, UploadError> {
+        let limits = uni1_imaging::Limits::UPLOAD;
+        let png = tokio::task::spawn_blocking(move || uni1_imaging::reference_png(&bytes, &limits))
+            .await
+            .map_err(|e| Unexpected::new("encoding a reference image", e))??;
+        let (width, height) = png_size(&png);
+        let id = Uuid::now_v7();
+        let path = format!("{}uploads/{id}.png", super::user_prefix(user));
+        self.blobs
+            .put(&path, &png)
+            .await
+            .map_err(|e| Unexpected::new("storing a reference image", e))?;
+        let now = Utc::now();
+        let row = upload::Model {
+            id,
+            user_id: user,
+            path,
+            width,
+            height,
+            created_at: now,
+            expires_at: now + chrono::Duration::minutes(UPLOAD_TTL_MINUTES),
+        };
+        upload::Entity::insert(upload::ActiveModel::from(row.clone()))
+            .exec_without_returning(&self.db)
+            .await
+            .unexpected("recording a reference image")?;
+        Ok(row)
+    }
+
+    /// Deletes reference uploads that expired unused (object and row).
+    pub async fn sweep_uploads(&self) -> Result<usize, Unexpected> {
+        let expired = upload::Entity::find()
+            .filter(upload::Column::ExpiresAt.lt(Utc::now()))
+            .all(&self.db)
+            .await
+            .unexpected("finding expired uploads")?;
+        let mut n = 0;
+        for u in expired {
+            // A queued job may still point at it: keep those until the job ends.
+            let in_use = generation::Entity::find()
+                .filter(generation::Column::ReferencePath.eq(u.path.as_str()))
+                .count(&self.db)
+                .await
+                .unexpected("checking an upload's use")?;
+            if in_use > 0 {
+                continue;
+            }
+            if let Err(e) = self.blobs.delete(&u.path).await {
+                tracing::warn!(error = %e, "cannot delete an expired upload");
+                continue;
+            }
+            upload::Entity::delete_by_id(u.id)
+                .exec(&self.db)
+                .await
+                .unexpected("deleting an expired upload")?;
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// Width and height from a PNG's IHDR (the encoder's own output).
+fn png_size(png: &[u8]) -> (i32, i32) {
+    let read = |at: usize| {
+        png.get(at..at + 4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(|b| i32::try_from(u32::from_be_bytes(b)).unwrap_or(0))
+            .unwrap_or(0)
+    };
+    (read(16), read(20))
+}

@@ -1,0 +1,427 @@
+//! The worker: claims jobs, runs them on their model back-end, stores the
+//! images and settles the credits. `uni1 serve` runs one in-process by
+//! default; `uni1 worker` runs it alone, on any machine that reaches the
+//! same database and object store.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use base64::Engine as _;
+use tokio::sync::{Notify, Semaphore};
+use uni1_models::{GenerationRequest, ImageData, JobHooks, Outcome, Reference};
+use uuid::Uuid;
+
+use super::queue::{self, StoredImage};
+use super::service::Generations;
+use super::{status, user_prefix};
+use crate::entities::generation;
+use crate::error::Unexpected;
+
+/// A worker identity: host, process and a random part, so leases name who
+/// holds them.
+pub fn worker_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        &Uuid::new_v4().simple().to_string()[..8]
+    )
+}
+
+/// Runs until `shutdown` resolves, with up to `slots` jobs at once. Jobs in
+/// flight at shutdown are abandoned; their leases expire and another worker
+/// finishes them.
+pub async fn run(
+    gens: Generations,
+    id: String,
+    slots: usize,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tracing::info!(worker = %id, slots, "worker started");
+    let permits = Arc::new(Semaphore::new(slots.max(1)));
+    // Other processes may hold shorter leases than ours: reap often (the
+    // query is one indexed read when nothing is stale).
+    let reap_every = (gens.queue.lease / 2).min(std::time::Duration::from_secs(2));
+    let mut last_reap = Instant::now() - reap_every;
+    tokio::pin!(shutdown);
+    loop {
+        if last_reap.elapsed() >= reap_every {
+            last_reap = Instant::now();
+            if let Err(e) = queue::reap(&gens.db).await {
+                tracing::error!(error = ?e, "reaper failed");
+            }
+            if let Err(e) = gens.sweep_uploads().await {
+                tracing::error!(error = ?e, "upload sweeper failed");
+            }
+        }
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
+        let claimed = queue::claim(
+            &gens.db,
+            &id,
+            gens.queue.lease,
+            gens.queue.max_running_per_user,
+        )
+        .await;
+        match claimed {
+            Ok(Some(job)) => {
+                let gens = gens.clone();
+                let id = id.clone();
+                tokio::spawn(async move {
+                    process(&gens, &id, job).await;
+                    drop(permit);
+                });
+            }
+            Ok(None) => {
+                drop(permit);
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = gens.wake.notified() => {},
+                    () = tokio::time::sleep(gens.queue.poll_interval) => {},
+                }
+            }
+            Err(e) => {
+                drop(permit);
+                tracing::error!(error = ?e, "claiming a job failed");
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = tokio::time::sleep(gens.queue.poll_interval * 2) => {},
+                }
+            }
+        }
+    }
+    tracing::info!(worker = %id, "worker stopped");
+}
+
+struct Hooks<'a> {
+    gens: &'a Generations,
+    job: Uuid,
+    worker: &'a str,
+}
+
+#[async_trait::async_trait]
+impl JobHooks for Hooks<'_> {
+    async fn submitted(&self, external_id: &str) {
+        if let Err(e) =
+            queue::set_external_id(&self.gens.db, self.job, self.worker, external_id).await
+        {
+            tracing::error!(error = ?e, job = %self.job, "cannot record the provider's job id");
+        }
+    }
+    async fn cancelled(&self) -> bool {
+        queue::cancel_requested(&self.gens.db, self.job)
+            .await
+            .unwrap_or(false)
+    }
+}
+
+/// Runs one claimed job to its end (or until its lease is lost).
+pub async fn process(gens: &Generations, worker: &str, job: generation::Model) {
+    let started = Instant::now();
+    let lost = Arc::new(AtomicBool::new(false));
+    let lost_signal = Arc::new(Notify::new());
+    let heartbeat = {
+        let db = gens.db.clone();
+        let lease = gens.queue.lease;
+        let worker = worker.to_owned();
+        let lost = lost.clone();
+        let lost_signal = lost_signal.clone();
+        let job_id = job.id;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                match queue::renew(&db, job_id, &worker, lease).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        lost.store(true, Ordering::SeqCst);
+                        lost_signal.notify_one();
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = ?e, job = %job_id, "lease renewal failed; will retry")
+                    }
+                }
+            }
+        })
+    };
+    let result = tokio::select! {
+        r = run_job(gens, worker, &job) => r,
+        () = lost_signal.notified() => Ok("lease lost"),
+    };
+    heartbeat.abort();
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = ?e, job = %job.id, "job failed unexpectedly; its lease will expire and it will be retried");
+            "error"
+        }
+    };
+    if lost.load(Ordering::SeqCst) {
+        tracing::warn!(job = %job.id, "lease lost; another worker owns the job now");
+    }
+    tracing::info!(
+        job = %job.id,
+        model = %job.model_id,
+        backend = %job.backend,
+        attempt = job.attempts,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        outcome,
+        "generation finished"
+    );
+}
+
+const FAILED_TEXT: &str = "The image service failed. The credits were returned.";
+
+async fn run_job(
+    gens: &Generations,
+    worker: &str,
+    job: &generation::Model,
+) -> Result<&'static str, Unexpected> {
+    let Some(model) = gens.catalog.get(&job.model_id) else {
+        queue::finish_without_images(
+            &gens.db,
+            job,
+            Some(worker),
+            status::FAILED,
+            Some("This model is no longer offered. The credits were returned.".into()),
+            Some(format!("model {} is not configured", job.model_id)),
+        )
+        .await?;
+        return Ok("model missing");
+    };
+    let reference = match &job.reference_path {
+        None => None,
+        Some(path) => match gens.blobs.get(path).await {
+            Ok(png) => Some(Reference {
+                png,
+                strength: job.reference_strength.unwrap_or(0.5) as f32,
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, job = %job.id, "reference image unreadable");
+                None
+            }
+        },
+    };
+    let request = GenerationRequest {
+        prompt: job.prompt.clone(),
+        negative_prompt: job.negative_prompt.clone(),
+        aspect_ratio: uni1_models::AspectRatio::parse(&job.aspect_ratio)
+            .unwrap_or(uni1_models::AspectRatio::Square),
+        count: u8::try_from(job.image_count).unwrap_or(1),
+        seed: job.seed_requested.map(|s| s as u64),
+        style: job.style.clone(),
+        reference,
+        resume_external_id: job.external_id.clone(),
+    };
+    let hooks = Hooks {
+        gens,
+        job: job.id,
+        worker,
+    };
+    let outcome = model.model.generate(&request, &hooks).await;
+    let cancel = queue::cancel_requested(&gens.db, job.id)
+        .await
+        .unwrap_or(false);
+    let done = match outcome {
+        _ if cancel => {
+            finish(
+                gens,
+                job,
+                worker,
+                status::CANCELLED,
+                "Cancelled. The credits were returned.",
+                None,
+            )
+            .await?;
+            "cancelled"
+        }
+        Outcome::Cancelled => {
+            finish(
+                gens,
+                job,
+                worker,
+                status::CANCELLED,
+                "Cancelled. The credits were returned.",
+                None,
+            )
+            .await?;
+            "cancelled"
+        }
+        Outcome::Refused { reason } => {
+            let text = format!("The model refused this prompt: {reason} No credits were charged.");
+            finish(gens, job, worker, status::REFUSED, &text, Some(reason)).await?;
+            "refused"
+        }
+        Outcome::Failed { retryable, message } => {
+            fail(gens, job, worker, retryable, message).await?
+        }
+        Outcome::Succeeded { images, seed } => match store(gens, job, images).await {
+            Ok(stored) => {
+                let paths: Vec<String> = stored
+                    .iter()
+                    .flat_map(|s| {
+                        [
+                            s.original_path.clone(),
+                            s.preview_path.clone(),
+                            s.thumb_path.clone(),
+                        ]
+                    })
+                    .collect();
+                let seed = seed.or(request.seed);
+                if queue::succeed(&gens.db, job, worker, seed, stored, gens.queue.retention).await?
+                {
+                    delete_reference(gens, job).await;
+                    "succeeded"
+                } else {
+                    for p in paths {
+                        gens.blobs.delete(&p).await.ok();
+                    }
+                    "lease lost before storing"
+                }
+            }
+            Err((retryable, message)) => fail(gens, job, worker, retryable, message).await?,
+        },
+    };
+    Ok(done)
+}
+
+async fn finish(
+    gens: &Generations,
+    job: &generation::Model,
+    worker: &str,
+    final_status: &'static str,
+    text: &str,
+    detail: Option<String>,
+) -> Result<(), Unexpected> {
+    if queue::finish_without_images(
+        &gens.db,
+        job,
+        Some(worker),
+        final_status,
+        Some(text.into()),
+        detail,
+    )
+    .await?
+    {
+        delete_reference(gens, job).await;
+    }
+    Ok(())
+}
+
+async fn fail(
+    gens: &Generations,
+    job: &generation::Model,
+    worker: &str,
+    retryable: bool,
+    message: String,
+) -> Result<&'static str, Unexpected> {
+    if retryable && job.attempts < job.max_attempts {
+        let exp = u32::try_from(job.attempts.max(1) - 1).unwrap_or(0).min(6);
+        let delay = gens.queue.retry_base * 2u32.pow(exp);
+        let delay = chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(30));
+        queue::retry_later(&gens.db, job.id, worker, delay, &message).await?;
+        tracing::warn!(job = %job.id, attempt = job.attempts, %message, "retryable failure; re-queued");
+        return Ok("retry later");
+    }
+    tracing::warn!(job = %job.id, attempt = job.attempts, %message, "generation failed");
+    finish(
+        gens,
+        job,
+        worker,
+        status::FAILED,
+        FAILED_TEXT,
+        Some(message),
+    )
+    .await?;
+    Ok("failed")
+}
+
+async fn delete_reference(gens: &Generations, job: &generation::Model) {
+    if let Some(path) = &job.reference_path {
+        if let Err(e) = gens.blobs.delete(path).await {
+            tracing::warn!(error = %e, "cannot delete a used reference image");
+        }
+    }
+}
+
+/// Turns back-end outputs into stored, encrypted variants. Errors carry
+/// (retryable, message for operators).
+async fn store(
+    gens: &Generations,
+    job: &generation::Model,
+    images: Vec<ImageData>,
+) -> Result<Vec<StoredImage>, (bool, String)> {
+    if images.is_empty() {
+        return Err((true, "the back-end returned no images".into()));
+    }
+    let mut stored = Vec::with_capacity(images.len());
+    let mut written: Vec<String> = Vec::new();
+    for data in images {
+        let result = store_one(gens, job, data, &mut written).await;
+        match result {
+            Ok(s) => stored.push(s),
+            Err(e) => {
+                for p in &written {
+                    gens.blobs.delete(p).await.ok();
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(stored)
+}
+
+async fn store_one(
+    gens: &Generations,
+    job: &generation::Model,
+    data: ImageData,
+    written: &mut Vec<String>,
+) -> Result<StoredImage, (bool, String)> {
+    let limits = uni1_imaging::Limits::MODEL_OUTPUT;
+    let bytes = match data {
+        ImageData::Bytes(b) => b,
+        ImageData::Base64(s) => base64::engine::general_purpose::STANDARD
+            .decode(s.trim())
+            .map_err(|e| (false, format!("the back-end sent invalid base64: {e}")))?,
+        ImageData::Url(url) => uni1_models::fetch_image(&gens.http, &url, limits.max_bytes)
+            .await
+            .map_err(|e| (true, format!("cannot fetch the output: {e}")))?,
+    };
+    let variants = tokio::task::spawn_blocking(move || uni1_imaging::variants(&bytes, &limits))
+        .await
+        .map_err(|e| (true, format!("encoder task failed: {e}")))?
+        .map_err(|e| (false, format!("the back-end's image is unusable: {e}")))?;
+    let id = Uuid::now_v7();
+    let base = format!("{}images/{id}", user_prefix(job.user_id));
+    let original_path = format!("{base}/original.png");
+    let preview_path = format!("{base}/preview.webp");
+    let thumb_path = format!("{base}/thumb.webp");
+    let mut key_id = String::new();
+    for (path, body) in [
+        (&original_path, &variants.original_png),
+        (&preview_path, &variants.preview_webp),
+        (&thumb_path, &variants.thumb_webp),
+    ] {
+        key_id = gens
+            .blobs
+            .put(path, body)
+            .await
+            .map_err(|e| (true, format!("cannot store {path}: {e}")))?;
+        written.push(path.clone());
+    }
+    Ok(StoredImage {
+        id,
+        width: variants.width,
+        height: variants.height,
+        bytes: (variants.original_png.len()
+            + variants.preview_webp.len()
+            + variants.thumb_webp.len()) as i64,
+        original_path,
+        preview_path,
+        thumb_path,
+        key_id,
+    })
+}

@@ -1,0 +1,89 @@
+import { test, expect, hydrated } from "./fixtures";
+import type { Page } from "@playwright/test";
+
+const PASSWORD = "correct horse battery staple";
+
+function uniqueEmail(tag: string) {
+  return `${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.org`;
+}
+
+/** A confirmed, signed-in account (sign-up, the outbox link, sign-in). */
+async function member(page: Page) {
+  const email = uniqueEmail("studio");
+  await page.goto("/sign-up");
+  await hydrated(page);
+  await page.getByLabel("Your name").fill("Grace Hopper");
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByLabel("I am 18 years old or older.").check();
+  await page.getByLabel(/I accept the/).check();
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.getByTestId("sign-up-done")).toBeVisible();
+  await page.goto("/dev/outbox");
+  const mail = page.locator("article", { hasText: `to ${email}` }).filter({ hasText: "Confirm your e-mail address" });
+  const text = await mail.locator("pre").textContent();
+  const link = new URL(/http:\/\/[^\s]+\/confirm-email\?token=[A-Za-z0-9_-]+/.exec(text ?? "")![0]);
+  await page.goto(link.pathname + link.search);
+  await hydrated(page);
+  await page.getByRole("button", { name: "Confirm my address" }).click();
+  await expect(page.getByTestId("email-confirmed")).toBeVisible();
+  await page.goto("/sign-in");
+  await hydrated(page);
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/studio$/);
+}
+
+test.describe("studio", () => {
+  test("generate with Ctrl+Enter, watch it run, see and download the image", async ({ page }) => {
+    await member(page);
+    await hydrated(page);
+    await expect(page.getByTestId("cost")).toContainText("Cost: 1 credits · You have 50");
+    await page.getByLabel("Images").selectOption("2");
+    await expect(page.getByTestId("cost")).toContainText("Cost: 2 credits");
+    const prompt = page.getByLabel("Prompt");
+    await prompt.fill("a lighthouse on a cliff at dusk");
+    await expect(page.getByTestId("prompt-count")).toHaveText("31 / 2000");
+    await prompt.press("Control+Enter");
+
+    const job = page.getByTestId("job").first();
+    await expect(job).toContainText("a lighthouse on a cliff at dusk");
+    // Live progress: the card turns to done without a reload.
+    await expect(job).toHaveAttribute("data-status", "succeeded", { timeout: 30_000 });
+    await expect(job.getByTestId("job-status")).toContainText("Done");
+    const images = job.getByTestId("job-image");
+    await expect(images).toHaveCount(2);
+    const img = images.first().locator("img");
+    await expect(img).toBeVisible();
+    expect(await img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth > 0)).toBe(true);
+    await expect(images.first()).toContainText("90 days left");
+
+    const download = page.waitForEvent("download");
+    await images.first().getByTestId("download-png").click();
+    const file = await download;
+    expect(file.suggestedFilename()).toMatch(/^uni1-\d{8}-\d{6}-1\.png$/);
+
+    // After a reload the history is still there and the balance shows the charge.
+    await page.reload();
+    await hydrated(page);
+    await expect(page.getByTestId("job").first()).toHaveAttribute("data-status", "succeeded");
+    await expect(page.getByTestId("cost")).toContainText("You have 48");
+  });
+
+  test("the form queues a job without JavaScript", async ({ browser }) => {
+    const context = await browser.newContext({ javaScriptEnabled: true });
+    const page = await context.newPage();
+    await member(page);
+    const cookies = await context.cookies();
+    const nojs = await browser.newContext({ javaScriptEnabled: false });
+    await nojs.addCookies(cookies);
+    const p = await nojs.newPage();
+    await p.goto("/studio");
+    await p.getByLabel("Prompt").fill("a quiet forest at night");
+    await p.getByRole("button", { name: "Generate" }).click();
+    await expect(p.getByTestId("job").first()).toContainText("a quiet forest at night");
+    await nojs.close();
+    await context.close();
+  });
+});

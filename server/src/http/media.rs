@@ -1,0 +1,254 @@
+//! Plain HTTP routes of generation:
+//! - `GET /media/{image}/{variant}`: decrypted image bytes for their owner
+//!   only (STO-3). Anyone else, signed in or not, gets the same 404 as for an
+//!   id that does not exist, so ids cannot be probed.
+//! - `GET /api/generations/events`: the owner's job progress as
+//!   server-sent events, read from the database (so it works whichever
+//!   process runs the job).
+//! - `POST /hooks/models/{model}`: signed webhooks from asynchronous model
+//!   providers; they only wake the waiting worker, polling stays the truth.
+//! - `POST /api/uploads/reference`: a reference image, checked, re-encoded,
+//!   stored encrypted and kept until its job ends (GEN-3).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use chrono::Utc;
+use http::{header, HeaderMap, HeaderValue, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use uni1_app::session::RequestAuth;
+use uni1_domain::generation::service::Variant;
+use uni1_domain::generation::Generations;
+use uuid::Uuid;
+
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "Not found").into_response()
+}
+
+fn unavailable() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The image is unavailable right now. Try again in a moment.",
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MediaQuery {
+    #[serde(default)]
+    download: Option<String>,
+}
+
+/// `GET /media/{image}/{variant}`.
+pub async fn media(
+    State(gens): State<Generations>,
+    Extension(auth): Extension<RequestAuth>,
+    Path((image, variant)): Path<(String, String)>,
+    Query(query): Query<MediaQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let (Some(user), Ok(image), Some(variant)) = (
+        auth.user.as_ref(),
+        Uuid::parse_str(&image),
+        Variant::parse(&variant),
+    ) else {
+        return not_found();
+    };
+    let object = match gens.media_for_owner(user.id, image, variant).await {
+        Ok(Some(o)) => o,
+        Ok(None) => return not_found(),
+        Err(e) => {
+            tracing::error!(error = %uni1_app::error::chain(&e), "looking up an image failed");
+            return unavailable();
+        }
+    };
+    let cache = HeaderValue::from_static("private, max-age=86400");
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == object.etag))
+    {
+        let mut r = StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(etag) = HeaderValue::from_str(&object.etag) {
+            r.headers_mut().insert(header::ETAG, etag);
+        }
+        r.headers_mut().insert(header::CACHE_CONTROL, cache);
+        return r;
+    }
+    let bytes = match gens.blobs.get(&object.path).await {
+        Ok(b) => b,
+        Err(uni1_storage::StorageError::NotFound(_)) => {
+            tracing::error!(path = %object.path, "an image row points at a missing object");
+            return not_found();
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reading an image failed");
+            return unavailable();
+        }
+    };
+    let disposition = if query.download.is_some() {
+        format!("attachment; filename=\"{}\"", object.file_name)
+    } else {
+        format!("inline; filename=\"{}\"", object.file_name)
+    };
+    let mut r = Response::new(Body::from(bytes));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(object.content_type),
+    );
+    h.insert(header::CACHE_CONTROL, cache);
+    if let Ok(etag) = HeaderValue::from_str(&object.etag) {
+        h.insert(header::ETAG, etag);
+    }
+    if let Ok(d) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, d);
+    }
+    h.insert(header::VARY, HeaderValue::from_static("Cookie"));
+    r
+}
+
+/// How long one event stream lasts; the browser reconnects by itself, and
+/// the session is checked again then.
+const STREAM_LIFETIME: Duration = Duration::from_secs(120);
+const TICK: Duration = Duration::from_millis(500);
+
+/// `GET /api/generations/events`.
+pub async fn events(
+    State(gens): State<Generations>,
+    Extension(auth): Extension<RequestAuth>,
+) -> Response {
+    let Some(user) = auth.user.as_ref() else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "Sign in to follow your generations.",
+        )
+            .into_response();
+    };
+    let user = user.id;
+    // Jobs that ended shortly before the stream opened are included, so a
+    // reconnect never misses an ending.
+    let since = Utc::now() - chrono::Duration::seconds(30);
+    let deadline = tokio::time::Instant::now() + STREAM_LIFETIME;
+    let stream = futures::stream::unfold(
+        (gens, String::new(), true),
+        move |(gens, last, first)| async move {
+            let mut wait = !first;
+            loop {
+                if wait {
+                    tokio::time::sleep(TICK).await;
+                }
+                wait = true;
+                if tokio::time::Instant::now() >= deadline {
+                    return None;
+                }
+                let views = match gens.changed_since(user, since).await {
+                    Ok(v) => v,
+                    Err(e) => {
+                        tracing::warn!(error = %uni1_app::error::chain(&e), "progress stream read failed");
+                        continue;
+                    }
+                };
+                let balance = uni1_domain::credits::balance(&gens.db, user)
+                    .await
+                    .unwrap_or_default();
+                let update = uni1_app::studio::ProgressUpdate {
+                    jobs: views.into_iter().map(uni1_app::studio::to_dto).collect(),
+                    available: balance.available,
+                    held: balance.held,
+                };
+                let json = serde_json::to_string(&update).unwrap_or_else(|_| "{}".into());
+                if first || json != last {
+                    let event = Event::default().event("jobs").data(json.clone());
+                    return Some((Ok::<_, Infallible>(event), (gens, json, false)));
+                }
+            }
+        },
+    );
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+/// State of the model webhook route.
+#[derive(Clone)]
+pub struct Webhooks {
+    pub secret: Option<SecretString>,
+    pub wakeups: uni1_models::predictions::Wakeups,
+}
+
+/// `POST /hooks/models/{model}`.
+pub async fn model_webhook(
+    State(hooks): State<Webhooks>,
+    Path(_model): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(secret) = &hooks.secret else {
+        return not_found();
+    };
+    let h = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    };
+    match uni1_models::predictions::verify_webhook(
+        secret.expose_secret(),
+        h("webhook-id"),
+        h("webhook-timestamp"),
+        h("webhook-signature"),
+        &body,
+        Utc::now().timestamp(),
+    ) {
+        Ok(prediction) => {
+            hooks.wakeups.wake(&prediction);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "refused a model webhook");
+            (StatusCode::UNAUTHORIZED, "invalid signature").into_response()
+        }
+    }
+}
+
+/// `POST /api/uploads/reference`: the image file as the request body.
+pub async fn upload_reference(
+    State(gens): State<Generations>,
+    Extension(auth): Extension<RequestAuth>,
+    body: Bytes,
+) -> Response {
+    let Some(user) = auth.user.as_ref() else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "Sign in to upload a reference image.",
+        )
+            .into_response();
+    };
+    if !user.email_confirmed {
+        return (StatusCode::FORBIDDEN, "Confirm your e-mail address first.").into_response();
+    }
+    match gens.store_reference(user.id, body.to_vec()).await {
+        Ok(upload) => Json(serde_json::json!({
+            "id": upload.id,
+            "width": upload.width,
+            "height": upload.height,
+        }))
+        .into_response(),
+        Err(uni1_domain::generation::service::UploadError::Image(e)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("This image cannot be used: {e}."),
+        )
+            .into_response(),
+        Err(uni1_domain::generation::service::UploadError::Unexpected(e)) => {
+            tracing::error!(error = %uni1_app::error::chain(&e), "storing a reference image failed");
+            unavailable()
+        }
+    }
+}

@@ -1,0 +1,668 @@
+//! Generation end to end over HTTP and through the queue: submit with
+//! credits, run the worker, fetch the encrypted media as its owner only,
+//! refusals, failures, retries, concurrency, dead workers and idempotency.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use object_store::ObjectStoreExt as _;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use uni1_domain::credits;
+use uni1_domain::entities::{credit_ledger, generation, image, moderation_flag, user};
+use uni1_domain::generation::{status, worker, Catalog, Generations, ModelEntry, SubmitInput};
+
+use crate::accounts::{confirm, sign_in, sign_up, PASSWORD};
+use crate::on_both_backends;
+use crate::support::{TestApp, Visitor};
+
+/// A signed-in person with a confirmed address.
+async fn member(app: &TestApp, email: &str, ip: &str) -> (Visitor, uuid::Uuid) {
+    let mut v = Visitor::new(ip);
+    let r = sign_up(app, email, &v).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    confirm(app, email, &v).await;
+    let r = sign_in(app, email, PASSWORD, &mut v).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let id = user::Entity::find()
+        .filter(user::Column::EmailKey.eq(email))
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("the account")
+        .id;
+    (v, id)
+}
+
+fn input(key: &str, prompt: &str, count: u32) -> SubmitInput {
+    SubmitInput {
+        idempotency_key: key.into(),
+        model_id: "builtin".into(),
+        prompt: prompt.into(),
+        aspect_ratio: "1:1".into(),
+        count,
+        seed: Some(7),
+        ..Default::default()
+    }
+}
+
+/// Runs a worker until every job is final (or `limit` passes).
+async fn drain(gens: &Generations, limit: Duration) {
+    let gens2 = gens.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        worker::run(gens2, "test-worker".into(), 2, async {
+            rx.await.ok();
+        })
+        .await;
+    });
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let pending = generation::Entity::find()
+            .filter(generation::Column::Status.is_in([status::QUEUED, status::RUNNING]))
+            .count(&gens.db)
+            .await
+            .expect("count");
+        if pending == 0 || tokio::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    tx.send(()).ok();
+    handle.await.ok();
+}
+
+async fn settled_entries(app: &TestApp, job: uuid::Uuid) -> Vec<credit_ledger::Model> {
+    credit_ledger::Entity::find()
+        .filter(credit_ledger::Column::GenerationId.eq(job))
+        .all(&app.db)
+        .await
+        .expect("ledger")
+}
+
+on_both_backends!(
+    generate_store_and_serve_to_the_owner_only,
+    |app: TestApp| async move {
+        let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.10").await;
+        let (bob, _) = member(&app, "bob@uni1.test", "203.0.113.11").await;
+
+        let studio = app.post_as("/api/studio", &[], &alice).await;
+        assert_eq!(studio.status, 200, "{}", studio.body);
+        let s = studio.json();
+        assert_eq!(s["available"], 50, "the sign-up grant");
+        assert_eq!(s["models"][0]["id"], "builtin");
+
+        let form = [
+            ("form_key", "key-0000000001"),
+            ("model", "builtin"),
+            ("prompt", "a lighthouse at dusk"),
+            ("aspect_ratio", "16:9"),
+            ("count", "2"),
+            ("seed", "42"),
+        ];
+        let r = app.post_as("/api/generate", &form, &alice).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let job = r.json();
+        assert_eq!(job["status"], "queued");
+        assert_eq!(job["queue_position"], 1);
+        // A double submit (same form key) is the same job, charged once.
+        let again = app.post_as("/api/generate", &form, &alice).await;
+        assert_eq!(again.json()["id"], job["id"]);
+        let b = credits::balance(&app.db, alice_id).await.unwrap();
+        assert_eq!((b.available, b.held), (48, 2));
+
+        drain(&app.gens, Duration::from_secs(30)).await;
+        let job_id = uuid::Uuid::parse_str(job["id"].as_str().unwrap()).unwrap();
+        let row = generation::Entity::find_by_id(job_id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.status, status::SUCCEEDED, "{:?}", row.error_detail);
+        assert_eq!(row.seed_used, Some(42));
+        assert!(row.started_at.is_some() && row.finished_at.is_some());
+        let b = credits::balance(&app.db, alice_id).await.unwrap();
+        assert_eq!((b.available, b.held), (48, 0), "captured, not released");
+        assert!(credits::audit(&app.db, alice_id).await.unwrap());
+
+        let images = image::Entity::find()
+            .filter(image::Column::GenerationId.eq(job_id))
+            .all(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(images.len(), 2);
+        let img = &images[0];
+        let (w, h) = uni1_models::AspectRatio::Wide16x9.size(512);
+        assert_eq!((img.width, img.height), (w as i32, h as i32));
+        assert!(img.width > img.height, "16:9 is wide");
+        assert!(img.original_path.starts_with(&format!("users/{alice_id}/")));
+
+        // At rest the object is ciphertext, not a PNG.
+        let raw = app
+            .gens
+            .blobs
+            .raw()
+            .get(&object_store::path::Path::from(img.original_path.as_str()))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert!(!raw.starts_with(b"\x89PNG"));
+
+        // Owner: the decrypted PNG, private caching, an ETag that revalidates.
+        let url = format!("/media/{}/original", img.id);
+        let r = app.get_as(&url, &alice).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-type"), Some("image/png"));
+        assert!(r.header("cache-control").unwrap().starts_with("private"));
+        assert!(r.bytes.starts_with(b"\x89PNG"));
+        let etag = r.header("etag").unwrap().to_owned();
+        let req = http::Request::get(&url)
+            .header("cookie", alice.cookie.clone().unwrap())
+            .header("if-none-match", etag)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let r304 = app.send(req).await;
+        assert_eq!(r304.status, 304);
+        let dl = app.get_as(&format!("{url}?download=1"), &alice).await;
+        assert!(dl
+            .header("content-disposition")
+            .unwrap()
+            .starts_with("attachment; filename=\"uni1-"));
+        let preview = app
+            .get_as(&format!("/media/{}/preview", img.id), &alice)
+            .await;
+        assert_eq!(preview.header("content-type"), Some("image/webp"));
+        assert!(preview.bytes.starts_with(b"RIFF"));
+
+        // Another person and an anonymous visitor get the same 404 as a made-up id.
+        let missing = app
+            .get_as(&format!("/media/{}/original", uuid::Uuid::now_v7()), &alice)
+            .await;
+        let as_bob = app.get_as(&url, &bob).await;
+        let anonymous = app.get(&url).await;
+        for r in [&missing, &as_bob, &anonymous] {
+            assert_eq!(r.status, 404);
+            assert_eq!(r.body, missing.body);
+        }
+        // Bob cannot cancel Alice's job either.
+        let r = app
+            .post_as(
+                "/api/cancel-generation",
+                &[("id", job["id"].as_str().unwrap())],
+                &bob,
+            )
+            .await;
+        assert_eq!(r.status, 404);
+    }
+);
+
+on_both_backends!(
+    refused_and_invalid_prompts_are_not_charged,
+    |app: TestApp| async move {
+        let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.12").await;
+        let mut gens = app.gens.clone();
+        gens.content = uni1_domain::generation::ContentPolicy::new(["forbidden".to_string()]);
+        let view = gens
+            .submit(
+                alice_id,
+                true,
+                input("key-refused-01", "something Forbidden here", 1),
+            )
+            .await
+            .unwrap();
+        assert_eq!(view.status, status::REFUSED);
+        assert!(view.error.unwrap().contains("content policy"));
+        let b = credits::balance(&app.db, alice_id).await.unwrap();
+        assert_eq!((b.available, b.held), (50, 0));
+        let flags = moderation_flag::Entity::find().all(&app.db).await.unwrap();
+        assert_eq!(flags.len(), 1);
+        assert_eq!(flags[0].source, "blocklist");
+
+        // Bad fields are named; nothing is queued.
+        for (field, form) in [
+            (
+                "prompt",
+                vec![("prompt", "   "), ("count", "1"), ("aspect_ratio", "1:1")],
+            ),
+            (
+                "count",
+                vec![("prompt", "ok"), ("count", "9"), ("aspect_ratio", "1:1")],
+            ),
+            (
+                "aspect_ratio",
+                vec![("prompt", "ok"), ("count", "1"), ("aspect_ratio", "2:1")],
+            ),
+            (
+                "seed",
+                vec![
+                    ("prompt", "ok"),
+                    ("count", "1"),
+                    ("aspect_ratio", "1:1"),
+                    ("seed", "-3"),
+                ],
+            ),
+        ] {
+            let mut f = vec![("form_key", "key-invalid-01"), ("model", "builtin")];
+            f.extend(form);
+            let r = app.post_as("/api/generate", &f, &alice).await;
+            assert_eq!(r.status, 422, "{field}: {}", r.body);
+            assert!(r.body.contains(field), "{field}: {}", r.body);
+        }
+        // Unconfirmed addresses cannot generate.
+        let err = gens
+            .submit(alice_id, false, input("key-unconf-01", "ok", 1))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("Confirm"));
+        assert_eq!(generation::Entity::find().count(&app.db).await.unwrap(), 1);
+    }
+);
+
+on_both_backends!(
+    concurrent_submits_never_overspend,
+    |app: TestApp| async move {
+        let (_alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.13").await;
+        let mut gens = app.gens.clone();
+        gens.queue.max_pending_per_user = 1000;
+        let gens = Arc::new(gens);
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let gens = gens.clone();
+            tasks.push(tokio::spawn(async move {
+                gens.submit(
+                    alice_id,
+                    true,
+                    input(&format!("key-burst-{i:04}"), "burst", 1),
+                )
+                .await
+            }));
+        }
+        let mut accepted = 0;
+        let mut refused = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => accepted += 1,
+                Err(uni1_domain::generation::SubmitError::Insufficient { .. }) => refused += 1,
+                Err(e) => panic!("unexpected: {e:?}"),
+            }
+        }
+        assert_eq!((accepted, refused), (50, 150));
+        let b = credits::balance(&app.db, alice_id).await.unwrap();
+        assert_eq!((b.available, b.held), (0, 50));
+        assert!(credits::audit(&app.db, alice_id).await.unwrap());
+    }
+);
+
+on_both_backends!(
+    cancel_releases_and_dead_workers_are_reaped,
+    |app: TestApp| async move {
+        let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.14").await;
+        // Cancel while queued: credits come back at once.
+        let v = app
+            .gens
+            .submit(alice_id, true, input("key-cancel-01", "cancel me", 3))
+            .await
+            .unwrap();
+        let r = app
+            .post_as(
+                "/api/cancel-generation",
+                &[("id", &v.id.to_string())],
+                &alice,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.json()["status"], "cancelled");
+        assert_eq!(
+            credits::balance(&app.db, alice_id).await.unwrap().available,
+            50
+        );
+
+        // A worker claims a job and dies (never renews): once the lease is over,
+        // the reaper re-queues it and another worker finishes it, charged once.
+        let v = app
+            .gens
+            .submit(alice_id, true, input("key-reaped-01", "orphan", 1))
+            .await
+            .unwrap();
+        let claimed = uni1_domain::generation::queue::claim(
+            &app.db,
+            "dead-worker",
+            Duration::from_millis(200),
+            2,
+        )
+        .await
+        .unwrap()
+        .expect("a job to claim");
+        assert_eq!(claimed.id, v.id);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            uni1_domain::generation::queue::reap(&app.db).await.unwrap(),
+            1
+        );
+        drain(&app.gens, Duration::from_secs(20)).await;
+        let row = generation::Entity::find_by_id(v.id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.status, status::SUCCEEDED);
+        assert_eq!(row.attempts, 2);
+        // The dead worker cannot overwrite the result with its stale lease.
+        assert!(!uni1_domain::generation::queue::renew(
+            &app.db,
+            v.id,
+            "dead-worker",
+            Duration::from_secs(5)
+        )
+        .await
+        .unwrap());
+        let kinds: Vec<String> = settled_entries(&app, v.id)
+            .await
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "capture").count(),
+            1,
+            "{kinds:?}"
+        );
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "release").count(),
+            0,
+            "{kinds:?}"
+        );
+        assert_eq!(
+            credits::balance(&app.db, alice_id).await.unwrap().available,
+            49
+        );
+        assert!(credits::audit(&app.db, alice_id).await.unwrap());
+    }
+);
+
+/// A model server on loopback and a catalog whose models call it.
+async fn model_server() -> (uni1_models::server::ModelServer, url::Url) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = url::Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+    let server =
+        uni1_models::server::ModelServer::new("test-key", "whsec_dGVzdC1zZWNyZXQtdGVzdC1zZWNyZXQ=")
+            .with_public_base(base.clone());
+    let router = server.router();
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.ok();
+    });
+    (server, base)
+}
+
+fn openai_catalog(base: &url::Url) -> Catalog {
+    Catalog::new(vec![ModelEntry {
+        id: "remote".into(),
+        name: "Remote".into(),
+        description: String::new(),
+        credits_per_image: 2,
+        model: Arc::new(uni1_models::openai::OpenAiImages {
+            capabilities: uni1_models::builtin::Builtin::new().capabilities,
+            base_url: base.clone(),
+            api_key: "test-key".into(),
+            model: "test".into(),
+            http: uni1_models::http_client(Duration::from_secs(2)),
+        }),
+    }])
+}
+
+on_both_backends!(
+    remote_failures_retry_then_release,
+    |app: TestApp| async move {
+        let (_alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.15").await;
+        let (server, base) = model_server().await;
+        let mut gens = app.gens.clone();
+        gens.catalog = openai_catalog(&base);
+        let remote = |key: &str, prompt: &str| SubmitInput {
+            model_id: "remote".into(),
+            ..input(key, prompt, 1)
+        };
+
+        // Two 500s then success: retried, charged once.
+        server.inject(uni1_models::server::Fault::ServerError, 2);
+        let ok = gens
+            .submit(alice_id, true, remote("key-retry-001", "retry"))
+            .await
+            .unwrap();
+        drain(&gens, Duration::from_secs(30)).await;
+        let row = generation::Entity::find_by_id(ok.id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.status, status::SUCCEEDED, "{:?}", row.error_detail);
+        assert_eq!(row.attempts, 3);
+
+        // Always 429: out of attempts -> failed, credits back, plain words.
+        // As many 429s as attempts (3): every attempt is refused.
+        server.inject(uni1_models::server::Fault::TooManyRequests, 3);
+        let failed = gens
+            .submit(alice_id, true, remote("key-retry-002", "busy"))
+            .await
+            .unwrap();
+        drain(&gens, Duration::from_secs(30)).await;
+        let row = generation::Entity::find_by_id(failed.id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.status, status::FAILED);
+        assert!(row.error.unwrap().contains("credits were returned"));
+        assert!(row.error_detail.is_some(), "operators see the cause");
+
+        // The provider refuses: refused, released, flagged for review.
+        let refused = gens
+            .submit(alice_id, true, remote("key-refuse-01", "nsfw thing"))
+            .await
+            .unwrap();
+        drain(&gens, Duration::from_secs(30)).await;
+        let row = generation::Entity::find_by_id(refused.id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.status, status::REFUSED);
+        assert_eq!(
+            moderation_flag::Entity::find()
+                .filter(moderation_flag::Column::Source.eq("backend"))
+                .count(&app.db)
+                .await
+                .unwrap(),
+            1
+        );
+
+        let b = credits::balance(&app.db, alice_id).await.unwrap();
+        assert_eq!(
+            (b.available, b.held),
+            (48, 0),
+            "only the success was charged (2 credits)"
+        );
+        assert!(credits::audit(&app.db, alice_id).await.unwrap());
+    }
+);
+
+/// Settings for `uni1 worker` child processes sharing this test's database,
+/// object store and key, with the "remote" model at `base`.
+struct WorkerEnv {
+    dir: std::path::PathBuf,
+    key: String,
+}
+
+impl WorkerEnv {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("uni1-worker-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(dir.join("objects")).unwrap();
+        Self {
+            dir,
+            key: uni1_domain::crypto::AppKey::generate_base64(),
+        }
+    }
+
+    fn configure(&self, args: &mut uni1_server::config::ServeArgs) {
+        args.database.app_key = Some(self.key.clone());
+        args.generation.storage = Some(uni1_server::config::StorageKind::Local);
+        args.generation.storage_dir = Some(self.dir.join("objects"));
+    }
+
+    fn spawn(&self, app: &TestApp, base: &url::Url) -> std::process::Child {
+        let config = self.dir.join("uni1.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[[models]]\nid = \"remote\"\nname = \"Remote\"\nbackend = \"openai\"\nbase_url = \"{base}\"\napi_key = \"test-key\"\nmodel = \"test\"\ncredits_per_image = 2\ntimeout_seconds = 10\n"
+            ),
+        )
+        .unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_uni1"))
+            .arg("--config")
+            .arg(&config)
+            .arg("worker")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &app.database_url)
+            .env("UNI1_DATA_DIR", &self.dir)
+            .env("UNI1_APP_KEY", &self.key)
+            .env("UNI1_STORAGE", "local")
+            .env("UNI1_STORAGE_DIR", self.dir.join("objects"))
+            .env("UNI1_JOB_LEASE_SECONDS", "2")
+            .env("UNI1_WORKER_SLOTS", "2")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("uni1 worker starts")
+    }
+}
+
+impl Drop for WorkerEnv {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// PostgreSQL only: worker processes share a real server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_processes_share_the_queue_and_survive_sigkill() {
+    let owned_env = WorkerEnv::new();
+    let env = &owned_env;
+    crate::support::run_configured(
+        crate::support::Backend::Postgres,
+        crate::support::ORIGIN,
+        |args| env.configure(args),
+        |app: TestApp| async move {
+            let (_alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.16").await;
+            let (server, base) = model_server().await;
+            let mut gens = app.gens.clone();
+            gens.catalog = openai_catalog(&base);
+            gens.queue.max_pending_per_user = 100;
+            let remote = |key: String| SubmitInput {
+                model_id: "remote".into(),
+                ..input(&key, "shared", 1)
+            };
+
+            // A worker process takes a slow job and is killed mid-job.
+            server.inject(
+                uni1_models::server::Fault::Latency(Duration::from_secs(4)),
+                1,
+            );
+            let slow = gens
+                .submit(alice_id, true, remote("key-sigkill-01".into()))
+                .await
+                .unwrap();
+            let mut victim = env.spawn(&app, &base);
+            wait_for(
+                "the worker process to start the job",
+                Duration::from_secs(30),
+                || async { server.submissions() == 1 },
+            )
+            .await;
+            let row = generation::Entity::find_by_id(slow.id)
+                .one(&app.db)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(row.status, status::RUNNING);
+            victim.kill().expect("SIGKILL");
+            victim.wait().ok();
+
+            // Another worker finishes it once the lease runs out; charged once.
+            drain(&gens, Duration::from_secs(30)).await;
+            let row = generation::Entity::find_by_id(slow.id)
+                .one(&app.db)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(row.status, status::SUCCEEDED, "{:?}", row.error_detail);
+            assert_eq!(row.attempts, 2);
+            let kinds: Vec<String> = settled_entries(&app, slow.id)
+                .await
+                .into_iter()
+                .map(|e| e.kind)
+                .collect();
+            assert_eq!(kinds, vec!["reserve".to_string(), "capture".to_string()]);
+
+            // Two worker processes and twenty jobs: each job runs exactly once.
+            let before = server.submissions();
+            let mut ids = Vec::new();
+            for i in 0..20 {
+                ids.push(
+                    gens.submit(alice_id, true, remote(format!("key-shared-{i:03}")))
+                        .await
+                        .unwrap()
+                        .id,
+                );
+            }
+            let mut a = env.spawn(&app, &base);
+            let mut b = env.spawn(&app, &base);
+            wait_for("twenty jobs to finish", Duration::from_secs(60), || async {
+                generation::Entity::find()
+                    .filter(generation::Column::Id.is_in(ids.clone()))
+                    .filter(generation::Column::Status.eq(status::SUCCEEDED))
+                    .count(&app.db)
+                    .await
+                    .unwrap()
+                    == 20
+            })
+            .await;
+            a.kill().ok();
+            b.kill().ok();
+            a.wait().ok();
+            b.wait().ok();
+            assert_eq!(server.submissions() - before, 20, "no job ran twice");
+            let owners: std::collections::HashSet<String> = generation::Entity::find()
+                .filter(generation::Column::Id.is_in(ids.clone()))
+                .all(&app.db)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|g| {
+                    assert_eq!(g.attempts, 1);
+                    g.error_detail.unwrap_or_default()
+                })
+                .collect();
+            assert!(owners.len() <= 1, "no job was retried: {owners:?}");
+            let b = credits::balance(&app.db, alice_id).await.unwrap();
+            assert_eq!((b.available, b.held), (50 - 2 * 21, 0));
+            assert!(credits::audit(&app.db, alice_id).await.unwrap());
+        },
+    )
+    .await;
+}
