@@ -6,6 +6,10 @@
 //! [`state::AppState`] from context, call `uni1-domain`, map errors to
 //! [`error::AppError`].
 
+// The studio's view types nest deeply; the default limit (128) is too low
+// for the hydrate build.
+#![recursion_limit = "256"]
+
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};

@@ -3,6 +3,11 @@
 //! domain service -> DTO. The DTOs carry preformatted text, not chrono
 //! types, to keep the browser bundle small.
 
+// `generate` takes one argument per form field (so the plain HTML form works
+// without JavaScript); the `#[server]` macro does not carry an `allow` on the
+// function through to the code it generates.
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -107,7 +112,8 @@ pub fn to_dto(v: uni1_domain::generation::GenerationView) -> GenerationDto {
                 id: i.id.to_string(),
                 width: i.width,
                 height: i.height,
-                days_left: (i.expires_at - now).num_days().max(0),
+                // Rounded up: an image made today has the whole period left.
+                days_left: ((i.expires_at - now).num_seconds().max(0) + 86_399) / 86_400,
             })
             .collect(),
     }
@@ -168,7 +174,6 @@ pub async fn get_studio() -> Result<StudioState, AppError> {
 /// Queues a generation. `seed` may be empty (random); `reference` is an
 /// upload id from `POST /api/uploads/reference`.
 #[server(prefix = "/api", endpoint = "generate")]
-#[allow(clippy::too_many_arguments)]
 pub async fn generate(
     form_key: String,
     model: String,

@@ -42,7 +42,7 @@ test.describe("studio", () => {
     await expect(page.getByTestId("cost")).toContainText("Cost: 1 credits · You have 50");
     await page.getByLabel("Images").selectOption("2");
     await expect(page.getByTestId("cost")).toContainText("Cost: 2 credits");
-    const prompt = page.getByLabel("Prompt");
+    const prompt = page.getByLabel("Prompt", { exact: true });
     await prompt.fill("a lighthouse on a cliff at dusk");
     await expect(page.getByTestId("prompt-count")).toHaveText("31 / 2000");
     await prompt.press("Control+Enter");
@@ -80,7 +80,7 @@ test.describe("studio", () => {
     await nojs.addCookies(cookies);
     const p = await nojs.newPage();
     await p.goto("/studio");
-    await p.getByLabel("Prompt").fill("a quiet forest at night");
+    await p.getByLabel("Prompt", { exact: true }).fill("a quiet forest at night");
     await p.getByRole("button", { name: "Generate" }).click();
     await expect(p.getByTestId("job").first()).toContainText("a quiet forest at night");
     await nojs.close();

@@ -281,6 +281,7 @@ fn JobCard(job: GenerationDto, cancel: ServerAction<CancelGeneration>) -> impl I
             })}
         </li>
     }
+    .into_any()
 }
 
 /// Follows `/api/generations/events` and merges what it sends. The browser

@@ -2,6 +2,9 @@
 //! credits, run the worker, fetch the encrypted media as its owner only,
 //! refusals, failures, retries, concurrency, dead workers and idempotency.
 
+// Helpers outside `#[test]` functions: a failed setup step should panic.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
