@@ -15,11 +15,13 @@
 //! - [`service`]: submit, list, cancel: what the web layer calls.
 //! - [`queue`]: claim, renew, finish, retry, reap.
 //! - [`worker`]: the loop that runs jobs.
+//! - [`retention`]: purging images whose download window ended.
 
 pub mod catalog;
 pub mod policy;
 pub mod queue;
 pub mod request;
+pub mod retention;
 pub mod service;
 pub mod worker;
 

@@ -54,6 +54,9 @@ pub async fn run(
             if let Err(e) = gens.sweep_uploads().await {
                 tracing::error!(error = ?e, "upload sweeper failed");
             }
+            if let Err(e) = super::retention::sweep_expired(&gens, chrono::Utc::now(), 100).await {
+                tracing::error!(error = ?e, "retention sweeper failed");
+            }
         }
         let permit = tokio::select! {
             () = &mut shutdown => break,

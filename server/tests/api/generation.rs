@@ -669,3 +669,34 @@ async fn worker_processes_share_the_queue_and_survive_sigkill() {
     )
     .await;
 }
+
+on_both_backends!(expired_images_are_purged_and_the_record_stays, |app: TestApp| async move {
+    let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.17").await;
+    let v = app.gens.submit(alice_id, true, input("key-expire-01", "old", 1)).await.unwrap();
+    drain(&app.gens, Duration::from_secs(20)).await;
+    let img = image::Entity::find()
+        .filter(image::Column::GenerationId.eq(v.id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((img.expires_at - img.created_at).num_days(), 90);
+    let sweep = uni1_domain::generation::retention::sweep_expired;
+    // A day before the end: nothing happens.
+    assert_eq!(sweep(&app.gens, img.expires_at - chrono::Duration::days(1), 10).await.unwrap(), 0);
+    assert!(app.gens.blobs.exists(&img.original_path).await.unwrap());
+    // At the end: the three objects are gone, the record says when.
+    let end = img.expires_at + chrono::Duration::seconds(1);
+    assert_eq!(sweep(&app.gens, end, 10).await.unwrap(), 1);
+    for path in [&img.original_path, &img.preview_path, &img.thumb_path] {
+        assert!(!app.gens.blobs.exists(path).await.unwrap(), "{path} deleted");
+    }
+    let row = image::Entity::find_by_id(img.id).one(&app.db).await.unwrap().unwrap();
+    assert_eq!(row.purged_at, Some(end));
+    let gen_row = generation::Entity::find_by_id(v.id).one(&app.db).await.unwrap().unwrap();
+    assert_eq!(gen_row.prompt, "old");
+    // The media route says "not found", never a broken image.
+    let r = app.get_as(&format!("/media/{}/original", img.id), &alice).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(sweep(&app.gens, end, 10).await.unwrap(), 0, "swept once");
+});
