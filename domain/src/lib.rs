@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod email;
 pub mod entities;
 pub mod error;
+pub mod gallery;
 pub mod generation;
 pub mod health;
 pub mod mail;

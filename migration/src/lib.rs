@@ -12,6 +12,7 @@ mod m20261124_000003_underage_reports;
 mod m20261124_000004_identities;
 mod m20261124_000005_two_factor;
 mod m20261124_000006_generation;
+mod m20261124_000007_gallery;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_identities::Migration),
             Box::new(m20261124_000005_two_factor::Migration),
             Box::new(m20261124_000006_generation::Migration),
+            Box::new(m20261124_000007_gallery::Migration),
         ]
     }
 }

@@ -14,7 +14,11 @@ use crate::error::{ResultExt, Unexpected};
 /// Purges up to `batch` images whose window ended before `now`; returns how
 /// many. Objects first, then the row: a crash in between leaves the row to
 /// be swept again (deleting a missing object is not an error).
-pub async fn sweep_expired(gens: &Generations, now: DateTime<Utc>, batch: u64) -> Result<usize, Unexpected> {
+pub async fn sweep_expired(
+    gens: &Generations,
+    now: DateTime<Utc>,
+    batch: u64,
+) -> Result<usize, Unexpected> {
     let due = image::Entity::find()
         .filter(image::Column::PurgedAt.is_null())
         .filter(image::Column::ExpiresAt.lte(now))

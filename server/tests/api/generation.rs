@@ -670,33 +670,141 @@ async fn worker_processes_share_the_queue_and_survive_sigkill() {
     .await;
 }
 
-on_both_backends!(expired_images_are_purged_and_the_record_stays, |app: TestApp| async move {
-    let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.17").await;
-    let v = app.gens.submit(alice_id, true, input("key-expire-01", "old", 1)).await.unwrap();
-    drain(&app.gens, Duration::from_secs(20)).await;
-    let img = image::Entity::find()
-        .filter(image::Column::GenerationId.eq(v.id))
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!((img.expires_at - img.created_at).num_days(), 90);
-    let sweep = uni1_domain::generation::retention::sweep_expired;
-    // A day before the end: nothing happens.
-    assert_eq!(sweep(&app.gens, img.expires_at - chrono::Duration::days(1), 10).await.unwrap(), 0);
-    assert!(app.gens.blobs.exists(&img.original_path).await.unwrap());
-    // At the end: the three objects are gone, the record says when.
-    let end = img.expires_at + chrono::Duration::seconds(1);
-    assert_eq!(sweep(&app.gens, end, 10).await.unwrap(), 1);
-    for path in [&img.original_path, &img.preview_path, &img.thumb_path] {
-        assert!(!app.gens.blobs.exists(path).await.unwrap(), "{path} deleted");
+on_both_backends!(
+    expired_images_are_purged_and_the_record_stays,
+    |app: TestApp| async move {
+        let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.17").await;
+        let v = app
+            .gens
+            .submit(alice_id, true, input("key-expire-01", "old", 1))
+            .await
+            .unwrap();
+        drain(&app.gens, Duration::from_secs(20)).await;
+        let img = image::Entity::find()
+            .filter(image::Column::GenerationId.eq(v.id))
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((img.expires_at - img.created_at).num_days(), 90);
+        let sweep = uni1_domain::generation::retention::sweep_expired;
+        // A day before the end: nothing happens.
+        assert_eq!(
+            sweep(&app.gens, img.expires_at - chrono::Duration::days(1), 10)
+                .await
+                .unwrap(),
+            0
+        );
+        assert!(app.gens.blobs.exists(&img.original_path).await.unwrap());
+        // At the end: the three objects are gone, the record says when.
+        let end = img.expires_at + chrono::Duration::seconds(1);
+        assert_eq!(sweep(&app.gens, end, 10).await.unwrap(), 1);
+        for path in [&img.original_path, &img.preview_path, &img.thumb_path] {
+            assert!(
+                !app.gens.blobs.exists(path).await.unwrap(),
+                "{path} deleted"
+            );
+        }
+        let row = image::Entity::find_by_id(img.id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.purged_at, Some(end));
+        let gen_row = generation::Entity::find_by_id(v.id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(gen_row.prompt, "old");
+        // The media route says "not found", never a broken image.
+        let r = app
+            .get_as(&format!("/media/{}/original", img.id), &alice)
+            .await;
+        assert_eq!(r.status, 404);
+        assert_eq!(sweep(&app.gens, end, 10).await.unwrap(), 0, "swept once");
     }
-    let row = image::Entity::find_by_id(img.id).one(&app.db).await.unwrap().unwrap();
-    assert_eq!(row.purged_at, Some(end));
-    let gen_row = generation::Entity::find_by_id(v.id).one(&app.db).await.unwrap().unwrap();
-    assert_eq!(gen_row.prompt, "old");
-    // The media route says "not found", never a broken image.
-    let r = app.get_as(&format!("/media/{}/original", img.id), &alice).await;
-    assert_eq!(r.status, 404);
-    assert_eq!(sweep(&app.gens, end, 10).await.unwrap(), 0, "swept once");
-});
+);
+
+on_both_backends!(
+    reference_uploads_live_only_as_long_as_their_job,
+    |app: TestApp| async move {
+        let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.18").await;
+        let upload = |body: Vec<u8>, cookie: Option<String>| {
+            let mut req = http::Request::post("/api/uploads/reference")
+                .header("content-type", "application/octet-stream")
+                .header("origin", crate::support::ORIGIN);
+            if let Some(c) = cookie {
+                req = req.header("cookie", c);
+            }
+            req.body(axum::body::Body::from(body)).unwrap()
+        };
+        let png = uni1_imaging::render_builtin_png("reference", 1, 300, 200, None);
+
+        let r = app.send(upload(png.clone(), None)).await;
+        assert_eq!(r.status, 401, "signed out");
+        let r = app
+            .send(upload(b"not an image".to_vec(), alice.cookie.clone()))
+            .await;
+        assert_eq!(r.status, 422);
+        assert!(r.body.contains("not a PNG, JPEG or WebP"), "{}", r.body);
+
+        let r = app.send(upload(png, alice.cookie.clone())).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let up = r.json();
+        assert_eq!(
+            (up["width"].as_i64(), up["height"].as_i64()),
+            (Some(300), Some(200))
+        );
+        let upload_id = uuid::Uuid::parse_str(up["id"].as_str().unwrap()).unwrap();
+        let row = uni1_domain::entities::upload::Entity::find_by_id(upload_id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .expect("the upload is recorded");
+        assert!(app.gens.blobs.exists(&row.path).await.unwrap());
+
+        let job = app
+            .gens
+            .submit(
+                alice_id,
+                true,
+                SubmitInput {
+                    reference_upload: Some(upload_id),
+                    reference_strength: Some(0.7),
+                    ..input("key-reference-1", "like this", 1)
+                },
+            )
+            .await
+            .unwrap();
+        drain(&app.gens, Duration::from_secs(20)).await;
+        let done = generation::Entity::find_by_id(job.id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(done.status, status::SUCCEEDED);
+        assert_eq!(done.reference_path, None);
+        // Gone from storage and from the database once the job ended (GEN-3).
+        assert!(!app.gens.blobs.exists(&row.path).await.unwrap());
+        assert!(uni1_domain::entities::upload::Entity::find_by_id(upload_id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .is_none());
+        // Someone else's (or a used) upload id cannot be referenced.
+        let err = app
+            .gens
+            .submit(
+                alice_id,
+                true,
+                SubmitInput {
+                    reference_upload: Some(upload_id),
+                    ..input("key-reference-2", "again", 1)
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("expired"));
+    }
+);
