@@ -4,6 +4,9 @@
 #   2. The landing page rendered by SSR vs the same server answering the
 #      same bytes as a static file: requests/s and p99 latency with wrk,
 #      and their ratio. Both go through the same middleware stack.
+#   3. Generation (server/benches/generation.rs): encoding time of the
+#      stored variants, submit -> stored on SQLite and PostgreSQL with 1 and
+#      2 workers, and encrypted media vs the same bytes as a static file.
 # Needs wrk (apt-get install wrk; installed here if missing).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -58,3 +61,7 @@ awk -v a="$ssr_rps" -v b="$static_rps" -v c="$ssr_p99" -v d="$static_p99" \
   'BEGIN {printf "| SSR / static | %.2f | %.2f |\n", a/b, c/d}'
 echo
 echo "(machine: $(nproc) cores; wrk and the server share them)"
+
+echo
+echo "==> generation (cargo bench -p uni1-server --bench generation)"
+cargo bench --locked -p uni1-server --bench generation 2>/dev/null

@@ -1,31 +1,5 @@
 import { test, expect, hydrated } from "./fixtures";
-import type { Page } from "@playwright/test";
-
-const PASSWORD = "correct horse battery staple";
-
-function uniqueEmail(tag: string) {
-  return `${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.org`;
-}
-
-async function signUp(page: Page, name: string, email: string, js = true) {
-  await page.goto("/sign-up");
-  if (js) await hydrated(page);
-  await page.getByLabel("Your name").fill(name);
-  await page.getByLabel("E-mail").fill(email);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByLabel("I am 18 years old or older.").check();
-  await page.getByLabel(/I accept the/).check();
-  await page.getByRole("button", { name: "Create account" }).click();
-  await expect(page.getByTestId("sign-up-done")).toBeVisible();
-}
-
-async function signIn(page: Page, email: string) {
-  await page.goto("/sign-in");
-  await hydrated(page);
-  await page.getByLabel("E-mail").fill(email);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
+import { PASSWORD, uniqueEmail, signUp, signIn } from "./helpers";
 
 test.describe("accounts", () => {
   // 422: refused form input; 401: the security page asked for while signed out.

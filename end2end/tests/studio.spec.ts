@@ -1,37 +1,13 @@
 import { test, expect, hydrated } from "./fixtures";
+import { uniqueEmail, signUp, signIn, confirmFromOutbox } from "./helpers";
 import type { Page } from "@playwright/test";
-
-const PASSWORD = "correct horse battery staple";
-
-function uniqueEmail(tag: string) {
-  return `${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.org`;
-}
 
 /** A confirmed, signed-in account (sign-up, the outbox link, sign-in). */
 async function member(page: Page) {
   const email = uniqueEmail("studio");
-  await page.goto("/sign-up");
-  await hydrated(page);
-  await page.getByLabel("Your name").fill("Grace Hopper");
-  await page.getByLabel("E-mail").fill(email);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByLabel("I am 18 years old or older.").check();
-  await page.getByLabel(/I accept the/).check();
-  await page.getByRole("button", { name: "Create account" }).click();
-  await expect(page.getByTestId("sign-up-done")).toBeVisible();
-  await page.goto("/dev/outbox");
-  const mail = page.locator("article", { hasText: `to ${email}` }).filter({ hasText: "Confirm your e-mail address" });
-  const text = await mail.locator("pre").textContent();
-  const link = new URL(/http:\/\/[^\s]+\/confirm-email\?token=[A-Za-z0-9_-]+/.exec(text ?? "")![0]);
-  await page.goto(link.pathname + link.search);
-  await hydrated(page);
-  await page.getByRole("button", { name: "Confirm my address" }).click();
-  await expect(page.getByTestId("email-confirmed")).toBeVisible();
-  await page.goto("/sign-in");
-  await hydrated(page);
-  await page.getByLabel("E-mail").fill(email);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await signUp(page, "Grace Hopper", email);
+  await confirmFromOutbox(page, email);
+  await signIn(page, email);
   await expect(page).toHaveURL(/\/studio$/);
 }
 

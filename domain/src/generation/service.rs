@@ -308,22 +308,23 @@ impl Generations {
         user: Uuid,
         key: &str,
     ) -> Result<Option<GenerationView>, Unexpected> {
-        let row = generation::Entity::find()
-            .filter(generation::Column::UserId.eq(user))
-            .filter(generation::Column::IdempotencyKey.eq(key))
-            .one(&self.db)
+        self.one_of(user, generation::Column::IdempotencyKey.eq(key))
             .await
-            .unexpected("reading a generation")?;
-        match row {
-            Some(row) => Ok(self.views(vec![row]).await?.pop()),
-            None => Ok(None),
-        }
     }
 
     /// One generation of `user`, or `None` (also when it is someone else's).
     pub async fn get(&self, user: Uuid, id: Uuid) -> Result<Option<GenerationView>, Unexpected> {
-        let row = generation::Entity::find_by_id(id)
+        self.one_of(user, generation::Column::Id.eq(id)).await
+    }
+
+    async fn one_of(
+        &self,
+        user: Uuid,
+        which: sea_orm::sea_query::SimpleExpr,
+    ) -> Result<Option<GenerationView>, Unexpected> {
+        let row = generation::Entity::find()
             .filter(generation::Column::UserId.eq(user))
+            .filter(which)
             .one(&self.db)
             .await
             .unexpected("reading a generation")?;

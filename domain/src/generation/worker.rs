@@ -228,20 +228,11 @@ async fn run_job(
     let cancel = queue::cancel_requested(&gens.db, job.id)
         .await
         .unwrap_or(false);
+    let cancel = cancel || outcome == Outcome::Cancelled;
     let done = match outcome {
+        // Cancelled by the provider, or by the owner while it ran (whatever
+        // the back-end made is not kept, and not charged).
         _ if cancel => {
-            finish(
-                gens,
-                job,
-                worker,
-                status::CANCELLED,
-                "Cancelled. The credits were returned.",
-                None,
-            )
-            .await?;
-            "cancelled"
-        }
-        Outcome::Cancelled => {
             finish(
                 gens,
                 job,

@@ -1,0 +1,315 @@
+//! `cargo bench -p uni1-server --bench generation` (run by `make bench`):
+//! 1. encoding a 1024×1024 image into its stored variants;
+//! 2. submit -> stored with the built-in model on SQLite and PostgreSQL,
+//!    with 1 and 2 workers: latency p50/p99 and jobs/s;
+//! 3. the encrypted media route vs the same bytes as a static file from the
+//!    same server, side by side: requests/s, p99 and their ratio.
+//!
+//! Figures are printed as Markdown tables for docs/benchmarks.md.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use sea_orm::{ColumnTrait, ConnectionTrait, Database, EntityTrait, PaginatorTrait, QueryFilter};
+use uni1_domain::entities::{generation, image};
+use uni1_domain::generation::{status, worker, Generations, SubmitInput};
+use uni1_server::config::{AdminCommand, ServeArgs, Settings, StorageKind};
+
+const PASSWORD: &str = "a long and unusual bench passphrase";
+
+fn settings(database_url: &str, public_url: &str) -> Settings {
+    let mut args = ServeArgs {
+        public_url: Some(public_url.into()),
+        ..Default::default()
+    };
+    args.database.database_url = Some(database_url.into());
+    args.generation.storage = Some(StorageKind::Memory);
+    args.generation.worker_slots = Some(0);
+    args.generation.max_pending_per_user = Some(100_000);
+    Settings::resolve(args, None).expect("bench settings")
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+async fn new_user(db: &sea_orm::DatabaseConnection, key: &uni1_domain::crypto::AppKey, email: &str) -> uuid::Uuid {
+    let cmd = AdminCommand::CreateUser {
+        email: email.into(),
+        name: "Bench".into(),
+        role: "user".into(),
+        password_stdin: false,
+    };
+    uni1_server::admin::run(db.clone(), key.clone(), cmd, Some(PASSWORD.into()))
+        .await
+        .expect("create user");
+    uni1_domain::entities::user::Entity::find()
+        .filter(uni1_domain::entities::user::Column::EmailKey.eq(email))
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+async fn open(database_url: &str) -> (Settings, sea_orm::DatabaseConnection, uni1_domain::crypto::AppKey, Generations) {
+    let settings = settings(database_url, "http://127.0.0.1:9");
+    let db = uni1_server::db::connect(&settings.database).await.expect("db");
+    uni1_server::db::migrate(&db).await.expect("migrate");
+    let key = uni1_domain::crypto::AppKey::from_base64(&uni1_domain::crypto::AppKey::generate_base64()).unwrap();
+    let wakeups = uni1_models::predictions::Wakeups::default();
+    let mut gens = uni1_server::generation::build(&settings.generation, db.clone(), &key, "http://127.0.0.1:9", &wakeups).unwrap();
+    gens.queue.poll_interval = Duration::from_millis(10);
+    (settings, db, key, gens)
+}
+
+fn encoding() {
+    println!("\n### Encoding (release, one core)\n");
+    let t = Instant::now();
+    let png = uni1_imaging::render_builtin_png("bench lighthouse at dusk", 1, 1024, 1024, None);
+    let render = t.elapsed();
+    let runs = 5;
+    let t = Instant::now();
+    let mut sizes = (0, 0, 0);
+    for _ in 0..runs {
+        let v = uni1_imaging::variants(&png, &uni1_imaging::Limits::MODEL_OUTPUT).unwrap();
+        sizes = (v.original_png.len(), v.preview_webp.len(), v.thumb_webp.len());
+    }
+    let per = t.elapsed() / runs;
+    println!("| step (1024×1024) | time |\n|---|---|");
+    println!("| built-in render + PNG encode | {:.1} ms |", render.as_secs_f64() * 1000.0);
+    println!(
+        "| decode + PNG original + WebP preview + WebP thumbnail (mean of {runs}) | {:.1} ms |",
+        per.as_secs_f64() * 1000.0
+    );
+    println!(
+        "\nSizes: original {} KiB, preview {} KiB (lossless WebP), thumbnail {} KiB.",
+        sizes.0 / 1024,
+        sizes.1 / 1024,
+        sizes.2 / 1024
+    );
+}
+
+async fn queue(label: &str, database_url: &str, workers: usize, jobs: usize) -> String {
+    let (_settings, db, key, gens) = open(database_url).await;
+    let user = new_user(&db, &key, &format!("bench-{workers}@example.org")).await;
+    uni1_domain::credits::grant(&db, user, 1_000_000, &format!("bench:{user}"), None).await.unwrap();
+    let start = Instant::now();
+    for i in 0..jobs {
+        gens.submit(
+            user,
+            true,
+            SubmitInput {
+                idempotency_key: format!("bench-job-{i:06}"),
+                model_id: "builtin".into(),
+                prompt: format!("bench prompt {i}"),
+                aspect_ratio: "1:1".into(),
+                count: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let (tx, _) = tokio::sync::watch::channel(false);
+    let mut handles = Vec::new();
+    for w in 0..workers {
+        let gens = gens.clone();
+        let mut rx = tx.subscribe();
+        handles.push(tokio::spawn(async move {
+            worker::run(gens, format!("bench-{w}"), 1, async move {
+                rx.wait_for(|s| *s).await.ok();
+            })
+            .await;
+        }));
+    }
+    loop {
+        let done = generation::Entity::find()
+            .filter(generation::Column::Status.eq(status::SUCCEEDED))
+            .count(&db)
+            .await
+            .unwrap();
+        if done as usize == jobs {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = start.elapsed();
+    tx.send(true).ok();
+    for h in handles {
+        h.await.ok();
+    }
+    let rows = generation::Entity::find().all(&db).await.unwrap();
+    let mut total: Vec<f64> = rows
+        .iter()
+        .map(|r| (r.finished_at.unwrap() - r.queued_at).num_milliseconds() as f64)
+        .collect();
+    let mut run: Vec<f64> = rows
+        .iter()
+        .map(|r| (r.finished_at.unwrap() - r.started_at.unwrap()).num_milliseconds() as f64)
+        .collect();
+    total.sort_by(f64::total_cmp);
+    run.sort_by(f64::total_cmp);
+    db.close().await.ok();
+    format!(
+        "| {label} | {workers} | {jobs} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1} |",
+        percentile(&run, 0.5),
+        percentile(&run, 0.99),
+        percentile(&total, 0.5),
+        percentile(&total, 0.99),
+        jobs as f64 / elapsed.as_secs_f64()
+    )
+}
+
+async fn load(client: &reqwest::Client, url: &str, cookie: Option<&str>, secs: u64, concurrency: usize) -> (f64, f64) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let client = client.clone();
+        let url = url.to_owned();
+        let cookie = cookie.map(str::to_owned);
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let mut req = client.get(&url);
+                if let Some(c) = &cookie {
+                    req = req.header("cookie", c);
+                }
+                let r = req.send().await.unwrap();
+                assert!(r.status().is_success(), "{url}: {}", r.status());
+                r.bytes().await.unwrap();
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort_by(f64::total_cmp);
+    (all.len() as f64 / secs as f64, percentile(&all, 0.99))
+}
+
+async fn media(secs: u64) {
+    let dir = std::env::temp_dir().join(format!("uni1-bench-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("site/pkg")).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let db_url = format!("sqlite://{}/bench.db?mode=rwc", dir.display());
+    let settings = settings(&db_url, &origin);
+    let db = uni1_server::db::connect(&settings.database).await.unwrap();
+    uni1_server::db::migrate(&db).await.unwrap();
+    let key = uni1_domain::crypto::AppKey::from_base64(&uni1_domain::crypto::AppKey::generate_base64()).unwrap();
+    let wakeups = uni1_models::predictions::Wakeups::default();
+    let gens = uni1_server::generation::build(&settings.generation, db.clone(), &key, &origin, &wakeups).unwrap();
+    let leptos = leptos::config::LeptosOptions::builder()
+        .output_name("uni1")
+        .site_root(dir.join("site").display().to_string())
+        .build();
+    let router = uni1_server::app_with_generations(&settings, db.clone(), leptos, key.clone(), gens.clone(), wakeups);
+    tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .await
+            .ok();
+    });
+    let user = new_user(&db, &key, "media@example.org").await;
+    let v = gens
+        .submit(
+            user,
+            true,
+            SubmitInput {
+                idempotency_key: "bench-media-0001".into(),
+                model_id: "builtin".into(),
+                prompt: "bench".into(),
+                aspect_ratio: "1:1".into(),
+                count: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let job = uni1_domain::generation::queue::claim(&db, "bench", Duration::from_secs(60), 9).await.unwrap().unwrap();
+    worker::process(&gens, "bench", job).await;
+    let img = image::Entity::find().filter(image::Column::GenerationId.eq(v.id)).one(&db).await.unwrap().unwrap();
+    let preview = gens.blobs.get(&img.preview_path).await.unwrap();
+    std::fs::write(dir.join("site/bench-preview.webp"), &preview).unwrap();
+
+    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
+    let signin = client
+        .post(format!("{origin}/api/sign_in"))
+        .form(&[("email", "media@example.org"), ("password", PASSWORD), ("next", "/studio")])
+        .send()
+        .await
+        .unwrap();
+    let cookie = signin
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("uni1_session="))
+        .map(|c| c.split(';').next().unwrap_or_default().to_owned())
+        .expect("a session cookie");
+    let media_url = format!("{origin}/media/{}/preview", img.id);
+    let static_url = format!("{origin}/bench-preview.webp");
+    load(&client, &media_url, Some(&cookie), 1, 8).await;
+    load(&client, &static_url, None, 1, 8).await;
+    let (m_rps, m_p99) = load(&client, &media_url, Some(&cookie), secs, 32).await;
+    let (s_rps, s_p99) = load(&client, &static_url, None, secs, 32).await;
+    println!("\n### Encrypted media vs the same bytes as a static file (release, in-process client, 32 concurrent, {secs} s each)\n");
+    println!("| preview ({} bytes) | requests/s | p99 (ms) |\n|---|---|---|", preview.len());
+    println!("| `/media/{{id}}/preview`: session, owner check (1 query), decrypt | {m_rps:.0} | {m_p99:.2} |");
+    println!("| same bytes, static file (`ServeDir`) | {s_rps:.0} | {s_p99:.2} |");
+    println!("| media / static | {:.2} | {:.2} |", m_rps / s_rps, m_p99 / s_p99);
+    db.close().await.ok();
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+async fn postgres_database() -> Option<String> {
+    let admin_url = std::env::var("UNI1_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin = Database::connect(&admin_url).await.ok()?;
+    let name = format!("uni1_bench_{}", std::process::id());
+    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\"")).await.ok()?;
+    admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.ok()?;
+    admin.close().await.ok();
+    let base = admin_url.rsplit_once('/').map(|(b, _)| b.to_owned())?;
+    Some(format!("{base}/{name}"))
+}
+
+async fn drop_postgres(url: &str) {
+    let admin_url = std::env::var("UNI1_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    if let (Ok(admin), Some((_, name))) = (Database::connect(&admin_url).await, url.rsplit_once('/')) {
+        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.ok();
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let jobs: usize = std::env::var("UNI1_BENCH_JOBS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    let secs: u64 = std::env::var("UNI1_BENCH_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    encoding();
+    println!("\n### Submit -> stored, built-in model at 512×512 (release; {jobs} jobs queued at once)\n");
+    println!("| database | workers | jobs | run p50 (ms) | run p99 (ms) | submit->stored p50 (ms) | p99 (ms) | jobs/s |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for workers in [1, 2] {
+        let dir = std::env::temp_dir().join(format!("uni1-bench-q-{}-{workers}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/q.db?mode=rwc", dir.display());
+        println!("{}", queue("SQLite", &url, workers, jobs).await);
+        std::fs::remove_dir_all(&dir).ok();
+        match postgres_database().await {
+            Some(url) => {
+                println!("{}", queue("PostgreSQL", &url, workers, jobs).await);
+                drop_postgres(&url).await;
+            }
+            None => println!("| PostgreSQL | {workers} | not reachable: skipped | | | | | |"),
+        }
+    }
+    media(secs).await;
+}
