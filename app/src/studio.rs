@@ -24,6 +24,7 @@ pub struct ModelOption {
     pub max_images: u8,
     pub negative_prompt: bool,
     pub seed: bool,
+    pub reference_image: bool,
     pub style_presets: Vec<String>,
 }
 
@@ -159,6 +160,7 @@ pub async fn get_studio() -> Result<StudioState, AppError> {
                     max_images: c.max_images,
                     negative_prompt: c.negative_prompt,
                     seed: c.seed,
+                    reference_image: c.reference_image,
                     style_presets: c.style_presets.clone(),
                 }
             })

@@ -47,6 +47,22 @@ test.describe("studio", () => {
     await expect(page.getByTestId("cost")).toContainText("You have 48");
   });
 
+  test("a reference image is uploaded, used, and the job still completes", async ({ page }) => {
+    await member(page);
+    await hydrated(page);
+    await page.getByText("More settings").click();
+    // A 1×1 PNG: checked, re-encoded and stored encrypted by the server.
+    const png = Buffer.from(
+      "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+      "base64",
+    );
+    await page.getByLabel("Reference image (optional)").setInputFiles({ name: "ref.png", mimeType: "image/png", buffer: png });
+    await expect(page.getByTestId("reference-note")).toContainText("Reference image ready (1×1)");
+    await page.getByLabel("Prompt", { exact: true }).fill("in the style of the reference");
+    await page.getByRole("button", { name: "Generate" }).click();
+    await expect(page.getByTestId("job").first()).toHaveAttribute("data-status", "succeeded", { timeout: 30_000 });
+  });
+
   test("the form queues a job without JavaScript", async ({ browser }) => {
     const context = await browser.newContext({ javaScriptEnabled: true });
     const page = await context.newPage();

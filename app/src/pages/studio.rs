@@ -212,8 +212,97 @@ fn ModelControls(
                     <p class="text-sm text-danger" role="alert">{error_for(v, "seed")}</p>
                 </div>
             })}
+            {model.reference_image.then(|| view! { <ReferenceImage submit /> })}
         </details>
     }
+}
+
+/// Uploads a reference image as soon as it is chosen (the upload route
+/// checks and re-encodes it), and puts its id in the form. Needs JavaScript:
+/// the form itself is sent as plain fields.
+#[component]
+fn ReferenceImage(submit: ServerAction<Generate>) -> impl IntoView {
+    let v = submit.value();
+    let reference = RwSignal::new(String::new());
+    let note = RwSignal::new(String::new());
+    let _ = (&reference, &note);
+    view! {
+        <div class="space-y-1">
+            <label for="field-reference" class="block text-sm font-medium">"Reference image (optional)"</label>
+            <input id="field-reference" type="file" accept="image/png,image/jpeg,image/webp" class="input"
+                aria-describedby="field-reference-note"
+                on:change=move |ev| {
+                    #[cfg(feature = "hydrate")]
+                    {
+                        use wasm_bindgen::JsCast as _;
+                        let file = ev
+                            .target()
+                            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+                            .and_then(|input| input.files())
+                            .and_then(|files| files.get(0));
+                        match file {
+                            Some(file) => upload_reference(file, reference, note),
+                            None => reference.set(String::new()),
+                        }
+                    }
+                    #[cfg(not(feature = "hydrate"))]
+                    let _ = ev;
+                } />
+            <input type="hidden" name="reference" prop:value=move || reference.get() />
+            <label for="field-strength" class="block text-xs text-ink-muted">"How closely to follow it"</label>
+            <input id="field-strength" name="reference_strength" type="range" min="0" max="1" step="0.05" value="0.5" class="w-full" />
+            <p id="field-reference-note" class="text-xs text-ink-muted" role="status" data-testid="reference-note">{move || note.get()}</p>
+            <noscript><p class="text-xs text-ink-muted">"Uploading a reference image needs JavaScript."</p></noscript>
+            <p class="text-sm text-danger" role="alert">{error_for(v, "reference")}</p>
+        </div>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+fn upload_reference(file: web_sys::File, reference: RwSignal<String>, note: RwSignal<String>) {
+    use wasm_bindgen::JsCast as _;
+    use wasm_bindgen_futures::JsFuture;
+
+    reference.set(String::new());
+    note.set("Uploading…".into());
+    leptos::task::spawn_local(async move {
+        let failed = || "The upload failed. Check your connection and try again.".to_owned();
+        let result: Result<(String, i64, i64), String> = async {
+            let init = web_sys::RequestInit::new();
+            init.set_method("POST");
+            init.set_body(&file.into());
+            let window = web_sys::window().ok_or_else(failed)?;
+            let response: web_sys::Response =
+                JsFuture::from(window.fetch_with_str_and_init("/api/uploads/reference", &init))
+                    .await
+                    .map_err(|_| failed())?
+                    .dyn_into()
+                    .map_err(|_| failed())?;
+            let text = JsFuture::from(response.text().map_err(|_| failed())?)
+                .await
+                .map_err(|_| failed())?
+                .as_string()
+                .unwrap_or_default();
+            if !response.ok() {
+                return Err(text);
+            }
+            let json: serde_json::Value = serde_json::from_str(&text).map_err(|_| failed())?;
+            Ok((
+                json["id"].as_str().unwrap_or_default().to_owned(),
+                json["width"].as_i64().unwrap_or_default(),
+                json["height"].as_i64().unwrap_or_default(),
+            ))
+        }
+        .await;
+        match result {
+            Ok((id, w, h)) if !id.is_empty() => {
+                reference.set(id);
+                note.set(format!("Reference image ready ({w}×{h}). It is deleted when the job ends."));
+            }
+            Ok(_) => note.set(failed()),
+            Err(message) => note.set(message),
+        }
+    });
 }
 
 fn status_label(job: &GenerationDto) -> String {

@@ -228,11 +228,11 @@ async fn run_job(
     let cancel = queue::cancel_requested(&gens.db, job.id)
         .await
         .unwrap_or(false);
-    let cancel = cancel || outcome == Outcome::Cancelled;
+    // Cancelled by the owner while it ran: whatever the back-end made is not
+    // kept, and not charged.
+    let outcome = if cancel { Outcome::Cancelled } else { outcome };
     let done = match outcome {
-        // Cancelled by the provider, or by the owner while it ran (whatever
-        // the back-end made is not kept, and not charged).
-        _ if cancel => {
+        Outcome::Cancelled => {
             finish(
                 gens,
                 job,
