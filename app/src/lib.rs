@@ -19,6 +19,7 @@ pub mod auth;
 pub mod components;
 pub mod contact;
 pub mod error;
+pub mod gallery;
 pub mod layout;
 pub mod pages;
 pub mod security;
@@ -37,12 +38,13 @@ use auth::{
 use error::AppError;
 use layout::Layout;
 use pages::{
-    about::{Billing, Gallery, Settings},
+    about::{Billing, Settings},
     auth::{
         CompleteSignUpPage, ConfirmEmailChangePage, ConfirmEmailPage, ResetPasswordPage,
         ResetRequestPage, SecondFactorPage, SignInPage, SignUpPage,
     },
     contact::ContactPage,
+    gallery::{GalleryImagePage, GalleryPage},
     landing::Landing,
     legal::{Cookies, Privacy, Terms},
     not_found::NotFound,
@@ -138,7 +140,8 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=path!("/") view=Landing ssr=SsrMode::InOrder />
                     <Route path=path!("/studio") view=Studio ssr=SsrMode::InOrder />
-                    <Route path=path!("/gallery") view=Gallery ssr=SsrMode::InOrder />
+                    <Route path=path!("/gallery") view=GalleryPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/gallery/:id") view=GalleryImagePage ssr=SsrMode::InOrder />
                     <Route path=path!("/billing") view=Billing ssr=SsrMode::InOrder />
                     <Route path=path!("/settings") view=Settings ssr=SsrMode::InOrder />
                     <Route path=path!("/privacy") view=Privacy ssr=SsrMode::InOrder />

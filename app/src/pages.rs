@@ -3,6 +3,7 @@
 pub mod about;
 pub mod auth;
 pub mod contact;
+pub mod gallery;
 pub mod landing;
 pub mod legal;
 pub mod not_found;

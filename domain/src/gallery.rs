@@ -189,7 +189,7 @@ struct ImageRow {
 }
 
 fn favorite_col() -> Expr {
-    Expr::col((image::Entity, image::Favorite))
+    Expr::col((image::Entity, image::Column::Favorite))
 }
 
 /// The images of `user` with the columns a gallery item needs.
@@ -370,7 +370,7 @@ impl Gallery {
         favorite: bool,
     ) -> Result<bool, Unexpected> {
         let res = image::Entity::update_many()
-            .col_expr(image::Favorite, Expr::value(favorite))
+            .col_expr(image::Column::Favorite, Expr::value(favorite))
             .filter(image::Column::Id.eq(image_id))
             .filter(image::Column::UserId.eq(user))
             .exec(&self.db)

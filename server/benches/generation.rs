@@ -38,7 +38,11 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
-async fn new_user(db: &sea_orm::DatabaseConnection, key: &uni1_domain::crypto::AppKey, email: &str) -> uuid::Uuid {
+async fn new_user(
+    db: &sea_orm::DatabaseConnection,
+    key: &uni1_domain::crypto::AppKey,
+    email: &str,
+) -> uuid::Uuid {
     let cmd = AdminCommand::CreateUser {
         email: email.into(),
         name: "Bench".into(),
@@ -57,13 +61,31 @@ async fn new_user(db: &sea_orm::DatabaseConnection, key: &uni1_domain::crypto::A
         .id
 }
 
-async fn open(database_url: &str) -> (Settings, sea_orm::DatabaseConnection, uni1_domain::crypto::AppKey, Generations) {
+async fn open(
+    database_url: &str,
+) -> (
+    Settings,
+    sea_orm::DatabaseConnection,
+    uni1_domain::crypto::AppKey,
+    Generations,
+) {
     let settings = settings(database_url, "http://127.0.0.1:9");
-    let db = uni1_server::db::connect(&settings.database).await.expect("db");
+    let db = uni1_server::db::connect(&settings.database)
+        .await
+        .expect("db");
     uni1_server::db::migrate(&db).await.expect("migrate");
-    let key = uni1_domain::crypto::AppKey::from_base64(&uni1_domain::crypto::AppKey::generate_base64()).unwrap();
+    let key =
+        uni1_domain::crypto::AppKey::from_base64(&uni1_domain::crypto::AppKey::generate_base64())
+            .unwrap();
     let wakeups = uni1_models::predictions::Wakeups::default();
-    let mut gens = uni1_server::generation::build(&settings.generation, db.clone(), &key, "http://127.0.0.1:9", &wakeups).unwrap();
+    let mut gens = uni1_server::generation::build(
+        &settings.generation,
+        db.clone(),
+        &key,
+        "http://127.0.0.1:9",
+        &wakeups,
+    )
+    .unwrap();
     gens.queue.poll_interval = Duration::from_millis(10);
     (settings, db, key, gens)
 }
@@ -78,11 +100,18 @@ fn encoding() {
     let mut sizes = (0, 0, 0);
     for _ in 0..runs {
         let v = uni1_imaging::variants(&png, &uni1_imaging::Limits::MODEL_OUTPUT).unwrap();
-        sizes = (v.original_png.len(), v.preview_webp.len(), v.thumb_webp.len());
+        sizes = (
+            v.original_png.len(),
+            v.preview_webp.len(),
+            v.thumb_webp.len(),
+        );
     }
     let per = t.elapsed() / runs;
     println!("| step (1024×1024) | time |\n|---|---|");
-    println!("| built-in render + PNG encode | {:.1} ms |", render.as_secs_f64() * 1000.0);
+    println!(
+        "| built-in render + PNG encode | {:.1} ms |",
+        render.as_secs_f64() * 1000.0
+    );
     println!(
         "| decode + PNG original + WebP preview + WebP thumbnail (mean of {runs}) | {:.1} ms |",
         per.as_secs_f64() * 1000.0
@@ -98,7 +127,9 @@ fn encoding() {
 async fn queue(label: &str, database_url: &str, workers: usize, jobs: usize) -> String {
     let (_settings, db, key, gens) = open(database_url).await;
     let user = new_user(&db, &key, &format!("bench-{workers}@example.org")).await;
-    uni1_domain::credits::grant(&db, user, 1_000_000, &format!("bench:{user}"), None).await.unwrap();
+    uni1_domain::credits::grant(&db, user, 1_000_000, &format!("bench:{user}"), None)
+        .await
+        .unwrap();
     let start = Instant::now();
     for i in 0..jobs {
         gens.submit(
@@ -166,7 +197,13 @@ async fn queue(label: &str, database_url: &str, workers: usize, jobs: usize) -> 
     )
 }
 
-async fn load(client: &reqwest::Client, url: &str, cookie: Option<&str>, secs: u64, concurrency: usize) -> (f64, f64) {
+async fn load(
+    client: &reqwest::Client,
+    url: &str,
+    cookie: Option<&str>,
+    secs: u64,
+    concurrency: usize,
+) -> (f64, f64) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
@@ -206,18 +243,32 @@ async fn media(secs: u64) {
     let settings = settings(&db_url, &origin);
     let db = uni1_server::db::connect(&settings.database).await.unwrap();
     uni1_server::db::migrate(&db).await.unwrap();
-    let key = uni1_domain::crypto::AppKey::from_base64(&uni1_domain::crypto::AppKey::generate_base64()).unwrap();
+    let key =
+        uni1_domain::crypto::AppKey::from_base64(&uni1_domain::crypto::AppKey::generate_base64())
+            .unwrap();
     let wakeups = uni1_models::predictions::Wakeups::default();
-    let gens = uni1_server::generation::build(&settings.generation, db.clone(), &key, &origin, &wakeups).unwrap();
+    let gens =
+        uni1_server::generation::build(&settings.generation, db.clone(), &key, &origin, &wakeups)
+            .unwrap();
     let leptos = leptos::config::LeptosOptions::builder()
         .output_name("uni1")
         .site_root(dir.join("site").display().to_string())
         .build();
-    let router = uni1_server::app_with_generations(&settings, db.clone(), leptos, key.clone(), gens.clone(), wakeups);
+    let router = uni1_server::app_with_generations(
+        &settings,
+        db.clone(),
+        leptos,
+        key.clone(),
+        gens.clone(),
+        wakeups,
+    );
     tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .await
-            .ok();
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .ok();
     });
     let user = new_user(&db, &key, "media@example.org").await;
     let v = gens
@@ -235,16 +286,31 @@ async fn media(secs: u64) {
         )
         .await
         .unwrap();
-    let job = uni1_domain::generation::queue::claim(&db, "bench", Duration::from_secs(60), 9).await.unwrap().unwrap();
+    let job = uni1_domain::generation::queue::claim(&db, "bench", Duration::from_secs(60), 9)
+        .await
+        .unwrap()
+        .unwrap();
     worker::process(&gens, "bench", job).await;
-    let img = image::Entity::find().filter(image::Column::GenerationId.eq(v.id)).one(&db).await.unwrap().unwrap();
+    let img = image::Entity::find()
+        .filter(image::Column::GenerationId.eq(v.id))
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
     let preview = gens.blobs.get(&img.preview_path).await.unwrap();
     std::fs::write(dir.join("site/bench-preview.webp"), &preview).unwrap();
 
-    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
     let signin = client
         .post(format!("{origin}/api/sign_in"))
-        .form(&[("email", "media@example.org"), ("password", PASSWORD), ("next", "/studio")])
+        .form(&[
+            ("email", "media@example.org"),
+            ("password", PASSWORD),
+            ("next", "/studio"),
+        ])
         .send()
         .await
         .unwrap();
@@ -263,42 +329,71 @@ async fn media(secs: u64) {
     let (m_rps, m_p99) = load(&client, &media_url, Some(&cookie), secs, 32).await;
     let (s_rps, s_p99) = load(&client, &static_url, None, secs, 32).await;
     println!("\n### Encrypted media vs the same bytes as a static file (release, in-process client, 32 concurrent, {secs} s each)\n");
-    println!("| preview ({} bytes) | requests/s | p99 (ms) |\n|---|---|---|", preview.len());
+    println!(
+        "| preview ({} bytes) | requests/s | p99 (ms) |\n|---|---|---|",
+        preview.len()
+    );
     println!("| `/media/{{id}}/preview`: session, owner check (1 query), decrypt | {m_rps:.0} | {m_p99:.2} |");
     println!("| same bytes, static file (`ServeDir`) | {s_rps:.0} | {s_p99:.2} |");
-    println!("| media / static | {:.2} | {:.2} |", m_rps / s_rps, m_p99 / s_p99);
+    println!(
+        "| media / static | {:.2} | {:.2} |",
+        m_rps / s_rps,
+        m_p99 / s_p99
+    );
     db.close().await.ok();
     std::fs::remove_dir_all(&dir).ok();
 }
 
 async fn postgres_database() -> Option<String> {
-    let admin_url = std::env::var("UNI1_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin_url = std::env::var("UNI1_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let admin = Database::connect(&admin_url).await.ok()?;
     let name = format!("uni1_bench_{}", std::process::id());
-    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\"")).await.ok()?;
-    admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.ok()?;
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\""))
+        .await
+        .ok()?;
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .ok()?;
     admin.close().await.ok();
     let base = admin_url.rsplit_once('/').map(|(b, _)| b.to_owned())?;
     Some(format!("{base}/{name}"))
 }
 
 async fn drop_postgres(url: &str) {
-    let admin_url = std::env::var("UNI1_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    if let (Ok(admin), Some((_, name))) = (Database::connect(&admin_url).await, url.rsplit_once('/')) {
-        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.ok();
+    let admin_url = std::env::var("UNI1_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    if let (Ok(admin), Some((_, name))) =
+        (Database::connect(&admin_url).await, url.rsplit_once('/'))
+    {
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await
+            .ok();
     }
 }
 
 #[tokio::main]
 async fn main() {
-    let jobs: usize = std::env::var("UNI1_BENCH_JOBS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
-    let secs: u64 = std::env::var("UNI1_BENCH_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let jobs: usize = std::env::var("UNI1_BENCH_JOBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let secs: u64 = std::env::var("UNI1_BENCH_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
     encoding();
-    println!("\n### Submit -> stored, built-in model at 512×512 (release; {jobs} jobs queued at once)\n");
+    println!(
+        "\n### Submit -> stored, built-in model at 512×512 (release; {jobs} jobs queued at once)\n"
+    );
     println!("| database | workers | jobs | run p50 (ms) | run p99 (ms) | submit->stored p50 (ms) | p99 (ms) | jobs/s |");
     println!("|---|---|---|---|---|---|---|---|");
     for workers in [1, 2] {
-        let dir = std::env::temp_dir().join(format!("uni1-bench-q-{}-{workers}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("uni1-bench-q-{}-{workers}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite://{}/q.db?mode=rwc", dir.display());
         println!("{}", queue("SQLite", &url, workers, jobs).await);

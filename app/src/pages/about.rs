@@ -19,11 +19,6 @@ fn NotYet(title: &'static str, what: &'static str) -> impl IntoView {
 }
 
 #[component]
-pub fn Gallery() -> impl IntoView {
-    view! { <NotYet title="Gallery" what="Every image you generated, searchable, with favourites, collections and share links." /> }
-}
-
-#[component]
 pub fn Billing() -> impl IntoView {
     view! { <NotYet title="Billing" what="Your credit balance, credit packs and subscriptions, and the history of every purchase and charge." /> }
 }

@@ -7,6 +7,7 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
 use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
 
 use crate::components::form::{error_for, general_error, FormError};
 use crate::error::AppError;
@@ -60,19 +61,23 @@ fn StudioBody(
     cancel: ServerAction<CancelGeneration>,
 ) -> impl IntoView {
     let v = submit.value();
+    let prefill = Prefill::from_query();
     let models = StoredValue::new(state.models.clone());
     let model_id = RwSignal::new(
         state
             .models
-            .first()
+            .iter()
+            .find(|m| Some(&m.id) == prefill.model.as_ref())
+            .or(state.models.first())
             .map(|m| m.id.clone())
             .unwrap_or_default(),
     );
+    let initial_model = model_id.get_untracked();
     let current = move || -> Option<ModelOption> {
         models.with_value(|ms| ms.iter().find(|m| m.id == model_id.get()).cloned())
     };
     let count = RwSignal::new(1_i64);
-    let prompt_len = RwSignal::new(0_usize);
+    let prompt_len = RwSignal::new(prefill.prompt.chars().count());
     let available = RwSignal::new(state.available);
     let jobs = RwSignal::new(state.recent.clone());
 
@@ -116,7 +121,8 @@ fn StudioBody(
                                     button.click();
                                 }
                             }
-                        }></textarea>
+                        }
+                        inner_html=escape_text(&prefill.prompt)></textarea>
                     <p class="flex justify-between text-xs text-ink-muted">
                         <span>"Ctrl/⌘ + Enter to generate"</span>
                         <span id="field-prompt-count" data-testid="prompt-count">{move || format!("{} / 2000", prompt_len.get())}</span>
@@ -128,13 +134,13 @@ fn StudioBody(
                     <select id="field-model" name="model" class="input"
                         on:change=move |ev| model_id.set(event_target_value(&ev))>
                         {state.models.iter().map(|m| view! {
-                            <option value=m.id.clone()>{format!("{} · {} credit{} per image", m.name, m.credits_per_image, if m.credits_per_image == 1 { "" } else { "s" })}</option>
+                            <option value=m.id.clone() selected=m.id == initial_model>{format!("{} · {} credit{} per image", m.name, m.credits_per_image, if m.credits_per_image == 1 { "" } else { "s" })}</option>
                         }).collect_view()}
                     </select>
                     <p class="text-xs text-ink-muted" data-testid="model-description">{move || current().map(|m| m.description)}</p>
                     <p class="text-sm text-danger" role="alert">{error_for(v, "model")}</p>
                 </div>
-                {move || current().map(|m| view! { <ModelControls model=m count submit /> })}
+                {move || current().map(|m| view! { <ModelControls model=m count submit prefill=prefill.clone() /> })}
                 <p class="text-sm" data-testid="cost">
                     {move || format!("Cost: {} credits · You have {}", cost(), available.get())}
                 </p>
@@ -160,19 +166,76 @@ fn StudioBody(
     }
 }
 
+/// Settings to start from, from the URL (`/studio?prompt=…&model=…&
+/// aspect_ratio=…&seed=…`, the gallery's "Reuse these settings"). Read once:
+/// the form is the person's after that. Unknown values are ignored.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Prefill {
+    prompt: String,
+    model: Option<String>,
+    aspect_ratio: String,
+    /// Digits only, or empty.
+    seed: String,
+}
+
+/// `text` safe as HTML text. The prompt goes into the textarea as its inner
+/// HTML, not as a child text node: an empty text child has no DOM node to
+/// hydrate, and the inner HTML is only written by the server (or on
+/// client-side navigation).
+fn escape_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl Prefill {
+    fn from_query() -> Self {
+        let query = use_query_map();
+        query.with_untracked(|q| {
+            let seed = q.get("seed").unwrap_or_default();
+            Self {
+                prompt: q
+                    .get("prompt")
+                    .unwrap_or_default()
+                    .chars()
+                    .take(2000)
+                    .collect(),
+                model: q.get("model"),
+                aspect_ratio: q.get("aspect_ratio").unwrap_or_default(),
+                seed: if seed.parse::<u32>().is_ok() {
+                    seed
+                } else {
+                    String::new()
+                },
+            }
+        })
+    }
+}
+
 #[component]
 fn ModelControls(
     model: ModelOption,
     count: RwSignal<i64>,
     submit: ServerAction<Generate>,
+    prefill: Prefill,
 ) -> impl IntoView {
     let v = submit.value();
+    let seed_given = !prefill.seed.is_empty();
     view! {
         <div class="grid grid-cols-2 gap-3">
             <div class="space-y-1">
                 <label for="field-aspect" class="block text-sm font-medium">"Aspect ratio"</label>
                 <select id="field-aspect" name="aspect_ratio" class="input">
-                    {model.aspect_ratios.iter().map(|a| view! { <option value=a.clone()>{a.clone()}</option> }).collect_view()}
+                    {model.aspect_ratios.iter().map(|a| view! { <option value=a.clone() selected=*a == prefill.aspect_ratio>{a.clone()}</option> }).collect_view()}
                 </select>
             </div>
             <div class="space-y-1">
@@ -193,7 +256,7 @@ fn ModelControls(
                 </select>
             </div>
         })}
-        <details class="space-y-3">
+        <details class="space-y-3" open=seed_given>
             <summary class="cursor-pointer text-sm font-medium">"More settings"</summary>
             {model.negative_prompt.then(|| view! {
                 <div class="space-y-1">
@@ -207,7 +270,7 @@ fn ModelControls(
                 <div class="space-y-1">
                     <label for="field-seed" class="block text-sm font-medium">"Seed"</label>
                     <input id="field-seed" name="seed" type="number" min="0" max="4294967295" class="input"
-                        placeholder="Random" inputmode="numeric" />
+                        placeholder="Random" inputmode="numeric" value=prefill.seed.clone() />
                     <p class="text-xs text-ink-muted">"The same seed and prompt make the same image."</p>
                     <p class="text-sm text-danger" role="alert">{error_for(v, "seed")}</p>
                 </div>
@@ -297,7 +360,9 @@ fn upload_reference(file: web_sys::File, reference: RwSignal<String>, note: RwSi
         match result {
             Ok((id, w, h)) if !id.is_empty() => {
                 reference.set(id);
-                note.set(format!("Reference image ready ({w}×{h}). It is deleted when the job ends."));
+                note.set(format!(
+                    "Reference image ready ({w}×{h}). It is deleted when the job ends."
+                ));
             }
             Ok(_) => note.set(failed()),
             Err(message) => note.set(message),

@@ -23,22 +23,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub purged_at: Option<DateTimeUtc>,
-}
-
-/// The `favorite` column (boolean, not null, default false; migration
-/// `m20261124_000007_gallery`).
-///
-/// It is not a field of [`Model`] yet: the worker builds `ActiveModel` with
-/// every field spelled out (`generation::queue`), so a new field would have
-/// to be set there in the same change. Until then the gallery reads and
-/// writes it through this column name, and new rows get the default.
-#[derive(Copy, Clone, Debug)]
-pub struct Favorite;
-
-impl sea_orm::sea_query::Iden for Favorite {
-    fn unquoted(&self, s: &mut dyn std::fmt::Write) {
-        let _ = s.write_str("favorite");
-    }
+    /// Marked by the owner in the gallery.
+    pub favorite: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -203,6 +203,7 @@ pub async fn succeed(
                     created_at: Set(now),
                     expires_at: Set(now + retention),
                     purged_at: Set(None),
+                    favorite: Set(false),
                 })
                 .exec_without_returning(txn)
                 .await

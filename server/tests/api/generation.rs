@@ -19,7 +19,7 @@ use crate::on_both_backends;
 use crate::support::{TestApp, Visitor};
 
 /// A signed-in person with a confirmed address.
-async fn member(app: &TestApp, email: &str, ip: &str) -> (Visitor, uuid::Uuid) {
+pub(crate) async fn member(app: &TestApp, email: &str, ip: &str) -> (Visitor, uuid::Uuid) {
     let mut v = Visitor::new(ip);
     let r = sign_up(app, email, &v).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -36,7 +36,7 @@ async fn member(app: &TestApp, email: &str, ip: &str) -> (Visitor, uuid::Uuid) {
     (v, id)
 }
 
-fn input(key: &str, prompt: &str, count: u32) -> SubmitInput {
+pub(crate) fn input(key: &str, prompt: &str, count: u32) -> SubmitInput {
     SubmitInput {
         idempotency_key: key.into(),
         model_id: "builtin".into(),
@@ -49,7 +49,7 @@ fn input(key: &str, prompt: &str, count: u32) -> SubmitInput {
 }
 
 /// Runs a worker until every job is final (or `limit` passes).
-async fn drain(gens: &Generations, limit: Duration) {
+pub(crate) async fn drain(gens: &Generations, limit: Duration) {
     let gens2 = gens.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(async move {

@@ -7,6 +7,7 @@ mod support;
 mod accounts;
 mod admin;
 mod contact;
+mod gallery;
 mod generation;
 mod health;
 mod http_policy;

@@ -72,14 +72,7 @@ on_both_backends!(
         );
         assert!(r.body.contains("operator@uni1.test"));
         assert!(r.body.contains("Last updated: "));
-        for path in [
-            "/terms",
-            "/cookies",
-            "/contact",
-            "/gallery",
-            "/billing",
-            "/settings",
-        ] {
+        for path in ["/terms", "/cookies", "/contact", "/billing", "/settings"] {
             let r = app.get(path).await;
             assert_eq!(r.status, 200, "{path}");
             assert!(r.body.contains("<footer"), "{path} has the layout");
@@ -88,6 +81,11 @@ on_both_backends!(
         let r = app.get("/studio").await;
         assert_eq!(r.status, 401);
         assert!(r.body.contains("/sign-in?next=/studio"));
+        // So does the gallery.
+        let r = app.get("/gallery").await;
+        assert_eq!(r.status, 401);
+        assert!(r.body.contains("/sign-in?next=/gallery"));
+        assert!(r.body.contains("<footer"));
     }
 );
 

@@ -1,0 +1,403 @@
+//! The gallery: every image the person made, newest first, with search and
+//! filters (a GET form, so the URL is shareable and it works without
+//! JavaScript), a plain "More" link to the next page, favourites and
+//! deletion; and a page per image with all its settings.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::{Meta, Title};
+use leptos_router::components::A;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use crate::auth::encode_component;
+use crate::error::AppError;
+use crate::gallery::{
+    get_gallery, get_image_details, DeleteImages, GalleryItemDto, GalleryPageDto, ImageDetailsDto,
+    SetFavorite,
+};
+
+/// The filters as they are in the URL.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Filters {
+    q: String,
+    model: String,
+    aspect_ratio: String,
+    from: String,
+    to: String,
+    favorites: bool,
+    cursor: String,
+}
+
+impl Filters {
+    /// The query string for these filters, on the page after `cursor`.
+    fn href(&self, cursor: Option<&str>) -> String {
+        let mut parts = Vec::new();
+        for (name, value) in [
+            ("q", self.q.as_str()),
+            ("model", self.model.as_str()),
+            ("aspect_ratio", self.aspect_ratio.as_str()),
+            ("from", self.from.as_str()),
+            ("to", self.to.as_str()),
+        ] {
+            if !value.is_empty() {
+                parts.push(format!("{name}={}", encode_component(value)));
+            }
+        }
+        if self.favorites {
+            parts.push("favorites=1".into());
+        }
+        if let Some(c) = cursor {
+            parts.push(format!("cursor={}", encode_component(c)));
+        }
+        if parts.is_empty() {
+            "/gallery".into()
+        } else {
+            format!("/gallery?{}", parts.join("&"))
+        }
+    }
+
+    fn is_filtered(&self) -> bool {
+        !(self.q.is_empty()
+            && self.model.is_empty()
+            && self.aspect_ratio.is_empty()
+            && self.from.is_empty()
+            && self.to.is_empty()
+            && !self.favorites)
+    }
+}
+
+fn signed_out(next: String) -> AnyView {
+    view! {
+        <p class="card">"Please "
+            <A href=format!("/sign-in?next={next}") attr:class="underline">"sign in"</A>
+            " to see your images."</p>
+    }
+    .into_any()
+}
+
+#[component]
+pub fn GalleryPage() -> impl IntoView {
+    let query = use_query_map();
+    let favorite = ServerAction::<SetFavorite>::new();
+    let delete = ServerAction::<DeleteImages>::new();
+    let filters = move || {
+        let q = query.read();
+        let get = |k: &str| q.get(k).unwrap_or_default().trim().to_owned();
+        Filters {
+            q: get("q"),
+            model: get("model"),
+            aspect_ratio: get("aspect_ratio"),
+            from: get("from"),
+            to: get("to"),
+            favorites: matches!(get("favorites").as_str(), "1" | "true" | "on"),
+            cursor: get("cursor"),
+        }
+    };
+    let page = Resource::new_blocking(
+        move || (filters(), favorite.version().get(), delete.version().get()),
+        |(f, _, _)| {
+            get_gallery(
+                f.q,
+                f.model,
+                f.aspect_ratio,
+                f.from,
+                f.to,
+                if f.favorites {
+                    "1".into()
+                } else {
+                    String::new()
+                },
+                f.cursor,
+            )
+        },
+    );
+    view! {
+        <Title text="Gallery" />
+        <Meta name="robots" content="noindex" />
+        <section class="space-y-6">
+            <h1 class="text-3xl font-bold">"Gallery"</h1>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let f = filters();
+                    match page.await {
+                        Ok(p) => view! { <GalleryBody page=p filters=f favorite delete /> }.into_any(),
+                        Err(AppError::Unauthenticated) => signed_out("/gallery".into()),
+                        Err(e) => view! {
+                            <div class="card space-y-2">
+                                <p class="text-danger" role="alert" data-testid="gallery-error">{e.to_string()}</p>
+                                <p><a href="/gallery" class="underline">"Back to the newest images"</a></p>
+                            </div>
+                        }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn FilterForm(page: GalleryPageDto, filters: Filters) -> impl IntoView {
+    let f = filters;
+    view! {
+        <form method="get" action="/gallery" role="search" class="card grid gap-3 sm:grid-cols-2 lg:grid-cols-6" data-testid="gallery-filters">
+            <div class="space-y-1 lg:col-span-2">
+                <label for="filter-q" class="block text-sm font-medium">"Search prompts"</label>
+                <input id="filter-q" name="q" type="search" class="input" value=f.q.clone() maxlength="200" placeholder="lighthouse" />
+            </div>
+            <div class="space-y-1">
+                <label for="filter-model" class="block text-sm font-medium">"Model"</label>
+                <select id="filter-model" name="model" class="input">
+                    <option value="">"Any"</option>
+                    {page.models.iter().map(|m| view! {
+                        <option value=m.value.clone() selected=m.value == f.model>{m.label.clone()}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <div class="space-y-1">
+                <label for="filter-aspect" class="block text-sm font-medium">"Aspect ratio"</label>
+                <select id="filter-aspect" name="aspect_ratio" class="input">
+                    <option value="">"Any"</option>
+                    {page.aspect_ratios.iter().map(|a| view! {
+                        <option value=a.clone() selected=*a == f.aspect_ratio>{a.clone()}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <div class="space-y-1">
+                <label for="filter-from" class="block text-sm font-medium">"From"</label>
+                <input id="filter-from" name="from" type="date" class="input" value=f.from.clone() />
+            </div>
+            <div class="space-y-1">
+                <label for="filter-to" class="block text-sm font-medium">"To"</label>
+                <input id="filter-to" name="to" type="date" class="input" value=f.to.clone() />
+            </div>
+            <div class="flex flex-wrap items-center gap-4 sm:col-span-2 lg:col-span-6">
+                <label class="flex items-center gap-2 text-sm">
+                    <input type="checkbox" name="favorites" value="1" checked=f.favorites />
+                    "Favourites only"
+                </label>
+                <button type="submit" class="btn-primary">"Search"</button>
+                {f.is_filtered().then(|| view! { <a href="/gallery" class="underline text-sm">"Clear filters"</a> })}
+            </div>
+        </form>
+    }
+}
+
+#[component]
+fn GalleryBody(
+    page: GalleryPageDto,
+    filters: Filters,
+    favorite: ServerAction<SetFavorite>,
+    delete: ServerAction<DeleteImages>,
+) -> impl IntoView {
+    let more = page.next_cursor.as_deref().map(|c| filters.href(Some(c)));
+    let paged = !filters.cursor.is_empty();
+    let empty = page.items.is_empty();
+    let filtered = filters.is_filtered();
+    let items = page.items.clone();
+    let error = move || match (favorite.value().get(), delete.value().get()) {
+        (Some(Err(e)), _) | (_, Some(Err(e))) => Some(e.to_string()),
+        _ => None,
+    };
+    view! {
+        <FilterForm page=page filters=filters.clone() />
+        {move || error().map(|e| view! { <p class="text-danger" role="alert">{e}</p> })}
+        {empty.then(|| view! {
+            <p class="text-ink-muted" data-testid="gallery-empty">
+                {if filtered { "No images match these filters." } else { "No images yet: make your first one in the studio." }}
+            </p>
+        })}
+        <ul class="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-4" data-testid="gallery-grid">
+            {items.into_iter().map(|item| view! { <GalleryCard item favorite delete /> }).collect_view()}
+        </ul>
+        <nav class="flex gap-4" aria-label="Pages">
+            {paged.then(|| view! { <a href=filters.href(None) class="underline">"Newest"</a> })}
+            {more.map(|href| view! { <a href=href class="btn-secondary" rel="next" data-testid="gallery-more">"More"</a> })}
+        </nav>
+    }
+}
+
+fn expiry_text(item: &GalleryItemDto) -> String {
+    match &item.expired_on {
+        Some(day) => format!("Expired on {day}"),
+        None if item.days_left == 1 => "1 day left".into(),
+        None => format!("{} days left", item.days_left),
+    }
+}
+
+#[component]
+fn FavoriteForm(id: String, on: bool, action: ServerAction<SetFavorite>) -> impl IntoView {
+    view! {
+        <ActionForm action>
+            <input type="hidden" name="id" value=id />
+            <input type="hidden" name="favorite" value=if on { "false" } else { "true" } />
+            <button type="submit" class="btn-secondary text-sm" aria-pressed=if on { "true" } else { "false" }
+                data-testid="favorite-toggle">
+                {if on { "★ Favourite" } else { "☆ Favourite" }}
+            </button>
+        </ActionForm>
+    }
+}
+
+#[component]
+fn DeleteForm(
+    id: String,
+    action: ServerAction<DeleteImages>,
+    /// Where to go afterwards ("gallery"), when the current page shows only
+    /// this image.
+    #[prop(optional)]
+    after: Option<&'static str>,
+) -> impl IntoView {
+    view! {
+        <details class="text-sm">
+            <summary class="cursor-pointer underline">"Delete"</summary>
+            <ActionForm action attr:class="mt-2 space-y-2">
+                <input type="hidden" name="ids" value=id />
+                {after.map(|a| view! { <input type="hidden" name="after" value=a /> })}
+                <p>"This deletes the image and its files for good. It cannot be undone."</p>
+                <button type="submit" class="btn-secondary text-sm text-danger" data-testid="delete-confirm">"Delete for good"</button>
+            </ActionForm>
+        </details>
+    }
+}
+
+#[component]
+fn GalleryCard(
+    item: GalleryItemDto,
+    favorite: ServerAction<SetFavorite>,
+    delete: ServerAction<DeleteImages>,
+) -> impl IntoView {
+    let id = item.id.clone();
+    let href = format!("/gallery/{id}");
+    let thumb = format!("/media/{id}/thumb");
+    let expiry = expiry_text(&item);
+    let (fav_id, delete_id) = (id.clone(), id.clone());
+    view! {
+        <li class="card space-y-2 p-2" data-testid="gallery-item" data-id=id>
+            <a href=href.clone() class="block">
+                {match item.expired_on {
+                    None => view! {
+                        <img src=thumb width=item.width height=item.height
+                            alt=item.prompt.clone() loading="lazy" decoding="async"
+                            class="h-auto w-full rounded-md border border-line" />
+                    }.into_any(),
+                    Some(_) => view! {
+                        <div class="flex aspect-square w-full items-center justify-center rounded-md border border-line bg-surface-sunken text-sm text-ink-muted">
+                            "Expired"
+                        </div>
+                    }.into_any(),
+                }}
+            </a>
+            <p class="line-clamp-2 text-sm break-words">
+                <a href=href class="hover:underline">{item.prompt.clone()}</a>
+            </p>
+            <p class="text-xs text-ink-muted">{format!("{} · {} · {}", item.created_at, item.aspect_ratio, expiry)}</p>
+            <div class="flex flex-wrap items-start gap-2">
+                <FavoriteForm id=fav_id on=item.favorite action=favorite />
+                <DeleteForm id=delete_id action=delete />
+            </div>
+        </li>
+    }
+}
+
+#[component]
+pub fn GalleryImagePage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let favorite = ServerAction::<SetFavorite>::new();
+    let delete = ServerAction::<DeleteImages>::new();
+    let details = Resource::new_blocking(
+        move || (id(), favorite.version().get(), delete.version().get()),
+        |(id, _, _)| get_image_details(id),
+    );
+    let deleted = move || matches!(delete.value().get(), Some(Ok(_)));
+    view! {
+        <Title text="Image" />
+        <Meta name="robots" content="noindex" />
+        <section class="space-y-6">
+            <p><a href="/gallery" class="underline">"← Gallery"</a></p>
+            <Show when=deleted>
+                <p class="card" role="status">"The image was deleted. " <a href="/gallery" class="underline">"Back to the gallery"</a></p>
+            </Show>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match details.await {
+                        Ok(d) => view! { <ImageDetails d favorite delete /> }.into_any(),
+                        Err(AppError::Unauthenticated) => signed_out(format!("/gallery/{}", encode_component(&id()))),
+                        Err(AppError::NotFound) => view! {
+                            <p class="card" data-testid="gallery-error">"There is no such image in your gallery. It may have been deleted."</p>
+                        }.into_any(),
+                        Err(e) => view! { <p class="text-danger" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn ImageDetails(
+    d: ImageDetailsDto,
+    favorite: ServerAction<SetFavorite>,
+    delete: ServerAction<DeleteImages>,
+) -> impl IntoView {
+    let item = d.item.clone();
+    let id = item.id.clone();
+    let row = |label: &'static str, value: String| {
+        view! {
+            <div class="grid grid-cols-[10rem_1fr] gap-2 border-b border-line py-1">
+                <dt class="text-ink-muted">{label}</dt>
+                <dd class="break-words">{value}</dd>
+            </div>
+        }
+    };
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "—".into());
+    view! {
+        <h1 class="text-2xl font-bold break-words">{item.prompt.clone()}</h1>
+        <div class="grid gap-6 lg:grid-cols-[minmax(0,1fr)_22rem]">
+            <div class="space-y-3">
+                {match item.expired_on.clone() {
+                    None => view! {
+                        <a href=format!("/media/{id}/original") target="_blank" rel="noopener">
+                            <img src=format!("/media/{id}/preview") width=item.width height=item.height
+                                alt=item.prompt.clone() decoding="async"
+                                class="h-auto w-full rounded-md border border-line" />
+                        </a>
+                        <p class="flex flex-wrap gap-4 text-sm">
+                            <a class="underline" href=format!("/media/{id}/original?download=1") download data-testid="download-png">"Download PNG"</a>
+                            <a class="underline" href=format!("/media/{id}/preview?download=1") download data-testid="download-webp">"Download WebP"</a>
+                            <span class="text-ink-muted" data-testid="expiry">{expiry_text(&item)}</span>
+                        </p>
+                    }.into_any(),
+                    Some(day) => view! {
+                        <p class="card text-ink-muted" data-testid="expiry">
+                            {format!("Expired on {day}: the download period ended and the files were deleted. The settings below are kept.")}
+                        </p>
+                    }.into_any(),
+                }}
+            </div>
+            <div class="space-y-4">
+                <dl class="text-sm" data-testid="image-settings">
+                    {row("Model", format!("{} ({})", d.model_name, item.model_id))}
+                    {row("Prompt", item.prompt.clone())}
+                    {row("Negative prompt", opt(d.negative_prompt.clone()))}
+                    {row("Aspect ratio", item.aspect_ratio.clone())}
+                    {row("Size", format!("{} × {}", item.width, item.height))}
+                    {row("Seed", opt(d.seed_used.or(d.seed_requested).map(|s| s.to_string())))}
+                    {row("Style", opt(d.style.clone()))}
+                    {row("Reference strength", opt(d.reference_strength.clone()))}
+                    {row("Image", d.position.clone())}
+                    {row("Credits", d.credits.to_string())}
+                    {row("Status", d.status.clone())}
+                    {row("Requested", d.queued_at.clone())}
+                    {row("Finished", opt(d.finished_at.clone()))}
+                    {row("Took", opt(d.seconds.map(|s| format!("{s:.1} s"))))}
+                </dl>
+                <a href=d.reuse_href.clone() class="btn-primary inline-block" data-testid="reuse">"Reuse these settings"</a>
+                <div class="flex flex-wrap items-start gap-3">
+                    <FavoriteForm id=id.clone() on=item.favorite action=favorite />
+                    <DeleteForm id=id action=delete after="gallery" />
+                </div>
+            </div>
+        </div>
+    }
+}
