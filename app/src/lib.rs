@@ -25,6 +25,7 @@ pub mod pages;
 pub mod security;
 #[cfg(feature = "ssr")]
 pub mod session;
+pub mod sharing;
 pub mod site;
 #[cfg(feature = "ssr")]
 pub mod state;
@@ -49,6 +50,7 @@ use pages::{
     legal::{Cookies, Privacy, Terms},
     not_found::NotFound,
     security::SecurityPage,
+    share::SharePage,
     studio::Studio,
     underage::ReportUnderagePage,
 };
@@ -140,6 +142,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=path!("/") view=Landing ssr=SsrMode::InOrder />
                     <Route path=path!("/studio") view=Studio ssr=SsrMode::InOrder />
+                    <Route path=path!("/s/:token") view=SharePage ssr=SsrMode::InOrder />
                     <Route path=path!("/gallery") view=GalleryPage ssr=SsrMode::InOrder />
                     <Route path=path!("/gallery/:id") view=GalleryImagePage ssr=SsrMode::InOrder />
                     <Route path=path!("/billing") view=Billing ssr=SsrMode::InOrder />

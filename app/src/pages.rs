@@ -8,5 +8,6 @@ pub mod landing;
 pub mod legal;
 pub mod not_found;
 pub mod security;
+pub mod share;
 pub mod studio;
 pub mod underage;

@@ -16,6 +16,7 @@ pub mod oauth_state;
 pub mod pending_signup;
 pub mod recovery_code;
 pub mod session;
+pub mod share_link;
 pub mod two_factor;
 pub mod two_factor_challenge;
 pub mod underage_report;

@@ -17,6 +17,7 @@ pub mod generation;
 pub mod health;
 pub mod mail;
 pub mod rate_limit;
+pub mod sharing;
 pub mod underage;
 
 pub use error::Unexpected;

@@ -33,3 +33,37 @@ test.describe("gallery", () => {
     await expect(page.getByLabel("Prompt", { exact: true })).toHaveValue("a red kite over the sea");
   });
 });
+
+test.describe("share links", () => {
+  test("a shared image opens without JavaScript for someone signed out, until the link is turned off", async ({ page, browser }) => {
+    const email = uniqueEmail("share");
+    await signUp(page, "Sam Share", email);
+    await confirmFromOutbox(page, email);
+    await signIn(page, email);
+    await hydrated(page);
+    await page.getByLabel("Prompt", { exact: true }).fill("a lantern by the river");
+    await page.getByRole("button", { name: "Generate" }).click();
+    await expect(page.getByTestId("job").first()).toHaveAttribute("data-status", "succeeded", { timeout: 30_000 });
+    await page.goto("/gallery");
+    await page.getByTestId("gallery-item").first().getByRole("link", { name: "a lantern by the river" }).last().click();
+    await hydrated(page);
+    await page.getByRole("button", { name: "Create link" }).click();
+    const url = await page.getByTestId("share-url").textContent();
+    expect(url).toMatch(/\/s\/[A-Za-z0-9_-]{22}$/);
+
+    const stranger = await browser.newContext({ javaScriptEnabled: false });
+    const p = await stranger.newPage();
+    await p.goto(new URL(url!).pathname);
+    await expect(p.getByTestId("shared-image")).toContainText("a lantern by the river");
+    const img = p.getByTestId("shared-image").locator("img");
+    await expect(img).toBeVisible();
+    expect(await img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth > 0)).toBe(true);
+
+    await page.getByTestId("share-link").first().getByRole("button", { name: "Turn off" }).click();
+    await expect(page.getByTestId("share-link").first()).toContainText("turned off");
+    const gone = await p.goto(new URL(url!).pathname);
+    expect(gone?.status()).toBe(404);
+    await expect(p.getByTestId("share-gone")).toBeVisible();
+    await stranger.close();
+  });
+});

@@ -13,6 +13,7 @@ mod m20261124_000004_identities;
 mod m20261124_000005_two_factor;
 mod m20261124_000006_generation;
 mod m20261124_000007_gallery;
+mod m20261124_000008_share_links;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_two_factor::Migration),
             Box::new(m20261124_000006_generation::Migration),
             Box::new(m20261124_000007_gallery::Migration),
+            Box::new(m20261124_000008_share_links::Migration),
         ]
     }
 }

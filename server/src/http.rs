@@ -109,6 +109,10 @@ pub fn router(
             get(media::events).with_state(gens.clone()),
         )
         .route(
+            "/s/{token}/image",
+            get(media::shared_image).with_state(gens.clone()),
+        )
+        .route(
             "/api/uploads/reference",
             axum::routing::post(media::upload_reference)
                 .with_state(gens)

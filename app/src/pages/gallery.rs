@@ -395,9 +395,71 @@ fn ImageDetails(
                 <a href=d.reuse_href.clone() class="btn-primary inline-block" data-testid="reuse">"Reuse these settings"</a>
                 <div class="flex flex-wrap items-start gap-3">
                     <FavoriteForm id=id.clone() on=item.favorite action=favorite />
-                    <DeleteForm id=id action=delete after="gallery" />
+                    <DeleteForm id=id.clone() action=delete after="gallery" />
                 </div>
+                {item.expired_on.is_none().then(|| view! { <ShareLinks image=id.clone() /> })}
             </div>
         </div>
     }
+}
+
+/// Make, see and revoke share links to this image.
+#[component]
+fn ShareLinks(image: String) -> impl IntoView {
+    use crate::sharing::{list_share_links, CreateShareLink, RevokeShareLink};
+    let create = ServerAction::<CreateShareLink>::new();
+    let revoke = ServerAction::<RevokeShareLink>::new();
+    let image_for_list = image.clone();
+    let links = Resource::new_blocking(
+        move || (create.version().get(), revoke.version().get()),
+        move |_| list_share_links(image_for_list.clone()),
+    );
+    let created = create.value();
+    view! {
+        <div class="space-y-2 border-t border-line pt-3" data-testid="share-links">
+            <h2 class="font-semibold">"Share"</h2>
+            <p class="text-xs text-ink-muted">"Anyone with the link can see this image until it expires or you turn it off."</p>
+            <ActionForm action=create attr:class="flex flex-wrap items-end gap-2">
+                <input type="hidden" name="image" value=image.clone() />
+                <label class="text-sm">"Expires "
+                    <select name="expires_in_days" class="input w-auto">
+                        <option value="">"never"</option>
+                        <option value="1">"in 1 day"</option>
+                        <option value="7" selected>"in 7 days"</option>
+                        <option value="30">"in 30 days"</option>
+                    </select>
+                </label>
+                <button type="submit" class="btn-secondary">"Create link"</button>
+            </ActionForm>
+            {move || match created.get() {
+                Some(Ok(new)) => Some(view! {
+                    <p class="card break-all text-sm" role="status">"Your link (copy it now, it is shown once): "
+                        <a class="underline" href=new.url.clone() data-testid="share-url">{new.url.clone()}</a></p>
+                }.into_any()),
+                Some(Err(e)) => Some(view! { <p class="text-sm text-danger" role="alert">{e.to_string()}</p> }.into_any()),
+                None => None,
+            }}
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    links.await.map(|ls| view! {
+                        <ul class="space-y-1 text-sm">
+                            {ls.into_iter().map(|l| view! {
+                                <li class="flex flex-wrap items-center justify-between gap-2" data-testid="share-link">
+                                    <span>{format!("Made {} · expires {} · {}", l.created_at, l.expires,
+                                        if l.revoked { "turned off" } else if l.active { "active" } else { "expired" })}</span>
+                                    {l.active.then(|| view! {
+                                        <ActionForm action=revoke>
+                                            <input type="hidden" name="id" value=l.id.clone() />
+                                            <button type="submit" class="btn-secondary text-xs">"Turn off"</button>
+                                        </ActionForm>
+                                    })}
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    }).ok()
+                })}
+            </Suspense>
+        </div>
+    }
+    .into_any()
 }

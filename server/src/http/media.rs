@@ -252,3 +252,35 @@ pub async fn upload_reference(
         }
     }
 }
+
+/// `GET /s/{token}/image`: the preview of a shared image, for the share page
+/// and link-preview crawlers. Not cached anywhere, so revoking a link takes
+/// effect at once; a wrong, revoked or expired link is a 404.
+pub async fn shared_image(State(gens): State<Generations>, Path(token): Path<String>) -> Response {
+    let sharing = uni1_domain::sharing::Sharing {
+        db: gens.db.clone(),
+    };
+    let shared = match sharing.resolve(&token, Utc::now()).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return not_found(),
+        Err(e) => {
+            tracing::error!(error = %uni1_app::error::chain(&e), "resolving a share link failed");
+            return unavailable();
+        }
+    };
+    match gens.blobs.get(&shared.image.preview_path).await {
+        Ok(bytes) => {
+            let mut r = Response::new(Body::from(bytes));
+            let h = r.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/webp"));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert("x-robots-tag", HeaderValue::from_static("noindex"));
+            r
+        }
+        Err(uni1_storage::StorageError::NotFound(_)) => not_found(),
+        Err(e) => {
+            tracing::error!(error = %e, "reading a shared image failed");
+            unavailable()
+        }
+    }
+}

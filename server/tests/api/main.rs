@@ -14,5 +14,6 @@ mod http_policy;
 mod mail;
 mod pages;
 mod providers;
+mod sharing;
 mod two_factor;
 mod underage;

@@ -1,0 +1,163 @@
+//! Share links: the access matrix (owner, another person, anonymous, wrong,
+//! revoked and expired links, expired images) and what the page carries for
+//! link previews and crawlers.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use uni1_domain::entities::{image, share_link};
+
+use crate::generation::{drain, input, member};
+use crate::on_both_backends;
+use crate::support::TestApp;
+
+on_both_backends!(
+    share_links_open_for_anyone_until_revoked_or_expired,
+    |app: TestApp| async move {
+        let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.60").await;
+        let (bob, _) = member(&app, "bob@uni1.test", "203.0.113.61").await;
+        let v = app
+            .gens
+            .submit(
+                alice_id,
+                true,
+                input("key-share-0001", "a shared <b>kite</b>", 1),
+            )
+            .await
+            .unwrap();
+        drain(&app.gens, Duration::from_secs(20)).await;
+        let img = image::Entity::find()
+            .filter(image::Column::GenerationId.eq(v.id))
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let image_id = img.id.to_string();
+
+        // Only the owner can share it; a bad expiry is named.
+        let r = app
+            .post_as(
+                "/api/share-create",
+                &[("image", &image_id), ("expires_in_days", "7")],
+                &bob,
+            )
+            .await;
+        assert_eq!(r.status, 404);
+        let r = app
+            .post_as(
+                "/api/share-create",
+                &[("image", &image_id), ("expires_in_days", "0")],
+                &alice,
+            )
+            .await;
+        assert_eq!(r.status, 422);
+        assert!(r.body.contains("expires_in_days"), "{}", r.body);
+        let r = app
+            .post_as(
+                "/api/share-create",
+                &[("image", &image_id), ("expires_in_days", "7")],
+                &alice,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let url = r.json()["url"].as_str().unwrap().to_owned();
+        let path = url.strip_prefix(crate::support::ORIGIN).unwrap().to_owned();
+        assert!(path.starts_with("/s/"));
+        let token = path.trim_start_matches("/s/").to_owned();
+        // Only the token's hash is stored.
+        let row = share_link::Entity::find()
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_ne!(row.token_hash, token);
+        assert!(!row.token_hash.contains(&token));
+
+        // Anyone with the link: a complete page without JavaScript, previews for
+        // chat apps, never indexed, the prompt as text.
+        let page = app.get(&path).await;
+        assert_eq!(page.status, 200);
+        assert!(
+            page.body
+                .contains(&format!("property=\"og:image\" content=\"{url}/image\"")),
+            "{}",
+            page.body
+        );
+        assert!(page
+            .body
+            .contains("name=\"twitter:card\" content=\"summary_large_image\""));
+        assert!(page.body.contains("name=\"robots\" content=\"noindex\""));
+        assert!(page.body.contains("a shared &lt;b&gt;kite&lt;/b&gt;"));
+        assert!(page.body.contains(&format!("src=\"/s/{token}/image\"")));
+        let pic = app.get(&format!("{path}/image")).await;
+        assert_eq!(pic.status, 200);
+        assert_eq!(pic.header("content-type"), Some("image/webp"));
+        assert_eq!(pic.header("cache-control"), Some("no-store"));
+        assert!(pic.bytes.starts_with(b"RIFF"));
+        // The link is no key to the owner's other media.
+        assert_eq!(
+            app.get(&format!("/media/{image_id}/original")).await.status,
+            404
+        );
+
+        // Wrong tokens look like revoked ones.
+        let wrong = app.get("/s/AAAAAAAAAAAAAAAAAAAAAA").await;
+        assert_eq!(wrong.status, 404);
+        assert!(wrong
+            .body
+            .contains("does not exist, has expired, or was turned off"));
+        assert_eq!(app.get("/s/AAAAAAAAAAAAAAAAAAAAAA/image").await.status, 404);
+
+        // The owner sees the link; Bob cannot revoke it; Alice can.
+        let list = app
+            .post_as("/api/share-list", &[("image", &image_id)], &alice)
+            .await;
+        let links = list.json();
+        assert_eq!(links.as_array().unwrap().len(), 1);
+        assert_eq!(links[0]["active"], true);
+        let link_id = links[0]["id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            app.post_as("/api/share-list", &[("image", &image_id)], &bob)
+                .await
+                .json(),
+            serde_json::json!([])
+        );
+        assert_eq!(
+            app.post_as("/api/share-revoke", &[("id", &link_id)], &bob)
+                .await
+                .status,
+            404
+        );
+        assert_eq!(app.get(&path).await.status, 200);
+        assert_eq!(
+            app.post_as("/api/share-revoke", &[("id", &link_id)], &alice)
+                .await
+                .status,
+            200
+        );
+        assert_eq!(app.get(&path).await.status, 404);
+        assert_eq!(app.get(&format!("{path}/image")).await.status, 404);
+
+        // An expired link, and a link to an image past its download window.
+        let sharing = uni1_domain::sharing::Sharing { db: app.db.clone() };
+        let (_, token2) = sharing.create(alice_id, img.id, Some(1)).await.unwrap();
+        let now = chrono::Utc::now();
+        assert!(sharing.resolve(&token2, now).await.unwrap().is_some());
+        assert!(sharing
+            .resolve(&token2, now + chrono::Duration::days(2))
+            .await
+            .unwrap()
+            .is_none());
+        let (_, token3) = sharing.create(alice_id, img.id, None).await.unwrap();
+        uni1_domain::generation::retention::sweep_expired(&app.gens, img.expires_at, 10)
+            .await
+            .unwrap();
+        assert_eq!(app.get(&format!("/s/{token3}")).await.status, 404);
+        assert!(
+            sharing.create(alice_id, img.id, None).await.is_err(),
+            "expired images cannot be shared"
+        );
+    }
+);
