@@ -72,6 +72,10 @@ pub struct ImageDetailsDto {
     pub seconds: Option<f64>,
     /// `/studio?prompt=…&model=…&aspect_ratio=…&seed=…`
     pub reuse_href: String,
+    /// The same without the seed, remembering this image as the parent.
+    pub variation_href: String,
+    /// `/gallery/<id>` of the image this one is a variation of.
+    pub parent_href: Option<String>,
 }
 
 /// What a delete did.
@@ -121,6 +125,17 @@ mod server {
             height: i.height,
             favorite: i.favorite,
         }
+    }
+
+    pub fn variation_href(d: &Details) -> String {
+        let enc = crate::auth::encode_component;
+        format!(
+            "/studio?prompt={}&model={}&aspect_ratio={}&parent={}",
+            enc(&d.item.prompt),
+            enc(&d.item.model_id),
+            enc(&d.item.aspect_ratio),
+            d.item.id
+        )
     }
 
     pub fn reuse_href(d: &Details) -> String {
@@ -220,6 +235,8 @@ pub async fn get_image_details(id: String) -> Result<ImageDetailsDto, AppError> 
         return Err(AppError::NotFound.respond());
     };
     let reuse_href = server::reuse_href(&d);
+    let variation_href = server::variation_href(&d);
+    let parent_href = d.parent_id.map(|p| format!("/gallery/{p}"));
     let model_name = gens
         .catalog
         .all()
@@ -245,6 +262,8 @@ pub async fn get_image_details(id: String) -> Result<ImageDetailsDto, AppError> 
             _ => None,
         },
         reuse_href,
+        variation_href,
+        parent_href,
         item: server::item_dto(d.item, chrono::Utc::now()),
     })
 }

@@ -187,6 +187,7 @@ pub async fn generate(
     #[server(default)] style: String,
     #[server(default)] reference: String,
     #[server(default)] reference_strength: String,
+    #[server(default)] parent: String,
 ) -> Result<GenerationDto, AppError> {
     use uni1_domain::generation::{SubmitError, SubmitInput};
 
@@ -233,7 +234,13 @@ pub async fn generate(
         style,
         reference_upload,
         reference_strength,
-        parent_id: None,
+        parent_id: match parent.trim() {
+            "" => None,
+            p => Some(uuid::Uuid::parse_str(p).map_err(|_| {
+                AppError::invalid("parent", "The original image is no longer in your gallery.")
+                    .respond()
+            })?),
+        },
     };
     match gens.submit(user.id, user.email_confirmed, input).await {
         Ok(view) => Ok(to_dto(view)),

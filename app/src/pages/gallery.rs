@@ -392,7 +392,13 @@ fn ImageDetails(
                     {row("Finished", opt(d.finished_at.clone()))}
                     {row("Took", opt(d.seconds.map(|s| format!("{s:.1} s"))))}
                 </dl>
-                <a href=d.reuse_href.clone() class="btn-primary inline-block" data-testid="reuse">"Reuse these settings"</a>
+                <div class="flex flex-wrap gap-2">
+                    <a href=d.reuse_href.clone() class="btn-primary inline-block" data-testid="reuse">"Reuse these settings"</a>
+                    <a href=d.variation_href.clone() class="btn-secondary inline-block" data-testid="variation">"Make a variation"</a>
+                </div>
+                {d.parent_href.clone().map(|href| view! {
+                    <p class="text-sm"><a href=href class="underline" data-testid="parent-link">"Variation of an earlier image"</a></p>
+                })}
                 <div class="flex flex-wrap items-start gap-3">
                     <FavoriteForm id=id.clone() on=item.favorite action=favorite />
                     <DeleteForm id=id.clone() action=delete after="gallery" />

@@ -104,6 +104,13 @@ fn StudioBody(
                     </p>
                 })}
                 <input type="hidden" name="form_key" value=state.form_key.clone() />
+                <input type="hidden" name="parent" value=prefill.parent.clone() />
+                {(!prefill.parent.is_empty()).then(|| view! {
+                    <p class="text-sm text-ink-muted" role="status" data-testid="variation-of">
+                        "Making a variation: the new image remembers the one it came from."
+                    </p>
+                })}
+                <p class="text-sm text-danger" role="alert">{error_for(v, "parent")}</p>
                 <div class="space-y-1">
                     <label for="field-prompt" class="block text-sm font-medium">"Prompt"</label>
                     <textarea id="field-prompt" name="prompt" rows="5" required maxlength="2000" class="input"
@@ -176,6 +183,8 @@ struct Prefill {
     aspect_ratio: String,
     /// Digits only, or empty.
     seed: String,
+    /// The image this is a variation of (an id), or empty.
+    parent: String,
 }
 
 /// `text` safe as HTML text. The prompt goes into the textarea as its inner
@@ -216,6 +225,12 @@ impl Prefill {
                 } else {
                     String::new()
                 },
+                parent: q
+                    .get("parent")
+                    .filter(|p| {
+                        p.len() == 36 && p.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+                    })
+                    .unwrap_or_default(),
             }
         })
     }

@@ -159,6 +159,20 @@ impl Generations {
             return Err(SubmitError::EmailNotConfirmed);
         }
         let (sub, model) = Submission::parse(input, &self.catalog)?;
+        if let Some(parent) = sub.parent_id {
+            let owned = image::Entity::find_by_id(parent)
+                .filter(image::Column::UserId.eq(user))
+                .one(&self.db)
+                .await
+                .unexpected("reading a parent image")?;
+            if owned.is_none() {
+                return Err(FieldError {
+                    field: "parent",
+                    message: "The original image is no longer in your gallery.".into(),
+                }
+                .into());
+            }
+        }
         if let Some(existing) = self.find_by_key(user, &sub.idempotency_key).await? {
             return Ok(existing);
         }

@@ -683,3 +683,83 @@ on_both_backends!(
             .unwrap());
     }
 );
+
+on_both_backends!(
+    variations_remember_their_parent,
+    |app: TestApp| async move {
+        let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.70").await;
+        let (bob, _) = member(&app, "bob@uni1.test", "203.0.113.71").await;
+        let first = make(&app, alice_id, "key-parent-001", "a paper boat", "1:1", 1).await;
+        let parent = image::Entity::find()
+            .filter(image::Column::GenerationId.eq(first))
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+            .to_string();
+        // The details page offers a variation that names this image as parent.
+        let d = app
+            .post_as("/api/gallery-image", &[("id", &parent)], &alice)
+            .await;
+        assert_eq!(d.status, 200, "{}", d.body);
+        let variation = d.json()["variation_href"].as_str().unwrap().to_owned();
+        assert!(
+            variation.ends_with(&format!("&parent={parent}")),
+            "{variation}"
+        );
+        assert!(!variation.contains("seed="), "a variation gets a new seed");
+
+        let form = |key: &'static str, parent: String| {
+            vec![
+                ("form_key", key.to_string()),
+                ("model", "builtin".into()),
+                ("prompt", "a paper boat".into()),
+                ("aspect_ratio", "1:1".into()),
+                ("count", "1".into()),
+                ("parent", parent),
+            ]
+        };
+
+        // Someone else's image cannot be a parent.
+        let theirs = form("key-parent-bob1", parent.clone());
+        let r = app.post_as("/api/generate", &refs(&theirs), &bob).await;
+        assert_eq!(r.status, 422);
+        assert!(r.body.contains("parent"), "{}", r.body);
+
+        let mine = form("key-parent-002", parent.clone());
+        let r = app.post_as("/api/generate", &refs(&mine), &alice).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let child_job = uuid::Uuid::parse_str(r.json()["id"].as_str().unwrap()).unwrap();
+        drain(&app.gens, Duration::from_secs(20)).await;
+        let row = generation::Entity::find_by_id(child_job)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.parent_id.map(|p| p.to_string()), Some(parent.clone()));
+        let child = image::Entity::find()
+            .filter(image::Column::GenerationId.eq(child_job))
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let d = app
+            .post_as(
+                "/api/gallery-image",
+                &[("id", &child.id.to_string())],
+                &alice,
+            )
+            .await;
+        assert_eq!(d.json()["parent_href"], format!("/gallery/{parent}"));
+        let page = app.get_as(&format!("/gallery/{}", child.id), &alice).await;
+        assert!(
+            page.body.contains(&format!("href=\"/gallery/{parent}\"")),
+            "the lineage is followable"
+        );
+    }
+);
+
+fn refs<'a>(f: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    f.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
