@@ -3,7 +3,9 @@
 //! 2. submit -> stored with the built-in model on SQLite and PostgreSQL,
 //!    with 1 and 2 workers: latency p50/p99 and jobs/s;
 //! 3. the encrypted media route vs the same bytes as a static file from the
-//!    same server, side by side: requests/s, p99 and their ratio.
+//!    same server, side by side: requests/s, p99 and their ratio;
+//! 4. the first gallery page of someone with 10,000 images (SSR) vs the same
+//!    bytes as a static file.
 //!
 //! Figures are printed as Markdown tables for docs/benchmarks.md.
 
@@ -234,8 +236,18 @@ async fn load(
     (all.len() as f64 / secs as f64, percentile(&all, 0.99))
 }
 
-async fn media(secs: u64) {
-    let dir = std::env::temp_dir().join(format!("uni1-bench-{}", std::process::id()));
+/// A real server on loopback (SQLite file, memory store) and what tests need.
+struct Served {
+    dir: std::path::PathBuf,
+    origin: String,
+    db: sea_orm::DatabaseConnection,
+    key: uni1_domain::crypto::AppKey,
+    gens: Generations,
+    client: reqwest::Client,
+}
+
+async fn serve(tag: &str) -> Served {
+    let dir = std::env::temp_dir().join(format!("uni1-bench-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("site/pkg")).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
@@ -270,8 +282,87 @@ async fn media(secs: u64) {
         .await
         .ok();
     });
-    let user = new_user(&db, &key, "media@example.org").await;
-    let v = gens
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
+    Served {
+        dir,
+        origin,
+        db,
+        key,
+        gens,
+        client,
+    }
+}
+
+impl Served {
+    async fn sign_in(&self, email: &str) -> (uuid::Uuid, String) {
+        let user = new_user(&self.db, &self.key, email).await;
+        let signin = self
+            .client
+            .post(format!("{}/api/sign_in", self.origin))
+            .form(&[
+                ("email", email),
+                ("password", PASSWORD),
+                ("next", "/studio"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let cookie = signin
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("uni1_session="))
+            .map(|c| c.split(';').next().unwrap_or_default().to_owned())
+            .expect("a session cookie");
+        (user, cookie)
+    }
+
+    /// `dynamic` (with the cookie) against `static_name` holding `bytes`,
+    /// one after the other, as a Markdown table.
+    async fn compare(
+        &self,
+        what: &str,
+        dynamic: &str,
+        cookie: &str,
+        static_name: &str,
+        bytes: &[u8],
+        secs: u64,
+    ) {
+        std::fs::write(self.dir.join("site").join(static_name), bytes).unwrap();
+        let d_url = format!("{}{dynamic}", self.origin);
+        let s_url = format!("{}/{static_name}", self.origin);
+        load(&self.client, &d_url, Some(cookie), 1, 8).await;
+        load(&self.client, &s_url, None, 1, 8).await;
+        let (d_rps, d_p99) = load(&self.client, &d_url, Some(cookie), secs, 32).await;
+        let (s_rps, s_p99) = load(&self.client, &s_url, None, secs, 32).await;
+        println!(
+            "| {what} ({} bytes) | requests/s | p99 (ms) |\n|---|---|---|",
+            bytes.len()
+        );
+        println!("| `{dynamic}` | {d_rps:.0} | {d_p99:.2} |");
+        println!("| same bytes, static file (`ServeDir`) | {s_rps:.0} | {s_p99:.2} |");
+        println!(
+            "| dynamic / static | {:.2} | {:.2} |",
+            d_rps / s_rps,
+            d_p99 / s_p99
+        );
+    }
+
+    async fn close(self) {
+        self.db.close().await.ok();
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+async fn media(secs: u64) {
+    let s = serve("media").await;
+    let (user, cookie) = s.sign_in("media@example.org").await;
+    let v = s
+        .gens
         .submit(
             user,
             true,
@@ -286,62 +377,128 @@ async fn media(secs: u64) {
         )
         .await
         .unwrap();
-    let job = uni1_domain::generation::queue::claim(&db, "bench", Duration::from_secs(60), 9)
+    let job = uni1_domain::generation::queue::claim(&s.db, "bench", Duration::from_secs(60), 9)
         .await
         .unwrap()
         .unwrap();
-    worker::process(&gens, "bench", job).await;
+    worker::process(&s.gens, "bench", job).await;
     let img = image::Entity::find()
         .filter(image::Column::GenerationId.eq(v.id))
-        .one(&db)
+        .one(&s.db)
         .await
         .unwrap()
         .unwrap();
-    let preview = gens.blobs.get(&img.preview_path).await.unwrap();
-    std::fs::write(dir.join("site/bench-preview.webp"), &preview).unwrap();
+    let preview = s.gens.blobs.get(&img.preview_path).await.unwrap();
+    println!("\n### Encrypted media vs the same bytes as a static file (release, in-process client, 32 concurrent, {secs} s each)\n");
+    s.compare(
+        "preview: session, owner check, decrypt",
+        &format!("/media/{}/preview", img.id),
+        &cookie,
+        "bench-preview.webp",
+        &preview,
+        secs,
+    )
+    .await;
+    s.close().await;
+}
 
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(64)
-        .build()
-        .unwrap();
-    let signin = client
-        .post(format!("{origin}/api/sign_in"))
-        .form(&[
-            ("email", "media@example.org"),
-            ("password", PASSWORD),
-            ("next", "/studio"),
-        ])
+/// The first gallery page of someone with `n` images, rendered by the
+/// server, against the same bytes as a static file.
+async fn gallery(n: usize, secs: u64) {
+    use sea_orm::ActiveValue::Set;
+    let s = serve("gallery").await;
+    let (user, cookie) = s.sign_in("gallery@example.org").await;
+    let start = chrono::Utc::now() - chrono::Duration::days(30);
+    for chunk in 0..n.div_ceil(500) {
+        let mut gens_rows = Vec::new();
+        let mut image_rows = Vec::new();
+        for i in chunk * 500..((chunk + 1) * 500).min(n) {
+            let at = start + chrono::Duration::seconds(i as i64 * 60);
+            let g = uuid::Uuid::now_v7();
+            gens_rows.push(generation::ActiveModel {
+                id: Set(g),
+                user_id: Set(user),
+                idempotency_key: Set(format!("bench-gallery-{i:06}")),
+                model_id: Set("builtin".into()),
+                backend: Set("builtin".into()),
+                prompt: Set(format!("bench prompt number {i} with a lighthouse")),
+                negative_prompt: Set(None),
+                aspect_ratio: Set("1:1".into()),
+                image_count: Set(1),
+                seed_requested: Set(None),
+                seed_used: Set(Some(i as i64)),
+                style: Set(None),
+                reference_path: Set(None),
+                reference_strength: Set(None),
+                credits: Set(1),
+                status: Set(status::SUCCEEDED.into()),
+                attempts: Set(1),
+                max_attempts: Set(3),
+                run_after: Set(at),
+                lease_owner: Set(None),
+                lease_expires_at: Set(None),
+                external_id: Set(None),
+                cancel_requested: Set(false),
+                error: Set(None),
+                error_detail: Set(None),
+                parent_id: Set(None),
+                queued_at: Set(at),
+                started_at: Set(Some(at)),
+                finished_at: Set(Some(at)),
+            });
+            let id = uuid::Uuid::now_v7();
+            image_rows.push(image::ActiveModel {
+                id: Set(id),
+                generation_id: Set(g),
+                user_id: Set(user),
+                position: Set(0),
+                width: Set(512),
+                height: Set(512),
+                original_path: Set(format!("users/{user}/images/{id}/original.png")),
+                preview_path: Set(format!("users/{user}/images/{id}/preview.webp")),
+                thumb_path: Set(format!("users/{user}/images/{id}/thumb.webp")),
+                bytes: Set(0),
+                key_id: Set("bench".into()),
+                created_at: Set(at),
+                expires_at: Set(at + chrono::Duration::days(90)),
+                purged_at: Set(None),
+                favorite: Set(i % 10 == 0),
+            });
+        }
+        generation::Entity::insert_many(gens_rows)
+            .exec_without_returning(&s.db)
+            .await
+            .unwrap();
+        image::Entity::insert_many(image_rows)
+            .exec_without_returning(&s.db)
+            .await
+            .unwrap();
+    }
+    let page = s
+        .client
+        .get(format!("{}/gallery", s.origin))
+        .header("cookie", &cookie)
         .send()
         .await
+        .unwrap()
+        .bytes()
+        .await
         .unwrap();
-    let cookie = signin
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("uni1_session="))
-        .map(|c| c.split(';').next().unwrap_or_default().to_owned())
-        .expect("a session cookie");
-    let media_url = format!("{origin}/media/{}/preview", img.id);
-    let static_url = format!("{origin}/bench-preview.webp");
-    load(&client, &media_url, Some(&cookie), 1, 8).await;
-    load(&client, &static_url, None, 1, 8).await;
-    let (m_rps, m_p99) = load(&client, &media_url, Some(&cookie), secs, 32).await;
-    let (s_rps, s_p99) = load(&client, &static_url, None, secs, 32).await;
-    println!("\n### Encrypted media vs the same bytes as a static file (release, in-process client, 32 concurrent, {secs} s each)\n");
-    println!(
-        "| preview ({} bytes) | requests/s | p99 (ms) |\n|---|---|---|",
-        preview.len()
+    assert!(
+        String::from_utf8_lossy(&page).contains("gallery-item"),
+        "the gallery rendered"
     );
-    println!("| `/media/{{id}}/preview`: session, owner check (1 query), decrypt | {m_rps:.0} | {m_p99:.2} |");
-    println!("| same bytes, static file (`ServeDir`) | {s_rps:.0} | {s_p99:.2} |");
-    println!(
-        "| media / static | {:.2} | {:.2} |",
-        m_rps / s_rps,
-        m_p99 / s_p99
-    );
-    db.close().await.ok();
-    std::fs::remove_dir_all(&dir).ok();
+    println!("\n### Gallery page, {n} images, SSR vs the same bytes as a static file (release, SQLite, 32 concurrent, {secs} s each)\n");
+    s.compare(
+        "first gallery page (24 images)",
+        "/gallery",
+        &cookie,
+        "bench-gallery.html",
+        &page,
+        secs,
+    )
+    .await;
+    s.close().await;
 }
 
 async fn postgres_database() -> Option<String> {
@@ -385,7 +542,28 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
-    encoding();
+    // UNI1_BENCH_ONLY=encoding,queue,media,gallery runs a subset.
+    let only = std::env::var("UNI1_BENCH_ONLY").unwrap_or_default();
+    let run = |name: &str| only.is_empty() || only.split(',').any(|o| o.trim() == name);
+    if run("encoding") {
+        encoding();
+    }
+    if run("queue") {
+        queue_tables(jobs).await;
+    }
+    if run("media") {
+        media(secs).await;
+    }
+    if run("gallery") {
+        let n = std::env::var("UNI1_BENCH_GALLERY_IMAGES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10_000);
+        gallery(n, secs).await;
+    }
+}
+
+async fn queue_tables(jobs: usize) {
     println!(
         "\n### Submit -> stored, built-in model at 512×512 (release; {jobs} jobs queued at once)\n"
     );
@@ -406,5 +584,4 @@ async fn main() {
             None => println!("| PostgreSQL | {workers} | not reachable: skipped | | | | | |"),
         }
     }
-    media(secs).await;
 }
