@@ -50,7 +50,7 @@ use pages::{
     legal::{Cookies, Privacy, Terms},
     not_found::NotFound,
     security::SecurityPage,
-    share::SharePage,
+    share::{ShareLinksPage, SharePage},
     studio::Studio,
     underage::ReportUnderagePage,
 };
@@ -160,6 +160,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/reset-password") view=ResetRequestPage ssr=SsrMode::InOrder />
                     <Route path=path!("/reset-password/new") view=ResetPasswordPage ssr=SsrMode::InOrder />
                     <Route path=path!("/settings/security") view=SecurityPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/settings/sharing") view=ShareLinksPage ssr=SsrMode::InOrder />
                     <Route path=path!("/report-underage") view=ReportUnderagePage ssr=SsrMode::InOrder />
                 </Routes>
             </Layout>

@@ -11,6 +11,7 @@ use crate::error::AppError;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShareLinkDto {
     pub id: String,
+    pub image_id: String,
     pub created_at: String,
     /// "never" or "2026-12-24 10:00 UTC"
     pub expires: String,
@@ -59,6 +60,7 @@ mod server {
         let now = chrono::Utc::now();
         ShareLinkDto {
             id: v.id.to_string(),
+            image_id: v.image_id.to_string(),
             created_at: v.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             expires: v
                 .expires_at
@@ -98,13 +100,20 @@ pub async fn create_share_link(
     }
 }
 
-/// The signed-in person's links to one image.
+/// The signed-in person's links to one image, or all of them when `image`
+/// is empty.
 #[server(prefix = "/api", endpoint = "share-list")]
-pub async fn list_share_links(image: String) -> Result<Vec<ShareLinkDto>, AppError> {
+pub async fn list_share_links(
+    #[server(default)] image: String,
+) -> Result<Vec<ShareLinkDto>, AppError> {
     let user = crate::session::require_user()?;
     let (sharing, _) = server::sharing()?;
+    let image = match image.trim() {
+        "" => None,
+        s => Some(server::id(s)?),
+    };
     Ok(sharing
-        .list(user.id, Some(server::id(&image)?))
+        .list(user.id, image)
         .await?
         .into_iter()
         .map(server::dto)

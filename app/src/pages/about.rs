@@ -33,8 +33,12 @@ pub fn Settings() -> impl IntoView {
                 <span class="block font-semibold">"Security"</span>
                 <span class="text-ink-muted">"Where you are signed in, signing out other devices, and your sign-in history."</span>
             </a>
+            <a href="/settings/sharing" class="card block hover:bg-surface-sunken">
+                <span class="block font-semibold">"Share links"</span>
+                <span class="text-ink-muted">"Every link you made to your images: when they expire, and turning them off."</span>
+            </a>
             <p class="rounded-md border border-line bg-surface-sunken p-4 text-sm" role="status">
-                "Profile, sign-in with Google or GitHub, two-factor authentication, privacy choices and data export are not available in this version yet."
+                "Editing your profile, privacy choices and data export are not available in this version yet."
             </p>
         </section>
     }

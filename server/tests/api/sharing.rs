@@ -130,6 +130,18 @@ on_both_backends!(
                 .status,
             404
         );
+        // Settings -> Share links lists every link of the owner, and only theirs.
+        let all = app.get_as("/settings/sharing", &alice).await;
+        assert_eq!(all.status, 200);
+        assert!(
+            all.body.contains(&format!("href=\"/gallery/{image_id}\"")),
+            "{}",
+            all.body
+        );
+        assert!(all.body.contains("active"));
+        let none = app.get_as("/settings/sharing", &bob).await;
+        assert!(none.body.contains("You have not shared any image yet."));
+        assert_eq!(app.get("/settings/sharing").await.status, 401);
         assert_eq!(app.get(&path).await.status, 200);
         assert_eq!(
             app.post_as("/api/share-revoke", &[("id", &link_id)], &alice)
