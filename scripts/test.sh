@@ -99,7 +99,9 @@ browser_tests() {
   port=$E2E_PORT
   data=$(mktemp -d)
   log="$data/server.log"
-  UNI1_DATA_DIR="$data" UNI1_OPERATOR_NAME="uni1 test operator" \
+  # X-Forwarded-For is trusted so that each browser test is its own visitor
+  # for the per-address rate limits (end2end/tests/fixtures.ts).
+  UNI1_DATA_DIR="$data" UNI1_OPERATOR_NAME="uni1 test operator" UNI1_TRUST_PROXY_HEADERS=true \
     UNI1_GOOGLE_CLIENT_ID=uni1-google UNI1_GOOGLE_CLIENT_SECRET=google-test-secret \
     UNI1_GOOGLE_ISSUER="$UNI1_TEST_OIDC_ISSUER" \
     UNI1_GITHUB_CLIENT_ID=uni1-github UNI1_GITHUB_CLIENT_SECRET=github-test-secret \

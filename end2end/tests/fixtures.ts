@@ -11,6 +11,11 @@ type Options = { expectedStatuses: number[] };
 export const test = base.extend<Options & { page: Page }>({
   expectedStatuses: [[], { option: true }],
   page: async ({ page, expectedStatuses }, use) => {
+    // Each test is its own visitor: the test server trusts X-Forwarded-For,
+    // so per-address rate limits (10 sign-ups an hour) apply per test, as
+    // they would to different people, instead of to the whole suite.
+    const octet = () => Math.floor(Math.random() * 254) + 1;
+    await page.setExtraHTTPHeaders({ "x-forwarded-for": `10.${octet()}.${octet()}.${octet()}` });
     const problems: string[] = [];
     page.on("console", (msg) => {
       if (msg.type() !== "error") return;
