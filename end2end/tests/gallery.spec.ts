@@ -19,7 +19,7 @@ test.describe("gallery", () => {
     await expect(item).toContainText("a red kite over the sea");
     const thumb = item.locator("img");
     await expect(thumb).toBeVisible();
-    expect(await thumb.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth > 0)).toBe(true);
+    await expect.poll(() => thumb.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth > 0), { message: "the image loads" }).toBe(true);
 
     await page.getByLabel("Search prompts").fill("kite");
     await page.getByRole("button", { name: "Search" }).click();
@@ -57,7 +57,7 @@ test.describe("share links", () => {
     await expect(p.getByTestId("shared-image")).toContainText("a lantern by the river");
     const img = p.getByTestId("shared-image").locator("img");
     await expect(img).toBeVisible();
-    expect(await img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth > 0)).toBe(true);
+    await expect.poll(() => img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth > 0), { message: "the image loads" }).toBe(true);
 
     await page.getByTestId("share-link").first().getByRole("button", { name: "Turn off" }).click();
     await expect(page.getByTestId("share-link").first()).toContainText("turned off");

@@ -32,7 +32,7 @@ test.describe("studio", () => {
     await expect(images).toHaveCount(2);
     const img = images.first().locator("img");
     await expect(img).toBeVisible();
-    expect(await img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth > 0)).toBe(true);
+    await expect.poll(() => img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth > 0), { message: "the image loads" }).toBe(true);
     await expect(images.first()).toContainText("90 days left");
 
     const download = page.waitForEvent("download");
