@@ -383,8 +383,8 @@ impl Generations {
         self.views(rows).await
     }
 
-    /// Rows -> views with images and queue positions, in three queries
-    /// whatever the number of rows.
+    /// Rows -> views with images and queue positions: two queries, plus
+    /// one count per queued job.
     async fn views(&self, rows: Vec<generation::Model>) -> Result<Vec<GenerationView>, Unexpected> {
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         let images = if ids.is_empty() {
@@ -397,30 +397,22 @@ impl Generations {
                 .await
                 .unexpected("listing images")?
         };
-        let oldest_queued = rows
-            .iter()
-            .filter(|r| r.status == status::QUEUED)
-            .map(|r| r.queued_at)
-            .min();
-        // Queue positions: the queued jobs (anyone's) from the oldest of ours on.
-        let queued_times: Vec<DateTime<Utc>> = match oldest_queued {
-            None => vec![],
-            Some(_) => generation::Entity::find()
-                .select_only()
-                .column(generation::Column::QueuedAt)
+        // Queue positions: one COUNT per queued job of ours (a person has at
+        // most `max_pending_per_user` of them), never the whole queue.
+        let mut positions = std::collections::HashMap::new();
+        for r in rows.iter().filter(|r| r.status == status::QUEUED) {
+            let ahead = generation::Entity::find()
                 .filter(generation::Column::Status.eq(status::QUEUED))
-                .order_by_asc(generation::Column::QueuedAt)
-                .limit(10_000)
-                .into_tuple::<DateTime<Utc>>()
-                .all(&self.db)
+                .filter(generation::Column::QueuedAt.lt(r.queued_at))
+                .count(&self.db)
                 .await
-                .unexpected("reading the queue")?,
-        };
+                .unexpected("reading the queue")?;
+            positions.insert(r.id, ahead + 1);
+        }
         Ok(rows
             .into_iter()
             .map(|r| {
-                let queue_position = (r.status == status::QUEUED)
-                    .then(|| queued_times.iter().filter(|t| **t < r.queued_at).count() as u64 + 1);
+                let queue_position = positions.get(&r.id).copied();
                 GenerationView {
                     images: images
                         .iter()

@@ -44,6 +44,9 @@ pub async fn run(
     // query is one indexed read when nothing is stale).
     let reap_every = (gens.queue.lease / 2).min(std::time::Duration::from_secs(2));
     let mut last_reap = Instant::now() - reap_every;
+    // The sweepers (unused uploads, expired images) have hours of slack.
+    let sweep_every = std::time::Duration::from_secs(60);
+    let mut last_sweep = Instant::now() - sweep_every;
     tokio::pin!(shutdown);
     loop {
         if last_reap.elapsed() >= reap_every {
@@ -51,6 +54,9 @@ pub async fn run(
             if let Err(e) = queue::reap(&gens.db).await {
                 tracing::error!(error = ?e, "reaper failed");
             }
+        }
+        if last_sweep.elapsed() >= sweep_every {
+            last_sweep = Instant::now();
             if let Err(e) = gens.sweep_uploads().await {
                 tracing::error!(error = ?e, "upload sweeper failed");
             }
