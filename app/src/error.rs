@@ -147,6 +147,47 @@ mod server {
         }
     }
 
+    impl From<uni1_domain::collections::CollectionError> for AppError {
+        fn from(err: uni1_domain::collections::CollectionError) -> Self {
+            use uni1_domain::collections::CollectionError as E;
+            match err {
+                E::BadName | E::NameTaken | E::TooMany => {
+                    AppError::invalid("name", err.to_string()).respond()
+                }
+                E::TooManyImages => AppError::invalid("ids", err.to_string()).respond(),
+                E::NotFound => AppError::NotFound.respond(),
+                E::Unexpected(e) => e.into(),
+            }
+        }
+    }
+
+    impl From<uni1_domain::publishing::PublishError> for AppError {
+        fn from(err: uni1_domain::publishing::PublishError) -> Self {
+            use uni1_domain::publishing::PublishError as E;
+            match err {
+                E::NotFound => AppError::NotFound.respond(),
+                E::BadReport => AppError::invalid("reason", err.to_string()).respond(),
+                E::Expired | E::Hidden | E::Refused(_) => AppError::Invalid {
+                    field: None,
+                    message: err.to_string(),
+                }
+                .respond(),
+                E::Unexpected(e) => e.into(),
+            }
+        }
+    }
+
+    impl From<uni1_domain::sharing::ShareError> for AppError {
+        fn from(err: uni1_domain::sharing::ShareError) -> Self {
+            use uni1_domain::sharing::ShareError as E;
+            match err {
+                E::BadExpiry => AppError::invalid("expires_in_days", err.to_string()).respond(),
+                E::NotFound => AppError::NotFound.respond(),
+                E::Unexpected(e) => e.into(),
+            }
+        }
+    }
+
     impl From<Unexpected> for AppError {
         fn from(err: Unexpected) -> Self {
             tracing::error!(error = %chain(&err), "request failed");

@@ -39,6 +39,8 @@ pub struct GalleryItemDto {
     pub days_left: i64,
     /// "2026-11-24" when the files were deleted at the end of the window.
     pub expired_on: Option<String>,
+    /// Shown in the public gallery.
+    pub published: bool,
 }
 
 /// One page of the gallery, with what the filter form offers.
@@ -49,6 +51,8 @@ pub struct GalleryPageDto {
     pub next_cursor: Option<String>,
     pub models: Vec<FilterOption>,
     pub aspect_ratios: Vec<String>,
+    /// The person's collections, for "add the ticked images to".
+    pub collections: Vec<FilterOption>,
 }
 
 /// One image with every setting that made it.
@@ -86,7 +90,7 @@ pub struct DeletedDto {
 }
 
 #[cfg(feature = "ssr")]
-mod server {
+pub(crate) mod server {
     use super::*;
     use uni1_domain::gallery::{Details, Gallery, GalleryItem};
 
@@ -124,6 +128,7 @@ mod server {
             width: i.width,
             height: i.height,
             favorite: i.favorite,
+            published: i.published,
         }
     }
 
@@ -193,8 +198,18 @@ pub async fn get_gallery(
         from,
         to,
         favorites_only: matches!(favorites.trim(), "1" | "true" | "on"),
+        collection_id: None,
     };
     let page = gallery.page(user.id, &query, cursor, PAGE_SIZE).await?;
+    let collections = uni1_domain::collections::Collections::new(gallery.db.clone())
+        .names(user.id)
+        .await?
+        .into_iter()
+        .map(|(id, name)| FilterOption {
+            value: id.to_string(),
+            label: name,
+        })
+        .collect();
     let now = chrono::Utc::now();
     let mut aspect_ratios: Vec<String> = Vec::new();
     for m in gens.catalog.all() {
@@ -222,6 +237,7 @@ pub async fn get_gallery(
             })
             .collect(),
         aspect_ratios,
+        collections,
     })
 }
 
@@ -317,4 +333,22 @@ pub async fn delete_images(
         deleted: outcome.deleted.len(),
         not_found: outcome.not_found.len(),
     })
+}
+
+/// Whether the signed-in person gets a mail 7 days before images expire.
+#[server(prefix = "/api", endpoint = "reminders")]
+pub async fn get_expiry_reminders() -> Result<bool, AppError> {
+    let user = crate::session::require_user()?;
+    let db = crate::state::app_state()?.db;
+    Ok(uni1_domain::reminders::opted_in(&db, user.id).await?)
+}
+
+/// Turns the expiry reminder on (`on` = "true") or off.
+#[server(prefix = "/api", endpoint = "reminders-set")]
+pub async fn set_expiry_reminders(on: String) -> Result<bool, AppError> {
+    let user = crate::session::require_user()?;
+    let db = crate::state::app_state()?.db;
+    let on = matches!(on.trim(), "true" | "1" | "on");
+    uni1_domain::reminders::set_opt_in(&db, user.id, on).await?;
+    Ok(on)
 }

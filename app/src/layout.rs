@@ -9,9 +9,10 @@ use crate::site::PRODUCT;
 use crate::{AuthActions, UserResource};
 
 /// Main navigation entries: (label, path).
-const NAV: [(&str, &str); 4] = [
+const NAV: [(&str, &str); 5] = [
     ("Studio", "/studio"),
     ("Gallery", "/gallery"),
+    ("Explore", "/explore"),
     ("Billing", "/billing"),
     ("Settings", "/settings"),
 ];

@@ -16,12 +16,16 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 pub mod auth;
+pub mod collections;
 pub mod components;
 pub mod contact;
 pub mod error;
 pub mod gallery;
 pub mod layout;
 pub mod pages;
+pub mod publishing;
+#[cfg(feature = "hydrate")]
+pub mod scroll;
 pub mod security;
 #[cfg(feature = "ssr")]
 pub mod session;
@@ -44,8 +48,10 @@ use pages::{
         CompleteSignUpPage, ConfirmEmailChangePage, ConfirmEmailPage, ResetPasswordPage,
         ResetRequestPage, SecondFactorPage, SignInPage, SignUpPage,
     },
+    collections::{CollectionPage, CollectionsPage},
     contact::ContactPage,
-    gallery::{GalleryImagePage, GalleryPage},
+    explore::{ExplorePage, PublicImagePage},
+    gallery::{DeleteImagesPage, GalleryImagePage, GalleryPage},
     landing::Landing,
     legal::{Cookies, Privacy, Terms},
     not_found::NotFound,
@@ -145,6 +151,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/s/:token") view=SharePage ssr=SsrMode::InOrder />
                     <Route path=path!("/gallery") view=GalleryPage ssr=SsrMode::InOrder />
                     <Route path=path!("/gallery/:id") view=GalleryImagePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/delete-images") view=DeleteImagesPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/collections") view=CollectionsPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/collections/:id") view=CollectionPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/explore") view=ExplorePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/p/:id") view=PublicImagePage ssr=SsrMode::InOrder />
                     <Route path=path!("/billing") view=Billing ssr=SsrMode::InOrder />
                     <Route path=path!("/settings") view=Settings ssr=SsrMode::InOrder />
                     <Route path=path!("/privacy") view=Privacy ssr=SsrMode::InOrder />

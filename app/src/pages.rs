@@ -2,7 +2,9 @@
 
 pub mod about;
 pub mod auth;
+pub mod collections;
 pub mod contact;
+pub mod explore;
 pub mod gallery;
 pub mod landing;
 pub mod legal;

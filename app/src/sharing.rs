@@ -1,5 +1,5 @@
-//! Share links: make, list and revoke links to one image (owner only), and
-//! read what a link shows (anyone holding it).
+//! Share links: make, list and revoke links to one image or one collection
+//! (owner only), and read what a link shows (anyone holding it).
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -11,12 +11,28 @@ use crate::error::AppError;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShareLinkDto {
     pub id: String,
-    pub image_id: String,
+    /// Set for a link to one image.
+    pub image_id: Option<String>,
+    /// Set for a link to a collection.
+    pub collection_id: Option<String>,
     pub created_at: String,
     /// "never" or "2026-12-24 10:00 UTC"
     pub expires: String,
     pub active: bool,
     pub revoked: bool,
+}
+
+impl ShareLinkDto {
+    /// "active", "expired" or "turned off".
+    pub fn state(&self) -> &'static str {
+        if self.revoked {
+            "turned off"
+        } else if self.active {
+            "active"
+        } else {
+            "expired"
+        }
+    }
 }
 
 /// A new link: its address, shown once.
@@ -25,30 +41,51 @@ pub struct NewShareDto {
     pub url: String,
 }
 
-/// What a share page shows.
+/// An image on a share page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SharedDto {
+pub struct SharedImageDto {
+    pub id: String,
     pub prompt: String,
     pub width: i32,
     pub height: i32,
-    /// Relative, for the page.
-    pub image_path: String,
-    /// Absolute, for link previews (OpenGraph, Twitter cards).
-    pub image_url: String,
+    /// Relative path of the picture to show.
+    pub src: String,
+    /// Relative path of the larger picture (collections link to it).
+    pub full: String,
+}
+
+/// What a share page shows: one image, or a page of a collection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SharedDto {
+    /// The prompt, or the collection's name.
+    pub title: String,
+    /// The image is in the public gallery, so the page may be indexed.
+    pub indexable: bool,
     pub page_url: String,
+    /// Absolute, signed and expiring: for link previews (OpenGraph,
+    /// Twitter cards). `None` for an empty collection.
+    pub preview_url: Option<String>,
+    pub preview_width: i32,
+    pub preview_height: i32,
+    pub image: Option<SharedImageDto>,
+    /// The collection's images on this page.
+    pub items: Vec<SharedImageDto>,
+    /// For the collection's "More" link.
+    pub next_cursor: Option<String>,
 }
 
 #[cfg(feature = "ssr")]
 mod server {
     use super::*;
+    use uni1_domain::sharing::ShareTarget;
 
-    pub fn sharing() -> Result<(uni1_domain::sharing::Sharing, String), AppError> {
+    pub fn sharing() -> Result<(uni1_domain::sharing::Sharing, crate::state::AppState), AppError> {
         let state = crate::state::app_state()?;
         Ok((
             uni1_domain::sharing::Sharing {
                 db: state.db.clone(),
             },
-            state.accounts.mail.base_url.clone(),
+            state,
         ))
     }
 
@@ -56,11 +93,28 @@ mod server {
         uuid::Uuid::parse_str(s.trim()).map_err(|_| AppError::NotFound.respond())
     }
 
+    /// The image or collection named by the form: exactly one of the two.
+    pub fn target(image: &str, collection: &str) -> Result<Option<ShareTarget>, AppError> {
+        match (image.trim(), collection.trim()) {
+            ("", "") => Ok(None),
+            (i, "") => Ok(Some(ShareTarget::Image(id(i)?))),
+            ("", c) => Ok(Some(ShareTarget::Collection(id(c)?))),
+            _ => Err(
+                AppError::invalid("image", "Share an image or a collection, not both.").respond(),
+            ),
+        }
+    }
+
     pub fn dto(v: uni1_domain::sharing::ShareLinkView) -> ShareLinkDto {
         let now = chrono::Utc::now();
+        let (image_id, collection_id) = match v.target {
+            ShareTarget::Image(i) => (Some(i.to_string()), None),
+            ShareTarget::Collection(c) => (None, Some(c.to_string())),
+        };
         ShareLinkDto {
             id: v.id.to_string(),
-            image_id: v.image_id.to_string(),
+            image_id,
+            collection_id,
             created_at: v.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             expires: v
                 .expires_at
@@ -72,48 +126,45 @@ mod server {
     }
 }
 
-/// Makes a link to one of the signed-in person's images. `expires_in_days`:
-/// empty for never, else 1..=365.
+/// Makes a link to one of the signed-in person's images (`image`) or
+/// collections (`collection`). `expires_in_days`: empty for never, else
+/// 1..=365.
 #[server(prefix = "/api", endpoint = "share-create")]
 pub async fn create_share_link(
-    image: String,
+    #[server(default)] image: String,
     expires_in_days: String,
+    #[server(default)] collection: String,
 ) -> Result<NewShareDto, AppError> {
     use uni1_domain::sharing::ShareError;
     let user = crate::session::require_user()?;
-    let (sharing, origin) = server::sharing()?;
+    let (sharing, state) = server::sharing()?;
+    let Some(target) = server::target(&image, &collection)? else {
+        return Err(AppError::invalid("image", "Choose what to share.").respond());
+    };
     let days = match expires_in_days.trim() {
         "" | "never" => None,
         s => Some(s.parse::<u32>().map_err(|_| {
             AppError::invalid("expires_in_days", ShareError::BadExpiry.to_string()).respond()
         })?),
     };
-    match sharing.create(user.id, server::id(&image)?, days).await {
-        Ok((_, token)) => Ok(NewShareDto {
-            url: format!("{origin}/s/{token}"),
-        }),
-        Err(e @ ShareError::BadExpiry) => {
-            Err(AppError::invalid("expires_in_days", e.to_string()).respond())
-        }
-        Err(ShareError::NotFound) => Err(AppError::NotFound.respond()),
-        Err(ShareError::Unexpected(e)) => Err(AppError::from(e).respond()),
-    }
+    let (_, token) = sharing.create(user.id, target, days).await?;
+    Ok(NewShareDto {
+        url: format!("{}/s/{token}", state.accounts.mail.base_url),
+    })
 }
 
-/// The signed-in person's links to one image, or all of them when `image`
-/// is empty.
+/// The signed-in person's links to one image or collection, or all of them
+/// when both are empty.
 #[server(prefix = "/api", endpoint = "share-list")]
 pub async fn list_share_links(
     #[server(default)] image: String,
+    #[server(default)] collection: String,
 ) -> Result<Vec<ShareLinkDto>, AppError> {
     let user = crate::session::require_user()?;
     let (sharing, _) = server::sharing()?;
-    let image = match image.trim() {
-        "" => None,
-        s => Some(server::id(s)?),
-    };
+    let target = server::target(&image, &collection)?;
     Ok(sharing
-        .list(user.id, image)
+        .list(user.id, target)
         .await?
         .into_iter()
         .map(server::dto)
@@ -132,21 +183,106 @@ pub async fn revoke_share_link(id: String) -> Result<(), AppError> {
     }
 }
 
+/// The size of the preview of a `w` x `h` image (at most 1024 px a side).
+#[cfg(feature = "ssr")]
+fn fit(w: i32, h: i32) -> (i32, i32) {
+    let long = w.max(h).max(1);
+    if long <= 1024 {
+        (w, h)
+    } else {
+        (
+            (i64::from(w) * 1024 / i64::from(long)) as i32,
+            (i64::from(h) * 1024 / i64::from(long)) as i32,
+        )
+    }
+}
+
 /// What the link `token` shows; the same "not found" for a wrong, revoked or
-/// expired link.
+/// expired link. For a collection, `cursor` pages through its images.
 #[server(prefix = "/api", endpoint = "shared")]
-pub async fn get_shared(token: String) -> Result<SharedDto, AppError> {
-    let (sharing, origin) = server::sharing()?;
+pub async fn get_shared(
+    token: String,
+    #[server(default)] cursor: String,
+) -> Result<SharedDto, AppError> {
+    use uni1_domain::gallery::{Cursor, Gallery, GalleryQuery};
+    use uni1_domain::sharing::Shared;
+    let (sharing, state) = server::sharing()?;
+    let origin = state.accounts.mail.base_url.clone();
+    let signer = state.generations.signer.clone();
     let token = token.trim().to_owned();
-    match sharing.resolve(&token, chrono::Utc::now()).await? {
-        Some(s) => Ok(SharedDto {
-            prompt: s.prompt,
-            width: s.image.width,
-            height: s.image.height,
-            image_path: format!("/s/{token}/image"),
-            image_url: format!("{origin}/s/{token}/image"),
-            page_url: format!("{origin}/s/{token}"),
+    let now = chrono::Utc::now();
+    let Some(shared) = sharing.resolve(&token, now).await? else {
+        return Err(AppError::NotFound.respond());
+    };
+    let preview = |image: uuid::Uuid| {
+        format!(
+            "{origin}{}",
+            signer.preview_path(shared.link_id(), image, shared.link_expires(), now)
+        )
+    };
+    let page_url = format!("{origin}/s/{token}");
+    match &shared {
+        Shared::Image { image, .. } => Ok(SharedDto {
+            title: image.prompt.clone(),
+            indexable: image.published,
+            preview_url: Some(preview(image.image.id)),
+            preview_width: fit(image.image.width, image.image.height).0,
+            preview_height: fit(image.image.width, image.image.height).1,
+            page_url,
+            image: Some(SharedImageDto {
+                id: image.image.id.to_string(),
+                prompt: image.prompt.clone(),
+                width: image.image.width,
+                height: image.image.height,
+                src: format!("/s/{token}/image"),
+                full: format!("/s/{token}/image"),
+            }),
+            items: vec![],
+            next_cursor: None,
         }),
-        None => Err(AppError::NotFound.respond()),
+        Shared::Collection {
+            owner, collection, ..
+        } => {
+            let cursor = match cursor.trim() {
+                "" => None,
+                s => Some(
+                    Cursor::parse(s)
+                        .map_err(|e| AppError::invalid("cursor", e.to_string()).respond())?,
+                ),
+            };
+            let query = GalleryQuery {
+                collection_id: Some(collection.id),
+                ..Default::default()
+            };
+            let page = Gallery::new(state.db.clone())
+                .page(*owner, &query, cursor, crate::gallery::PAGE_SIZE)
+                .await?;
+            // Expired images stay in the collection's record but are not shown.
+            let items: Vec<SharedImageDto> = page
+                .items
+                .iter()
+                .filter(|i| !i.purged())
+                .map(|i| SharedImageDto {
+                    id: i.id.to_string(),
+                    prompt: i.prompt.clone(),
+                    width: i.width,
+                    height: i.height,
+                    src: format!("/s/{token}/{}/thumb", i.id),
+                    full: format!("/s/{token}/{}/preview", i.id),
+                })
+                .collect();
+            let first = page.items.iter().find(|i| !i.purged());
+            Ok(SharedDto {
+                title: collection.name.clone(),
+                indexable: false,
+                preview_url: first.map(|i| preview(i.id)),
+                preview_width: first.map_or(0, |i| fit(i.width, i.height).0),
+                preview_height: first.map_or(0, |i| fit(i.width, i.height).1),
+                page_url,
+                image: None,
+                items,
+                next_cursor: page.next_cursor.map(|c| c.encode()),
+            })
+        }
     }
 }

@@ -4,6 +4,8 @@
 //! "Personal data map" so that export and deletion can reach all of it.
 
 pub mod audit_log;
+pub mod collection;
+pub mod collection_image;
 pub mod contact_message;
 pub mod credit_balance;
 pub mod credit_ledger;

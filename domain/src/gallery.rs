@@ -19,7 +19,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::entities::{generation, image};
+use crate::entities::{collection_image, generation, image};
 use crate::error::{ResultExt, Unexpected};
 
 /// The most images one page may hold.
@@ -46,6 +46,8 @@ pub struct GalleryQuery {
     /// Made on or before this day (UTC).
     pub to: Option<NaiveDate>,
     pub favorites_only: bool,
+    /// Only images in this collection (which must be the same person's).
+    pub collection_id: Option<Uuid>,
 }
 
 /// Where the next page starts: just after the image made at `created_at`
@@ -64,6 +66,16 @@ pub struct BadCursor;
 const CURSOR_VERSION: u8 = 1;
 
 impl Cursor {
+    /// The cursor just after the row ordered by `at` with id `id`.
+    pub fn at(at: DateTime<Utc>, id: Uuid) -> Self {
+        Self { created_at: at, id }
+    }
+
+    /// The time and id this cursor points after.
+    pub fn parts(&self) -> (DateTime<Utc>, Uuid) {
+        (self.created_at, self.id)
+    }
+
     /// The cursor just after `item`.
     pub fn after(item: &GalleryItem) -> Self {
         Self {
@@ -119,6 +131,8 @@ pub struct GalleryItem {
     pub expires_at: DateTime<Utc>,
     /// When its files were deleted at the end of the download window.
     pub purged_at: Option<DateTime<Utc>>,
+    /// Shown in the public gallery (by its owner's choice).
+    pub published: bool,
 }
 
 impl GalleryItem {
@@ -185,6 +199,7 @@ struct ImageRow {
     created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     purged_at: Option<DateTime<Utc>>,
+    published_at: Option<DateTime<Utc>>,
     favorite: bool,
 }
 
@@ -205,6 +220,7 @@ fn image_rows(user: Uuid) -> sea_orm::Select<image::Entity> {
             image::Column::CreatedAt,
             image::Column::ExpiresAt,
             image::Column::PurgedAt,
+            image::Column::PublishedAt,
         ])
         .column_as(favorite_col(), "favorite")
         .filter(image::Column::UserId.eq(user))
@@ -261,6 +277,7 @@ fn item(row: ImageRow, g: &generation::Model) -> GalleryItem {
         created_at: row.created_at,
         expires_at: row.expires_at,
         purged_at: row.purged_at,
+        published: row.published_at.is_some(),
     }
 }
 
@@ -308,6 +325,18 @@ impl Gallery {
                 gens.and_where(generation::Column::AspectRatio.eq(aspect));
             }
             select = select.filter(image::Column::GenerationId.in_subquery(gens.to_owned()));
+        }
+        if let Some(collection) = query.collection_id {
+            select = select.filter(
+                image::Column::Id.in_subquery(
+                    Query::select()
+                        .column(collection_image::Column::ImageId)
+                        .from(collection_image::Entity)
+                        .and_where(collection_image::Column::CollectionId.eq(collection))
+                        .and_where(collection_image::Column::UserId.eq(user))
+                        .to_owned(),
+                ),
+            );
         }
         if let Some(c) = cursor {
             select = select.filter(

@@ -5,7 +5,9 @@
 //! hold invalid values, and a service that reads and writes the database.
 
 pub mod accounts;
+pub mod archive;
 pub mod audit;
+pub mod collections;
 pub mod contact;
 pub mod credits;
 pub mod crypto;
@@ -16,7 +18,9 @@ pub mod gallery;
 pub mod generation;
 pub mod health;
 pub mod mail;
+pub mod publishing;
 pub mod rate_limit;
+pub mod reminders;
 pub mod sharing;
 pub mod underage;
 

@@ -1,20 +1,34 @@
-//! Share links (STO-3, SHR-1): the owner of an image makes a link with an
-//! unguessable 128-bit token and an optional expiry; anyone holding it can
-//! see that one image until it expires or the owner revokes it. Only the
-//! token's SHA-256 is stored, so a copy of the database does not open links.
-//! A link to an image whose download window ended shows nothing.
+//! Share links (STO-3, SHR-1): the owner of an image or a collection makes
+//! a link with an unguessable 128-bit token and an optional expiry; anyone
+//! holding it can see that image (or the collection's images) until it
+//! expires or the owner revokes it. Only the token's SHA-256 is stored, so a
+//! copy of the database does not open links. An image whose download window
+//! ended shows nothing.
+//!
+//! Link-preview crawlers get the image through a [`LinkSigner`] URL: signed,
+//! expiring, and checked against the link on every fetch, so revoking the
+//! link also stops its preview image.
 
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sha2::Sha256;
 use uuid::Uuid;
 
 use crate::accounts::token;
-use crate::entities::{generation, image, share_link};
+use crate::entities::{collection, collection_image, generation, image, share_link};
 use crate::error::{ResultExt, Unexpected};
 
 /// Longest expiry a link may be given, in days.
 pub const MAX_EXPIRY_DAYS: u32 = 365;
+
+/// What a link shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShareTarget {
+    Image(Uuid),
+    Collection(Uuid),
+}
 
 /// Share links of one installation.
 #[derive(Clone, Debug)]
@@ -26,7 +40,7 @@ pub struct Sharing {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShareLinkView {
     pub id: Uuid,
-    pub image_id: Uuid,
+    pub target: ShareTarget,
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
@@ -39,24 +53,66 @@ impl ShareLinkView {
     }
 }
 
-impl From<share_link::Model> for ShareLinkView {
-    fn from(m: share_link::Model) -> Self {
-        Self {
-            id: m.id,
-            image_id: m.image_id,
-            created_at: m.created_at,
-            expires_at: m.expires_at,
-            revoked_at: m.revoked_at,
-        }
+fn target_of(m: &share_link::Model) -> Option<ShareTarget> {
+    match (m.image_id, m.collection_id) {
+        (Some(i), None) => Some(ShareTarget::Image(i)),
+        (None, Some(c)) => Some(ShareTarget::Collection(c)),
+        _ => None,
     }
 }
 
-/// What a link shows.
+fn view(m: share_link::Model) -> Option<ShareLinkView> {
+    Some(ShareLinkView {
+        id: m.id,
+        target: target_of(&m)?,
+        created_at: m.created_at,
+        expires_at: m.expires_at,
+        revoked_at: m.revoked_at,
+    })
+}
+
+/// One shared image.
 #[derive(Debug, Clone)]
 pub struct SharedImage {
     pub image: image::Model,
     pub prompt: String,
     pub model_id: String,
+    /// In the public gallery, so its share page may be indexed.
+    pub published: bool,
+}
+
+/// What an open link shows.
+#[derive(Debug, Clone)]
+pub enum Shared {
+    Image {
+        link_id: Uuid,
+        link_expires: Option<DateTime<Utc>>,
+        image: SharedImage,
+    },
+    /// The page lists the images with
+    /// [`crate::gallery::Gallery::page`] for `owner` and this collection.
+    Collection {
+        link_id: Uuid,
+        link_expires: Option<DateTime<Utc>>,
+        owner: Uuid,
+        collection: collection::Model,
+    },
+}
+
+impl Shared {
+    pub fn link_id(&self) -> Uuid {
+        match self {
+            Self::Image { link_id, .. } | Self::Collection { link_id, .. } => *link_id,
+        }
+    }
+
+    pub fn link_expires(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Self::Image { link_expires, .. } | Self::Collection { link_expires, .. } => {
+                *link_expires
+            }
+        }
+    }
 }
 
 /// Why a link was not made.
@@ -64,39 +120,63 @@ pub struct SharedImage {
 pub enum ShareError {
     #[error("The expiry must be 1 to {MAX_EXPIRY_DAYS} days, or none.")]
     BadExpiry,
-    #[error("There is no such image.")]
+    #[error("There is no such image or collection.")]
     NotFound,
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
 
+/// Whether `token` has the shape of one we issue (22 URL-safe base64
+/// characters), so garbage never reaches the database.
+fn well_formed(token: &str) -> bool {
+    token.len() == 22
+        && token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 impl Sharing {
-    /// A new link to `image_id` of `user`; returns the link and its token
-    /// (shown once). Someone else's image, or an expired one, is `NotFound`.
+    /// A new link to an image or collection of `user`; returns the link and
+    /// its token (shown once). Someone else's, or an expired image, is
+    /// `NotFound`.
     pub async fn create(
         &self,
         user: Uuid,
-        image_id: Uuid,
+        target: ShareTarget,
         expires_in_days: Option<u32>,
     ) -> Result<(ShareLinkView, String), ShareError> {
         if expires_in_days.is_some_and(|d| d == 0 || d > MAX_EXPIRY_DAYS) {
             return Err(ShareError::BadExpiry);
         }
-        let owned = image::Entity::find_by_id(image_id)
-            .filter(image::Column::UserId.eq(user))
-            .filter(image::Column::PurgedAt.is_null())
-            .one(&self.db)
-            .await
-            .unexpected("reading an image")?;
-        if owned.is_none() {
+        let owned = match target {
+            ShareTarget::Image(id) => image::Entity::find_by_id(id)
+                .filter(image::Column::UserId.eq(user))
+                .filter(image::Column::PurgedAt.is_null())
+                .one(&self.db)
+                .await
+                .unexpected("reading an image")?
+                .is_some(),
+            ShareTarget::Collection(id) => collection::Entity::find_by_id(id)
+                .filter(collection::Column::UserId.eq(user))
+                .one(&self.db)
+                .await
+                .unexpected("reading a collection")?
+                .is_some(),
+        };
+        if !owned {
             return Err(ShareError::NotFound);
         }
         let (token, hash) = token::generate();
         let now = Utc::now();
+        let (image_id, collection_id) = match target {
+            ShareTarget::Image(i) => (Some(i), None),
+            ShareTarget::Collection(c) => (None, Some(c)),
+        };
         let row = share_link::Model {
             id: Uuid::now_v7(),
             user_id: user,
             image_id,
+            collection_id,
             token_hash: hash,
             created_at: now,
             expires_at: expires_in_days.map(|d| now + chrono::Duration::days(i64::from(d))),
@@ -106,25 +186,36 @@ impl Sharing {
             .exec_without_returning(&self.db)
             .await
             .unexpected("creating a share link")?;
-        Ok((row.into(), token))
+        let view = ShareLinkView {
+            id: row.id,
+            target,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            revoked_at: None,
+        };
+        Ok((view, token))
     }
 
-    /// The links of `user`, newest first; only those to `image_id` if given.
+    /// The links of `user`, newest first; only those to `target` if given.
     pub async fn list(
         &self,
         user: Uuid,
-        image_id: Option<Uuid>,
+        target: Option<ShareTarget>,
     ) -> Result<Vec<ShareLinkView>, Unexpected> {
         let mut q = share_link::Entity::find().filter(share_link::Column::UserId.eq(user));
-        if let Some(image_id) = image_id {
-            q = q.filter(share_link::Column::ImageId.eq(image_id));
+        match target {
+            Some(ShareTarget::Image(id)) => q = q.filter(share_link::Column::ImageId.eq(id)),
+            Some(ShareTarget::Collection(id)) => {
+                q = q.filter(share_link::Column::CollectionId.eq(id))
+            }
+            None => {}
         }
         Ok(q.order_by_desc(share_link::Column::CreatedAt)
             .all(&self.db)
             .await
             .unexpected("listing share links")?
             .into_iter()
-            .map(Into::into)
+            .filter_map(view)
             .collect())
     }
 
@@ -141,33 +232,89 @@ impl Sharing {
         Ok(res.rows_affected == 1)
     }
 
-    /// The image behind `token` if the link is open at `now` and the image
-    /// still downloadable; otherwise `None` (one answer for every reason).
-    pub async fn resolve(
+    /// The open link with this id or token hash, or `None`.
+    async fn open_link(
         &self,
-        token: &str,
+        by: share_link::Column,
+        value: sea_orm::Value,
         now: DateTime<Utc>,
-    ) -> Result<Option<SharedImage>, Unexpected> {
-        if token.len() != 22
-            || !token
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Ok(None);
-        }
+    ) -> Result<Option<(share_link::Model, ShareTarget)>, Unexpected> {
         let Some(link) = share_link::Entity::find()
-            .filter(share_link::Column::TokenHash.eq(token::hash(token)))
+            .filter(Expr::col(by).eq(value))
             .one(&self.db)
             .await
             .unexpected("reading a share link")?
         else {
             return Ok(None);
         };
-        if !ShareLinkView::from(link.clone()).is_active(now) {
+        let Some(v) = view(link.clone()) else {
+            return Ok(None);
+        };
+        Ok(v.is_active(now).then_some((link, v.target)))
+    }
+
+    /// What `token` shows if the link is open at `now` and what it points at
+    /// still exists (an image also still downloadable); otherwise `None`
+    /// (one answer for every reason).
+    pub async fn resolve(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Shared>, Unexpected> {
+        if !well_formed(token) {
             return Ok(None);
         }
-        let Some(img) = image::Entity::find_by_id(link.image_id)
-            .filter(image::Column::UserId.eq(link.user_id))
+        let Some((link, target)) = self
+            .open_link(
+                share_link::Column::TokenHash,
+                token::hash(token).into(),
+                now,
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.shared(&link, target).await
+    }
+
+    async fn shared(
+        &self,
+        link: &share_link::Model,
+        target: ShareTarget,
+    ) -> Result<Option<Shared>, Unexpected> {
+        match target {
+            ShareTarget::Image(image_id) => {
+                Ok(self
+                    .image_of(link.user_id, image_id)
+                    .await?
+                    .map(|image| Shared::Image {
+                        link_id: link.id,
+                        link_expires: link.expires_at,
+                        image,
+                    }))
+            }
+            ShareTarget::Collection(id) => Ok(collection::Entity::find_by_id(id)
+                .filter(collection::Column::UserId.eq(link.user_id))
+                .one(&self.db)
+                .await
+                .unexpected("reading a shared collection")?
+                .map(|collection| Shared::Collection {
+                    link_id: link.id,
+                    link_expires: link.expires_at,
+                    owner: link.user_id,
+                    collection,
+                })),
+        }
+    }
+
+    /// A downloadable image of `owner`, with its prompt.
+    async fn image_of(
+        &self,
+        owner: Uuid,
+        image_id: Uuid,
+    ) -> Result<Option<SharedImage>, Unexpected> {
+        let Some(img) = image::Entity::find_by_id(image_id)
+            .filter(image::Column::UserId.eq(owner))
             .filter(image::Column::PurgedAt.is_null())
             .one(&self.db)
             .await
@@ -183,9 +330,187 @@ impl Sharing {
             return Ok(None);
         };
         Ok(Some(SharedImage {
+            published: img.published_at.is_some() && img.hidden_at.is_none(),
             image: img,
             prompt: gen.prompt,
             model_id: gen.model_id,
         }))
+    }
+
+    /// The image `image_id` as seen through an open link: the link's own
+    /// image, or an image in the link's collection.
+    async fn image_through(
+        &self,
+        link: &share_link::Model,
+        target: ShareTarget,
+        image_id: Uuid,
+    ) -> Result<Option<SharedImage>, Unexpected> {
+        match target {
+            ShareTarget::Image(id) if id == image_id => self.image_of(link.user_id, id).await,
+            ShareTarget::Image(_) => Ok(None),
+            ShareTarget::Collection(c) => {
+                let member = collection_image::Entity::find_by_id((c, image_id))
+                    .filter(collection_image::Column::UserId.eq(link.user_id))
+                    .one(&self.db)
+                    .await
+                    .unexpected("reading a shared collection")?
+                    .is_some();
+                if member {
+                    self.image_of(link.user_id, image_id).await
+                } else {
+                    Ok(None)
+                }
+            }
+        }
+    }
+
+    /// `image_id` through the link `token` (its image, or one in its
+    /// collection), or `None`.
+    pub async fn resolve_image(
+        &self,
+        token: &str,
+        image_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SharedImage>, Unexpected> {
+        if !well_formed(token) {
+            return Ok(None);
+        }
+        let Some((link, target)) = self
+            .open_link(
+                share_link::Column::TokenHash,
+                token::hash(token).into(),
+                now,
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.image_through(&link, target, image_id).await
+    }
+
+    /// `image_id` through the link with id `link_id` (for signed preview
+    /// URLs, which carry the link's id, never its token), or `None`.
+    pub async fn resolve_image_by_link_id(
+        &self,
+        link_id: Uuid,
+        image_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SharedImage>, Unexpected> {
+        let Some((link, target)) = self
+            .open_link(share_link::Column::Id, link_id.into(), now)
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.image_through(&link, target, image_id).await
+    }
+}
+
+/// Signs preview-image URLs for link-preview crawlers: `exp` (unix seconds)
+/// and an HMAC-SHA256 over link id, image id and `exp`. The key is derived
+/// from the application key.
+#[derive(Clone)]
+pub struct LinkSigner {
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for LinkSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LinkSigner(..)")
+    }
+}
+
+/// How long a signed preview URL works: long enough for crawlers that fetch
+/// a while after the page, short enough that a copied URL dies on its own.
+pub const SIGNED_URL_DAYS: i64 = 7;
+
+impl LinkSigner {
+    pub fn new(key: [u8; 32]) -> Self {
+        Self { key }
+    }
+
+    fn mac(&self, link: Uuid, image: Uuid, exp: i64) -> Hmac<Sha256> {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(b"uni1 preview v1\0");
+        mac.update(link.as_bytes());
+        mac.update(image.as_bytes());
+        mac.update(&exp.to_be_bytes());
+        mac
+    }
+
+    /// The path and query of the preview of `image` through `link`, valid
+    /// until `now` + [`SIGNED_URL_DAYS`] (or the link's expiry if sooner).
+    pub fn preview_path(
+        &self,
+        link: Uuid,
+        image: Uuid,
+        link_expires: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> String {
+        let mut exp = now + chrono::Duration::days(SIGNED_URL_DAYS);
+        if let Some(e) = link_expires {
+            exp = exp.min(e);
+        }
+        let exp = exp.timestamp();
+        let sig = self.mac(link, image, exp).finalize().into_bytes();
+        let sig: String = sig.iter().map(|b| format!("{b:02x}")).collect();
+        format!("/og/{link}/{image}?exp={exp}&sig={sig}")
+    }
+
+    /// Whether `sig` signs (`link`, `image`, `exp`) and `exp` is after `now`.
+    pub fn verify(&self, link: Uuid, image: Uuid, exp: i64, sig: &str, now: DateTime<Utc>) -> bool {
+        if exp <= now.timestamp() || sig.len() != 64 {
+            return false;
+        }
+        let Some(bytes) = (0..32)
+            .map(|i| u8::from_str_radix(sig.get(2 * i..2 * i + 2)?, 16).ok())
+            .collect::<Option<Vec<u8>>>()
+        else {
+            return false;
+        };
+        self.mac(link, image, exp).verify_slice(&bytes).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_preview_urls_verify_only_unaltered_and_unexpired() {
+        let signer = LinkSigner::new([7; 32]);
+        let (link, image) = (Uuid::now_v7(), Uuid::now_v7());
+        let now = Utc::now();
+        let path = signer.preview_path(link, image, None, now);
+        let query = path.split_once('?').unwrap().1;
+        let mut exp = 0;
+        let mut sig = String::new();
+        for kv in query.split('&') {
+            match kv.split_once('=').unwrap() {
+                ("exp", v) => exp = v.parse().unwrap(),
+                ("sig", v) => sig = v.into(),
+                _ => unreachable!(),
+            }
+        }
+        assert_eq!(
+            exp,
+            (now + chrono::Duration::days(SIGNED_URL_DAYS)).timestamp()
+        );
+        assert!(signer.verify(link, image, exp, &sig, now));
+        // Another image, link, expiry or key; expired; malformed.
+        assert!(!signer.verify(link, Uuid::now_v7(), exp, &sig, now));
+        assert!(!signer.verify(Uuid::now_v7(), image, exp, &sig, now));
+        assert!(!signer.verify(link, image, exp + 1, &sig, now));
+        assert!(!LinkSigner::new([8; 32]).verify(link, image, exp, &sig, now));
+        let later = now + chrono::Duration::days(SIGNED_URL_DAYS + 1);
+        assert!(!signer.verify(link, image, exp, &sig, later));
+        assert!(!signer.verify(link, image, exp, &sig[..63], now));
+        assert!(!signer.verify(link, image, exp, &"zz".repeat(32), now));
+        // A link that expires sooner caps the URL.
+        let soon = now + chrono::Duration::hours(1);
+        assert!(signer
+            .preview_path(link, image, Some(soon), now)
+            .contains(&format!("exp={}", soon.timestamp())));
     }
 }

@@ -14,6 +14,7 @@ mod m20261124_000005_two_factor;
 mod m20261124_000006_generation;
 mod m20261124_000007_gallery;
 mod m20261124_000008_share_links;
+mod m20261124_000009_collections_publishing;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_generation::Migration),
             Box::new(m20261124_000007_gallery::Migration),
             Box::new(m20261124_000008_share_links::Migration),
+            Box::new(m20261124_000009_collections_publishing::Migration),
         ]
     }
 }

@@ -463,6 +463,9 @@ async fn gallery(n: usize, secs: u64) {
                 expires_at: Set(at + chrono::Duration::days(90)),
                 purged_at: Set(None),
                 favorite: Set(i % 10 == 0),
+                published_at: Set(None),
+                hidden_at: Set(None),
+                reminded_at: Set(None),
             });
         }
         generation::Entity::insert_many(gens_rows)

@@ -193,5 +193,6 @@ pub fn build(
         },
         http: uni1_models::http_client(Duration::from_secs(60)),
         wake: Arc::new(tokio::sync::Notify::new()),
+        signer: uni1_domain::sharing::LinkSigner::new(key.derive("share preview urls")),
     })
 }

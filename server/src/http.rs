@@ -3,6 +3,7 @@
 
 pub mod csrf;
 pub mod dev_outbox;
+pub mod gallery;
 pub mod health;
 pub mod media;
 pub mod oauth;
@@ -19,6 +20,7 @@ use http::{HeaderName, Request};
 use leptos::prelude::*;
 use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
 use tower::ServiceBuilder;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate as _};
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
@@ -88,7 +90,10 @@ pub fn router(
             },
             session::resolve,
         ))
-        .layer(CompressionLayer::new())
+        // ZIPs hold PNGs and WebPs, which do not compress further.
+        .layer(CompressionLayer::new().compress_when(
+            DefaultPredicate::new().and(NotForContentType::const_new("application/zip")),
+        ))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
@@ -111,6 +116,24 @@ pub fn router(
         .route(
             "/s/{token}/image",
             get(media::shared_image).with_state(gens.clone()),
+        )
+        .route(
+            "/s/{token}/{image}/{variant}",
+            get(gallery::shared_member).with_state(gens.clone()),
+        )
+        .route(
+            "/p/{image}/{variant}",
+            get(gallery::public_media).with_state(gens.clone()),
+        )
+        .route(
+            "/og/{link}/{image}",
+            get(gallery::og_image).with_state(gens.clone()),
+        )
+        .route(
+            "/gallery/selection",
+            axum::routing::post(gallery::selection)
+                .with_state(gens.clone())
+                .layer(axum::extract::DefaultBodyLimit::max(64 * 1024)),
         )
         .route(
             "/api/uploads/reference",

@@ -200,6 +200,17 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         settings.mail_from.clone(),
         std::time::Duration::from_secs(2),
     ));
+    // The 7-day expiry reminders (STO-4). Every server runs it; an image is
+    // claimed in the same transaction as its mail, so none is sent twice.
+    let reminders = tokio::spawn(uni1_domain::reminders::run(
+        db.clone(),
+        MailContext {
+            base_url: settings.public_origin(),
+            operator_name: settings.operator_name.clone(),
+            operator_email: settings.operator_email.clone(),
+        },
+        std::time::Duration::from_secs(600),
+    ));
     let key = app_key(settings.app_key.as_ref(), &settings.data_dir)?;
     let wakeups = uni1_models::predictions::Wakeups::default();
     let gens = generation::build(
@@ -245,6 +256,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     .await
     .context("the HTTP server failed")?;
     mailer.abort();
+    reminders.abort();
     stop_worker.send(true).ok();
     if let Some(worker) = worker {
         worker.await.ok();

@@ -37,6 +37,7 @@ pub fn Settings() -> impl IntoView {
                 <span class="block font-semibold">"Share links"</span>
                 <span class="text-ink-muted">"Every link you made to your images: when they expire, and turning them off."</span>
             </a>
+            <crate::pages::gallery::ReminderSetting />
             <p class="rounded-md border border-line bg-surface-sunken p-4 text-sm" role="status">
                 "Editing your profile, privacy choices and data export are not available in this version yet."
             </p>

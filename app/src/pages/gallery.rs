@@ -13,8 +13,9 @@ use crate::auth::encode_component;
 use crate::error::AppError;
 use crate::gallery::{
     get_gallery, get_image_details, DeleteImages, GalleryItemDto, GalleryPageDto, ImageDetailsDto,
-    SetFavorite,
+    SetExpiryReminders, SetFavorite,
 };
+use crate::pages::share::ShareLinksBox;
 
 /// The filters as they are in the URL.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -66,7 +67,7 @@ impl Filters {
     }
 }
 
-fn signed_out(next: String) -> AnyView {
+pub(crate) fn signed_out(next: String) -> AnyView {
     view! {
         <p class="card">"Please "
             <A href=format!("/sign-in?next={next}") attr:class="underline">"sign in"</A>
@@ -115,7 +116,16 @@ pub fn GalleryPage() -> impl IntoView {
         <Title text="Gallery" />
         <Meta name="robots" content="noindex" />
         <section class="space-y-6">
-            <h1 class="text-3xl font-bold">"Gallery"</h1>
+            <div class="flex flex-wrap items-baseline justify-between gap-3">
+                <h1 class="text-3xl font-bold">"Gallery"</h1>
+                <p class="flex gap-4 text-sm">
+                    <a href="/collections" class="underline">"Collections"</a>
+                    <a href="/explore" class="underline">"Explore"</a>
+                </p>
+            </div>
+            {move || notice(&query.read().get("notice").unwrap_or_default()).map(|n| view! {
+                <p class="card text-sm" role="status" data-testid="gallery-notice">{n}</p>
+            })}
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let f = filters();
@@ -133,6 +143,17 @@ pub fn GalleryPage() -> impl IntoView {
             </Suspense>
         </section>
     }
+}
+
+/// The message for a `notice` the selection form redirected with.
+fn notice(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "too-many" => "Choose at most 100 images at a time.",
+        "none-selected" => "Tick at least one image first.",
+        "choose-collection" => "Choose one of your collections to add the images to.",
+        "none-downloadable" => "None of the ticked images can be downloaded any more.",
+        _ => return None,
+    })
 }
 
 #[component]
@@ -189,14 +210,81 @@ fn GalleryBody(
     favorite: ServerAction<SetFavorite>,
     delete: ServerAction<DeleteImages>,
 ) -> impl IntoView {
-    let more = page.next_cursor.as_deref().map(|c| filters.href(Some(c)));
     let paged = !filters.cursor.is_empty();
     let empty = page.items.is_empty();
     let filtered = filters.is_filtered();
     let items = page.items.clone();
+    let collections = page.collections.clone();
     let error = move || match (favorite.value().get(), delete.value().get()) {
         (Some(Err(e)), _) | (_, Some(Err(e))) => Some(e.to_string()),
         _ => None,
+    };
+    // Infinite scroll: with JavaScript, later pages are appended here as the
+    // end of the grid comes into view (or "More" is clicked); without it,
+    // "More" is a plain link to the next page.
+    let extra = RwSignal::new(Vec::<GalleryItemDto>::new());
+    let next = RwSignal::new(page.next_cursor.clone());
+    let loading = RwSignal::new(false);
+    let load_error = RwSignal::new(None::<String>);
+    let load_more = {
+        let f = filters.clone();
+        move || {
+            if loading.get_untracked() {
+                return;
+            }
+            let Some(cursor) = next.get_untracked() else {
+                return;
+            };
+            loading.set(true);
+            let f = f.clone();
+            leptos::task::spawn_local(async move {
+                let favorites = if f.favorites {
+                    "1".to_owned()
+                } else {
+                    String::new()
+                };
+                match get_gallery(
+                    f.q,
+                    f.model,
+                    f.aspect_ratio,
+                    f.from,
+                    f.to,
+                    favorites,
+                    cursor,
+                )
+                .await
+                {
+                    Ok(p) => {
+                        extra.update(|v| v.extend(p.items));
+                        next.set(p.next_cursor);
+                        load_error.set(None);
+                    }
+                    Err(e) => load_error.set(Some(e.to_string())),
+                }
+                loading.set(false);
+            });
+        }
+    };
+    let sentinel = NodeRef::<leptos::html::Div>::new();
+    #[cfg(feature = "hydrate")]
+    {
+        let load_more = load_more.clone();
+        Effect::new(move |done: Option<bool>| {
+            if done == Some(true) {
+                return true;
+            }
+            match sentinel.get() {
+                Some(el) => {
+                    crate::scroll::when_visible(el.into(), load_more.clone());
+                    true
+                }
+                None => false,
+            }
+        });
+    }
+    let more_href = {
+        let f = filters.clone();
+        move |c: &str| f.href(Some(c))
     };
     view! {
         <FilterForm page=page filters=filters.clone() />
@@ -206,17 +294,58 @@ fn GalleryBody(
                 {if filtered { "No images match these filters." } else { "No images yet: make your first one in the studio." }}
             </p>
         })}
+        {(!empty).then(|| view! { <SelectionForm collections /> })}
         <ul class="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-4" data-testid="gallery-grid">
             {items.into_iter().map(|item| view! { <GalleryCard item favorite delete /> }).collect_view()}
+            <For each=move || extra.get() key=|i| i.id.clone() let:item>
+                <GalleryCard item favorite delete />
+            </For>
         </ul>
+        <div node_ref=sentinel aria-hidden="true"></div>
+        {move || load_error.get().map(|e| view! { <p class="text-danger" role="alert">{e}</p> })}
         <nav class="flex gap-4" aria-label="Pages">
             {paged.then(|| view! { <a href=filters.href(None) class="underline">"Newest"</a> })}
-            {more.map(|href| view! { <a href=href class="btn-secondary" rel="next" data-testid="gallery-more">"More"</a> })}
+            {move || {
+                let load_more = load_more.clone();
+                next.get().map(|c| view! {
+                    <a href=more_href(&c) class="btn-secondary" rel="next" data-testid="gallery-more"
+                        aria-busy=move || if loading.get() { "true" } else { "false" }
+                        on:click=move |ev| {
+                            ev.prevent_default();
+                            load_more();
+                        }>
+                        {move || if loading.get() { "Loading…" } else { "More" }}
+                    </a>
+                })
+            }}
         </nav>
     }
 }
 
-fn expiry_text(item: &GalleryItemDto) -> String {
+/// What to do with the ticked images: a plain form that the cards'
+/// checkboxes belong to (`form="selection"`), posted to
+/// `/gallery/selection`.
+#[component]
+fn SelectionForm(collections: Vec<crate::gallery::FilterOption>) -> impl IntoView {
+    let has_collections = !collections.is_empty();
+    view! {
+        <form id="selection" method="post" action="/gallery/selection"
+            class="card flex flex-wrap items-center gap-2 text-sm" data-testid="selection">
+            <span class="text-ink-muted">"With the ticked images:"</span>
+            <button type="submit" name="action" value="download" class="btn-secondary" data-testid="selection-download">"Download ZIP"</button>
+            {has_collections.then(|| view! {
+                <label class="sr-only" for="selection-collection">"Collection"</label>
+                <select id="selection-collection" name="collection" class="input w-auto">
+                    {collections.iter().map(|c| view! { <option value=c.value.clone()>{c.label.clone()}</option> }).collect_view()}
+                </select>
+                <button type="submit" name="action" value="add" class="btn-secondary" data-testid="selection-add">"Add to collection"</button>
+            })}
+            <button type="submit" name="action" value="delete" class="btn-secondary text-danger" data-testid="selection-delete">"Delete…"</button>
+        </form>
+    }
+}
+
+pub(crate) fn expiry_text(item: &GalleryItemDto) -> String {
     match &item.expired_on {
         Some(day) => format!("Expired on {day}"),
         None if item.days_left == 1 => "1 day left".into(),
@@ -272,7 +401,11 @@ fn GalleryCard(
     let expiry = expiry_text(&item);
     let (fav_id, delete_id) = (id.clone(), id.clone());
     view! {
-        <li class="card space-y-2 p-2" data-testid="gallery-item" data-id=id>
+        <li class="card relative space-y-2 p-2" data-testid="gallery-item" data-id=id.clone()>
+            <label class="absolute left-3 top-3 rounded bg-surface/90 px-1.5 py-0.5 text-xs shadow">
+                <input type="checkbox" name="id" value=id.clone() form="selection" data-testid="select" />
+                <span class="sr-only">"Select "</span>
+            </label>
             <a href=href.clone() class="block">
                 {match item.expired_on {
                     None => view! {
@@ -403,69 +536,206 @@ fn ImageDetails(
                     <FavoriteForm id=id.clone() on=item.favorite action=favorite />
                     <DeleteForm id=id.clone() action=delete after="gallery" />
                 </div>
-                {item.expired_on.is_none().then(|| view! { <ShareLinks image=id.clone() /> })}
+                {item.expired_on.is_none().then(|| view! { <PublishBox id=id.clone() published=item.published /> })}
+                <CollectionsBox image=id.clone() />
+                {item.expired_on.is_none().then(|| view! { <ShareLinksBox image=id.clone() /> })}
             </div>
         </div>
     }
 }
 
-/// Make, see and revoke share links to this image.
+/// Publish to or take back from the public gallery.
 #[component]
-fn ShareLinks(image: String) -> impl IntoView {
-    use crate::sharing::{list_share_links, CreateShareLink, RevokeShareLink};
-    let create = ServerAction::<CreateShareLink>::new();
-    let revoke = ServerAction::<RevokeShareLink>::new();
-    let image_for_list = image.clone();
-    let links = Resource::new_blocking(
-        move || (create.version().get(), revoke.version().get()),
-        move |_| list_share_links(image_for_list.clone()),
-    );
-    let created = create.value();
+fn PublishBox(id: String, published: bool) -> impl IntoView {
+    use crate::publishing::SetPublished;
+    let action = ServerAction::<SetPublished>::new();
+    let state = move || match action.value().get() {
+        Some(Ok(on)) => on,
+        _ => published,
+    };
+    let public_href = format!("/p/{id}");
     view! {
-        <div class="space-y-2 border-t border-line pt-3" data-testid="share-links">
-            <h2 class="font-semibold">"Share"</h2>
-            <p class="text-xs text-ink-muted">"Anyone with the link can see this image until it expires or you turn it off."</p>
-            <ActionForm action=create attr:class="flex flex-wrap items-end gap-2">
-                <input type="hidden" name="image" value=image.clone() />
-                <label class="text-sm">"Expires "
-                    <select name="expires_in_days" class="input w-auto">
-                        <option value="">"never"</option>
-                        <option value="1">"in 1 day"</option>
-                        <option value="7" selected>"in 7 days"</option>
-                        <option value="30">"in 30 days"</option>
-                    </select>
-                </label>
-                <button type="submit" class="btn-secondary">"Create link"</button>
-            </ActionForm>
-            {move || match created.get() {
-                Some(Ok(new)) => Some(view! {
-                    <p class="card break-all text-sm" role="status">"Your link (copy it now, it is shown once): "
-                        <a class="underline" href=new.url.clone() data-testid="share-url">{new.url.clone()}</a></p>
-                }.into_any()),
-                Some(Err(e)) => Some(view! { <p class="text-sm text-danger" role="alert">{e.to_string()}</p> }.into_any()),
-                None => None,
+        <div class="space-y-2 border-t border-line pt-3" data-testid="publish">
+            <h2 class="font-semibold">"Public gallery"</h2>
+            {move || if state() {
+                view! {
+                    <p class="text-sm">"Published: anyone can see it in "
+                        <a href=public_href.clone() class="underline" data-testid="public-link">"Explore"</a>
+                        ", and its share pages may appear in search engines."</p>
+                }.into_any()
+            } else {
+                view! { <p class="text-xs text-ink-muted">"Private: only you, and people you give a link to, can see it."</p> }.into_any()
             }}
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    links.await.map(|ls| view! {
-                        <ul class="space-y-1 text-sm">
-                            {ls.into_iter().map(|l| view! {
-                                <li class="flex flex-wrap items-center justify-between gap-2" data-testid="share-link">
-                                    <span>{format!("Made {} · expires {} · {}", l.created_at, l.expires,
-                                        if l.revoked { "turned off" } else if l.active { "active" } else { "expired" })}</span>
-                                    {l.active.then(|| view! {
-                                        <ActionForm action=revoke>
-                                            <input type="hidden" name="id" value=l.id.clone() />
-                                            <button type="submit" class="btn-secondary text-xs">"Turn off"</button>
-                                        </ActionForm>
-                                    })}
-                                </li>
-                            }).collect_view()}
-                        </ul>
-                    }).ok()
-                })}
-            </Suspense>
+            <ActionForm action>
+                <input type="hidden" name="id" value=id.clone() />
+                <input type="hidden" name="published" value=move || if state() { "false" } else { "true" } />
+                <button type="submit" class="btn-secondary text-sm" data-testid="publish-toggle">
+                    {move || if state() { "Take out of the public gallery" } else { "Publish to the public gallery" }}
+                </button>
+            </ActionForm>
+            {move || match action.value().get() {
+                Some(Err(e)) => Some(view! { <p class="text-sm text-danger" role="alert">{e.to_string()}</p> }),
+                _ => None,
+            }}
         </div>
     }
-    .into_any()
+}
+
+/// The collections this image is in, and adding it to another (or a new) one.
+#[component]
+fn CollectionsBox(image: String) -> impl IntoView {
+    use crate::collections::{list_collections, ChangeCollection, CreateCollection};
+    let change = ServerAction::<ChangeCollection>::new();
+    let create = ServerAction::<CreateCollection>::new();
+    let img = image.clone();
+    let lists = Resource::new_blocking(
+        move || (change.version().get(), create.version().get()),
+        move |_| {
+            let img = img.clone();
+            async move {
+                let all = list_collections(String::new()).await?;
+                let holding = list_collections(img).await?;
+                Ok::<_, AppError>((all, holding))
+            }
+        },
+    );
+    let error = move || match (change.value().get(), create.value().get()) {
+        (Some(Err(e)), _) => Some(e.to_string()),
+        (_, Some(Err(e))) => Some(e.to_string()),
+        _ => None,
+    };
+    view! {
+        <div class="space-y-2 border-t border-line pt-3" data-testid="image-collections">
+            <h2 class="font-semibold">"Collections"</h2>
+            <Suspense fallback=|| ()>
+                {move || {
+                    let image = image.clone();
+                    Suspend::new(async move {
+                        let (all, holding) = lists.await.ok()?;
+                        let others: Vec<_> = all.into_iter().filter(|c| !holding.iter().any(|h| h.id == c.id)).collect();
+                        let (for_add, for_new) = (image.clone(), image.clone());
+                        Some(view! {
+                            <ul class="space-y-1 text-sm">
+                                {holding.into_iter().map(|c| {
+                                    let image = image.clone();
+                                    view! {
+                                    <li class="flex items-center justify-between gap-2" data-testid="in-collection">
+                                        <a href=format!("/collections/{}", c.id) class="underline">{c.name.clone()}</a>
+                                        <ActionForm action=change>
+                                            <input type="hidden" name="id" value=c.id.clone() />
+                                            <input type="hidden" name="ids" value=image.clone() />
+                                            <input type="hidden" name="remove" value="1" />
+                                            <button type="submit" class="btn-secondary text-xs">"Remove"</button>
+                                        </ActionForm>
+                                    </li>
+                                }}).collect_view()}
+                            </ul>
+                            {(!others.is_empty()).then(|| view! {
+                                <ActionForm action=change attr:class="flex flex-wrap items-end gap-2">
+                                    <input type="hidden" name="ids" value=for_add />
+                                    <label class="text-sm" for="add-to">"Add to"</label>
+                                    <select id="add-to" name="id" class="input w-auto text-sm">
+                                        {others.iter().map(|c| view! { <option value=c.id.clone()>{c.name.clone()}</option> }).collect_view()}
+                                    </select>
+                                    <button type="submit" class="btn-secondary text-sm" data-testid="add-to-collection">"Add"</button>
+                                </ActionForm>
+                            })}
+                            <ActionForm action=create attr:class="flex flex-wrap items-end gap-2">
+                                <input type="hidden" name="image" value=for_new />
+                                <label class="sr-only" for="new-collection">"New collection"</label>
+                                <input id="new-collection" name="name" class="input w-auto flex-1 text-sm" required maxlength="80" placeholder="New collection" />
+                                <button type="submit" class="btn-secondary text-sm" data-testid="new-collection">"Create and add"</button>
+                            </ActionForm>
+                        })
+                    })
+                }}
+            </Suspense>
+            {move || error().map(|e| view! { <p class="text-sm text-danger" role="alert">{e}</p> })}
+        </div>
+    }
+}
+
+/// `/delete-images?ids=a,b,…`: confirm deleting the images ticked in the
+/// gallery (the selection form sends people here).
+#[component]
+pub fn DeleteImagesPage() -> impl IntoView {
+    let query = use_query_map();
+    let delete = ServerAction::<DeleteImages>::new();
+    let ids = move || {
+        query
+            .read()
+            .get("ids")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| s.len() == 36)
+            .take(100)
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    view! {
+        <Title text="Delete images" />
+        <Meta name="robots" content="noindex" />
+        <section class="mx-auto max-w-3xl space-y-4">
+            <p><a href="/gallery" class="underline">"← Gallery"</a></p>
+            <h1 class="text-2xl font-bold">"Delete images"</h1>
+            {move || {
+                let ids = ids();
+                if ids.is_empty() {
+                    return view! { <p class="card">"No images were chosen. " <a href="/gallery" class="underline">"Back to the gallery"</a></p> }.into_any();
+                }
+                let n = ids.len();
+                view! {
+                    <p>{if n == 1 { "This deletes 1 image and its files for good. It cannot be undone.".to_owned() } else { format!("This deletes {n} images and their files for good. It cannot be undone.") }}</p>
+                    <ul class="grid grid-cols-4 gap-2 sm:grid-cols-6">
+                        {ids.iter().map(|id| view! {
+                            <li><img src=format!("/media/{id}/thumb") alt="" width="128" height="128" loading="lazy" class="h-auto w-full rounded border border-line" /></li>
+                        }).collect_view()}
+                    </ul>
+                    <ActionForm action=delete attr:class="flex gap-3">
+                        <input type="hidden" name="ids" value=ids.join(",") />
+                        <input type="hidden" name="after" value="gallery" />
+                        <button type="submit" class="btn-primary bg-danger" data-testid="delete-selected">"Delete for good"</button>
+                        <a href="/gallery" class="btn-secondary">"Keep them"</a>
+                    </ActionForm>
+                }.into_any()
+            }}
+            {move || match delete.value().get() {
+                Some(Err(e)) => Some(view! { <p class="text-danger" role="alert">{e.to_string()}</p> }),
+                _ => None,
+            }}
+        </section>
+    }
+}
+
+/// Settings: the 7-day expiry reminder (off unless the person turns it on).
+#[component]
+pub fn ReminderSetting() -> impl IntoView {
+    let action = ServerAction::<SetExpiryReminders>::new();
+    let current = Resource::new_blocking(
+        move || action.version().get(),
+        |_| crate::gallery::get_expiry_reminders(),
+    );
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                current.await.ok().map(|on| view! {
+                    <div class="card space-y-2" data-testid="reminder-setting">
+                        <span class="block font-semibold">"Expiry reminders"</span>
+                        <p class="text-ink-muted">{if on {
+                            "On: we mail you 7 days before images stop being downloadable."
+                        } else {
+                            "Off: images stop being downloadable 90 days after they were made, without a mail."
+                        }}</p>
+                        <ActionForm action>
+                            <input type="hidden" name="on" value=if on { "false" } else { "true" } />
+                            <button type="submit" class="btn-secondary text-sm" data-testid="reminder-toggle">
+                                {if on { "Turn off" } else { "Turn on" }}
+                            </button>
+                        </ActionForm>
+                    </div>
+                })
+            })}
+        </Suspense>
+    }
 }

@@ -66,6 +66,7 @@ impl NewAccount<'_> {
             terms_accepted_at: Set(now),
             created_at: Set(now),
             updated_at: Set(now),
+            expiry_reminders: Set(false),
         }
     }
 }

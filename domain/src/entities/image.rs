@@ -25,6 +25,12 @@ pub struct Model {
     pub purged_at: Option<DateTimeUtc>,
     /// Marked by the owner in the gallery.
     pub favorite: bool,
+    /// When the owner published it to the public gallery (`None`: private).
+    pub published_at: Option<DateTimeUtc>,
+    /// When moderation took it out of the public gallery.
+    pub hidden_at: Option<DateTimeUtc>,
+    /// When the 7-day expiry reminder about it was queued.
+    pub reminded_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,4 +1,5 @@
-//! A refused prompt kept for staff review (GEN-4).
+//! A refused prompt (GEN-4) or a report about a published image, kept for
+//! staff review.
 
 use sea_orm::entity::prelude::*;
 
@@ -9,9 +10,11 @@ pub struct Model {
     pub id: Uuid,
     pub user_id: Uuid,
     pub generation_id: Option<Uuid>,
+    /// The published image a report is about.
+    pub image_id: Option<Uuid>,
     pub prompt: String,
     pub reason: String,
-    /// blocklist | backend
+    /// blocklist | backend | report
     pub source: String,
     pub created_at: DateTimeUtc,
     pub reviewed_at: Option<DateTimeUtc>,

@@ -1,4 +1,5 @@
-//! A share link for one image (only the token's SHA-256 is stored).
+//! A share link for one image or one collection (only the token's SHA-256
+//! is stored).
 
 use sea_orm::entity::prelude::*;
 
@@ -8,7 +9,9 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub user_id: Uuid,
-    pub image_id: Uuid,
+    /// Exactly one of `image_id` and `collection_id` is set.
+    pub image_id: Option<Uuid>,
+    pub collection_id: Option<Uuid>,
     #[sea_orm(unique)]
     pub token_hash: String,
     pub created_at: DateTimeUtc,

@@ -24,6 +24,8 @@ pub struct Model {
     pub terms_accepted_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Opted in to a mail 7 days before images stop being downloadable.
+    pub expiry_reminders: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -204,6 +204,9 @@ pub async fn succeed(
                     expires_at: Set(now + retention),
                     purged_at: Set(None),
                     favorite: Set(false),
+                    published_at: Set(None),
+                    hidden_at: Set(None),
+                    reminded_at: Set(None),
                 })
                 .exec_without_returning(txn)
                 .await
@@ -272,6 +275,7 @@ pub async fn finish_without_images(
                     id: Set(Uuid::now_v7()),
                     user_id: Set(job.user_id),
                     generation_id: Set(Some(job.id)),
+                    image_id: Set(None),
                     prompt: Set(job.prompt.clone()),
                     reason: Set(user_error.unwrap_or_default()),
                     source: Set("backend".into()),

@@ -33,6 +33,8 @@ pub struct Generations {
     pub http: reqwest::Client,
     /// Wakes this process's workers when a job is queued here.
     pub wake: Arc<Notify>,
+    /// Signs the preview-image URLs of share pages.
+    pub signer: crate::sharing::LinkSigner,
 }
 
 impl std::fmt::Debug for Generations {
@@ -144,6 +146,28 @@ pub struct MediaObject {
     pub etag: String,
     /// A download name without the prompt's characters that break headers.
     pub file_name: String,
+}
+
+impl MediaObject {
+    /// The `variant` file of `img`.
+    pub fn of(img: &image::Model, variant: Variant) -> Self {
+        let path = match variant {
+            Variant::Original => &img.original_path,
+            Variant::Preview => &img.preview_path,
+            Variant::Thumb => &img.thumb_path,
+        };
+        MediaObject {
+            etag: format!("\"{}-{}\"", img.id.simple(), variant.extension()),
+            content_type: variant.content_type(),
+            file_name: format!(
+                "uni1-{}-{}.{}",
+                img.created_at.format("%Y%m%d-%H%M%S"),
+                img.position + 1,
+                variant.extension()
+            ),
+            path: path.clone(),
+        }
+    }
 }
 
 impl Generations {
@@ -269,6 +293,7 @@ impl Generations {
                             id: Set(Uuid::now_v7()),
                             user_id: Set(user),
                             generation_id: Set(Some(id)),
+                            image_id: Set(None),
                             prompt: Set(sub2.prompt.clone()),
                             reason: Set(reason.clone()),
                             source: Set("blocklist".into()),
@@ -503,22 +528,7 @@ impl Generations {
         else {
             return Ok(None);
         };
-        let path = match variant {
-            Variant::Original => img.original_path,
-            Variant::Preview => img.preview_path,
-            Variant::Thumb => img.thumb_path,
-        };
-        Ok(Some(MediaObject {
-            etag: format!("\"{}-{}\"", img.id.simple(), variant.extension()),
-            content_type: variant.content_type(),
-            file_name: format!(
-                "uni1-{}-{}.{}",
-                img.created_at.format("%Y%m%d-%H%M%S"),
-                img.position + 1,
-                variant.extension()
-            ),
-            path,
-        }))
+        Ok(Some(MediaObject::of(&img, variant)))
     }
 }
 

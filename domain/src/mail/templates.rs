@@ -119,6 +119,26 @@ pub fn password_changed(ctx: &MailContext, name: &str) -> Message {
     )
 }
 
+/// Images will stop being downloadable soon (sent to those who opted in).
+pub fn expiry_reminder(ctx: &MailContext, name: &str, count: u64, first_day: &str) -> Message {
+    let what = if count == 1 {
+        "One of your images".to_owned()
+    } else {
+        format!("{count} of your images")
+    };
+    render(
+        ctx,
+        format!("{what} can be downloaded until {first_day}"),
+        &format!("Hello {name},"),
+        &[
+            format!("{what} will reach the end of the download period within 7 days, the first on {first_day}. After that the files are deleted; your gallery keeps the settings."),
+            "Download what you want to keep from your gallery (the filter \"From\"/\"To\" finds them by date).".into(),
+            "You get this mail because you turned on expiry reminders. Turn them off in Settings.".into(),
+        ],
+        Some(("Open my gallery", &ctx.link("/gallery"))),
+    )
+}
+
 /// Confirm a new address (sent to the new address).
 pub fn confirm_new_email(ctx: &MailContext, name: &str, token: &str) -> Message {
     let url = ctx.link(&format!("/confirm-email-change?token={token}"));

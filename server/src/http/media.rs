@@ -23,15 +23,15 @@ use http::{header, HeaderMap, HeaderValue, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use uni1_app::session::RequestAuth;
-use uni1_domain::generation::service::Variant;
+use uni1_domain::generation::service::{MediaObject, Variant};
 use uni1_domain::generation::Generations;
 use uuid::Uuid;
 
-fn not_found() -> Response {
+pub(crate) fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "Not found").into_response()
 }
 
-fn unavailable() -> Response {
+pub(crate) fn unavailable() -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
         "The image is unavailable right now. Try again in a moment.",
@@ -68,7 +68,29 @@ pub async fn media(
             return unavailable();
         }
     };
-    let cache = HeaderValue::from_static("private, max-age=86400");
+    let mut r = send(
+        &gens.blobs,
+        &object,
+        "private, max-age=86400",
+        &headers,
+        query.download.is_some(),
+    )
+    .await;
+    r.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Cookie"));
+    r
+}
+
+/// The decrypted `object` with its type, `cache` policy, ETag (answering
+/// a matching `If-None-Match` with 304) and file name.
+pub async fn send(
+    blobs: &uni1_storage::Blobs,
+    object: &MediaObject,
+    cache: &'static str,
+    headers: &HeaderMap,
+    download: bool,
+) -> Response {
+    let cache = HeaderValue::from_static(cache);
     if headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -81,7 +103,7 @@ pub async fn media(
         r.headers_mut().insert(header::CACHE_CONTROL, cache);
         return r;
     }
-    let bytes = match gens.blobs.get(&object.path).await {
+    let bytes = match blobs.get(&object.path).await {
         Ok(b) => b,
         Err(uni1_storage::StorageError::NotFound(_)) => {
             tracing::error!(path = %object.path, "an image row points at a missing object");
@@ -92,11 +114,11 @@ pub async fn media(
             return unavailable();
         }
     };
-    let disposition = if query.download.is_some() {
-        format!("attachment; filename=\"{}\"", object.file_name)
-    } else {
-        format!("inline; filename=\"{}\"", object.file_name)
-    };
+    let disposition = format!(
+        "{}; filename=\"{}\"",
+        if download { "attachment" } else { "inline" },
+        object.file_name
+    );
     let mut r = Response::new(Body::from(bytes));
     let h = r.headers_mut();
     h.insert(
@@ -110,7 +132,6 @@ pub async fn media(
     if let Ok(d) = HeaderValue::from_str(&disposition) {
         h.insert(header::CONTENT_DISPOSITION, d);
     }
-    h.insert(header::VARY, HeaderValue::from_static("Cookie"));
     r
 }
 
@@ -253,34 +274,28 @@ pub async fn upload_reference(
     }
 }
 
-/// `GET /s/{token}/image`: the preview of a shared image, for the share page
-/// and link-preview crawlers. Not cached anywhere, so revoking a link takes
-/// effect at once; a wrong, revoked or expired link is a 404.
-pub async fn shared_image(State(gens): State<Generations>, Path(token): Path<String>) -> Response {
+/// `GET /s/{token}/image`: the preview of a shared image, for the share page.
+/// Not cached anywhere, so revoking a link takes effect at once; a wrong,
+/// revoked or expired link is a 404.
+pub async fn shared_image(
+    State(gens): State<Generations>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let sharing = uni1_domain::sharing::Sharing {
         db: gens.db.clone(),
     };
-    let shared = match sharing.resolve(&token, Utc::now()).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return not_found(),
+    let image = match sharing.resolve(&token, Utc::now()).await {
+        Ok(Some(uni1_domain::sharing::Shared::Image { image, .. })) => image,
+        Ok(_) => return not_found(),
         Err(e) => {
             tracing::error!(error = %uni1_app::error::chain(&e), "resolving a share link failed");
             return unavailable();
         }
     };
-    match gens.blobs.get(&shared.image.preview_path).await {
-        Ok(bytes) => {
-            let mut r = Response::new(Body::from(bytes));
-            let h = r.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/webp"));
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            h.insert("x-robots-tag", HeaderValue::from_static("noindex"));
-            r
-        }
-        Err(uni1_storage::StorageError::NotFound(_)) => not_found(),
-        Err(e) => {
-            tracing::error!(error = %e, "reading a shared image failed");
-            unavailable()
-        }
-    }
+    let object = MediaObject::of(&image.image, Variant::Preview);
+    let mut r = send(&gens.blobs, &object, "no-store", &headers, false).await;
+    r.headers_mut()
+        .insert("x-robots-tag", HeaderValue::from_static("noindex"));
+    r
 }

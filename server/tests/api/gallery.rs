@@ -532,6 +532,7 @@ on_both_backends!(a_page_costs_two_queries, |app: TestApp| async move {
         from: Some(chrono::Utc::now().date_naive()),
         to: Some(chrono::Utc::now().date_naive()),
         favorites_only: false,
+        collection_id: None,
     };
     for (query, limit) in [
         (GalleryQuery::default(), 1),

@@ -6,6 +6,7 @@ mod support;
 
 mod accounts;
 mod admin;
+mod collections;
 mod contact;
 mod gallery;
 mod generation;
@@ -14,6 +15,7 @@ mod http_policy;
 mod mail;
 mod pages;
 mod providers;
+mod publishing;
 mod sharing;
 mod two_factor;
 mod underage;

@@ -79,12 +79,25 @@ on_both_backends!(
         // chat apps, never indexed, the prompt as text.
         let page = app.get(&path).await;
         assert_eq!(page.status, 200);
+        // The preview image is a signed, expiring URL (not the token).
+        let og = page
+            .body
+            .split("property=\"og:image\" content=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("no og:image: {}", page.body))
+            .replace("&amp;", "&");
         assert!(
-            page.body
-                .contains(&format!("property=\"og:image\" content=\"{url}/image\"")),
-            "{}",
-            page.body
+            og.starts_with(&format!("{}/og/", crate::support::ORIGIN)),
+            "{og}"
         );
+        assert!(!og.contains(&token));
+        let og_path = og.strip_prefix(crate::support::ORIGIN).unwrap().to_owned();
+        let crawler = app.get(&og_path).await;
+        assert_eq!(crawler.status, 200);
+        assert_eq!(crawler.header("content-type"), Some("image/webp"));
+        let forged = og_path.replace("sig=", "sig=0");
+        assert_eq!(app.get(&forged).await.status, 404);
         assert!(page
             .body
             .contains("name=\"twitter:card\" content=\"summary_large_image\""));
@@ -140,7 +153,7 @@ on_both_backends!(
         );
         assert!(all.body.contains("active"));
         let none = app.get_as("/settings/sharing", &bob).await;
-        assert!(none.body.contains("You have not shared any image yet."));
+        assert!(none.body.contains("You have not shared anything yet."));
         assert_eq!(app.get("/settings/sharing").await.status, 401);
         assert_eq!(app.get(&path).await.status, 200);
         assert_eq!(
@@ -151,10 +164,19 @@ on_both_backends!(
         );
         assert_eq!(app.get(&path).await.status, 404);
         assert_eq!(app.get(&format!("{path}/image")).await.status, 404);
+        // Revoking the link also stops its signed preview URL.
+        assert_eq!(app.get(&og_path).await.status, 404);
 
         // An expired link, and a link to an image past its download window.
         let sharing = uni1_domain::sharing::Sharing { db: app.db.clone() };
-        let (_, token2) = sharing.create(alice_id, img.id, Some(1)).await.unwrap();
+        let (_, token2) = sharing
+            .create(
+                alice_id,
+                uni1_domain::sharing::ShareTarget::Image(img.id),
+                Some(1),
+            )
+            .await
+            .unwrap();
         let now = chrono::Utc::now();
         assert!(sharing.resolve(&token2, now).await.unwrap().is_some());
         assert!(sharing
@@ -162,14 +184,80 @@ on_both_backends!(
             .await
             .unwrap()
             .is_none());
-        let (_, token3) = sharing.create(alice_id, img.id, None).await.unwrap();
+        let (_, token3) = sharing
+            .create(
+                alice_id,
+                uni1_domain::sharing::ShareTarget::Image(img.id),
+                None,
+            )
+            .await
+            .unwrap();
         uni1_domain::generation::retention::sweep_expired(&app.gens, img.expires_at, 10)
             .await
             .unwrap();
         assert_eq!(app.get(&format!("/s/{token3}")).await.status, 404);
         assert!(
-            sharing.create(alice_id, img.id, None).await.is_err(),
+            sharing
+                .create(
+                    alice_id,
+                    uni1_domain::sharing::ShareTarget::Image(img.id),
+                    None
+                )
+                .await
+                .is_err(),
             "expired images cannot be shared"
         );
     }
 );
+
+on_both_backends!(
+    the_collections_migration_keeps_image_links,
+    |app: TestApp| async move {
+        use sea_orm::{ConnectionTrait as _, FromQueryResult as _};
+        use uni1_domain::sharing::{ShareTarget, Shared, Sharing};
+        use uni1_migration::MigratorTrait as _;
+        let (_, alice_id) = member(&app, "alice@uni1.test", "203.0.113.62").await;
+        let img = crate::collections::images(&app, alice_id, "key-share-mig1", "kept link", 1)
+            .await
+            .remove(0);
+        let sharing = Sharing { db: app.db.clone() };
+        let (_, token) = sharing
+            .create(alice_id, ShareTarget::Image(img.id), Some(3))
+            .await
+            .unwrap();
+        let opens = || async {
+            matches!(
+                sharing.resolve(&token, chrono::Utc::now()).await.unwrap(),
+                Some(Shared::Image { image, .. }) if image.image.id == img.id
+            )
+        };
+        assert!(opens().await);
+        // Undo the migration that rebuilt share_links (and every later one):
+        // image links survive both directions.
+        let all = uni1_migration::Migrator::migrations();
+        let at = all
+            .iter()
+            .position(|m| m.name() == "m20261124_000009_collections_publishing")
+            .expect("the collections migration");
+        let steps = u32::try_from(all.len() - at).unwrap();
+        uni1_migration::Migrator::down(&app.db, Some(steps))
+            .await
+            .unwrap();
+        let rows = TokenRow::find_by_statement(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT token_hash FROM share_links",
+        ))
+        .all(&app.db)
+        .await
+        .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].token_hash, uni1_domain::accounts::token::hash(&token));
+        uni1_migration::Migrator::up(&app.db, None).await.unwrap();
+        assert!(opens().await);
+    }
+);
+
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct TokenRow {
+    token_hash: String,
+}
