@@ -17,6 +17,7 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -78,7 +79,21 @@ impl Default for CreditPolicy {
 
 /// Makes sure `user` has a balance row; the first time, grants the sign-up
 /// credits with it (idempotent: the grant's key is per user).
-pub async fn ensure_account(
+///
+/// The balance row and the grant are written in one transaction (a savepoint
+/// inside the caller's), so no one ever sees the new balance without its
+/// grant: a generation submitted while the studio's first page load is
+/// still granting waits for it instead of finding 0 credits.
+pub async fn ensure_account<C>(db: &C, user: Uuid, policy: &CreditPolicy) -> Result<(), Unexpected>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let txn = db.begin().await.unexpected("starting a transaction")?;
+    ensure_in(&txn, user, policy).await?;
+    txn.commit().await.unexpected("creating a credit balance")
+}
+
+async fn ensure_in(
     db: &impl ConnectionTrait,
     user: Uuid,
     policy: &CreditPolicy,
@@ -134,7 +149,7 @@ pub async fn grant(
     key: &str,
     note: Option<&str>,
 ) -> Result<bool, Unexpected> {
-    ensure_account(db, user, &CreditPolicy { signup_grant: 0 }).await?;
+    ensure_in(db, user, &CreditPolicy { signup_grant: 0 }).await?;
     apply(db, user, Kind::Grant, amount, 0, None, key, note).await
 }
 

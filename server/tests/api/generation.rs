@@ -808,3 +808,41 @@ on_both_backends!(
         assert!(err.to_string().contains("expired"));
     }
 );
+
+on_both_backends!(
+    a_first_page_load_racing_a_submit_never_loses_the_grant,
+    |app: TestApp| async move {
+        // The studio's first page load grants the sign-up credits while the
+        // browser may already submit: the submit must see the grant.
+        let mut users = Vec::new();
+        for i in 0..6u8 {
+            let (_, id) = member(
+                &app,
+                &format!("race{i}@uni1.test"),
+                &format!("203.0.113.{}", 200 + i),
+            )
+            .await;
+            users.push(id);
+        }
+        let (mut grants, mut submits) = (Vec::new(), Vec::new());
+        for (i, user) in users.into_iter().enumerate() {
+            let (db, policy, gens) = (app.db.clone(), app.gens.credits, app.gens.clone());
+            grants.push(tokio::spawn(async move {
+                uni1_domain::credits::ensure_account(&db, user, &policy).await
+            }));
+            submits.push(tokio::spawn(async move {
+                gens.submit(user, true, input(&format!("key-race-{i:04}"), "race", 4))
+                    .await
+            }));
+        }
+        for g in grants {
+            g.await.unwrap().unwrap();
+        }
+        for s in submits {
+            s.await
+                .unwrap()
+                .expect("the grant is visible to the submit");
+        }
+        drain(&app.gens, Duration::from_secs(30)).await;
+    }
+);
