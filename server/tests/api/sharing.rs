@@ -251,7 +251,10 @@ on_both_backends!(
         .await
         .unwrap();
         assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].token_hash, uni1_domain::accounts::token::hash(&token));
+        assert_eq!(
+            rows[0].token_hash,
+            uni1_domain::accounts::token::hash(&token)
+        );
         uni1_migration::Migrator::up(&app.db, None).await.unwrap();
         assert!(opens().await);
     }
