@@ -82,11 +82,14 @@ pub async fn create_collection(
 ) -> Result<CollectionDto, AppError> {
     let user = crate::session::require_user()?;
     let collections = server::collections()?;
+    // Checked before anything is written, so a bad id leaves no collection.
+    let image = match image.trim() {
+        "" => None,
+        s => Some(server::id(s)?),
+    };
     let mut c = collections.create(user.id, &name).await?;
-    if !image.trim().is_empty() {
-        c.image_count = collections
-            .add(user.id, c.id, &[server::id(&image)?])
-            .await? as i64;
+    if let Some(image) = image {
+        c.image_count = collections.add(user.id, c.id, &[image]).await? as i64;
     }
     Ok(server::dto(c))
 }

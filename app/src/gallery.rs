@@ -41,6 +41,8 @@ pub struct GalleryItemDto {
     pub expired_on: Option<String>,
     /// Shown in the public gallery.
     pub published: bool,
+    /// Taken out of the public gallery by moderation.
+    pub hidden: bool,
 }
 
 /// One page of the gallery, with what the filter form offers.
@@ -129,6 +131,7 @@ pub(crate) mod server {
             height: i.height,
             favorite: i.favorite,
             published: i.published,
+            hidden: i.hidden,
         }
     }
 
@@ -199,6 +202,7 @@ pub async fn get_gallery(
         to,
         favorites_only: matches!(favorites.trim(), "1" | "true" | "on"),
         collection_id: None,
+        downloadable_only: false,
     };
     let page = gallery.page(user.id, &query, cursor, PAGE_SIZE).await?;
     let collections = uni1_domain::collections::Collections::new(gallery.db.clone())
@@ -335,12 +339,22 @@ pub async fn delete_images(
     })
 }
 
+/// The expiry reminder setting and the download window it is about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReminderSettingDto {
+    pub on: bool,
+    pub retention_days: i64,
+}
+
 /// Whether the signed-in person gets a mail 7 days before images expire.
 #[server(prefix = "/api", endpoint = "reminders")]
-pub async fn get_expiry_reminders() -> Result<bool, AppError> {
+pub async fn get_expiry_reminders() -> Result<ReminderSettingDto, AppError> {
     let user = crate::session::require_user()?;
-    let db = crate::state::app_state()?.db;
-    Ok(uni1_domain::reminders::opted_in(&db, user.id).await?)
+    let state = crate::state::app_state()?;
+    Ok(ReminderSettingDto {
+        on: uni1_domain::reminders::opted_in(&state.db, user.id).await?,
+        retention_days: state.generations.queue.retention.num_days(),
+    })
 }
 
 /// Turns the expiry reminder on (`on` = "true") or off.

@@ -80,9 +80,9 @@ pub async fn get_public_gallery(
     let (publishing, state) = server::publishing()?;
     let cursor = match cursor.trim() {
         "" => None,
-        s => Some(
-            Cursor::parse(s).map_err(|e| AppError::invalid("cursor", e.to_string()).respond())?,
-        ),
+        s => Some(Cursor::parse(s).map_err(|_| {
+            AppError::invalid("cursor", crate::sharing::PUBLIC_BAD_CURSOR).respond()
+        })?),
     };
     let page = publishing.page(cursor, PUBLIC_PAGE_SIZE).await?;
     let origin = state.accounts.mail.base_url.clone();
@@ -111,7 +111,9 @@ pub async fn get_public_image(id: String) -> Result<PublicImageDto, AppError> {
 #[server(prefix = "/api", endpoint = "explore-report")]
 pub async fn report_image(id: String, reason: String) -> Result<(), AppError> {
     let (publishing, state) = server::publishing()?;
+    let image = server::id(&id)?;
+    uni1_domain::publishing::report_text(&reason)?;
     let client = crate::session::client_info();
-    state.limits.report(&client.ip)?;
-    Ok(publishing.report(server::id(&id)?, &reason).await?)
+    state.limits.image_report(&client.ip)?;
+    Ok(publishing.report(image, &reason).await?)
 }

@@ -183,6 +183,11 @@ pub async fn revoke_share_link(id: String) -> Result<(), AppError> {
     }
 }
 
+/// A page link whose cursor was altered, on pages for anyone.
+#[cfg(feature = "ssr")]
+pub(crate) const PUBLIC_BAD_CURSOR: &str =
+    "This page link is not valid. Go back to the first page.";
+
 /// The size of the preview of a `w` x `h` image (at most 1024 px a side).
 #[cfg(feature = "ssr")]
 fn fit(w: i32, h: i32) -> (i32, i32) {
@@ -245,23 +250,22 @@ pub async fn get_shared(
         } => {
             let cursor = match cursor.trim() {
                 "" => None,
-                s => Some(
-                    Cursor::parse(s)
-                        .map_err(|e| AppError::invalid("cursor", e.to_string()).respond())?,
-                ),
+                s => Some(Cursor::parse(s).map_err(|_| {
+                    AppError::invalid("cursor", crate::sharing::PUBLIC_BAD_CURSOR).respond()
+                })?),
             };
             let query = GalleryQuery {
                 collection_id: Some(collection.id),
+                downloadable_only: true,
                 ..Default::default()
             };
             let page = Gallery::new(state.db.clone())
                 .page(*owner, &query, cursor, crate::gallery::PAGE_SIZE)
                 .await?;
-            // Expired images stay in the collection's record but are not shown.
+            // Expired images stay in the collection but are not shown.
             let items: Vec<SharedImageDto> = page
                 .items
                 .iter()
-                .filter(|i| !i.purged())
                 .map(|i| SharedImageDto {
                     id: i.id.to_string(),
                     prompt: i.prompt.clone(),
@@ -271,7 +275,7 @@ pub async fn get_shared(
                     full: format!("/s/{token}/{}/preview", i.id),
                 })
                 .collect();
-            let first = page.items.iter().find(|i| !i.purged());
+            let first = page.items.first();
             Ok(SharedDto {
                 title: collection.name.clone(),
                 indexable: false,

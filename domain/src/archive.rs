@@ -130,11 +130,12 @@ impl ZipStream {
             out.extend_from_slice(e.name.as_bytes());
         }
         let count = self.entries.len() as u16;
+        let directory_size = out.len() as u32;
         out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
         out.extend_from_slice(&[0; 4]); // this disk, the directory's disk
         out.extend_from_slice(&count.to_le_bytes());
         out.extend_from_slice(&count.to_le_bytes());
-        out.extend_from_slice(&(out.len() as u32 - 16).to_le_bytes());
+        out.extend_from_slice(&directory_size.to_le_bytes());
         out.extend_from_slice(&(self.written as u32).to_le_bytes());
         out.extend_from_slice(&0u16.to_le_bytes()); // no comment
         out
@@ -183,6 +184,48 @@ mod tests {
             f.read_to_end(&mut read).unwrap(); // checks the CRC too
             assert_eq!(&read, data);
         }
+    }
+
+    /// The end record's fields by the letter of the APPNOTE: the directory
+    /// starts at its offset, is exactly its size long, and ends where the
+    /// end record begins (readers such as Python's `zipfile` rely on it).
+    fn check_end_record(bytes: &[u8], files: u16) {
+        let end = bytes.len() - 22;
+        assert_eq!(&bytes[end..end + 4], &0x0605_4b50u32.to_le_bytes());
+        let field = |at: usize, n: usize| {
+            let mut v = [0u8; 4];
+            v[..n].copy_from_slice(&bytes[end + at..end + at + n]);
+            u32::from_le_bytes(v) as usize
+        };
+        assert_eq!(field(8, 2), usize::from(files));
+        assert_eq!(field(10, 2), usize::from(files));
+        let (size, offset) = (field(12, 4), field(16, 4));
+        assert_eq!(offset + size, end, "directory offset + size = end record");
+        if files > 0 {
+            assert_eq!(&bytes[offset..offset + 4], &0x0201_4b50u32.to_le_bytes());
+        }
+    }
+
+    #[test]
+    fn the_end_record_points_exactly_at_the_directory() {
+        let mut zip = ZipStream::new();
+        let mut bytes = Vec::new();
+        for (name, data) in [("a.png", &b"12345"[..]), ("bb.webp", &b"xyz"[..])] {
+            bytes.extend(zip.add(name, data, Utc::now()).unwrap());
+            bytes.extend_from_slice(data);
+        }
+        bytes.extend(zip.finish());
+        check_end_record(&bytes, 2);
+        // An archive with no files (every selected file was missing).
+        let empty = ZipStream::new().finish();
+        assert_eq!(empty.len(), 22);
+        check_end_record(&empty, 0);
+        assert_eq!(
+            zip::ZipArchive::new(std::io::Cursor::new(empty))
+                .unwrap()
+                .len(),
+            0
+        );
     }
 
     #[test]

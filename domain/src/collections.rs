@@ -263,7 +263,16 @@ impl Collections {
             .collect())
     }
 
-    async fn owned_collection(&self, user: Uuid, id: Uuid) -> Result<(), CollectionError> {
+    /// A batch of at most [`MAX_BATCH`] images for a collection of `user`.
+    async fn check_batch(
+        &self,
+        user: Uuid,
+        id: Uuid,
+        images: &[Uuid],
+    ) -> Result<(), CollectionError> {
+        if images.len() > MAX_BATCH {
+            return Err(CollectionError::TooManyImages);
+        }
         let found = collection::Entity::find_by_id(id)
             .filter(collection::Column::UserId.eq(user))
             .count(&self.db)
@@ -285,10 +294,7 @@ impl Collections {
         collection_id: Uuid,
         images: &[Uuid],
     ) -> Result<usize, CollectionError> {
-        if images.len() > MAX_BATCH {
-            return Err(CollectionError::TooManyImages);
-        }
-        self.owned_collection(user, collection_id).await?;
+        self.check_batch(user, collection_id, images).await?;
         let owned: Vec<Uuid> = image::Entity::find()
             .select_only()
             .column(image::Column::Id)
@@ -334,10 +340,7 @@ impl Collections {
         collection_id: Uuid,
         images: &[Uuid],
     ) -> Result<u64, CollectionError> {
-        if images.len() > MAX_BATCH {
-            return Err(CollectionError::TooManyImages);
-        }
-        self.owned_collection(user, collection_id).await?;
+        self.check_batch(user, collection_id, images).await?;
         let res = collection_image::Entity::delete_many()
             .filter(collection_image::Column::CollectionId.eq(collection_id))
             .filter(collection_image::Column::UserId.eq(user))

@@ -48,6 +48,8 @@ pub struct GalleryQuery {
     pub favorites_only: bool,
     /// Only images in this collection (which must be the same person's).
     pub collection_id: Option<Uuid>,
+    /// Leave out images whose download window ended (share pages).
+    pub downloadable_only: bool,
 }
 
 /// Where the next page starts: just after the image made at `created_at`
@@ -131,8 +133,10 @@ pub struct GalleryItem {
     pub expires_at: DateTime<Utc>,
     /// When its files were deleted at the end of the download window.
     pub purged_at: Option<DateTime<Utc>>,
-    /// Shown in the public gallery (by its owner's choice).
+    /// Shown in the public gallery (published by its owner, not hidden).
     pub published: bool,
+    /// Taken out of the public gallery by moderation (for good).
+    pub hidden: bool,
 }
 
 impl GalleryItem {
@@ -200,6 +204,7 @@ struct ImageRow {
     expires_at: DateTime<Utc>,
     purged_at: Option<DateTime<Utc>>,
     published_at: Option<DateTime<Utc>>,
+    hidden_at: Option<DateTime<Utc>>,
     favorite: bool,
 }
 
@@ -221,6 +226,7 @@ fn image_rows(user: Uuid) -> sea_orm::Select<image::Entity> {
             image::Column::ExpiresAt,
             image::Column::PurgedAt,
             image::Column::PublishedAt,
+            image::Column::HiddenAt,
         ])
         .column_as(favorite_col(), "favorite")
         .filter(image::Column::UserId.eq(user))
@@ -277,7 +283,8 @@ fn item(row: ImageRow, g: &generation::Model) -> GalleryItem {
         created_at: row.created_at,
         expires_at: row.expires_at,
         purged_at: row.purged_at,
-        published: row.published_at.is_some(),
+        published: row.published_at.is_some() && row.hidden_at.is_none(),
+        hidden: row.hidden_at.is_some(),
     }
 }
 
@@ -299,6 +306,9 @@ impl Gallery {
         let mut select = image_rows(user);
         if query.favorites_only {
             select = select.filter(favorite_col().eq(true));
+        }
+        if query.downloadable_only {
+            select = select.filter(image::Column::PurgedAt.is_null());
         }
         if let Some(from) = query.from {
             select = select.filter(image::Column::CreatedAt.gte(start_of(from)));

@@ -70,6 +70,16 @@ pub enum PublishError {
     Unexpected(#[from] Unexpected),
 }
 
+/// The text of a report, trimmed: 1 to [`MAX_REPORT`] characters.
+pub fn report_text(text: &str) -> Result<&str, PublishError> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > MAX_REPORT {
+        Err(PublishError::BadReport)
+    } else {
+        Ok(text)
+    }
+}
+
 /// Images anyone may see: published, not hidden, not purged.
 fn visible() -> Condition {
     Condition::all()
@@ -229,10 +239,7 @@ impl Publishing {
     /// Records a report about a published image for staff review. The
     /// reporter stays anonymous to the owner.
     pub async fn report(&self, image_id: Uuid, text: &str) -> Result<(), PublishError> {
-        let text = text.trim();
-        if text.is_empty() || text.chars().count() > MAX_REPORT {
-            return Err(PublishError::BadReport);
-        }
+        let text = report_text(text)?;
         let img = image::Entity::find_by_id(image_id)
             .filter(visible())
             .one(&self.db)

@@ -38,6 +38,7 @@ pub struct RateLimits {
     reset_ip: Keyed,
     reset_account: Keyed,
     report_ip: Keyed,
+    image_report_ip: Keyed,
     clock: DefaultClock,
 }
 
@@ -57,6 +58,7 @@ impl Default for RateLimits {
             reset_ip: RateLimiter::keyed(quota(10, Duration::from_secs(3600))),
             reset_account: RateLimiter::keyed(quota(3, Duration::from_secs(3600))),
             report_ip: RateLimiter::keyed(quota(10, Duration::from_secs(3600))),
+            image_report_ip: RateLimiter::keyed(quota(20, Duration::from_secs(3600))),
             clock: DefaultClock::default(),
         }
     }
@@ -89,6 +91,12 @@ impl RateLimits {
     /// A report (underage account) from `ip`.
     pub fn report(&self, ip: &str) -> Result<(), RetryAfter> {
         self.check(&self.report_ip, ip.to_owned())
+    }
+
+    /// A report about a published image from `ip` (its own budget, so it
+    /// never uses up the underage-report one).
+    pub fn image_report(&self, ip: &str) -> Result<(), RetryAfter> {
+        self.check(&self.image_report_ip, ip.to_owned())
     }
 
     /// A password reset request from `ip` for `email`.

@@ -1,10 +1,14 @@
-//! The 7-day expiry reminder (STO-4): people who opted in get one mail when
+//! The 7-day expiry reminder (STO-4): people who opted in get a mail when
 //! images of theirs are within 7 days of the end of their download window.
-//! Each image is reminded about at most once (`images.reminded_at`).
+//! Each image is in at most one reminder (`images.reminded_at`), and a
+//! person gets at most one reminder a day (`users.expiry_reminded_at`): a
+//! reminder also takes in the images that cross the 7-day mark during the
+//! next day, so a day of work is one mail, not one per sweep.
 //!
-//! Safe to run from several processes at once: an image is claimed by a
-//! conditional update in the same transaction as the queued mail, so a
-//! crash queues neither, and two runs never remind about the same image.
+//! Safe to run from several processes at once: the person is claimed by a
+//! conditional update of `expiry_reminded_at` in the same transaction as the
+//! image marks and the queued mail, so a crash queues nothing, and two runs
+//! never mail the same person twice in a day.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Query};
@@ -21,26 +25,29 @@ use crate::mail::{self, templates, MailContext};
 /// How long before the end of the window the reminder goes out.
 pub const REMIND_DAYS: i64 = 7;
 
-/// Images of opted-in people whose window ends within [`REMIND_DAYS`] of
-/// `now` and who were not reminded yet.
-fn due(now: DateTime<Utc>) -> Condition {
+/// Images not reminded about yet whose window ends after `now` and within
+/// `days` of it.
+fn unreminded_within(now: DateTime<Utc>, days: i64) -> Condition {
     Condition::all()
         .add(image::Column::RemindedAt.is_null())
         .add(image::Column::PurgedAt.is_null())
         .add(image::Column::ExpiresAt.gt(now))
-        .add(image::Column::ExpiresAt.lte(now + chrono::Duration::days(REMIND_DAYS)))
+        .add(image::Column::ExpiresAt.lte(now + chrono::Duration::days(days)))
+}
+
+/// People who opted in and were not reminded in the last day.
+fn may_remind(now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(user::Column::ExpiryReminders.eq(true))
         .add(
-            image::Column::UserId.in_subquery(
-                Query::select()
-                    .column(user::Column::Id)
-                    .from(user::Entity)
-                    .and_where(user::Column::ExpiryReminders.eq(true))
-                    .to_owned(),
-            ),
+            Condition::any()
+                .add(user::Column::ExpiryRemindedAt.is_null())
+                .add(user::Column::ExpiryRemindedAt.lte(now - chrono::Duration::days(1))),
         )
 }
 
-/// Queues reminders for up to `batch` people; returns how many mails.
+/// Queues reminders for up to `batch` people; returns how many mails. One
+/// person's failure is logged and does not hold back the others.
 pub async fn queue_due(
     db: &DatabaseConnection,
     ctx: &MailContext,
@@ -50,7 +57,16 @@ pub async fn queue_due(
     let users: Vec<Uuid> = image::Entity::find()
         .select_only()
         .column(image::Column::UserId)
-        .filter(due(now))
+        .filter(unreminded_within(now, REMIND_DAYS))
+        .filter(
+            image::Column::UserId.in_subquery(
+                Query::select()
+                    .column(user::Column::Id)
+                    .from(user::Entity)
+                    .cond_where(may_remind(now))
+                    .to_owned(),
+            ),
+        )
         .distinct()
         .limit(batch)
         .into_tuple()
@@ -59,56 +75,80 @@ pub async fn queue_due(
         .unexpected("finding due expiry reminders")?;
     let mut sent = 0;
     for user_id in users {
-        let txn = db.begin().await.unexpected("starting a transaction")?;
-        let Some(person) = user::Entity::find_by_id(user_id)
-            .one(&txn)
-            .await
-            .unexpected("reading a person")?
-        else {
-            continue;
-        };
-        let Some(first) = image::Entity::find()
-            .filter(due(now))
-            .filter(image::Column::UserId.eq(user_id))
-            .order_by_asc(image::Column::ExpiresAt)
-            .one(&txn)
-            .await
-            .unexpected("reading the first expiring image")?
-        else {
-            continue;
-        };
-        let claimed = image::Entity::update_many()
-            .col_expr(image::Column::RemindedAt, Expr::value(now))
-            .filter(due(now))
-            .filter(image::Column::UserId.eq(user_id))
-            .exec(&txn)
-            .await
-            .unexpected("marking images reminded")?
-            .rows_affected;
-        if claimed == 0 {
-            continue;
+        match remind(db, ctx, user_id, now).await {
+            Ok(true) => sent += 1,
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = ?e, user = %user_id, "an expiry reminder failed"),
         }
-        let message = templates::expiry_reminder(
-            ctx,
-            &person.display_name,
-            claimed,
-            &first.expires_at.format("%Y-%m-%d").to_string(),
-        );
-        mail::enqueue(
-            &txn,
-            Some(user_id),
-            "expiry_reminder",
-            &person.email,
-            message,
-        )
-        .await?;
-        txn.commit().await.unexpected("committing a reminder")?;
-        sent += 1;
     }
     if sent > 0 {
         tracing::info!(sent, "expiry reminders queued");
     }
     Ok(sent)
+}
+
+/// Claims `user_id` for today, marks their images expiring within
+/// [`REMIND_DAYS`] + 1 and queues one mail, all in one transaction.
+async fn remind(
+    db: &DatabaseConnection,
+    ctx: &MailContext,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, Unexpected> {
+    let txn = db.begin().await.unexpected("starting a transaction")?;
+    let claimed = user::Entity::update_many()
+        .col_expr(user::Column::ExpiryRemindedAt, Expr::value(now))
+        .filter(user::Column::Id.eq(user_id))
+        .filter(may_remind(now))
+        .exec(&txn)
+        .await
+        .unexpected("claiming a reminder")?
+        .rows_affected;
+    if claimed != 1 {
+        return Ok(false);
+    }
+    let Some(person) = user::Entity::find_by_id(user_id)
+        .one(&txn)
+        .await
+        .unexpected("reading a person")?
+    else {
+        return Ok(false);
+    };
+    let window = unreminded_within(now, REMIND_DAYS + 1);
+    let Some(first) = image::Entity::find()
+        .filter(window.clone())
+        .filter(image::Column::UserId.eq(user_id))
+        .order_by_asc(image::Column::ExpiresAt)
+        .one(&txn)
+        .await
+        .unexpected("reading the first expiring image")?
+    else {
+        return Ok(false);
+    };
+    let count = image::Entity::update_many()
+        .col_expr(image::Column::RemindedAt, Expr::value(now))
+        .filter(window)
+        .filter(image::Column::UserId.eq(user_id))
+        .exec(&txn)
+        .await
+        .unexpected("marking images reminded")?
+        .rows_affected;
+    let message = templates::expiry_reminder(
+        ctx,
+        &person.display_name,
+        count,
+        &first.expires_at.format("%Y-%m-%d").to_string(),
+    );
+    mail::enqueue(
+        &txn,
+        Some(user_id),
+        "expiry_reminder",
+        &person.email,
+        message,
+    )
+    .await?;
+    txn.commit().await.unexpected("committing a reminder")?;
+    Ok(true)
 }
 
 /// Turns the reminder on or off for `user`.

@@ -253,6 +253,24 @@ impl Sharing {
         Ok(v.is_active(now).then_some((link, v.target)))
     }
 
+    /// The open link behind `token`, or `None` (malformed tokens never reach
+    /// the database).
+    async fn open_by_token(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(share_link::Model, ShareTarget)>, Unexpected> {
+        if !well_formed(token) {
+            return Ok(None);
+        }
+        self.open_link(
+            share_link::Column::TokenHash,
+            token::hash(token).into(),
+            now,
+        )
+        .await
+    }
+
     /// What `token` shows if the link is open at `now` and what it points at
     /// still exists (an image also still downloadable); otherwise `None`
     /// (one answer for every reason).
@@ -261,17 +279,7 @@ impl Sharing {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Shared>, Unexpected> {
-        if !well_formed(token) {
-            return Ok(None);
-        }
-        let Some((link, target)) = self
-            .open_link(
-                share_link::Column::TokenHash,
-                token::hash(token).into(),
-                now,
-            )
-            .await?
-        else {
+        let Some((link, target)) = self.open_by_token(token, now).await? else {
             return Ok(None);
         };
         self.shared(&link, target).await
@@ -372,17 +380,7 @@ impl Sharing {
         image_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<Option<SharedImage>, Unexpected> {
-        if !well_formed(token) {
-            return Ok(None);
-        }
-        let Some((link, target)) = self
-            .open_link(
-                share_link::Column::TokenHash,
-                token::hash(token).into(),
-                now,
-            )
-            .await?
-        else {
+        let Some((link, target)) = self.open_by_token(token, now).await? else {
             return Ok(None);
         };
         self.image_through(&link, target, image_id).await

@@ -68,6 +68,11 @@ test.describe("gallery with many images", () => {
     await expect(page.getByTestId("gallery-more")).toHaveCount(0);
     const ids = await items.evaluateAll((els) => els.map((e) => e.getAttribute("data-id")));
     expect(new Set(ids).size).toBe(28);
+    // Favouriting an appended image changes that card only: the loaded pages stay.
+    const last = items.nth(27);
+    await last.getByTestId("favorite-toggle").click();
+    await expect(last.getByTestId("favorite-toggle")).toHaveAttribute("aria-pressed", "true");
+    await expect(items).toHaveCount(28);
 
     // The same list without JavaScript: page 1 links to page 2.
     const cookies = await page.context().cookies();

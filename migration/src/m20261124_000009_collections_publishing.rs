@@ -9,7 +9,9 @@
 //! - `images.published_at` (shown in the public gallery), `hidden_at` (taken
 //!   out of it by moderation) and `reminded_at` (the 7-day expiry reminder
 //!   was queued).
-//! - `users.expiry_reminders`: opt-in for that reminder (off by default).
+//! - `users.expiry_reminders`: opt-in for that reminder (off by default),
+//!   and `users.expiry_reminded_at`: when the last one was queued (at most
+//!   one a day).
 //! - `moderation_flags.image_id`: a report about a published image.
 //!
 //! One `ALTER TABLE` per column: SQLite takes one change per statement.
@@ -61,6 +63,7 @@ enum Users {
     Table,
     Id,
     ExpiryReminders,
+    ExpiryRemindedAt,
 }
 
 #[derive(DeriveIden)]
@@ -332,6 +335,12 @@ impl MigrationTrait for Migration {
         .await?;
         add_column(
             manager,
+            Users::Table,
+            timestamp_with_time_zone_null(Users::ExpiryRemindedAt),
+        )
+        .await?;
+        add_column(
+            manager,
             ModerationFlags::Table,
             uuid_null(ModerationFlags::ImageId),
         )
@@ -340,6 +349,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         drop_column(manager, ModerationFlags::Table, ModerationFlags::ImageId).await?;
+        drop_column(manager, Users::Table, Users::ExpiryRemindedAt).await?;
         drop_column(manager, Users::Table, Users::ExpiryReminders).await?;
         for ix in ["ix_images_expires", "ix_images_published"] {
             manager

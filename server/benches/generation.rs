@@ -199,6 +199,14 @@ async fn queue(label: &str, database_url: &str, workers: usize, jobs: usize) -> 
     )
 }
 
+/// Concurrent connections of the load runs (`UNI1_BENCH_CONNECTIONS`, 64).
+fn connections() -> usize {
+    std::env::var("UNI1_BENCH_CONNECTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64)
+}
+
 async fn load(
     client: &reqwest::Client,
     url: &str,
@@ -337,8 +345,9 @@ impl Served {
         let s_url = format!("{}/{static_name}", self.origin);
         load(&self.client, &d_url, Some(cookie), 1, 8).await;
         load(&self.client, &s_url, None, 1, 8).await;
-        let (d_rps, d_p99) = load(&self.client, &d_url, Some(cookie), secs, 32).await;
-        let (s_rps, s_p99) = load(&self.client, &s_url, None, secs, 32).await;
+        let c = connections();
+        let (d_rps, d_p99) = load(&self.client, &d_url, Some(cookie), secs, c).await;
+        let (s_rps, s_p99) = load(&self.client, &s_url, None, secs, c).await;
         println!(
             "| {what} ({} bytes) | requests/s | p99 (ms) |\n|---|---|---|",
             bytes.len()
@@ -389,7 +398,7 @@ async fn media(secs: u64) {
         .unwrap()
         .unwrap();
     let preview = s.gens.blobs.get(&img.preview_path).await.unwrap();
-    println!("\n### Encrypted media vs the same bytes as a static file (release, in-process client, 32 concurrent, {secs} s each)\n");
+    println!("\n### Encrypted media vs the same bytes as a static file (release, in-process client, {} concurrent, {secs} s each)\n", connections());
     s.compare(
         "preview: session, owner check, decrypt",
         &format!("/media/{}/preview", img.id),
@@ -491,7 +500,7 @@ async fn gallery(n: usize, secs: u64) {
         String::from_utf8_lossy(&page).contains("gallery-item"),
         "the gallery rendered"
     );
-    println!("\n### Gallery page, {n} images, SSR vs the same bytes as a static file (release, SQLite, 32 concurrent, {secs} s each)\n");
+    println!("\n### Gallery page, {n} images, SSR vs the same bytes as a static file (release, SQLite, {} concurrent, {secs} s each)\n", connections());
     s.compare(
         "first gallery page (24 images)",
         "/gallery",

@@ -79,8 +79,6 @@ pub(crate) fn signed_out(next: String) -> AnyView {
 #[component]
 pub fn GalleryPage() -> impl IntoView {
     let query = use_query_map();
-    let favorite = ServerAction::<SetFavorite>::new();
-    let delete = ServerAction::<DeleteImages>::new();
     let filters = move || {
         let q = query.read();
         let get = |k: &str| q.get(k).unwrap_or_default().trim().to_owned();
@@ -94,24 +92,21 @@ pub fn GalleryPage() -> impl IntoView {
             cursor: get("cursor"),
         }
     };
-    let page = Resource::new_blocking(
-        move || (filters(), favorite.version().get(), delete.version().get()),
-        |(f, _, _)| {
-            get_gallery(
-                f.q,
-                f.model,
-                f.aspect_ratio,
-                f.from,
-                f.to,
-                if f.favorites {
-                    "1".into()
-                } else {
-                    String::new()
-                },
-                f.cursor,
-            )
-        },
-    );
+    let page = Resource::new_blocking(filters, |f| {
+        get_gallery(
+            f.q,
+            f.model,
+            f.aspect_ratio,
+            f.from,
+            f.to,
+            if f.favorites {
+                "1".into()
+            } else {
+                String::new()
+            },
+            f.cursor,
+        )
+    });
     view! {
         <Title text="Gallery" />
         <Meta name="robots" content="noindex" />
@@ -130,7 +125,7 @@ pub fn GalleryPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     let f = filters();
                     match page.await {
-                        Ok(p) => view! { <GalleryBody page=p filters=f favorite delete /> }.into_any(),
+                        Ok(p) => view! { <GalleryBody page=p filters=f /> }.into_any(),
                         Err(AppError::Unauthenticated) => signed_out("/gallery".into()),
                         Err(e) => view! {
                             <div class="card space-y-2">
@@ -204,21 +199,12 @@ fn FilterForm(page: GalleryPageDto, filters: Filters) -> impl IntoView {
 }
 
 #[component]
-fn GalleryBody(
-    page: GalleryPageDto,
-    filters: Filters,
-    favorite: ServerAction<SetFavorite>,
-    delete: ServerAction<DeleteImages>,
-) -> impl IntoView {
+fn GalleryBody(page: GalleryPageDto, filters: Filters) -> impl IntoView {
     let paged = !filters.cursor.is_empty();
     let empty = page.items.is_empty();
     let filtered = filters.is_filtered();
     let items = page.items.clone();
     let collections = page.collections.clone();
-    let error = move || match (favorite.value().get(), delete.value().get()) {
-        (Some(Err(e)), _) | (_, Some(Err(e))) => Some(e.to_string()),
-        _ => None,
-    };
     // Infinite scroll: with JavaScript, later pages are appended here as the
     // end of the grid comes into view (or "More" is clicked); without it,
     // "More" is a plain link to the next page.
@@ -288,7 +274,6 @@ fn GalleryBody(
     };
     view! {
         <FilterForm page=page filters=filters.clone() />
-        {move || error().map(|e| view! { <p class="text-danger" role="alert">{e}</p> })}
         {empty.then(|| view! {
             <p class="text-ink-muted" data-testid="gallery-empty">
                 {if filtered { "No images match these filters." } else { "No images yet: make your first one in the studio." }}
@@ -296,9 +281,9 @@ fn GalleryBody(
         })}
         {(!empty).then(|| view! { <SelectionForm collections /> })}
         <ul class="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-4" data-testid="gallery-grid">
-            {items.into_iter().map(|item| view! { <GalleryCard item favorite delete /> }).collect_view()}
+            {items.into_iter().map(|item| view! { <GalleryCard item /> }).collect_view()}
             <For each=move || extra.get() key=|i| i.id.clone() let:item>
-                <GalleryCard item favorite delete />
+                <GalleryCard item />
             </For>
         </ul>
         <div node_ref=sentinel aria-hidden="true"></div>
@@ -354,14 +339,18 @@ pub(crate) fn expiry_text(item: &GalleryItemDto) -> String {
 }
 
 #[component]
-fn FavoriteForm(id: String, on: bool, action: ServerAction<SetFavorite>) -> impl IntoView {
+fn FavoriteForm(
+    id: String,
+    #[prop(into)] on: Signal<bool>,
+    action: ServerAction<SetFavorite>,
+) -> impl IntoView {
     view! {
         <ActionForm action>
             <input type="hidden" name="id" value=id />
-            <input type="hidden" name="favorite" value=if on { "false" } else { "true" } />
-            <button type="submit" class="btn-secondary text-sm" aria-pressed=if on { "true" } else { "false" }
+            <input type="hidden" name="favorite" value=move || if on.get() { "false" } else { "true" } />
+            <button type="submit" class="btn-secondary text-sm" aria-pressed=move || if on.get() { "true" } else { "false" }
                 data-testid="favorite-toggle">
-                {if on { "★ Favourite" } else { "☆ Favourite" }}
+                {move || if on.get() { "★ Favourite" } else { "☆ Favourite" }}
             </button>
         </ActionForm>
     }
@@ -390,18 +379,29 @@ fn DeleteForm(
 }
 
 #[component]
-fn GalleryCard(
-    item: GalleryItemDto,
-    favorite: ServerAction<SetFavorite>,
-    delete: ServerAction<DeleteImages>,
-) -> impl IntoView {
+fn GalleryCard(item: GalleryItemDto) -> impl IntoView {
+    // Each card has its own actions: favouriting or deleting one changes that
+    // card only, so the pages infinite scroll appended stay where they are.
+    // Without JavaScript the forms post and the page reloads.
+    let favorite = ServerAction::<SetFavorite>::new();
+    let delete = ServerAction::<DeleteImages>::new();
+    let initially = item.favorite;
+    let on = Signal::derive(move || match favorite.value().get() {
+        Some(Ok(v)) => v,
+        _ => initially,
+    });
+    let gone = move || matches!(delete.value().get(), Some(Ok(_)));
+    let error = move || match (favorite.value().get(), delete.value().get()) {
+        (Some(Err(e)), _) | (_, Some(Err(e))) => Some(e.to_string()),
+        _ => None,
+    };
     let id = item.id.clone();
     let href = format!("/gallery/{id}");
     let thumb = format!("/media/{id}/thumb");
     let expiry = expiry_text(&item);
     let (fav_id, delete_id) = (id.clone(), id.clone());
     view! {
-        <li class="card relative space-y-2 p-2" data-testid="gallery-item" data-id=id.clone()>
+        <li class="card relative space-y-2 p-2" class:hidden=gone data-testid="gallery-item" data-id=id.clone()>
             <label class="absolute left-3 top-3 rounded bg-surface/90 px-1.5 py-0.5 text-xs shadow">
                 <input type="checkbox" name="id" value=id.clone() form="selection" data-testid="select" />
                 <span class="sr-only">"Select "</span>
@@ -425,9 +425,10 @@ fn GalleryCard(
             </p>
             <p class="text-xs text-ink-muted">{format!("{} · {} · {}", item.created_at, item.aspect_ratio, expiry)}</p>
             <div class="flex flex-wrap items-start gap-2">
-                <FavoriteForm id=fav_id on=item.favorite action=favorite />
+                <FavoriteForm id=fav_id on action=favorite />
                 <DeleteForm id=delete_id action=delete />
             </div>
+            {move || error().map(|e| view! { <p class="text-xs text-danger" role="alert">{e}</p> })}
         </li>
     }
 }
@@ -536,7 +537,7 @@ fn ImageDetails(
                     <FavoriteForm id=id.clone() on=item.favorite action=favorite />
                     <DeleteForm id=id.clone() action=delete after="gallery" />
                 </div>
-                {item.expired_on.is_none().then(|| view! { <PublishBox id=id.clone() published=item.published /> })}
+                {item.expired_on.is_none().then(|| view! { <PublishBox id=id.clone() published=item.published hidden=item.hidden /> })}
                 <CollectionsBox image=id.clone() />
                 {item.expired_on.is_none().then(|| view! { <ShareLinksBox image=id.clone() /> })}
             </div>
@@ -546,8 +547,17 @@ fn ImageDetails(
 
 /// Publish to or take back from the public gallery.
 #[component]
-fn PublishBox(id: String, published: bool) -> impl IntoView {
+fn PublishBox(id: String, published: bool, hidden: bool) -> impl IntoView {
     use crate::publishing::SetPublished;
+    if hidden {
+        return view! {
+            <div class="space-y-2 border-t border-line pt-3" data-testid="publish">
+                <h2 class="font-semibold">"Public gallery"</h2>
+                <p class="text-sm" data-testid="publish-hidden">"Moderation took this image out of the public gallery; it cannot be published again. Your share links still work. Questions: see Contact."</p>
+            </div>
+        }
+        .into_any();
+    }
     let action = ServerAction::<SetPublished>::new();
     let state = move || match action.value().get() {
         Some(Ok(on)) => on,
@@ -579,6 +589,7 @@ fn PublishBox(id: String, published: bool) -> impl IntoView {
             }}
         </div>
     }
+    .into_any()
 }
 
 /// The collections this image is in, and adding it to another (or a new) one.
@@ -719,13 +730,15 @@ pub fn ReminderSetting() -> impl IntoView {
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
-                current.await.ok().map(|on| view! {
+                current.await.ok().map(|r| {
+                    let on = r.on;
+                    view! {
                     <div class="card space-y-2" data-testid="reminder-setting">
                         <span class="block font-semibold">"Expiry reminders"</span>
                         <p class="text-ink-muted">{if on {
-                            "On: we mail you 7 days before images stop being downloadable."
+                            format!("On: we mail you 7 days before images stop being downloadable ({} days after they were made).", r.retention_days)
                         } else {
-                            "Off: images stop being downloadable 90 days after they were made, without a mail."
+                            format!("Off: images stop being downloadable {} days after they were made, without a mail.", r.retention_days)
                         }}</p>
                         <ActionForm action>
                             <input type="hidden" name="on" value=if on { "false" } else { "true" } />
@@ -734,6 +747,7 @@ pub fn ReminderSetting() -> impl IntoView {
                             </button>
                         </ActionForm>
                     </div>
+                    }
                 })
             })}
         </Suspense>

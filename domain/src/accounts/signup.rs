@@ -67,6 +67,7 @@ impl NewAccount<'_> {
             created_at: Set(now),
             updated_at: Set(now),
             expiry_reminders: Set(false),
+            expiry_reminded_at: Set(None),
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// Opted in to a mail 7 days before images stop being downloadable.
     pub expiry_reminders: bool,
+    /// When the last expiry reminder was queued (at most one a day).
+    pub expiry_reminded_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

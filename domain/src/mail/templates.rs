@@ -131,7 +131,7 @@ pub fn expiry_reminder(ctx: &MailContext, name: &str, count: u64, first_day: &st
         format!("{what} can be downloaded until {first_day}"),
         &format!("Hello {name},"),
         &[
-            format!("{what} will reach the end of the download period within 7 days, the first on {first_day}. After that the files are deleted; your gallery keeps the settings."),
+            format!("{what} will reach the end of the download period in the coming days, the first on {first_day}. After that the files are deleted; your gallery keeps the settings."),
             "Download what you want to keep from your gallery (the filter \"From\"/\"To\" finds them by date).".into(),
             "You get this mail because you turned on expiry reminders. Turn them off in Settings.".into(),
         ],

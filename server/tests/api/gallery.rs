@@ -533,6 +533,7 @@ on_both_backends!(a_page_costs_two_queries, |app: TestApp| async move {
         to: Some(chrono::Utc::now().date_naive()),
         favorites_only: false,
         collection_id: None,
+        downloadable_only: false,
     };
     for (query, limit) in [
         (GalleryQuery::default(), 1),

@@ -235,18 +235,20 @@ on_both_backends!(
         let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.83").await;
         let (_bob, bob_id) = member(&app, "bob@uni1.test", "203.0.113.84").await;
         let a = images(&app, alice_id, "key-rem-a-0001", "reminder sunrise", 2).await;
+        let later = images(&app, alice_id, "key-rem-a-0002", "reminder noon", 1).await;
         let b = images(&app, bob_id, "key-rem-b-0001", "reminder sunset", 1).await;
 
         // Off by default; Alice turns it on (Settings), Bob does not.
         let r = app.post_as("/api/reminders", &[], &alice).await;
-        assert_eq!(r.body, "false");
+        assert_eq!(r.json()["on"], false);
+        assert_eq!(r.json()["retention_days"], 90);
         let r = app
             .post_as("/api/reminders-set", &[("on", "true")], &alice)
             .await;
         assert_eq!(r.body, "true");
         assert_eq!(
-            app.post_as("/api/reminders", &[], &alice).await.body,
-            "true"
+            app.post_as("/api/reminders", &[], &alice).await.json()["on"],
+            true
         );
         let settings = app.get_as("/settings", &alice).await;
         assert!(settings.body.contains("On: we mail you 7 days before"));
@@ -256,7 +258,24 @@ on_both_backends!(
             operator_name: "uni1 test".into(),
             operator_email: "privacy@uni1.test".into(),
         };
+        let set_expiry = |id: uuid::Uuid, at: chrono::DateTime<chrono::Utc>| {
+            let db = app.db.clone();
+            async move {
+                image::Entity::update_many()
+                    .col_expr(image::Column::ExpiresAt, Expr::value(at))
+                    .filter(image::Column::Id.eq(id))
+                    .exec(&db)
+                    .await
+                    .unwrap();
+            }
+        };
         let expires = a[0].expires_at;
+        let (hour, day) = (chrono::Duration::hours(1), chrono::Duration::days(1));
+        // The second image ends half a day after the first (as if made later
+        // that day); the third 44 hours after the first.
+        set_expiry(a[1].id, expires + hour * 12).await;
+        set_expiry(later[0].id, expires + hour * 44).await;
+        let run = |at| uni1_domain::reminders::queue_due(&app.db, &ctx, at, 50);
         let reminder_mails = || async {
             mail_outbox::Entity::find()
                 .filter(mail_outbox::Column::Kind.eq("expiry_reminder"))
@@ -264,22 +283,13 @@ on_both_backends!(
                 .await
                 .unwrap()
         };
+
         // 8 days before: too early.
-        let early = expires - chrono::Duration::days(8);
-        assert_eq!(
-            uni1_domain::reminders::queue_due(&app.db, &ctx, early, 50)
-                .await
-                .unwrap(),
-            0
-        );
-        // 7 days before: one mail to Alice about both images, none to Bob.
-        let due = expires - chrono::Duration::days(7) + chrono::Duration::minutes(1);
-        assert_eq!(
-            uni1_domain::reminders::queue_due(&app.db, &ctx, due, 50)
-                .await
-                .unwrap(),
-            1
-        );
+        assert_eq!(run(expires - day * 8).await.unwrap(), 0);
+        // 7 days before: one mail to Alice about both images of that day (the
+        // second crosses the 7-day mark within the next day), none to Bob.
+        let due = expires - day * 7 + chrono::Duration::minutes(1);
+        assert_eq!(run(due).await.unwrap(), 1);
         let mails = reminder_mails().await;
         assert_eq!(mails.len(), 1);
         assert_eq!(mails[0].user_id, Some(alice_id));
@@ -290,14 +300,16 @@ on_both_backends!(
             mails[0].subject
         );
         assert!(mails[0].text_body.contains("http://uni1.test/gallery"));
-        // Never twice, however often it runs.
-        assert_eq!(
-            uni1_domain::reminders::queue_due(&app.db, &ctx, due + chrono::Duration::days(1), 50)
-                .await
-                .unwrap(),
-            0
-        );
-        assert_eq!(reminder_mails().await.len(), 1);
+        // The third image was not in it (it ends more than a day later); it
+        // gets its own mail when it comes within 7 days, and never twice.
+        assert_eq!(run(due + day).await.unwrap(), 0);
+        assert_eq!(run(due + hour * 44).await.unwrap(), 1);
+        assert_eq!(run(due + day * 3).await.unwrap(), 0);
+        let mails = reminder_mails().await;
+        assert_eq!(mails.len(), 2);
+        assert!(mails
+            .iter()
+            .any(|m| m.subject.starts_with("One of your images")));
         assert_eq!(
             image::Entity::find()
                 .filter(image::Column::UserId.eq(alice_id))
@@ -305,35 +317,20 @@ on_both_backends!(
                 .count(&app.db)
                 .await
                 .unwrap(),
-            2
+            3
         );
         // Bob opts in late: his image, already inside the 7 days, is reminded
         // about on the next run; an image already expired is not.
-        image::Entity::update_many()
-            .col_expr(
-                image::Column::ExpiresAt,
-                Expr::value(due + chrono::Duration::days(3)),
-            )
-            .filter(image::Column::Id.eq(b[0].id))
-            .exec(&app.db)
-            .await
-            .unwrap();
+        set_expiry(b[0].id, due + day * 3).await;
         uni1_domain::reminders::set_opt_in(&app.db, bob_id, true)
             .await
             .unwrap();
         assert_eq!(
-            uni1_domain::reminders::queue_due(&app.db, &ctx, due + chrono::Duration::days(4), 50)
-                .await
-                .unwrap(),
+            run(due + day * 4).await.unwrap(),
             0,
             "already expired by then"
         );
-        assert_eq!(
-            uni1_domain::reminders::queue_due(&app.db, &ctx, due, 50)
-                .await
-                .unwrap(),
-            1
-        );
+        assert_eq!(run(due).await.unwrap(), 1);
         assert!(reminder_mails()
             .await
             .iter()
