@@ -346,15 +346,19 @@ pub struct ReminderSettingDto {
     pub retention_days: i64,
 }
 
-/// Whether the signed-in person gets a mail 7 days before images expire.
+/// Whether the signed-in person gets a mail 7 days before images expire;
+/// `None` when signed out (the Settings page shows it, and stays open to
+/// everyone).
 #[server(prefix = "/api", endpoint = "reminders")]
-pub async fn get_expiry_reminders() -> Result<ReminderSettingDto, AppError> {
-    let user = crate::session::require_user()?;
+pub async fn get_expiry_reminders() -> Result<Option<ReminderSettingDto>, AppError> {
+    let Some(user) = crate::session::current_user() else {
+        return Ok(None);
+    };
     let state = crate::state::app_state()?;
-    Ok(ReminderSettingDto {
+    Ok(Some(ReminderSettingDto {
         on: uni1_domain::reminders::opted_in(&state.db, user.id).await?,
         retention_days: state.generations.queue.retention.num_days(),
-    })
+    }))
 }
 
 /// Turns the expiry reminder on (`on` = "true") or off.

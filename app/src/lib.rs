@@ -148,14 +148,14 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=path!("/") view=Landing ssr=SsrMode::InOrder />
                     <Route path=path!("/studio") view=Studio ssr=SsrMode::InOrder />
-                    <Route path=path!("/s/:token") view=SharePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/s/:token") view=SharePage ssr=SsrMode::Async />
                     <Route path=path!("/gallery") view=GalleryPage ssr=SsrMode::InOrder />
                     <Route path=path!("/gallery/:id") view=GalleryImagePage ssr=SsrMode::InOrder />
                     <Route path=path!("/delete-images") view=DeleteImagesPage ssr=SsrMode::InOrder />
                     <Route path=path!("/collections") view=CollectionsPage ssr=SsrMode::InOrder />
                     <Route path=path!("/collections/:id") view=CollectionPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/explore") view=ExplorePage ssr=SsrMode::InOrder />
-                    <Route path=path!("/p/:id") view=PublicImagePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/explore") view=ExplorePage ssr=SsrMode::Async />
+                    <Route path=path!("/p/:id") view=PublicImagePage ssr=SsrMode::Async />
                     <Route path=path!("/billing") view=Billing ssr=SsrMode::InOrder />
                     <Route path=path!("/settings") view=Settings ssr=SsrMode::InOrder />
                     <Route path=path!("/privacy") view=Privacy ssr=SsrMode::InOrder />

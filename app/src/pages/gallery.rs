@@ -730,7 +730,7 @@ pub fn ReminderSetting() -> impl IntoView {
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
-                current.await.ok().map(|r| {
+                current.await.ok().flatten().map(|r| {
                     let on = r.on;
                     view! {
                     <div class="card space-y-2" data-testid="reminder-setting">

@@ -59,9 +59,13 @@ on_both_backends!(
         assert_eq!(page.status, 200);
         assert!(page.body.contains("a glass lighthouse"));
         assert!(!page.body.contains("noindex"));
-        assert!(page.body.contains(&format!(
-            "property=\"og:image\" content=\"http://uni1.test/p/{img}/preview\""
-        )));
+        assert!(
+            page.body.contains(&format!(
+                "property=\"og:image\" content=\"http://uni1.test/p/{img}/preview\""
+            )),
+            "{}",
+            page.body
+        );
         assert!(
             !page.body.contains("alice@uni1.test"),
             "the owner stays anonymous"
