@@ -32,11 +32,12 @@ pub fn ExplorePage() -> impl IntoView {
                             view! {
                                 {empty.then(|| view! { <p class="card" data-testid="explore-empty">"Nothing has been published yet."</p> })}
                                 <ul class="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-4" data-testid="explore-grid">
-                                    {p.items.into_iter().map(|i| view! {
+                                    {p.items.into_iter().enumerate().map(|(n, i)| view! {
                                         <li class="card space-y-2 p-2" data-testid="explore-item">
                                             <a href=format!("/p/{}", i.id) class="block">
+                                                // The first row is what paints first: not lazy.
                                                 <img src=format!("/p/{}/thumb", i.id) width=i.width height=i.height
-                                                    alt=i.prompt.clone() loading="lazy" decoding="async"
+                                                    alt=i.prompt.clone() loading=if n < 4 { "eager" } else { "lazy" } decoding="async"
                                                     class="h-auto w-full rounded-md border border-line" />
                                             </a>
                                             <p class="line-clamp-2 text-sm break-words">{i.prompt.clone()}</p>
