@@ -135,7 +135,13 @@ step "postgresql" ensure_postgres
 step "test peers: maildev" start_maildev
 step "test peers: OpenID provider" start_oidc_provider
 step "test peers: S3 (s3s-fs)" start_s3
-step "unit and HTTP tests (SQLite and PostgreSQL)" cargo test --locked "${CRATES[@]}"
+# One test at a time: the HTTP tests share two cores with the worker
+# processes some of them start, and with PostgreSQL. In parallel runs a rare
+# 30 s stall (a 408 from the request timeout) on PostgreSQL share and public
+# pages was seen 3 times in about 15 full runs and never in targeted runs;
+# running tests one by one keeps them from disturbing each other (about
+# 80 s instead of 45 s). The stall itself is still being investigated.
+step "unit and HTTP tests (SQLite and PostgreSQL)" cargo test --locked "${CRATES[@]}" -- --test-threads=1
 step "build the site" cargo leptos build
 step "browser tests (Chromium, desktop and phone)" browser_tests
 printf '\n\033[1;32mAll checks passed in %ss.\033[0m\n' "$(( $(date +%s) - START ))"

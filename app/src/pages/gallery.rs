@@ -255,17 +255,23 @@ fn GalleryBody(page: GalleryPageDto, filters: Filters) -> impl IntoView {
     #[cfg(feature = "hydrate")]
     {
         let load_more = load_more.clone();
+        // Dropped (observer disconnected) when this list is replaced, e.g.
+        // by other filters.
+        let watch = StoredValue::new_local(None::<crate::scroll::Watch>);
         Effect::new(move |done: Option<bool>| {
             if done == Some(true) {
                 return true;
             }
             match sentinel.get() {
                 Some(el) => {
-                    crate::scroll::when_visible(el.into(), load_more.clone());
+                    watch.set_value(crate::scroll::when_visible(el.into(), load_more.clone()));
                     true
                 }
                 None => false,
             }
+        });
+        on_cleanup(move || {
+            watch.try_update_value(|w| *w = None);
         });
     }
     let more_href = {

@@ -318,6 +318,17 @@ where
     run_configured(backend, public_url, |_| {}, test).await;
 }
 
+/// `UNI1_TEST_LOG=<filter>` (e.g. `uni1=debug,sea_orm=debug`) shows the
+/// server's log in the output of failing tests.
+fn init_test_log() {
+    if let Ok(filter) = std::env::var("UNI1_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 /// Like [`run_with`], with a chance to change the settings first.
 pub async fn run_configured<C, F, Fut>(backend: Backend, public_url: &str, configure: C, test: F)
 where
@@ -325,6 +336,7 @@ where
     F: FnOnce(TestApp) -> Fut,
     Fut: Future<Output = ()>,
 {
+    init_test_log();
     let Some(database) = TestDatabase::create(backend).await else {
         return;
     };
