@@ -34,17 +34,6 @@ pub(crate) mod server {
         Ok(Collections::new(crate::state::app_state()?.db.clone()))
     }
 
-    pub fn id(s: &str) -> Result<uuid::Uuid, AppError> {
-        uuid::Uuid::parse_str(s.trim()).map_err(|_| AppError::NotFound.respond())
-    }
-
-    /// Ids separated by commas or white space; malformed ones are skipped.
-    pub fn ids(s: &str) -> Vec<uuid::Uuid> {
-        s.split(|c: char| c == ',' || c.is_whitespace())
-            .filter_map(|s| uuid::Uuid::parse_str(s).ok())
-            .collect()
-    }
-
     pub fn dto(c: CollectionView) -> CollectionDto {
         CollectionDto {
             id: c.id.to_string(),
@@ -64,7 +53,7 @@ pub async fn list_collections(
     let user = crate::session::require_user()?;
     let containing = match image.trim() {
         "" => None,
-        s => Some(server::id(s)?),
+        s => Some(crate::params::id(s)?),
     };
     Ok(server::collections()?
         .list(user.id, containing)
@@ -85,7 +74,7 @@ pub async fn create_collection(
     // Checked before anything is written, so a bad id leaves no collection.
     let image = match image.trim() {
         "" => None,
-        s => Some(server::id(s)?),
+        s => Some(crate::params::id(s)?),
     };
     let mut c = collections.create(user.id, &name).await?;
     if let Some(image) = image {
@@ -99,7 +88,7 @@ pub async fn create_collection(
 pub async fn rename_collection(id: String, name: String) -> Result<(), AppError> {
     let user = crate::session::require_user()?;
     Ok(server::collections()?
-        .rename(user.id, server::id(&id)?, &name)
+        .rename(user.id, crate::params::id(&id)?, &name)
         .await?)
 }
 
@@ -108,7 +97,7 @@ pub async fn rename_collection(id: String, name: String) -> Result<(), AppError>
 pub async fn delete_collection(id: String) -> Result<(), AppError> {
     let user = crate::session::require_user()?;
     if !server::collections()?
-        .delete(user.id, server::id(&id)?)
+        .delete(user.id, crate::params::id(&id)?)
         .await?
     {
         return Err(AppError::NotFound.respond());
@@ -127,8 +116,8 @@ pub async fn change_collection(
 ) -> Result<u64, AppError> {
     let user = crate::session::require_user()?;
     let collections = server::collections()?;
-    let collection = server::id(&id)?;
-    let images = server::ids(&ids);
+    let collection = crate::params::id(&id)?;
+    let images = crate::params::ids(&ids);
     if images.is_empty() {
         return Err(AppError::invalid("ids", "Choose at least one image.").respond());
     }
@@ -145,19 +134,14 @@ pub async fn get_collection(
     id: String,
     #[server(default)] cursor: String,
 ) -> Result<CollectionPageDto, AppError> {
-    use uni1_domain::gallery::{Cursor, Gallery, GalleryQuery};
+    use uni1_domain::gallery::{Gallery, GalleryQuery};
     let user = crate::session::require_user()?;
     let collections = server::collections()?;
-    let id = server::id(&id)?;
+    let id = crate::params::id(&id)?;
     let Some(c) = collections.get(user.id, id).await? else {
         return Err(AppError::NotFound.respond());
     };
-    let cursor = match cursor.trim() {
-        "" => None,
-        s => Some(
-            Cursor::parse(s).map_err(|e| AppError::invalid("cursor", e.to_string()).respond())?,
-        ),
-    };
+    let cursor = crate::params::cursor(&cursor)?;
     let query = GalleryQuery {
         collection_id: Some(id),
         ..Default::default()

@@ -101,10 +101,6 @@ pub(crate) mod server {
         Ok((Gallery::new(gens.db.clone()), gens))
     }
 
-    pub fn image_id(s: &str) -> Result<uuid::Uuid, AppError> {
-        uuid::Uuid::parse_str(s.trim()).map_err(|_| AppError::NotFound.respond())
-    }
-
     pub fn date(field: &str, s: &str) -> Result<Option<chrono::NaiveDate>, AppError> {
         match s.trim() {
             "" => Ok(None),
@@ -175,16 +171,11 @@ pub async fn get_gallery(
     #[server(default)] favorites: String,
     #[server(default)] cursor: String,
 ) -> Result<GalleryPageDto, AppError> {
-    use uni1_domain::gallery::{Cursor, GalleryQuery};
+    use uni1_domain::gallery::GalleryQuery;
 
     let user = crate::session::require_user()?;
     let (gallery, gens) = server::gallery()?;
-    let cursor = match cursor.trim() {
-        "" => None,
-        c => Some(
-            Cursor::parse(c).map_err(|e| AppError::invalid("cursor", e.to_string()).respond())?,
-        ),
-    };
+    let cursor = crate::params::cursor(&cursor)?;
     let from = server::date("from", &from)?;
     let to = server::date("to", &to)?;
     if let (Some(f), Some(t)) = (from, to) {
@@ -250,7 +241,7 @@ pub async fn get_gallery(
 pub async fn get_image_details(id: String) -> Result<ImageDetailsDto, AppError> {
     let user = crate::session::require_user()?;
     let (gallery, gens) = server::gallery()?;
-    let id = server::image_id(&id)?;
+    let id = crate::params::id(&id)?;
     let Some(d) = gallery.details(user.id, id).await? else {
         return Err(AppError::NotFound.respond());
     };
@@ -294,7 +285,7 @@ pub async fn get_image_details(id: String) -> Result<ImageDetailsDto, AppError> 
 pub async fn set_favorite(id: String, favorite: String) -> Result<bool, AppError> {
     let user = crate::session::require_user()?;
     let (gallery, _) = server::gallery()?;
-    let id = server::image_id(&id)?;
+    let id = crate::params::id(&id)?;
     let favorite = matches!(favorite.trim(), "true" | "1" | "on");
     if gallery.set_favorite(user.id, id, favorite).await? {
         Ok(favorite)
@@ -314,11 +305,7 @@ pub async fn delete_images(
 ) -> Result<DeletedDto, AppError> {
     let user = crate::session::require_user()?;
     let (gallery, gens) = server::gallery()?;
-    let parsed: Vec<uuid::Uuid> = ids
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|s| !s.is_empty())
-        .filter_map(|s| uuid::Uuid::parse_str(s).ok())
-        .collect();
+    let parsed = crate::params::ids(&ids);
     if parsed.len() > uni1_domain::gallery::MAX_DELETE {
         return Err(AppError::invalid("ids", "Delete at most 100 images at a time.").respond());
     }

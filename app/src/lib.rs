@@ -23,6 +23,8 @@ pub mod error;
 pub mod gallery;
 pub mod layout;
 pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod params;
 pub mod publishing;
 #[cfg(feature = "hydrate")]
 pub mod scroll;

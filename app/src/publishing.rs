@@ -41,10 +41,6 @@ mod server {
         Ok((Publishing::new(state.db.clone()), state))
     }
 
-    pub fn id(s: &str) -> Result<uuid::Uuid, AppError> {
-        uuid::Uuid::parse_str(s.trim()).map_err(|_| AppError::NotFound.respond())
-    }
-
     pub fn dto(p: PublicImage, origin: &str) -> PublicImageDto {
         PublicImageDto {
             image_url: format!("{origin}/p/{}/preview", p.id),
@@ -67,7 +63,12 @@ pub async fn set_published(id: String, published: String) -> Result<bool, AppErr
     let (publishing, state) = server::publishing()?;
     let on = matches!(published.trim(), "true" | "1" | "on");
     Ok(publishing
-        .set_published(&state.generations.content, user.id, server::id(&id)?, on)
+        .set_published(
+            &state.generations.content,
+            user.id,
+            crate::params::id(&id)?,
+            on,
+        )
         .await?)
 }
 
@@ -76,14 +77,8 @@ pub async fn set_published(id: String, published: String) -> Result<bool, AppErr
 pub async fn get_public_gallery(
     #[server(default)] cursor: String,
 ) -> Result<PublicPageDto, AppError> {
-    use uni1_domain::gallery::Cursor;
     let (publishing, state) = server::publishing()?;
-    let cursor = match cursor.trim() {
-        "" => None,
-        s => Some(Cursor::parse(s).map_err(|_| {
-            AppError::invalid("cursor", crate::sharing::PUBLIC_BAD_CURSOR).respond()
-        })?),
-    };
+    let cursor = crate::params::public_cursor(&cursor)?;
     let page = publishing.page(cursor, PUBLIC_PAGE_SIZE).await?;
     let origin = state.accounts.mail.base_url.clone();
     Ok(PublicPageDto {
@@ -100,7 +95,7 @@ pub async fn get_public_gallery(
 #[server(prefix = "/api", endpoint = "explore-image")]
 pub async fn get_public_image(id: String) -> Result<PublicImageDto, AppError> {
     let (publishing, state) = server::publishing()?;
-    match publishing.image(server::id(&id)?).await? {
+    match publishing.image(crate::params::id(&id)?).await? {
         Some(p) => Ok(server::dto(p, &state.accounts.mail.base_url)),
         None => Err(AppError::NotFound.respond()),
     }
@@ -111,7 +106,7 @@ pub async fn get_public_image(id: String) -> Result<PublicImageDto, AppError> {
 #[server(prefix = "/api", endpoint = "explore-report")]
 pub async fn report_image(id: String, reason: String) -> Result<(), AppError> {
     let (publishing, state) = server::publishing()?;
-    let image = server::id(&id)?;
+    let image = crate::params::id(&id)?;
     uni1_domain::publishing::report_text(&reason)?;
     let client = crate::session::client_info();
     state.limits.image_report(&client.ip)?;

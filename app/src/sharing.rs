@@ -89,16 +89,12 @@ mod server {
         ))
     }
 
-    pub fn id(s: &str) -> Result<uuid::Uuid, AppError> {
-        uuid::Uuid::parse_str(s.trim()).map_err(|_| AppError::NotFound.respond())
-    }
-
     /// The image or collection named by the form: exactly one of the two.
     pub fn target(image: &str, collection: &str) -> Result<Option<ShareTarget>, AppError> {
         match (image.trim(), collection.trim()) {
             ("", "") => Ok(None),
-            (i, "") => Ok(Some(ShareTarget::Image(id(i)?))),
-            ("", c) => Ok(Some(ShareTarget::Collection(id(c)?))),
+            (i, "") => Ok(Some(ShareTarget::Image(crate::params::id(i)?))),
+            ("", c) => Ok(Some(ShareTarget::Collection(crate::params::id(c)?))),
             _ => Err(
                 AppError::invalid("image", "Share an image or a collection, not both.").respond(),
             ),
@@ -176,30 +172,19 @@ pub async fn list_share_links(
 pub async fn revoke_share_link(id: String) -> Result<(), AppError> {
     let user = crate::session::require_user()?;
     let (sharing, _) = server::sharing()?;
-    if sharing.revoke(user.id, server::id(&id)?).await? {
+    if sharing.revoke(user.id, crate::params::id(&id)?).await? {
         Ok(())
     } else {
         Err(AppError::NotFound.respond())
     }
 }
 
-/// A page link whose cursor was altered, on pages for anyone.
-#[cfg(feature = "ssr")]
-pub(crate) const PUBLIC_BAD_CURSOR: &str =
-    "This page link is not valid. Go back to the first page.";
-
 /// The size of the preview of a `w` x `h` image (at most 1024 px a side).
 #[cfg(feature = "ssr")]
 fn fit(w: i32, h: i32) -> (i32, i32) {
-    let long = w.max(h).max(1);
-    if long <= 1024 {
-        (w, h)
-    } else {
-        (
-            (i64::from(w) * 1024 / i64::from(long)) as i32,
-            (i64::from(h) * 1024 / i64::from(long)) as i32,
-        )
-    }
+    let side = |v: i32| u32::try_from(v).unwrap_or(0);
+    let (pw, ph) = uni1_imaging::preview_size(side(w), side(h));
+    (pw as i32, ph as i32)
 }
 
 /// What the link `token` shows; the same "not found" for a wrong, revoked or
@@ -209,7 +194,7 @@ pub async fn get_shared(
     token: String,
     #[server(default)] cursor: String,
 ) -> Result<SharedDto, AppError> {
-    use uni1_domain::gallery::{Cursor, Gallery, GalleryQuery};
+    use uni1_domain::gallery::{Gallery, GalleryQuery};
     use uni1_domain::sharing::Shared;
     let (sharing, state) = server::sharing()?;
     let origin = state.accounts.mail.base_url.clone();
@@ -248,12 +233,7 @@ pub async fn get_shared(
         Shared::Collection {
             owner, collection, ..
         } => {
-            let cursor = match cursor.trim() {
-                "" => None,
-                s => Some(Cursor::parse(s).map_err(|_| {
-                    AppError::invalid("cursor", crate::sharing::PUBLIC_BAD_CURSOR).respond()
-                })?),
-            };
+            let cursor = crate::params::public_cursor(&cursor)?;
             let query = GalleryQuery {
                 collection_id: Some(collection.id),
                 downloadable_only: true,

@@ -266,7 +266,7 @@ pub async fn generate(
 pub async fn cancel_generation(id: String) -> Result<GenerationDto, AppError> {
     let user = crate::session::require_user()?;
     let gens = generations()?;
-    let id = uuid::Uuid::parse_str(id.trim()).map_err(|_| AppError::NotFound.respond())?;
+    let id = crate::params::id(&id)?;
     match gens.cancel(user.id, id).await? {
         Some(view) => Ok(to_dto(view)),
         None => Err(AppError::NotFound.respond()),

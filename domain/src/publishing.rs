@@ -219,11 +219,7 @@ impl Publishing {
 
     /// One published image, or `None` (private, hidden, expired, missing).
     pub async fn image(&self, id: Uuid) -> Result<Option<PublicImage>, Unexpected> {
-        let row = image::Entity::find_by_id(id)
-            .filter(visible())
-            .one(&self.db)
-            .await
-            .unexpected("reading a public image")?;
+        let row = self.stored(id).await?;
         Ok(self.with_prompts(row.into_iter().collect()).await?.pop())
     }
 

@@ -267,6 +267,11 @@ fn flatten(img: DynamicImage) -> DynamicImage {
 
 // ------------------------------------------------------------- resizing
 
+/// The size of the stored preview of a `w` x `h` image.
+pub fn preview_size(w: u32, h: u32) -> (u32, u32) {
+    fit_within(w, h, PREVIEW_SIDE)
+}
+
 /// Sides scaled so the long side is at most `max_side`; never larger.
 fn fit_within(w: u32, h: u32, max_side: u32) -> (u32, u32) {
     let long = w.max(h);
