@@ -100,8 +100,10 @@ browser_tests() {
   data=$(mktemp -d)
   log="$data/server.log"
   # X-Forwarded-For is trusted so that each browser test is its own visitor
-  # for the per-address rate limits (end2end/tests/fixtures.ts).
-  UNI1_DATA_DIR="$data" UNI1_OPERATOR_NAME="uni1 test operator" UNI1_TRUST_PROXY_HEADERS=true \
+  # for the per-address rate limits (end2end/tests/fixtures.ts). Trusting it
+  # turns the default /dev/outbox off, so the tests ask for it (they read
+  # confirmation links there; the server listens on loopback only).
+  UNI1_DATA_DIR="$data" UNI1_OPERATOR_NAME="uni1 test operator" UNI1_TRUST_PROXY_HEADERS=true UNI1_DEV_OUTBOX=true \
     UNI1_GOOGLE_CLIENT_ID=uni1-google UNI1_GOOGLE_CLIENT_SECRET=google-test-secret \
     UNI1_GOOGLE_ISSUER="$UNI1_TEST_OIDC_ISSUER" \
     UNI1_GITHUB_CLIENT_ID=uni1-github UNI1_GITHUB_CLIENT_SECRET=github-test-secret \

@@ -5,10 +5,15 @@
 //! on purpose. Reset mails are also limited per account, so nobody can fill
 //! someone's inbox.
 //!
+//! Addresses are counted by network ([`network_key`]): IPv4 addresses
+//! whole, IPv6 addresses by their /64, so one host cannot rotate through
+//! its 2^64 addresses for fresh budgets.
+//!
 //! Each process keeps its own counters: with N web processes the effective
 //! limit is up to N times higher. A shared store is planned with the
 //! scale-out work.
 
+use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -64,8 +69,39 @@ impl Default for RateLimits {
     }
 }
 
+/// What a limit counts an address against: an IPv4 address (or an
+/// IPv4-mapped IPv6 one) whole, an IPv6 address by its /64, the smallest
+/// block one subscriber is given.
+pub fn network_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{}/64", Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+    }
+}
+
+/// `key` with its leading address (the whole key, or its first line, as in
+/// `ip\nemail`) replaced by its [`network_key`]; keys that do not start
+/// with an address (an e-mail) are unchanged.
+fn by_network(key: String) -> String {
+    let (head, rest) = match key.split_once('\n') {
+        Some((head, rest)) => (head, Some(rest)),
+        None => (key.as_str(), None),
+    };
+    let Ok(ip) = head.parse::<IpAddr>() else {
+        return key;
+    };
+    match rest {
+        Some(rest) => format!("{}\n{rest}", network_key(ip)),
+        None => network_key(ip),
+    }
+}
+
 impl RateLimits {
     fn check(&self, limiter: &Keyed, key: String) -> Result<(), RetryAfter> {
+        let key = by_network(key);
         if limiter.len() > 50_000 {
             limiter.retain_recent();
         }
@@ -109,6 +145,55 @@ impl RateLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_is_counted_by_its_64_and_ipv4_whole() {
+        let key = |s: &str| network_key(s.parse().unwrap());
+        assert_eq!(key("198.51.100.7"), "198.51.100.7");
+        assert_eq!(key("::ffff:198.51.100.7"), "198.51.100.7");
+        assert_eq!(key("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff::1"), "2001:db8:1:2::/64");
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(
+            by_network("2001:db8:1:2::9\nA@x".into()),
+            "2001:db8:1:2::/64\nA@x"
+        );
+        assert_eq!(
+            by_network("victim@example.org".into()),
+            "victim@example.org"
+        );
+        assert_eq!(by_network("unknown".into()), "unknown");
+    }
+
+    #[test]
+    fn rotating_through_one_ipv6_64_shares_one_budget() {
+        let limits = RateLimits::default();
+        let allowed = (0..10)
+            .filter(|i| {
+                limits
+                    .sign_in(&format!("2001:db8:7:7::{i:x}"), "victim@example.org")
+                    .is_ok()
+            })
+            .count();
+        assert_eq!(allowed, 5, "the (address, account) budget is per /64");
+        let allowed = (0..40)
+            .filter(|i| {
+                limits
+                    .sign_in(
+                        &format!("2001:db8:7:7:{i:x}::1"),
+                        &format!("u{i}@example.org"),
+                    )
+                    .is_ok()
+            })
+            .count();
+        assert_eq!(allowed, 20, "30 a minute per /64, 10 of them used above");
+        assert!(
+            limits
+                .sign_in("2001:db8:7:8::1", "victim@example.org")
+                .is_ok(),
+            "the next /64 is someone else"
+        );
+    }
 
     #[test]
     fn sign_in_is_limited_per_pair_without_locking_out_other_addresses() {

@@ -212,6 +212,22 @@ pub struct ServeArgs {
     #[arg(long, env = "UNI1_TRUST_PROXY_HEADERS", value_name = "BOOL")]
     pub trust_proxy_headers: Option<bool>,
 
+    /// With UNI1_TRUST_PROXY_HEADERS: how many proxies in front of uni1
+    /// append to X-Forwarded-For (2 for a CDN in front of a load balancer).
+    /// The client is the address the farthest of them appended
+    /// [default: 1]
+    #[arg(long, env = "UNI1_TRUSTED_PROXY_HOPS", value_name = "N")]
+    pub trusted_proxy_hops: Option<u8>,
+
+    /// Show the mails in the outbox at /dev/outbox (reset and confirmation
+    /// links, no sign-in needed), to requests from this machine only.
+    /// Refused unless uni1 listens on a loopback address and its public URL
+    /// is on this machine [default: on only without UNI1_SMTP_URL, with a
+    /// loopback listen address and public URL, and without
+    /// UNI1_TRUST_PROXY_HEADERS]
+    #[arg(long, env = "UNI1_DEV_OUTBOX", value_name = "BOOL")]
+    pub dev_outbox: Option<bool>,
+
     /// OAuth client id for "Sign in with Google"; with the secret, shows the
     /// button [default: none]
     #[arg(long, env = "UNI1_GOOGLE_CLIENT_ID", value_name = "ID")]
@@ -289,6 +305,8 @@ struct FileSettings {
     session_idle_hours: Option<u32>,
     session_max_hours: Option<u32>,
     trust_proxy_headers: Option<bool>,
+    trusted_proxy_hops: Option<u8>,
+    dev_outbox: Option<bool>,
     google_client_id: Option<String>,
     google_client_secret: Option<String>,
     google_issuer: Option<String>,
@@ -370,6 +388,11 @@ pub struct Settings {
     pub session_idle_hours: u32,
     pub session_max_hours: u32,
     pub trust_proxy_headers: bool,
+    /// Proxies that append to X-Forwarded-For (used with
+    /// `trust_proxy_headers` only); at least 1.
+    pub trusted_proxy_hops: u8,
+    /// Route `/dev/outbox` (loopback listen address and public URL only).
+    pub dev_outbox: bool,
     pub google: Option<crate::http::oauth::GoogleSettings>,
     pub github: Option<crate::http::oauth::GitHubSettings>,
     /// `UNI1_APP_KEY` as given (validated), or `None` for the key file.
@@ -416,15 +439,96 @@ fn validated_app_key(app_key: Option<String>) -> Result<Option<String>, ConfigEr
     Ok(app_key)
 }
 
+/// True when the URL's host is this machine (`localhost`, 127.0.0.0/8, ::1).
+fn is_loopback_url(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 impl Settings {
-    /// Development mode: mail goes to the local outbox and the site is only
-    /// reachable on this machine, so the outbox page may be shown.
-    pub fn dev_mode(&self) -> bool {
-        self.smtp_url.is_none()
-            && matches!(
-                self.public_url.host_str(),
-                Some("127.0.0.1" | "localhost" | "[::1]")
-            )
+    /// The `Host` values this site answers to, as `host:port` in lower case:
+    /// the public URL's authority and, when that is on this machine, the
+    /// other loopback names with the same port (`localhost` beside
+    /// `127.0.0.1`). A DNS-rebinding page always uses its own name, so it
+    /// is never among them.
+    pub fn allowed_hosts(&self) -> Vec<String> {
+        let port = self.public_url.port_or_known_default().unwrap_or(80);
+        let host = self
+            .public_url
+            .host_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let mut hosts = vec![format!("{host}:{port}")];
+        if is_loopback_url(&self.public_url) {
+            for alias in ["localhost", "127.0.0.1", "[::1]"] {
+                let alias = format!("{alias}:{port}");
+                if !hosts.contains(&alias) {
+                    hosts.push(alias);
+                }
+            }
+        }
+        hosts
+    }
+
+    /// The settings worth logging at start-up, as `name=value` pairs: an
+    /// allow-list of values that are never secret (no URLs that may carry
+    /// credentials, no keys; secret settings only say whether they are set).
+    pub fn summary(&self) -> String {
+        let on = |b: bool| if b { "set" } else { "unset" };
+        let storage = match &self.generation.storage.config {
+            uni1_storage::StoreConfig::Local { root } => format!("local({})", root.display()),
+            uni1_storage::StoreConfig::S3 { bucket, region, .. } => {
+                format!("s3(bucket={bucket}, region={region})")
+            }
+            uni1_storage::StoreConfig::Memory => "memory".to_owned(),
+        };
+        let models = self
+            .generation
+            .models
+            .iter()
+            .map(|m| format!("{}:{}", m.id, m.backend))
+            .collect::<Vec<_>>()
+            .join(",");
+        let database = if self.database.is_postgres() {
+            "postgres"
+        } else {
+            "sqlite"
+        };
+        [
+            format!("listen={}", self.listen),
+            format!("public_origin={}", self.public_origin()),
+            format!("data_dir={}", self.data_dir.display()),
+            format!("database={database}"),
+            format!("database_max_connections={}", self.database.max_connections),
+            format!("log_format={:?}", self.log_format),
+            format!("leptos_config={}", self.leptos_config.display()),
+            format!("smtp_url={}", on(self.smtp_url.is_some())),
+            format!("mail_from={}", self.mail_from.email),
+            format!("session_idle_hours={}", self.session_idle_hours),
+            format!("session_max_hours={}", self.session_max_hours),
+            format!("trust_proxy_headers={}", self.trust_proxy_headers),
+            format!("trusted_proxy_hops={}", self.trusted_proxy_hops),
+            format!("dev_outbox={}", self.dev_outbox),
+            format!("google={}", on(self.google.is_some())),
+            format!("github={}", on(self.github.is_some())),
+            format!("app_key={}", on(self.app_key.is_some())),
+            format!("storage={storage}"),
+            format!(
+                "storage_keys={}",
+                on(self.generation.storage.keys.is_some())
+            ),
+            format!("models=[{models}]"),
+            format!("worker_slots={}", self.generation.worker_slots),
+            format!(
+                "model_webhook_secret={}",
+                on(self.generation.model_webhook_secret.is_some())
+            ),
+        ]
+        .join(" ")
     }
 
     /// True when the public URL is https: Secure cookies and HSTS.
@@ -501,6 +605,28 @@ impl Settings {
                 format!("must be at least UNI1_SESSION_IDLE_HOURS ({session_idle_hours})"),
             ));
         }
+        let trust_proxy_headers = args
+            .trust_proxy_headers
+            .or(file.trust_proxy_headers)
+            .unwrap_or(false);
+        let trusted_proxy_hops = match args.trusted_proxy_hops.or(file.trusted_proxy_hops) {
+            None => 1,
+            Some(_) if !trust_proxy_headers => {
+                return Err(invalid(
+                    "UNI1_TRUSTED_PROXY_HOPS",
+                    "only applies with UNI1_TRUST_PROXY_HEADERS=true",
+                ))
+            }
+            Some(n @ 1..=16) => n,
+            Some(_) => return Err(invalid("UNI1_TRUSTED_PROXY_HOPS", "must be 1 to 16")),
+        };
+        let dev_outbox = resolve_dev_outbox(
+            args.dev_outbox.or(file.dev_outbox),
+            listen,
+            &public_url,
+            smtp_url.is_some(),
+            trust_proxy_headers,
+        )?;
         Ok(Self {
             database,
             data_dir,
@@ -517,10 +643,9 @@ impl Settings {
             mail_from,
             session_idle_hours,
             session_max_hours,
-            trust_proxy_headers: args
-                .trust_proxy_headers
-                .or(file.trust_proxy_headers)
-                .unwrap_or(false),
+            trust_proxy_headers,
+            trusted_proxy_hops,
+            dev_outbox,
             google: match pair(
                 (
                     "UNI1_GOOGLE_CLIENT_ID",
@@ -576,6 +701,38 @@ impl Settings {
                 }),
             },
         })
+    }
+}
+
+/// Whether `/dev/outbox` is routed. By default only where nobody else can
+/// reach it: no SMTP server (so the outbox is where mail goes), a loopback
+/// listen address and public URL, and no proxy in front (a local proxy
+/// would make every visitor look local). Asked for explicitly, it is still
+/// refused with an address or a public URL that other machines reach.
+fn resolve_dev_outbox(
+    asked: Option<bool>,
+    listen: SocketAddr,
+    public_url: &Url,
+    smtp: bool,
+    trust_proxy_headers: bool,
+) -> Result<bool, ConfigError> {
+    let local = listen.ip().is_loopback() && is_loopback_url(public_url);
+    match asked {
+        None => Ok(local && !smtp && !trust_proxy_headers),
+        Some(false) => Ok(false),
+        Some(true) if !listen.ip().is_loopback() => Err(invalid(
+            "UNI1_DEV_OUTBOX",
+            format!(
+                "cannot be on while uni1 listens on {listen}, which other machines can reach \
+                 (it shows every reset and confirmation link); listen on 127.0.0.1 or [::1], or turn it off"
+            ),
+        )),
+        Some(true) if !local => Err(invalid(
+            "UNI1_DEV_OUTBOX",
+            "cannot be on with a public URL that is not on this machine \
+             (localhost, 127.0.0.1 or [::1]); turn it off",
+        )),
+        Some(true) => Ok(true),
     }
 }
 
@@ -840,7 +997,7 @@ mod tests {
     #[test]
     fn mail_defaults_follow_the_public_url() {
         let s = Settings::resolve(ServeArgs::default(), None).unwrap();
-        assert!(s.dev_mode(), "no SMTP and a loopback URL");
+        assert!(s.dev_outbox, "no SMTP and a loopback URL");
         assert_eq!(
             s.mail_from.email.to_string(),
             "no-reply@localhost.localdomain"
@@ -850,7 +1007,7 @@ mod tests {
             ..Default::default()
         };
         let s = Settings::resolve(args, None).unwrap();
-        assert!(!s.dev_mode(), "a public site never shows the outbox");
+        assert!(!s.dev_outbox, "a public site never shows the outbox");
         assert_eq!(s.mail_from.email.to_string(), "no-reply@images.example.com");
     }
 
@@ -861,6 +1018,189 @@ mod tests {
         let s = Settings::resolve(args, None).unwrap();
         assert!(s.database.is_postgres());
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    /// H1: every secret setting holds a sentinel; neither `Debug` nor the
+    /// start-up summary may show any of them.
+    // SMTP settings are checked by building the transport, whose pool
+    // needs a runtime.
+    #[tokio::test]
+    async fn no_secret_reaches_debug_output_or_the_start_up_log_line() {
+        const APP_KEY: &str = "U0VOVElORUwtYXBwLWtleS0wMTIzNDU2Nzg5YWJjZGU=";
+        const STORE_KEY: &str = "U0VOVElORUwtc3RvcmUta2V5LTAxMjM0NTY3ODlhYmM=";
+        let mut file = tempfile();
+        writeln!(
+            file.1,
+            "[[models]]\nid = \"remote\"\nname = \"Remote\"\nbackend = \"openai\"\n\
+             base_url = \"https://api.example.com/v1\"\napi_key = \"SENTINEL-model-key\"\n"
+        )
+        .unwrap();
+        let mut args = ServeArgs {
+            smtp_url: Some("smtp://mailer:SENTINEL-smtp@mail.example.com:587".into()),
+            google_client_id: Some("google-id".into()),
+            google_client_secret: Some("SENTINEL-google".into()),
+            github_client_id: Some("github-id".into()),
+            github_client_secret: Some("SENTINEL-github".into()),
+            ..Default::default()
+        };
+        args.database.database_url = Some("postgres://u:SENTINEL-db@db/x".into());
+        args.database.app_key = Some(APP_KEY.into());
+        args.generation.storage = Some(StorageKind::S3);
+        args.generation.s3_bucket = Some("images".into());
+        args.generation.s3_access_key_id = Some("AKID".into());
+        args.generation.s3_secret_access_key = Some("SENTINEL-s3".into());
+        args.generation.storage_keys = Some(format!("k1:{STORE_KEY}"));
+        args.generation.model_webhook_secret = Some("whsec_SENTINEL".into());
+        let s = Settings::resolve(args, Some(&file.0)).unwrap();
+        assert_eq!(
+            s.generation.models.len(),
+            1,
+            "the model with its key is loaded"
+        );
+
+        let debug = format!("{s:?}");
+        let summary = s.summary();
+        for text in [&debug, &summary] {
+            assert!(!text.contains("SENTINEL"), "{text}");
+            assert!(
+                !text.contains(APP_KEY) && !text.contains(STORE_KEY),
+                "{text}"
+            );
+        }
+        assert!(
+            debug.contains("images") && debug.contains("AKID"),
+            "{debug}"
+        );
+        for expected in [
+            "listen=127.0.0.1:3000",
+            "database=postgres",
+            "smtp_url=set",
+            "storage=s3(bucket=images, region=auto)",
+            "models=[remote:openai]",
+            "model_webhook_secret=set",
+        ] {
+            assert!(summary.contains(expected), "{expected}: {summary}");
+        }
+    }
+
+    fn outbox(configure: impl FnOnce(&mut ServeArgs)) -> Result<bool, String> {
+        let mut args = ServeArgs::default();
+        configure(&mut args);
+        Settings::resolve(args, None)
+            .map(|s| s.dev_outbox)
+            .map_err(|e| e.to_string())
+    }
+
+    // SMTP settings are checked by building the transport, whose pool
+    // needs a runtime.
+    #[tokio::test]
+    async fn the_dev_outbox_is_on_only_where_nobody_else_can_reach_it() {
+        assert_eq!(outbox(|_| {}), Ok(true), "the local default set-up");
+        // The container set-up: reachable from other machines.
+        assert_eq!(
+            outbox(|a| {
+                a.listen = Some("0.0.0.0:3000".parse().unwrap());
+                a.public_url = Some("http://localhost:3000".into());
+            }),
+            Ok(false)
+        );
+        assert_eq!(
+            outbox(|a| a.trust_proxy_headers = Some(true)),
+            Ok(false),
+            "behind a proxy every visitor looks local"
+        );
+        assert_eq!(
+            outbox(|a| a.smtp_url = Some("smtp://127.0.0.1:25".into())),
+            Ok(false)
+        );
+        assert_eq!(
+            outbox(|a| a.public_url = Some("https://images.example.com".into())),
+            Ok(false),
+            "a tunnel or proxy serves the public name"
+        );
+        assert_eq!(outbox(|a| a.dev_outbox = Some(false)), Ok(false));
+        assert_eq!(
+            outbox(|a| {
+                a.dev_outbox = Some(true);
+                a.trust_proxy_headers = Some(true);
+            }),
+            Ok(true),
+            "asked for, behind a local test proxy"
+        );
+    }
+
+    #[test]
+    fn asking_for_the_dev_outbox_on_a_reachable_address_is_refused() {
+        let err = outbox(|a| {
+            a.dev_outbox = Some(true);
+            a.listen = Some("0.0.0.0:3000".parse().unwrap());
+            a.public_url = Some("http://localhost:3000".into());
+        })
+        .unwrap_err();
+        assert!(
+            err.contains("UNI1_DEV_OUTBOX") && err.contains("0.0.0.0:3000"),
+            "{err}"
+        );
+        let err = outbox(|a| {
+            a.dev_outbox = Some(true);
+            a.public_url = Some("https://images.example.com".into());
+        })
+        .unwrap_err();
+        assert!(err.contains("UNI1_DEV_OUTBOX"), "{err}");
+    }
+
+    #[test]
+    fn trusted_proxy_hops_default_to_one_and_need_trust() {
+        let s = Settings::resolve(
+            ServeArgs {
+                trust_proxy_headers: Some(true),
+                ..Default::default()
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.trusted_proxy_hops, 1);
+        let s = Settings::resolve(
+            ServeArgs {
+                trust_proxy_headers: Some(true),
+                trusted_proxy_hops: Some(2),
+                ..Default::default()
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.trusted_proxy_hops, 2);
+        for (trust, hops) in [(true, 0), (false, 2), (true, 17)] {
+            let err = Settings::resolve(
+                ServeArgs {
+                    trust_proxy_headers: Some(trust),
+                    trusted_proxy_hops: Some(hops),
+                    ..Default::default()
+                },
+                None,
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("UNI1_TRUSTED_PROXY_HOPS"), "{err}");
+        }
+    }
+
+    #[test]
+    fn allowed_hosts_are_the_public_authority_and_local_aliases() {
+        let s = Settings::resolve(ServeArgs::default(), None).unwrap();
+        assert_eq!(
+            s.allowed_hosts(),
+            ["127.0.0.1:3000", "localhost:3000", "[::1]:3000"]
+        );
+        let s = Settings::resolve(
+            ServeArgs {
+                public_url: Some("https://Images.Example.com".into()),
+                ..Default::default()
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.allowed_hosts(), ["images.example.com:443"]);
     }
 
     fn tempfile() -> (PathBuf, std::fs::File) {

@@ -8,18 +8,28 @@ use uni1_migration::{Migrator, MigratorTrait};
 
 use crate::config::DatabaseSettings;
 
-/// Opens a connection pool. For SQLite, creates the file's folder and turns
-/// on write-ahead logging so readers do not block the writer.
+/// Opens a connection pool. For SQLite, creates the file's folder (0700) and
+/// the file (0600), and turns on write-ahead logging so readers do not block
+/// the writer.
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
     let url = settings.url.expose_secret();
     if let Some(path) = sqlite_file(url) {
-        if let Some(dir) = std::path::Path::new(path).parent() {
+        let path = std::path::Path::new(path);
+        if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| {
+                crate::files::create_private_dir(dir).map_err(|e| {
                     DbErr::Custom(format!("cannot create the folder for the SQLite file: {e}"))
                 })?;
             }
         }
+        // Created here, owner-only, before SQLite would create it with the
+        // umask: it holds password hashes and sealed secrets. SQLite gives
+        // its -wal and -shm files the same mode.
+        if url.contains("mode=rwc") {
+            crate::files::create_private_file(path)
+                .map_err(|e| DbErr::Custom(format!("cannot create the SQLite file: {e}")))?;
+        }
+        crate::files::warn_if_open_to_others(path, "the database file");
     }
     // SQLite has one writer. With several pooled connections, a transaction
     // that reads and then writes fails at once with "database is locked"

@@ -78,7 +78,7 @@ fn capabilities(m: &ModelFileEntry, defaults: Capabilities) -> anyhow::Result<Ca
 
 fn secret(m: &ModelFileEntry) -> anyhow::Result<String> {
     if let Some(k) = &m.api_key {
-        return Ok(k.clone());
+        return Ok(secrecy::ExposeSecret::expose_secret(k).to_owned());
     }
     if let Some(var) = &m.api_key_env {
         return std::env::var(var).with_context(|| {

@@ -1,22 +1,26 @@
 //! The HTTP application: Leptos pages and server functions, plain routes,
 //! and the middleware every request passes through.
 
+pub mod cache;
 pub mod csrf;
 pub mod dev_outbox;
 pub mod gallery;
 pub mod health;
+pub mod host;
+pub mod logging;
 pub mod media;
 pub mod oauth;
 pub mod security_headers;
 pub mod session;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::FromRef;
 use axum::handler::Handler as _;
 use axum::routing::get;
 use axum::Router;
-use http::{HeaderName, Request};
+use http::HeaderName;
 use leptos::prelude::*;
 use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
 use tower::ServiceBuilder;
@@ -41,15 +45,23 @@ pub struct ServerState {
 pub struct HttpPolicy {
     /// The public origin, e.g. `https://images.example.com`.
     pub public_origin: String,
+    /// The `Host` values the site answers to (`host:port`, lower case):
+    /// see [`crate::config::Settings::allowed_hosts`].
+    pub allowed_hosts: Arc<[String]>,
     /// Send HSTS (only when served over https).
     pub hsts: bool,
     /// Take client addresses from X-Forwarded-For.
     pub trust_proxy_headers: bool,
-    /// Route `/dev/outbox` (development mode only).
+    /// Proxies that append to X-Forwarded-For (with `trust_proxy_headers`).
+    pub trusted_proxy_hops: u8,
+    /// Route `/dev/outbox` (see `UNI1_DEV_OUTBOX`).
     pub dev_outbox: bool,
+    /// The session cookie's name: answers to requests that carry it are
+    /// never stored by caches.
+    pub session_cookie: &'static str,
 }
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Builds the whole application.
 pub fn router(
@@ -63,17 +75,15 @@ pub fn router(
     let context = move || provide_context(app_state.clone());
 
     let middleware = ServiceBuilder::new()
+        // A client's x-request-id is kept only when well formed; otherwise
+        // the next layer makes one.
+        .layer(axum::middleware::from_fn(
+            logging::drop_malformed_request_id,
+        ))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(|req: &Request<_>| {
-                    let id = req
-                        .headers()
-                        .get(REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default();
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-                })
+                .make_span_with(logging::request_span)
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -81,12 +91,27 @@ pub fn router(
             policy.clone(),
             security_headers::apply,
         ))
-        .layer(axum::middleware::from_fn_with_state(policy.clone(), csrf::refuse_foreign_origin))
+        .layer(axum::middleware::from_fn_with_state(
+            policy.clone(),
+            cache::apply,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            policy.clone(),
+            host::refuse_unknown_host,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            policy.clone(),
+            csrf::refuse_foreign_origin,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             session::SessionLayer {
                 accounts: state.app.accounts.clone(),
                 cookie: state.app.cookie.clone(),
-                trust_proxy_headers: policy.trust_proxy_headers,
+                trusted_proxy_hops: if policy.trust_proxy_headers {
+                    policy.trusted_proxy_hops.into()
+                } else {
+                    0
+                },
             },
             session::resolve,
         ))
@@ -150,7 +175,11 @@ pub fn router(
     if policy.dev_outbox {
         plain = plain.route(
             "/dev/outbox",
-            get(dev_outbox::page).with_state(state.app.db.clone()),
+            get(dev_outbox::page).with_state(dev_outbox::DevOutbox {
+                db: state.app.db.clone(),
+                allowed_hosts: policy.allowed_hosts.clone(),
+                default_port: host::default_port(&policy.public_origin),
+            }),
         );
     }
     // Static files (the WASM, JS, CSS and public/) straight from the site

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod config;
 pub mod db;
+pub mod files;
 pub mod generation;
 pub mod http;
 pub mod telemetry;
@@ -53,8 +54,10 @@ pub fn app_key(given: Option<&secrecy::SecretString>, data_dir: &Path) -> anyhow
         return AppKey::from_base64(given.expose_secret()).context("invalid UNI1_APP_KEY");
     }
     let path = data_dir.join("app.key");
-    if !path.exists() {
-        std::fs::create_dir_all(data_dir)
+    if path.exists() {
+        files::warn_if_open_to_others(&path, "the application key");
+    } else {
+        files::create_private_dir(data_dir)
             .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
@@ -146,9 +149,12 @@ pub fn app_with_generations(
     };
     let policy = HttpPolicy {
         public_origin: settings.public_origin(),
+        allowed_hosts: settings.allowed_hosts().into(),
         hsts: settings.is_https(),
         trust_proxy_headers: settings.trust_proxy_headers,
-        dev_outbox: settings.dev_mode(),
+        trusted_proxy_hops: settings.trusted_proxy_hops,
+        dev_outbox: settings.dev_outbox,
+        session_cookie: state.app.cookie.name,
     };
     let webhooks = http::media::Webhooks {
         secret: settings.generation.model_webhook_secret.clone(),
@@ -168,9 +174,11 @@ pub fn mail_transport(settings: &config::Settings) -> anyhow::Result<Transport> 
 /// `uni1 serve`: migrate, then serve until SIGTERM or Ctrl-C, finishing the
 /// requests in flight.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    tracing::info!(?settings, "starting");
+    // An allow-list of settings: `?settings` would print every field that
+    // is not a secret type, and one missed field is one leaked credential.
+    tracing::info!(settings = %settings.summary(), "starting");
     let leptos = leptos_options(&settings.leptos_config)?;
-    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+    files::create_private_dir(&settings.data_dir).with_context(|| {
         format!(
             "cannot create the data folder {}",
             settings.data_dir.display()
@@ -187,9 +195,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {} (UNI1_LISTEN)", settings.listen))?;
     let transport = mail_transport(&settings)?;
-    if settings.dev_mode() {
+    if settings.dev_outbox {
         println!(
-            "mail goes to {} (readable at {}dev/outbox)",
+            "mail goes to {} (readable from this machine at {}dev/outbox)",
             settings.data_dir.join("outbox").display(),
             settings.public_url
         );

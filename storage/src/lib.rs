@@ -51,6 +51,7 @@ use base64::Engine as _;
 use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload};
+use secrecy::{ExposeSecret as _, SecretString};
 
 /// Where objects go.
 #[derive(Debug, Clone)]
@@ -63,7 +64,8 @@ pub enum StoreConfig {
         bucket: String,
         region: String,
         access_key_id: String,
-        secret_access_key: String,
+        /// A secret: `Debug` prints it redacted, so settings can be logged.
+        secret_access_key: SecretString,
         /// Allow `http://` endpoints (local test servers only).
         allow_http: bool,
     },
@@ -641,7 +643,7 @@ impl Blobs {
                 bucket,
                 region,
                 access_key_id,
-                secret_access_key,
+                secret_access_key.expose_secret(),
                 *allow_http,
             )?,
             StoreConfig::Memory => Arc::new(object_store::memory::InMemory::new()),

@@ -65,7 +65,7 @@ fn config(s: &Settings, secret_key: &str) -> StoreConfig {
         bucket: s.bucket.clone(),
         region: s.region.clone(),
         access_key_id: s.access_key.clone(),
-        secret_access_key: secret_key.to_owned(),
+        secret_access_key: secret_key.to_owned().into(),
         allow_http: s.endpoint.starts_with("http://"),
     }
 }

@@ -71,7 +71,14 @@ impl Transport {
                     Utc::now().format("%Y%m%dT%H%M%S%.6f"),
                     uuid::Uuid::now_v7()
                 );
-                tokio::fs::write(dir.join(name), message.formatted())
+                // Owner-only: mails hold reset and confirmation links.
+                let mut options = tokio::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                options.mode(0o600);
+                let path = dir.join(name);
+                options.open(&path).await.map_err(|e| e.to_string())?;
+                tokio::fs::write(path, message.formatted())
                     .await
                     .map_err(|e| e.to_string())
             }

@@ -120,9 +120,9 @@ pub struct ModelFileEntry {
     pub backend: String,
     #[serde(default)]
     pub base_url: Option<String>,
-    /// The secret itself, or...
+    /// The secret itself (never printed by `Debug`), or...
     #[serde(default)]
-    pub api_key: Option<String>,
+    pub api_key: Option<SecretString>,
     /// ...the name of the environment variable that holds it.
     #[serde(default)]
     pub api_key_env: Option<String>,
@@ -235,7 +235,8 @@ impl GenerationSettings {
                         "UNI1_S3_SECRET_ACCESS_KEY",
                         args.s3_secret_access_key
                             .or_else(|| file.s3_secret_access_key.clone()),
-                    )?,
+                    )?
+                    .into(),
                     allow_http,
                 }
             }

@@ -68,10 +68,13 @@ pub async fn media(
             return unavailable();
         }
     };
+    // `no-cache`: the browser keeps the image but asks again each time
+    // (a 304 with the ETag), so it stops being shown after sign-out,
+    // deletion or expiry instead of living on in the cache for a day.
     let mut r = send(
         &gens.blobs,
         &object,
-        "private, max-age=86400",
+        "private, no-cache",
         &headers,
         query.download.is_some(),
     )

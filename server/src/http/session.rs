@@ -2,12 +2,12 @@
 //! into a [`RequestAuth`] (who is signed in, from which address and
 //! browser) that server functions read from the request.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use http::{header, HeaderValue};
+use http::{header, HeaderMap, HeaderValue};
 use uni1_app::session::{cookie_value, CookieSettings, RequestAuth};
 use uni1_domain::accounts::{Accounts, ClientInfo};
 
@@ -16,27 +16,49 @@ use uni1_domain::accounts::{Accounts, ClientInfo};
 pub struct SessionLayer {
     pub accounts: Accounts,
     pub cookie: CookieSettings,
-    pub trust_proxy_headers: bool,
+    /// Proxies in front that append to X-Forwarded-For; 0: the header is
+    /// not trusted and the connection's peer is the client.
+    pub trusted_proxy_hops: usize,
 }
 
-/// The client's address: the connection's peer, or with
-/// `trust_proxy_headers` the last address the proxy appended.
-fn client_ip(request: &Request, trust_proxy_headers: bool) -> String {
-    if trust_proxy_headers {
-        let forwarded = request
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').map(str::trim).find(|s| !s.is_empty()));
+/// The client's address. Without trusted proxies, the connection's peer.
+/// With `hops` trusted proxies, each appends the address it was connected
+/// from to X-Forwarded-For: the right-most `hops` entries were written by
+/// them, and the `hops`-th from the right, written by the farthest proxy,
+/// is the client (entries further left came from the client and prove
+/// nothing). A shorter list means fewer
+/// proxies were passed: its left-most entry is taken. A missing or
+/// unreadable entry falls back to the peer. IPv4-mapped IPv6 addresses
+/// count as IPv4.
+pub fn client_ip(headers: &HeaderMap, peer: Option<IpAddr>, hops: usize) -> Option<IpAddr> {
+    if hops > 0 {
+        let entries: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        let forwarded = entries
+            .len()
+            .checked_sub(hops)
+            .map_or(entries.first(), |i| entries.get(i))
+            .and_then(|entry| parse_ip(entry));
         if let Some(ip) = forwarded {
-            return ip.to_owned();
+            return Some(ip.to_canonical());
         }
     }
-    request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    peer.map(|ip| ip.to_canonical())
+}
+
+/// An address as proxies write it: `192.0.2.1`, `2001:db8::1`, or with a
+/// port (`192.0.2.1:4711`, `[2001:db8::1]:4711`).
+fn parse_ip(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|s| s.ip()))
 }
 
 fn skip(path: &str) -> bool {
@@ -57,8 +79,13 @@ pub async fn resolve(
     if skip(request.uri().path()) {
         return next.run(request).await;
     }
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
     let client = ClientInfo {
-        ip: client_ip(&request, layer.trust_proxy_headers),
+        ip: client_ip(request.headers(), peer, layer.trusted_proxy_hops)
+            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
         user_agent: request
             .headers()
             .get(header::USER_AGENT)
@@ -104,7 +131,57 @@ pub async fn resolve(
 mod tests {
     use super::*;
 
-    use http::HeaderMap;
+    fn xff(values: &[&'static str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn without_trusted_proxies_the_peer_is_the_client() {
+        let h = xff(&["198.51.100.7"]);
+        assert_eq!(client_ip(&h, ip("203.0.113.1"), 0), ip("203.0.113.1"));
+        assert_eq!(client_ip(&h, None, 0), None);
+        assert_eq!(
+            client_ip(&HeaderMap::new(), ip("::ffff:203.0.113.1"), 0),
+            ip("203.0.113.1"),
+            "IPv4-mapped counts as IPv4"
+        );
+    }
+
+    #[test]
+    fn trusted_hops_pick_the_address_the_farthest_proxy_saw() {
+        // The client forged the first entry; one proxy appended the real one.
+        let h = xff(&["10.0.0.1, 198.51.100.7"]);
+        assert_eq!(client_ip(&h, ip("127.0.0.1"), 1), ip("198.51.100.7"));
+        // CDN -> load balancer -> uni1: the LB appended the CDN's address.
+        let h = xff(&["10.0.0.1, 198.51.100.7, 192.0.2.50"]);
+        assert_eq!(client_ip(&h, ip("127.0.0.1"), 2), ip("198.51.100.7"));
+        assert_eq!(client_ip(&h, ip("127.0.0.1"), 1), ip("192.0.2.50"));
+        // Several headers are one list, in order.
+        let h = xff(&["10.0.0.1", "198.51.100.7, 192.0.2.50"]);
+        assert_eq!(client_ip(&h, ip("127.0.0.1"), 2), ip("198.51.100.7"));
+        // Fewer entries than proxies: the left-most one.
+        let h = xff(&["198.51.100.7"]);
+        assert_eq!(client_ip(&h, ip("127.0.0.1"), 2), ip("198.51.100.7"));
+        // With ports, IPv6, or unreadable.
+        let h = xff(&["[2001:db8::7]:4711"]);
+        assert_eq!(client_ip(&h, ip("127.0.0.1"), 1), ip("2001:db8::7"));
+        let h = xff(&["198.51.100.7:4711"]);
+        assert_eq!(client_ip(&h, ip("127.0.0.1"), 1), ip("198.51.100.7"));
+        let h = xff(&["unknown"]);
+        assert_eq!(client_ip(&h, ip("127.0.0.1"), 1), ip("127.0.0.1"));
+        assert_eq!(
+            client_ip(&HeaderMap::new(), ip("127.0.0.1"), 1),
+            ip("127.0.0.1")
+        );
+    }
 
     #[test]
     fn finds_the_cookie_among_others() {

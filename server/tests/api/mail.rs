@@ -64,6 +64,13 @@ on_both_backends!(
         assert!(mail.sent_at.is_some());
         let files: Vec<_> = std::fs::read_dir(&outbox).expect("outbox").collect();
         assert_eq!(files.len(), 1);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let eml = files[0].as_ref().expect("entry").path();
+            let mode = std::fs::metadata(&eml).expect("eml").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "outbox files are owner-only");
+        }
         std::fs::remove_dir_all(outbox).ok();
         let report = deliver_due(&app.db, &up, &sender(), Utc::now())
             .await

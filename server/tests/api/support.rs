@@ -36,6 +36,8 @@ pub struct TestApp {
     pub gens: uni1_domain::generation::Generations,
     /// The database's URL, for child processes (`uni1 worker`).
     pub database_url: String,
+    /// The public origin the app was configured with (usually [`ORIGIN`]).
+    pub origin: String,
 }
 
 /// A response, read whole.
@@ -107,7 +109,21 @@ impl Visitor {
 pub const SESSION_COOKIE: &str = "uni1_session";
 
 impl TestApp {
+    /// The Host header a browser sends to this app.
+    pub fn host(&self) -> &str {
+        self.origin
+            .split_once("://")
+            .map_or(self.origin.as_str(), |(_, host)| host)
+    }
+
+    /// Sends `request` as a browser on this machine would: with the app's
+    /// Host header (unless the request names one) and a loopback peer
+    /// (unless it has one).
     pub async fn send(&self, mut request: Request<Body>) -> Reply {
+        if !request.headers().contains_key(http::header::HOST) {
+            let host = http::HeaderValue::from_str(self.host()).expect("a valid host");
+            request.headers_mut().insert(http::header::HOST, host);
+        }
         if request
             .extensions()
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
@@ -147,7 +163,7 @@ impl TestApp {
 
     /// A form POST as a same-origin browser page sends it.
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Reply {
-        self.post_form_from(path, form, Some(ORIGIN)).await
+        self.post_form_from(path, form, Some(&self.origin)).await
     }
 
     /// A form POST with the given `Origin` header (or none).
@@ -164,8 +180,7 @@ impl TestApp {
             .join("&");
         let mut request = Request::post(path)
             .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "application/json")
-            .header("host", "uni1.test");
+            .header("accept", "application/json");
         if let Some(origin) = origin {
             request = request.header("origin", origin);
         }
@@ -185,8 +200,7 @@ impl TestApp {
         let mut request = Request::post(path)
             .header("content-type", "application/x-www-form-urlencoded")
             .header("accept", "application/json")
-            .header("host", "uni1.test")
-            .header("origin", ORIGIN)
+            .header("origin", &self.origin)
             .header("user-agent", visitor.user_agent);
         if let Some(cookie) = &visitor.cookie {
             request = request.header("cookie", cookie);
@@ -378,6 +392,7 @@ where
         key,
         gens,
         database_url: database.url.clone(),
+        origin: settings.public_origin(),
     };
     test(app).await;
     db.close().await.ok();
