@@ -150,10 +150,11 @@ pub fn app_with_generations(
         trust_proxy_headers: settings.trust_proxy_headers,
         dev_outbox: settings.dev_mode(),
     };
-    let webhooks = http::media::Webhooks {
-        secret: settings.generation.model_webhook_secret.clone(),
+    let webhooks = http::media::Webhooks::new(
+        settings.generation.model_webhook_secret.clone(),
         wakeups,
-    };
+        &state.app.generations.catalog,
+    );
     http::router(state, policy, oauth, webhooks)
 }
 
