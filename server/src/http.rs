@@ -150,7 +150,8 @@ pub fn router(
     if policy.dev_outbox {
         plain = plain.route(
             "/dev/outbox",
-            get(dev_outbox::page).with_state(state.app.db.clone()),
+            get(dev_outbox::page)
+                .with_state((state.app.db.clone(), state.app.accounts.key.clone())),
         );
     }
     // Static files (the WASM, JS, CSS and public/) straight from the site

@@ -6,11 +6,12 @@ use axum::extract::State;
 use axum::response::{Html, IntoResponse};
 use http::StatusCode;
 use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder, QuerySelect};
+use uni1_domain::crypto::AppKey;
 use uni1_domain::entities::mail_outbox;
 use uni1_domain::mail::templates::escape;
 
-/// Lists the newest 50 mails.
-pub async fn page(State(db): State<DatabaseConnection>) -> impl IntoResponse {
+/// Lists the newest 50 mails (their sealed bodies opened with the key).
+pub async fn page(State((db, key)): State<(DatabaseConnection, AppKey)>) -> impl IntoResponse {
     let mails = match mail_outbox::Entity::find()
         .order_by_desc(mail_outbox::Column::CreatedAt)
         .limit(50)
@@ -34,6 +35,11 @@ pub async fn page(State(db): State<DatabaseConnection>) -> impl IntoResponse {
          outbox folder. This page exists only while the site is reachable on this machine alone.</p>",
     );
     for m in mails {
+        let text = match uni1_domain::mail::open_bodies(&key, &m) {
+            Ok(bodies) if bodies.text.is_empty() => "(cleared after delivery)".to_owned(),
+            Ok(bodies) => bodies.text,
+            Err(e) => format!("(the sealed body does not open: {e})"),
+        };
         body.push_str(&format!(
             "<article><hr><p><b>{}</b><br>to {} · {}{}</p><pre>{}</pre></article>",
             escape(&m.subject),
@@ -44,7 +50,7 @@ pub async fn page(State(db): State<DatabaseConnection>) -> impl IntoResponse {
             } else {
                 " · queued"
             },
-            escape(&m.text_body),
+            escape(&text),
         ));
     }
     Html(body).into_response()
