@@ -16,9 +16,10 @@ use crate::{
     GenerationRequest, ImageData, ImageModel, JobHooks, Outcome,
 };
 
-/// The largest prediction answer accepted (JSON with output URLs and logs),
-/// plus room for a reference image the provider echoes in `input`.
-pub const ANSWER_CAP: usize = 1024 * 1024;
+/// The largest prediction answer accepted (JSON with output URLs and the
+/// model's logs), plus room for a reference image the provider echoes in
+/// `input`.
+pub const ANSWER_CAP: usize = 4 * 1024 * 1024;
 
 /// What the user sees when the provider's safety checker fails a prediction.
 pub const REFUSED_REASON: &str = "The model's safety filter refused this prompt.";

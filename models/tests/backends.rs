@@ -998,12 +998,12 @@ async fn oversized_answers_are_refused() {
     );
 
     let model = predictions(&base, Wakeups::default());
-    server.inject(Fault::OversizedAnswer(4 << 20), 1);
+    server.inject(Fault::OversizedAnswer(8 << 20), 1);
     assert_refused(
         &model.generate(&request("x", 1), &NoHooks).await,
         "larger than",
     );
-    server.inject_on_polls(Fault::OversizedAnswer(4 << 20), 1);
+    server.inject_on_polls(Fault::OversizedAnswer(8 << 20), 1);
     assert_refused(
         &model.generate(&request("x", 1), &NoHooks).await,
         "larger than",
