@@ -2,6 +2,12 @@
 //! transaction as the change it reports, and a background worker sends it
 //! (see [`delivery`]), so a mail server that is down delays mail but loses
 //! none.
+//!
+//! Mails carry live single-use links (confirmation, reset, address change),
+//! so the queued bodies are sealed with the application key (AES-GCM, bound
+//! to the row's id and part) and opened only by [`open_bodies`]: at
+//! delivery, on the development outbox page and in tests. Delivery clears
+//! them once sent, and old rows are purged (see [`delivery`]).
 
 pub mod delivery;
 pub mod templates;
@@ -10,6 +16,7 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 use uuid::Uuid;
 
+use crate::crypto::{AppKey, CryptoError};
 use crate::entities::mail_outbox;
 use crate::error::{ResultExt, Unexpected};
 
@@ -37,9 +44,11 @@ pub struct Message {
     pub html: String,
 }
 
-/// Queues `message` to `to`, inside the caller's transaction when given one.
+/// Queues `message` to `to`, inside the caller's transaction when given one;
+/// its bodies are stored sealed with `key`.
 pub async fn enqueue(
     conn: &impl ConnectionTrait,
+    key: &AppKey,
     user_id: Option<Uuid>,
     kind: &str,
     to: &str,
@@ -53,8 +62,8 @@ pub async fn enqueue(
         kind: Set(kind.to_owned()),
         to_address: Set(to.to_owned()),
         subject: Set(message.subject),
-        text_body: Set(message.text),
-        html_body: Set(message.html),
+        text_body: Set(key.seal(message.text.as_bytes(), &aad(id, Part::Text))),
+        html_body: Set(key.seal(message.html.as_bytes(), &aad(id, Part::Html))),
         created_at: Set(now),
         send_after: Set(now),
         attempts: Set(0),
@@ -67,4 +76,44 @@ pub async fn enqueue(
     .await
     .unexpected("queueing a mail")?;
     Ok(id)
+}
+
+/// The two bodies of a mail.
+#[derive(Clone, Copy)]
+enum Part {
+    Text,
+    Html,
+}
+
+/// Binds a sealed body to its row and part, so it opens nowhere else.
+fn aad(id: Uuid, part: Part) -> Vec<u8> {
+    let part = match part {
+        Part::Text => "text",
+        Part::Html => "html",
+    };
+    format!("mail_outbox {id} {part}").into_bytes()
+}
+
+/// A mail's bodies in clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bodies {
+    pub text: String,
+    pub html: String,
+}
+
+/// Opens the bodies of an outbox row: the one way to read them. Bodies that
+/// delivery has cleared open as empty strings.
+pub fn open_bodies(key: &AppKey, mail: &mail_outbox::Model) -> Result<Bodies, CryptoError> {
+    Ok(Bodies {
+        text: open_part(key, mail.id, Part::Text, &mail.text_body)?,
+        html: open_part(key, mail.id, Part::Html, &mail.html_body)?,
+    })
+}
+
+fn open_part(key: &AppKey, id: Uuid, part: Part, stored: &str) -> Result<String, CryptoError> {
+    if stored.is_empty() {
+        return Ok(String::new());
+    }
+    let bytes = key.open(stored, &aad(id, part))?;
+    String::from_utf8(bytes).map_err(|_| CryptoError::Malformed)
 }

@@ -18,6 +18,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::crypto::AppKey;
 use crate::entities::{image, user};
 use crate::error::{ResultExt, Unexpected};
 use crate::mail::{self, templates, MailContext};
@@ -51,6 +52,7 @@ fn may_remind(now: DateTime<Utc>) -> Condition {
 pub async fn queue_due(
     db: &DatabaseConnection,
     ctx: &MailContext,
+    key: &AppKey,
     now: DateTime<Utc>,
     batch: u64,
 ) -> Result<usize, Unexpected> {
@@ -75,7 +77,7 @@ pub async fn queue_due(
         .unexpected("finding due expiry reminders")?;
     let mut sent = 0;
     for user_id in users {
-        match remind(db, ctx, user_id, now).await {
+        match remind(db, ctx, key, user_id, now).await {
             Ok(true) => sent += 1,
             Ok(false) => {}
             Err(e) => tracing::error!(error = ?e, user = %user_id, "an expiry reminder failed"),
@@ -92,6 +94,7 @@ pub async fn queue_due(
 async fn remind(
     db: &DatabaseConnection,
     ctx: &MailContext,
+    key: &AppKey,
     user_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<bool, Unexpected> {
@@ -141,6 +144,7 @@ async fn remind(
     );
     mail::enqueue(
         &txn,
+        key,
         Some(user_id),
         "expiry_reminder",
         &person.email,
@@ -175,13 +179,19 @@ pub async fn opted_in(db: &DatabaseConnection, user_id: Uuid) -> Result<bool, Un
         .is_some_and(|u| u.expiry_reminders))
 }
 
-/// Queues due reminders every `interval` until the task is dropped.
-pub async fn run(db: DatabaseConnection, ctx: MailContext, interval: std::time::Duration) {
+/// Queues due reminders every `interval` until the task is dropped (mail
+/// bodies sealed with `key`).
+pub async fn run(
+    db: DatabaseConnection,
+    ctx: MailContext,
+    key: AppKey,
+    interval: std::time::Duration,
+) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(e) = queue_due(&db, &ctx, Utc::now(), 200).await {
+        if let Err(e) = queue_due(&db, &ctx, &key, Utc::now(), 200).await {
             tracing::error!(error = ?e, "expiry reminders failed");
         }
     }

@@ -9,16 +9,24 @@
 //! - [`predictions::Predictions`]: asynchronous providers in the Replicate
 //!   predictions shape (submit, poll, signed webhook, cancel).
 //!
+//! Every request to a provider goes through the model's
+//! [`outbound::Outbound`] client: public addresses only (loopback only for a
+//! model whose `base_url` is on loopback), no redirects, https, output URLs
+//! only from the model's output hosts, capped answers.
+//!
 //! [`server`] is the project's own model server speaking both wire
 //! protocols with the built-in generator behind them and injectable faults;
 //! tests and demos use it (`uni1 model-server`).
 
 pub mod builtin;
 pub mod openai;
+pub mod outbound;
 pub mod predictions;
 pub mod server;
 
 use serde::{Deserialize, Serialize};
+
+pub use outbound::{FetchError, Outbound};
 
 /// Aspect ratios the studio offers; each maps to a pixel size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -172,73 +180,33 @@ pub trait ImageModel: Send + Sync {
     /// "openai", "predictions").
     fn backend(&self) -> &'static str;
     async fn generate(&self, request: &GenerationRequest, hooks: &dyn JobHooks) -> Outcome;
+
+    /// Fetches an output this back-end returned as [`ImageData::Url`]
+    /// (the queue stores it at once), through the model's
+    /// [`outbound::Outbound`]: only from its output hosts, at most
+    /// `max_bytes`. Back-ends that never answer URLs refuse.
+    async fn fetch_output(&self, url: &url::Url, max_bytes: usize) -> Result<Vec<u8>, FetchError> {
+        let _ = (url, max_bytes);
+        Err(FetchError::permanent(format!(
+            "the {} back-end does not deliver images as URLs",
+            self.backend()
+        )))
+    }
 }
 
-/// An HTTP client for model back-ends: rustls, a 10 s connect timeout and
-/// `timeout` for each whole request (a hung provider becomes a retryable
-/// failure instead of a stuck job), at most 5 redirects.
-pub fn http_client(timeout: std::time::Duration) -> reqwest::Client {
-    let builder = || {
-        reqwest::Client::builder()
-            .use_rustls_tls()
-            .connect_timeout(std::time::Duration::from_secs(10).min(timeout))
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .user_agent(concat!("uni1/", env!("CARGO_PKG_VERSION")))
-    };
-    // Building only fails when the TLS back-end cannot start; the default
-    // client would fail the same way, so there is nothing better to return.
-    builder().build().unwrap_or_else(|error| {
-        tracing::error!(%error, "could not build the model HTTP client; using defaults");
-        reqwest::Client::new()
-    })
-}
-
-/// Fetches an output given as a URL (the queue stores it at once), with the
-/// client's timeouts and a size limit.
-///
-/// Only `http` and `https` URLs are fetched; the body is read chunk by chunk
-/// and refused as soon as it passes `max_bytes`, so a hostile or broken
-/// provider cannot make us buffer an unbounded answer.
-pub async fn fetch_image(
-    http: &reqwest::Client,
-    url: &url::Url,
-    max_bytes: usize,
-) -> Result<Vec<u8>, String> {
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("refusing to fetch a {} URL", url.scheme()));
-    }
-    let mut response = http
-        .get(url.clone())
-        .send()
-        .await
-        .map_err(|e| format!("fetching the image failed: {}", error_chain(&e)))?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(format!("fetching the image answered HTTP {status}"));
-    }
-    if let Some(length) = response.content_length() {
-        if length > max_bytes as u64 {
-            return Err(format!(
-                "the image is {length} bytes, more than the {max_bytes} allowed"
-            ));
-        }
-    }
-    let mut bytes = Vec::new();
-    loop {
-        let chunk = response
-            .chunk()
-            .await
-            .map_err(|e| format!("reading the image failed: {}", error_chain(&e)))?;
-        let Some(chunk) = chunk else { break };
-        if bytes.len() + chunk.len() > max_bytes {
-            return Err(format!(
-                "the image is more than the {max_bytes} bytes allowed"
-            ));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
+/// A plain client for the project's model server's own webhooks (the
+/// model server is a test and demo peer; back-ends use
+/// [`outbound::Outbound`]).
+pub(crate) fn plain_client(timeout: std::time::Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|error| {
+            tracing::error!(%error, "could not build the webhook client; using defaults");
+            reqwest::Client::new()
+        })
 }
 
 /// An error with its sources ("error sending request: connection refused"),

@@ -2,10 +2,14 @@
 
 use serde::Deserialize;
 
+use crate::outbound::{base64_len, read_capped, refused_by_guard, FetchError, Outbound};
 use crate::{
     error_chain, redact, snippet, transport_retryable, AspectRatio, Capabilities,
     GenerationRequest, ImageData, ImageModel, JobHooks, Outcome,
 };
+
+/// Room in an answer for everything but the images (JSON, seed, ...).
+const ANSWER_OVERHEAD: usize = 64 * 1024;
 
 /// What the user sees when the provider's content filter refuses: the
 /// provider's own wording may quote the prompt or policy internals.
@@ -20,7 +24,8 @@ pub struct OpenAiImages {
     pub api_key: String,
     /// The provider's model name, sent as `model`.
     pub model: String,
-    pub http: reqwest::Client,
+    /// Every request goes through it (see [`Outbound`]).
+    pub http: Outbound,
 }
 
 impl OpenAiImages {
@@ -30,7 +35,7 @@ impl OpenAiImages {
         base_url: url::Url,
         api_key: impl Into<String>,
         model: impl Into<String>,
-        http: reqwest::Client,
+        http: Outbound,
     ) -> Self {
         Self {
             capabilities: Self::default_capabilities(),
@@ -90,6 +95,14 @@ impl OpenAiImages {
         body
     }
 
+    /// The largest answer accepted for `count` images: each at most the
+    /// model's image size, in base64, plus the JSON around them.
+    fn answer_cap(&self, count: u8) -> usize {
+        base64_len(self.http.max_image_bytes())
+            .saturating_mul(usize::from(count.max(1)))
+            .saturating_add(ANSWER_OVERHEAD)
+    }
+
     fn failed(&self, retryable: bool, message: String) -> Outcome {
         Outcome::Failed {
             retryable,
@@ -140,9 +153,11 @@ impl ImageModel for OpenAiImages {
             Ok(url) => url,
             Err(message) => return self.failed(false, message),
         };
-        let sent = self
-            .http
-            .post(url)
+        let post = match self.http.post(url) {
+            Ok(post) => post,
+            Err(message) => return self.failed(false, message),
+        };
+        let sent = post
             .bearer_auth(&self.api_key)
             .json(&self.body(request))
             .send()
@@ -156,19 +171,17 @@ impl ImageModel for OpenAiImages {
                     "failed"
                 };
                 return self.failed(
-                    transport_retryable(&error),
+                    transport_retryable(&error) && !refused_by_guard(&error),
                     format!("the image request {kind}: {}", error_chain(&error)),
                 );
             }
         };
         let status = response.status();
-        let body = match response.bytes().await {
+        let body = match read_capped(response, self.answer_cap(request.count)).await {
             Ok(body) => body,
             Err(error) => {
-                return self.failed(
-                    true,
-                    format!("reading the answer failed: {}", error_chain(&error)),
-                )
+                let FetchError { retryable, message } = error.context("the answer");
+                return self.failed(retryable, message);
             }
         };
         let text = String::from_utf8_lossy(&body);
@@ -210,12 +223,33 @@ impl ImageModel for OpenAiImages {
                 )
             }
         };
+        let items = parsed.data.unwrap_or_default();
+        // Never more than was asked for (and paid): a provider that sends
+        // more is broken or hostile, and its extra URLs are not fetched.
+        if items.len() > usize::from(request.count) {
+            return self.failed(
+                false,
+                format!(
+                    "the answer has {} images, more than the {} requested",
+                    items.len(),
+                    request.count
+                ),
+            );
+        }
         let mut images = Vec::new();
-        for item in parsed.data.unwrap_or_default() {
+        for item in items {
             match (item.b64_json, item.url) {
                 (Some(b64), _) if !b64.is_empty() => images.push(ImageData::Base64(b64)),
                 (_, Some(url)) => match url::Url::parse(&url) {
-                    Ok(url) => images.push(ImageData::Url(url)),
+                    Ok(url) => {
+                        if let Err(refused) = self.http.check_output(&url) {
+                            return self.failed(
+                                false,
+                                format!("the answer's image URL is refused: {refused}"),
+                            );
+                        }
+                        images.push(ImageData::Url(url))
+                    }
                     Err(error) => {
                         return self
                             .failed(true, format!("the answer has a bad image URL: {error}"))
@@ -234,5 +268,15 @@ impl ImageModel for OpenAiImages {
             images,
             seed: parsed.seed.or(requested),
         }
+    }
+
+    async fn fetch_output(&self, url: &url::Url, max_bytes: usize) -> Result<Vec<u8>, FetchError> {
+        self.http
+            .fetch_output(url, max_bytes)
+            .await
+            .map_err(|e| FetchError {
+                retryable: e.retryable,
+                message: redact(&e.message, &self.api_key),
+            })
     }
 }

@@ -1,6 +1,6 @@
 //! Asynchronous providers in the Replicate predictions shape.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,10 +10,16 @@ use serde::Deserialize;
 use sha2::Sha256;
 use tokio::sync::Notify;
 
+use crate::outbound::{base64_len, read_capped, refused_by_guard, FetchError, Outbound, ReadError};
 use crate::{
     error_chain, redact, snippet, transport_retryable, AspectRatio, Capabilities,
     GenerationRequest, ImageData, ImageModel, JobHooks, Outcome,
 };
+
+/// The largest prediction answer accepted (JSON with output URLs and the
+/// model's logs), plus room for a reference image the provider echoes in
+/// `input`.
+pub const ANSWER_CAP: usize = 4 * 1024 * 1024;
 
 /// What the user sees when the provider's safety checker fails a prediction.
 pub const REFUSED_REASON: &str = "The model's safety filter refused this prompt.";
@@ -36,7 +42,8 @@ pub struct Predictions {
     pub poll_interval: std::time::Duration,
     /// Give up (retryable failure) after this long.
     pub deadline: std::time::Duration,
-    pub http: reqwest::Client,
+    /// Every request goes through it (see [`Outbound`]).
+    pub http: Outbound,
     pub wakeups: Wakeups,
 }
 
@@ -48,7 +55,7 @@ impl Predictions {
         base_url: url::Url,
         api_token: impl Into<String>,
         version: impl Into<String>,
-        http: reqwest::Client,
+        http: Outbound,
         wakeups: Wakeups,
     ) -> Self {
         Self {
@@ -142,6 +149,17 @@ impl Predictions {
         body
     }
 
+    /// The largest answer accepted: [`ANSWER_CAP`], plus the reference
+    /// image in base64 when one is sent (providers echo their input).
+    fn answer_cap(&self, request: &GenerationRequest) -> usize {
+        let echoed = request
+            .reference
+            .as_ref()
+            .filter(|_| self.capabilities.reference_image)
+            .map_or(0, |r| base64_len(r.png.len()) + 64);
+        ANSWER_CAP.saturating_add(echoed)
+    }
+
     fn failed(&self, retryable: bool, message: String) -> Outcome {
         Outcome::Failed {
             retryable,
@@ -159,26 +177,24 @@ impl Predictions {
         let response = self
             .http
             .post(url)
+            .map_err(|message| self.failed(false, message))?
             .bearer_auth(&self.api_token)
             .json(&self.submission(request))
             .send()
             .await
             .map_err(|error| {
                 self.failed(
-                    transport_retryable(&error),
+                    transport_retryable(&error) && !refused_by_guard(&error),
                     format!("submitting the prediction failed: {}", error_chain(&error)),
                 )
             })?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|error| {
-            self.failed(
-                true,
-                format!(
-                    "reading the submission answer failed: {}",
-                    error_chain(&error)
-                ),
-            )
-        })?;
+        let body = read_capped(response, self.answer_cap(request))
+            .await
+            .map_err(|error| {
+                let FetchError { retryable, message } = error.context("the submission answer");
+                self.failed(retryable, message)
+            })?;
         if !status.is_success() {
             return Err(self.failed(
                 retryable_status(status),
@@ -207,24 +223,27 @@ impl Predictions {
     async fn poll(&self, id: &str, request: &GenerationRequest) -> Result<Polled, Outcome> {
         let url = crate::endpoint(&self.base_url, &["v1", "predictions", id])
             .map_err(|message| self.failed(false, message))?;
-        let response = match self.http.get(url).bearer_auth(&self.api_token).send().await {
+        let get = self
+            .http
+            .get(url)
+            .map_err(|message| self.failed(false, message))?;
+        let response = match get.bearer_auth(&self.api_token).send().await {
             Ok(response) => response,
             Err(error) => {
-                return Ok(Polled::Transient(format!(
-                    "polling failed: {}",
-                    error_chain(&error)
-                )))
+                let message = format!("polling failed: {}", error_chain(&error));
+                if refused_by_guard(&error) {
+                    return Err(self.failed(false, message));
+                }
+                return Ok(Polled::Transient(message));
             }
         };
         let status = response.status();
-        let body = match response.bytes().await {
+        let body = match read_capped(response, self.answer_cap(request)).await {
             Ok(body) => body,
-            Err(error) => {
-                return Ok(Polled::Transient(format!(
-                    "reading the poll answer failed: {}",
-                    error_chain(&error)
-                )))
+            Err(error @ ReadError::TooLarge { .. }) => {
+                return Err(self.failed(false, error.context("the poll answer").message))
             }
+            Err(error) => return Ok(Polled::Transient(error.context("the poll answer").message)),
         };
         if !status.is_success() {
             let message = format!(
@@ -259,10 +278,34 @@ impl Predictions {
                     }
                     _ => vec![],
                 };
+                // Never more than was asked for (and paid): the extra URLs
+                // are not fetched.
+                if urls.len() > usize::from(request.count) {
+                    return Some(self.failed(
+                        false,
+                        format!(
+                            "the prediction has {} outputs, more than the {} requested",
+                            urls.len(),
+                            request.count
+                        ),
+                    ));
+                }
                 let images: Result<Vec<ImageData>, _> = urls
                     .iter()
                     .map(|url| url::Url::parse(url).map(ImageData::Url))
                     .collect();
+                if let Ok(images) = &images {
+                    for image in images {
+                        if let ImageData::Url(url) = image {
+                            if let Err(refused) = self.http.check_output(url) {
+                                return Some(self.failed(
+                                    false,
+                                    format!("the prediction output URL is refused: {refused}"),
+                                ));
+                            }
+                        }
+                    }
+                }
                 // Retryable like any malformed answer; the queue bounds it.
                 Some(match images {
                     Ok(images) if !images.is_empty() => Outcome::Succeeded {
@@ -305,13 +348,10 @@ impl Predictions {
         let Ok(url) = crate::endpoint(&self.base_url, &["v1", "predictions", id, "cancel"]) else {
             return;
         };
-        match self
-            .http
-            .post(url)
-            .bearer_auth(&self.api_token)
-            .send()
-            .await
-        {
+        let Ok(post) = self.http.post(url) else {
+            return;
+        };
+        match post.bearer_auth(&self.api_token).send().await {
             Ok(response) if response.status().is_success() => {}
             Ok(response) => {
                 tracing::warn!(prediction = id, status = %response.status(), "cancelling the prediction failed");
@@ -425,6 +465,16 @@ impl ImageModel for Predictions {
             }
         }
     }
+
+    async fn fetch_output(&self, url: &url::Url, max_bytes: usize) -> Result<Vec<u8>, FetchError> {
+        self.http
+            .fetch_output(url, max_bytes)
+            .await
+            .map_err(|e| FetchError {
+                retryable: e.retryable,
+                message: redact(&e.message, &self.api_token),
+            })
+    }
 }
 
 /// Wakes a waiting back-end when a verified webhook for its prediction
@@ -504,6 +554,70 @@ impl Drop for WakeupGuard {
                 waiting.remove(&self.id);
             }
         }
+    }
+}
+
+/// `webhook-id`s of webhooks already accepted, remembered for as long as a
+/// replay could still pass the timestamp check (twice
+/// [`WEBHOOK_TOLERANCE_SECS`] after it arrived), so a replayed webhook is
+/// ignored.
+///
+/// The set is in this process's memory and bounded
+/// ([`SeenWebhooks::CAPACITY`]): another process does not know what this one
+/// saw, and past the capacity the oldest ids are forgotten early. Either way
+/// a replay can at most wake a poller once more; polling stays the source of
+/// truth.
+#[derive(Clone, Default)]
+pub struct SeenWebhooks {
+    inner: Arc<Mutex<SeenInner>>,
+}
+
+#[derive(Default)]
+struct SeenInner {
+    ids: HashSet<String>,
+    /// (forget at, id), oldest first.
+    order: VecDeque<(i64, String)>,
+}
+
+impl SeenWebhooks {
+    /// At most this many ids are remembered.
+    pub const CAPACITY: usize = 10_000;
+
+    /// Records `webhook_id`, received at `now_unix`; `false` if it was
+    /// already recorded (a replay). Call it only after the signature
+    /// checked out, so strangers cannot fill the set.
+    pub fn first_time(&self, webhook_id: &str, now_unix: i64) -> bool {
+        let mut seen = self
+            .inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        while let Some((forget_at, _)) = seen.order.front() {
+            if *forget_at >= now_unix && seen.order.len() < Self::CAPACITY {
+                break;
+            }
+            if let Some((_, id)) = seen.order.pop_front() {
+                seen.ids.remove(&id);
+            }
+        }
+        if !seen.ids.insert(webhook_id.to_owned()) {
+            return false;
+        }
+        let forget_at = now_unix.saturating_add(2 * WEBHOOK_TOLERANCE_SECS);
+        seen.order.push_back((forget_at, webhook_id.to_owned()));
+        true
+    }
+
+    /// How many ids are remembered (for tests).
+    pub fn len(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .ids
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

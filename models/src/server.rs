@@ -59,6 +59,28 @@ pub enum Fault {
     Refuse,
     /// Predictions: the prediction fails with an error.
     PredictionFails,
+    /// The answer lists this URL for every image instead of the server's
+    /// own files (OpenAI `data[].url`, predictions `output`), as a hostile
+    /// provider pointing the worker at an internal address would.
+    OutputUrl(String),
+    /// Outputs are URLs on the server's own host that answer
+    /// `302 Found` to this URL.
+    RedirectOutput(String),
+    /// The answer has this many images more than requested.
+    ExtraImages(u32),
+    /// `200` with a body of this many bytes (streamed, no
+    /// `Content-Length`); on polls too.
+    OversizedAnswer(usize),
+}
+
+/// Where a fault sends the outputs.
+#[derive(Debug, Clone, Default)]
+enum Outputs {
+    /// The server's own `/files/{name}`.
+    #[default]
+    Files,
+    Url(String),
+    Redirect(String),
 }
 
 /// Shared, test-controlled server state.
@@ -81,6 +103,8 @@ struct Inner {
     webhooks_sent: AtomicUsize,
     cancels: AtomicUsize,
     files: Mutex<Bounded<Vec<u8>>>,
+    /// `/files/{name}` that answer a redirect to the value.
+    redirects: Mutex<Bounded<String>>,
     predictions: Mutex<Bounded<Record>>,
     public_base: Mutex<Option<url::Url>>,
     processing_delay_ms: AtomicU64,
@@ -101,11 +125,12 @@ impl Default for Inner {
             webhooks_sent: AtomicUsize::new(0),
             cancels: AtomicUsize::new(0),
             files: Mutex::new(Bounded::new(MAX_FILES)),
+            redirects: Mutex::new(Bounded::new(MAX_FILES)),
             predictions: Mutex::new(Bounded::new(MAX_PREDICTIONS)),
             public_base: Mutex::default(),
             processing_delay_ms: AtomicU64::new(200),
             base_size: AtomicU32::new(512),
-            http: crate::http_client(Duration::from_secs(10)),
+            http: crate::plain_client(Duration::from_secs(10)),
         }
     }
 }
@@ -202,7 +227,8 @@ impl ModelServer {
 
     /// Queues `fault` for the next `times` prediction polls
     /// (`GET /v1/predictions/{id}`): `Latency`, `TooManyRequests`,
-    /// `ServerError`, `Hang` and `MalformedJson` apply; others are ignored.
+    /// `ServerError`, `Hang`, `MalformedJson` and `OversizedAnswer` apply;
+    /// others are ignored.
     pub fn inject_on_polls(&self, fault: Fault, times: usize) {
         lock(&self.inner.poll_faults).push(fault, times);
     }
@@ -311,6 +337,22 @@ impl ModelServer {
         url
     }
 
+    /// The URL of one output as `outputs` says.
+    fn output_url(&self, base: &url::Url, png: Vec<u8>, outputs: &Outputs) -> String {
+        match outputs {
+            Outputs::Files => self.store_file(base, png),
+            Outputs::Url(url) => url.clone(),
+            Outputs::Redirect(target) => {
+                let name = format!("{}.png", uuid::Uuid::new_v4().simple());
+                let url = crate::endpoint(base, &["files", &name])
+                    .map(String::from)
+                    .unwrap_or_else(|_| format!("/files/{name}"));
+                lock(&self.inner.redirects).insert(name, target.clone());
+                url
+            }
+        }
+    }
+
     fn processing_delay(&self) -> Duration {
         Duration::from_millis(self.inner.processing_delay_ms.load(Ordering::SeqCst))
     }
@@ -376,6 +418,24 @@ fn malformed_json() -> Response {
         .into_response()
 }
 
+/// A `200` JSON answer of `bytes` bytes, streamed without a length.
+fn oversized(bytes: usize) -> Response {
+    const CHUNK: usize = 64 * 1024;
+    let chunks = (0..bytes.div_ceil(CHUNK)).map(move |i| {
+        let len = CHUNK.min(bytes - i * CHUNK);
+        Ok::<_, std::io::Error>(Bytes::from(vec![b' '; len]))
+    });
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        axum::body::Body::from_stream(futures::stream::iter(chunks)),
+    )
+        .into_response()
+}
+
 fn retry_after() -> [(header::HeaderName, HeaderValue); 1] {
     [(header::RETRY_AFTER, HeaderValue::from_static("1"))]
 }
@@ -411,8 +471,14 @@ async fn openai_generate(
         );
     }
     server.inner.submissions.fetch_add(1, Ordering::SeqCst);
+    let mut outputs = Outputs::Files;
+    let mut extra = 0;
     match server.next_fault() {
         Some(Fault::Latency(delay)) => tokio::time::sleep(delay).await,
+        Some(Fault::OutputUrl(url)) => outputs = Outputs::Url(url),
+        Some(Fault::RedirectOutput(url)) => outputs = Outputs::Redirect(url),
+        Some(Fault::ExtraImages(n)) => extra = n,
+        Some(Fault::OversizedAnswer(bytes)) => return oversized(bytes),
         Some(Fault::TooManyRequests) => {
             let mut response = openai_error(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -479,7 +545,8 @@ async fn openai_generate(
     }
 
     let seed = request.seed.unwrap_or_else(rand::random);
-    let Some(images) = render(request.prompt, request.style, seed, n, size).await else {
+    let as_url = as_url || !matches!(outputs, Outputs::Files);
+    let Some(images) = render(request.prompt, request.style, seed, n + extra, size).await else {
         return openai_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
@@ -492,7 +559,7 @@ async fn openai_generate(
         .into_iter()
         .map(|png| {
             if as_url {
-                json!({ "url": server.store_file(&base, png) })
+                json!({ "url": server.output_url(&base, png, &outputs) })
             } else {
                 json!({ "b64_json": base64::engine::general_purpose::STANDARD.encode(png) })
             }
@@ -553,6 +620,8 @@ struct Plan {
     refuse: bool,
     fail: bool,
     lost_webhook: bool,
+    outputs: Outputs,
+    extra: u32,
 }
 
 fn replicate_error(status: StatusCode, title: &str, detail: &str) -> Response {
@@ -621,6 +690,10 @@ async fn prediction_create(
         Some(Fault::Refuse) => plan.refuse = true,
         Some(Fault::PredictionFails) => plan.fail = true,
         Some(Fault::LostWebhook) => plan.lost_webhook = true,
+        Some(Fault::OutputUrl(url)) => plan.outputs = Outputs::Url(url),
+        Some(Fault::RedirectOutput(url)) => plan.outputs = Outputs::Redirect(url),
+        Some(Fault::ExtraImages(n)) => plan.extra = n,
+        Some(Fault::OversizedAnswer(bytes)) => return oversized(bytes),
         None => {}
     }
 
@@ -688,7 +761,7 @@ async fn prediction_create(
         prompt: input.prompt.clone(),
         style: input.style.clone(),
         seed: input.seed.unwrap_or_else(rand::random),
-        n,
+        n: n + plan.extra,
         size: aspect.size(server.inner.base_size.load(Ordering::SeqCst)),
     };
     tokio::spawn(run_prediction(server.clone(), id, base, job, plan));
@@ -752,7 +825,7 @@ async fn run_prediction(server: ModelServer, id: String, base: url::Url, job: Jo
         Some(images) => {
             let urls = images
                 .into_iter()
-                .map(|png| server.store_file(&base, png))
+                .map(|png| server.output_url(&base, png, &plan.outputs))
                 .collect();
             server.finish(&id, "succeeded", Some(urls), None).await;
         }
@@ -864,6 +937,7 @@ async fn prediction_get(
             return StatusCode::GATEWAY_TIMEOUT.into_response();
         }
         Some(Fault::MalformedJson) => return malformed_json(),
+        Some(Fault::OversizedAnswer(bytes)) => return oversized(bytes),
         _ => {}
     }
     let answer = lock(&server.inner.predictions)
@@ -899,6 +973,13 @@ async fn prediction_cancel(
 // ----------------------------------------------------------------- Files
 
 async fn file_get(State(server): State<ModelServer>, Path(name): Path<String>) -> Response {
+    let redirect = lock(&server.inner.redirects).map.get(&name).cloned();
+    if let Some(target) = redirect {
+        return match HeaderValue::from_str(&target) {
+            Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        };
+    }
     let png = lock(&server.inner.files).map.get(&name).cloned();
     match png {
         Some(png) => (

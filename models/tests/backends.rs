@@ -13,11 +13,14 @@ use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
 use uni1_models::builtin::Builtin;
 use uni1_models::openai::OpenAiImages;
-use uni1_models::predictions::{sign_webhook, verify_webhook, Predictions, Wakeups, WebhookError};
+use uni1_models::predictions::{
+    sign_webhook, verify_webhook, Predictions, SeenWebhooks, Wakeups, WebhookError,
+    WEBHOOK_TOLERANCE_SECS,
+};
 use uni1_models::server::{Fault, ModelServer};
 use uni1_models::{
-    fetch_image, http_client, AspectRatio, Capabilities, GenerationRequest, ImageData, ImageModel,
-    JobHooks, NoHooks, Outcome,
+    AspectRatio, Capabilities, GenerationRequest, ImageData, ImageModel, JobHooks, NoHooks,
+    Outbound, Outcome,
 };
 
 const KEY: &str = "sk-test-key-0123456789";
@@ -63,8 +66,14 @@ fn request(prompt: &str, count: u8) -> GenerationRequest {
     }
 }
 
+/// The outbound client of a model at `base` (loopback: allowed, since the
+/// base is on loopback), fetching outputs from `base`'s host only.
+fn outbound(base: &url::Url, timeout: Duration) -> Outbound {
+    Outbound::for_model(base, &[], timeout).unwrap()
+}
+
 fn openai(base: &url::Url, key: &str, timeout: Duration) -> OpenAiImages {
-    OpenAiImages::new(base.clone(), key, "uni1-builtin", http_client(timeout))
+    OpenAiImages::new(base.clone(), key, "uni1-builtin", outbound(base, timeout))
         .with_capabilities(small_caps())
 }
 
@@ -73,7 +82,7 @@ fn predictions(base: &url::Url, wakeups: Wakeups) -> Predictions {
         base.clone(),
         KEY,
         "uni1/builtin:1",
-        http_client(Duration::from_secs(5)),
+        outbound(base, Duration::from_secs(5)),
         wakeups,
     )
     .with_capabilities(small_caps())
@@ -93,17 +102,20 @@ fn assert_png(bytes: &[u8]) {
     }
 }
 
-/// The image bytes, decoding base64 and fetching URLs.
-async fn bytes_of(image: &ImageData) -> Vec<u8> {
+/// The image bytes, decoding base64 and fetching URLs through `model`.
+async fn bytes_of(model: &dyn ImageModel, image: &ImageData) -> Vec<u8> {
     match image {
         ImageData::Bytes(bytes) => bytes.clone(),
         ImageData::Base64(b64) => base64::engine::general_purpose::STANDARD
             .decode(b64)
             .unwrap(),
-        ImageData::Url(url) => fetch_image(&http_client(Duration::from_secs(5)), url, 10 << 20)
-            .await
-            .unwrap(),
+        ImageData::Url(url) => model.fetch_output(url, 10 << 20).await.unwrap(),
     }
+}
+
+/// A plain client for talking to the model server directly.
+fn direct() -> reqwest::Client {
+    reqwest::Client::new()
 }
 
 fn assert_retryable(outcome: &Outcome) {
@@ -143,7 +155,7 @@ async fn openai_b64_answer() {
     assert_eq!(images.len(), 2);
     for image in &images {
         assert!(matches!(image, ImageData::Base64(_)));
-        let bytes = bytes_of(image).await;
+        let bytes = bytes_of(&model, image).await;
         assert!(!bytes.is_empty());
         assert_png(&bytes);
     }
@@ -153,8 +165,8 @@ async fn openai_b64_answer() {
 #[tokio::test]
 async fn openai_url_answer() {
     let (_server, base) = start(server()).await;
-    // Ask the server directly for URLs, then follow them with fetch_image.
-    let answer: serde_json::Value = http_client(Duration::from_secs(10))
+    // Ask the server directly for URLs, then follow them with fetch_output.
+    let answer: serde_json::Value = direct()
         .post(base.join("v1/images/generations").unwrap())
         .bearer_auth(KEY)
         .json(&serde_json::json!({
@@ -174,14 +186,18 @@ async fn openai_url_answer() {
             url.as_str().starts_with(base.as_str()),
             "{url} not under {base}"
         );
-        let bytes = bytes_of(&ImageData::Url(url)).await;
+        let bytes = outbound(&base, Duration::from_secs(5))
+            .fetch_output(&url, 10 << 20)
+            .await
+            .unwrap();
         assert!(!bytes.is_empty());
         assert_png(&bytes);
     }
 }
 
 /// The back-end parses `url` answers too (a compatible server may ignore
-/// `response_format`): a tiny stub answers with a URL.
+/// `response_format`): a tiny stub answers with a URL on a listed output
+/// host; the same answer from a model that does not list it is refused.
 #[tokio::test]
 async fn openai_parses_url_items() {
     let router = axum::Router::new().route(
@@ -195,9 +211,11 @@ async fn openai_parses_url_items() {
         .parse()
         .unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    let outcome = openai(&base, KEY, Duration::from_secs(5))
-        .generate(&request("x", 1), &NoHooks)
-        .await;
+    let listed = OpenAiImages {
+        http: Outbound::for_model(&base, &["cdn.example".into()], Duration::from_secs(5)).unwrap(),
+        ..openai(&base, KEY, Duration::from_secs(5))
+    };
+    let outcome = listed.generate(&request("x", 1), &NoHooks).await;
     assert_eq!(
         outcome,
         Outcome::Succeeded {
@@ -205,6 +223,10 @@ async fn openai_parses_url_items() {
             seed: Some(42),
         }
     );
+    let outcome = openai(&base, KEY, Duration::from_secs(5))
+        .generate(&request("x", 1), &NoHooks)
+        .await;
+    assert_refused(&outcome, "not one of this model's output hosts");
 }
 
 #[tokio::test]
@@ -447,7 +469,7 @@ async fn predictions_succeed_via_webhook() {
     assert_eq!(images.len(), 2);
     for image in &images {
         assert!(matches!(image, ImageData::Url(_)));
-        let bytes = bytes_of(image).await;
+        let bytes = bytes_of(&model, image).await;
         assert!(!bytes.is_empty());
         assert_png(&bytes);
     }
@@ -583,7 +605,7 @@ async fn predictions_hanging_poll_does_not_outlive_the_deadline() {
     let started = Instant::now();
     let outcome = Predictions {
         // A client timeout longer than the deadline.
-        http: http_client(Duration::from_secs(60)),
+        http: outbound(&base, Duration::from_secs(60)),
         ..predictions(&base, Wakeups::default()).with_deadline(Duration::from_millis(500))
     }
     .generate(&request("x", 1), &NoHooks)
@@ -753,6 +775,28 @@ fn webhook_malformed_headers() {
     );
 }
 
+#[test]
+fn seen_webhooks_ignore_replays_within_the_window() {
+    let seen = SeenWebhooks::default();
+    let now = 1_700_000_000;
+    assert!(seen.first_time("msg_1", now));
+    assert!(!seen.first_time("msg_1", now + 10), "a replay");
+    assert!(
+        !seen.first_time("msg_1", now + 2 * WEBHOOK_TOLERANCE_SECS),
+        "a replay at the last second its timestamp could still pass"
+    );
+    assert!(seen.first_time("msg_2", now + 20));
+    // Past the window the ids are forgotten (a replay is stale by then).
+    let later = now + 2 * WEBHOOK_TOLERANCE_SECS + 21;
+    assert!(seen.first_time("msg_1", later));
+    assert_eq!(seen.len(), 1);
+    // Bounded.
+    for i in 0..SeenWebhooks::CAPACITY + 10 {
+        seen.first_time(&format!("flood_{i}"), later);
+    }
+    assert!(seen.len() <= SeenWebhooks::CAPACITY);
+}
+
 #[tokio::test]
 async fn wakeups_keep_a_wake_that_lands_between_waits() {
     let wakeups = Wakeups::default();
@@ -766,19 +810,19 @@ async fn wakeups_keep_a_wake_that_lands_between_waits() {
     assert_eq!(wakeups.waiting(), 0);
 }
 
-// ---------------------------------------------------------- fetch_image
+// ------------------------------------------------------- fetch_output
 
 #[tokio::test]
-async fn fetch_image_limits() {
+async fn fetch_output_limits() {
     let (_server, base) = start(server()).await;
-    let http = http_client(Duration::from_secs(5));
+    let http = outbound(&base, Duration::from_secs(5));
     let file: url::Url = "file:///etc/passwd".parse().unwrap();
-    assert!(fetch_image(&http, &file, 1024).await.is_err());
+    assert!(http.fetch_output(&file, 1024).await.is_err());
     let missing = base.join("files/nope.png").unwrap();
-    assert!(fetch_image(&http, &missing, 1024).await.is_err());
+    assert!(http.fetch_output(&missing, 1024).await.is_err());
 
     // A URL output, fetched with a limit below and above its size.
-    let answer: serde_json::Value = http
+    let answer: serde_json::Value = direct()
         .post(base.join("v1/images/generations").unwrap())
         .bearer_auth(KEY)
         .json(&serde_json::json!({"prompt": "big", "size": "256x256", "response_format": "url"}))
@@ -789,10 +833,199 @@ async fn fetch_image_limits() {
         .await
         .unwrap();
     let url: url::Url = answer["data"][0]["url"].as_str().unwrap().parse().unwrap();
-    let full = fetch_image(&http, &url, 10 << 20).await.unwrap();
+    let full = http.fetch_output(&url, 10 << 20).await.unwrap();
     if !full.is_empty() {
-        assert!(fetch_image(&http, &url, full.len() - 1).await.is_err());
-        assert_eq!(fetch_image(&http, &url, full.len()).await.unwrap(), full);
+        let refused = http.fetch_output(&url, full.len() - 1).await.unwrap_err();
+        assert!(!refused.retryable, "{refused}");
+        assert_eq!(http.fetch_output(&url, full.len()).await.unwrap(), full);
+    }
+
+    // A model whose base is `localhost` resolves it (to loopback) and may
+    // fetch from it.
+    let by_name: url::Url = format!("http://localhost:{}/", base.port().unwrap())
+        .parse()
+        .unwrap();
+    let mut named = url.clone();
+    named.set_host(Some("localhost")).unwrap();
+    assert_eq!(
+        outbound(&by_name, Duration::from_secs(5))
+            .fetch_output(&named, 10 << 20)
+            .await
+            .unwrap(),
+        full
+    );
+}
+
+// ------------------------------------------------------ SSRF and limits
+
+/// A listener on loopback that counts the connections it receives (and
+/// answers none).
+async fn connection_counter() -> (u16, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = Arc::new(AtomicUsize::new(0));
+    let counted = count.clone();
+    tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            open.push(stream);
+        }
+    });
+    (port, count)
+}
+
+/// A permanent failure whose operator message contains `needle`.
+fn assert_refused(outcome: &Outcome, needle: &str) {
+    match outcome {
+        Outcome::Failed { retryable, message } => {
+            assert!(!*retryable, "retryable: {message}");
+            assert!(message.contains(needle), "{message:?} lacks {needle:?}");
+            assert!(!message.contains(KEY), "the message leaks the key");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+const INTERNAL_URLS: [&str; 6] = [
+    "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+    "http://10.0.0.5:8500/v1/agent/self",
+    "https://10.0.0.5/v1/agent/self",
+    "http://[fd00:ec2::254]/latest/meta-data/",
+    "http://[::ffff:a9fe:a9fe]/latest/meta-data/",
+    "http://2852039166/latest/meta-data/",
+];
+
+#[tokio::test]
+async fn output_urls_at_internal_addresses_are_refused() {
+    let (server, base) = start(server()).await;
+    let openai = openai(&base, KEY, Duration::from_secs(5));
+    let predictions = predictions(&base, Wakeups::default());
+    for url in INTERNAL_URLS {
+        server.inject(Fault::OutputUrl(url.into()), 1);
+        let outcome = openai.generate(&request("x", 1), &NoHooks).await;
+        assert_refused(&outcome, "refused");
+        server.inject(Fault::OutputUrl(url.into()), 1);
+        let outcome = predictions.generate(&request("x", 1), &NoHooks).await;
+        assert_refused(&outcome, "refused");
+        // Asked directly, the model refuses to fetch it too.
+        let direct = openai
+            .fetch_output(&url.parse().unwrap(), 1 << 20)
+            .await
+            .unwrap_err();
+        assert!(!direct.retryable, "{direct}");
+    }
+}
+
+#[tokio::test]
+async fn output_urls_on_another_host_are_refused_and_not_fetched() {
+    let (server, base) = start(server()).await;
+    let (port, connections) = connection_counter().await;
+    let elsewhere = format!("http://localhost:{port}/files/a.png");
+    server.inject(Fault::OutputUrl(elsewhere.clone()), 1);
+    let outcome = openai(&base, KEY, Duration::from_secs(5))
+        .generate(&request("x", 1), &NoHooks)
+        .await;
+    assert_refused(&outcome, "not one of this model's output hosts");
+    server.inject(Fault::OutputUrl(elsewhere.clone()), 1);
+    let model = predictions(&base, Wakeups::default());
+    let outcome = model.generate(&request("x", 1), &NoHooks).await;
+    assert_refused(&outcome, "not one of this model's output hosts");
+    assert!(model
+        .fetch_output(&elsewhere.parse().unwrap(), 1 << 20)
+        .await
+        .is_err());
+    assert_eq!(connections.load(Ordering::SeqCst), 0, "nothing was fetched");
+}
+
+/// An output on the provider's own host that redirects to an internal
+/// address: the redirect is not followed.
+#[tokio::test]
+async fn output_redirects_are_not_followed() {
+    let (server, base) = start(server()).await;
+    let (port, connections) = connection_counter().await;
+    let internal = format!("http://127.0.0.1:{port}/latest/meta-data/");
+    let openai = openai(&base, KEY, Duration::from_secs(5));
+    let predictions = predictions(&base, Wakeups::default());
+    for model in [&openai as &dyn ImageModel, &predictions] {
+        server.inject(Fault::RedirectOutput(internal.clone()), 1);
+        let outcome = model.generate(&request("x", 1), &NoHooks).await;
+        let Outcome::Succeeded { images, .. } = outcome else {
+            panic!("{outcome:?}")
+        };
+        let ImageData::Url(url) = &images[0] else {
+            panic!("not a URL")
+        };
+        let refused = model.fetch_output(url, 1 << 20).await.unwrap_err();
+        assert!(!refused.retryable, "{refused}");
+        assert!(
+            refused.message.contains("redirects are not followed"),
+            "{refused}"
+        );
+    }
+    assert_eq!(connections.load(Ordering::SeqCst), 0, "nothing was fetched");
+}
+
+/// A public model resolves names only to public addresses: `localhost`
+/// (even when listed as an output host) is refused at connect time.
+#[tokio::test]
+async fn the_resolver_refuses_non_public_addresses() {
+    let (port, connections) = connection_counter().await;
+    let public = Outbound::for_model(
+        &"https://provider.example/".parse().unwrap(),
+        &["localhost".into()],
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let url: url::Url = format!("https://localhost:{port}/a.png").parse().unwrap();
+    let refused = public.fetch_output(&url, 1 << 20).await.unwrap_err();
+    assert!(!refused.retryable, "{refused}");
+    assert!(refused.message.contains("non-public"), "{refused}");
+    assert_eq!(connections.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn oversized_answers_are_refused() {
+    let (server, base) = start(server()).await;
+    let model = OpenAiImages {
+        http: outbound(&base, Duration::from_secs(10)).with_max_image_bytes(64 * 1024),
+        ..openai(&base, KEY, Duration::from_secs(10))
+    };
+    server.inject(Fault::OversizedAnswer(4 << 20), 1);
+    assert_refused(
+        &model.generate(&request("x", 1), &NoHooks).await,
+        "larger than",
+    );
+
+    let model = predictions(&base, Wakeups::default());
+    server.inject(Fault::OversizedAnswer(8 << 20), 1);
+    assert_refused(
+        &model.generate(&request("x", 1), &NoHooks).await,
+        "larger than",
+    );
+    server.inject_on_polls(Fault::OversizedAnswer(8 << 20), 1);
+    assert_refused(
+        &model.generate(&request("x", 1), &NoHooks).await,
+        "larger than",
+    );
+}
+
+#[tokio::test]
+async fn more_images_than_requested_are_refused() {
+    let (server, base) = start(server()).await;
+    let openai = openai(&base, KEY, Duration::from_secs(10));
+    let predictions = predictions(&base, Wakeups::default());
+    for model in [&openai as &dyn ImageModel, &predictions] {
+        server.inject(Fault::ExtraImages(2), 1);
+        assert_refused(
+            &model.generate(&request("x", 1), &NoHooks).await,
+            "more than the 1 requested",
+        );
+        // Exactly the number requested passes.
+        assert!(matches!(
+            model.generate(&request("x", 2), &NoHooks).await,
+            Outcome::Succeeded { ref images, .. } if images.len() == 2
+        ));
     }
 }
 

@@ -98,13 +98,19 @@ fn base_url(m: &ModelFileEntry) -> anyhow::Result<url::Url> {
         .with_context(|| format!("model {:?}: base_url is required for this back-end", m.id))?;
     let url = url::Url::parse(raw)
         .with_context(|| format!("model {:?}: base_url {raw:?} is not a URL", m.id))?;
-    if !matches!(url.scheme(), "https" | "http") {
-        anyhow::bail!(
-            "model {:?}: base_url must be https:// (http:// only for local servers)",
-            m.id
-        );
-    }
+    uni1_models::outbound::check_base_url(&url).with_context(|| format!("model {:?}", m.id))?;
     Ok(url)
+}
+
+/// The model's one outbound client (public addresses only, no redirects,
+/// outputs from its output hosts; see `uni1_models::outbound`).
+fn outbound(
+    m: &ModelFileEntry,
+    base: &url::Url,
+    timeout: Duration,
+) -> anyhow::Result<uni1_models::Outbound> {
+    uni1_models::Outbound::for_model(base, m.output_hosts.as_deref().unwrap_or_default(), timeout)
+        .with_context(|| format!("model {:?}", m.id))
 }
 
 fn model_entry(
@@ -127,13 +133,14 @@ fn model_entry(
                     ..builtin_caps
                 },
             )?,
+            http: outbound(m, &base_url(m)?, timeout)?,
             base_url: base_url(m)?,
             api_key: secret(m)?,
             model: m.model.clone().unwrap_or_else(|| "gpt-image-1".into()),
-            http: uni1_models::http_client(timeout),
         }),
         "predictions" => Arc::new(uni1_models::predictions::Predictions {
             capabilities: capabilities(m, builtin_caps)?,
+            http: outbound(m, &base_url(m)?, Duration::from_secs(30))?,
             base_url: base_url(m)?,
             api_token: secret(m)?,
             version: m
@@ -149,7 +156,6 @@ fn model_entry(
             },
             poll_interval: Duration::from_secs(2),
             deadline: timeout,
-            http: uni1_models::http_client(Duration::from_secs(30)),
             wakeups: wakeups.clone(),
         }),
         other => anyhow::bail!("model {:?}: unknown back-end {other:?}", m.id),
@@ -191,7 +197,6 @@ pub fn build(
         credits: uni1_domain::credits::CreditPolicy {
             signup_grant: settings.signup_credits,
         },
-        http: uni1_models::http_client(Duration::from_secs(60)),
         wake: Arc::new(tokio::sync::Notify::new()),
         signer: uni1_domain::sharing::LinkSigner::new(key.derive("share preview urls")),
     })

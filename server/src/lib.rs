@@ -156,10 +156,11 @@ pub fn app_with_generations(
         dev_outbox: settings.dev_outbox,
         session_cookie: state.app.cookie.name,
     };
-    let webhooks = http::media::Webhooks {
-        secret: settings.generation.model_webhook_secret.clone(),
+    let webhooks = http::media::Webhooks::new(
+        settings.generation.model_webhook_secret.clone(),
         wakeups,
-    };
+        &state.app.generations.catalog,
+    );
     http::router(state, policy, oauth, webhooks)
 }
 
@@ -202,8 +203,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             settings.public_url
         );
     }
+    let key = app_key(settings.app_key.as_ref(), &settings.data_dir)?;
     let mailer = tokio::spawn(uni1_domain::mail::delivery::run(
         db.clone(),
+        key.clone(),
         transport,
         settings.mail_from.clone(),
         std::time::Duration::from_secs(2),
@@ -217,9 +220,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             operator_name: settings.operator_name.clone(),
             operator_email: settings.operator_email.clone(),
         },
+        key.clone(),
         std::time::Duration::from_secs(600),
     ));
-    let key = app_key(settings.app_key.as_ref(), &settings.data_dir)?;
     let wakeups = uni1_models::predictions::Wakeups::default();
     let gens = generation::build(
         &settings.generation,

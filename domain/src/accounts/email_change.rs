@@ -56,6 +56,7 @@ impl Accounts {
         if taken {
             mail::enqueue(
                 &txn,
+                &self.key,
                 None,
                 "address_in_use",
                 new_email.as_str(),
@@ -68,6 +69,7 @@ impl Accounts {
                 .await?;
             mail::enqueue(
                 &txn,
+                &self.key,
                 Some(who.id),
                 "confirm_new_email",
                 new_email.as_str(),
@@ -77,6 +79,7 @@ impl Accounts {
         }
         mail::enqueue(
             &txn,
+            &self.key,
             Some(who.id),
             "email_change_requested",
             &account.email,
@@ -128,6 +131,7 @@ impl Accounts {
         super::email_tokens::expire_all(&txn, account.id).await?;
         mail::enqueue(
             &txn,
+            &self.key,
             Some(account.id),
             "email_changed",
             &account.email,

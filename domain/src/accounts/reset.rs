@@ -60,6 +60,7 @@ impl Accounts {
             .await?;
         mail::enqueue(
             &txn,
+            &self.key,
             Some(who.id),
             "confirm_email",
             &who.email,
@@ -93,6 +94,7 @@ impl Accounts {
             .await?;
         mail::enqueue(
             &txn,
+            &self.key,
             Some(found.id),
             "reset_password",
             &found.email,
@@ -166,6 +168,7 @@ impl Accounts {
         .await?;
         mail::enqueue(
             &txn,
+            &self.key,
             Some(account.id),
             "password_changed",
             &account.email,

@@ -167,6 +167,7 @@ impl Accounts {
             .await?;
         mail::enqueue(
             &txn,
+            &self.key,
             Some(id),
             "confirm_email",
             form.email.as_str(),
@@ -186,6 +187,7 @@ impl Accounts {
         let txn = self.db.begin().await.unexpected("starting a transaction")?;
         mail::enqueue(
             &txn,
+            &self.key,
             Some(existing.id),
             "sign_up_attempt",
             &existing.email,

@@ -29,8 +29,6 @@ pub struct Generations {
     pub content: ContentPolicy,
     pub queue: QueuePolicy,
     pub credits: CreditPolicy,
-    /// Fetches outputs that back-ends return as URLs.
-    pub http: reqwest::Client,
     /// Wakes this process's workers when a job is queued here.
     pub wake: Arc<Notify>,
     /// Signs the preview-image URLs of share pages.

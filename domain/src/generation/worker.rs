@@ -12,6 +12,7 @@ use tokio::sync::{Notify, Semaphore};
 use uni1_models::{GenerationRequest, ImageData, JobHooks, Outcome, Reference};
 use uuid::Uuid;
 
+use super::catalog::ModelEntry;
 use super::queue::{self, StoredImage};
 use super::service::Generations;
 use super::{status, user_prefix};
@@ -258,7 +259,7 @@ async fn run_job(
         Outcome::Failed { retryable, message } => {
             fail(gens, job, worker, retryable, message).await?
         }
-        Outcome::Succeeded { images, seed } => match store(gens, job, images).await {
+        Outcome::Succeeded { images, seed } => match store(gens, job, model, images).await {
             Ok(stored) => {
                 let paths: Vec<String> = stored
                     .iter()
@@ -352,15 +353,27 @@ async fn delete_reference(gens: &Generations, job: &generation::Model) {
 async fn store(
     gens: &Generations,
     job: &generation::Model,
+    model: &ModelEntry,
     images: Vec<ImageData>,
 ) -> Result<Vec<StoredImage>, (bool, String)> {
     if images.is_empty() {
         return Err((true, "the back-end returned no images".into()));
     }
+    // Back-ends refuse extra images already; this holds for any back-end.
+    if images.len() > usize::try_from(job.image_count).unwrap_or(0) {
+        return Err((
+            false,
+            format!(
+                "the back-end returned {} images, more than the {} requested",
+                images.len(),
+                job.image_count
+            ),
+        ));
+    }
     let mut stored = Vec::with_capacity(images.len());
     let mut written: Vec<String> = Vec::new();
     for data in images {
-        let result = store_one(gens, job, data, &mut written).await;
+        let result = store_one(gens, job, model, data, &mut written).await;
         match result {
             Ok(s) => stored.push(s),
             Err(e) => {
@@ -377,6 +390,7 @@ async fn store(
 async fn store_one(
     gens: &Generations,
     job: &generation::Model,
+    model: &ModelEntry,
     data: ImageData,
     written: &mut Vec<String>,
 ) -> Result<StoredImage, (bool, String)> {
@@ -386,9 +400,18 @@ async fn store_one(
         ImageData::Base64(s) => base64::engine::general_purpose::STANDARD
             .decode(s.trim())
             .map_err(|e| (false, format!("the back-end sent invalid base64: {e}")))?,
-        ImageData::Url(url) => uni1_models::fetch_image(&gens.http, &url, limits.max_bytes)
+        // Through the model's own outbound client: its output hosts only,
+        // public addresses only, no redirects, capped.
+        ImageData::Url(url) => model
+            .model
+            .fetch_output(&url, limits.max_bytes)
             .await
-            .map_err(|e| (true, format!("cannot fetch the output: {e}")))?,
+            .map_err(|e| {
+                (
+                    e.retryable,
+                    format!("cannot fetch the output: {}", e.message),
+                )
+            })?,
     };
     let variants = tokio::task::spawn_blocking(move || uni1_imaging::variants(&bytes, &limits))
         .await

@@ -6,6 +6,13 @@
 //! sending a mail twice in normal operation. A failure is retried with
 //! exponential backoff (30 s, 1 min, 2 min, ... up to 1 h) and given up
 //! after [`MAX_ATTEMPTS`], with the error kept for operators.
+//!
+//! Queued bodies are sealed (see [`crate::mail`]) and opened here just
+//! before sending. Once a mail is sent over SMTP, or given up, its bodies
+//! are cleared and only the metadata row stays, until [`purge_old`] deletes
+//! it after [`RETENTION`]. With the outbox folder (development, no SMTP
+//! server) the sealed bodies stay until the purge, so `/dev/outbox` can show
+//! the links: the `.eml` file (mode 0600) holds the same text anyway.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,6 +25,7 @@ use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
+use crate::crypto::AppKey;
 use crate::entities::mail_outbox::{self, Column};
 use crate::error::{ResultExt, Unexpected};
 
@@ -25,6 +33,10 @@ use crate::error::{ResultExt, Unexpected};
 pub const MAX_ATTEMPTS: i32 = 8;
 const LEASE: chrono::Duration = chrono::Duration::minutes(2);
 const BATCH: u64 = 20;
+/// Sent and failed mails are deleted this long after they ended.
+pub const RETENTION: chrono::Duration = chrono::Duration::days(30);
+/// How often [`run`] purges old mails.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Where mail goes.
 #[derive(Clone)]
@@ -63,26 +75,38 @@ impl Transport {
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
             Transport::Outbox(dir) => {
-                tokio::fs::create_dir_all(dir)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                // The folder and files hold live links: this user only.
+                let mut folder = tokio::fs::DirBuilder::new();
+                folder.recursive(true);
+                #[cfg(unix)]
+                folder.mode(0o700);
+                folder.create(dir).await.map_err(|e| e.to_string())?;
                 let name = format!(
                     "{}-{}.eml",
                     Utc::now().format("%Y%m%dT%H%M%S%.6f"),
                     uuid::Uuid::now_v7()
                 );
-                // Owner-only: mails hold reset and confirmation links.
                 let mut options = tokio::fs::OpenOptions::new();
                 options.write(true).create_new(true);
                 #[cfg(unix)]
                 options.mode(0o600);
-                let path = dir.join(name);
-                options.open(&path).await.map_err(|e| e.to_string())?;
-                tokio::fs::write(path, message.formatted())
+                let mut file = options
+                    .open(dir.join(name))
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| e.to_string())?;
+                use tokio::io::AsyncWriteExt as _;
+                file.write_all(&message.formatted())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                file.flush().await.map_err(|e| e.to_string())
             }
         }
+    }
+
+    /// Whether a sent mail's bodies can be cleared at once (see the module
+    /// documentation for the outbox folder).
+    fn clears_sent_bodies(&self) -> bool {
+        matches!(self, Transport::Smtp(_))
     }
 }
 
@@ -94,9 +118,11 @@ pub struct Report {
     pub failed: usize,
 }
 
-/// Sends every mail due at `now` (up to a batch).
+/// Sends every mail due at `now` (up to a batch), opening the sealed
+/// bodies with `key`.
 pub async fn deliver_due(
     db: &DatabaseConnection,
+    key: &AppKey,
     transport: &Transport,
     from: &Mailbox,
     now: DateTime<Utc>,
@@ -130,9 +156,14 @@ pub async fn deliver_due(
         if !claimed {
             continue;
         }
-        let outcome = match build(&mail, from) {
-            Ok(message) => transport.send(message).await,
-            Err(e) => Err(e),
+        // A body that does not open never will (another key, or altered):
+        // give up at once.
+        let (outcome, permanent) = match crate::mail::open_bodies(key, &mail) {
+            Ok(bodies) => match build(&mail, &bodies, from) {
+                Ok(message) => (transport.send(message).await, false),
+                Err(e) => (Err(e), false),
+            },
+            Err(e) => (Err(format!("the sealed body does not open: {e}")), true),
         };
         let update = mail_outbox::Entity::update_many()
             .col_expr(
@@ -140,13 +171,20 @@ pub async fn deliver_due(
                 Expr::value(Option::<DateTime<Utc>>::None),
             )
             .filter(Column::Id.eq(mail.id));
+        let cleared = |update: sea_orm::UpdateMany<mail_outbox::Entity>| {
+            update
+                .col_expr(Column::TextBody, Expr::value(""))
+                .col_expr(Column::HtmlBody, Expr::value(""))
+        };
         match outcome {
             Ok(()) => {
-                update
-                    .col_expr(Column::SentAt, Expr::value(now))
-                    .exec(db)
-                    .await
-                    .unexpected("marking a mail sent")?;
+                let update = update.col_expr(Column::SentAt, Expr::value(now));
+                let update = if transport.clears_sent_bodies() {
+                    cleared(update)
+                } else {
+                    update
+                };
+                update.exec(db).await.unexpected("marking a mail sent")?;
                 report.sent += 1;
             }
             Err(error) => {
@@ -158,8 +196,8 @@ pub async fn deliver_due(
                         Column::LastError,
                         Expr::value(crate::audit::truncate(&error, 1000)),
                     );
-                if attempts >= MAX_ATTEMPTS {
-                    update
+                if attempts >= MAX_ATTEMPTS || permanent {
+                    cleared(update)
                         .col_expr(Column::FailedAt, Expr::value(now))
                         .exec(db)
                         .await
@@ -185,7 +223,27 @@ pub fn backoff(attempts: i32) -> chrono::Duration {
     chrono::Duration::seconds(secs.min(3600))
 }
 
-fn build(mail: &mail_outbox::Model, from: &Mailbox) -> Result<lettre::Message, String> {
+/// Deletes mails sent or given up more than [`RETENTION`] before `now`;
+/// returns how many.
+pub async fn purge_old(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u64, Unexpected> {
+    let before = now - RETENTION;
+    Ok(mail_outbox::Entity::delete_many()
+        .filter(
+            Condition::any()
+                .add(Column::SentAt.lt(before))
+                .add(Column::FailedAt.lt(before)),
+        )
+        .exec(db)
+        .await
+        .unexpected("purging old mail")?
+        .rows_affected)
+}
+
+fn build(
+    mail: &mail_outbox::Model,
+    bodies: &crate::mail::Bodies,
+    from: &Mailbox,
+) -> Result<lettre::Message, String> {
     let to: Mailbox = mail
         .to_address
         .parse()
@@ -199,22 +257,38 @@ fn build(mail: &mail_outbox::Model, from: &Mailbox) -> Result<lettre::Message, S
                 .singlepart(
                     SinglePart::builder()
                         .header(ContentType::TEXT_PLAIN)
-                        .body(mail.text_body.clone()),
+                        .body(bodies.text.clone()),
                 )
                 .singlepart(
                     SinglePart::builder()
                         .header(ContentType::TEXT_HTML)
-                        .body(mail.html_body.clone()),
+                        .body(bodies.html.clone()),
                 ),
         )
         .map_err(|e| e.to_string())
 }
 
-/// Delivers mail until the task is dropped: a pass every `interval`.
-pub async fn run(db: DatabaseConnection, transport: Transport, from: Mailbox, interval: Duration) {
+/// Delivers mail until the task is dropped: a pass every `interval`, and
+/// a purge of old mail every hour.
+pub async fn run(
+    db: DatabaseConnection,
+    key: AppKey,
+    transport: Transport,
+    from: Mailbox,
+    interval: Duration,
+) {
+    let mut last_purge: Option<std::time::Instant> = None;
     loop {
-        if let Err(e) = deliver_due(&db, &transport, &from, Utc::now()).await {
+        if let Err(e) = deliver_due(&db, &key, &transport, &from, Utc::now()).await {
             tracing::error!(error = %e, "mail delivery pass failed");
+        }
+        if last_purge.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
+            last_purge = Some(std::time::Instant::now());
+            match purge_old(&db, Utc::now()).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "purged old mail"),
+                Err(e) => tracing::error!(error = %e, "purging old mail failed"),
+            }
         }
         tokio::time::sleep(interval).await;
     }

@@ -150,6 +150,10 @@ pub struct ModelFileEntry {
     /// Seconds before a request (or, for predictions, the whole job) gives up.
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+    /// Hosts the provider's output URLs may point at (`example.com`,
+    /// `*.example.com`); by default only the `base_url`'s host.
+    #[serde(default)]
+    pub output_hosts: Option<Vec<String>>,
 }
 
 fn one() -> i64 {
@@ -303,6 +307,23 @@ impl GenerationSettings {
                     ),
                 ));
             }
+            // https only (http:// for a server on loopback), never a private
+            // address: the key and the outputs travel there.
+            if let Some(raw) = &m.base_url {
+                let url = url::Url::parse(raw).map_err(|_| {
+                    invalid(
+                        "models.base_url",
+                        format!("model {:?}: {raw:?} is not a URL", m.id),
+                    )
+                })?;
+                uni1_models::outbound::check_base_url(&url)
+                    .map_err(|e| invalid("models.base_url", format!("model {:?}: {e}", m.id)))?;
+            }
+            if let Some(hosts) = &m.output_hosts {
+                uni1_models::outbound::check_output_hosts(hosts).map_err(|e| {
+                    invalid("models.output_hosts", format!("model {:?}: {e}", m.id))
+                })?;
+            }
             if !(1..=10_000).contains(&m.credits_per_image) {
                 return Err(invalid(
                     "models.credits_per_image",
@@ -327,5 +348,70 @@ impl GenerationSettings {
                 .or_else(|| file.model_webhook_secret.clone())
                 .map(SecretString::from),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(text: &str) -> Result<GenerationSettings, ConfigError> {
+        let file: FileSettings = toml::from_str(text).expect("valid TOML");
+        GenerationSettings::resolve(GenerationArgs::default(), &file, Path::new("data"))
+    }
+
+    fn model(base_url: &str) -> String {
+        format!(
+            "[[models]]\nid = \"remote\"\nname = \"Remote\"\nbackend = \"openai\"\n\
+             base_url = \"{base_url}\"\napi_key = \"k\"\n"
+        )
+    }
+
+    #[test]
+    fn model_base_urls_are_https_or_loopback() {
+        for ok in [
+            "https://api.openai.com",
+            "http://127.0.0.1:7070",
+            "http://localhost:7070/",
+            "http://[::1]:7070",
+        ] {
+            assert!(resolve(&model(ok)).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://api.example.com",
+            "http://10.0.0.5:8000",
+            "https://169.254.169.254",
+            "https://[fd00::1]",
+        ] {
+            let error = resolve(&model(bad)).unwrap_err().to_string();
+            assert!(
+                error.contains("models.base_url") && error.contains("\"remote\""),
+                "{bad}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn output_hosts_are_host_names() {
+        let listed = format!(
+            "{}output_hosts = [\"replicate.delivery\", \"*.replicate.delivery\"]\n",
+            model("https://api.replicate.com")
+        );
+        let settings = resolve(&listed).unwrap();
+        assert_eq!(
+            settings.models[0].output_hosts.as_deref(),
+            Some(
+                &[
+                    "replicate.delivery".to_owned(),
+                    "*.replicate.delivery".to_owned()
+                ][..]
+            )
+        );
+        let bad = format!(
+            "{}output_hosts = [\"https://cdn.example/x\"]\n",
+            model("https://api.replicate.com")
+        );
+        let error = resolve(&bad).unwrap_err().to_string();
+        assert!(error.contains("models.output_hosts"), "{error}");
     }
 }

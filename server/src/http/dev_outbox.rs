@@ -15,6 +15,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{Html, IntoResponse};
 use http::StatusCode;
 use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder, QuerySelect};
+use uni1_domain::crypto::AppKey;
 use uni1_domain::entities::mail_outbox;
 use uni1_domain::mail::templates::escape;
 
@@ -22,6 +23,8 @@ use uni1_domain::mail::templates::escape;
 #[derive(Clone)]
 pub struct DevOutbox {
     pub db: DatabaseConnection,
+    /// Opens the sealed mail bodies.
+    pub key: AppKey,
     /// The Host values the site answers to ([`super::HttpPolicy`]).
     pub allowed_hosts: Arc<[String]>,
     /// The public origin's default port.
@@ -56,6 +59,7 @@ pub async fn page(State(outbox): State<DevOutbox>, request: Request) -> impl Int
         return super::media::not_found();
     }
     let db = outbox.db;
+    let key = outbox.key;
     let mails = match mail_outbox::Entity::find()
         .order_by_desc(mail_outbox::Column::CreatedAt)
         .limit(50)
@@ -79,6 +83,11 @@ pub async fn page(State(outbox): State<DevOutbox>, request: Request) -> impl Int
          outbox folder. This page is shown only to this machine, and only while the site is reachable on this machine alone.</p>",
     );
     for m in mails {
+        let text = match uni1_domain::mail::open_bodies(&key, &m) {
+            Ok(bodies) if bodies.text.is_empty() => "(cleared after delivery)".to_owned(),
+            Ok(bodies) => bodies.text,
+            Err(e) => format!("(the sealed body does not open: {e})"),
+        };
         body.push_str(&format!(
             "<article><hr><p><b>{}</b><br>to {} · {}{}</p><pre>{}</pre></article>",
             escape(&m.subject),
@@ -89,7 +98,7 @@ pub async fn page(State(outbox): State<DevOutbox>, request: Request) -> impl Int
             } else {
                 " · queued"
             },
-            escape(&m.text_body),
+            escape(&text),
         ));
     }
     Html(body).into_response()

@@ -205,34 +205,71 @@ pub async fn events(
 pub struct Webhooks {
     pub secret: Option<SecretString>,
     pub wakeups: uni1_models::predictions::Wakeups,
+    /// Ids of the configured models whose back-end is `predictions` (the
+    /// only ones that receive webhooks).
+    pub models: std::sync::Arc<std::collections::HashSet<String>>,
+    /// `webhook-id`s accepted within the tolerance window (this process only).
+    pub seen: uni1_models::predictions::SeenWebhooks,
 }
 
-/// `POST /hooks/models/{model}`.
+impl Webhooks {
+    /// The route's state for `catalog`'s predictions models.
+    pub fn new(
+        secret: Option<SecretString>,
+        wakeups: uni1_models::predictions::Wakeups,
+        catalog: &uni1_domain::generation::Catalog,
+    ) -> Self {
+        let models = catalog
+            .all()
+            .iter()
+            .filter(|m| m.model.backend() == "predictions")
+            .map(|m| m.id.clone())
+            .collect();
+        Self {
+            secret,
+            wakeups,
+            models: std::sync::Arc::new(models),
+            seen: uni1_models::predictions::SeenWebhooks::default(),
+        }
+    }
+}
+
+/// `POST /hooks/models/{model}`: 404 unless a secret is set and `{model}`
+/// is a configured predictions model; a verified webhook wakes the job's
+/// poller once (a replayed `webhook-id` is acknowledged and ignored).
 pub async fn model_webhook(
     State(hooks): State<Webhooks>,
-    Path(_model): Path<String>,
+    Path(model): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let Some(secret) = &hooks.secret else {
         return not_found();
     };
+    if !hooks.models.contains(&model) {
+        return not_found();
+    }
     let h = |name: &str| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
     };
+    let now = Utc::now().timestamp();
     match uni1_models::predictions::verify_webhook(
         secret.expose_secret(),
         h("webhook-id"),
         h("webhook-timestamp"),
         h("webhook-signature"),
         &body,
-        Utc::now().timestamp(),
+        now,
     ) {
         Ok(prediction) => {
-            hooks.wakeups.wake(&prediction);
+            if hooks.seen.first_time(h("webhook-id"), now) {
+                hooks.wakeups.wake(&prediction);
+            } else {
+                tracing::info!(model = %model, "ignored a replayed model webhook");
+            }
             StatusCode::NO_CONTENT.into_response()
         }
         Err(e) => {

@@ -12,15 +12,24 @@ use crate::support::{TestApp, Visitor, SAFARI_IPHONE, SESSION_COOKIE};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// The newest queued mail to `to`.
+/// The newest queued mail to `to`, its bodies opened.
 pub async fn last_mail(app: &TestApp, to: &str) -> mail_outbox::Model {
-    mail_outbox::Entity::find()
+    let mail = mail_outbox::Entity::find()
         .filter(mail_outbox::Column::ToAddress.eq(to))
         .order_by_desc(mail_outbox::Column::CreatedAt)
         .one(&app.db)
         .await
         .expect("query")
-        .unwrap_or_else(|| panic!("no mail to {to}"))
+        .unwrap_or_else(|| panic!("no mail to {to}"));
+    opened(app, mail)
+}
+
+/// `mail` with its sealed bodies opened, the way delivery reads them.
+pub fn opened(app: &TestApp, mut mail: mail_outbox::Model) -> mail_outbox::Model {
+    let bodies = uni1_domain::mail::open_bodies(&app.key, &mail).expect("the mail opens");
+    mail.text_body = bodies.text;
+    mail.html_body = bodies.html;
+    mail
 }
 
 /// The token in a mail's link.

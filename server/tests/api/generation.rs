@@ -408,7 +408,7 @@ fn openai_catalog(base: &url::Url) -> Catalog {
             base_url: base.clone(),
             api_key: "test-key".into(),
             model: "test".into(),
-            http: uni1_models::http_client(Duration::from_secs(2)),
+            http: uni1_models::Outbound::for_model(base, &[], Duration::from_secs(2)).unwrap(),
         }),
     }])
 }

@@ -5,13 +5,16 @@
 //! (set by `make test`, which starts maildev). Without them it is skipped
 //! with a loud message, unless `UNI1_REQUIRE_PEERS=1`.
 
-use chrono::Utc;
-use sea_orm::EntityTrait;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use uni1_domain::entities::mail_outbox;
-use uni1_domain::mail::delivery::{deliver_due, Transport};
+use std::sync::{Arc, Mutex};
 
-use crate::accounts::{sign_in, sign_up, token_in, PASSWORD};
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use uni1_domain::entities::mail_outbox;
+use uni1_domain::mail::delivery::{deliver_due, purge_old, Transport, RETENTION};
+use uni1_domain::mail::open_bodies;
+
+use crate::accounts::{last_mail, sign_in, sign_up, token_in, PASSWORD};
 use crate::on_both_backends;
 use crate::support::{run_with, Backend, TestApp, Visitor};
 
@@ -32,7 +35,7 @@ on_both_backends!(
         let down =
             Transport::smtp(&format!("smtp://127.0.0.1:{}", closed_port())).expect("transport");
         let now = Utc::now();
-        let report = deliver_due(&app.db, &down, &sender(), now)
+        let report = deliver_due(&app.db, &app.key, &down, &sender(), now)
             .await
             .expect("pass");
         assert_eq!((report.sent, report.retrying, report.failed), (0, 1, 0));
@@ -45,14 +48,14 @@ on_both_backends!(
         assert_eq!(mail.attempts, 1);
         assert!(mail.sent_at.is_none() && mail.last_error.is_some());
         assert!(mail.send_after > now, "retried later, not now");
-        let report = deliver_due(&app.db, &down, &sender(), now)
+        let report = deliver_due(&app.db, &app.key, &down, &sender(), now)
             .await
             .expect("pass");
         assert_eq!(report.sent + report.retrying, 0, "not due yet");
 
         let outbox = std::env::temp_dir().join(format!("uni1-outbox-{}", uuid::Uuid::new_v4()));
         let up = Transport::Outbox(outbox.clone());
-        let report = deliver_due(&app.db, &up, &sender(), mail.send_after)
+        let report = deliver_due(&app.db, &app.key, &up, &sender(), mail.send_after)
             .await
             .expect("pass");
         assert_eq!(report.sent, 1);
@@ -62,20 +65,160 @@ on_both_backends!(
             .expect("q")
             .expect("kept");
         assert!(mail.sent_at.is_some());
-        let files: Vec<_> = std::fs::read_dir(&outbox).expect("outbox").collect();
+        // The outbox folder is the mailbox: the sealed body stays for
+        // /dev/outbox until the purge.
+        assert!(open_bodies(&app.key, &mail)
+            .expect("opens")
+            .text
+            .contains("token="));
+        let files: Vec<_> = std::fs::read_dir(&outbox)
+            .expect("outbox")
+            .map(|f| f.expect("entry").path())
+            .collect();
         assert_eq!(files.len(), 1);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let eml = files[0].as_ref().expect("entry").path();
-            let mode = std::fs::metadata(&eml).expect("eml").permissions().mode();
-            assert_eq!(mode & 0o777, 0o600, "outbox files are owner-only");
+            let mode = |p: &std::path::Path| {
+                std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777
+            };
+            assert_eq!(mode(&files[0]), 0o600, "the .eml file is private");
+            assert_eq!(mode(&outbox), 0o700, "the outbox folder is private");
         }
         std::fs::remove_dir_all(outbox).ok();
-        let report = deliver_due(&app.db, &up, &sender(), Utc::now())
+        let report = deliver_due(&app.db, &app.key, &up, &sender(), Utc::now())
             .await
             .expect("pass");
         assert_eq!(report.sent, 0, "sent once only");
+    }
+);
+
+/// A minimal SMTP server on loopback that accepts every mail and keeps
+/// what it received.
+async fn fake_smtp() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let kept = received.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = tokio::io::BufReader::new(read).lines();
+                write.write_all(b"220 fake ESMTP\r\n").await.ok();
+                let mut data: Option<String> = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(body) = data.as_mut() {
+                        if line == "." {
+                            kept.lock()
+                                .expect("lock")
+                                .push(data.take().unwrap_or_default());
+                            write.write_all(b"250 OK\r\n").await.ok();
+                        } else {
+                            body.push_str(&line);
+                            body.push('\n');
+                        }
+                        continue;
+                    }
+                    let command = line.to_ascii_uppercase();
+                    let reply: &[u8] = if command.starts_with("EHLO") {
+                        b"250-fake\r\n250 8BITMIME\r\n"
+                    } else if command.starts_with("DATA") {
+                        data = Some(String::new());
+                        b"354 go ahead\r\n"
+                    } else if command.starts_with("QUIT") {
+                        write.write_all(b"221 bye\r\n").await.ok();
+                        break;
+                    } else {
+                        b"250 OK\r\n"
+                    };
+                    write.write_all(reply).await.ok();
+                }
+            });
+        }
+    });
+    (port, received)
+}
+
+on_both_backends!(queued_mail_bodies_are_sealed, |app: TestApp| async move {
+    sign_up(&app, "sealed@example.org", &Visitor::new("198.51.100.63")).await;
+    let opened = last_mail(&app, "sealed@example.org").await;
+    let token = token_in(&opened.text_body);
+    assert!(opened.html_body.contains(&token));
+    let raw = mail_outbox::Entity::find_by_id(opened.id)
+        .one(&app.db)
+        .await
+        .expect("q")
+        .expect("queued");
+    for body in [&raw.text_body, &raw.html_body] {
+        assert!(!body.contains(&token), "a token in clear: {body}");
+        assert!(!body.contains("token="), "a link in clear: {body}");
+        assert!(body.starts_with("v1."), "not sealed: {body}");
+    }
+    // Bound to its row: another row's sealed body does not open here.
+    let mut swapped = raw.clone();
+    swapped.id = uuid::Uuid::now_v7();
+    assert!(open_bodies(&app.key, &swapped).is_err());
+});
+
+on_both_backends!(
+    sent_mail_is_cleared_then_purged,
+    |app: TestApp| async move {
+        sign_up(&app, "sent@example.org", &Visitor::new("198.51.100.64")).await;
+        sign_up(&app, "gave-up@example.org", &Visitor::new("198.51.100.65")).await;
+        // One mail was given up on earlier (not due any more).
+        let failed = mail_outbox::Entity::find()
+            .filter(mail_outbox::Column::ToAddress.eq("gave-up@example.org"))
+            .one(&app.db)
+            .await
+            .expect("q")
+            .expect("queued");
+        let now = Utc::now();
+        let mut row = failed.into_active_model();
+        row.failed_at = Set(Some(now));
+        row.update(&app.db).await.expect("update");
+
+        let (port, received) = fake_smtp().await;
+        let smtp = Transport::smtp(&format!("smtp://127.0.0.1:{port}")).expect("transport");
+        let report = deliver_due(&app.db, &app.key, &smtp, &sender(), now)
+            .await
+            .expect("pass");
+        assert_eq!(report.sent, 1, "{report:?}");
+        assert_eq!(received.lock().expect("lock").len(), 1);
+        assert!(received.lock().expect("lock")[0].contains("sent@example.org"));
+
+        let sent = mail_outbox::Entity::find()
+            .filter(mail_outbox::Column::ToAddress.eq("sent@example.org"))
+            .one(&app.db)
+            .await
+            .expect("q")
+            .expect("the metadata row stays");
+        assert!(sent.sent_at.is_some());
+        assert_eq!((sent.text_body.as_str(), sent.html_body.as_str()), ("", ""));
+        assert_eq!(sent.kind, "confirm_email");
+
+        // Kept for the retention period, then purged (sent and failed alike).
+        let day = chrono::Duration::days(1);
+        assert_eq!(
+            purge_old(&app.db, now + RETENTION - day)
+                .await
+                .expect("purge"),
+            0
+        );
+        assert_eq!(
+            purge_old(&app.db, now + RETENTION + day)
+                .await
+                .expect("purge"),
+            2
+        );
+        assert!(mail_outbox::Entity::find()
+            .all(&app.db)
+            .await
+            .expect("q")
+            .is_empty());
     }
 );
 
@@ -134,7 +277,7 @@ async fn a_confirmation_mail_arrives_over_real_smtp() {
             let mut v = Visitor::new("198.51.100.61");
             assert_eq!(sign_up(&app, &address, &v).await.status, 200);
             let transport = Transport::smtp(&smtp).expect("transport");
-            let report = deliver_due(&app.db, &transport, &sender(), Utc::now())
+            let report = deliver_due(&app.db, &app.key, &transport, &sender(), Utc::now())
                 .await
                 .expect("pass");
             assert_eq!(report.sent, 1, "{report:?}");

@@ -19,3 +19,4 @@ mod publishing;
 mod sharing;
 mod two_factor;
 mod underage;
+mod webhooks;

@@ -279,7 +279,7 @@ on_both_backends!(
         // that day); the third 44 hours after the first.
         set_expiry(a[1].id, expires + hour * 12).await;
         set_expiry(later[0].id, expires + hour * 44).await;
-        let run = |at| uni1_domain::reminders::queue_due(&app.db, &ctx, at, 50);
+        let run = |at| uni1_domain::reminders::queue_due(&app.db, &ctx, &app.key, at, 50);
         let reminder_mails = || async {
             mail_outbox::Entity::find()
                 .filter(mail_outbox::Column::Kind.eq("expiry_reminder"))
@@ -303,7 +303,8 @@ on_both_backends!(
             "{}",
             mails[0].subject
         );
-        assert!(mails[0].text_body.contains("http://uni1.test/gallery"));
+        let bodies = uni1_domain::mail::open_bodies(&app.key, &mails[0]).unwrap();
+        assert!(bodies.text.contains("http://uni1.test/gallery"));
         // The third image was not in it (it ends more than a day later); it
         // gets its own mail when it comes within 7 days, and never twice.
         assert_eq!(run(due + day).await.unwrap(), 0);
