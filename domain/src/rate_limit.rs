@@ -139,14 +139,18 @@ impl RateLimits {
         self.check(&self.sign_in_ip, ip.to_owned())?;
         self.check(
             &self.sign_in_pair,
-            format!("{ip}\nsecond-factor:{}", crate::accounts::token::hash(challenge)),
+            format!(
+                "{ip}\nsecond-factor:{}",
+                crate::accounts::token::hash(challenge)
+            ),
         )
     }
 
     /// Whether a password sign-in to `email` may be tried now, from any
     /// address (see [`AccountBackoff`]).
     pub fn account_sign_in(&self, email: &str) -> Result<(), RetryAfter> {
-        self.account_failures.check(&account_key(email), Instant::now())
+        self.account_failures
+            .check(&account_key(email), Instant::now())
     }
 
     /// A wrong password for `email`.
@@ -295,14 +299,20 @@ mod tests {
             .check("v@example.org", t0 + Duration::from_secs(10))
             .unwrap_err();
         assert_eq!(wait.0, FIRST_PAUSE);
-        assert!(backoff.check("other@example.org", t0).is_ok(), "per account");
+        assert!(
+            backoff.check("other@example.org", t0).is_ok(),
+            "per account"
+        );
         // The pause ends on its own (no lock), and the next one is longer.
         let t1 = t0 + Duration::from_secs(41);
         assert!(backoff.check("v@example.org", t1).is_ok());
         for _ in 0..ACCOUNT_FAILURES {
             backoff.failed("v@example.org", t1);
         }
-        assert_eq!(backoff.check("v@example.org", t1).unwrap_err().0, FIRST_PAUSE * 2);
+        assert_eq!(
+            backoff.check("v@example.org", t1).unwrap_err().0,
+            FIRST_PAUSE * 2
+        );
         // A right password forgets it all.
         backoff.succeeded("v@example.org");
         assert!(backoff.check("v@example.org", t1).is_ok());
@@ -310,7 +320,9 @@ mod tests {
         let slow = AccountBackoff::default();
         for i in 0..3 * ACCOUNT_FAILURES {
             slow.failed("s@example.org", t0 + FAILURE_WINDOW / 5 * i);
-            assert!(slow.check("s@example.org", t0 + FAILURE_WINDOW / 5 * i).is_ok());
+            assert!(slow
+                .check("s@example.org", t0 + FAILURE_WINDOW / 5 * i)
+                .is_ok());
         }
     }
 
@@ -321,7 +333,10 @@ mod tests {
         for _ in 0..20 * ACCOUNT_FAILURES {
             backoff.failed("v@example.org", t0);
         }
-        assert_eq!(backoff.check("v@example.org", t0).unwrap_err().0, LONGEST_PAUSE);
+        assert_eq!(
+            backoff.check("v@example.org", t0).unwrap_err().0,
+            LONGEST_PAUSE
+        );
     }
 
     #[test]

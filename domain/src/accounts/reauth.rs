@@ -54,9 +54,7 @@ impl Accounts {
             }
         }
         if !code.trim().is_empty() && self.two_factor_enabled(who.id).await? {
-            return self
-                .second_factor_recheck(&account, code, client)
-                .await;
+            return self.second_factor_recheck(&account, code, client).await;
         }
         Err(AccountError::ReauthRequired)
     }

@@ -3,8 +3,8 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use uuid::Uuid;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use uuid::Uuid;
 
 use super::email_tokens::Purpose;
 use super::password::{self, NewPassword};

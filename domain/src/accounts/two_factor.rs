@@ -27,8 +27,8 @@ use uuid::Uuid;
 use super::{password, token, AccountError, Accounts, ClientInfo, CurrentUser, NewSession};
 use crate::audit::{self, truncate, Action};
 use crate::entities::{audit_log, recovery_code, session, two_factor, two_factor_challenge, user};
-use crate::mail::{self, templates};
 use crate::error::{ResultExt, Unexpected};
+use crate::mail::{self, templates};
 
 const STEP_SECS: u64 = 30;
 const CHALLENGE_VALID: chrono::Duration = chrono::Duration::minutes(10);
@@ -332,17 +332,35 @@ impl Accounts {
         client: &ClientInfo,
         detail: &str,
     ) -> Result<(), Unexpected> {
-        audit::record(conn, Some(account.id), Action::TwoFactorFailed, client, detail).await?;
+        audit::record(
+            conn,
+            Some(account.id),
+            Action::TwoFactorFailed,
+            client,
+            detail,
+        )
+        .await?;
         if recent_failures(conn, account.id).await? == PAUSE_AFTER_FAILURES {
             mail::enqueue(
                 conn,
                 Some(account.id),
                 "two_factor_paused",
                 &account.email,
-                templates::two_factor_paused(&self.mail, &account.display_name, PAUSE.num_minutes()),
+                templates::two_factor_paused(
+                    &self.mail,
+                    &account.display_name,
+                    PAUSE.num_minutes(),
+                ),
             )
             .await?;
-            audit::record(conn, Some(account.id), Action::TwoFactorPaused, client, detail).await?;
+            audit::record(
+                conn,
+                Some(account.id),
+                Action::TwoFactorPaused,
+                client,
+                detail,
+            )
+            .await?;
         }
         Ok(())
     }

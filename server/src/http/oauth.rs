@@ -503,15 +503,19 @@ async fn google_profile(
         .id_token()
         .ok_or_else(|| anyhow::anyhow!("no id_token in the token response"))?;
     let nonce = Nonce::new(flow.nonce.clone());
-    let claims = match id_token.claims(&client.id_token_verifier(), &nonce) {
+    let first = id_token
+        .claims(&client.id_token_verifier(), &nonce)
+        .cloned();
+    let claims = match first {
         Err(ClaimsVerificationError::SignatureVerification(
             SignatureVerificationError::NoMatchingKey,
         )) => {
             // The provider rotated its keys since the metadata was cached.
             let (fresh,) = google_client(oauth, true).await?;
-            id_token.claims(&fresh.id_token_verifier(), &nonce)?.clone()
+            let verifier = fresh.id_token_verifier();
+            id_token.claims(&verifier, &nonce)?.clone()
         }
-        other => other?.clone(),
+        other => other?,
     };
     Ok(ProviderProfile {
         provider: Provider::Google,

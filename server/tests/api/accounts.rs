@@ -705,7 +705,10 @@ on_both_backends!(
             assert!(!mail.html_body.contains("Ada Lovelace"));
         }
         // Someone else's address is not affected.
-        assert_eq!(sign_up(&app, "other-inbox@example.org", &v).await.status, 200);
+        assert_eq!(
+            sign_up(&app, "other-inbox@example.org", &v).await.status,
+            200
+        );
     }
 );
 
@@ -799,7 +802,11 @@ on_both_backends!(
             .as_str()
             .is_some_and(|m| m.contains("confirm it is you")));
         let r = app
-            .post_as("/api/begin_two_factor", &[("password", "not my password")], &v)
+            .post_as(
+                "/api/begin_two_factor",
+                &[("password", "not my password")],
+                &v,
+            )
             .await;
         assert_eq!(r.json()["Invalid"]["field"], "password");
         let r = app
@@ -851,12 +858,18 @@ on_both_backends!(
         sign_up(&app, "nopass@example.org", &p).await;
         confirm(&app, "nopass@example.org", &p).await;
         sign_in(&app, "nopass@example.org", PASSWORD, &mut p).await;
-        let mut row = account(&app, "nopass@example.org").await.into_active_model();
+        let mut row = account(&app, "nopass@example.org")
+            .await
+            .into_active_model();
         row.password_hash = Set(None);
         row.update(&app.db).await.expect("update");
         age_sessions(&app, "nopass@example.org", 60).await;
         let r = app
-            .post_as("/api/request_email_change", &[("email", "moved@example.org")], &p)
+            .post_as(
+                "/api/request_email_change",
+                &[("email", "moved@example.org")],
+                &p,
+            )
             .await;
         assert_eq!(r.status, 422, "{}", r.body);
         assert!(r.json()["Invalid"]["message"]
@@ -864,7 +877,11 @@ on_both_backends!(
             .is_some_and(|m| m.contains("confirm it is you")));
         age_sessions(&app, "nopass@example.org", 1).await;
         let r = app
-            .post_as("/api/request_email_change", &[("email", "moved@example.org")], &p)
+            .post_as(
+                "/api/request_email_change",
+                &[("email", "moved@example.org")],
+                &p,
+            )
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
     }

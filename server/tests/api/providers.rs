@@ -361,8 +361,10 @@ async fn github_never_links_itself_to_an_existing_account_by_address() {
                 .is_empty(),
             "nothing linked"
         );
-        assert!(uni1_app::auth::provider_error_text("existing_account", "github")
-            .contains("link GitHub from Settings"));
+        assert!(
+            uni1_app::auth::provider_error_text("existing_account", "github")
+                .contains("link GitHub from Settings")
+        );
 
         // The owner signs in with the password and links GitHub; from then
         // on GitHub signs in.
@@ -667,7 +669,10 @@ on_both_backends!(
         crate::accounts::confirm(&app, "victim2@example.org", &owner).await;
 
         assert!(
-            app.post_as("/api/me", &[], &squatter).await.json().is_null(),
+            app.post_as("/api/me", &[], &squatter)
+                .await
+                .json()
+                .is_null(),
             "the squatter's session ended"
         );
         assert!(user_identity::Entity::find()
@@ -758,9 +763,7 @@ async fn provider_starts_are_limited_and_discovery_is_fetched_once() {
                     let v = Visitor::new(&format!("198.51.100.{}", 140 + i));
                     let r = app.get_as("/auth/google/start", &v).await;
                     assert_eq!(r.status, 303, "{}", r.body);
-                    assert!(r
-                        .header("location")
-                        .is_some_and(|l| l.contains("/auth?")));
+                    assert!(r.header("location").is_some_and(|l| l.contains("/auth?")));
                 }
                 assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
 
