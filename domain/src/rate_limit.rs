@@ -1,9 +1,10 @@
 //! Rate limits for sign-in, sign-up and password reset (GCRA, in memory).
 //!
-//! Sign-in is limited per IP address and per (IP, account) pair, never per
-//! account alone: an attacker elsewhere cannot lock a victim out by failing
-//! on purpose. Reset mails are also limited per account, so nobody can fill
-//! someone's inbox.
+//! Sign-in is limited per IP address and per (IP, account) pair. Per
+//! account alone there is only a soft budget ([`AccountBackoff`]): a short
+//! pause that ends on its own, so an attacker elsewhere cannot lock a victim
+//! out for long by failing on purpose. Reset and sign-up mails are also
+//! limited per address, so nobody can fill someone's inbox.
 //!
 //! Each process keeps its own counters: with N web processes the effective
 //! limit is up to N times higher. A shared store is planned with the
