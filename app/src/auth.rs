@@ -42,6 +42,8 @@ pub fn provider_error_text(code: &str, provider: &str) -> &'static str {
         "linked_elsewhere" => "This GitHub account is already linked to another uni1 account.",
         "unavailable" => "That sign-in method is not available here.",
         "unconfirmed" => "Confirm your e-mail address first (see the link we sent you), then link it.",
+        "existing_account" if google => "An account with this e-mail address already exists. Sign in to it first (with your password or the way you signed in before), then link Google from Settings > Security.",
+        "existing_account" => "An account with this e-mail address already exists. Sign in to it first (with your password or the way you signed in before), then link GitHub from Settings > Security.",
         "internal" => "Something went wrong on our side. Please try again in a moment.",
         _ => "The sign-in provider's answer could not be verified. Please try again.",
     }
@@ -138,6 +140,9 @@ pub async fn sign_up(
         adult.is_some(),
         terms.is_some(),
     )?;
+    // Every sign-up mails the address (a link or a notice): a budget per
+    // recipient, whoever asks, so nobody can fill someone's inbox.
+    state.limits.sign_up_recipient(&email)?;
     state.accounts.sign_up(form, &client).await?;
     leptos_axum::redirect("/sign-up?done=1");
     Ok(())
@@ -150,15 +155,28 @@ pub async fn sign_in(
     next: Option<String>,
 ) -> Result<(), AppError> {
     use uni1_domain::accounts::two_factor::SignInOutcome;
+    use uni1_domain::accounts::AccountError;
     let state = crate::state::app_state()?;
     let client = crate::session::client_info();
     state.limits.sign_in(&client.ip, &email)?;
+    // A soft budget per account, whatever the address the guesses come from.
+    state.limits.account_sign_in(&email)?;
     let next = safe_next(next.as_deref());
-    match state
+    let outcome = match state
         .accounts
         .sign_in(&email, &password, &next, &client)
-        .await?
+        .await
     {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            if matches!(e, AccountError::InvalidCredentials) {
+                state.limits.account_sign_in_failed(&email);
+            }
+            return Err(e.into());
+        }
+    };
+    state.limits.account_sign_in_succeeded(&email);
+    match outcome {
         SignInOutcome::Session(session) => {
             crate::session::set_session_cookie(&state.cookie, &session);
             leptos_axum::redirect(&next);
@@ -177,10 +195,12 @@ pub async fn sign_in(
 pub async fn verify_second_factor(code: String) -> Result<(), AppError> {
     let state = crate::state::app_state()?;
     let client = crate::session::client_info();
-    state.limits.sign_in(&client.ip, "second-factor")?;
     let challenge = crate::session::challenge_cookie(&state.cookie).ok_or_else(|| {
         AppError::invalid("token", "This sign-in expired. Please sign in again.").respond()
     })?;
+    // Limited per challenge (and address), not one budget for everyone
+    // behind an address; wrong codes also count per person in the domain.
+    state.limits.second_factor(&client.ip, &challenge)?;
     let (session, next) = state
         .accounts
         .complete_second_factor(&challenge, &code, &client)
@@ -191,16 +211,27 @@ pub async fn verify_second_factor(code: String) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Asks to move the account to a new address (confirmed by mail).
+/// Asks to move the account to a new address (confirmed by mail). Needs
+/// the password, or (without one) a recent sign-in or a two-factor code.
 #[server(prefix = "/api", endpoint = "request_email_change")]
-pub async fn request_email_change(email: String, password: Option<String>) -> Result<(), AppError> {
+pub async fn request_email_change(
+    email: String,
+    password: Option<String>,
+    code: Option<String>,
+) -> Result<(), AppError> {
     let state = crate::state::app_state()?;
     let user = crate::session::require_user()?;
     let client = crate::session::client_info();
     state.limits.reset(&client.ip, &user.email)?;
     state
         .accounts
-        .request_email_change(&user, &email, &password.unwrap_or_default(), &client)
+        .request_email_change(
+            &user,
+            &email,
+            &password.unwrap_or_default(),
+            &code.unwrap_or_default(),
+            &client,
+        )
         .await?;
     Ok(())
 }
@@ -208,9 +239,10 @@ pub async fn request_email_change(email: String, password: Option<String>) -> Re
 #[server(prefix = "/api", endpoint = "confirm_email_change")]
 pub async fn confirm_email_change(token: String) -> Result<(), AppError> {
     let state = crate::state::app_state()?;
+    let browser_session = crate::session::current_user().map(|u| u.session_id);
     state
         .accounts
-        .confirm_email_change(&token, &crate::session::client_info())
+        .confirm_email_change(&token, browser_session, &crate::session::client_info())
         .await?;
     leptos_axum::redirect("/confirm-email-change?done=1");
     Ok(())
@@ -233,9 +265,12 @@ pub async fn sign_out() -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "confirm_email")]
 pub async fn confirm_email(token: String) -> Result<(), AppError> {
     let state = crate::state::app_state()?;
+    // Confirming signs out every session of the account but this
+    // browser's, if it is signed in to it (see accounts::reclaim).
+    let browser_session = crate::session::current_user().map(|u| u.session_id);
     state
         .accounts
-        .confirm_email(&token, &crate::session::client_info())
+        .confirm_email(&token, browser_session, &crate::session::client_info())
         .await?;
     leptos_axum::redirect("/confirm-email?done=1");
     Ok(())

@@ -117,16 +117,19 @@ mod server {
                 AccountError::Invalid { field, message } => {
                     AppError::invalid(field, message).respond()
                 }
-                AccountError::InvalidCredentials => AppError::Invalid {
-                    field: None,
-                    message: err.to_string(),
+                AccountError::InvalidCredentials | AccountError::ReauthRequired => {
+                    AppError::Invalid {
+                        field: None,
+                        message: err.to_string(),
+                    }
+                    .respond()
                 }
-                .respond(),
                 AccountError::LinkInvalid => AppError::invalid("token", err.to_string()).respond(),
                 AccountError::NotFound => AppError::NotFound.respond(),
                 AccountError::ProviderEmailUnverified(_)
                 | AccountError::ProviderLinkedElsewhere(_)
-                | AccountError::LastSignInMethod(_) => {
+                | AccountError::LastSignInMethod(_)
+                | AccountError::ProviderAddressHasAccount(_) => {
                     AppError::invalid("provider", err.to_string()).respond()
                 }
                 AccountError::Unexpected(e) => e.into(),

@@ -124,25 +124,47 @@ pub async fn end_session(id: String) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Unlinks a provider. Needs a recent sign-in, the password or a code
+/// (`accounts::reauth`); signs out the other sessions.
 #[server(prefix = "/api", endpoint = "unlink_provider")]
-pub async fn unlink_provider(provider: String) -> Result<(), AppError> {
+pub async fn unlink_provider(
+    provider: String,
+    password: Option<String>,
+    code: Option<String>,
+) -> Result<(), AppError> {
     use uni1_domain::accounts::providers::Provider;
     let state = crate::state::app_state()?;
     let user = crate::session::require_user()?;
+    let client = crate::session::client_info();
     let provider = Provider::parse(&provider).ok_or_else(|| AppError::NotFound.respond())?;
+    let password = password.unwrap_or_default();
+    let code = code.unwrap_or_default();
+    if !password.is_empty() || !code.is_empty() {
+        state.limits.sign_in(&client.ip, &user.email)?;
+    }
     state
         .accounts
-        .unlink_provider(&user, provider, &crate::session::client_info())
+        .unlink_provider(&user, provider, &password, &code, &client)
         .await?;
     Ok(())
 }
 
+/// Starts two-factor enrolment. Needs a recent sign-in or the password
+/// (`accounts::reauth`).
 #[server(prefix = "/api", endpoint = "begin_two_factor")]
-pub async fn begin_two_factor() -> Result<TwoFactorSetup, AppError> {
+pub async fn begin_two_factor(password: Option<String>) -> Result<TwoFactorSetup, AppError> {
     use base64::Engine as _;
     let state = crate::state::app_state()?;
     let user = crate::session::require_user()?;
-    let enrolment = state.accounts.begin_two_factor(&user).await?;
+    let client = crate::session::client_info();
+    let password = password.unwrap_or_default();
+    if !password.is_empty() {
+        state.limits.sign_in(&client.ip, &user.email)?;
+    }
+    let enrolment = state
+        .accounts
+        .begin_two_factor(&user, &password, &client)
+        .await?;
     Ok(TwoFactorSetup {
         qr_data_url: format!(
             "data:image/svg+xml;base64,{}",

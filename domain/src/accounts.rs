@@ -11,6 +11,7 @@ mod email_tokens;
 mod operator;
 pub mod password;
 pub mod providers;
+mod reauth;
 mod reclaim;
 mod reset;
 mod sessions;
@@ -28,6 +29,7 @@ use uuid::Uuid;
 use crate::error::Unexpected;
 use crate::mail::MailContext;
 
+pub use reauth::REAUTH_WINDOW;
 pub use sessions::{NewSession, SessionView};
 pub use signin::HistoryEntry;
 pub use signup::SignUp;
@@ -134,6 +136,10 @@ pub enum AccountError {
     ProviderLinkedElsewhere(providers::Provider),
     #[error("{} is your only way to sign in. Choose a password first (\"Forgot your password?\" on the sign-in page).", .0.label())]
     LastSignInMethod(providers::Provider),
+    #[error("An account with this e-mail address already exists. Sign in to it first (with your password or the way you signed in before), then link {} from Settings > Security.", .0.label())]
+    ProviderAddressHasAccount(providers::Provider),
+    #[error("For your safety, confirm it is you: enter your password (or a code from your authenticator app), or sign in again, then try once more.")]
+    ReauthRequired,
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }

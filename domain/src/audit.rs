@@ -31,6 +31,7 @@ pub enum Action {
     TwoFactorEnabled,
     TwoFactorDisabled,
     TwoFactorFailed,
+    TwoFactorPaused,
     EmailChangeRequested,
     EmailChanged,
 }
@@ -55,6 +56,7 @@ impl Action {
             Action::TwoFactorEnabled => "two_factor_enabled",
             Action::TwoFactorDisabled => "two_factor_disabled",
             Action::TwoFactorFailed => "two_factor_failed",
+            Action::TwoFactorPaused => "two_factor_paused",
             Action::EmailChangeRequested => "email_change_requested",
             Action::EmailChanged => "email_changed",
         }

@@ -1,9 +1,10 @@
 //! Rate limits for sign-in, sign-up and password reset (GCRA, in memory).
 //!
-//! Sign-in is limited per IP address and per (IP, account) pair, never per
-//! account alone: an attacker elsewhere cannot lock a victim out by failing
-//! on purpose. Reset mails are also limited per account, so nobody can fill
-//! someone's inbox.
+//! Sign-in is limited per IP address and per (IP, account) pair. Per
+//! account alone there is only a soft budget ([`AccountBackoff`]): a short
+//! pause that ends on its own, so an attacker elsewhere cannot lock a victim
+//! out for long by failing on purpose. Reset and sign-up mails are also
+//! limited per address, so nobody can fill someone's inbox.
 //!
 //! Addresses are counted by network ([`network_key`]): IPv4 addresses
 //! whole, IPv6 addresses by their /64, so one host cannot rotate through
@@ -13,9 +14,11 @@
 //! limit is up to N times higher. A shared store is planned with the
 //! scale-out work.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::state::keyed::DefaultKeyedStateStore;
@@ -44,6 +47,10 @@ pub struct RateLimits {
     reset_account: Keyed,
     report_ip: Keyed,
     image_report_ip: Keyed,
+    oauth_start_ip: Keyed,
+    contact_ip: Keyed,
+    sign_up_recipient: Keyed,
+    account_failures: AccountBackoff,
     clock: DefaultClock,
 }
 
@@ -64,6 +71,10 @@ impl Default for RateLimits {
             reset_account: RateLimiter::keyed(quota(3, Duration::from_secs(3600))),
             report_ip: RateLimiter::keyed(quota(10, Duration::from_secs(3600))),
             image_report_ip: RateLimiter::keyed(quota(20, Duration::from_secs(3600))),
+            oauth_start_ip: RateLimiter::keyed(quota(20, Duration::from_secs(600))),
+            contact_ip: RateLimiter::keyed(quota(5, Duration::from_secs(3600))),
+            sign_up_recipient: RateLimiter::keyed(quota(3, Duration::from_secs(3600))),
+            account_failures: AccountBackoff::default(),
             clock: DefaultClock::default(),
         }
     }
@@ -139,6 +150,145 @@ impl RateLimits {
     pub fn reset(&self, ip: &str, email: &str) -> Result<(), RetryAfter> {
         self.check(&self.reset_ip, ip.to_owned())?;
         self.check(&self.reset_account, email.trim().to_lowercase())
+    }
+
+    /// A provider sign-in started from `ip` (each start stores a flow and,
+    /// for an OpenID provider, may need its discovery document).
+    pub fn oauth_start(&self, ip: &str) -> Result<(), RetryAfter> {
+        self.check(&self.oauth_start_ip, ip.to_owned())
+    }
+
+    /// A contact form message from `ip`.
+    pub fn contact(&self, ip: &str) -> Result<(), RetryAfter> {
+        self.check(&self.contact_ip, ip.to_owned())
+    }
+
+    /// A sign-up mail (a confirmation link, or the notice to an existing
+    /// account) to `email`, whoever asks: nobody can fill an inbox.
+    pub fn sign_up_recipient(&self, email: &str) -> Result<(), RetryAfter> {
+        self.check(&self.sign_up_recipient, email.trim().to_lowercase())
+    }
+
+    /// A second-factor code for the sign-in challenge `challenge` from `ip`:
+    /// the budget belongs to that challenge (and its address), not to every
+    /// person behind the same address.
+    pub fn second_factor(&self, ip: &str, challenge: &str) -> Result<(), RetryAfter> {
+        self.check(&self.sign_in_ip, ip.to_owned())?;
+        self.check(
+            &self.sign_in_pair,
+            format!(
+                "{ip}\nsecond-factor:{}",
+                crate::accounts::token::hash(challenge)
+            ),
+        )
+    }
+
+    /// Whether a password sign-in to `email` may be tried now, from any
+    /// address (see [`AccountBackoff`]).
+    pub fn account_sign_in(&self, email: &str) -> Result<(), RetryAfter> {
+        self.account_failures
+            .check(&account_key(email), Instant::now())
+    }
+
+    /// A wrong password for `email`.
+    pub fn account_sign_in_failed(&self, email: &str) {
+        self.account_failures
+            .failed(&account_key(email), Instant::now());
+    }
+
+    /// A right password for `email`: its failures are forgotten.
+    pub fn account_sign_in_succeeded(&self, email: &str) {
+        self.account_failures.succeeded(&account_key(email));
+    }
+}
+
+fn account_key(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// Wrong passwords per account (from any address) before a pause.
+pub const ACCOUNT_FAILURES: u32 = 10;
+/// Failures older than this are forgotten.
+const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// The first pause; each further one within [`PAUSES_REMEMBERED`] doubles,
+/// up to [`LONGEST_PAUSE`].
+const FIRST_PAUSE: Duration = Duration::from_secs(30);
+const LONGEST_PAUSE: Duration = Duration::from_secs(15 * 60);
+const PAUSES_REMEMBERED: Duration = Duration::from_secs(60 * 60);
+
+/// A soft per-account budget for password sign-in: after
+/// [`ACCOUNT_FAILURES`] wrong passwords within [`FAILURE_WINDOW`], whatever
+/// the addresses they came from, sign-in to that account pauses for 30 s,
+/// then 1, 2, 4 ... up to 15 minutes for further rounds within the hour.
+/// It is a slowdown, never a lock: the pause ends on its own, so an attacker
+/// elsewhere can delay the owner by minutes at most, while guessing from
+/// many addresses drops to about ten tries per pause.
+#[derive(Debug, Default)]
+pub struct AccountBackoff {
+    accounts: Mutex<HashMap<String, Failures>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    since: Instant,
+    paused_until: Option<Instant>,
+    pauses: u32,
+}
+
+impl AccountBackoff {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Failures>> {
+        self.accounts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Refused while the account's pause lasts.
+    pub fn check(&self, key: &str, now: Instant) -> Result<(), RetryAfter> {
+        match self.lock().get(key).and_then(|f| f.paused_until) {
+            Some(until) if until > now => Err(RetryAfter(until - now)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a failure; the one that uses up the budget starts a pause.
+    pub fn failed(&self, key: &str, now: Instant) {
+        let mut accounts = self.lock();
+        if accounts.len() > 50_000 {
+            accounts.retain(|_, f| {
+                now.saturating_duration_since(f.since) < PAUSES_REMEMBERED
+                    || f.paused_until.is_some_and(|u| u > now)
+            });
+        }
+        let entry = accounts.entry(key.to_owned()).or_insert(Failures {
+            count: 0,
+            since: now,
+            paused_until: None,
+            pauses: 0,
+        });
+        let last_pause_ended = entry.paused_until.unwrap_or(entry.since);
+        if now.saturating_duration_since(last_pause_ended) >= PAUSES_REMEMBERED {
+            entry.pauses = 0;
+        }
+        if now.saturating_duration_since(entry.since) >= FAILURE_WINDOW {
+            entry.count = 0;
+            entry.since = now;
+        }
+        entry.count += 1;
+        if entry.count >= ACCOUNT_FAILURES {
+            let pause = FIRST_PAUSE
+                .saturating_mul(1 << entry.pauses.min(8))
+                .min(LONGEST_PAUSE);
+            entry.paused_until = Some(now + pause);
+            entry.pauses += 1;
+            entry.count = 0;
+            entry.since = now;
+        }
+    }
+
+    /// Forgets the account's failures.
+    pub fn succeeded(&self, key: &str) {
+        self.lock().remove(key);
     }
 }
 
@@ -220,6 +370,80 @@ mod tests {
             })
             .count();
         assert_eq!(allowed, 30);
+    }
+
+    #[test]
+    fn an_account_pauses_after_its_failure_budget_and_the_pause_grows() {
+        let backoff = AccountBackoff::default();
+        let t0 = Instant::now();
+        for i in 0..ACCOUNT_FAILURES - 1 {
+            backoff.failed("v@example.org", t0 + Duration::from_secs(u64::from(i)));
+            assert!(backoff.check("v@example.org", t0).is_ok());
+        }
+        backoff.failed("v@example.org", t0 + Duration::from_secs(10));
+        let wait = backoff
+            .check("v@example.org", t0 + Duration::from_secs(10))
+            .unwrap_err();
+        assert_eq!(wait.0, FIRST_PAUSE);
+        assert!(
+            backoff.check("other@example.org", t0).is_ok(),
+            "per account"
+        );
+        // The pause ends on its own (no lock), and the next one is longer.
+        let t1 = t0 + Duration::from_secs(41);
+        assert!(backoff.check("v@example.org", t1).is_ok());
+        for _ in 0..ACCOUNT_FAILURES {
+            backoff.failed("v@example.org", t1);
+        }
+        assert_eq!(
+            backoff.check("v@example.org", t1).unwrap_err().0,
+            FIRST_PAUSE * 2
+        );
+        // A right password forgets it all.
+        backoff.succeeded("v@example.org");
+        assert!(backoff.check("v@example.org", t1).is_ok());
+        // Failures spread out over more than the window never pause.
+        let slow = AccountBackoff::default();
+        for i in 0..3 * ACCOUNT_FAILURES {
+            slow.failed("s@example.org", t0 + FAILURE_WINDOW / 5 * i);
+            assert!(slow
+                .check("s@example.org", t0 + FAILURE_WINDOW / 5 * i)
+                .is_ok());
+        }
+    }
+
+    #[test]
+    fn pauses_stop_growing() {
+        let backoff = AccountBackoff::default();
+        let t0 = Instant::now();
+        for _ in 0..20 * ACCOUNT_FAILURES {
+            backoff.failed("v@example.org", t0);
+        }
+        assert_eq!(
+            backoff.check("v@example.org", t0).unwrap_err().0,
+            LONGEST_PAUSE
+        );
+    }
+
+    #[test]
+    fn second_factor_budget_is_per_challenge() {
+        let limits = RateLimits::default();
+        for _ in 0..5 {
+            assert!(limits.second_factor("198.51.100.3", "challenge-a").is_ok());
+        }
+        assert!(limits.second_factor("198.51.100.3", "challenge-a").is_err());
+        // Someone else behind the same address has their own budget.
+        assert!(limits.second_factor("198.51.100.3", "challenge-b").is_ok());
+    }
+
+    #[test]
+    fn sign_up_mail_is_limited_per_recipient() {
+        let limits = RateLimits::default();
+        for _ in 0..3 {
+            assert!(limits.sign_up_recipient("x@example.org").is_ok());
+        }
+        assert!(limits.sign_up_recipient(" X@example.org ").is_err());
+        assert!(limits.sign_up_recipient("y@example.org").is_ok());
     }
 
     #[test]

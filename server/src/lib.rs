@@ -146,6 +146,8 @@ pub fn app_with_generations(
         cookie: state.app.cookie.clone(),
         http: http::oauth::OAuth::http_client()
             .expect("the HTTP client builds with static settings"),
+        limits: state.app.limits.clone(),
+        discovery: Arc::default(),
     };
     let policy = HttpPolicy {
         public_origin: settings.public_origin(),

@@ -144,7 +144,11 @@ pub fn ConfirmEmailPage() -> impl IntoView {
                     </ActionForm>
                 }
             >
-                <p class="card" role="status" data-testid="email-confirmed">"Thank you: your address is confirmed."</p>
+                <div class="card space-y-2" role="status" data-testid="email-confirmed">
+                    <p>"Thank you: your address is confirmed."</p>
+                    <p class="text-sm">"For your safety, every other device signed in to this account was signed out. If this browser is not signed in, "
+                        <a href="/sign-in" class="underline">"sign in"</a>" again."</p>
+                </div>
             </Show>
         </AuthCard>
     }

@@ -40,6 +40,7 @@ fn action_label(action: &str) -> &'static str {
         "two_factor_enabled" => "Two-factor authentication turned on",
         "two_factor_disabled" => "Two-factor authentication turned off",
         "two_factor_failed" => "Wrong two-factor code",
+        "two_factor_paused" => "Two-factor codes paused after many wrong ones",
         _ => "Other",
     }
 }
@@ -94,8 +95,8 @@ pub fn SecurityPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match overview.await {
                         Ok(o) => view! {
-                            <SignInMethods has_password=o.has_password linked=o.linked available=o.available unlink />
-                            <EmailChange has_password=o.has_password />
+                            <SignInMethods has_password=o.has_password two_factor=o.two_factor linked=o.linked available=o.available unlink />
+                            <EmailChange has_password=o.has_password two_factor=o.two_factor />
                             <TwoFactor enabled=o.two_factor has_password=o.has_password confirm=confirm_2fa disable=disable_2fa />
                             <Overview sessions=o.sessions history=o.history end end_others />
                         }.into_any(),
@@ -115,6 +116,7 @@ pub fn SecurityPage() -> impl IntoView {
 #[component]
 fn SignInMethods(
     has_password: bool,
+    two_factor: bool,
     linked: Vec<LinkedInfo>,
     available: SignInOptions,
     unlink: ServerAction<UnlinkProvider>,
@@ -135,14 +137,16 @@ fn SignInMethods(
                 {linked.into_iter().map(|l| view! {
                     <li class="card flex flex-wrap items-center justify-between gap-3 p-4">
                         <span>{format!("{}{}", l.label, l.email.map(|e| format!(" ({e})")).unwrap_or_default())}</span>
-                        <ActionForm action=unlink>
+                        <ActionForm action=unlink attr:class="flex flex-wrap items-end gap-2">
                             <input type="hidden" name="provider" value=l.provider.clone() />
+                            <Reauth has_password two_factor />
                             <button type="submit" class="btn-secondary">{format!("Unlink {}", l.label)}</button>
                         </ActionForm>
                     </li>
                 }).collect_view()}
             </ul>
             <p class="text-sm text-danger" role="alert">{move || match unlink.value().get() { Some(Err(e)) => Some(e.to_string()), _ => None }}</p>
+            <p class="text-sm text-ink-muted" role="status">{move || matches!(unlink.value().get(), Some(Ok(()))).then_some("Unlinked. Your other devices were signed out.")}</p>
             {offered.into_iter().map(|(id, label)| view! {
                 <a rel="external" href=format!("/auth/{id}/start?link=1") class="btn-secondary mr-2">{format!("Link {label}")}</a>
             }).collect_view()}
@@ -150,8 +154,33 @@ fn SignInMethods(
     }
 }
 
+/// The optional re-authentication fields of a sensitive change: not needed
+/// within ten minutes of signing in (see `accounts::reauth`).
 #[component]
-fn EmailChange(has_password: bool) -> impl IntoView {
+fn Reauth(has_password: bool, two_factor: bool) -> impl IntoView {
+    view! {
+        {if has_password {
+            view! {
+                <label class="text-sm">"Your password (if you signed in more than 10 minutes ago)"
+                    <input type="password" name="password" autocomplete="current-password" class="input mt-1 block" />
+                </label>
+            }.into_any()
+        } else if two_factor {
+            view! {
+                <label class="text-sm">"A code from your authenticator app (if you signed in more than 10 minutes ago)"
+                    <input type="text" name="code" autocomplete="one-time-code" inputmode="numeric" class="input mt-1 block" />
+                </label>
+            }.into_any()
+        } else {
+            view! {
+                <p class="text-sm text-ink-muted">"If you signed in more than 10 minutes ago, sign out and in again first."</p>
+            }.into_any()
+        }}
+    }
+}
+
+#[component]
+fn EmailChange(has_password: bool, two_factor: bool) -> impl IntoView {
     let action = ServerAction::<RequestEmailChange>::new();
     let v = action.value();
     view! {
@@ -162,9 +191,13 @@ fn EmailChange(has_password: bool) -> impl IntoView {
                 fallback=move || view! {
                     <ActionForm action=action attr:class="card space-y-3">
                         <Field label="New e-mail address" name="email" kind="email" autocomplete="email" error=error_for(v, "email") />
-                        {has_password.then(|| view! {
-                            <Field label="Your password" name="password" kind="password" autocomplete="current-password" error=error_for(v, "password") />
-                        })}
+                        {if has_password {
+                            view! {
+                                <Field label="Your password" name="password" kind="password" autocomplete="current-password" error=error_for(v, "password") />
+                            }.into_any()
+                        } else {
+                            view! { <Reauth has_password two_factor /> }.into_any()
+                        }}
                         <FormError error=general_error(v) />
                         <button type="submit" class="btn-secondary">"Change my address"</button>
                     </ActionForm>
@@ -196,6 +229,7 @@ fn TwoFactor(
             {move || codes().map(|codes| view! {
                 <div class="card space-y-2" role="status" data-testid="recovery-codes">
                     <p class="font-semibold">"Two-factor authentication is on. Save these recovery codes now: each works once, and they are not shown again."</p>
+                    <p class="text-sm">"Your other devices were signed out: sign in there again with a code."</p>
                     <ul class="grid grid-cols-2 gap-1 font-mono">{codes.into_iter().map(|c| view! { <li>{c}</li> }).collect_view()}</ul>
                 </div>
             })}
@@ -231,9 +265,16 @@ fn TwoFactor(
                                     </ActionForm>
                                 </div>
                             }.into_any(),
-                            Some(Err(e)) => view! { <p class="text-danger" role="alert">{e.to_string()}</p> }.into_any(),
+                            Some(Err(e)) => view! {
+                                <p class="text-danger" role="alert">{e.to_string()}</p>
+                                <ActionForm action=begin attr:class="space-y-3">
+                                    <Reauth has_password two_factor=false />
+                                    <button type="submit" class="btn-primary">"Set up two-factor authentication"</button>
+                                </ActionForm>
+                            }.into_any(),
                             None => view! {
-                                <ActionForm action=begin>
+                                <ActionForm action=begin attr:class="space-y-3">
+                                    <Reauth has_password two_factor=false />
                                     <button type="submit" class="btn-primary">"Set up two-factor authentication"</button>
                                 </ActionForm>
                             }.into_any(),

@@ -17,12 +17,14 @@ use crate::mail::{self, templates};
 
 impl Accounts {
     /// Asks to move the account to `new_email`. Accounts with a password
-    /// must give it.
+    /// must give it; accounts without one need a recent sign-in or a
+    /// current two-factor code (see `accounts::reauth`).
     pub async fn request_email_change(
         &self,
         who: &CurrentUser,
         new_email: &str,
         password_given: &str,
+        code: &str,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
         let new_email =
@@ -39,6 +41,8 @@ impl Accounts {
                     "That password is not right.",
                 ));
             }
+        } else {
+            self.require_recent_auth(who, "", code, client).await?;
         }
         if email_key(new_email.as_str()) == account.email_key {
             return Err(AccountError::invalid(
@@ -73,7 +77,7 @@ impl Accounts {
                 Some(who.id),
                 "confirm_new_email",
                 new_email.as_str(),
-                templates::confirm_new_email(&self.mail, &account.display_name, &token),
+                templates::confirm_new_email(&self.mail, &token),
             )
             .await?;
         }
@@ -97,10 +101,14 @@ impl Accounts {
         Ok(())
     }
 
-    /// Moves the account to the address the link was sent to.
+    /// Moves the account to the address the link was sent to. An account
+    /// that was unconfirmed until now is handed to the address's owner as
+    /// on any other confirmation (see `accounts::reclaim`; the session
+    /// `browser_session` stays if it is this account's).
     pub async fn confirm_email_change(
         &self,
         secret: &str,
+        browser_session: Option<uuid::Uuid>,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
         let txn = self.db.begin().await.unexpected("starting a transaction")?;
@@ -127,6 +135,9 @@ impl Accounts {
                 return Err(AccountError::LinkInvalid);
             }
             return Err(crate::Unexpected::new("changing an address", e).into());
+        }
+        if account.email_confirmed_at.is_none() {
+            super::reclaim::reclaim_unconfirmed(&txn, account.id, true, browser_session).await?;
         }
         super::email_tokens::expire_all(&txn, account.id).await?;
         mail::enqueue(

@@ -2,8 +2,14 @@
 //!
 //! An outside identity is keyed by (provider, subject). Its first use:
 //! - from a signed-in person who asked to link it: linked to them;
-//! - with an address the provider says is verified and that has an account:
-//!   linked to that account and signed in;
+//! - with an address the provider says is verified and that belongs to an
+//!   unconfirmed account: the provider just proved the address, so the
+//!   account is reclaimed for its owner (see `accounts::reclaim`), linked
+//!   and signed in;
+//! - with a verified address that belongs to a confirmed account: refused,
+//!   never linked silently (providers keep stale "verified" addresses, and
+//!   a configurable OpenID issuer may let people choose theirs): the owner
+//!   signs in to that account first and links the provider from settings;
 //! - with a verified address that has no account: a pending sign-up, which
 //!   becomes an account once the person attests they are 18 or older and
 //!   accepts the terms;
@@ -241,11 +247,13 @@ impl Accounts {
             .await
             .unexpected("looking up an account")?;
         if let Some(existing) = existing {
-            if existing.email_confirmed_at.is_none() {
-                // The provider just proved the address: whoever set up this
-                // unconfirmed account may not be its owner (pre-hijacking).
-                super::reclaim::reclaim_unconfirmed(&txn, existing.id, false).await?;
+            if existing.email_confirmed_at.is_some() {
+                // Only the account's owner may add a way into it.
+                return Err(AccountError::ProviderAddressHasAccount(provider));
             }
+            // The provider just proved the address: whoever set up this
+            // unconfirmed account may not be its owner (pre-hijacking).
+            super::reclaim::reclaim_unconfirmed(&txn, existing.id, false, None).await?;
             link(&txn, existing.id, &profile).await?;
             audit::record(
                 &txn,
@@ -407,11 +415,15 @@ impl Accounts {
             .is_some_and(|u| u.password_hash.is_some()))
     }
 
-    /// Unlinks `provider`, unless it is the last way to sign in.
+    /// Unlinks `provider`, unless it is the last way to sign in. Needs a
+    /// recent sign-in, the password or a two-factor code (see
+    /// `accounts::reauth`), and signs out the other sessions.
     pub async fn unlink_provider(
         &self,
         who: &CurrentUser,
         provider: Provider,
+        password_given: &str,
+        code: &str,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
         let linked = self.linked_providers(who).await?;
@@ -422,20 +434,32 @@ impl Accounts {
         if remaining == 0 && !self.has_password(who).await? {
             return Err(AccountError::LastSignInMethod(provider));
         }
+        self.require_recent_auth(who, password_given, code, client)
+            .await?;
+        let txn = self.db.begin().await.unexpected("starting a transaction")?;
         user_identity::Entity::delete_many()
             .filter(user_identity::Column::UserId.eq(who.id))
             .filter(user_identity::Column::Provider.eq(provider.as_str()))
-            .exec(&self.db)
+            .exec(&txn)
             .await
             .unexpected("unlinking a provider")?;
+        super::sessions::end_sessions_on(
+            &txn,
+            crate::entities::session::Column::UserId
+                .eq(who.id)
+                .and(crate::entities::session::Column::Id.ne(who.session_id)),
+            "provider_unlinked",
+        )
+        .await?;
         audit::record(
-            &self.db,
+            &txn,
             Some(who.id),
             Action::ProviderUnlinked,
             client,
             provider.as_str(),
         )
         .await?;
+        txn.commit().await.unexpected("committing an unlink")?;
         Ok(())
     }
 }

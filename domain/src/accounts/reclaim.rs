@@ -1,9 +1,12 @@
 //! Against account pre-hijacking: anyone can create an unconfirmed account
 //! for someone else's address and set it up (a password, a linked identity,
 //! two-factor) before the owner arrives. When the owner later proves the
-//! address (by Google/GitHub, or by a reset link), everything the
+//! address (by Google/GitHub, by a reset link, by the confirmation link or
+//! by the link that moves an unconfirmed account to it), everything the
 //! unconfirmed account gathered that the owner did not set is removed, and
-//! every session ends.
+//! every session ends (but the one of the browser that opened the
+//! confirmation link, when it is signed in to this very account: it holds
+//! both the password and the mailbox).
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
@@ -17,11 +20,13 @@ use crate::error::{ResultExt, Unexpected};
 
 /// Confirms the address of `user_id` for its proven owner. With
 /// `keep_password = false` the password is removed too (the owner proved
-/// the address through a provider and never chose it).
+/// the address through a provider and never chose it). `keep_session`, if
+/// it is a session of this account, stays signed in.
 pub(crate) async fn reclaim_unconfirmed(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
     keep_password: bool,
+    keep_session: Option<Uuid>,
 ) -> Result<(), Unexpected> {
     let now = Utc::now();
     let mut update = user::Entity::update_many()
@@ -57,11 +62,10 @@ pub(crate) async fn reclaim_unconfirmed(
         .exec(conn)
         .await
         .unexpected("removing sign-in challenges")?;
-    super::sessions::end_sessions_on(
-        conn,
-        session::Column::UserId.eq(user_id),
-        "address_reclaimed",
-    )
-    .await?;
+    let mut which = session::Column::UserId.eq(user_id);
+    if let Some(keep) = keep_session {
+        which = which.and(session::Column::Id.ne(keep));
+    }
+    super::sessions::end_sessions_on(conn, which, "address_reclaimed").await?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use uuid::Uuid;
 
 use super::email_tokens::Purpose;
 use super::password::{self, NewPassword};
@@ -14,28 +15,34 @@ use crate::error::ResultExt;
 use crate::mail::{self, templates};
 
 impl Accounts {
-    /// Confirms the address a confirmation link was sent to.
+    /// Confirms the address a confirmation link was sent to. The link
+    /// proves the address, not that whoever set the account up owns it, so
+    /// what the account gathered while unconfirmed goes (see
+    /// `accounts::reclaim`) and every session ends, except
+    /// `browser_session` (the session of the browser that opened the link)
+    /// when it belongs to this account: that browser knows the password and
+    /// reads the mailbox.
     pub async fn confirm_email(
         &self,
         secret: &str,
+        browser_session: Option<Uuid>,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
         let txn = self.db.begin().await.unexpected("starting a transaction")?;
         let token = self
             .consume_token(&txn, Purpose::ConfirmEmail, secret)
             .await?;
-        let now = Utc::now();
-        let confirmed = user::Entity::update_many()
-            .col_expr(user::Column::EmailConfirmedAt, Expr::value(now))
-            .col_expr(user::Column::UpdatedAt, Expr::value(now))
-            .filter(user::Column::Id.eq(token.user_id))
-            .filter(user::Column::EmailKey.eq(email_key(&token.email)))
-            .exec(&txn)
+        let account = user::Entity::find_by_id(token.user_id)
+            .one(&txn)
             .await
-            .unexpected("confirming an address")?;
-        if confirmed.rows_affected != 1 {
+            .unexpected("reading an account")?
+            .ok_or(AccountError::LinkInvalid)?;
+        if email_key(&token.email) != account.email_key {
             // The account changed its address since the link was sent.
             return Err(AccountError::LinkInvalid);
+        }
+        if account.email_confirmed_at.is_none() {
+            super::reclaim::reclaim_unconfirmed(&txn, account.id, true, browser_session).await?;
         }
         audit::record(
             &txn,
@@ -64,7 +71,7 @@ impl Accounts {
             Some(who.id),
             "confirm_email",
             &who.email,
-            templates::confirm_email(&self.mail, &who.display_name, &token),
+            templates::confirm_email(&self.mail, &token),
         )
         .await?;
         txn.commit()
@@ -74,14 +81,29 @@ impl Accounts {
     }
 
     /// Mails a reset link if the address has an account; answers the same
-    /// either way.
+    /// either way. The answer comes before any database work: looking the
+    /// address up and queueing the mail happen in the background, so the
+    /// request does the same (nothing) and takes as long for every address.
     pub async fn request_password_reset(
         &self,
         email: &str,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
+        let accounts = self.clone();
+        let email = email.trim().to_owned();
+        let client = client.clone();
+        tokio::spawn(async move {
+            if let Err(e) = accounts.send_reset_link(&email, &client).await {
+                tracing::error!(error = ?e, "a password reset request failed");
+            }
+        });
+        Ok(())
+    }
+
+    /// The background half of [`Accounts::request_password_reset`].
+    async fn send_reset_link(&self, email: &str, client: &ClientInfo) -> Result<(), AccountError> {
         let found = user::Entity::find()
-            .filter(user::Column::EmailKey.eq(email_key(email.trim())))
+            .filter(user::Column::EmailKey.eq(email_key(email)))
             .one(&self.db)
             .await
             .unexpected("looking up an account")?;
@@ -145,7 +167,7 @@ impl Accounts {
         }
         if account.email_confirmed_at.is_none() {
             // The reset link just proved the address (see accounts::reclaim).
-            super::reclaim::reclaim_unconfirmed(&txn, account.id, true).await?;
+            super::reclaim::reclaim_unconfirmed(&txn, account.id, true, None).await?;
         }
         super::email_tokens::expire_all(&txn, account.id).await?;
         let now = Utc::now();

@@ -171,7 +171,7 @@ impl Accounts {
             Some(id),
             "confirm_email",
             form.email.as_str(),
-            templates::confirm_email(&self.mail, &form.display_name, &token),
+            templates::confirm_email(&self.mail, &token),
         )
         .await?;
         audit::record(&txn, Some(id), Action::SignUp, client, "").await?;
@@ -191,7 +191,7 @@ impl Accounts {
             Some(existing.id),
             "sign_up_attempt",
             &existing.email,
-            templates::sign_up_attempt_on_existing(&self.mail, &existing.display_name),
+            templates::sign_up_attempt_on_existing(&self.mail),
         )
         .await?;
         audit::record(

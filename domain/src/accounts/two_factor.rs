@@ -6,14 +6,19 @@
 //! once and stored as SHA-256. When it is on, every sign-in (password or
 //! provider) stops after the first factor: a challenge (10 minutes, at most
 //! 5 wrong codes) waits for a TOTP or a recovery code. A TOTP step once
-//! accepted cannot be used again. Turning it off needs the password, or a
-//! code for accounts without one.
+//! accepted cannot be used again. Wrong codes also count per person across
+//! challenges: after [`PAUSE_AFTER_FAILURES`] within [`PAUSE`], code checks
+//! for that person pause and the owner gets a mail (their password is
+//! known to someone). Turning it on needs a recent sign-in (see
+//! `accounts::reauth`); turning it off needs the password, or a code for
+//! accounts without one. Either change signs out the other sessions.
 
 use chrono::Utc;
 use rand::RngCore as _;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
+    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use totp_rs::{Algorithm, TOTP};
@@ -21,14 +26,20 @@ use uuid::Uuid;
 
 use super::{password, token, AccountError, Accounts, ClientInfo, CurrentUser, NewSession};
 use crate::audit::{self, truncate, Action};
-use crate::entities::{recovery_code, two_factor, two_factor_challenge, user};
+use crate::entities::{audit_log, recovery_code, session, two_factor, two_factor_challenge, user};
 use crate::error::{ResultExt, Unexpected};
+use crate::mail::{self, templates};
 
 const STEP_SECS: u64 = 30;
 const CHALLENGE_VALID: chrono::Duration = chrono::Duration::minutes(10);
 /// Wrong codes a challenge takes before it is spent.
 pub const MAX_ATTEMPTS: i32 = 5;
 const RECOVERY_CODES: usize = 10;
+/// Wrong codes per person (across challenges) within [`PAUSE`] before code
+/// checks pause.
+pub const PAUSE_AFTER_FAILURES: u64 = 10;
+/// How far back wrong codes count, and so how long a pause lasts at most.
+pub const PAUSE: chrono::Duration = chrono::Duration::minutes(15);
 const RECOVERY_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
 
 /// What the set-up page shows.
@@ -54,6 +65,16 @@ fn wrong_code() -> AccountError {
     AccountError::invalid(
         "code",
         "That code is not right. Check the time on your device and try again.",
+    )
+}
+
+fn paused() -> AccountError {
+    AccountError::invalid(
+        "code",
+        format!(
+            "Too many wrong codes for this account. Two-factor codes are not accepted for up to {} minutes; try again later.",
+            PAUSE.num_minutes()
+        ),
     )
 }
 
@@ -144,14 +165,24 @@ impl Accounts {
         totp(secret, account)
     }
 
-    /// Starts (or restarts) enrolment: a new secret, not yet active.
-    pub async fn begin_two_factor(&self, who: &CurrentUser) -> Result<Enrolment, AccountError> {
+    /// Starts (or restarts) enrolment: a new secret, not yet active. Only
+    /// for confirmed addresses (an unconfirmed account may belong to
+    /// someone who set it up for another person's address), and after a
+    /// recent sign-in or with the password (see `accounts::reauth`).
+    pub async fn begin_two_factor(
+        &self,
+        who: &CurrentUser,
+        password_given: &str,
+        client: &ClientInfo,
+    ) -> Result<Enrolment, AccountError> {
         if !who.email_confirmed {
             return Err(AccountError::invalid(
                 "code",
-                "Confirm your e-mail address first (see the link we sent you).",
+                "Confirm your e-mail address first (see the link we sent you), then set up two-factor authentication.",
             ));
         }
+        self.require_recent_auth(who, password_given, "", client)
+            .await?;
         if self.two_factor_enabled(who.id).await? {
             return Err(AccountError::invalid(
                 "code",
@@ -237,6 +268,7 @@ impl Accounts {
             .await
             .unexpected("storing a recovery code")?;
         }
+        end_other_sessions(&txn, who, "two_factor_changed").await?;
         audit::record(&txn, Some(who.id), Action::TwoFactorEnabled, client, "").await?;
         txn.commit().await.unexpected("committing two-factor")?;
         Ok(codes)
@@ -256,19 +288,16 @@ impl Accounts {
             .await
             .unexpected("reading an account")?
             .ok_or(AccountError::NotFound)?;
-        let has_password = account.password_hash.is_some();
-        let allowed = match account.password_hash {
-            Some(hash) => password::verify(Some(hash), password_given.to_owned()).await?,
-            None => self
-                .check_second_factor(&self.db, who.id, &who.email, code)
-                .await?
-                .is_some(),
-        };
-        if !allowed {
-            return Err(match has_password {
-                true => AccountError::invalid("password", "That password is not right."),
-                false => wrong_code(),
-            });
+        match account.password_hash.clone() {
+            Some(hash) => {
+                if !password::verify(Some(hash), password_given.to_owned()).await? {
+                    return Err(AccountError::invalid(
+                        "password",
+                        "That password is not right.",
+                    ));
+                }
+            }
+            None => self.second_factor_recheck(&account, code, client).await?,
         }
         let txn = self.db.begin().await.unexpected("starting a transaction")?;
         two_factor::Entity::delete_by_id(who.id)
@@ -280,9 +309,83 @@ impl Accounts {
             .exec(&txn)
             .await
             .unexpected("clearing recovery codes")?;
+        end_other_sessions(&txn, who, "two_factor_changed").await?;
         audit::record(&txn, Some(who.id), Action::TwoFactorDisabled, client, "").await?;
         txn.commit().await.unexpected("committing two-factor off")?;
         Ok(())
+    }
+
+    /// True while `user_id` has had too many wrong codes lately.
+    async fn second_factor_paused(
+        &self,
+        conn: &impl ConnectionTrait,
+        user_id: Uuid,
+    ) -> Result<bool, Unexpected> {
+        Ok(recent_failures(conn, user_id).await? >= PAUSE_AFTER_FAILURES)
+    }
+
+    /// Records a wrong code; the one that starts a pause mails the owner.
+    async fn second_factor_failed(
+        &self,
+        conn: &impl ConnectionTrait,
+        account: &user::Model,
+        client: &ClientInfo,
+        detail: &str,
+    ) -> Result<(), Unexpected> {
+        audit::record(
+            conn,
+            Some(account.id),
+            Action::TwoFactorFailed,
+            client,
+            detail,
+        )
+        .await?;
+        if recent_failures(conn, account.id).await? == PAUSE_AFTER_FAILURES {
+            mail::enqueue(
+                conn,
+                Some(account.id),
+                "two_factor_paused",
+                &account.email,
+                templates::two_factor_paused(
+                    &self.mail,
+                    &account.display_name,
+                    PAUSE.num_minutes(),
+                ),
+            )
+            .await?;
+            audit::record(
+                conn,
+                Some(account.id),
+                Action::TwoFactorPaused,
+                client,
+                detail,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Checks a code outside a sign-in (to confirm it is the owner), with
+    /// the same per-person budget as sign-in.
+    pub(crate) async fn second_factor_recheck(
+        &self,
+        account: &user::Model,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
+        if self.second_factor_paused(&self.db, account.id).await? {
+            return Err(paused());
+        }
+        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let passed = self
+            .check_second_factor(&txn, account.id, &account.email, code)
+            .await?;
+        if passed.is_none() {
+            self.second_factor_failed(&txn, account, client, "recheck")
+                .await?;
+        }
+        txn.commit().await.unexpected("committing a code check")?;
+        passed.map(|_| ()).ok_or_else(wrong_code)
     }
 
     /// Checks a TOTP or recovery code and spends it. Returns how it passed.
@@ -387,6 +490,9 @@ impl Accounts {
             .await
             .unexpected("reading an account")?
             .ok_or(AccountError::LinkInvalid)?;
+        if self.second_factor_paused(&self.db, row.user_id).await? {
+            return Err(paused());
+        }
         // Count this attempt before looking at the code, in one statement
         // that also checks the limit: concurrent guesses cannot overrun it.
         let counted = two_factor_challenge::Entity::update_many()
@@ -409,14 +515,8 @@ impl Accounts {
             .check_second_factor(&txn, row.user_id, &account.email, code)
             .await?
         else {
-            audit::record(
-                &txn,
-                Some(row.user_id),
-                Action::TwoFactorFailed,
-                client,
-                &row.method,
-            )
-            .await?;
+            self.second_factor_failed(&txn, &account, client, &row.method)
+                .await?;
             txn.commit().await.unexpected("committing a wrong code")?;
             return Err(wrong_code());
         };
@@ -442,6 +542,34 @@ impl Accounts {
         txn.commit().await.unexpected("committing a sign-in")?;
         Ok((session, row.next_path))
     }
+}
+
+/// Wrong codes `user_id` entered within [`PAUSE`], over all challenges.
+async fn recent_failures(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<u64, Unexpected> {
+    audit_log::Entity::find()
+        .filter(audit_log::Column::UserId.eq(user_id))
+        .filter(audit_log::Column::Action.eq(Action::TwoFactorFailed.as_str()))
+        .filter(audit_log::Column::CreatedAt.gt(Utc::now() - PAUSE))
+        .count(conn)
+        .await
+        .unexpected("counting wrong codes")
+}
+
+/// Ends every session of `who` but the current one (after a change of
+/// factors, a session started without them should not go on).
+async fn end_other_sessions(
+    conn: &impl ConnectionTrait,
+    who: &CurrentUser,
+    reason: &str,
+) -> Result<u64, Unexpected> {
+    super::sessions::end_sessions_on(
+        conn,
+        session::Column::UserId
+            .eq(who.id)
+            .and(session::Column::Id.ne(who.session_id)),
+        reason,
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -63,13 +63,18 @@ fn render(
     }
 }
 
+// Mails to an address nobody has confirmed yet (a confirmation link, the
+// notice of a sign-up attempt) greet without the account's display name:
+// whoever typed the address chose that name, and it must not put their
+// words into a mail from uni1.
+
 /// Confirm the address of a new account.
-pub fn confirm_email(ctx: &MailContext, name: &str, token: &str) -> Message {
+pub fn confirm_email(ctx: &MailContext, token: &str) -> Message {
     let url = ctx.link(&format!("/confirm-email?token={token}"));
     render(
         ctx,
         "Confirm your e-mail address for uni1".into(),
-        &format!("Hello {name},"),
+        "Hello,",
         &["Please confirm that this is your e-mail address. The link works for 48 hours and only once.".into(),
           "If you did not create an account, ignore this mail: nothing happens without the confirmation.".into()],
         Some(("Confirm my address", &url)),
@@ -77,12 +82,12 @@ pub fn confirm_email(ctx: &MailContext, name: &str, token: &str) -> Message {
 }
 
 /// Someone tried to sign up with an address that already has an account.
-pub fn sign_up_attempt_on_existing(ctx: &MailContext, name: &str) -> Message {
+pub fn sign_up_attempt_on_existing(ctx: &MailContext) -> Message {
     let url = ctx.link("/reset-password");
     render(
         ctx,
         "Someone tried to create a uni1 account with your address".into(),
-        &format!("Hello {name},"),
+        "Hello,",
         &["Someone, perhaps you, tried to create a new account with this e-mail address. You already have one, so nothing was created.".into(),
           "If it was you, sign in. If you forgot your password, you can choose a new one.".into()],
         Some(("Choose a new password", &url)),
@@ -140,12 +145,12 @@ pub fn expiry_reminder(ctx: &MailContext, name: &str, count: u64, first_day: &st
 }
 
 /// Confirm a new address (sent to the new address).
-pub fn confirm_new_email(ctx: &MailContext, name: &str, token: &str) -> Message {
+pub fn confirm_new_email(ctx: &MailContext, token: &str) -> Message {
     let url = ctx.link(&format!("/confirm-email-change?token={token}"));
     render(
         ctx,
         "Confirm your new e-mail address for uni1".into(),
-        &format!("Hello {name},"),
+        "Hello,",
         &["You asked to use this address for your uni1 account. The change happens when you open the link below; it works for 48 hours and only once.".into(),
           "If you did not ask for this, ignore this mail.".into()],
         Some(("Use this address", &url)),
@@ -176,6 +181,18 @@ pub fn email_changed(ctx: &MailContext, name: &str, new_email: &str) -> Message 
     )
 }
 
+/// Many wrong second-factor codes: two-factor sign-in is paused.
+pub fn two_factor_paused(ctx: &MailContext, name: &str, minutes: i64) -> Message {
+    render(
+        ctx,
+        "Many wrong two-factor codes for your uni1 account".into(),
+        &format!("Hello {name},"),
+        &[format!("Someone entered your password correctly, then many wrong two-factor codes. Signing in with a two-factor code is paused for {minutes} minutes."),
+          format!("If this was not you, your password is known to someone else: choose a new one now, and write to {} if you need help.", ctx.operator_email)],
+        Some(("Choose a new password", &ctx.link("/reset-password"))),
+    )
+}
+
 /// Someone tried to move another account onto an address that has one.
 pub fn address_in_use(ctx: &MailContext) -> Message {
     render(
@@ -201,13 +218,25 @@ mod tests {
 
     #[test]
     fn links_are_absolute_and_html_is_escaped() {
-        let m = confirm_email(&ctx(), "<script>Eve</script>", "tok123");
+        let m = reset_password(&ctx(), "<script>Eve</script>", "tok123");
         assert!(m
             .text
-            .contains("https://uni1.example/confirm-email?token=tok123"));
+            .contains("https://uni1.example/reset-password/new?token=tok123"));
         assert!(m.html.contains("&lt;script&gt;Eve&lt;/script&gt;"));
         assert!(!m.html.contains("<script>"));
         assert!(m.html.contains("Op &amp; Co"));
         assert!(m.text.contains("Op & Co"));
+    }
+
+    #[test]
+    fn mails_to_unconfirmed_addresses_greet_without_a_name() {
+        for m in [
+            confirm_email(&ctx(), "tok123"),
+            sign_up_attempt_on_existing(&ctx()),
+            confirm_new_email(&ctx(), "tok123"),
+        ] {
+            assert!(m.text.starts_with("Hello,\n"), "{}", m.text);
+            assert!(m.html.contains("<p>Hello,</p>"), "{}", m.html);
+        }
     }
 }

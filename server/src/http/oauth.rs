@@ -10,22 +10,32 @@
 //!
 //! Failures send the person back to the sign-in page (or the security page
 //! when linking) with a fixed error code; details go to the log only.
+//!
+//! Starting a flow costs a database write and (for Google) the provider's
+//! metadata, so starts are rate limited per client address, and the
+//! discovery document with its keys is fetched once per process and kept
+//! for an hour ([`Cached`]); an id_token signed with a key id the cached
+//! set does not know refreshes it (at most once a minute).
 
-use std::time::Duration;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Extension, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use http::{header, HeaderValue};
 use openidconnect::core::{CoreClient, CoreProviderMetadata, CoreResponseType};
 use openidconnect::{
-    AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    AuthenticationFlow, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
+    CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    SignatureVerificationError,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use uni1_app::session::{CookieSettings, RequestAuth};
 use uni1_domain::accounts::providers::{Provider, ProviderFlow, ProviderOutcome, ProviderProfile};
 use uni1_domain::accounts::{AccountError, Accounts};
+use uni1_domain::rate_limit::{RateLimits, RetryAfter};
 
 /// Google (or any OpenID provider) settings.
 #[derive(Clone, Debug)]
@@ -54,6 +64,75 @@ pub struct OAuth {
     pub accounts: Accounts,
     pub cookie: CookieSettings,
     pub http: openidconnect::reqwest::Client,
+    /// The limits of this process (starts are limited per address).
+    pub limits: Arc<RateLimits>,
+    /// The OpenID provider's metadata and keys, shared by every request.
+    pub discovery: Arc<Cached<CoreProviderMetadata>>,
+}
+
+/// How long the provider's metadata and keys are kept.
+pub const DISCOVERY_TTL: Duration = Duration::from_secs(60 * 60);
+/// The shortest time between two forced refreshes (an unknown key id).
+pub const DISCOVERY_MIN_REFRESH: Duration = Duration::from_secs(60);
+
+/// One value fetched from elsewhere and kept for `ttl`. Concurrent callers
+/// wait for the one fetch in flight instead of starting their own.
+#[derive(Debug)]
+pub struct Cached<T> {
+    slot: tokio::sync::Mutex<Option<(Instant, T)>>,
+    ttl: Duration,
+    min_refresh: Duration,
+}
+
+impl<T: Clone> Cached<T> {
+    pub fn new(ttl: Duration, min_refresh: Duration) -> Self {
+        Self {
+            slot: tokio::sync::Mutex::new(None),
+            ttl,
+            min_refresh,
+        }
+    }
+
+    /// The kept value, fetched first when there is none or it is too old.
+    pub async fn get<F, Fut, E>(&self, fetch: F) -> Result<T, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.fetch_if(|age| age >= self.ttl, fetch).await
+    }
+
+    /// Fetches again because the kept value missed something (a key id),
+    /// unless it was fetched moments ago.
+    pub async fn refresh<F, Fut, E>(&self, fetch: F) -> Result<T, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.fetch_if(|age| age >= self.min_refresh, fetch).await
+    }
+
+    async fn fetch_if<F, Fut, E>(&self, stale: impl Fn(Duration) -> bool, fetch: F) -> Result<T, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let mut slot = self.slot.lock().await;
+        if let Some((at, value)) = slot.as_ref() {
+            if !stale(at.elapsed()) {
+                return Ok(value.clone());
+            }
+        }
+        let value = fetch().await?;
+        *slot = Some((Instant::now(), value.clone()));
+        Ok(value)
+    }
+}
+
+impl<T: Clone> Default for Cached<T> {
+    fn default() -> Self {
+        Self::new(DISCOVERY_TTL, DISCOVERY_MIN_REFRESH)
+    }
 }
 
 /// The scope asked of GitHub: the profile and the verified addresses.
@@ -92,6 +171,7 @@ enum Failure {
     Unverified,
     LinkedElsewhere,
     Unconfirmed,
+    ExistingAccount,
     Internal,
 }
 
@@ -105,6 +185,7 @@ impl Failure {
             Failure::Unverified => "unverified",
             Failure::LinkedElsewhere => "linked_elsewhere",
             Failure::Unconfirmed => "unconfirmed",
+            Failure::ExistingAccount => "existing_account",
             Failure::Internal => "internal",
         }
     }
@@ -115,6 +196,7 @@ fn from_account(err: AccountError) -> Failure {
         AccountError::LinkInvalid => Failure::Expired,
         AccountError::ProviderEmailUnverified(_) => Failure::Unverified,
         AccountError::ProviderLinkedElsewhere(_) => Failure::LinkedElsewhere,
+        AccountError::ProviderAddressHasAccount(_) => Failure::ExistingAccount,
         AccountError::Unexpected(e) => {
             tracing::error!(error = %uni1_app::error::chain(&e), "provider sign-in failed");
             Failure::Internal
@@ -154,6 +236,9 @@ pub async fn start(
     Query(query): Query<StartQuery>,
     Extension(auth): Extension<RequestAuth>,
 ) -> Response {
+    if let Err(wait) = oauth.limits.oauth_start(&auth.client.ip) {
+        return too_many_starts(wait);
+    }
     let Some(provider) = Provider::parse(&provider) else {
         return Redirect::to("/sign-in?error=unavailable").into_response();
     };
@@ -215,8 +300,20 @@ pub async fn start(
     }
 }
 
+fn too_many_starts(wait: RetryAfter) -> Response {
+    (
+        http::StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, wait.seconds().to_string())],
+        "Too many sign-in attempts from your network. Please wait a moment and try again.",
+    )
+        .into_response()
+}
+
+/// The client for the OpenID provider, from the cached metadata (fetched
+/// again first when `refresh` is set).
 async fn google_client(
     oauth: &OAuth,
+    refresh: bool,
 ) -> anyhow::Result<(
     CoreClient<
         openidconnect::EndpointSet,
@@ -231,9 +328,17 @@ async fn google_client(
         .google
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("Google is not configured"))?;
-    let metadata =
-        CoreProviderMetadata::discover_async(IssuerUrl::new(google.issuer.clone())?, &oauth.http)
-            .await?;
+    let issuer = IssuerUrl::new(google.issuer.clone())?;
+    let http = &oauth.http;
+    let fetch = move || async move {
+        CoreProviderMetadata::discover_async(issuer, http)
+            .await
+            .map_err(anyhow::Error::from)
+    };
+    let metadata = match refresh {
+        false => oauth.discovery.get(fetch).await?,
+        true => oauth.discovery.refresh(fetch).await?,
+    };
     let client = CoreClient::from_provider_metadata(
         metadata,
         ClientId::new(google.client_id.clone()),
@@ -252,7 +357,7 @@ async fn google_authorize_url(
     nonce: Nonce,
     login_hint: Option<&str>,
 ) -> anyhow::Result<String> {
-    let (client,) = google_client(oauth).await?;
+    let (client,) = google_client(oauth, false).await?;
     let state = state.to_owned();
     let mut request = client
         .authorize_url(
@@ -387,7 +492,7 @@ async fn google_profile(
     code: String,
     flow: &ProviderFlow,
 ) -> anyhow::Result<ProviderProfile> {
-    let (client,) = google_client(oauth).await?;
+    let (client,) = google_client(oauth, false).await?;
     let token = client
         .exchange_code(AuthorizationCode::new(code))?
         .set_pkce_verifier(PkceCodeVerifier::new(flow.pkce_verifier.clone()))
@@ -397,7 +502,21 @@ async fn google_profile(
         .extra_fields()
         .id_token()
         .ok_or_else(|| anyhow::anyhow!("no id_token in the token response"))?;
-    let claims = id_token.claims(&client.id_token_verifier(), &Nonce::new(flow.nonce.clone()))?;
+    let nonce = Nonce::new(flow.nonce.clone());
+    let first = id_token
+        .claims(&client.id_token_verifier(), &nonce)
+        .cloned();
+    let claims = match first {
+        Err(ClaimsVerificationError::SignatureVerification(
+            SignatureVerificationError::NoMatchingKey,
+        )) => {
+            // The provider rotated its keys since the metadata was cached.
+            let (fresh,) = google_client(oauth, true).await?;
+            let verifier = fresh.id_token_verifier();
+            id_token.claims(&verifier, &nonce)?.clone()
+        }
+        other => other?,
+    };
     Ok(ProviderProfile {
         provider: Provider::Google,
         subject: claims.subject().as_str().to_owned(),

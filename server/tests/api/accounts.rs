@@ -32,6 +32,25 @@ pub fn opened(app: &TestApp, mut mail: mail_outbox::Model) -> mail_outbox::Model
     mail
 }
 
+/// The newest mail of `kind` to `to`, waiting for it a little: some mail
+/// (a reset link) is queued in the background after the answer.
+pub async fn mail_of_kind(app: &TestApp, to: &str, kind: &str) -> mail_outbox::Model {
+    for _ in 0..100 {
+        let found = mail_outbox::Entity::find()
+            .filter(mail_outbox::Column::ToAddress.eq(to))
+            .filter(mail_outbox::Column::Kind.eq(kind))
+            .order_by_desc(mail_outbox::Column::CreatedAt)
+            .one(&app.db)
+            .await
+            .expect("query");
+        if let Some(mail) = found {
+            return mail;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no {kind} mail to {to}");
+}
+
 /// The token in a mail's link.
 pub fn token_in(text: &str) -> String {
     let start = text.find("token=").expect("a link with a token") + "token=".len();
@@ -414,8 +433,7 @@ on_both_backends!(
             )
             .await;
         assert_eq!(r.status, 200);
-        let mail = last_mail(&app, "rita@example.org").await;
-        assert_eq!(mail.kind, "reset_password");
+        let mail = mail_of_kind(&app, "rita@example.org", "reset_password").await;
         let token = token_in(&mail.text_body);
 
         let weak = app
@@ -476,7 +494,11 @@ on_both_backends!(expired_reset_links_are_refused, |app: TestApp| async move {
         &v,
     )
     .await;
-    let token = token_in(&last_mail(&app, "late@example.org").await.text_body);
+    let token = token_in(
+        &mail_of_kind(&app, "late@example.org", "reset_password")
+            .await
+            .text_body,
+    );
     use uni1_domain::entities::email_token;
     for t in email_token::Entity::find()
         .all(&app.db)
@@ -632,5 +654,244 @@ on_both_backends!(
                 .status,
             200
         );
+    }
+);
+
+on_both_backends!(
+    an_account_pauses_after_many_wrong_passwords_from_anywhere,
+    |app: TestApp| async move {
+        let owner = Visitor::new("198.51.100.60");
+        sign_up(&app, "paused@example.org", &owner).await;
+        sign_up(&app, "bystander@example.org", &owner).await;
+        // Ten wrong passwords, each from another address: no per-address
+        // limit sees them, the account's budget does.
+        for i in 0..uni1_domain::rate_limit::ACCOUNT_FAILURES {
+            let mut guesser = Visitor::new(&format!("192.0.2.{}", 100 + i));
+            let r = sign_in(&app, "paused@example.org", "wrong guess here", &mut guesser).await;
+            assert_eq!(r.status, 422, "{}", r.body);
+        }
+        let mut elsewhere = Visitor::new("203.0.113.60");
+        let r = sign_in(&app, "Paused@example.org", PASSWORD, &mut elsewhere).await;
+        assert_eq!(r.status, 429, "{}", r.body);
+        let wait: u64 = r
+            .header("retry-after")
+            .expect("Retry-After")
+            .parse()
+            .expect("seconds");
+        assert!((1..=30).contains(&wait), "a short pause: {wait}");
+        assert!(r.set_cookie(SESSION_COOKIE).is_none());
+        // Other accounts are not affected, from the same address either.
+        assert_eq!(
+            sign_in(&app, "bystander@example.org", PASSWORD, &mut elsewhere)
+                .await
+                .status,
+            200
+        );
+    }
+);
+
+on_both_backends!(
+    sign_up_mail_is_limited_per_recipient,
+    |app: TestApp| async move {
+        for i in 0..3 {
+            let v = Visitor::new(&format!("192.0.2.{}", 140 + i));
+            assert_eq!(sign_up(&app, "inbox@example.org", &v).await.status, 200);
+        }
+        let v = Visitor::new("192.0.2.150");
+        let r = sign_up(&app, "INBOX@example.org", &v).await;
+        assert_eq!(r.status, 429, "{}", r.body);
+        let mails = mail_outbox::Entity::find()
+            .filter(mail_outbox::Column::ToAddress.eq("inbox@example.org"))
+            .all(&app.db)
+            .await
+            .expect("mail");
+        assert_eq!(mails.len(), 3, "one confirmation, then two notices");
+        // Mail to an unconfirmed address does not carry the name someone
+        // typed into the form.
+        for mail in &mails {
+            assert!(mail.text_body.starts_with("Hello,\n"), "{}", mail.text_body);
+            assert!(!mail.text_body.contains("Ada Lovelace"));
+            assert!(!mail.html_body.contains("Ada Lovelace"));
+        }
+        // Someone else's address is not affected.
+        assert_eq!(
+            sign_up(&app, "other-inbox@example.org", &v).await.status,
+            200
+        );
+    }
+);
+
+on_both_backends!(
+    a_reset_request_answers_before_any_database_work,
+    |app: TestApp| async move {
+        let v = Visitor::new("198.51.100.70");
+        sign_up(&app, "known-reset@example.org", &v).await;
+        // The answer does not depend on the address: it comes before the
+        // lookup, so a service with no database at all answers both alike.
+        let offline = uni1_domain::accounts::Accounts {
+            db: sea_orm::DatabaseConnection::Disconnected,
+            policy: uni1_domain::accounts::AccountPolicy::default(),
+            mail: uni1_domain::mail::MailContext {
+                base_url: "http://uni1.test/".into(),
+                operator_name: "Test".into(),
+                operator_email: "op@uni1.test".into(),
+            },
+            key: app.key.clone(),
+        };
+        let client = uni1_domain::accounts::ClientInfo::default();
+        for email in ["known-reset@example.org", "nobody-reset@example.org"] {
+            assert!(
+                offline.request_password_reset(email, &client).await.is_ok(),
+                "{email}"
+            );
+        }
+        // Over HTTP both answers are the same, and the known address still
+        // gets its link (from the background).
+        let known = app
+            .post_as(
+                "/api/request_password_reset",
+                &[("email", "known-reset@example.org")],
+                &v,
+            )
+            .await;
+        let unknown = app
+            .post_as(
+                "/api/request_password_reset",
+                &[("email", "nobody-reset@example.org")],
+                &v,
+            )
+            .await;
+        assert_eq!(known.status, 200);
+        assert_eq!(
+            (known.status, &known.body, known.header("location")),
+            (unknown.status, &unknown.body, unknown.header("location"))
+        );
+        mail_of_kind(&app, "known-reset@example.org", "reset_password").await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(mail_outbox::Entity::find()
+            .filter(mail_outbox::Column::ToAddress.eq("nobody-reset@example.org"))
+            .all(&app.db)
+            .await
+            .expect("mail")
+            .is_empty());
+    }
+);
+
+/// Makes every session of `email` look `minutes` old.
+pub async fn age_sessions(app: &TestApp, email: &str, minutes: i64) {
+    let owner = account(app, email).await;
+    for s in session::Entity::find()
+        .filter(session::Column::UserId.eq(owner.id))
+        .all(&app.db)
+        .await
+        .expect("sessions")
+    {
+        let mut s = s.into_active_model();
+        s.created_at = Set(Utc::now() - chrono::Duration::minutes(minutes));
+        s.update(&app.db).await.expect("update");
+    }
+}
+
+on_both_backends!(
+    sensitive_changes_need_a_recent_sign_in,
+    |app: TestApp| async move {
+        use uni1_domain::entities::user_identity;
+        let mut v = Visitor::new("198.51.100.80");
+        sign_up(&app, "careful@example.org", &v).await;
+        confirm(&app, "careful@example.org", &v).await;
+        sign_in(&app, "careful@example.org", PASSWORD, &mut v).await;
+        let mut phone = Visitor::new("203.0.113.80");
+        sign_in(&app, "careful@example.org", PASSWORD, &mut phone).await;
+        age_sessions(&app, "careful@example.org", 60).await;
+
+        // Two-factor: an old session alone is not enough.
+        let r = app.post_as("/api/begin_two_factor", &[], &v).await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert!(r.json()["Invalid"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("confirm it is you")));
+        let r = app
+            .post_as(
+                "/api/begin_two_factor",
+                &[("password", "not my password")],
+                &v,
+            )
+            .await;
+        assert_eq!(r.json()["Invalid"]["field"], "password");
+        let r = app
+            .post_as("/api/begin_two_factor", &[("password", PASSWORD)], &v)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let secret = r.json()["secret"].as_str().expect("secret").to_owned();
+        let r = app
+            .post_as(
+                "/api/confirm_two_factor",
+                &[("code", &crate::two_factor::code_at(&secret, 0))],
+                &v,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        // Turning it on signed out the other device, not this one.
+        assert!(me(&app, &phone).await.is_null(), "the phone is signed out");
+        assert_eq!(me(&app, &v).await["email"], "careful@example.org");
+
+        // Unlinking a provider: the same rule.
+        let owner = account(&app, "careful@example.org").await;
+        user_identity::ActiveModel {
+            id: Set(uuid::Uuid::now_v7()),
+            user_id: Set(owner.id),
+            provider: Set("github".into()),
+            subject: Set("4242".into()),
+            email: Set(Some("careful@example.org".into())),
+            created_at: Set(Utc::now()),
+            last_used_at: Set(Utc::now()),
+        }
+        .insert(&app.db)
+        .await
+        .expect("identity");
+        let r = app
+            .post_as("/api/unlink_provider", &[("provider", "github")], &v)
+            .await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        let r = app
+            .post_as(
+                "/api/unlink_provider",
+                &[("provider", "github"), ("password", PASSWORD)],
+                &v,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+
+        // A passwordless account moving to a new address.
+        let mut p = Visitor::new("198.51.100.81");
+        sign_up(&app, "nopass@example.org", &p).await;
+        confirm(&app, "nopass@example.org", &p).await;
+        sign_in(&app, "nopass@example.org", PASSWORD, &mut p).await;
+        let mut row = account(&app, "nopass@example.org")
+            .await
+            .into_active_model();
+        row.password_hash = Set(None);
+        row.update(&app.db).await.expect("update");
+        age_sessions(&app, "nopass@example.org", 60).await;
+        let r = app
+            .post_as(
+                "/api/request_email_change",
+                &[("email", "moved@example.org")],
+                &p,
+            )
+            .await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert!(r.json()["Invalid"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("confirm it is you")));
+        age_sessions(&app, "nopass@example.org", 1).await;
+        let r = app
+            .post_as(
+                "/api/request_email_change",
+                &[("email", "moved@example.org")],
+                &p,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
     }
 );

@@ -5,7 +5,7 @@ use uni1_app::error::AppError;
 use uni1_domain::entities::contact_message;
 
 use crate::on_both_backends;
-use crate::support::TestApp;
+use crate::support::{TestApp, Visitor};
 
 on_both_backends!(
     a_valid_message_is_stored_normalised,
@@ -110,5 +110,35 @@ on_both_backends!(
         assert!(shown
             .to_string()
             .starts_with("Something went wrong on our side"));
+    }
+);
+
+on_both_backends!(
+    contact_messages_are_limited_per_address,
+    |app: TestApp| async move {
+        let form = [
+            ("name", "Ada"),
+            ("email", "ada@example.org"),
+            ("message", "Long enough message."),
+        ];
+        let sender = Visitor::new("192.0.2.160");
+        for _ in 0..5 {
+            let r = app.post_as("/api/contact", &form, &sender).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+        let r = app.post_as("/api/contact", &form, &sender).await;
+        assert_eq!(r.status, 429, "{}", r.body);
+        assert!(r.header("retry-after").is_some());
+        // Someone else is not affected.
+        let other = Visitor::new("192.0.2.161");
+        assert_eq!(app.post_as("/api/contact", &form, &other).await.status, 200);
+        assert_eq!(
+            contact_message::Entity::find()
+                .all(&app.db)
+                .await
+                .expect("rows")
+                .len(),
+            6
+        );
     }
 );

@@ -7,6 +7,7 @@ use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use uni1_domain::entities::{oauth_state, user_identity};
 
 use crate::accounts::{sign_in, sign_up, PASSWORD};
+use crate::on_both_backends;
 use crate::support::{run_configured, Backend, TestApp, Visitor, ORIGIN};
 use crate::two_factor::code_at;
 
@@ -317,7 +318,7 @@ async fn forged_replayed_and_tampered_callbacks_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn github_links_by_verified_address_only() {
+async fn github_never_links_itself_to_an_existing_account_by_address() {
     with_providers(|app: TestApp| async move {
         let mut v = Visitor::new("198.51.100.93");
         // An address GitHub has not verified, and no account: refused.
@@ -334,7 +335,8 @@ async fn github_links_by_verified_address_only() {
             Some("/sign-in?error=unverified&provider=github")
         );
 
-        // A verified address that has a password account: linked and signed in.
+        // A verified address that belongs to a confirmed account: not
+        // linked, nobody signed in; the owner is told to link from settings.
         sign_up(&app, "grace@example.org", &v).await;
         crate::accounts::confirm(&app, "grace@example.org", &v).await;
         let mut browser = Visitor::new("198.51.100.94");
@@ -346,6 +348,43 @@ async fn github_links_by_verified_address_only() {
         )
         .await;
         let r = app.get_as(&callback, &browser).await;
+        assert_eq!(
+            r.header("location"),
+            Some("/sign-in?error=existing_account&provider=github")
+        );
+        assert!(r.set_cookie("uni1_session").is_none(), "no session");
+        assert!(
+            user_identity::Entity::find()
+                .all(&app.db)
+                .await
+                .expect("q")
+                .is_empty(),
+            "nothing linked"
+        );
+        assert!(
+            uni1_app::auth::provider_error_text("existing_account", "github")
+                .contains("link GitHub from Settings")
+        );
+
+        // The owner signs in with the password and links GitHub; from then
+        // on GitHub signs in.
+        sign_in(&app, "grace@example.org", PASSWORD, &mut browser).await;
+        let callback = provider_round_trip(
+            &app,
+            &mut browser,
+            "/auth/github/start?link=1",
+            "grace@example.org",
+        )
+        .await;
+        let r = app.get_as(&callback, &browser).await;
+        assert_eq!(
+            r.header("location"),
+            Some("/settings/security?linked=github")
+        );
+        let mut later = Visitor::new("198.51.100.89");
+        let callback =
+            provider_round_trip(&app, &mut later, "/auth/github/start", "grace@example.org").await;
+        let r = app.get_as(&callback, &later).await;
         assert_eq!(r.header("location"), Some("/studio"));
         browser.keep_cookie(&r);
         let overview = app
@@ -560,4 +599,217 @@ async fn the_owner_reclaims_an_account_someone_set_up_for_their_address() {
         assert_eq!(overview["linked"].as_array().map(Vec::len), Some(1));
     })
     .await;
+}
+
+on_both_backends!(
+    confirming_the_address_ends_what_a_squatter_set_up,
+    |app: TestApp| async move {
+        use chrono::Utc;
+        use sea_orm::{ColumnTrait, QueryFilter};
+        use uni1_domain::entities::{recovery_code, two_factor, user};
+        // Someone creates an unconfirmed account for the victim's address
+        // and keeps a session.
+        let mut squatter = Visitor::new("192.0.2.131");
+        sign_up(&app, "victim2@example.org", &squatter).await;
+        assert_eq!(
+            sign_in(&app, "victim2@example.org", PASSWORD, &mut squatter)
+                .await
+                .status,
+            200
+        );
+        // Two-factor cannot be set up while unconfirmed, and says why.
+        let r = app.post_as("/api/begin_two_factor", &[], &squatter).await;
+        assert_eq!(r.status, 422);
+        assert!(r.json()["Invalid"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Confirm your e-mail address first")));
+        // Whatever the account gathered anyway (rows an older version let
+        // it set up while unconfirmed) must not survive the confirmation.
+        let account = user::Entity::find()
+            .filter(user::Column::EmailKey.eq("victim2@example.org"))
+            .one(&app.db)
+            .await
+            .expect("q")
+            .expect("account");
+        user_identity::ActiveModel {
+            id: Set(uuid::Uuid::now_v7()),
+            user_id: Set(account.id),
+            provider: Set("github".into()),
+            subject: Set("squatter-1".into()),
+            email: Set(None),
+            created_at: Set(Utc::now()),
+            last_used_at: Set(Utc::now()),
+        }
+        .insert(&app.db)
+        .await
+        .expect("identity");
+        two_factor::ActiveModel {
+            user_id: Set(account.id),
+            secret_sealed: Set(app.key.seal(b"squatter secret", account.id.as_bytes())),
+            enabled_at: Set(Some(Utc::now())),
+            last_used_step: Set(None),
+            created_at: Set(Utc::now()),
+        }
+        .insert(&app.db)
+        .await
+        .expect("two-factor");
+        recovery_code::ActiveModel {
+            id: Set(uuid::Uuid::now_v7()),
+            user_id: Set(account.id),
+            code_hash: Set("squatter".into()),
+            used_at: Set(None),
+        }
+        .insert(&app.db)
+        .await
+        .expect("recovery code");
+
+        // The owner opens the link from the mail, in a browser signed in
+        // to nothing.
+        let owner = Visitor::new("198.51.100.131");
+        crate::accounts::confirm(&app, "victim2@example.org", &owner).await;
+
+        assert!(
+            app.post_as("/api/me", &[], &squatter)
+                .await
+                .json()
+                .is_null(),
+            "the squatter's session ended"
+        );
+        assert!(user_identity::Entity::find()
+            .filter(user_identity::Column::UserId.eq(account.id))
+            .all(&app.db)
+            .await
+            .expect("q")
+            .is_empty());
+        assert!(two_factor::Entity::find_by_id(account.id)
+            .one(&app.db)
+            .await
+            .expect("q")
+            .is_none());
+        assert!(recovery_code::Entity::find()
+            .filter(recovery_code::Column::UserId.eq(account.id))
+            .all(&app.db)
+            .await
+            .expect("q")
+            .is_empty());
+        let confirmed = user::Entity::find_by_id(account.id)
+            .one(&app.db)
+            .await
+            .expect("q")
+            .expect("account");
+        assert!(confirmed.email_confirmed_at.is_some());
+    }
+);
+
+/// A stand-in OpenID provider that only serves its discovery document and
+/// keys, and counts how often it is asked.
+async fn counting_issuer() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let issuer = format!("http://{}", listener.local_addr().expect("addr"));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let document = serde_json::json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/auth"),
+        "token_endpoint": format!("{issuer}/token"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    });
+    let counter = hits.clone();
+    let router = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            axum::routing::get(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let document = document.clone();
+                async move { axum::Json(document) }
+            }),
+        )
+        .route(
+            "/jwks",
+            axum::routing::get(|| async { axum::Json(serde_json::json!({ "keys": [] })) }),
+        );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (issuer, hits)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_starts_are_limited_and_discovery_is_fetched_once() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let (issuer, hits) = counting_issuer().await;
+        run_configured(
+            backend,
+            ORIGIN,
+            move |args| {
+                args.google_client_id = Some("uni1-google".into());
+                args.google_client_secret = Some("google-test-secret".into());
+                args.google_issuer = Some(issuer.clone());
+                args.github_client_id = Some("uni1-github".into());
+                args.github_client_secret = Some("github-test-secret".into());
+                args.github_authorize_url = Some("http://github.invalid/auth".into());
+                args.github_token_url = Some("http://github.invalid/token".into());
+                args.github_api_url = Some("http://github.invalid/api".into());
+            },
+            |app: TestApp| async move {
+                // Several starts, one discovery.
+                for i in 0..3 {
+                    let v = Visitor::new(&format!("198.51.100.{}", 140 + i));
+                    let r = app.get_as("/auth/google/start", &v).await;
+                    assert_eq!(r.status, 303, "{}", r.body);
+                    assert!(r.header("location").is_some_and(|l| l.contains("/auth?")));
+                }
+                assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+                // Starts are limited per address.
+                let v = Visitor::new("192.0.2.140");
+                for _ in 0..20 {
+                    let r = app.get_as("/auth/github/start", &v).await;
+                    assert_eq!(r.status, 303, "{}", r.body);
+                }
+                let r = app.get_as("/auth/github/start", &v).await;
+                assert_eq!(r.status, 429, "{}", r.body);
+                assert!(r
+                    .header("retry-after")
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .is_some_and(|s| s >= 1));
+                let other = Visitor::new("192.0.2.141");
+                assert_eq!(app.get_as("/auth/github/start", &other).await.status, 303);
+            },
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn cached_values_are_fetched_once_until_they_age() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+    use uni1_server::http::oauth::Cached;
+    let counter = AtomicUsize::new(0);
+    let fetches = &counter;
+    let fetch = move || async move {
+        Ok::<_, std::convert::Infallible>(fetches.fetch_add(1, Ordering::SeqCst))
+    };
+    let cache = Cached::new(Duration::from_secs(3600), Duration::from_secs(60));
+    for _ in 0..3 {
+        assert_eq!(cache.get(fetch).await, Ok(0));
+    }
+    // An unknown key id right after a fetch does not fetch again...
+    assert_eq!(cache.refresh(fetch).await, Ok(0));
+    // ...but does once the value is older than the shortest refresh.
+    let eager = Cached::new(Duration::from_secs(3600), Duration::ZERO);
+    assert_eq!(eager.get(fetch).await, Ok(1));
+    assert_eq!(eager.refresh(fetch).await, Ok(2));
+    // And everything is fetched again after the TTL.
+    let short = Cached::new(Duration::ZERO, Duration::from_secs(60));
+    assert_eq!(short.get(fetch).await, Ok(3));
+    assert_eq!(short.get(fetch).await, Ok(4));
+    assert_eq!(fetches.load(Ordering::SeqCst), 5);
 }

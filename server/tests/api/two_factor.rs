@@ -177,3 +177,71 @@ on_both_backends!(
         );
     }
 );
+
+on_both_backends!(
+    wrong_codes_count_per_person_across_challenges,
+    |app: TestApp| async move {
+        let mut v = Visitor::new("198.51.100.115");
+        sign_up(&app, "grind@example.org", &v).await;
+        crate::accounts::confirm(&app, "grind@example.org", &v).await;
+        sign_in(&app, "grind@example.org", PASSWORD, &mut v).await;
+        let secret = app.post_as("/api/begin_two_factor", &[], &v).await.json()["secret"]
+            .as_str()
+            .expect("secret")
+            .to_owned();
+        let r = app
+            .post_as(
+                "/api/confirm_two_factor",
+                &[("code", &code_at(&secret, 0))],
+                &v,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+
+        // Someone with the password tries codes over fresh challenges and
+        // addresses: each challenge takes 5, the person takes 10 in all.
+        for (i, ip) in ["192.0.2.115", "192.0.2.116"].into_iter().enumerate() {
+            let guesser = first_factor(&app, "grind@example.org", ip).await;
+            for j in 0..5 {
+                let r = app
+                    .post_as(
+                        "/api/verify_second_factor",
+                        &[("code", &format!("{:06}", 100_000 + i * 10 + j))],
+                        &guesser,
+                    )
+                    .await;
+                assert_eq!(r.status, 422, "{}", r.body);
+            }
+        }
+        assert_eq!(paused_mails(&app).await, 1, "the owner is told");
+
+        // Now even the right code is refused for a while, on a new challenge.
+        let next = first_factor(&app, "grind@example.org", "192.0.2.117").await;
+        let r = app
+            .post_as(
+                "/api/verify_second_factor",
+                &[("code", &code_at(&secret, 30))],
+                &next,
+            )
+            .await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert_eq!(r.json()["Invalid"]["field"], "code");
+        assert!(r.json()["Invalid"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Too many wrong codes")));
+        assert!(r.set_cookie("uni1_session").is_none());
+        assert_eq!(paused_mails(&app).await, 1, "told once");
+    }
+);
+
+async fn paused_mails(app: &TestApp) -> usize {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    use uni1_domain::entities::mail_outbox;
+    mail_outbox::Entity::find()
+        .filter(mail_outbox::Column::ToAddress.eq("grind@example.org"))
+        .filter(mail_outbox::Column::Kind.eq("two_factor_paused"))
+        .all(&app.db)
+        .await
+        .expect("mail")
+        .len()
+}
