@@ -194,5 +194,7 @@ pub fn build(
         http: uni1_models::http_client(Duration::from_secs(60)),
         wake: Arc::new(tokio::sync::Notify::new()),
         signer: uni1_domain::sharing::LinkSigner::new(key.derive("share preview urls")),
+        limits: Arc::new(uni1_domain::rate_limit::PersonLimits::default()),
+        progress: uni1_domain::generation::progress::ProgressHub::default(),
     })
 }
