@@ -185,6 +185,11 @@ mod server {
             use uni1_domain::sharing::ShareError as E;
             match err {
                 E::BadExpiry => AppError::invalid("expires_in_days", err.to_string()).respond(),
+                E::TooMany { .. } => AppError::Invalid {
+                    field: None,
+                    message: err.to_string(),
+                }
+                .respond(),
                 E::NotFound => AppError::NotFound.respond(),
                 E::Unexpected(e) => e.into(),
             }

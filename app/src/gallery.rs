@@ -194,6 +194,7 @@ pub async fn get_gallery(
         favorites_only: matches!(favorites.trim(), "1" | "true" | "on"),
         collection_id: None,
         downloadable_only: false,
+        without_hidden: false,
     };
     let page = gallery.page(user.id, &query, cursor, PAGE_SIZE).await?;
     let collections = uni1_domain::collections::Collections::new(gallery.db.clone())

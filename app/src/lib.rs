@@ -23,7 +23,6 @@ pub mod error;
 pub mod gallery;
 pub mod layout;
 pub mod pages;
-#[cfg(feature = "ssr")]
 pub mod params;
 pub mod publishing;
 #[cfg(feature = "hydrate")]

@@ -237,6 +237,7 @@ pub async fn get_shared(
             let query = GalleryQuery {
                 collection_id: Some(collection.id),
                 downloadable_only: true,
+                without_hidden: true,
                 ..Default::default()
             };
             let page = Gallery::new(state.db.clone())

@@ -257,6 +257,9 @@ pub async fn generate(
         Err(e @ SubmitError::ReferenceGone) => {
             Err(AppError::invalid("reference", e.to_string()).respond())
         }
+        Err(e @ SubmitError::TooManyRefused { .. }) => {
+            Err(AppError::invalid("prompt", e.to_string()).respond())
+        }
         Err(SubmitError::Unexpected(e)) => Err(AppError::from(e).respond()),
     }
 }

@@ -50,6 +50,8 @@ pub struct GalleryQuery {
     pub collection_id: Option<Uuid>,
     /// Leave out images whose download window ended (share pages).
     pub downloadable_only: bool,
+    /// Leave out images hidden by moderation (share pages: a takedown).
+    pub without_hidden: bool,
 }
 
 /// Where the next page starts: just after the image made at `created_at`
@@ -309,6 +311,9 @@ impl Gallery {
         }
         if query.downloadable_only {
             select = select.filter(image::Column::PurgedAt.is_null());
+        }
+        if query.without_hidden {
+            select = select.filter(image::Column::HiddenAt.is_null());
         }
         if let Some(from) = query.from {
             select = select.filter(image::Column::CreatedAt.gte(start_of(from)));

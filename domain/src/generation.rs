@@ -16,9 +16,13 @@
 //! - [`queue`]: claim, renew, finish, retry, reap.
 //! - [`worker`]: the loop that runs jobs.
 //! - [`retention`]: purging images whose download window ended.
+//! - [`progress`]: the progress streams (one poll per person, capped).
+//! - [`decoding`]: the bound on concurrent decodes of untrusted images.
 
 pub mod catalog;
+pub mod decoding;
 pub mod policy;
+pub mod progress;
 pub mod queue;
 pub mod request;
 pub mod retention;

@@ -3,7 +3,7 @@
 //! holding it can see that image (or the collection's images) until it
 //! expires or the owner revokes it. Only the token's SHA-256 is stored, so a
 //! copy of the database does not open links. An image whose download window
-//! ended shows nothing.
+//! ended, or that moderation hid (a takedown), shows nothing.
 //!
 //! Link-preview crawlers get the image through a [`LinkSigner`] URL: signed,
 //! expiring, and checked against the link on every fetch, so revoking the
@@ -12,7 +12,10 @@
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder,
+};
 use sha2::Sha256;
 use uuid::Uuid;
 
@@ -22,6 +25,9 @@ use crate::error::{ResultExt, Unexpected};
 
 /// Longest expiry a link may be given, in days.
 pub const MAX_EXPIRY_DAYS: u32 = 365;
+
+/// Open (not revoked, not expired) links one person may have.
+pub const MAX_OPEN_LINKS: u64 = 1000;
 
 /// What a link shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +128,8 @@ pub enum ShareError {
     BadExpiry,
     #[error("There is no such image or collection.")]
     NotFound,
+    #[error("You have {limit} share links open. Turn some off in Settings, Share links, first.")]
+    TooMany { limit: u64 },
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -166,8 +174,24 @@ impl Sharing {
         if !owned {
             return Err(ShareError::NotFound);
         }
-        let (token, hash) = token::generate();
         let now = Utc::now();
+        let open = share_link::Entity::find()
+            .filter(share_link::Column::UserId.eq(user))
+            .filter(share_link::Column::RevokedAt.is_null())
+            .filter(
+                Condition::any()
+                    .add(share_link::Column::ExpiresAt.is_null())
+                    .add(share_link::Column::ExpiresAt.gt(now)),
+            )
+            .count(&self.db)
+            .await
+            .unexpected("counting share links")?;
+        if open >= MAX_OPEN_LINKS {
+            return Err(ShareError::TooMany {
+                limit: MAX_OPEN_LINKS,
+            });
+        }
+        let (token, hash) = token::generate();
         let (image_id, collection_id) = match target {
             ShareTarget::Image(i) => (Some(i), None),
             ShareTarget::Collection(c) => (None, Some(c)),
@@ -315,7 +339,9 @@ impl Sharing {
         }
     }
 
-    /// A downloadable image of `owner`, with its prompt.
+    /// A downloadable image of `owner`, with its prompt. An image hidden by
+    /// moderation is taken down: no link shows it any more (I2), though its
+    /// owner still sees it, marked, in their own gallery.
     async fn image_of(
         &self,
         owner: Uuid,
@@ -324,6 +350,7 @@ impl Sharing {
         let Some(img) = image::Entity::find_by_id(image_id)
             .filter(image::Column::UserId.eq(owner))
             .filter(image::Column::PurgedAt.is_null())
+            .filter(image::Column::HiddenAt.is_null())
             .one(&self.db)
             .await
             .unexpected("reading a shared image")?

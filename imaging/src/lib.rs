@@ -158,10 +158,12 @@ pub fn variants(bytes: &[u8], limits: &Limits) -> Result<Variants, ImageError> {
 /// Checks an uploaded reference image (sniffed format, size and pixel limits
 /// before decoding) and re-encodes it as PNG without metadata.
 ///
-/// Images longer than [`PREVIEW_SIDE`] on a side are scaled down to it.
+/// Images longer than [`PREVIEW_SIDE`] on a side are scaled down to it,
+/// with [`shrink`]: uploads are the largest untrusted inputs anyone can send,
+/// so their peak memory matters more than the last bit of sharpness.
 pub fn reference_png(bytes: &[u8], limits: &Limits) -> Result<Vec<u8>, ImageError> {
     let img = decode_checked(bytes, limits)?;
-    encode_dynamic_png(&downscale(&img, PREVIEW_SIDE))
+    encode_dynamic_png(&shrink(img, PREVIEW_SIDE))
 }
 
 // ------------------------------------------------------------- decoding
@@ -285,6 +287,58 @@ fn fit_within(w: u32, h: u32, max_side: u32) -> (u32, u32) {
     (scale(w), scale(h))
 }
 
+/// Scales an 8-bit RGB or RGBA image down to fit `max_side`, using little
+/// memory: it takes the decoded image (freed as soon as the result exists)
+/// and, for reductions of 2x or more, averages areas (`thumbnail`), which
+/// writes only the output, where a filtered resize first builds a
+/// full-width 32-bit float image (65 MB for a 4000 px square). Smaller
+/// reductions use [`downscale`].
+fn shrink(img: DynamicImage, max_side: u32) -> DynamicImage {
+    let (w, h) = fit_within(img.width(), img.height(), max_side);
+    if (w, h) == (img.width(), img.height()) {
+        return img;
+    }
+    if img.width() < 2 * w && img.height() < 2 * h {
+        return downscale(&img, max_side);
+    }
+    match img {
+        DynamicImage::ImageRgba8(mut rgba) => {
+            premultiply(&mut rgba);
+            let mut out = image::imageops::thumbnail(&rgba, w, h);
+            drop(rgba);
+            unpremultiply(&mut out);
+            DynamicImage::ImageRgba8(out)
+        }
+        DynamicImage::ImageRgb8(rgb) => {
+            DynamicImage::ImageRgb8(image::imageops::thumbnail(&rgb, w, h))
+        }
+        other => DynamicImage::ImageRgb8(image::imageops::thumbnail(&other.to_rgb8(), w, h)),
+    }
+}
+
+/// Colours times alpha, so resizing does not bleed the colour of
+/// transparent pixels into the edges.
+fn premultiply(img: &mut RgbaImage) {
+    for p in img.pixels_mut() {
+        let a = u32::from(p[3]);
+        for c in &mut p.0[..3] {
+            *c = ((u32::from(*c) * a + 127) / 255) as u8;
+        }
+    }
+}
+
+/// The inverse of [`premultiply`]; fully transparent pixels get black.
+fn unpremultiply(img: &mut RgbaImage) {
+    for p in img.pixels_mut() {
+        let a = u32::from(p[3]);
+        for c in &mut p.0[..3] {
+            *c = (u32::from(*c) * 255 + a / 2)
+                .checked_div(a)
+                .map_or(0, |v| v.min(255) as u8);
+        }
+    }
+}
+
 /// Scales an 8-bit RGB or RGBA image down to fit `max_side` (Catmull-Rom).
 /// RGBA is resized premultiplied, so transparent pixels' colours do not
 /// bleed into the edges.
@@ -297,22 +351,9 @@ fn downscale(img: &DynamicImage, max_side: u32) -> DynamicImage {
     match img {
         DynamicImage::ImageRgba8(rgba) => {
             let mut pre: RgbaImage = rgba.clone();
-            for p in pre.pixels_mut() {
-                let a = u32::from(p[3]);
-                for c in &mut p.0[..3] {
-                    *c = ((u32::from(*c) * a + 127) / 255) as u8;
-                }
-            }
+            premultiply(&mut pre);
             let mut out = image::imageops::resize(&pre, w, h, FILTER);
-            for p in out.pixels_mut() {
-                let a = u32::from(p[3]);
-                for c in &mut p.0[..3] {
-                    // Fully transparent pixels (a == 0) get black.
-                    *c = (u32::from(*c) * 255 + a / 2)
-                        .checked_div(a)
-                        .map_or(0, |v| v.min(255) as u8);
-                }
-            }
+            unpremultiply(&mut out);
             DynamicImage::ImageRgba8(out)
         }
         other => {

@@ -886,3 +886,33 @@ fn fit_within_rounds_and_never_upscales() {
     assert_eq!(fit_within(100_000, 1, 256), (256, 1));
     assert_eq!(fit_within(u32::MAX, u32::MAX, 256), (256, 256));
 }
+
+#[test]
+fn reference_png_shrinks_large_images_by_area_without_bleeding() {
+    // Left half: transparent red. Right half: opaque blue. 2.3x too large.
+    let rgba = RgbaImage::from_fn(2400, 1200, |x, _| {
+        if x < 1200 {
+            Rgba([255, 0, 0, 0])
+        } else {
+            Rgba([0, 0, 255, 255])
+        }
+    });
+    let r = reference_png(&png_of(&DynamicImage::ImageRgba8(rgba)), &Limits::UPLOAD).unwrap();
+    let out = decode(&r).into_rgba8();
+    assert_eq!(out.dimensions(), (1024, 512));
+    assert_eq!(out.get_pixel(10, 256)[3], 0);
+    assert_eq!(*out.get_pixel(1000, 256), Rgba([0, 0, 255, 255]));
+    for x in 500..524 {
+        let p = out.get_pixel(x, 256);
+        if p[3] > 0 {
+            assert!(p[0] < 8 && p[2] > 200, "no red bleeds in: {p:?} at {x}");
+        }
+    }
+    // An opaque JPEG keeps its picture.
+    let card = test_card(4000, 2000);
+    let r = reference_png(&jpeg_of(&card), &Limits::UPLOAD).unwrap();
+    let out = decode(&r).into_rgb8();
+    assert_eq!(out.dimensions(), (1024, 512));
+    let expected = image::imageops::resize(&card, 1024, 512, FilterType::Triangle);
+    assert!(mean_abs_diff(&out, &expected) < 6.0);
+}

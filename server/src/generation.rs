@@ -199,5 +199,7 @@ pub fn build(
         },
         wake: Arc::new(tokio::sync::Notify::new()),
         signer: uni1_domain::sharing::LinkSigner::new(key.derive("share preview urls")),
+        limits: Arc::new(uni1_domain::rate_limit::PersonLimits::default()),
+        progress: uni1_domain::generation::progress::ProgressHub::default(),
     })
 }

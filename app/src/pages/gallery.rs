@@ -559,7 +559,7 @@ fn PublishBox(id: String, published: bool, hidden: bool) -> impl IntoView {
         return view! {
             <div class="space-y-2 border-t border-line pt-3" data-testid="publish">
                 <h2 class="font-semibold">"Public gallery"</h2>
-                <p class="text-sm" data-testid="publish-hidden">"Moderation took this image out of the public gallery; it cannot be published again. Your share links still work. Questions: see Contact."</p>
+                <p class="text-sm" data-testid="publish-hidden">"Moderation took this image out of the public gallery; it cannot be published again, and its share links no longer show it. Questions: see Contact."</p>
             </div>
         }
         .into_any();
@@ -678,18 +678,8 @@ fn CollectionsBox(image: String) -> impl IntoView {
 pub fn DeleteImagesPage() -> impl IntoView {
     let query = use_query_map();
     let delete = ServerAction::<DeleteImages>::new();
-    let ids = move || {
-        query
-            .read()
-            .get("ids")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| s.len() == 36)
-            .take(100)
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-    };
+    // Only UUIDs: anything else in a crafted link never reaches an image URL.
+    let ids = move || crate::params::id_texts(&query.read().get("ids").unwrap_or_default(), 100);
     view! {
         <Title text="Delete images" />
         <Meta name="robots" content="noindex" />

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, SqlErr, TransactionError, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionError,
+    TransactionTrait,
 };
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -17,7 +18,7 @@ use super::policy::ContentPolicy;
 use super::request::{FieldError, Submission, SubmitInput};
 use super::{status, QueuePolicy};
 use crate::credits::{self, CreditError, CreditPolicy};
-use crate::entities::{generation, image, moderation_flag, upload};
+use crate::entities::{credit_balance, generation, image, moderation_flag, upload};
 use crate::error::{ResultExt, Unexpected};
 
 /// Everything generation needs, shared by the web layer and the workers.
@@ -33,6 +34,10 @@ pub struct Generations {
     pub wake: Arc<Notify>,
     /// Signs the preview-image URLs of share pages.
     pub signer: crate::sharing::LinkSigner,
+    /// Per-person budgets: uploads, downloads (in memory, per process).
+    pub limits: Arc<crate::rate_limit::PersonLimits>,
+    /// The progress streams of this process.
+    pub progress: super::progress::ProgressHub,
 }
 
 impl std::fmt::Debug for Generations {
@@ -65,6 +70,8 @@ pub enum SubmitError {
     TooManyPending { limit: u64 },
     #[error("The reference image has expired. Upload it again.")]
     ReferenceGone,
+    #[error("{limit} of your prompts were refused in the last hour. Try again later.")]
+    TooManyRefused { limit: u64 },
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -168,6 +175,10 @@ impl MediaObject {
     }
 }
 
+/// Refused prompts one person may send per hour: each one is stored with a
+/// moderation flag, and refused prompts skip the pending-job cap.
+pub const MAX_REFUSED_PER_HOUR: u64 = 10;
+
 impl Generations {
     /// Queues a generation for `user` (whose address must be confirmed).
     /// A repeated idempotency key returns the job made the first time.
@@ -226,6 +237,17 @@ impl Generations {
                         ),
                     };
                     credits::ensure_account(txn, user, &credit_policy).await?;
+                    // One submit of a person at a time from here to the
+                    // commit, so the caps below hold under concurrency. On
+                    // PostgreSQL (READ COMMITTED) the balance row is locked;
+                    // SQLite runs one writing transaction at a time anyway.
+                    if txn.get_database_backend() == DbBackend::Postgres {
+                        credit_balance::Entity::find_by_id(user)
+                            .lock_exclusive()
+                            .one(txn)
+                            .await
+                            .unexpected("locking a credit balance")?;
+                    }
                     let (status, credits, error) = match &refusal {
                         Some(reason) => (status::REFUSED, 0, Some(reason.clone())),
                         None => (status::QUEUED, sub2.credits, None),
@@ -242,6 +264,21 @@ impl Generations {
                         if pending >= queue.max_pending_per_user {
                             return Err(SubmitError::TooManyPending {
                                 limit: queue.max_pending_per_user,
+                            });
+                        }
+                    } else {
+                        let refused = generation::Entity::find()
+                            .filter(generation::Column::UserId.eq(user))
+                            .filter(generation::Column::Status.eq(status::REFUSED))
+                            .filter(
+                                generation::Column::QueuedAt.gt(now - chrono::Duration::hours(1)),
+                            )
+                            .count(txn)
+                            .await
+                            .unexpected("counting refused prompts")?;
+                        if refused >= MAX_REFUSED_PER_HOUR {
+                            return Err(SubmitError::TooManyRefused {
+                                limit: MAX_REFUSED_PER_HOUR,
                             });
                         }
                     }
@@ -331,6 +368,7 @@ impl Generations {
             }
         }
         self.wake.notify_waiters();
+        self.progress.wake(user);
         self.get(user, id).await?.ok_or_else(|| {
             Unexpected::new(
                 "reading a new generation",
@@ -506,6 +544,7 @@ impl Generations {
             }
             _ => {}
         }
+        self.progress.wake(user);
         self.get(user, id).await
     }
 
@@ -535,12 +574,19 @@ impl Generations {
 pub enum UploadError {
     #[error(transparent)]
     Image(#[from] uni1_imaging::ImageError),
+    #[error("You have {limit} reference images waiting to be used. Use one, or wait for them to expire (an hour after upload).")]
+    TooMany { limit: u64 },
+    #[error("Too many uploads. Try again in {} seconds.", .0.seconds())]
+    RateLimited(crate::rate_limit::RetryAfter),
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
 
 /// How long an unused reference upload is kept.
 pub const UPLOAD_TTL_MINUTES: i64 = 60;
+
+/// Unexpired reference uploads one person may have stored at once.
+pub const MAX_LIVE_UPLOADS: u64 = 20;
 
 impl Generations {
     /// Checks, re-encodes (no metadata) and stores a reference image of
@@ -551,8 +597,21 @@ impl Generations {
         user: Uuid,
         bytes: Vec<u8>,
     ) -> Result<upload::Model, UploadError> {
+        self.limits.upload(user).map_err(UploadError::RateLimited)?;
+        let live = upload::Entity::find()
+            .filter(upload::Column::UserId.eq(user))
+            .filter(upload::Column::ExpiresAt.gt(Utc::now()))
+            .count(&self.db)
+            .await
+            .unexpected("counting uploads")?;
+        if live >= MAX_LIVE_UPLOADS {
+            return Err(UploadError::TooMany {
+                limit: MAX_LIVE_UPLOADS,
+            });
+        }
         let limits = uni1_imaging::Limits::UPLOAD;
-        let png = tokio::task::spawn_blocking(move || uni1_imaging::reference_png(&bytes, &limits))
+        let png = super::decoding::DecodeGate::global()
+            .run(move || uni1_imaging::reference_png(&bytes, &limits))
             .await
             .map_err(|e| Unexpected::new("encoding a reference image", e))??;
         let (width, height) = png_size(&png);

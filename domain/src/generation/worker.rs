@@ -413,7 +413,8 @@ async fn store_one(
                 )
             })?,
     };
-    let variants = tokio::task::spawn_blocking(move || uni1_imaging::variants(&bytes, &limits))
+    let variants = super::decoding::DecodeGate::global()
+        .run(move || uni1_imaging::variants(&bytes, &limits))
         .await
         .map_err(|e| (true, format!("encoder task failed: {e}")))?
         .map_err(|e| (false, format!("the back-end's image is unusable: {e}")))?;

@@ -71,7 +71,20 @@ pub async fn selection(
         return see_other("/gallery?notice=none-selected");
     }
     match action.as_str() {
-        "download" => download_zip(gens, user.id, ids).await,
+        "download" => {
+            let slot = match gens.limits.zip(user.id) {
+                Ok(slot) => slot,
+                Err(uni1_domain::rate_limit::Busy::Person { limit }) => {
+                    return (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        format!("You are already downloading {limit} ZIP files. Wait until one has finished."),
+                    )
+                        .into_response()
+                }
+                Err(uni1_domain::rate_limit::Busy::Everyone) => return unavailable(),
+            };
+            download_zip(gens, user.id, ids, slot).await
+        }
         "delete" => {
             let list: Vec<String> = ids.iter().map(Uuid::to_string).collect();
             see_other(&format!("/delete-images?ids={}", list.join(",")))
@@ -102,7 +115,14 @@ pub async fn selection(
 
 /// Streams the originals of `ids` (those of `user` still downloadable) as
 /// one ZIP: each file is read, decrypted and sent before the next is read.
-async fn download_zip(gens: Generations, user: Uuid, ids: Vec<Uuid>) -> Response {
+/// `slot` (one of the person's concurrent ZIP downloads) is held by the
+/// stream, so it is freed when the download ends or the client leaves.
+async fn download_zip(
+    gens: Generations,
+    user: Uuid,
+    ids: Vec<Uuid>,
+    slot: uni1_domain::rate_limit::Slot,
+) -> Response {
     let rows = match image::Entity::find()
         .filter(image::Column::UserId.eq(user))
         .filter(image::Column::Id.is_in(ids))
@@ -125,8 +145,10 @@ async fn download_zip(gens: Generations, user: Uuid, ids: Vec<Uuid>) -> Response
         zip: Option<ZipStream>,
         names: HashSet<String>,
         blobs: uni1_storage::Blobs,
+        _slot: uni1_domain::rate_limit::Slot,
     }
     let state = State {
+        _slot: slot,
         rows: rows.into_iter(),
         zip: Some(ZipStream::new()),
         names: HashSet::new(),

@@ -23,12 +23,27 @@ use http::{header, HeaderMap, HeaderValue, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use uni1_app::session::RequestAuth;
-use uni1_domain::generation::service::{MediaObject, Variant};
+use uni1_domain::generation::progress::StreamRefused;
+use uni1_domain::generation::service::{MediaObject, UploadError, Variant};
 use uni1_domain::generation::Generations;
+use uni1_domain::rate_limit::RetryAfter;
 use uuid::Uuid;
 
 pub(crate) fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "Not found").into_response()
+}
+
+/// 429 with `what`, when to try again, and `Retry-After`.
+pub(crate) fn too_many(retry: RetryAfter, what: &str) -> Response {
+    let secs = retry.seconds();
+    let mut r = (
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("{what} Try again in {secs} seconds."),
+    )
+        .into_response();
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    r
 }
 
 pub(crate) fn unavailable() -> Response {
@@ -60,6 +75,11 @@ pub async fn media(
     ) else {
         return not_found();
     };
+    if variant == Variant::Original {
+        if let Err(retry) = gens.limits.media_original(user.id) {
+            return too_many(retry, "Too many downloads of originals.");
+        }
+    }
     let object = match gens.media_for_owner(user.id, image, variant).await {
         Ok(Some(o)) => o,
         Ok(None) => return not_found(),
@@ -141,9 +161,13 @@ pub async fn send(
 /// How long one event stream lasts; the browser reconnects by itself, and
 /// the session is checked again then.
 const STREAM_LIFETIME: Duration = Duration::from_secs(120);
-const TICK: Duration = Duration::from_millis(500);
 
-/// `GET /api/generations/events`.
+/// `GET /api/generations/events`: for confirmed addresses only, at most
+/// [`uni1_domain::generation::progress::MAX_STREAMS_PER_PERSON`] at once per
+/// person (429 past it) and
+/// [`uni1_domain::generation::progress::MAX_STREAMS`] in all (503). All the
+/// streams of one person read one shared database poll; the stream's slot
+/// is freed when the response body is dropped.
 pub async fn events(
     State(gens): State<Generations>,
     Extension(auth): Extension<RequestAuth>,
@@ -155,42 +179,48 @@ pub async fn events(
         )
             .into_response();
     };
-    let user = user.id;
-    // Jobs that ended shortly before the stream opened are included, so a
-    // reconnect never misses an ending.
-    let since = Utc::now() - chrono::Duration::seconds(30);
+    if !user.email_confirmed {
+        return (
+            StatusCode::FORBIDDEN,
+            "Confirm your e-mail address to follow your generations.",
+        )
+            .into_response();
+    }
+    let progress = match gens.progress.open(&gens, user.id) {
+        Ok(p) => p,
+        Err(e @ StreamRefused::PerPerson { .. }) => {
+            return (StatusCode::TOO_MANY_REQUESTS, e.to_string()).into_response()
+        }
+        Err(e @ StreamRefused::Everyone) => {
+            let mut r = (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            return r;
+        }
+    };
     let deadline = tokio::time::Instant::now() + STREAM_LIFETIME;
+    // Each poll result is turned into JSON here; only a change is sent.
     let stream = futures::stream::unfold(
-        (gens, String::new(), true),
-        move |(gens, last, first)| async move {
-            let mut wait = !first;
+        (progress, String::new()),
+        move |(mut progress, last)| async move {
             loop {
-                if wait {
-                    tokio::time::sleep(TICK).await;
-                }
-                wait = true;
-                if tokio::time::Instant::now() >= deadline {
-                    return None;
-                }
-                let views = match gens.changed_since(user, since).await {
-                    Ok(v) => v,
-                    Err(e) => {
-                        tracing::warn!(error = %uni1_app::error::chain(&e), "progress stream read failed");
-                        continue;
-                    }
-                };
-                let balance = uni1_domain::credits::balance(&gens.db, user)
+                let p = tokio::time::timeout_at(deadline, progress.next())
                     .await
-                    .unwrap_or_default();
+                    .ok()??;
                 let update = uni1_app::studio::ProgressUpdate {
-                    jobs: views.into_iter().map(uni1_app::studio::to_dto).collect(),
-                    available: balance.available,
-                    held: balance.held,
+                    jobs: p
+                        .jobs
+                        .iter()
+                        .cloned()
+                        .map(uni1_app::studio::to_dto)
+                        .collect(),
+                    available: p.available,
+                    held: p.held,
                 };
                 let json = serde_json::to_string(&update).unwrap_or_else(|_| "{}".into());
-                if first || json != last {
+                if last.is_empty() || json != last {
                     let event = Event::default().event("jobs").data(json.clone());
-                    return Some((Ok::<_, Infallible>(event), (gens, json, false)));
+                    return Some((Ok::<_, Infallible>(event), (progress, json)));
                 }
             }
         },
@@ -302,12 +332,16 @@ pub async fn upload_reference(
             "height": upload.height,
         }))
         .into_response(),
-        Err(uni1_domain::generation::service::UploadError::Image(e)) => (
+        Err(UploadError::Image(e)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("This image cannot be used: {e}."),
         )
             .into_response(),
-        Err(uni1_domain::generation::service::UploadError::Unexpected(e)) => {
+        Err(UploadError::RateLimited(retry)) => too_many(retry, "Too many uploads."),
+        Err(e @ UploadError::TooMany { .. }) => {
+            (StatusCode::TOO_MANY_REQUESTS, e.to_string()).into_response()
+        }
+        Err(UploadError::Unexpected(e)) => {
             tracing::error!(error = %uni1_app::error::chain(&e), "storing a reference image failed");
             unavailable()
         }

@@ -534,6 +534,7 @@ on_both_backends!(a_page_costs_two_queries, |app: TestApp| async move {
         favorites_only: false,
         collection_id: None,
         downloadable_only: false,
+        without_hidden: false,
     };
     for (query, limit) in [
         (GalleryQuery::default(), 1),
@@ -772,3 +773,69 @@ on_both_backends!(
 fn refs<'a>(f: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     f.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
+
+on_both_backends!(
+    zip_downloads_run_at_most_two_at_once_per_person,
+    |app: TestApp| async move {
+        use uni1_domain::rate_limit::ZIP_STREAMS_PER_PERSON;
+        let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.90").await;
+        let img = crate::collections::images(&app, alice_id, "key-zip-limit", "zipped", 1)
+            .await
+            .remove(0);
+        let zip = || {
+            crate::generation::open_as(
+                &app,
+                http::Request::post("/gallery/selection")
+                    .header("content-type", "application/x-www-form-urlencoded"),
+                axum::body::Body::from(format!("action=download&id={}", img.id)),
+                &alice,
+            )
+        };
+        // Responses kept unread: their downloads are still running.
+        let mut running = Vec::new();
+        for _ in 0..ZIP_STREAMS_PER_PERSON {
+            let r = zip().await;
+            assert_eq!(r.status(), 200);
+            assert_eq!(r.headers()["content-type"], "application/zip");
+            running.push(r);
+        }
+        let r = zip().await;
+        assert_eq!(r.status(), 429);
+        let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert!(String::from_utf8_lossy(&bytes).contains("already downloading 2 ZIP files"));
+        // A finished download frees its slot.
+        let done = running.pop().unwrap();
+        let bytes = axum::body::to_bytes(done.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert!(bytes.starts_with(b"PK"));
+        let r = zip().await;
+        assert_eq!(r.status(), 200);
+        drop(running);
+    }
+);
+
+on_both_backends!(
+    the_delete_confirmation_shows_only_uuid_ids,
+    |app: TestApp| async move {
+        let (alice, _) = member(&app, "alice@uni1.test", "203.0.113.91").await;
+        let good = uuid::Uuid::now_v7().to_string();
+        // 36 characters, like an id, but a path elsewhere.
+        let bad = "../../settings/sharing?aaaaaaaaaaaaa";
+        assert_eq!(bad.len(), 36);
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("ids", &format!("{good},{bad}"))
+            .finish();
+        let r = app.get_as(&format!("/delete-images?{query}"), &alice).await;
+        assert_eq!(r.status, 200);
+        assert!(
+            r.body.contains(&format!("src=\"/media/{good}/thumb\"")),
+            "{}",
+            r.body
+        );
+        assert!(!r.body.contains("settings/sharing"), "{}", r.body);
+        assert!(r.body.contains("This deletes 1 image"));
+    }
+);

@@ -846,3 +846,377 @@ on_both_backends!(
         drain(&app.gens, Duration::from_secs(30)).await;
     }
 );
+
+/// Sends `request` as `visitor` and returns the response unread, so a
+/// streaming body (events, ZIP) stays open until it is dropped.
+pub(crate) async fn open_as(
+    app: &TestApp,
+    request: http::request::Builder,
+    body: axum::body::Body,
+    visitor: &Visitor,
+) -> axum::response::Response {
+    use tower::ServiceExt as _;
+    let mut request = request
+        .header("host", "uni1.test")
+        .header("origin", crate::support::ORIGIN)
+        .header("user-agent", visitor.user_agent);
+    if let Some(cookie) = &visitor.cookie {
+        request = request.header("cookie", cookie);
+    }
+    let mut request = request.body(body).unwrap();
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(
+            visitor.ip, 40000,
+        )));
+    app.router.clone().oneshot(request).await.unwrap()
+}
+
+async fn open_events(app: &TestApp, visitor: &Visitor) -> axum::response::Response {
+    open_as(
+        app,
+        http::Request::get("/api/generations/events"),
+        axum::body::Body::empty(),
+        visitor,
+    )
+    .await
+}
+
+async fn body_text(r: axum::response::Response) -> String {
+    let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+on_both_backends!(
+    progress_streams_are_capped_and_need_a_confirmed_address,
+    |app: TestApp| async move {
+        use futures::StreamExt as _;
+        use uni1_domain::generation::progress::MAX_STREAMS_PER_PERSON;
+        let (alice, _) = member(&app, "alice@uni1.test", "203.0.113.30").await;
+        let (bob, _) = member(&app, "bob@uni1.test", "203.0.113.31").await;
+
+        // Up to the cap, streams open; the first event comes at once.
+        let mut open = Vec::new();
+        for _ in 0..MAX_STREAMS_PER_PERSON {
+            let r = open_events(&app, &alice).await;
+            assert_eq!(r.status(), 200);
+            open.push(r);
+        }
+        let mut first = open.remove(0).into_body().into_data_stream();
+        let event = tokio::time::timeout(Duration::from_secs(10), first.next())
+            .await
+            .expect("an event in time")
+            .unwrap()
+            .unwrap();
+        let event = String::from_utf8_lossy(&event).into_owned();
+        assert!(event.starts_with("event: jobs"), "{event}");
+        // One more is refused, with words; someone else is not affected.
+        let r = open_events(&app, &alice).await;
+        assert_eq!(r.status(), 429);
+        assert!(
+            body_text(r).await.contains("3 open windows"),
+            "the refusal says why"
+        );
+        let bobs = open_events(&app, &bob).await;
+        assert_eq!(bobs.status(), 200);
+        // All of Alice's streams share one poller (and Bob has his own).
+        assert_eq!(app.gens.progress.pollers(), 2);
+        assert_eq!(app.gens.progress.streams(), MAX_STREAMS_PER_PERSON + 1);
+
+        // Closing one frees its slot at once.
+        drop(open.pop());
+        let r = open_events(&app, &alice).await;
+        assert_eq!(r.status(), 200);
+        drop(r);
+        drop(open);
+        drop(first);
+        drop(bobs);
+        assert_eq!(app.gens.progress.streams(), 0);
+        assert_eq!(
+            app.gens.progress.pollers(),
+            0,
+            "the last stream stops the poller"
+        );
+
+        // Unconfirmed addresses cannot follow (and open nothing).
+        user::Entity::update_many()
+            .col_expr(
+                user::Column::EmailConfirmedAt,
+                sea_orm::sea_query::Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+            )
+            .filter(user::Column::EmailKey.eq("bob@uni1.test"))
+            .exec(&app.db)
+            .await
+            .unwrap();
+        let r = open_events(&app, &bob).await;
+        assert_eq!(r.status(), 403);
+        assert!(body_text(r).await.contains("Confirm your e-mail address"));
+        assert_eq!(app.gens.progress.streams(), 0);
+    }
+);
+
+on_both_backends!(
+    streams_of_one_person_share_one_poll,
+    |app: TestApp| async move {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use uni1_domain::generation::progress::{ProgressHub, ProgressPolicy};
+        let (_, alice_id) = member(&app, "alice@uni1.test", "203.0.113.32").await;
+        // Count the statements of a service whose connection only the
+        // poller uses.
+        let statements = Arc::new(AtomicUsize::new(0));
+        let mut db = app.db.clone();
+        let counter = statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        let mut gens = app.gens.clone();
+        gens.db = db;
+        gens.progress = ProgressHub::new(ProgressPolicy {
+            busy: Duration::from_millis(10),
+            idle: Duration::from_millis(40),
+            ..Default::default()
+        });
+        let hub = gens.progress.clone();
+        let mut a = hub.open(&gens, alice_id).unwrap();
+        let mut b = hub.open(&gens, alice_id).unwrap();
+        assert_eq!(hub.pollers(), 1);
+        // Both streams read the results of the same polls.
+        let mut last = 0;
+        while last < 5 {
+            let pa = a.next().await.unwrap();
+            let pb = b.next().await.unwrap();
+            assert!(pb.poll >= pa.poll);
+            if pa.poll == pb.poll {
+                assert!(Arc::ptr_eq(&pa, &pb), "one result, shared");
+            }
+            last = pb.poll;
+        }
+        drop((a, b));
+        assert_eq!(hub.pollers(), 0);
+        // Nothing is pending, so a poll is two statements (jobs, balance):
+        // one poll per tick for both streams together, none per stream.
+        let polls = usize::try_from(hub.polls()).unwrap();
+        let n = statements.load(Ordering::SeqCst);
+        assert!(polls >= 5);
+        assert!(
+            2 * (polls - 1) <= n && n <= 2 * polls,
+            "{n} statements for {polls} polls"
+        );
+
+        // When idle for long, a submit in this process wakes the poller.
+        gens.progress = ProgressHub::new(ProgressPolicy {
+            busy: Duration::from_secs(3600),
+            idle: Duration::from_secs(3600),
+            ..Default::default()
+        });
+        let mut s = gens.progress.open(&gens, alice_id).unwrap();
+        assert!(s.next().await.unwrap().jobs.is_empty());
+        gens.submit(alice_id, true, input("key-wake-0001", "wake up", 1))
+            .await
+            .unwrap();
+        let p = tokio::time::timeout(Duration::from_secs(10), s.next())
+            .await
+            .expect("woken by the submit, not the hour-long pause")
+            .unwrap();
+        assert_eq!(p.jobs.len(), 1);
+        assert_eq!(p.jobs[0].status, status::QUEUED);
+    }
+);
+
+on_both_backends!(
+    the_pending_cap_holds_under_concurrent_submits,
+    |app: TestApp| async move {
+        let (_alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.33").await;
+        let mut gens = app.gens.clone();
+        gens.queue.max_pending_per_user = 5;
+        let gens = Arc::new(gens);
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let gens = gens.clone();
+            tasks.push(tokio::spawn(async move {
+                gens.submit(alice_id, true, input(&format!("key-cap-{i:04}"), "cap", 1))
+                    .await
+            }));
+        }
+        let (mut accepted, mut capped) = (0, 0);
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => accepted += 1,
+                Err(uni1_domain::generation::SubmitError::TooManyPending { limit: 5 }) => {
+                    capped += 1
+                }
+                Err(e) => panic!("unexpected: {e:?}"),
+            }
+        }
+        assert_eq!((accepted, capped), (5, 35));
+        let pending = generation::Entity::find()
+            .filter(generation::Column::UserId.eq(alice_id))
+            .filter(generation::Column::Status.is_in([status::QUEUED, status::RUNNING]))
+            .count(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(pending, 5);
+        let b = credits::balance(&app.db, alice_id).await.unwrap();
+        assert_eq!((b.available, b.held), (45, 5));
+    }
+);
+
+/// Refused prompts are stored with a moderation flag and skip the pending
+/// cap, so they have their own hourly budget.
+mod refused_prompts_have_an_hourly_budget {
+    use super::*;
+    use crate::support::{run_configured, Backend, ORIGIN};
+
+    async fn test(app: TestApp) {
+        use uni1_domain::generation::service::MAX_REFUSED_PER_HOUR;
+        let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.34").await;
+        let send = |i: u64| {
+            let key = format!("key-refused-{i:04}");
+            let app = app.clone();
+            let alice = alice.clone();
+            async move {
+                app.post_as(
+                    "/api/generate",
+                    &[
+                        ("form_key", key.as_str()),
+                        ("model", "builtin"),
+                        ("prompt", "something forbidden"),
+                        ("aspect_ratio", "1:1"),
+                        ("count", "1"),
+                    ],
+                    &alice,
+                )
+                .await
+            }
+        };
+        for i in 0..MAX_REFUSED_PER_HOUR {
+            let r = send(i).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            assert_eq!(r.json()["status"], "refused");
+        }
+        let r = send(MAX_REFUSED_PER_HOUR).await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert!(r.body.contains("refused in the last hour"), "{}", r.body);
+        let rows = generation::Entity::find()
+            .filter(generation::Column::UserId.eq(alice_id))
+            .count(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(rows, MAX_REFUSED_PER_HOUR);
+        assert_eq!(
+            moderation_flag::Entity::find()
+                .count(&app.db)
+                .await
+                .unwrap(),
+            MAX_REFUSED_PER_HOUR
+        );
+        // Acceptable prompts are not affected.
+        let r = app
+            .post_as(
+                "/api/generate",
+                &[
+                    ("form_key", "key-fine-0001"),
+                    ("model", "builtin"),
+                    ("prompt", "a calm lake"),
+                    ("aspect_ratio", "1:1"),
+                    ("count", "1"),
+                ],
+                &alice,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.json()["status"], "queued");
+    }
+
+    fn blocked(args: &mut uni1_server::config::ServeArgs) {
+        args.generation.blocked_terms = Some("forbidden".into());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        run_configured(Backend::Sqlite, ORIGIN, blocked, test).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        run_configured(Backend::Postgres, ORIGIN, blocked, test).await;
+    }
+}
+
+on_both_backends!(
+    reference_uploads_have_a_quota_and_a_rate_limit,
+    |app: TestApp| async move {
+        use uni1_domain::generation::service::MAX_LIVE_UPLOADS;
+        use uni1_domain::rate_limit::UPLOADS_PER_HOUR;
+        let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.35").await;
+        let (bob, _) = member(&app, "bob@uni1.test", "203.0.113.36").await;
+        let png = uni1_imaging::render_builtin_png("reference", 1, 16, 16, None);
+        let upload = |who: &Visitor| {
+            let (app, who, png) = (app.clone(), who.clone(), png.clone());
+            async move {
+                let r = open_as(
+                    &app,
+                    http::Request::post("/api/uploads/reference")
+                        .header("content-type", "application/octet-stream"),
+                    axum::body::Body::from(png),
+                    &who,
+                )
+                .await;
+                let status = r.status();
+                let retry = r.headers().get("retry-after").cloned();
+                (status, body_text(r).await, retry)
+            }
+        };
+        for _ in 0..MAX_LIVE_UPLOADS {
+            let (status, body, _) = upload(&alice).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        // The quota: unexpired uploads waiting to be used.
+        let (status, body, _) = upload(&alice).await;
+        assert_eq!(status, 429);
+        assert!(body.contains("20 reference images waiting"), "{body}");
+        assert_eq!(upload(&bob).await.0, 200, "per person");
+        // Once they expire, more are accepted, up to the hourly rate.
+        uni1_domain::entities::upload::Entity::update_many()
+            .col_expr(
+                uni1_domain::entities::upload::Column::ExpiresAt,
+                sea_orm::sea_query::Expr::value(chrono::Utc::now() - chrono::Duration::minutes(1)),
+            )
+            .filter(uni1_domain::entities::upload::Column::UserId.eq(alice_id))
+            .exec(&app.db)
+            .await
+            .unwrap();
+        let sent = u32::try_from(MAX_LIVE_UPLOADS).unwrap() + 1;
+        for _ in sent..UPLOADS_PER_HOUR {
+            let (status, body, _) = upload(&alice).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        let (status, body, retry) = upload(&alice).await;
+        assert_eq!(status, 429);
+        assert!(body.contains("Too many uploads. Try again in"), "{body}");
+        assert!(retry.is_some());
+    }
+);
+
+on_both_backends!(
+    downloads_of_originals_are_rate_limited_per_person,
+    |app: TestApp| async move {
+        use uni1_domain::rate_limit::ORIGINALS_PER_10_MINUTES;
+        let (alice, _) = member(&app, "alice@uni1.test", "203.0.113.37").await;
+        let (bob, _) = member(&app, "bob@uni1.test", "203.0.113.38").await;
+        let path = format!("/media/{}/original", uuid::Uuid::now_v7());
+        for _ in 0..ORIGINALS_PER_10_MINUTES {
+            assert_eq!(app.get_as(&path, &alice).await.status, 404);
+        }
+        let r = app.get_as(&path, &alice).await;
+        assert_eq!(r.status, 429);
+        assert!(r.body.contains("Too many downloads"), "{}", r.body);
+        assert!(r.header("retry-after").is_some());
+        // Thumbnails and previews (the gallery) are not limited; nor is Bob.
+        let thumb = path.replace("original", "thumb");
+        assert_eq!(app.get_as(&thumb, &alice).await.status, 404);
+        assert_eq!(app.get_as(&path, &bob).await.status, 404);
+    }
+);

@@ -264,3 +264,150 @@ on_both_backends!(
 struct TokenRow {
     token_hash: String,
 }
+
+/// The `og:image` path of a share page.
+fn og_path(page: &str) -> String {
+    page.split("property=\"og:image\" content=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no og:image: {page}"))
+        .replace("&amp;", "&")
+        .strip_prefix(crate::support::ORIGIN)
+        .unwrap()
+        .to_owned()
+}
+
+on_both_backends!(
+    hiding_an_image_takes_it_down_from_every_share_link,
+    |app: TestApp| async move {
+        use uni1_domain::sharing::{ShareTarget, Sharing};
+        let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.63").await;
+        let imgs =
+            crate::collections::images(&app, alice_id, "key-takedown-1", "a tall kite", 2).await;
+        let (hidden, kept) = (imgs[0].id, imgs[1].id);
+        let sharing = Sharing { db: app.db.clone() };
+        let (_, image_token) = sharing
+            .create(alice_id, ShareTarget::Image(hidden), None)
+            .await
+            .unwrap();
+        let collections = uni1_domain::collections::Collections::new(app.db.clone());
+        let c = collections.create(alice_id, "Kites").await.unwrap();
+        collections
+            .add(alice_id, c.id, &[hidden, kept])
+            .await
+            .unwrap();
+        let (_, collection_token) = sharing
+            .create(alice_id, ShareTarget::Collection(c.id), None)
+            .await
+            .unwrap();
+
+        // Before: every path shows it.
+        let page = app.get(&format!("/s/{image_token}")).await;
+        assert_eq!(page.status, 200);
+        let og = og_path(&page.body);
+        let member_paths = |id: uuid::Uuid| {
+            [
+                format!("/s/{collection_token}/{id}/thumb"),
+                format!("/s/{collection_token}/{id}/preview"),
+            ]
+        };
+        let mut shown = vec![format!("/s/{image_token}/image"), og.clone()];
+        shown.extend(member_paths(hidden));
+        for path in &shown {
+            assert_eq!(app.get(path).await.status, 200, "{path}");
+        }
+        let listing = app.get(&format!("/s/{collection_token}")).await;
+        assert_eq!(listing.status, 200);
+        assert!(listing.body.contains(&hidden.to_string()));
+        // The collection's preview for chat apps is its newest image.
+        let collection_og = og_path(&listing.body);
+
+        assert!(uni1_domain::publishing::Publishing::new(app.db.clone())
+            .hide(hidden)
+            .await
+            .unwrap());
+
+        // After: the same 404 as a revoked link, on every path.
+        let page = app.get(&format!("/s/{image_token}")).await;
+        assert_eq!(page.status, 404);
+        assert!(page
+            .body
+            .contains("does not exist, has expired, or was turned off"));
+        for path in &shown {
+            assert_eq!(app.get(path).await.status, 404, "{path}");
+        }
+        if collection_og.contains(&hidden.to_string()) {
+            assert_eq!(app.get(&collection_og).await.status, 404);
+        }
+        let listing = app.get(&format!("/s/{collection_token}")).await;
+        assert_eq!(listing.status, 200);
+        assert!(!listing.body.contains(&hidden.to_string()), "not listed");
+        assert!(listing.body.contains(&kept.to_string()), "the rest stays");
+        for path in member_paths(kept) {
+            assert_eq!(app.get(&path).await.status, 200, "{path}");
+        }
+        // The owner still has it, marked as taken out.
+        let own = app.get_as(&format!("/gallery/{hidden}"), &alice).await;
+        assert_eq!(own.status, 200);
+        assert!(
+            own.body.contains("data-testid=\"publish-hidden\""),
+            "{}",
+            own.body
+        );
+        assert!(own.body.contains("share links no longer show it"));
+        assert_eq!(
+            app.get_as(&format!("/media/{hidden}/thumb"), &alice)
+                .await
+                .status,
+            200
+        );
+    }
+);
+
+on_both_backends!(
+    open_share_links_are_capped_per_person,
+    |app: TestApp| async move {
+        use sea_orm::ActiveModelTrait as _;
+        use uni1_domain::sharing::MAX_OPEN_LINKS;
+        let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.64").await;
+        let img = crate::collections::images(&app, alice_id, "key-many-links", "linked", 1)
+            .await
+            .remove(0);
+        let image_id = img.id.to_string();
+        let now = chrono::Utc::now();
+        // Links already there (revoked and expired ones do not count).
+        let row = |i: u64, revoked: bool, expired: bool| share_link::ActiveModel {
+            id: sea_orm::Set(uuid::Uuid::now_v7()),
+            user_id: sea_orm::Set(alice_id),
+            image_id: sea_orm::Set(Some(img.id)),
+            collection_id: sea_orm::Set(None),
+            token_hash: sea_orm::Set(format!("test-hash-{i}")),
+            created_at: sea_orm::Set(now),
+            expires_at: sea_orm::Set(expired.then(|| now - chrono::Duration::days(1))),
+            revoked_at: sea_orm::Set(revoked.then_some(now)),
+        };
+        let rows: Vec<_> = (0..MAX_OPEN_LINKS - 1)
+            .map(|i| row(i, false, false))
+            .collect();
+        for chunk in rows.chunks(200) {
+            share_link::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&app.db)
+                .await
+                .unwrap();
+        }
+        row(MAX_OPEN_LINKS, true, false)
+            .insert(&app.db)
+            .await
+            .unwrap();
+        row(MAX_OPEN_LINKS + 1, false, true)
+            .insert(&app.db)
+            .await
+            .unwrap();
+        let form = [("image", image_id.as_str()), ("expires_in_days", "")];
+        let r = app.post_as("/api/share-create", &form, &alice).await;
+        assert_eq!(r.status, 200, "the last one: {}", r.body);
+        let r = app.post_as("/api/share-create", &form, &alice).await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert!(r.body.contains("1000 share links open"), "{}", r.body);
+    }
+);
