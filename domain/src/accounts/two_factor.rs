@@ -343,6 +343,7 @@ impl Accounts {
         if recent_failures(conn, account.id).await? == PAUSE_AFTER_FAILURES {
             mail::enqueue(
                 conn,
+                &self.key,
                 Some(account.id),
                 "two_factor_paused",
                 &account.email,
