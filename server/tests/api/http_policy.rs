@@ -234,7 +234,11 @@ on_both_backends!(
         let (alice, alice_id) =
             crate::generation::member(&app, "cache@uni1.test", "198.51.100.90").await;
         app.gens
-            .submit(alice_id, true, crate::generation::input("key-cache-01", "a boat", 1))
+            .submit(
+                alice_id,
+                true,
+                crate::generation::input("key-cache-01", "a boat", 1),
+            )
             .await
             .unwrap();
         crate::generation::drain(&app.gens, std::time::Duration::from_secs(30)).await;
