@@ -87,8 +87,12 @@ fn StudioBody(
             jobs.update(|js| merge(js, vec![job]));
         }
     });
+    // The stream is for confirmed addresses only (it answers 403 before):
+    // an unconfirmed person cannot queue jobs, so there is nothing to follow.
     #[cfg(feature = "hydrate")]
-    live_progress(jobs, available);
+    if state.email_confirmed {
+        live_progress(jobs, available);
+    }
 
     let cost = move || {
         current()
