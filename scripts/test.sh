@@ -128,11 +128,12 @@ browser_tests() {
 }
 
 step "format" cargo fmt --all -- --check
-CRATES=(-p uni1-server -p uni1-domain -p uni1-migration -p uni1-app -p uni1-imaging -p uni1-models -p uni1-storage)
+CRATES=(-p uni1-server -p uni1-domain -p uni1-migration -p uni1-app -p uni1-imaging -p uni1-models -p uni1-model-server -p uni1-storage)
 step "clippy: server side" cargo clippy --locked "${CRATES[@]}" \
   --features uni1-app/ssr --all-targets -- -D warnings
 step "clippy: browser side (wasm32)" cargo clippy --locked -p uni1-frontend -p uni1-app \
   --features uni1-app/hydrate --target wasm32-unknown-unknown -- -D warnings
+step "architecture rules" scripts/check-architecture.sh
 step "postgresql" ensure_postgres
 step "test peers: maildev" start_maildev
 step "test peers: OpenID provider" start_oidc_provider

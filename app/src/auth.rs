@@ -291,7 +291,7 @@ pub async fn resend_confirmation() -> Result<(), AppError> {
 pub async fn request_password_reset(email: String) -> Result<(), AppError> {
     let state = crate::state::app_state()?;
     let client = crate::session::client_info();
-    uni1_domain::email::EmailAddress::parse(&email)
+    uni1_domain::support::email::EmailAddress::parse(&email)
         .map_err(|e| AppError::invalid("email", e.to_string()).respond())?;
     state.limits.reset(&client.ip, &email)?;
     state

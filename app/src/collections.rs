@@ -28,10 +28,10 @@ pub struct CollectionPageDto {
 #[cfg(feature = "ssr")]
 pub(crate) mod server {
     use super::*;
-    use uni1_domain::collections::{CollectionView, Collections};
+    use uni1_domain::library::collections::{CollectionView, Collections};
 
     pub fn collections() -> Result<Collections, AppError> {
-        Ok(Collections::new(crate::state::app_state()?.db.clone()))
+        Ok(crate::state::app_state()?.collections)
     }
 
     pub fn dto(c: CollectionView) -> CollectionDto {
@@ -39,7 +39,7 @@ pub(crate) mod server {
             id: c.id.to_string(),
             name: c.name,
             image_count: c.image_count,
-            updated_at: c.updated_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            updated_at: crate::dates::minute(c.updated_at),
         }
     }
 }
@@ -121,7 +121,7 @@ pub async fn change_collection(
     if images.is_empty() {
         return Err(AppError::invalid("ids", "Choose at least one image.").respond());
     }
-    if matches!(remove.trim(), "1" | "true") {
+    if crate::params::flag(&remove) {
         Ok(collections.remove(user.id, collection, &images).await?)
     } else {
         Ok(collections.add(user.id, collection, &images).await? as u64)
@@ -134,7 +134,7 @@ pub async fn get_collection(
     id: String,
     #[server(default)] cursor: String,
 ) -> Result<CollectionPageDto, AppError> {
-    use uni1_domain::gallery::{Gallery, GalleryQuery};
+    use uni1_domain::library::gallery::GalleryQuery;
     let user = crate::session::require_user()?;
     let collections = server::collections()?;
     let id = crate::params::id(&id)?;
@@ -146,7 +146,8 @@ pub async fn get_collection(
         collection_id: Some(id),
         ..Default::default()
     };
-    let page = Gallery::new(collections.db.clone())
+    let page = crate::state::app_state()?
+        .gallery
         .page(user.id, &query, cursor, crate::gallery::PAGE_SIZE)
         .await?;
     let now = chrono::Utc::now();

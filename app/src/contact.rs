@@ -7,7 +7,7 @@ use crate::error::AppError;
 /// Stores a message to the operator. Validation errors name the field.
 #[server(prefix = "/api", endpoint = "contact")]
 pub async fn submit_contact(name: String, email: String, message: String) -> Result<(), AppError> {
-    use uni1_domain::contact::{self, ContactMessage};
+    use uni1_domain::moderation::contact::{self, ContactMessage};
 
     let state = crate::state::app_state()?;
     let msg = ContactMessage::parse(&name, &email, &message)

@@ -72,7 +72,7 @@ mod server {
     use super::AppError;
     use http::StatusCode;
     use uni1_domain::accounts::AccountError;
-    use uni1_domain::rate_limit::RetryAfter;
+    use uni1_domain::support::rate_limit::RetryAfter;
     use uni1_domain::Unexpected;
 
     impl AppError {
@@ -150,9 +150,9 @@ mod server {
         }
     }
 
-    impl From<uni1_domain::collections::CollectionError> for AppError {
-        fn from(err: uni1_domain::collections::CollectionError) -> Self {
-            use uni1_domain::collections::CollectionError as E;
+    impl From<uni1_domain::library::collections::CollectionError> for AppError {
+        fn from(err: uni1_domain::library::collections::CollectionError) -> Self {
+            use uni1_domain::library::collections::CollectionError as E;
             match err {
                 E::BadName | E::NameTaken | E::TooMany => {
                     AppError::invalid("name", err.to_string()).respond()
@@ -164,9 +164,9 @@ mod server {
         }
     }
 
-    impl From<uni1_domain::publishing::PublishError> for AppError {
-        fn from(err: uni1_domain::publishing::PublishError) -> Self {
-            use uni1_domain::publishing::PublishError as E;
+    impl From<uni1_domain::library::publishing::PublishError> for AppError {
+        fn from(err: uni1_domain::library::publishing::PublishError) -> Self {
+            use uni1_domain::library::publishing::PublishError as E;
             match err {
                 E::NotFound => AppError::NotFound.respond(),
                 E::BadReport => AppError::invalid("reason", err.to_string()).respond(),
@@ -180,9 +180,9 @@ mod server {
         }
     }
 
-    impl From<uni1_domain::sharing::ShareError> for AppError {
-        fn from(err: uni1_domain::sharing::ShareError) -> Self {
-            use uni1_domain::sharing::ShareError as E;
+    impl From<uni1_domain::library::sharing::ShareError> for AppError {
+        fn from(err: uni1_domain::library::sharing::ShareError) -> Self {
+            use uni1_domain::library::sharing::ShareError as E;
             match err {
                 E::BadExpiry => AppError::invalid("expires_in_days", err.to_string()).respond(),
                 E::TooMany { .. } => AppError::Invalid {
@@ -192,6 +192,24 @@ mod server {
                 .respond(),
                 E::NotFound => AppError::NotFound.respond(),
                 E::Unexpected(e) => e.into(),
+            }
+        }
+    }
+
+    impl From<uni1_domain::generation::SubmitError> for AppError {
+        fn from(err: uni1_domain::generation::SubmitError) -> Self {
+            use uni1_domain::generation::SubmitError as E;
+            let field = match &err {
+                E::Invalid(e) => return AppError::invalid(e.field, e.message.clone()).respond(),
+                E::Unexpected(_) => "",
+                E::Insufficient { .. } => "credits",
+                E::TooManyPending { .. } | E::EmailNotConfirmed => "form",
+                E::ReferenceGone => "reference",
+                E::TooManyRefused { .. } => "prompt",
+            };
+            match err {
+                E::Unexpected(e) => e.into(),
+                err => AppError::invalid(field, err.to_string()).respond(),
             }
         }
     }

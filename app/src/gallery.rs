@@ -94,11 +94,11 @@ pub struct DeletedDto {
 #[cfg(feature = "ssr")]
 pub(crate) mod server {
     use super::*;
-    use uni1_domain::gallery::{Details, Gallery, GalleryItem};
+    use uni1_domain::library::gallery::{Details, Gallery, GalleryItem};
 
     pub fn gallery() -> Result<(Gallery, uni1_domain::generation::Generations), AppError> {
-        let gens = crate::state::app_state()?.generations;
-        Ok((Gallery::new(gens.db.clone()), gens))
+        let state = crate::state::app_state()?;
+        Ok((state.gallery, state.generations))
     }
 
     pub fn date(field: &str, s: &str) -> Result<Option<chrono::NaiveDate>, AppError> {
@@ -117,8 +117,8 @@ pub(crate) mod server {
         GalleryItemDto {
             id: i.id.to_string(),
             days_left: i.days_left(now),
-            expired_on: i.purged_at.map(|t| t.format("%Y-%m-%d").to_string()),
-            created_at: i.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            expired_on: i.purged_at.map(crate::dates::day),
+            created_at: crate::dates::minute(i.created_at),
             prompt: i.prompt,
             model_id: i.model_id,
             aspect_ratio: i.aspect_ratio,
@@ -171,7 +171,7 @@ pub async fn get_gallery(
     #[server(default)] favorites: String,
     #[server(default)] cursor: String,
 ) -> Result<GalleryPageDto, AppError> {
-    use uni1_domain::gallery::GalleryQuery;
+    use uni1_domain::library::gallery::GalleryQuery;
 
     let user = crate::session::require_user()?;
     let (gallery, gens) = server::gallery()?;
@@ -191,13 +191,14 @@ pub async fn get_gallery(
         aspect_ratio: Some(aspect_ratio),
         from,
         to,
-        favorites_only: matches!(favorites.trim(), "1" | "true" | "on"),
+        favorites_only: crate::params::flag(&favorites),
         collection_id: None,
         downloadable_only: false,
         without_hidden: false,
     };
     let page = gallery.page(user.id, &query, cursor, PAGE_SIZE).await?;
-    let collections = uni1_domain::collections::Collections::new(gallery.db.clone())
+    let collections = crate::state::app_state()?
+        .collections
         .names(user.id)
         .await?
         .into_iter()
@@ -207,15 +208,12 @@ pub async fn get_gallery(
         })
         .collect();
     let now = chrono::Utc::now();
-    let mut aspect_ratios: Vec<String> = Vec::new();
-    for m in gens.catalog.all() {
-        for a in &m.capabilities().aspect_ratios {
-            let label = a.label().to_owned();
-            if !aspect_ratios.contains(&label) {
-                aspect_ratios.push(label);
-            }
-        }
-    }
+    let aspect_ratios = gens
+        .catalog
+        .aspect_ratio_labels()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     Ok(GalleryPageDto {
         items: page
             .items
@@ -256,7 +254,7 @@ pub async fn get_image_details(id: String) -> Result<ImageDetailsDto, AppError> 
         .find(|m| m.id == d.item.model_id)
         .map(|m| m.name.clone())
         .unwrap_or_else(|| d.item.model_id.clone());
-    let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    let fmt = crate::dates::second;
     Ok(ImageDetailsDto {
         model_name,
         negative_prompt: d.negative_prompt.clone(),
@@ -287,7 +285,7 @@ pub async fn set_favorite(id: String, favorite: String) -> Result<bool, AppError
     let user = crate::session::require_user()?;
     let (gallery, _) = server::gallery()?;
     let id = crate::params::id(&id)?;
-    let favorite = matches!(favorite.trim(), "true" | "1" | "on");
+    let favorite = crate::params::flag(&favorite);
     if gallery.set_favorite(user.id, id, favorite).await? {
         Ok(favorite)
     } else {
@@ -307,7 +305,7 @@ pub async fn delete_images(
     let user = crate::session::require_user()?;
     let (gallery, gens) = server::gallery()?;
     let parsed = crate::params::ids(&ids);
-    if parsed.len() > uni1_domain::gallery::MAX_DELETE {
+    if parsed.len() > uni1_domain::library::gallery::MAX_DELETE {
         return Err(AppError::invalid("ids", "Delete at most 100 images at a time.").respond());
     }
     let outcome = gallery.delete(&gens.blobs, user.id, &parsed).await?;
@@ -344,7 +342,7 @@ pub async fn get_expiry_reminders() -> Result<Option<ReminderSettingDto>, AppErr
     };
     let state = crate::state::app_state()?;
     Ok(Some(ReminderSettingDto {
-        on: uni1_domain::reminders::opted_in(&state.db, user.id).await?,
+        on: uni1_domain::library::reminders::opted_in(&state.db, user.id).await?,
         retention_days: state.generations.queue.retention.num_days(),
     }))
 }
@@ -354,7 +352,7 @@ pub async fn get_expiry_reminders() -> Result<Option<ReminderSettingDto>, AppErr
 pub async fn set_expiry_reminders(on: String) -> Result<bool, AppError> {
     let user = crate::session::require_user()?;
     let db = crate::state::app_state()?.db;
-    let on = matches!(on.trim(), "true" | "1" | "on");
-    uni1_domain::reminders::set_opt_in(&db, user.id, on).await?;
+    let on = crate::params::flag(&on);
+    uni1_domain::library::reminders::set_opt_in(&db, user.id, on).await?;
     Ok(on)
 }

@@ -19,6 +19,7 @@ pub mod auth;
 pub mod collections;
 pub mod components;
 pub mod contact;
+pub mod dates;
 pub mod error;
 pub mod gallery;
 pub mod layout;

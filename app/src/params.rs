@@ -3,7 +3,7 @@
 //! put ids from their URL into links (both builds).
 
 #[cfg(feature = "ssr")]
-use uni1_domain::gallery::Cursor;
+use uni1_domain::library::gallery::Cursor;
 #[cfg(feature = "ssr")]
 use uuid::Uuid;
 
@@ -29,6 +29,13 @@ pub fn id_texts(s: &str, max: usize) -> Vec<String> {
         .take(max)
         .map(str::to_ascii_lowercase)
         .collect()
+}
+
+/// A form's yes/no field: a ticked checkbox sends "on", our own hidden
+/// fields and links "true" or "1"; anything else (absent, "false", "0") is
+/// no. The one parser for flags, in both builds.
+pub fn flag(s: &str) -> bool {
+    matches!(s.trim(), "1" | "true" | "on")
 }
 
 /// An id; one that does not parse is "not found", like one that does not
@@ -85,5 +92,15 @@ mod tests {
         assert_eq!(id_texts(&list, 100), vec![good.to_owned(), good.to_owned()]);
         assert_eq!(id_texts(&list, 1).len(), 1);
         assert!(!is_uuid("\"><img src=x onerror=alert(1)>aaaaaaaaaaaa"));
+    }
+
+    #[test]
+    fn flags_are_yes_only_when_a_form_says_so() {
+        for yes in ["on", "true", "1", " on "] {
+            assert!(flag(yes), "{yes:?}");
+        }
+        for no in ["", "false", "0", "off", "yes please"] {
+            assert!(!flag(no), "{no:?}");
+        }
     }
 }

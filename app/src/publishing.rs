@@ -34,11 +34,11 @@ pub struct PublicPageDto {
 #[cfg(feature = "ssr")]
 mod server {
     use super::*;
-    use uni1_domain::publishing::{PublicImage, Publishing};
+    use uni1_domain::library::publishing::{PublicImage, Publishing};
 
     pub fn publishing() -> Result<(Publishing, crate::state::AppState), AppError> {
         let state = crate::state::app_state()?;
-        Ok((Publishing::new(state.db.clone()), state))
+        Ok((state.publishing.clone(), state))
     }
 
     pub fn dto(p: PublicImage, origin: &str) -> PublicImageDto {
@@ -50,7 +50,7 @@ mod server {
             model_id: p.model_id,
             width: p.width,
             height: p.height,
-            published_on: p.published_at.format("%Y-%m-%d").to_string(),
+            published_on: crate::dates::day(p.published_at),
         }
     }
 }
@@ -61,7 +61,7 @@ mod server {
 pub async fn set_published(id: String, published: String) -> Result<bool, AppError> {
     let user = crate::session::require_user()?;
     let (publishing, state) = server::publishing()?;
-    let on = matches!(published.trim(), "true" | "1" | "on");
+    let on = crate::params::flag(&published);
     Ok(publishing
         .set_published(
             &state.generations.content,
@@ -80,7 +80,7 @@ pub async fn get_public_gallery(
     let (publishing, state) = server::publishing()?;
     let cursor = crate::params::public_cursor(&cursor)?;
     let page = publishing.page(cursor, PUBLIC_PAGE_SIZE).await?;
-    let origin = state.accounts.mail.base_url.clone();
+    let origin = state.public_origin.clone();
     Ok(PublicPageDto {
         items: page
             .items
@@ -96,7 +96,7 @@ pub async fn get_public_gallery(
 pub async fn get_public_image(id: String) -> Result<PublicImageDto, AppError> {
     let (publishing, state) = server::publishing()?;
     match publishing.image(crate::params::id(&id)?).await? {
-        Some(p) => Ok(server::dto(p, &state.accounts.mail.base_url)),
+        Some(p) => Ok(server::dto(p, &state.public_origin)),
         None => Err(AppError::NotFound.respond()),
     }
 }
@@ -107,7 +107,7 @@ pub async fn get_public_image(id: String) -> Result<PublicImageDto, AppError> {
 pub async fn report_image(id: String, reason: String) -> Result<(), AppError> {
     let (publishing, state) = server::publishing()?;
     let image = crate::params::id(&id)?;
-    uni1_domain::publishing::report_text(&reason)?;
+    uni1_domain::library::publishing::report_text(&reason)?;
     let client = crate::session::client_info();
     state.limits.image_report(&client.ip)?;
     Ok(publishing.report(image, &reason).await?)

@@ -77,16 +77,17 @@ pub struct SharedDto {
 #[cfg(feature = "ssr")]
 mod server {
     use super::*;
-    use uni1_domain::sharing::ShareTarget;
+    use uni1_domain::library::sharing::ShareTarget;
 
-    pub fn sharing() -> Result<(uni1_domain::sharing::Sharing, crate::state::AppState), AppError> {
+    pub fn sharing() -> Result<
+        (
+            uni1_domain::library::sharing::Sharing,
+            crate::state::AppState,
+        ),
+        AppError,
+    > {
         let state = crate::state::app_state()?;
-        Ok((
-            uni1_domain::sharing::Sharing {
-                db: state.db.clone(),
-            },
-            state,
-        ))
+        Ok((state.sharing.clone(), state))
     }
 
     /// The image or collection named by the form: exactly one of the two.
@@ -101,7 +102,7 @@ mod server {
         }
     }
 
-    pub fn dto(v: uni1_domain::sharing::ShareLinkView) -> ShareLinkDto {
+    pub fn dto(v: uni1_domain::library::sharing::ShareLinkView) -> ShareLinkDto {
         let now = chrono::Utc::now();
         let (image_id, collection_id) = match v.target {
             ShareTarget::Image(i) => (Some(i.to_string()), None),
@@ -111,10 +112,10 @@ mod server {
             id: v.id.to_string(),
             image_id,
             collection_id,
-            created_at: v.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            created_at: crate::dates::minute(v.created_at),
             expires: v
                 .expires_at
-                .map(|e| e.format("%Y-%m-%d %H:%M UTC").to_string())
+                .map(crate::dates::minute)
                 .unwrap_or_else(|| "never".into()),
             active: v.is_active(now),
             revoked: v.revoked_at.is_some(),
@@ -131,7 +132,7 @@ pub async fn create_share_link(
     expires_in_days: String,
     #[server(default)] collection: String,
 ) -> Result<NewShareDto, AppError> {
-    use uni1_domain::sharing::ShareError;
+    use uni1_domain::library::sharing::ShareError;
     let user = crate::session::require_user()?;
     let (sharing, state) = server::sharing()?;
     let Some(target) = server::target(&image, &collection)? else {
@@ -145,7 +146,7 @@ pub async fn create_share_link(
     };
     let (_, token) = sharing.create(user.id, target, days).await?;
     Ok(NewShareDto {
-        url: format!("{}/s/{token}", state.accounts.mail.base_url),
+        url: format!("{}/s/{token}", state.public_origin),
     })
 }
 
@@ -179,14 +180,6 @@ pub async fn revoke_share_link(id: String) -> Result<(), AppError> {
     }
 }
 
-/// The size of the preview of a `w` x `h` image (at most 1024 px a side).
-#[cfg(feature = "ssr")]
-fn fit(w: i32, h: i32) -> (i32, i32) {
-    let side = |v: i32| u32::try_from(v).unwrap_or(0);
-    let (pw, ph) = uni1_imaging::preview_size(side(w), side(h));
-    (pw as i32, ph as i32)
-}
-
 /// What the link `token` shows; the same "not found" for a wrong, revoked or
 /// expired link. For a collection, `cursor` pages through its images.
 #[server(prefix = "/api", endpoint = "shared")]
@@ -194,80 +187,62 @@ pub async fn get_shared(
     token: String,
     #[server(default)] cursor: String,
 ) -> Result<SharedDto, AppError> {
-    use uni1_domain::gallery::{Gallery, GalleryQuery};
-    use uni1_domain::sharing::Shared;
+    use uni1_domain::library::sharing::SharedContent;
     let (sharing, state) = server::sharing()?;
-    let origin = state.accounts.mail.base_url.clone();
-    let signer = state.generations.signer.clone();
     let token = token.trim().to_owned();
-    let now = chrono::Utc::now();
-    let Some(shared) = sharing.resolve(&token, now).await? else {
+    let cursor = crate::params::public_cursor(&cursor)?;
+    let Some(view) = sharing
+        .view(
+            &state.gallery,
+            &state.generations.signer,
+            &token,
+            cursor,
+            crate::gallery::PAGE_SIZE,
+            chrono::Utc::now(),
+        )
+        .await?
+    else {
         return Err(AppError::NotFound.respond());
     };
-    let preview = |image: uuid::Uuid| {
-        format!(
-            "{origin}{}",
-            signer.preview_path(shared.link_id(), image, shared.link_expires(), now)
-        )
-    };
-    let page_url = format!("{origin}/s/{token}");
-    match &shared {
-        Shared::Image { image, .. } => Ok(SharedDto {
-            title: image.prompt.clone(),
-            indexable: image.published,
-            preview_url: Some(preview(image.image.id)),
-            preview_width: fit(image.image.width, image.image.height).0,
-            preview_height: fit(image.image.width, image.image.height).1,
-            page_url,
-            image: Some(SharedImageDto {
+    let origin = &state.public_origin;
+    let (image, items, next_cursor) = match view.content {
+        SharedContent::Image(image) => (
+            Some(SharedImageDto {
                 id: image.image.id.to_string(),
-                prompt: image.prompt.clone(),
+                prompt: image.prompt,
                 width: image.image.width,
                 height: image.image.height,
                 src: format!("/s/{token}/image"),
                 full: format!("/s/{token}/image"),
             }),
-            items: vec![],
-            next_cursor: None,
-        }),
-        Shared::Collection {
-            owner, collection, ..
-        } => {
-            let cursor = crate::params::public_cursor(&cursor)?;
-            let query = GalleryQuery {
-                collection_id: Some(collection.id),
-                downloadable_only: true,
-                without_hidden: true,
-                ..Default::default()
-            };
-            let page = Gallery::new(state.db.clone())
-                .page(*owner, &query, cursor, crate::gallery::PAGE_SIZE)
-                .await?;
-            // Expired images stay in the collection but are not shown.
-            let items: Vec<SharedImageDto> = page
-                .items
-                .iter()
+            vec![],
+            None,
+        ),
+        SharedContent::Collection { items, next_cursor } => (
+            None,
+            items
+                .into_iter()
                 .map(|i| SharedImageDto {
                     id: i.id.to_string(),
-                    prompt: i.prompt.clone(),
-                    width: i.width,
-                    height: i.height,
                     src: format!("/s/{token}/{}/thumb", i.id),
                     full: format!("/s/{token}/{}/preview", i.id),
+                    prompt: i.prompt,
+                    width: i.width,
+                    height: i.height,
                 })
-                .collect();
-            let first = page.items.first();
-            Ok(SharedDto {
-                title: collection.name.clone(),
-                indexable: false,
-                preview_url: first.map(|i| preview(i.id)),
-                preview_width: first.map_or(0, |i| fit(i.width, i.height).0),
-                preview_height: first.map_or(0, |i| fit(i.width, i.height).1),
-                page_url,
-                image: None,
-                items,
-                next_cursor: page.next_cursor.map(|c| c.encode()),
-            })
-        }
-    }
+                .collect(),
+            next_cursor.map(|c| c.encode()),
+        ),
+    };
+    Ok(SharedDto {
+        title: view.title,
+        indexable: view.indexable,
+        preview_url: view.preview.as_ref().map(|p| format!("{origin}{}", p.path)),
+        preview_width: view.preview.as_ref().map_or(0, |p| p.width),
+        preview_height: view.preview.as_ref().map_or(0, |p| p.height),
+        page_url: format!("{origin}/s/{token}"),
+        image,
+        items,
+        next_cursor,
+    })
 }

@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use std::sync::Arc;
 
 use uni1_domain::accounts::Accounts;
-use uni1_domain::rate_limit::RateLimits;
 use uni1_domain::sea_orm::DatabaseConnection;
+use uni1_domain::support::rate_limit::RateLimits;
 
 use crate::error::AppError;
 use crate::session::CookieSettings;
@@ -24,6 +24,12 @@ pub struct AppState {
     pub providers: crate::auth::SignInOptions,
     /// Generation: models, queue, credits and storage.
     pub generations: uni1_domain::generation::Generations,
+    pub gallery: uni1_domain::library::gallery::Gallery,
+    pub collections: uni1_domain::library::collections::Collections,
+    pub sharing: uni1_domain::library::sharing::Sharing,
+    pub publishing: uni1_domain::library::publishing::Publishing,
+    /// The public origin without a trailing slash, for absolute links.
+    pub public_origin: String,
 }
 
 /// The [`AppState`] the server provided to this request.

@@ -100,7 +100,7 @@ pub fn to_dto(v: uni1_domain::generation::GenerationView) -> GenerationDto {
         credits: v.credits,
         error: v.error,
         queue_position: v.queue_position,
-        queued_at: v.queued_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        queued_at: crate::dates::minute(v.queued_at),
         seconds: match (v.started_at, v.finished_at) {
             (Some(s), Some(f)) => Some((f - s).num_milliseconds() as f64 / 1000.0),
             _ => None,
@@ -113,8 +113,7 @@ pub fn to_dto(v: uni1_domain::generation::GenerationView) -> GenerationDto {
                 id: i.id.to_string(),
                 width: i.width,
                 height: i.height,
-                // Rounded up: an image made today has the whole period left.
-                days_left: ((i.expires_at - now).num_seconds().max(0) + 86_399) / 86_400,
+                days_left: uni1_domain::library::gallery::days_left(i.expires_at, now),
             })
             .collect(),
     }
@@ -137,8 +136,8 @@ fn new_form_key() -> String {
 pub async fn get_studio() -> Result<StudioState, AppError> {
     let user = crate::session::require_user()?;
     let gens = generations()?;
-    uni1_domain::credits::ensure_account(&gens.db, user.id, &gens.credits).await?;
-    let balance = uni1_domain::credits::balance(&gens.db, user.id).await?;
+    uni1_domain::billing::credits::ensure_account(&gens.db, user.id, &gens.credits).await?;
+    let balance = uni1_domain::billing::credits::balance(&gens.db, user.id).await?;
     let recent = gens.recent(user.id, 20).await?;
     Ok(StudioState {
         models: gens
@@ -189,7 +188,7 @@ pub async fn generate(
     #[server(default)] reference_strength: String,
     #[server(default)] parent: String,
 ) -> Result<GenerationDto, AppError> {
-    use uni1_domain::generation::{SubmitError, SubmitInput};
+    use uni1_domain::generation::SubmitInput;
 
     let user = crate::session::require_user()?;
     let gens = generations()?;
@@ -242,26 +241,8 @@ pub async fn generate(
             })?),
         },
     };
-    match gens.submit(user.id, user.email_confirmed, input).await {
-        Ok(view) => Ok(to_dto(view)),
-        Err(SubmitError::Invalid(e)) => Err(AppError::invalid(e.field, e.message).respond()),
-        Err(e @ SubmitError::Insufficient { .. }) => {
-            Err(AppError::invalid("credits", e.to_string()).respond())
-        }
-        Err(e @ SubmitError::TooManyPending { .. }) => {
-            Err(AppError::invalid("form", e.to_string()).respond())
-        }
-        Err(e @ SubmitError::EmailNotConfirmed) => {
-            Err(AppError::invalid("form", e.to_string()).respond())
-        }
-        Err(e @ SubmitError::ReferenceGone) => {
-            Err(AppError::invalid("reference", e.to_string()).respond())
-        }
-        Err(e @ SubmitError::TooManyRefused { .. }) => {
-            Err(AppError::invalid("prompt", e.to_string()).respond())
-        }
-        Err(SubmitError::Unexpected(e)) => Err(AppError::from(e).respond()),
-    }
+    let view = gens.submit(user.id, user.email_confirmed, input).await?;
+    Ok(to_dto(view))
 }
 
 /// Cancels one of the signed-in person's generations.

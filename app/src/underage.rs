@@ -11,7 +11,7 @@ pub async fn report_underage(
     details: String,
     reporter_email: String,
 ) -> Result<(), AppError> {
-    use uni1_domain::underage::{self, UnderageReport};
+    use uni1_domain::moderation::underage::{self, UnderageReport};
     let state = crate::state::app_state()?;
     let client = crate::session::client_info();
     state.limits.report(&client.ip)?;

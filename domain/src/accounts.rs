@@ -26,8 +26,8 @@ use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::error::Unexpected;
 use crate::mail::MailContext;
+use crate::support::error::Unexpected;
 
 pub use reauth::REAUTH_WINDOW;
 pub use sessions::{NewSession, SessionView};
@@ -160,7 +160,7 @@ pub struct Accounts {
     pub policy: AccountPolicy,
     pub mail: MailContext,
     /// Seals secrets stored in the database (TOTP seeds).
-    pub key: crate::crypto::AppKey,
+    pub key: crate::support::crypto::AppKey,
 }
 
 /// The lower-cased form of an address, used to find its account.

@@ -1,28 +1,23 @@
 //! uni1's business logic, free of Leptos and axum so that the web server, the
 //! workers and the command line share one implementation of every rule.
 //!
-//! Each module owns one concern: parsing its inputs into types that cannot
-//! hold invalid values, and a service that reads and writes the database.
+//! Grouped by feature: [`accounts`], [`generation`], [`billing`] (the credit
+//! ledger), [`library`] (gallery, collections, sharing, publishing), and
+//! [`moderation`]; [`mail`] is the outbox and its delivery, [`support`] the
+//! building blocks they share, [`personal_data`] the registry of where a
+//! person's data lives. Each module parses its inputs into types that cannot
+//! hold invalid values and offers a service that reads and writes the
+//! database.
 
 pub mod accounts;
-pub mod archive;
-pub mod audit;
-pub mod collections;
-pub mod contact;
-pub mod credits;
-pub mod crypto;
-pub mod email;
+pub mod billing;
 pub mod entities;
-pub mod error;
-pub mod gallery;
 pub mod generation;
-pub mod health;
+pub mod library;
 pub mod mail;
-pub mod publishing;
-pub mod rate_limit;
-pub mod reminders;
-pub mod sharing;
-pub mod underage;
+pub mod moderation;
+pub mod personal_data;
+pub mod support;
 
-pub use error::Unexpected;
 pub use sea_orm;
+pub use support::error::Unexpected;

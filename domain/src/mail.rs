@@ -16,9 +16,9 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 use uuid::Uuid;
 
-use crate::crypto::{AppKey, CryptoError};
 use crate::entities::mail_outbox;
-use crate::error::{ResultExt, Unexpected};
+use crate::support::crypto::{AppKey, CryptoError};
+use crate::support::error::{ResultExt, Unexpected};
 
 /// What templates need to know about the site.
 #[derive(Debug, Clone)]
@@ -99,6 +99,42 @@ fn aad(id: Uuid, part: Part) -> Vec<u8> {
 pub struct Bodies {
     pub text: String,
     pub html: String,
+}
+
+/// One mail as the development outbox page lists it.
+#[derive(Debug)]
+pub struct OutboxEntry {
+    pub subject: String,
+    pub to: String,
+    pub created_at: chrono::DateTime<Utc>,
+    pub delivered: bool,
+    /// The plain-text body; empty once delivery has cleared it.
+    pub text: Result<String, CryptoError>,
+}
+
+/// The newest `limit` mails, queued or sent, with their text opened.
+pub async fn recent(
+    db: &impl ConnectionTrait,
+    key: &AppKey,
+    limit: u64,
+) -> Result<Vec<OutboxEntry>, Unexpected> {
+    use sea_orm::{EntityTrait, QueryOrder, QuerySelect};
+    let mails = mail_outbox::Entity::find()
+        .order_by_desc(mail_outbox::Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await
+        .unexpected("reading the outbox")?;
+    Ok(mails
+        .into_iter()
+        .map(|m| OutboxEntry {
+            text: open_bodies(key, &m).map(|bodies| bodies.text),
+            subject: m.subject,
+            to: m.to_address,
+            created_at: m.created_at,
+            delivered: m.sent_at.is_some(),
+        })
+        .collect())
 }
 
 /// Opens the bodies of an outbox row: the one way to read them. Bodies that

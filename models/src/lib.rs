@@ -14,15 +14,14 @@
 //! model whose `base_url` is on loopback), no redirects, https, output URLs
 //! only from the model's output hosts, capped answers.
 //!
-//! [`server`] is the project's own model server speaking both wire
-//! protocols with the built-in generator behind them and injectable faults;
-//! tests and demos use it (`uni1 model-server`).
+//! The project's own model server (both wire protocols in front of the
+//! built-in generator, with injectable faults) is the `uni1-model-server`
+//! crate, so this library carries no web server.
 
 pub mod builtin;
 pub mod openai;
 pub mod outbound;
 pub mod predictions;
-pub mod server;
 
 use serde::{Deserialize, Serialize};
 
@@ -194,24 +193,9 @@ pub trait ImageModel: Send + Sync {
     }
 }
 
-/// A plain client for the project's model server's own webhooks (the
-/// model server is a test and demo peer; back-ends use
-/// [`outbound::Outbound`]).
-pub(crate) fn plain_client(timeout: std::time::Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .use_rustls_tls()
-        .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_else(|error| {
-            tracing::error!(%error, "could not build the webhook client; using defaults");
-            reqwest::Client::new()
-        })
-}
-
 /// An error with its sources ("error sending request: connection refused"),
 /// since reqwest's own message leaves out the cause.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -231,7 +215,7 @@ pub(crate) fn transport_retryable(error: &reqwest::Error) -> bool {
 
 /// `base` with `segments` appended as path segments (percent-encoded, so an
 /// id from a provider or the database cannot change the route).
-pub(crate) fn endpoint(base: &url::Url, segments: &[&str]) -> Result<url::Url, String> {
+pub fn endpoint(base: &url::Url, segments: &[&str]) -> Result<url::Url, String> {
     let mut url = base.clone();
     url.path_segments_mut()
         .map_err(|()| format!("{base} cannot be used as a base URL"))?
@@ -262,7 +246,7 @@ pub(crate) fn redact(message: &str, secret: &str) -> String {
 }
 
 /// Unix time now, in seconds (0 if the clock is before 1970).
-pub(crate) fn unix_now() -> i64 {
+pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

@@ -42,7 +42,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 async fn new_user(
     db: &sea_orm::DatabaseConnection,
-    key: &uni1_domain::crypto::AppKey,
+    key: &uni1_domain::support::crypto::AppKey,
     email: &str,
 ) -> uuid::Uuid {
     let cmd = AdminCommand::CreateUser {
@@ -68,24 +68,22 @@ async fn open(
 ) -> (
     Settings,
     sea_orm::DatabaseConnection,
-    uni1_domain::crypto::AppKey,
+    uni1_domain::support::crypto::AppKey,
     Generations,
 ) {
     let settings = settings(database_url, "http://127.0.0.1:9");
-    let db = uni1_server::db::connect(&settings.database)
+    let db = uni1_server::startup::open_database(&settings.database)
         .await
         .expect("db");
-    uni1_server::db::migrate(&db).await.expect("migrate");
-    let key =
-        uni1_domain::crypto::AppKey::from_base64(&uni1_domain::crypto::AppKey::generate_base64())
-            .unwrap();
-    let wakeups = uni1_models::predictions::Wakeups::default();
-    let mut gens = uni1_server::generation::build(
+    let key = uni1_domain::support::crypto::AppKey::from_base64(
+        &uni1_domain::support::crypto::AppKey::generate_base64(),
+    )
+    .unwrap();
+    let (mut gens, _wakeups) = uni1_server::startup::generations(
         &settings.generation,
         db.clone(),
         &key,
         "http://127.0.0.1:9",
-        &wakeups,
     )
     .unwrap();
     gens.queue.poll_interval = Duration::from_millis(10);
@@ -129,7 +127,7 @@ fn encoding() {
 async fn queue(label: &str, database_url: &str, workers: usize, jobs: usize) -> String {
     let (_settings, db, key, gens) = open(database_url).await;
     let user = new_user(&db, &key, &format!("bench-{workers}@example.org")).await;
-    uni1_domain::credits::grant(&db, user, 1_000_000, &format!("bench:{user}"), None)
+    uni1_domain::billing::credits::grant(&db, user, 1_000_000, &format!("bench:{user}"), None)
         .await
         .unwrap();
     let start = Instant::now();
@@ -249,7 +247,7 @@ struct Served {
     dir: std::path::PathBuf,
     origin: String,
     db: sea_orm::DatabaseConnection,
-    key: uni1_domain::crypto::AppKey,
+    key: uni1_domain::support::crypto::AppKey,
     gens: Generations,
     client: reqwest::Client,
 }
@@ -261,27 +259,21 @@ async fn serve(tag: &str) -> Served {
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let db_url = format!("sqlite://{}/bench.db?mode=rwc", dir.display());
     let settings = settings(&db_url, &origin);
-    let db = uni1_server::db::connect(&settings.database).await.unwrap();
-    uni1_server::db::migrate(&db).await.unwrap();
-    let key =
-        uni1_domain::crypto::AppKey::from_base64(&uni1_domain::crypto::AppKey::generate_base64())
-            .unwrap();
-    let wakeups = uni1_models::predictions::Wakeups::default();
-    let gens =
-        uni1_server::generation::build(&settings.generation, db.clone(), &key, &origin, &wakeups)
-            .unwrap();
+    let db = uni1_server::startup::open_database(&settings.database)
+        .await
+        .unwrap();
+    let key = uni1_domain::support::crypto::AppKey::from_base64(
+        &uni1_domain::support::crypto::AppKey::generate_base64(),
+    )
+    .unwrap();
+    let services =
+        uni1_server::startup::Services::build(&settings, db.clone(), key.clone()).unwrap();
+    let gens = services.generations.clone();
     let leptos = leptos::config::LeptosOptions::builder()
         .output_name("uni1")
         .site_root(dir.join("site").display().to_string())
         .build();
-    let router = uni1_server::app_with_generations(
-        &settings,
-        db.clone(),
-        leptos,
-        key.clone(),
-        gens.clone(),
-        wakeups,
-    );
+    let router = services.router(&settings, leptos);
     tokio::spawn(async move {
         axum::serve(
             listener,

@@ -24,7 +24,7 @@ fn explain(err: AccountError) -> anyhow::Error {
 /// by the caller from the environment or standard input.
 pub async fn run(
     db: DatabaseConnection,
-    key: uni1_domain::crypto::AppKey,
+    key: uni1_domain::support::crypto::AppKey,
     command: AdminCommand,
     password: Option<String>,
 ) -> anyhow::Result<String> {

@@ -433,7 +433,7 @@ impl WorkerSettings {
 
 fn validated_app_key(app_key: Option<String>) -> Result<Option<String>, ConfigError> {
     if let Some(key) = &app_key {
-        uni1_domain::crypto::AppKey::from_base64(key)
+        uni1_domain::support::crypto::AppKey::from_base64(key)
             .map_err(|_| invalid("UNI1_APP_KEY", "must be 32 random bytes, base64-encoded (openssl rand -base64 32); the value is not shown"))?;
     }
     Ok(app_key)
@@ -570,7 +570,7 @@ impl Settings {
             .operator_email
             .or(file.operator_email)
             .unwrap_or_else(|| "privacy@localhost.localdomain".into());
-        let operator_email = uni1_domain::email::EmailAddress::parse(&operator_email)
+        let operator_email = uni1_domain::support::email::EmailAddress::parse(&operator_email)
             .map_err(|e| invalid("UNI1_OPERATOR_EMAIL", e.to_string()))?
             .to_string();
         let smtp_url = args.smtp_url.or(file.smtp_url);
@@ -873,6 +873,35 @@ fn non_empty(setting: &'static str, value: String) -> Result<String, ConfigError
 mod tests {
     use super::*;
     use std::io::Write;
+
+    /// Every environment variable a setting reads is documented in the
+    /// README, so the table cannot fall behind the code.
+    #[test]
+    fn every_setting_is_in_the_readme() {
+        use clap::CommandFactory as _;
+        fn envs(command: &clap::Command, out: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                if let Some(env) = arg.get_env() {
+                    out.push(env.to_string_lossy().into_owned());
+                }
+            }
+            for sub in command.get_subcommands() {
+                envs(sub, out);
+            }
+        }
+        let mut names = Vec::new();
+        envs(&Cli::command(), &mut names);
+        assert!(names.len() > 20, "the settings were found: {names:?}");
+        let readme = include_str!("../../README.md");
+        let missing: Vec<&String> = names
+            .iter()
+            .filter(|name| !readme.contains(&format!("`{name}")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "settings missing from README.md: {missing:?}"
+        );
+    }
 
     #[test]
     fn defaults_are_the_embedded_setup() {

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use secrecy::ExposeSecret;
-use uni1_domain::crypto::AppKey;
 use uni1_domain::generation::{Catalog, ContentPolicy, Generations, ModelEntry, QueuePolicy};
+use uni1_domain::support::crypto::AppKey;
 use uni1_models::{AspectRatio, Capabilities};
 
 use crate::config::{GenerationSettings, ModelFileEntry};
@@ -194,12 +194,12 @@ pub fn build(
             retention: chrono::Duration::days(settings.retention_days),
             ..QueuePolicy::default()
         },
-        credits: uni1_domain::credits::CreditPolicy {
+        credits: uni1_domain::billing::credits::CreditPolicy {
             signup_grant: settings.signup_credits,
         },
         wake: Arc::new(tokio::sync::Notify::new()),
-        signer: uni1_domain::sharing::LinkSigner::new(key.derive("share preview urls")),
-        limits: Arc::new(uni1_domain::rate_limit::PersonLimits::default()),
+        signer: uni1_domain::library::sharing::LinkSigner::new(key.derive("share preview urls")),
+        limits: Arc::new(uni1_domain::support::rate_limit::PersonLimits::default()),
         progress: uni1_domain::generation::progress::ProgressHub::default(),
     })
 }

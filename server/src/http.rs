@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod csrf;
 pub mod dev_outbox;
+pub mod error;
 pub mod gallery;
 pub mod health;
 pub mod host;
@@ -140,24 +141,24 @@ pub fn router(
         )
         .route(
             "/s/{token}/image",
-            get(media::shared_image).with_state(gens.clone()),
+            get(media::shared_image).with_state(state.app.clone()),
         )
         .route(
             "/s/{token}/{image}/{variant}",
-            get(gallery::shared_member).with_state(gens.clone()),
+            get(gallery::shared_member).with_state(state.app.clone()),
         )
         .route(
             "/p/{image}/{variant}",
-            get(gallery::public_media).with_state(gens.clone()),
+            get(gallery::public_media).with_state(state.app.clone()),
         )
         .route(
             "/og/{link}/{image}",
-            get(gallery::og_image).with_state(gens.clone()),
+            get(gallery::og_image).with_state(state.app.clone()),
         )
         .route(
             "/gallery/selection",
             axum::routing::post(gallery::selection)
-                .with_state(gens.clone())
+                .with_state(state.app.clone())
                 .layer(axum::extract::DefaultBodyLimit::max(64 * 1024)),
         )
         .route(

@@ -2,31 +2,24 @@
 //! process lifecycle. `main.rs` only parses the command line and calls in.
 
 pub mod admin;
+pub mod background;
 pub mod config;
 pub mod db;
 pub mod files;
 pub mod generation;
 pub mod http;
+pub mod startup;
 pub mod telemetry;
 
 use std::path::Path;
 
-use std::sync::Arc;
-
 use anyhow::Context as _;
 use leptos::config::LeptosOptions;
 use secrecy::ExposeSecret;
-use uni1_app::session::CookieSettings;
-use uni1_app::site::SiteInfo;
-use uni1_app::state::AppState;
-use uni1_domain::accounts::{AccountPolicy, Accounts};
-use uni1_domain::crypto::AppKey;
 use uni1_domain::mail::delivery::Transport;
-use uni1_domain::mail::MailContext;
-use uni1_domain::rate_limit::RateLimits;
+use uni1_domain::support::crypto::AppKey;
 
 use crate::config::Settings;
-use crate::http::{HttpPolicy, ServerState};
 
 /// Reads Leptos's run-time settings from `path` if it exists (with
 /// `LEPTOS_*` overrides), otherwise from the environment and defaults.
@@ -76,96 +69,6 @@ pub fn app_key(given: Option<&secrecy::SecretString>, data_dir: &Path) -> anyhow
         .with_context(|| format!("{} does not hold a valid key", path.display()))
 }
 
-/// Builds the application for `settings` on an open, migrated database.
-pub fn app(
-    settings: &Settings,
-    db: uni1_domain::sea_orm::DatabaseConnection,
-    leptos: LeptosOptions,
-    key: AppKey,
-) -> anyhow::Result<axum::Router> {
-    let wakeups = uni1_models::predictions::Wakeups::default();
-    let gens = generation::build(
-        &settings.generation,
-        db.clone(),
-        &key,
-        &settings.public_origin(),
-        &wakeups,
-    )?;
-    Ok(app_with_generations(
-        settings, db, leptos, key, gens, wakeups,
-    ))
-}
-
-/// [`app`] with a generation service built by the caller (so a worker in the
-/// same process, or a test, shares it).
-pub fn app_with_generations(
-    settings: &Settings,
-    db: uni1_domain::sea_orm::DatabaseConnection,
-    leptos: LeptosOptions,
-    key: AppKey,
-    generations: uni1_domain::generation::Generations,
-    wakeups: uni1_models::predictions::Wakeups,
-) -> axum::Router {
-    let accounts = Accounts {
-        db: db.clone(),
-        policy: AccountPolicy {
-            session_idle: chrono::Duration::hours(settings.session_idle_hours.into()),
-            session_max: chrono::Duration::hours(settings.session_max_hours.into()),
-            ..AccountPolicy::default()
-        },
-        mail: MailContext {
-            base_url: settings.public_origin(),
-            operator_name: settings.operator_name.clone(),
-            operator_email: settings.operator_email.clone(),
-        },
-        key,
-    };
-    let state = ServerState {
-        leptos,
-        app: AppState {
-            db,
-            site: SiteInfo {
-                operator_name: settings.operator_name.clone(),
-                operator_email: settings.operator_email.clone(),
-            },
-            accounts,
-            limits: Arc::new(RateLimits::default()),
-            cookie: CookieSettings::new(settings.is_https()),
-            providers: uni1_app::auth::SignInOptions {
-                google: settings.google.is_some(),
-                github: settings.github.is_some(),
-            },
-            generations,
-        },
-    };
-    let oauth = http::oauth::OAuth {
-        google: settings.google.clone(),
-        github: settings.github.clone(),
-        public_origin: settings.public_origin(),
-        accounts: state.app.accounts.clone(),
-        cookie: state.app.cookie.clone(),
-        http: http::oauth::OAuth::http_client()
-            .expect("the HTTP client builds with static settings"),
-        limits: state.app.limits.clone(),
-        discovery: Arc::default(),
-    };
-    let policy = HttpPolicy {
-        public_origin: settings.public_origin(),
-        allowed_hosts: settings.allowed_hosts().into(),
-        hsts: settings.is_https(),
-        trust_proxy_headers: settings.trust_proxy_headers,
-        trusted_proxy_hops: settings.trusted_proxy_hops,
-        dev_outbox: settings.dev_outbox,
-        session_cookie: state.app.cookie.name,
-    };
-    let webhooks = http::media::Webhooks::new(
-        settings.generation.model_webhook_secret.clone(),
-        wakeups,
-        &state.app.generations.catalog,
-    );
-    http::router(state, policy, oauth, webhooks)
-}
-
 /// Where this process sends mail.
 pub fn mail_transport(settings: &config::Settings) -> anyhow::Result<Transport> {
     match &settings.smtp_url {
@@ -175,7 +78,7 @@ pub fn mail_transport(settings: &config::Settings) -> anyhow::Result<Transport> 
 }
 
 /// `uni1 serve`: migrate, then serve until SIGTERM or Ctrl-C, finishing the
-/// requests in flight.
+/// requests in flight, then stop the background work.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     // An allow-list of settings: `?settings` would print every field that
     // is not a secret type, and one missed field is one leaked credential.
@@ -187,17 +90,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             settings.data_dir.display()
         )
     })?;
-    let db = db::connect(&settings.database)
-        .await
-        .context("cannot connect to the database (check DATABASE_URL)")?;
-    db::migrate(&db)
-        .await
-        .context("database migration failed")?;
-
+    let db = startup::open_database(&settings.database).await?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {} (UNI1_LISTEN)", settings.listen))?;
-    let transport = mail_transport(&settings)?;
     if settings.dev_outbox {
         println!(
             "mail goes to {} (readable from this machine at {}dev/outbox)",
@@ -206,51 +102,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
     }
     let key = app_key(settings.app_key.as_ref(), &settings.data_dir)?;
-    let mailer = tokio::spawn(uni1_domain::mail::delivery::run(
-        db.clone(),
-        key.clone(),
-        transport,
-        settings.mail_from.clone(),
-        std::time::Duration::from_secs(2),
-    ));
-    // The 7-day expiry reminders (STO-4). Every server runs it; an image is
-    // claimed in the same transaction as its mail, so none is sent twice.
-    let reminders = tokio::spawn(uni1_domain::reminders::run(
-        db.clone(),
-        MailContext {
-            base_url: settings.public_origin(),
-            operator_name: settings.operator_name.clone(),
-            operator_email: settings.operator_email.clone(),
-        },
-        key.clone(),
-        std::time::Duration::from_secs(600),
-    ));
-    let wakeups = uni1_models::predictions::Wakeups::default();
-    let gens = generation::build(
-        &settings.generation,
-        db.clone(),
-        &key,
-        &settings.public_origin(),
-        &wakeups,
-    )?;
-    let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
-    let worker = (settings.generation.worker_slots > 0).then(|| {
-        let gens = gens.clone();
-        let slots = settings.generation.worker_slots;
-        let mut stopped = worker_stopped.clone();
-        tokio::spawn(async move {
-            uni1_domain::generation::worker::run(
-                gens,
-                uni1_domain::generation::worker::worker_id(),
-                slots,
-                async move {
-                    stopped.wait_for(|s| *s).await.ok();
-                },
-            )
-            .await;
-        })
-    });
-    let router = app_with_generations(&settings, db.clone(), leptos, key, gens, wakeups);
+    let services = startup::Services::build(&settings, db.clone(), key)?;
+    let background = services.background(&settings)?.start();
+    let router = services.router(&settings, leptos);
     println!("uni1 is running at {}", settings.public_url);
     // Responses with a streamed body (pages, files) are written in several
     // pieces; without TCP_NODELAY each later piece waits for the client's
@@ -261,56 +115,46 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             tracing::warn!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(
+    let served = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await
-    .context("the HTTP server failed")?;
-    mailer.abort();
-    reminders.abort();
-    stop_worker.send(true).ok();
-    if let Some(worker) = worker {
-        worker.await.ok();
-    }
+    .context("the HTTP server failed");
+    background.stop().await;
     db.close().await.ok();
+    served?;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// `uni1 worker`: run generation jobs until SIGTERM or Ctrl-C.
+/// `uni1 worker`: run generation jobs (with the reaper and sweepers) until
+/// SIGTERM or Ctrl-C.
 pub async fn worker(settings: config::WorkerSettings) -> anyhow::Result<()> {
-    let db = db::connect(&settings.database)
-        .await
-        .context("cannot connect to the database (check DATABASE_URL)")?;
-    db::migrate(&db)
-        .await
-        .context("database migration failed")?;
+    let db = startup::open_database(&settings.database).await?;
     let key = app_key(settings.app_key.as_ref(), &settings.data_dir)?;
     // Webhooks reach the web servers; a lone worker polls.
-    let wakeups = uni1_models::predictions::Wakeups::default();
-    let gens = generation::build(
-        &settings.generation,
-        db.clone(),
-        &key,
-        "http://localhost",
-        &wakeups,
-    )?;
+    let (gens, _wakeups) =
+        startup::generations(&settings.generation, db.clone(), &key, "http://localhost")?;
     let slots = settings.generation.worker_slots.max(1);
     let id = uni1_domain::generation::worker::worker_id();
     println!("uni1 worker {id} is running with {slots} slots");
-    uni1_domain::generation::worker::run(gens, id, slots, shutdown_signal()).await;
+    let mut tasks = background::Background::new();
+    startup::with_worker(&mut tasks, &gens, id, slots);
+    let running = tasks.start();
+    shutdown_signal().await;
+    running.stop().await;
     db.close().await.ok();
     Ok(())
 }
 
 /// `uni1 model-server`. Output URLs use the request's Host header.
 pub async fn model_server(args: config::ModelServerArgs) -> anyhow::Result<()> {
-    let server = uni1_models::server::ModelServer::new(&args.api_key, &args.webhook_secret);
+    let server = uni1_model_server::ModelServer::new(&args.api_key, &args.webhook_secret);
     if args.latency_ms > 0 {
         server.inject(
-            uni1_models::server::Fault::Latency(std::time::Duration::from_millis(args.latency_ms)),
+            uni1_model_server::Fault::Latency(std::time::Duration::from_millis(args.latency_ms)),
             usize::MAX,
         );
     }
@@ -318,19 +162,15 @@ pub async fn model_server(args: config::ModelServerArgs) -> anyhow::Result<()> {
         "uni1 model server (built-in generator, not AI) at http://{}",
         args.listen
     );
-    uni1_models::server::run(args.listen, server)
+    uni1_model_server::run(args.listen, server)
         .await
         .with_context(|| format!("the model server on {} failed", args.listen))
 }
 
 /// `uni1 migrate`.
 pub async fn migrate(database: &config::DatabaseSettings) -> anyhow::Result<()> {
-    let db = db::connect(database)
-        .await
-        .context("cannot connect to the database (check DATABASE_URL)")?;
-    db::migrate(&db)
-        .await
-        .context("database migration failed")?;
+    let db = startup::open_database(database).await?;
+    db.close().await.ok();
     println!("database is up to date");
     Ok(())
 }

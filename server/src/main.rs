@@ -56,10 +56,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 config::resolve_database_only(args.database, file)?;
             telemetry::init(log_format);
             let password = uni1_server::admin::read_password(&args.command)?;
-            let db = uni1_server::db::connect(&database).await.map_err(|e| {
-                anyhow::anyhow!("cannot connect to the database (check DATABASE_URL): {e}")
-            })?;
-            uni1_server::db::migrate(&db).await?;
+            let db = uni1_server::startup::open_database(&database).await?;
             let key = uni1_server::app_key(given_key.as_ref(), &data_dir)?;
             let message = uni1_server::admin::run(db, key, args.command, password).await?;
             println!("{message}");

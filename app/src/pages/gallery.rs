@@ -88,7 +88,7 @@ pub fn GalleryPage() -> impl IntoView {
             aspect_ratio: get("aspect_ratio"),
             from: get("from"),
             to: get("to"),
-            favorites: matches!(get("favorites").as_str(), "1" | "true" | "on"),
+            favorites: crate::params::flag(&get("favorites")),
             cursor: get("cursor"),
         }
     };

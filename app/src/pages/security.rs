@@ -18,7 +18,7 @@ use crate::security::{
 };
 
 fn when(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
+    crate::dates::minute(t)
 }
 
 fn action_label(action: &str) -> &'static str {

@@ -9,11 +9,11 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, SqlErr, Tra
 
 use super::email_tokens::Purpose;
 use super::{email_key, password, AccountError, Accounts, ClientInfo, CurrentUser};
-use crate::audit::{self, Action};
-use crate::email::EmailAddress;
 use crate::entities::user;
-use crate::error::ResultExt;
 use crate::mail::{self, templates};
+use crate::support::audit::{self, Action};
+use crate::support::email::EmailAddress;
+use crate::support::error::ResultExt;
 
 impl Accounts {
     /// Asks to move the account to `new_email`. Accounts with a password
@@ -29,18 +29,9 @@ impl Accounts {
     ) -> Result<(), AccountError> {
         let new_email =
             EmailAddress::parse(new_email).map_err(|e| AccountError::invalid("email", e))?;
-        let account = user::Entity::find_by_id(who.id)
-            .one(&self.db)
-            .await
-            .unexpected("reading an account")?
-            .ok_or(AccountError::NotFound)?;
+        let account = self.own_account(who).await?;
         if let Some(hash) = account.password_hash.clone() {
-            if !password::verify(Some(hash), password_given.to_owned()).await? {
-                return Err(AccountError::invalid(
-                    "password",
-                    "That password is not right.",
-                ));
-            }
+            password::check(hash, password_given).await?;
         } else {
             self.require_recent_auth(who, "", code, client).await?;
         }

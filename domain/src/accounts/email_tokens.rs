@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{token, AccountError, Accounts};
 use crate::entities::email_token::{self, Column};
-use crate::error::{ResultExt, Unexpected};
+use crate::support::error::{ResultExt, Unexpected};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Purpose {

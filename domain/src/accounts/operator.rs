@@ -8,10 +8,10 @@ use uuid::Uuid;
 
 use super::password::{self, NewPassword};
 use super::{email_key, AccountError, Accounts, ClientInfo, Role};
-use crate::audit::{self, Action};
-use crate::email::EmailAddress;
 use crate::entities::user;
-use crate::error::ResultExt;
+use crate::support::audit::{self, Action};
+use crate::support::email::EmailAddress;
+use crate::support::error::ResultExt;
 
 fn operator() -> ClientInfo {
     ClientInfo {

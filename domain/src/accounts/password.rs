@@ -20,7 +20,7 @@ use argon2::Argon2;
 use zxcvbn::feedback::Warning;
 use zxcvbn::Score;
 
-use crate::error::Unexpected;
+use crate::support::error::Unexpected;
 
 pub const MIN_CHARS: usize = 8;
 pub const MAX_CHARS: usize = 128;
@@ -147,6 +147,35 @@ fn dummy_hash() -> &'static str {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 struct HashError(String);
+
+impl super::Accounts {
+    /// The signed-in person's own account row.
+    pub(crate) async fn own_account(
+        &self,
+        who: &super::CurrentUser,
+    ) -> Result<crate::entities::user::Model, super::AccountError> {
+        use crate::support::error::ResultExt as _;
+        use sea_orm::EntityTrait as _;
+        crate::entities::user::Entity::find_by_id(who.id)
+            .one(&self.db)
+            .await
+            .unexpected("reading an account")?
+            .ok_or(super::AccountError::NotFound)
+    }
+}
+
+/// Checks a password typed to confirm an action against the account's
+/// hash: a wrong one is an error on the `password` field.
+pub(crate) async fn check(hash: String, given: &str) -> Result<(), super::AccountError> {
+    if verify(Some(hash), given.to_owned()).await? {
+        Ok(())
+    } else {
+        Err(super::AccountError::invalid(
+            "password",
+            "That password is not right.",
+        ))
+    }
+}
 
 #[cfg(test)]
 mod tests {

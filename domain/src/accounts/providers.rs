@@ -28,10 +28,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{email_key, token, AccountError, Accounts, ClientInfo, CurrentUser, NewSession, Role};
-use crate::audit::{self, truncate, Action};
-use crate::email::EmailAddress;
 use crate::entities::{oauth_state, pending_signup, user, user_identity};
-use crate::error::ResultExt;
+use crate::support::audit::{self, truncate, Action};
+use crate::support::email::EmailAddress;
+use crate::support::error::ResultExt;
 
 const FLOW_VALID: chrono::Duration = chrono::Duration::minutes(10);
 const PENDING_VALID: chrono::Duration = chrono::Duration::minutes(30);

@@ -12,8 +12,8 @@ use chrono::Utc;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{password, AccountError, Accounts, ClientInfo, CurrentUser};
-use crate::entities::{session, user};
-use crate::error::ResultExt;
+use crate::entities::session;
+use crate::support::error::ResultExt;
 
 /// How long after a sign-in sensitive changes need nothing more.
 pub const REAUTH_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
@@ -37,20 +37,10 @@ impl Accounts {
         if started.is_some_and(|at| Utc::now() - at < REAUTH_WINDOW) {
             return Ok(());
         }
-        let account = user::Entity::find_by_id(who.id)
-            .one(&self.db)
-            .await
-            .unexpected("reading an account")?
-            .ok_or(AccountError::NotFound)?;
+        let account = self.own_account(who).await?;
         if !password_given.is_empty() {
             if let Some(hash) = account.password_hash.clone() {
-                return match password::verify(Some(hash), password_given.to_owned()).await? {
-                    true => Ok(()),
-                    false => Err(AccountError::invalid(
-                        "password",
-                        "That password is not right.",
-                    )),
-                };
+                return password::check(hash, password_given).await;
             }
         }
         if !code.trim().is_empty() && self.two_factor_enabled(who.id).await? {

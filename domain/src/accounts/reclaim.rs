@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::entities::{
     recovery_code, session, two_factor, two_factor_challenge, user, user_identity,
 };
-use crate::error::{ResultExt, Unexpected};
+use crate::support::error::{ResultExt, Unexpected};
 
 /// Confirms the address of `user_id` for its proven owner. With
 /// `keep_password = false` the password is removed too (the owner proved

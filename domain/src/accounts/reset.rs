@@ -9,10 +9,10 @@ use uuid::Uuid;
 use super::email_tokens::Purpose;
 use super::password::{self, NewPassword};
 use super::{email_key, AccountError, Accounts, ClientInfo, CurrentUser};
-use crate::audit::{self, Action};
 use crate::entities::{session, user};
-use crate::error::ResultExt;
 use crate::mail::{self, templates};
+use crate::support::audit::{self, Action};
+use crate::support::error::ResultExt;
 
 impl Accounts {
     /// Confirms the address a confirmation link was sent to. The link

@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{token, user_agent, AccountError, Accounts, ClientInfo, CurrentUser, Role};
-use crate::audit::{self, truncate, Action};
 use crate::entities::{session, user};
-use crate::error::{ResultExt, Unexpected};
+use crate::support::audit::{self, truncate, Action};
+use crate::support::error::{ResultExt, Unexpected};
 
 /// `last_seen_at` is written at most this often per session.
 const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);

@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use super::two_factor::SignInOutcome;
 use super::{email_key, password, AccountError, Accounts, ClientInfo, CurrentUser};
-use crate::audit::{self, Action};
 use crate::entities::{audit_log, user};
-use crate::error::ResultExt;
+use crate::support::audit::{self, Action};
+use crate::support::error::ResultExt;
 
 /// One entry of a person's security history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

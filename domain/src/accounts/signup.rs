@@ -13,11 +13,11 @@ use uuid::Uuid;
 
 use super::password::{self, NewPassword};
 use super::{email_key, AccountError, Accounts, ClientInfo, Role, TERMS_VERSION};
-use crate::audit::{self, Action};
-use crate::email::EmailAddress;
 use crate::entities::user;
-use crate::error::ResultExt;
 use crate::mail::{self, templates};
+use crate::support::audit::{self, Action};
+use crate::support::email::EmailAddress;
+use crate::support::error::ResultExt;
 
 /// Longest display name, in characters.
 pub const NAME_MAX: usize = 100;

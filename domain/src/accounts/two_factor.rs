@@ -25,10 +25,10 @@ use totp_rs::{Algorithm, TOTP};
 use uuid::Uuid;
 
 use super::{password, token, AccountError, Accounts, ClientInfo, CurrentUser, NewSession};
-use crate::audit::{self, truncate, Action};
 use crate::entities::{audit_log, recovery_code, session, two_factor, two_factor_challenge, user};
-use crate::error::{ResultExt, Unexpected};
 use crate::mail::{self, templates};
+use crate::support::audit::{self, truncate, Action};
+use crate::support::error::{ResultExt, Unexpected};
 
 const STEP_SECS: u64 = 30;
 const CHALLENGE_VALID: chrono::Duration = chrono::Duration::minutes(10);
@@ -283,20 +283,9 @@ impl Accounts {
         code: &str,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
-        let account = user::Entity::find_by_id(who.id)
-            .one(&self.db)
-            .await
-            .unexpected("reading an account")?
-            .ok_or(AccountError::NotFound)?;
+        let account = self.own_account(who).await?;
         match account.password_hash.clone() {
-            Some(hash) => {
-                if !password::verify(Some(hash), password_given.to_owned()).await? {
-                    return Err(AccountError::invalid(
-                        "password",
-                        "That password is not right.",
-                    ));
-                }
-            }
+            Some(hash) => password::check(hash, password_given).await?,
             None => self.second_factor_recheck(&account, code, client).await?,
         }
         let txn = self.db.begin().await.unexpected("starting a transaction")?;

@@ -62,4 +62,18 @@ impl Catalog {
     pub fn all(&self) -> &[ModelEntry] {
         &self.models
     }
+
+    /// The aspect ratios some model offers ("1:1", "16:9", ...), each once,
+    /// in catalogue order: the gallery's filter choices.
+    pub fn aspect_ratio_labels(&self) -> Vec<&'static str> {
+        let mut labels: Vec<&'static str> = Vec::new();
+        for m in &self.models {
+            for a in &m.capabilities().aspect_ratios {
+                if !labels.contains(&a.label()) {
+                    labels.push(a.label());
+                }
+            }
+        }
+        labels
+    }
 }

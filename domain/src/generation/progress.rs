@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::service::{GenerationView, Generations};
 use super::status;
-use crate::rate_limit::{Busy, Concurrency, Slot};
+use crate::support::rate_limit::{Busy, Concurrency, Slot};
 
 /// Streams one person may have open at once (tabs, windows, devices).
 pub const MAX_STREAMS_PER_PERSON: usize = 3;
@@ -271,7 +271,7 @@ async fn poll_loop(
         let since = Utc::now() - policy.window;
         match gens.changed_since(user, since).await {
             Ok(jobs) => {
-                let balance = crate::credits::balance(&gens.db, user)
+                let balance = crate::billing::credits::balance(&gens.db, user)
                     .await
                     .unwrap_or_default();
                 let pending = jobs.iter().any(|j| !status::is_final(&j.status));

@@ -22,9 +22,9 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::status;
-use crate::credits;
-use crate::entities::{generation, image, moderation_flag, upload};
-use crate::error::{ResultExt, Unexpected};
+use crate::billing::credits;
+use crate::entities::{generation, image, upload};
+use crate::support::error::{ResultExt, Unexpected};
 
 const CLAIM_POSTGRES: &str = "UPDATE generations SET status = 'running', lease_owner = $1, \
      lease_expires_at = $2, attempts = attempts + 1, started_at = COALESCE(started_at, $3) \
@@ -271,20 +271,19 @@ pub async fn finish_without_images(
                 return Ok(false);
             }
             if final_status == status::REFUSED {
-                moderation_flag::Entity::insert(moderation_flag::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    user_id: Set(job.user_id),
-                    generation_id: Set(Some(job.id)),
-                    image_id: Set(None),
-                    prompt: Set(job.prompt.clone()),
-                    reason: Set(user_error.unwrap_or_default()),
-                    source: Set("backend".into()),
-                    created_at: Set(now),
-                    reviewed_at: Set(None),
-                })
-                .exec_without_returning(txn)
-                .await
-                .unexpected("recording a refusal")?;
+                crate::moderation::flag(
+                    txn,
+                    crate::moderation::Flag {
+                        owner: job.user_id,
+                        generation: Some(job.id),
+                        image: None,
+                        prompt: &job.prompt,
+                        reason: user_error.as_deref().unwrap_or_default(),
+                        source: crate::moderation::Source::Backend,
+                    },
+                    now,
+                )
+                .await?;
             }
             forget_reference(txn, &job).await?;
             credits::release(txn, job.user_id, job.id, job.credits).await?;

@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::service::Generations;
 use crate::entities::image;
-use crate::error::{ResultExt, Unexpected};
+use crate::support::error::{ResultExt, Unexpected};
 
 /// Purges up to `batch` images whose window ended before `now`; returns how
 /// many. Objects first, then the row: a crash in between leaves the row to

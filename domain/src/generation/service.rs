@@ -17,9 +17,9 @@ use super::catalog::Catalog;
 use super::policy::ContentPolicy;
 use super::request::{FieldError, Submission, SubmitInput};
 use super::{status, QueuePolicy};
-use crate::credits::{self, CreditError, CreditPolicy};
-use crate::entities::{credit_balance, generation, image, moderation_flag, upload};
-use crate::error::{ResultExt, Unexpected};
+use crate::billing::credits::{self, CreditError, CreditPolicy};
+use crate::entities::{credit_balance, generation, image, upload};
+use crate::support::error::{ResultExt, Unexpected};
 
 /// Everything generation needs, shared by the web layer and the workers.
 #[derive(Clone)]
@@ -33,9 +33,9 @@ pub struct Generations {
     /// Wakes this process's workers when a job is queued here.
     pub wake: Arc<Notify>,
     /// Signs the preview-image URLs of share pages.
-    pub signer: crate::sharing::LinkSigner,
+    pub signer: crate::library::sharing::LinkSigner,
     /// Per-person budgets: uploads, downloads (in memory, per process).
-    pub limits: Arc<crate::rate_limit::PersonLimits>,
+    pub limits: Arc<crate::support::rate_limit::PersonLimits>,
     /// The progress streams of this process.
     pub progress: super::progress::ProgressHub,
 }
@@ -324,20 +324,19 @@ impl Generations {
                         }
                     })?;
                     if let Some(reason) = &refusal {
-                        moderation_flag::Entity::insert(moderation_flag::ActiveModel {
-                            id: Set(Uuid::now_v7()),
-                            user_id: Set(user),
-                            generation_id: Set(Some(id)),
-                            image_id: Set(None),
-                            prompt: Set(sub2.prompt.clone()),
-                            reason: Set(reason.clone()),
-                            source: Set("blocklist".into()),
-                            created_at: Set(now),
-                            reviewed_at: Set(None),
-                        })
-                        .exec_without_returning(txn)
-                        .await
-                        .unexpected("recording a refused prompt")?;
+                        crate::moderation::flag(
+                            txn,
+                            crate::moderation::Flag {
+                                owner: user,
+                                generation: Some(id),
+                                image: None,
+                                prompt: &sub2.prompt,
+                                reason,
+                                source: crate::moderation::Source::Blocklist,
+                            },
+                            now,
+                        )
+                        .await?;
                         return Ok(());
                     }
                     credits::reserve(txn, user, id, sub2.credits)
@@ -577,7 +576,7 @@ pub enum UploadError {
     #[error("You have {limit} reference images waiting to be used. Use one, or wait for them to expire (an hour after upload).")]
     TooMany { limit: u64 },
     #[error("Too many uploads. Try again in {} seconds.", .0.seconds())]
-    RateLimited(crate::rate_limit::RetryAfter),
+    RateLimited(crate::support::rate_limit::RetryAfter),
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }

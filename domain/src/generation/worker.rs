@@ -17,7 +17,7 @@ use super::queue::{self, StoredImage};
 use super::service::Generations;
 use super::{status, user_prefix};
 use crate::entities::generation;
-use crate::error::Unexpected;
+use crate::support::error::Unexpected;
 
 /// A worker identity: host, process and a random part, so leases name who
 /// holds them.
@@ -30,9 +30,38 @@ pub fn worker_id() -> String {
     )
 }
 
+/// How often to re-queue jobs whose lease ran out: often, since other
+/// processes may hold shorter leases than ours (the query is one indexed
+/// read when nothing is stale).
+pub fn reap_interval(gens: &Generations) -> std::time::Duration {
+    (gens.queue.lease / 2).min(std::time::Duration::from_secs(2))
+}
+
+/// How often the sweepers (unused uploads, expired images) run: they have
+/// hours of slack.
+pub const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// One reaper pass: jobs of dead workers go back to the queue.
+pub async fn reap_pass(gens: &Generations) {
+    if let Err(e) = queue::reap(&gens.db).await {
+        tracing::error!(error = ?e, "reaper failed");
+    }
+}
+
+/// One sweeper pass: unused uploads and expired images are deleted.
+pub async fn sweep_pass(gens: &Generations) {
+    if let Err(e) = gens.sweep_uploads().await {
+        tracing::error!(error = ?e, "upload sweeper failed");
+    }
+    if let Err(e) = super::retention::sweep_expired(gens, chrono::Utc::now(), 100).await {
+        tracing::error!(error = ?e, "retention sweeper failed");
+    }
+}
+
 /// Runs until `shutdown` resolves, with up to `slots` jobs at once. Jobs in
 /// flight at shutdown are abandoned; their leases expire and another worker
-/// finishes them.
+/// finishes them. The reaper and sweepers are separate periodic passes
+/// ([`reap_pass`], [`sweep_pass`]) that the process runs beside it.
 pub async fn run(
     gens: Generations,
     id: String,
@@ -41,30 +70,8 @@ pub async fn run(
 ) {
     tracing::info!(worker = %id, slots, "worker started");
     let permits = Arc::new(Semaphore::new(slots.max(1)));
-    // Other processes may hold shorter leases than ours: reap often (the
-    // query is one indexed read when nothing is stale).
-    let reap_every = (gens.queue.lease / 2).min(std::time::Duration::from_secs(2));
-    let mut last_reap = Instant::now() - reap_every;
-    // The sweepers (unused uploads, expired images) have hours of slack.
-    let sweep_every = std::time::Duration::from_secs(60);
-    let mut last_sweep = Instant::now() - sweep_every;
     tokio::pin!(shutdown);
     loop {
-        if last_reap.elapsed() >= reap_every {
-            last_reap = Instant::now();
-            if let Err(e) = queue::reap(&gens.db).await {
-                tracing::error!(error = ?e, "reaper failed");
-            }
-        }
-        if last_sweep.elapsed() >= sweep_every {
-            last_sweep = Instant::now();
-            if let Err(e) = gens.sweep_uploads().await {
-                tracing::error!(error = ?e, "upload sweeper failed");
-            }
-            if let Err(e) = super::retention::sweep_expired(&gens, chrono::Utc::now(), 100).await {
-                tracing::error!(error = ?e, "retention sweeper failed");
-            }
-        }
         let permit = tokio::select! {
             () = &mut shutdown => break,
             p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },

@@ -25,9 +25,9 @@ use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use crate::crypto::AppKey;
 use crate::entities::mail_outbox::{self, Column};
-use crate::error::{ResultExt, Unexpected};
+use crate::support::crypto::AppKey;
+use crate::support::error::{ResultExt, Unexpected};
 
 /// After this many failed attempts a mail is marked failed.
 pub const MAX_ATTEMPTS: i32 = 8;
@@ -35,8 +35,8 @@ const LEASE: chrono::Duration = chrono::Duration::minutes(2);
 const BATCH: u64 = 20;
 /// Sent and failed mails are deleted this long after they ended.
 pub const RETENTION: chrono::Duration = chrono::Duration::days(30);
-/// How often [`run`] purges old mails.
-const PURGE_EVERY: Duration = Duration::from_secs(3600);
+/// How often old mails are purged ([`purge_pass`]).
+pub const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// Where mail goes.
 #[derive(Clone)]
@@ -194,7 +194,7 @@ pub async fn deliver_due(
                     .col_expr(Column::Attempts, Expr::value(attempts))
                     .col_expr(
                         Column::LastError,
-                        Expr::value(crate::audit::truncate(&error, 1000)),
+                        Expr::value(crate::support::audit::truncate(&error, 1000)),
                     );
                 if attempts >= MAX_ATTEMPTS || permanent {
                     cleared(update)
@@ -268,29 +268,24 @@ fn build(
         .map_err(|e| e.to_string())
 }
 
-/// Delivers mail until the task is dropped: a pass every `interval`, and
-/// a purge of old mail every hour.
-pub async fn run(
-    db: DatabaseConnection,
-    key: AppKey,
-    transport: Transport,
-    from: Mailbox,
-    interval: Duration,
+/// One delivery pass: every due mail is sent (or rescheduled).
+pub async fn deliver_pass(
+    db: &DatabaseConnection,
+    key: &AppKey,
+    transport: &Transport,
+    from: &Mailbox,
 ) {
-    let mut last_purge: Option<std::time::Instant> = None;
-    loop {
-        if let Err(e) = deliver_due(&db, &key, &transport, &from, Utc::now()).await {
-            tracing::error!(error = %e, "mail delivery pass failed");
-        }
-        if last_purge.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
-            last_purge = Some(std::time::Instant::now());
-            match purge_old(&db, Utc::now()).await {
-                Ok(0) => {}
-                Ok(purged) => tracing::info!(purged, "purged old mail"),
-                Err(e) => tracing::error!(error = %e, "purging old mail failed"),
-            }
-        }
-        tokio::time::sleep(interval).await;
+    if let Err(e) = deliver_due(db, key, transport, from, Utc::now()).await {
+        tracing::error!(error = %e, "mail delivery pass failed");
+    }
+}
+
+/// One purge pass: sent mail past [`RETENTION`] is deleted.
+pub async fn purge_pass(db: &DatabaseConnection) {
+    match purge_old(db, Utc::now()).await {
+        Ok(0) => {}
+        Ok(purged) => tracing::info!(purged, "purged old mail"),
+        Err(e) => tracing::error!(error = %e, "purging old mail failed"),
     }
 }
 

@@ -14,10 +14,9 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{Html, IntoResponse};
 use http::StatusCode;
-use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder, QuerySelect};
-use uni1_domain::crypto::AppKey;
-use uni1_domain::entities::mail_outbox;
 use uni1_domain::mail::templates::escape;
+use uni1_domain::sea_orm::DatabaseConnection;
+use uni1_domain::support::crypto::AppKey;
 
 /// What the page needs.
 #[derive(Clone)]
@@ -58,17 +57,10 @@ pub async fn page(State(outbox): State<DevOutbox>, request: Request) -> impl Int
         tracing::warn!(peer = ?peer, "refused /dev/outbox to a request from elsewhere");
         return super::media::not_found();
     }
-    let db = outbox.db;
-    let key = outbox.key;
-    let mails = match mail_outbox::Entity::find()
-        .order_by_desc(mail_outbox::Column::CreatedAt)
-        .limit(50)
-        .all(&db)
-        .await
-    {
+    let mails = match uni1_domain::mail::recent(&outbox.db, &outbox.key, 50).await {
         Ok(mails) => mails,
         Err(e) => {
-            tracing::error!(error = %e, "reading the outbox");
+            tracing::error!(error = %uni1_app::error::chain(&e), "reading the outbox");
             return (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Could not read the outbox.",
@@ -83,17 +75,17 @@ pub async fn page(State(outbox): State<DevOutbox>, request: Request) -> impl Int
          outbox folder. This page is shown only to this machine, and only while the site is reachable on this machine alone.</p>",
     );
     for m in mails {
-        let text = match uni1_domain::mail::open_bodies(&key, &m) {
-            Ok(bodies) if bodies.text.is_empty() => "(cleared after delivery)".to_owned(),
-            Ok(bodies) => bodies.text,
+        let text = match m.text {
+            Ok(text) if text.is_empty() => "(cleared after delivery)".to_owned(),
+            Ok(text) => text,
             Err(e) => format!("(the sealed body does not open: {e})"),
         };
         body.push_str(&format!(
             "<article><hr><p><b>{}</b><br>to {} · {}{}</p><pre>{}</pre></article>",
             escape(&m.subject),
-            escape(&m.to_address),
+            escape(&m.to),
             m.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
-            if m.sent_at.is_some() {
+            if m.delivered {
                 " · delivered"
             } else {
                 " · queued"

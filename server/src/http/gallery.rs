@@ -8,8 +8,6 @@
 //! - `GET /og/{link}/{image}?exp&sig`: the signed, expiring preview URL of
 //!   share pages for link-preview crawlers.
 
-use std::collections::HashSet;
-
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -19,18 +17,18 @@ use futures::StreamExt as _;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use serde::Deserialize;
 use uni1_app::session::RequestAuth;
-use uni1_domain::archive::ZipStream;
-use uni1_domain::entities::image;
+use uni1_app::state::AppState;
 use uni1_domain::generation::service::{MediaObject, Variant};
 use uni1_domain::generation::Generations;
-use uni1_domain::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use uni1_domain::sharing::{SharedImage, Sharing};
+use uni1_domain::library::archive::OriginalsZip;
+use uni1_domain::library::sharing::SharedImage;
 use uuid::Uuid;
 
-use super::media::{not_found, send, unavailable};
+use super::error::{HttpError, OrUnavailable as _};
+use super::media::{send, unavailable};
 
 /// Most images one selection may hold (the same cap as deleting).
-const MAX_SELECTION: usize = uni1_domain::gallery::MAX_DELETE;
+const MAX_SELECTION: usize = uni1_domain::library::gallery::MAX_DELETE;
 
 fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
@@ -39,7 +37,7 @@ fn see_other(to: &str) -> Response {
 /// `POST /gallery/selection` with `action` (download | add | delete),
 /// `id` once per ticked image and, to add, `collection`.
 pub async fn selection(
-    State(gens): State<Generations>,
+    State(app): State<AppState>,
     Extension(auth): Extension<RequestAuth>,
     body: Bytes,
 ) -> Response {
@@ -72,18 +70,18 @@ pub async fn selection(
     }
     match action.as_str() {
         "download" => {
-            let slot = match gens.limits.zip(user.id) {
+            let slot = match app.generations.limits.zip(user.id) {
                 Ok(slot) => slot,
-                Err(uni1_domain::rate_limit::Busy::Person { limit }) => {
+                Err(uni1_domain::support::rate_limit::Busy::Person { limit }) => {
                     return (
                         StatusCode::TOO_MANY_REQUESTS,
                         format!("You are already downloading {limit} ZIP files. Wait until one has finished."),
                     )
                         .into_response()
                 }
-                Err(uni1_domain::rate_limit::Busy::Everyone) => return unavailable(),
+                Err(uni1_domain::support::rate_limit::Busy::Everyone) => return unavailable(),
             };
-            download_zip(gens, user.id, ids, slot).await
+            download_zip(&app.generations, user.id, ids, slot).await
         }
         "delete" => {
             let list: Vec<String> = ids.iter().map(Uuid::to_string).collect();
@@ -93,10 +91,9 @@ pub async fn selection(
             let Ok(collection) = Uuid::parse_str(collection.trim()) else {
                 return see_other("/gallery?notice=choose-collection");
             };
-            let collections = uni1_domain::collections::Collections::new(gens.db.clone());
-            match collections.add(user.id, collection, &ids).await {
+            match app.collections.add(user.id, collection, &ids).await {
                 Ok(_) => see_other(&format!("/collections/{collection}")),
-                Err(uni1_domain::collections::CollectionError::NotFound) => {
+                Err(uni1_domain::library::collections::CollectionError::NotFound) => {
                     see_other("/gallery?notice=choose-collection")
                 }
                 Err(e) => {
@@ -114,81 +111,29 @@ pub async fn selection(
 }
 
 /// Streams the originals of `ids` (those of `user` still downloadable) as
-/// one ZIP: each file is read, decrypted and sent before the next is read.
-/// `slot` (one of the person's concurrent ZIP downloads) is held by the
+/// one ZIP ([`OriginalsZip`]). `slot` (one of the person's concurrent ZIP downloads) is held by the
 /// stream, so it is freed when the download ends or the client leaves.
 async fn download_zip(
-    gens: Generations,
+    gens: &Generations,
     user: Uuid,
     ids: Vec<Uuid>,
-    slot: uni1_domain::rate_limit::Slot,
+    slot: uni1_domain::support::rate_limit::Slot,
 ) -> Response {
-    let rows = match image::Entity::find()
-        .filter(image::Column::UserId.eq(user))
-        .filter(image::Column::Id.is_in(ids))
-        .filter(image::Column::PurgedAt.is_null())
-        .order_by_desc(image::Column::CreatedAt)
-        .all(&gens.db)
-        .await
-    {
-        Ok(rows) => rows,
+    let zip = match OriginalsZip::open(&gens.db, &gens.blobs, user, ids).await {
+        Ok(Some(zip)) => zip,
+        Ok(None) => return see_other("/gallery?notice=none-downloadable"),
         Err(e) => {
-            tracing::error!(error = %e, "reading images to download failed");
+            tracing::error!(error = %uni1_app::error::chain(&e), "reading images to download failed");
             return unavailable();
         }
     };
-    if rows.is_empty() {
-        return see_other("/gallery?notice=none-downloadable");
-    }
-    struct State {
-        rows: std::vec::IntoIter<image::Model>,
-        zip: Option<ZipStream>,
-        names: HashSet<String>,
-        blobs: uni1_storage::Blobs,
-        _slot: uni1_domain::rate_limit::Slot,
-    }
-    let state = State {
-        _slot: slot,
-        rows: rows.into_iter(),
-        zip: Some(ZipStream::new()),
-        names: HashSet::new(),
-        blobs: gens.blobs.clone(),
-    };
-    let stream = futures::stream::unfold(state, |mut st| async move {
-        loop {
-            let Some(img) = st.rows.next() else {
-                let end = st.zip.take()?.finish();
-                return Some((Ok::<_, std::io::Error>(Bytes::from(end)), st));
-            };
-            let object = MediaObject::of(&img, Variant::Original);
-            let data = match st.blobs.get(&object.path).await {
-                Ok(d) => d,
-                Err(uni1_storage::StorageError::NotFound(_)) => {
-                    tracing::error!(path = %object.path, "an image row points at a missing object");
-                    continue;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "reading an image for a ZIP failed");
-                    return Some((Err(std::io::Error::other("storage")), st));
-                }
-            };
-            let mut name = object.file_name.clone();
-            if !st.names.insert(name.clone()) {
-                name = format!("{}-{}.png", name.trim_end_matches(".png"), img.id.simple());
-                st.names.insert(name.clone());
-            }
-            let zip = st.zip.as_mut()?;
-            let header = match zip.add(&name, &data, img.created_at) {
-                Ok(h) => h,
-                Err(e) => {
-                    tracing::error!(error = %e, "a ZIP could not be built");
-                    return Some((Err(std::io::Error::other("archive")), st));
-                }
-            };
-            let mut chunk = header;
-            chunk.extend_from_slice(&data);
-            return Some((Ok(Bytes::from(chunk)), st));
-        }
+    // The slot lives as long as the stream.
+    let stream = futures::stream::unfold((zip, slot), |(mut zip, slot)| async move {
+        let chunk = zip.next_chunk().await?;
+        Some((
+            chunk.map(Bytes::from).map_err(std::io::Error::other),
+            (zip, slot),
+        ))
     });
     let file = format!("uni1-images-{}.zip", Utc::now().format("%Y%m%d-%H%M%S"));
     let mut r = Response::new(Body::from_stream(stream.boxed()));
@@ -213,28 +158,24 @@ fn shown_variant(v: &str) -> Option<Variant> {
     }
 }
 
-fn lookup_failed(e: &uni1_domain::Unexpected) -> Response {
-    tracing::error!(error = %uni1_app::error::chain(e), "looking up a shared image failed");
-    unavailable()
-}
-
 /// `GET /s/{token}/{image}/{variant}`.
 pub async fn shared_member(
-    State(gens): State<Generations>,
+    State(app): State<AppState>,
     Path((token, image, variant)): Path<(String, String, String)>,
     headers: HeaderMap,
-) -> Response {
+) -> Result<Response, HttpError> {
     let (Ok(image), Some(variant)) = (Uuid::parse_str(&image), shown_variant(&variant)) else {
-        return not_found();
+        return Err(HttpError::NotFound);
     };
-    let sharing = Sharing {
-        db: gens.db.clone(),
-    };
-    match sharing.resolve_image(&token, image, Utc::now()).await {
-        Ok(Some(s)) => noindex(send_shared(&gens, &s, variant, "no-store", &headers).await),
-        Ok(None) => not_found(),
-        Err(e) => lookup_failed(&e),
-    }
+    let shared = app
+        .sharing
+        .resolve_image(&token, image, Utc::now())
+        .await
+        .or_unavailable("looking up a shared image failed")?
+        .ok_or(HttpError::NotFound)?;
+    Ok(noindex(
+        send_shared(&app.generations, &shared, variant, "no-store", &headers).await,
+    ))
 }
 
 async fn send_shared(
@@ -263,28 +204,27 @@ fn noindex(mut r: Response) -> Response {
 /// `GET /p/{image}/{variant}`: a published image. `no-cache`, so shared
 /// caches revalidate (ETag) and an unpublished image stops at once.
 pub async fn public_media(
-    State(gens): State<Generations>,
+    State(app): State<AppState>,
     Path((image, variant)): Path<(String, String)>,
     headers: HeaderMap,
-) -> Response {
+) -> Result<Response, HttpError> {
     let (Ok(image), Some(variant)) = (Uuid::parse_str(&image), shown_variant(&variant)) else {
-        return not_found();
+        return Err(HttpError::NotFound);
     };
-    let publishing = uni1_domain::publishing::Publishing::new(gens.db.clone());
-    match publishing.stored(image).await {
-        Ok(Some(img)) => {
-            send(
-                &gens.blobs,
-                &MediaObject::of(&img, variant),
-                "public, no-cache",
-                &headers,
-                false,
-            )
-            .await
-        }
-        Ok(None) => not_found(),
-        Err(e) => lookup_failed(&e),
-    }
+    let img = app
+        .publishing
+        .stored(image)
+        .await
+        .or_unavailable("looking up a published image failed")?
+        .ok_or(HttpError::NotFound)?;
+    Ok(send(
+        &app.generations.blobs,
+        &MediaObject::of(&img, variant),
+        "public, no-cache",
+        &headers,
+        false,
+    )
+    .await)
 }
 
 #[derive(Debug, Deserialize)]
@@ -299,26 +239,36 @@ pub struct Signed {
 /// crawlers. The signature and expiry are checked first (no database
 /// read for a forged URL), then the link must still be open.
 pub async fn og_image(
-    State(gens): State<Generations>,
+    State(app): State<AppState>,
     Path((link, image)): Path<(String, String)>,
     Query(q): Query<Signed>,
     headers: HeaderMap,
-) -> Response {
+) -> Result<Response, HttpError> {
     let (Ok(link), Ok(image)) = (Uuid::parse_str(&link), Uuid::parse_str(&image)) else {
-        return not_found();
+        return Err(HttpError::NotFound);
     };
     let now = Utc::now();
-    if !gens.signer.verify(link, image, q.exp, &q.sig, now) {
-        return not_found();
+    if !app
+        .generations
+        .signer
+        .verify(link, image, q.exp, &q.sig, now)
+    {
+        return Err(HttpError::NotFound);
     }
-    let sharing = Sharing {
-        db: gens.db.clone(),
-    };
-    match sharing.resolve_image_by_link_id(link, image, now).await {
-        Ok(Some(s)) => {
-            noindex(send_shared(&gens, &s, Variant::Preview, "no-store", &headers).await)
-        }
-        Ok(None) => not_found(),
-        Err(e) => lookup_failed(&e),
-    }
+    let shared = app
+        .sharing
+        .resolve_image_by_link_id(link, image, now)
+        .await
+        .or_unavailable("looking up a shared preview failed")?
+        .ok_or(HttpError::NotFound)?;
+    Ok(noindex(
+        send_shared(
+            &app.generations,
+            &shared,
+            Variant::Preview,
+            "no-store",
+            &headers,
+        )
+        .await,
+    ))
 }

@@ -12,7 +12,7 @@ pub async fn live() -> &'static str {
 
 /// `GET /readyz`: the database answers; 503 otherwise (cause in the log).
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    match uni1_domain::health::database_ready(&state.db).await {
+    match uni1_domain::support::health::database_ready(&state.db).await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(e) => {
             tracing::error!(error = %uni1_app::error::chain(&e), "readiness check failed");

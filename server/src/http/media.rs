@@ -23,35 +23,26 @@ use http::{header, HeaderMap, HeaderValue, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use uni1_app::session::RequestAuth;
+use uni1_app::state::AppState;
 use uni1_domain::generation::progress::StreamRefused;
 use uni1_domain::generation::service::{MediaObject, UploadError, Variant};
 use uni1_domain::generation::Generations;
-use uni1_domain::rate_limit::RetryAfter;
+use uni1_domain::support::rate_limit::RetryAfter;
 use uuid::Uuid;
 
+use super::error::{HttpError, OrUnavailable as _};
+
 pub(crate) fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, "Not found").into_response()
+    HttpError::NotFound.into_response()
 }
 
 /// 429 with `what`, when to try again, and `Retry-After`.
-pub(crate) fn too_many(retry: RetryAfter, what: &str) -> Response {
-    let secs = retry.seconds();
-    let mut r = (
-        StatusCode::TOO_MANY_REQUESTS,
-        format!("{what} Try again in {secs} seconds."),
-    )
-        .into_response();
-    r.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-    r
+pub(crate) fn too_many(retry: RetryAfter, what: &'static str) -> Response {
+    HttpError::TooMany { retry, what }.into_response()
 }
 
 pub(crate) fn unavailable() -> Response {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "The image is unavailable right now. Try again in a moment.",
-    )
-        .into_response()
+    HttpError::Unavailable.into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,27 +58,27 @@ pub async fn media(
     Path((image, variant)): Path<(String, String)>,
     Query(query): Query<MediaQuery>,
     headers: HeaderMap,
-) -> Response {
+) -> Result<Response, HttpError> {
     let (Some(user), Ok(image), Some(variant)) = (
         auth.user.as_ref(),
         Uuid::parse_str(&image),
         Variant::parse(&variant),
     ) else {
-        return not_found();
+        return Err(HttpError::NotFound);
     };
     if variant == Variant::Original {
-        if let Err(retry) = gens.limits.media_original(user.id) {
-            return too_many(retry, "Too many downloads of originals.");
-        }
+        gens.limits
+            .media_original(user.id)
+            .map_err(|retry| HttpError::TooMany {
+                retry,
+                what: "Too many downloads of originals.",
+            })?;
     }
-    let object = match gens.media_for_owner(user.id, image, variant).await {
-        Ok(Some(o)) => o,
-        Ok(None) => return not_found(),
-        Err(e) => {
-            tracing::error!(error = %uni1_app::error::chain(&e), "looking up an image failed");
-            return unavailable();
-        }
-    };
+    let object = gens
+        .media_for_owner(user.id, image, variant)
+        .await
+        .or_unavailable("looking up an image failed")?
+        .ok_or(HttpError::NotFound)?;
     // `no-cache`: the browser keeps the image but asks again each time
     // (a 304 with the ETag), so it stops being shown after sign-out,
     // deletion or expiry instead of living on in the cache for a day.
@@ -101,7 +92,7 @@ pub async fn media(
     .await;
     r.headers_mut()
         .insert(header::VARY, HeaderValue::from_static("Cookie"));
-    r
+    Ok(r)
 }
 
 /// The decrypted `object` with its type, `cache` policy, ETag (answering
@@ -352,15 +343,12 @@ pub async fn upload_reference(
 /// Not cached anywhere, so revoking a link takes effect at once; a wrong,
 /// revoked or expired link is a 404.
 pub async fn shared_image(
-    State(gens): State<Generations>,
+    State(app): State<AppState>,
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let sharing = uni1_domain::sharing::Sharing {
-        db: gens.db.clone(),
-    };
-    let image = match sharing.resolve(&token, Utc::now()).await {
-        Ok(Some(uni1_domain::sharing::Shared::Image { image, .. })) => image,
+    let image = match app.sharing.resolve(&token, Utc::now()).await {
+        Ok(Some(uni1_domain::library::sharing::Shared::Image { image, .. })) => image,
         Ok(_) => return not_found(),
         Err(e) => {
             tracing::error!(error = %uni1_app::error::chain(&e), "resolving a share link failed");
@@ -368,7 +356,7 @@ pub async fn shared_image(
         }
     };
     let object = MediaObject::of(&image.image, Variant::Preview);
-    let mut r = send(&gens.blobs, &object, "no-store", &headers, false).await;
+    let mut r = send(&app.generations.blobs, &object, "no-store", &headers, false).await;
     r.headers_mut()
         .insert("x-robots-tag", HeaderValue::from_static("noindex"));
     r

@@ -35,7 +35,7 @@ use serde::Deserialize;
 use uni1_app::session::{CookieSettings, RequestAuth};
 use uni1_domain::accounts::providers::{Provider, ProviderFlow, ProviderOutcome, ProviderProfile};
 use uni1_domain::accounts::{AccountError, Accounts};
-use uni1_domain::rate_limit::{RateLimits, RetryAfter};
+use uni1_domain::support::rate_limit::{RateLimits, RetryAfter};
 
 /// Google (or any OpenID provider) settings.
 #[derive(Clone, Debug)]

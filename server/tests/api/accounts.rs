@@ -7,105 +7,11 @@ use sea_orm::{
 };
 use uni1_domain::entities::{audit_log, mail_outbox, session, user};
 
+use crate::fixtures::{
+    confirm, last_mail, mail_of_kind, opened, sign_in, sign_up, token_in, PASSWORD,
+};
 use crate::on_both_backends;
 use crate::support::{TestApp, Visitor, SAFARI_IPHONE, SESSION_COOKIE};
-
-pub const PASSWORD: &str = "correct horse battery staple";
-
-/// The newest queued mail to `to`, its bodies opened.
-pub async fn last_mail(app: &TestApp, to: &str) -> mail_outbox::Model {
-    let mail = mail_outbox::Entity::find()
-        .filter(mail_outbox::Column::ToAddress.eq(to))
-        .order_by_desc(mail_outbox::Column::CreatedAt)
-        .one(&app.db)
-        .await
-        .expect("query")
-        .unwrap_or_else(|| panic!("no mail to {to}"));
-    opened(app, mail)
-}
-
-/// `mail` with its sealed bodies opened, the way delivery reads them.
-pub fn opened(app: &TestApp, mut mail: mail_outbox::Model) -> mail_outbox::Model {
-    let bodies = uni1_domain::mail::open_bodies(&app.key, &mail).expect("the mail opens");
-    mail.text_body = bodies.text;
-    mail.html_body = bodies.html;
-    mail
-}
-
-/// The newest mail of `kind` to `to`, waiting for it a little: some mail
-/// (a reset link) is queued in the background after the answer.
-pub async fn mail_of_kind(app: &TestApp, to: &str, kind: &str) -> mail_outbox::Model {
-    for _ in 0..100 {
-        let found = mail_outbox::Entity::find()
-            .filter(mail_outbox::Column::ToAddress.eq(to))
-            .filter(mail_outbox::Column::Kind.eq(kind))
-            .order_by_desc(mail_outbox::Column::CreatedAt)
-            .one(&app.db)
-            .await
-            .expect("query");
-        if let Some(mail) = found {
-            return opened(app, mail);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("no {kind} mail to {to}");
-}
-
-/// The token in a mail's link.
-pub fn token_in(text: &str) -> String {
-    let start = text.find("token=").expect("a link with a token") + "token=".len();
-    text[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect()
-}
-
-/// Confirms `email` with the link from its confirmation mail.
-pub async fn confirm(app: &TestApp, email: &str, visitor: &Visitor) {
-    let token = token_in(&last_mail(app, email).await.text_body);
-    let r = app
-        .post_as("/api/confirm_email", &[("token", &token)], visitor)
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-}
-
-pub async fn sign_up(app: &TestApp, email: &str, visitor: &Visitor) -> crate::support::Reply {
-    app.post_as(
-        "/api/sign_up",
-        &[
-            ("display_name", "Ada Lovelace"),
-            ("email", email),
-            ("password", PASSWORD),
-            ("adult", "on"),
-            ("terms", "on"),
-        ],
-        visitor,
-    )
-    .await
-}
-
-pub async fn sign_in(
-    app: &TestApp,
-    email: &str,
-    password: &str,
-    visitor: &mut Visitor,
-) -> crate::support::Reply {
-    let r = app
-        .post_as(
-            "/api/sign_in",
-            &[
-                ("email", email),
-                ("password", password),
-                ("next", "/settings/security"),
-            ],
-            visitor,
-        )
-        .await;
-    if r.status == 200 {
-        visitor.keep_cookie(&r);
-    }
-    r
-}
 
 async fn me(app: &TestApp, visitor: &Visitor) -> serde_json::Value {
     let r = app.post_as("/api/me", &[], visitor).await;
@@ -665,7 +571,7 @@ on_both_backends!(
         sign_up(&app, "bystander@example.org", &owner).await;
         // Ten wrong passwords, each from another address: no per-address
         // limit sees them, the account's budget does.
-        for i in 0..uni1_domain::rate_limit::ACCOUNT_FAILURES {
+        for i in 0..uni1_domain::support::rate_limit::ACCOUNT_FAILURES {
             let mut guesser = Visitor::new(&format!("192.0.2.{}", 100 + i));
             let r = sign_in(&app, "paused@example.org", "wrong guess here", &mut guesser).await;
             assert_eq!(r.status, 422, "{}", r.body);
@@ -826,7 +732,7 @@ on_both_backends!(
         let r = app
             .post_as(
                 "/api/confirm_two_factor",
-                &[("code", &crate::two_factor::code_at(&secret, 0))],
+                &[("code", &crate::fixtures::code_at(&secret, 0))],
                 &v,
             )
             .await;

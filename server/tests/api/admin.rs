@@ -4,7 +4,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uni1_domain::entities::{audit_log, user};
 use uni1_server::config::AdminCommand;
 
-use crate::accounts::{sign_in, PASSWORD};
+use crate::fixtures::{sign_in, PASSWORD};
 use crate::on_both_backends;
 use crate::support::{TestApp, Visitor};
 

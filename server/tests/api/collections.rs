@@ -6,38 +6,14 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::Read as _;
-use std::time::Duration;
 
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uni1_domain::entities::{collection_image, image};
 use uuid::Uuid;
 
-use crate::generation::{drain, input, member};
+use crate::fixtures::{images, member};
 use crate::on_both_backends;
 use crate::support::{TestApp, Visitor};
-
-/// Makes `count` images for `user` and returns them.
-pub(crate) async fn images(
-    app: &TestApp,
-    user: Uuid,
-    key: &str,
-    prompt: &str,
-    count: u32,
-) -> Vec<image::Model> {
-    let v = app
-        .gens
-        .submit(user, true, input(key, prompt, count))
-        .await
-        .unwrap();
-    drain(&app.gens, Duration::from_secs(30)).await;
-    let rows = image::Entity::find()
-        .filter(image::Column::GenerationId.eq(v.id))
-        .all(&app.db)
-        .await
-        .unwrap();
-    assert_eq!(rows.len(), count as usize);
-    rows
-}
 
 async fn create(app: &TestApp, who: &Visitor, name: &str) -> String {
     let r = app

@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use uni1_domain::entities::{generation, image};
-use uni1_domain::gallery::{Cursor, Gallery, GalleryQuery};
+use uni1_domain::library::gallery::{Cursor, Gallery, GalleryQuery};
 use uuid::Uuid;
 
-use crate::generation::{drain, input, member};
+use crate::fixtures::{drain, input, member};
 use crate::on_both_backends;
 use crate::support::{TestApp, Visitor};
 
@@ -777,13 +777,13 @@ fn refs<'a>(f: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
 on_both_backends!(
     zip_downloads_run_at_most_two_at_once_per_person,
     |app: TestApp| async move {
-        use uni1_domain::rate_limit::ZIP_STREAMS_PER_PERSON;
+        use uni1_domain::support::rate_limit::ZIP_STREAMS_PER_PERSON;
         let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.90").await;
-        let img = crate::collections::images(&app, alice_id, "key-zip-limit", "zipped", 1)
+        let img = crate::fixtures::images(&app, alice_id, "key-zip-limit", "zipped", 1)
             .await
             .remove(0);
         let zip = || {
-            crate::generation::open_as(
+            crate::fixtures::open_as(
                 &app,
                 http::Request::post("/gallery/selection")
                     .header("content-type", "application/x-www-form-urlencoded"),

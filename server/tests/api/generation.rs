@@ -10,69 +10,13 @@ use std::time::Duration;
 
 use object_store::ObjectStoreExt as _;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-use uni1_domain::credits;
+use uni1_domain::billing::credits;
 use uni1_domain::entities::{credit_ledger, generation, image, moderation_flag, user};
-use uni1_domain::generation::{status, worker, Catalog, Generations, ModelEntry, SubmitInput};
+use uni1_domain::generation::{status, Catalog, ModelEntry, SubmitInput};
 
-use crate::accounts::{confirm, sign_in, sign_up, PASSWORD};
+use crate::fixtures::{drain, input, member, open_as};
 use crate::on_both_backends;
 use crate::support::{TestApp, Visitor};
-
-/// A signed-in person with a confirmed address.
-pub(crate) async fn member(app: &TestApp, email: &str, ip: &str) -> (Visitor, uuid::Uuid) {
-    let mut v = Visitor::new(ip);
-    let r = sign_up(app, email, &v).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    confirm(app, email, &v).await;
-    let r = sign_in(app, email, PASSWORD, &mut v).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let id = user::Entity::find()
-        .filter(user::Column::EmailKey.eq(email))
-        .one(&app.db)
-        .await
-        .expect("query")
-        .expect("the account")
-        .id;
-    (v, id)
-}
-
-pub(crate) fn input(key: &str, prompt: &str, count: u32) -> SubmitInput {
-    SubmitInput {
-        idempotency_key: key.into(),
-        model_id: "builtin".into(),
-        prompt: prompt.into(),
-        aspect_ratio: "1:1".into(),
-        count,
-        seed: Some(7),
-        ..Default::default()
-    }
-}
-
-/// Runs a worker until every job is final (or `limit` passes).
-pub(crate) async fn drain(gens: &Generations, limit: Duration) {
-    let gens2 = gens.clone();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(async move {
-        worker::run(gens2, "test-worker".into(), 2, async {
-            rx.await.ok();
-        })
-        .await;
-    });
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        let pending = generation::Entity::find()
-            .filter(generation::Column::Status.is_in([status::QUEUED, status::RUNNING]))
-            .count(&gens.db)
-            .await
-            .expect("count");
-        if pending == 0 || tokio::time::Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
-    tx.send(()).ok();
-    handle.await.ok();
-}
 
 async fn settled_entries(app: &TestApp, job: uuid::Uuid) -> Vec<credit_ledger::Model> {
     credit_ledger::Entity::find()
@@ -384,11 +328,11 @@ on_both_backends!(
 );
 
 /// A model server on loopback and a catalog whose models call it.
-async fn model_server() -> (uni1_models::server::ModelServer, url::Url) {
+async fn model_server() -> (uni1_model_server::ModelServer, url::Url) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = url::Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
     let server =
-        uni1_models::server::ModelServer::new("test-key", "whsec_dGVzdC1zZWNyZXQtdGVzdC1zZWNyZXQ=")
+        uni1_model_server::ModelServer::new("test-key", "whsec_dGVzdC1zZWNyZXQtdGVzdC1zZWNyZXQ=")
             .with_public_base(base.clone());
     let router = server.router();
     tokio::spawn(async move {
@@ -426,7 +370,7 @@ on_both_backends!(
         };
 
         // Two 500s then success: retried, charged once.
-        server.inject(uni1_models::server::Fault::ServerError, 2);
+        server.inject(uni1_model_server::Fault::ServerError, 2);
         let ok = gens
             .submit(alice_id, true, remote("key-retry-001", "retry"))
             .await
@@ -442,7 +386,7 @@ on_both_backends!(
 
         // Always 429: out of attempts -> failed, credits back, plain words.
         // As many 429s as attempts (3): every attempt is refused.
-        server.inject(uni1_models::server::Fault::TooManyRequests, 3);
+        server.inject(uni1_model_server::Fault::TooManyRequests, 3);
         let failed = gens
             .submit(alice_id, true, remote("key-retry-002", "busy"))
             .await
@@ -501,7 +445,7 @@ impl WorkerEnv {
         std::fs::create_dir_all(dir.join("objects")).unwrap();
         Self {
             dir,
-            key: uni1_domain::crypto::AppKey::generate_base64(),
+            key: uni1_domain::support::crypto::AppKey::generate_base64(),
         }
     }
 
@@ -582,10 +526,7 @@ async fn worker_processes_share_the_queue_and_survive_sigkill() {
             };
 
             // A worker process takes a slow job and is killed mid-job.
-            server.inject(
-                uni1_models::server::Fault::Latency(Duration::from_secs(4)),
-                1,
-            );
+            server.inject(uni1_model_server::Fault::Latency(Duration::from_secs(4)), 1);
             let slow = gens
                 .submit(alice_id, true, remote("key-sigkill-01".into()))
                 .await
@@ -828,7 +769,7 @@ on_both_backends!(
         for (i, user) in users.into_iter().enumerate() {
             let (db, policy, gens) = (app.db.clone(), app.gens.credits, app.gens.clone());
             grants.push(tokio::spawn(async move {
-                uni1_domain::credits::ensure_account(&db, user, &policy).await
+                uni1_domain::billing::credits::ensure_account(&db, user, &policy).await
             }));
             submits.push(tokio::spawn(async move {
                 gens.submit(user, true, input(&format!("key-race-{i:04}"), "race", 4))
@@ -846,31 +787,6 @@ on_both_backends!(
         drain(&app.gens, Duration::from_secs(30)).await;
     }
 );
-
-/// Sends `request` as `visitor` and returns the response unread, so a
-/// streaming body (events, ZIP) stays open until it is dropped.
-pub(crate) async fn open_as(
-    app: &TestApp,
-    request: http::request::Builder,
-    body: axum::body::Body,
-    visitor: &Visitor,
-) -> axum::response::Response {
-    use tower::ServiceExt as _;
-    let mut request = request
-        .header("host", "uni1.test")
-        .header("origin", crate::support::ORIGIN)
-        .header("user-agent", visitor.user_agent);
-    if let Some(cookie) = &visitor.cookie {
-        request = request.header("cookie", cookie);
-    }
-    let mut request = request.body(body).unwrap();
-    request
-        .extensions_mut()
-        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(
-            visitor.ip, 40000,
-        )));
-    app.router.clone().oneshot(request).await.unwrap()
-}
 
 async fn open_events(app: &TestApp, visitor: &Visitor) -> axum::response::Response {
     open_as(
@@ -1149,7 +1065,7 @@ on_both_backends!(
     reference_uploads_have_a_quota_and_a_rate_limit,
     |app: TestApp| async move {
         use uni1_domain::generation::service::MAX_LIVE_UPLOADS;
-        use uni1_domain::rate_limit::UPLOADS_PER_HOUR;
+        use uni1_domain::support::rate_limit::UPLOADS_PER_HOUR;
         let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.35").await;
         let (bob, _) = member(&app, "bob@uni1.test", "203.0.113.36").await;
         let png = uni1_imaging::render_builtin_png("reference", 1, 16, 16, None);
@@ -1203,7 +1119,7 @@ on_both_backends!(
 on_both_backends!(
     downloads_of_originals_are_rate_limited_per_person,
     |app: TestApp| async move {
-        use uni1_domain::rate_limit::ORIGINALS_PER_10_MINUTES;
+        use uni1_domain::support::rate_limit::ORIGINALS_PER_10_MINUTES;
         let (alice, _) = member(&app, "alice@uni1.test", "203.0.113.37").await;
         let (bob, _) = member(&app, "bob@uni1.test", "203.0.113.38").await;
         let path = format!("/media/{}/original", uuid::Uuid::now_v7());

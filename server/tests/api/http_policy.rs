@@ -232,16 +232,16 @@ on_both_backends!(
     private_answers_are_not_stored_and_media_revalidates,
     |app: TestApp| async move {
         let (alice, alice_id) =
-            crate::generation::member(&app, "cache@uni1.test", "198.51.100.90").await;
+            crate::fixtures::member(&app, "cache@uni1.test", "198.51.100.90").await;
         app.gens
             .submit(
                 alice_id,
                 true,
-                crate::generation::input("key-cache-01", "a boat", 1),
+                crate::fixtures::input("key-cache-01", "a boat", 1),
             )
             .await
             .unwrap();
-        crate::generation::drain(&app.gens, std::time::Duration::from_secs(30)).await;
+        crate::fixtures::drain(&app.gens, std::time::Duration::from_secs(30)).await;
 
         // A signed-in page and a server function's answer.
         let page = app.get_as("/gallery", &alice).await;
@@ -310,7 +310,7 @@ async fn the_dev_outbox_answers_this_machine_only() {
     with_outbox(
         |_| {},
         |app: TestApp| async move {
-            crate::accounts::sign_up(&app, "local@example.org", &Visitor::new("127.0.0.1")).await;
+            crate::fixtures::sign_up(&app, "local@example.org", &Visitor::new("127.0.0.1")).await;
             let r = app.get("/dev/outbox").await;
             assert_eq!(r.status, 200, "the local set-up shows it");
             assert!(r.body.contains("to local@example.org"), "{}", r.body);
@@ -337,7 +337,7 @@ async fn the_dev_outbox_is_off_on_a_reachable_listen_address() {
     with_outbox(
         |args| args.listen = Some("0.0.0.0:3000".parse().unwrap()),
         |app: TestApp| async move {
-            crate::accounts::sign_up(&app, "exposed@example.org", &Visitor::new("127.0.0.1")).await;
+            crate::fixtures::sign_up(&app, "exposed@example.org", &Visitor::new("127.0.0.1")).await;
             let r = app.get("/dev/outbox").await;
             assert_eq!(r.status, 404);
             assert!(!r.body.contains("exposed@example.org"));

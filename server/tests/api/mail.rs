@@ -14,7 +14,7 @@ use uni1_domain::entities::mail_outbox;
 use uni1_domain::mail::delivery::{deliver_due, purge_old, Transport, RETENTION};
 use uni1_domain::mail::open_bodies;
 
-use crate::accounts::{last_mail, sign_in, sign_up, token_in, PASSWORD};
+use crate::fixtures::{last_mail, sign_in, sign_up, token_in, PASSWORD};
 use crate::on_both_backends;
 use crate::support::{run_with, Backend, TestApp, Visitor};
 

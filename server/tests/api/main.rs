@@ -2,6 +2,7 @@
 //! database per test, on SQLite and on PostgreSQL. One binary for all of
 //! them (fast to link); one module per feature.
 
+mod fixtures;
 mod support;
 
 mod accounts;

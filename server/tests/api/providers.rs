@@ -6,10 +6,9 @@
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use uni1_domain::entities::{oauth_state, user_identity};
 
-use crate::accounts::{sign_in, sign_up, PASSWORD};
+use crate::fixtures::{code_at, sign_in, sign_up, PASSWORD};
 use crate::on_both_backends;
 use crate::support::{run_configured, Backend, TestApp, Visitor, ORIGIN};
-use crate::two_factor::code_at;
 
 fn issuer() -> Option<String> {
     match std::env::var("UNI1_TEST_OIDC_ISSUER") {
@@ -338,7 +337,7 @@ async fn github_never_links_itself_to_an_existing_account_by_address() {
         // A verified address that belongs to a confirmed account: not
         // linked, nobody signed in; the owner is told to link from settings.
         sign_up(&app, "grace@example.org", &v).await;
-        crate::accounts::confirm(&app, "grace@example.org", &v).await;
+        crate::fixtures::confirm(&app, "grace@example.org", &v).await;
         let mut browser = Visitor::new("198.51.100.94");
         let callback = provider_round_trip(
             &app,
@@ -407,7 +406,7 @@ async fn signed_in_people_link_a_provider_from_settings() {
     with_providers(|app: TestApp| async move {
         let mut v = Visitor::new("198.51.100.95");
         sign_up(&app, "linus@example.org", &v).await;
-        crate::accounts::confirm(&app, "linus@example.org", &v).await;
+        crate::fixtures::confirm(&app, "linus@example.org", &v).await;
         sign_in(&app, "linus@example.org", PASSWORD, &mut v).await;
         // Linking works even when the provider's address differs (and is unverified).
         let callback = provider_round_trip(
@@ -431,7 +430,7 @@ async fn signed_in_people_link_a_provider_from_settings() {
         // The same GitHub identity cannot be linked to a second account.
         let mut other = Visitor::new("198.51.100.96");
         sign_up(&app, "other@example.org", &other).await;
-        crate::accounts::confirm(&app, "other@example.org", &other).await;
+        crate::fixtures::confirm(&app, "other@example.org", &other).await;
         sign_in(&app, "other@example.org", PASSWORD, &mut other).await;
         let callback = provider_round_trip(
             &app,
@@ -666,7 +665,7 @@ on_both_backends!(
         // The owner opens the link from the mail, in a browser signed in
         // to nothing.
         let owner = Visitor::new("198.51.100.131");
-        crate::accounts::confirm(&app, "victim2@example.org", &owner).await;
+        crate::fixtures::confirm(&app, "victim2@example.org", &owner).await;
 
         assert!(
             app.post_as("/api/me", &[], &squatter)

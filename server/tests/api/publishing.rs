@@ -8,10 +8,9 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uni1_domain::entities::{image, mail_outbox, moderation_flag};
 use uni1_domain::generation::ContentPolicy;
-use uni1_domain::publishing::{PublishError, Publishing};
+use uni1_domain::library::publishing::{PublishError, Publishing};
 
-use crate::collections::images;
-use crate::generation::member;
+use crate::fixtures::{images, member};
 use crate::on_both_backends;
 use crate::support::TestApp;
 
@@ -279,7 +278,7 @@ on_both_backends!(
         // that day); the third 44 hours after the first.
         set_expiry(a[1].id, expires + hour * 12).await;
         set_expiry(later[0].id, expires + hour * 44).await;
-        let run = |at| uni1_domain::reminders::queue_due(&app.db, &ctx, &app.key, at, 50);
+        let run = |at| uni1_domain::library::reminders::queue_due(&app.db, &ctx, &app.key, at, 50);
         let reminder_mails = || async {
             mail_outbox::Entity::find()
                 .filter(mail_outbox::Column::Kind.eq("expiry_reminder"))
@@ -327,7 +326,7 @@ on_both_backends!(
         // Bob opts in late: his image, already inside the 7 days, is reminded
         // about on the next run; an image already expired is not.
         set_expiry(b[0].id, due + day * 3).await;
-        uni1_domain::reminders::set_opt_in(&app.db, bob_id, true)
+        uni1_domain::library::reminders::set_opt_in(&app.db, bob_id, true)
             .await
             .unwrap();
         assert_eq!(

@@ -9,7 +9,7 @@ use std::time::Duration;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uni1_domain::entities::{image, share_link};
 
-use crate::generation::{drain, input, member};
+use crate::fixtures::{drain, input, member};
 use crate::on_both_backends;
 use crate::support::TestApp;
 
@@ -168,11 +168,11 @@ on_both_backends!(
         assert_eq!(app.get(&og_path).await.status, 404);
 
         // An expired link, and a link to an image past its download window.
-        let sharing = uni1_domain::sharing::Sharing { db: app.db.clone() };
+        let sharing = uni1_domain::library::sharing::Sharing { db: app.db.clone() };
         let (_, token2) = sharing
             .create(
                 alice_id,
-                uni1_domain::sharing::ShareTarget::Image(img.id),
+                uni1_domain::library::sharing::ShareTarget::Image(img.id),
                 Some(1),
             )
             .await
@@ -187,7 +187,7 @@ on_both_backends!(
         let (_, token3) = sharing
             .create(
                 alice_id,
-                uni1_domain::sharing::ShareTarget::Image(img.id),
+                uni1_domain::library::sharing::ShareTarget::Image(img.id),
                 None,
             )
             .await
@@ -200,7 +200,7 @@ on_both_backends!(
             sharing
                 .create(
                     alice_id,
-                    uni1_domain::sharing::ShareTarget::Image(img.id),
+                    uni1_domain::library::sharing::ShareTarget::Image(img.id),
                     None
                 )
                 .await
@@ -214,10 +214,10 @@ on_both_backends!(
     the_collections_migration_keeps_image_links,
     |app: TestApp| async move {
         use sea_orm::{ConnectionTrait as _, FromQueryResult as _};
-        use uni1_domain::sharing::{ShareTarget, Shared, Sharing};
+        use uni1_domain::library::sharing::{ShareTarget, Shared, Sharing};
         use uni1_migration::MigratorTrait as _;
         let (_, alice_id) = member(&app, "alice@uni1.test", "203.0.113.62").await;
-        let img = crate::collections::images(&app, alice_id, "key-share-mig1", "kept link", 1)
+        let img = crate::fixtures::images(&app, alice_id, "key-share-mig1", "kept link", 1)
             .await
             .remove(0);
         let sharing = Sharing { db: app.db.clone() };
@@ -280,17 +280,17 @@ fn og_path(page: &str) -> String {
 on_both_backends!(
     hiding_an_image_takes_it_down_from_every_share_link,
     |app: TestApp| async move {
-        use uni1_domain::sharing::{ShareTarget, Sharing};
+        use uni1_domain::library::sharing::{ShareTarget, Sharing};
         let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.63").await;
         let imgs =
-            crate::collections::images(&app, alice_id, "key-takedown-1", "a tall kite", 2).await;
+            crate::fixtures::images(&app, alice_id, "key-takedown-1", "a tall kite", 2).await;
         let (hidden, kept) = (imgs[0].id, imgs[1].id);
         let sharing = Sharing { db: app.db.clone() };
         let (_, image_token) = sharing
             .create(alice_id, ShareTarget::Image(hidden), None)
             .await
             .unwrap();
-        let collections = uni1_domain::collections::Collections::new(app.db.clone());
+        let collections = uni1_domain::library::collections::Collections::new(app.db.clone());
         let c = collections.create(alice_id, "Kites").await.unwrap();
         collections
             .add(alice_id, c.id, &[hidden, kept])
@@ -322,10 +322,12 @@ on_both_backends!(
         // The collection's preview for chat apps is its newest image.
         let collection_og = og_path(&listing.body);
 
-        assert!(uni1_domain::publishing::Publishing::new(app.db.clone())
-            .hide(hidden)
-            .await
-            .unwrap());
+        assert!(
+            uni1_domain::library::publishing::Publishing::new(app.db.clone())
+                .hide(hidden)
+                .await
+                .unwrap()
+        );
 
         // After: the same 404 as a revoked link, on every path.
         let page = app.get(&format!("/s/{image_token}")).await;
@@ -368,9 +370,9 @@ on_both_backends!(
     open_share_links_are_capped_per_person,
     |app: TestApp| async move {
         use sea_orm::ActiveModelTrait as _;
-        use uni1_domain::sharing::MAX_OPEN_LINKS;
+        use uni1_domain::library::sharing::MAX_OPEN_LINKS;
         let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.64").await;
-        let img = crate::collections::images(&app, alice_id, "key-many-links", "linked", 1)
+        let img = crate::fixtures::images(&app, alice_id, "key-many-links", "linked", 1)
             .await
             .remove(0);
         let image_id = img.id.to_string();

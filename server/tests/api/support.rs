@@ -30,7 +30,7 @@ pub const ORIGIN: &str = "http://uni1.test";
 pub struct TestApp {
     pub router: Router,
     pub db: DatabaseConnection,
-    pub key: uni1_domain::crypto::AppKey,
+    pub key: uni1_domain::support::crypto::AppKey,
     /// The generation service the router uses (in-memory object store unless
     /// the test configured another); tests run its worker themselves.
     pub gens: uni1_domain::generation::Generations,
@@ -355,39 +355,25 @@ where
         return;
     };
     let settings = settings_with(database.url.clone(), public_url, configure);
-    let db = uni1_server::db::connect(&settings.database)
+    let db = uni1_server::startup::open_database(&settings.database)
         .await
-        .expect("connect");
-    uni1_server::db::migrate(&db).await.expect("migrate");
+        .expect("connect and migrate");
     let leptos = leptos::config::LeptosOptions::builder()
         .output_name("uni1")
         .site_root(site_root())
         .build();
-    let key = uni1_domain::crypto::AppKey::from_base64(&match &settings.app_key {
+    let key = uni1_domain::support::crypto::AppKey::from_base64(&match &settings.app_key {
         Some(k) => secrecy::ExposeSecret::expose_secret(k).to_owned(),
-        None => uni1_domain::crypto::AppKey::generate_base64(),
+        None => uni1_domain::support::crypto::AppKey::generate_base64(),
     })
     .expect("a valid key");
-    let wakeups = uni1_models::predictions::Wakeups::default();
-    let mut gens = uni1_server::generation::build(
-        &settings.generation,
-        db.clone(),
-        &key,
-        &settings.public_origin(),
-        &wakeups,
-    )
-    .expect("generation settings");
-    gens.queue.poll_interval = std::time::Duration::from_millis(20);
-    gens.queue.retry_base = std::time::Duration::from_millis(10);
+    let mut services = uni1_server::startup::Services::build(&settings, db.clone(), key.clone())
+        .expect("services");
+    services.generations.queue.poll_interval = std::time::Duration::from_millis(20);
+    services.generations.queue.retry_base = std::time::Duration::from_millis(10);
+    let gens = services.generations.clone();
     let app = TestApp {
-        router: uni1_server::app_with_generations(
-            &settings,
-            db.clone(),
-            leptos,
-            key.clone(),
-            gens.clone(),
-            wakeups,
-        ),
+        router: services.router(&settings, leptos),
         db: db.clone(),
         key,
         gens,

@@ -1,32 +1,13 @@
 //! Two-factor authentication with TOTP and recovery codes.
 
 use sea_orm::EntityTrait;
-use totp_rs::{Algorithm, Secret, TOTP};
 use uni1_domain::entities::two_factor;
 
-use crate::accounts::{sign_in, sign_up, PASSWORD};
+use crate::fixtures::{code_at, sign_in, sign_up, PASSWORD};
 use crate::on_both_backends;
 use crate::support::{TestApp, Visitor};
 
 const CHALLENGE_COOKIE: &str = "uni1_2fa";
-
-/// The TOTP code for `secret`, `offset_secs` from now.
-pub fn code_at(secret: &str, offset_secs: i64) -> String {
-    let totp = TOTP::new(
-        Algorithm::SHA1,
-        6,
-        1,
-        30,
-        Secret::Encoded(secret.to_owned())
-            .to_bytes()
-            .expect("base32"),
-        None,
-        String::new(),
-    )
-    .expect("totp");
-    let now = chrono::Utc::now().timestamp() + offset_secs;
-    totp.generate(u64::try_from(now).expect("positive"))
-}
 
 /// Signs in with the password; with two-factor on, keeps the challenge cookie.
 async fn first_factor(app: &TestApp, email: &str, ip: &str) -> Visitor {
@@ -58,7 +39,7 @@ on_both_backends!(
     |app: TestApp| async move {
         let mut v = Visitor::new("198.51.100.110");
         sign_up(&app, "tess@example.org", &v).await;
-        crate::accounts::confirm(&app, "tess@example.org", &v).await;
+        crate::fixtures::confirm(&app, "tess@example.org", &v).await;
         sign_in(&app, "tess@example.org", PASSWORD, &mut v).await;
 
         let setup = app.post_as("/api/begin_two_factor", &[], &v).await.json();
@@ -183,7 +164,7 @@ on_both_backends!(
     |app: TestApp| async move {
         let mut v = Visitor::new("198.51.100.115");
         sign_up(&app, "grind@example.org", &v).await;
-        crate::accounts::confirm(&app, "grind@example.org", &v).await;
+        crate::fixtures::confirm(&app, "grind@example.org", &v).await;
         sign_in(&app, "grind@example.org", PASSWORD, &mut v).await;
         let secret = app.post_as("/api/begin_two_factor", &[], &v).await.json()["secret"]
             .as_str()

@@ -3,7 +3,7 @@
 use sea_orm::EntityTrait;
 use uni1_domain::entities::underage_report;
 
-use crate::accounts::{sign_in, sign_up, PASSWORD};
+use crate::fixtures::{sign_in, sign_up, PASSWORD};
 use crate::on_both_backends;
 use crate::support::{TestApp, Visitor};
 

@@ -2,7 +2,7 @@
 
 use sea_orm::DatabaseConnection;
 
-use crate::error::{ResultExt, Unexpected};
+use crate::support::error::{ResultExt, Unexpected};
 
 /// Succeeds when the database answers a round trip.
 pub async fn database_ready(db: &DatabaseConnection) -> Result<(), Unexpected> {

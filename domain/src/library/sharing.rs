@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::accounts::token;
 use crate::entities::{collection, collection_image, generation, image, share_link};
-use crate::error::{ResultExt, Unexpected};
+use crate::support::error::{ResultExt, Unexpected};
 
 /// Longest expiry a link may be given, in days.
 pub const MAX_EXPIRY_DAYS: u32 = 365;
@@ -40,6 +40,12 @@ pub enum ShareTarget {
 #[derive(Clone, Debug)]
 pub struct Sharing {
     pub db: DatabaseConnection,
+}
+
+impl Sharing {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
 }
 
 /// A link as its owner sees it (never the token after creation).
@@ -96,13 +102,115 @@ pub enum Shared {
         image: SharedImage,
     },
     /// The page lists the images with
-    /// [`crate::gallery::Gallery::page`] for `owner` and this collection.
+    /// [`crate::library::gallery::Gallery::page`] for `owner` and this collection.
     Collection {
         link_id: Uuid,
         link_expires: Option<DateTime<Utc>>,
         owner: Uuid,
         collection: collection::Model,
     },
+}
+
+/// The preview image of a share page (OpenGraph), as a signed path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    /// Path and query of the signed, expiring preview URL (`/og/…`).
+    pub path: String,
+    pub width: i32,
+    pub height: i32,
+}
+
+/// What a share page shows.
+#[derive(Debug, Clone)]
+pub enum SharedContent {
+    Image(Box<SharedImage>),
+    /// One page of the collection's images still downloadable and not
+    /// hidden (expired images stay in the collection but are not shown).
+    Collection {
+        items: Vec<crate::library::gallery::GalleryItem>,
+        next_cursor: Option<crate::library::gallery::Cursor>,
+    },
+}
+
+/// A share page: its title, whether search engines may index it, its
+/// preview, and what it shows.
+#[derive(Debug, Clone)]
+pub struct SharedView {
+    pub title: String,
+    /// Only a published image's page may be indexed.
+    pub indexable: bool,
+    pub preview: Option<Preview>,
+    pub content: SharedContent,
+}
+
+/// The preview size of a `w` x `h` image.
+fn preview_size(w: i32, h: i32) -> (i32, i32) {
+    let side = |v: i32| u32::try_from(v).unwrap_or(0);
+    let (pw, ph) = uni1_imaging::preview_size(side(w), side(h));
+    (
+        i32::try_from(pw).unwrap_or(i32::MAX),
+        i32::try_from(ph).unwrap_or(i32::MAX),
+    )
+}
+
+impl Sharing {
+    /// What the link `token` shows, or `None` for a wrong, revoked or
+    /// expired link (all alike). For a collection, `cursor` pages through
+    /// its images, `page_size` at a time.
+    pub async fn view(
+        &self,
+        gallery: &crate::library::gallery::Gallery,
+        signer: &LinkSigner,
+        token: &str,
+        cursor: Option<crate::library::gallery::Cursor>,
+        page_size: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SharedView>, Unexpected> {
+        let Some(shared) = self.resolve(token, now).await? else {
+            return Ok(None);
+        };
+        let preview = |image: Uuid, width: i32, height: i32| {
+            let (width, height) = preview_size(width, height);
+            Preview {
+                path: signer.preview_path(shared.link_id(), image, shared.link_expires(), now),
+                width,
+                height,
+            }
+        };
+        let view = match &shared {
+            Shared::Image { image, .. } => SharedView {
+                title: image.prompt.clone(),
+                indexable: image.published,
+                preview: Some(preview(
+                    image.image.id,
+                    image.image.width,
+                    image.image.height,
+                )),
+                content: SharedContent::Image(Box::new(image.clone())),
+            },
+            Shared::Collection {
+                owner, collection, ..
+            } => {
+                let query = crate::library::gallery::GalleryQuery {
+                    collection_id: Some(collection.id),
+                    downloadable_only: true,
+                    without_hidden: true,
+                    ..Default::default()
+                };
+                let page = gallery.page(*owner, &query, cursor, page_size).await?;
+                SharedView {
+                    title: collection.name.clone(),
+                    indexable: false,
+                    preview: page.items.first().map(|i| preview(i.id, i.width, i.height)),
+                    content: SharedContent::Collection {
+                        items: page.items,
+                        next_cursor: page.next_cursor,
+                    },
+                }
+            }
+        };
+        Ok(Some(view))
+    }
 }
 
 impl Shared {

@@ -11,13 +11,13 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
+use uni1_model_server::{Fault, ModelServer};
 use uni1_models::builtin::Builtin;
 use uni1_models::openai::OpenAiImages;
 use uni1_models::predictions::{
     sign_webhook, verify_webhook, Predictions, SeenWebhooks, Wakeups, WebhookError,
     WEBHOOK_TOLERANCE_SECS,
 };
-use uni1_models::server::{Fault, ModelServer};
 use uni1_models::{
     AspectRatio, Capabilities, GenerationRequest, ImageData, ImageModel, JobHooks, NoHooks,
     Outbound, Outcome,

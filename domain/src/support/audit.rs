@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::accounts::ClientInfo;
 use crate::entities::audit_log;
-use crate::error::{ResultExt, Unexpected};
+use crate::support::error::{ResultExt, Unexpected};
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

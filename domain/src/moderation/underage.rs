@@ -7,10 +7,10 @@ use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
 use uuid::Uuid;
 
 use crate::accounts::ClientInfo;
-use crate::audit::truncate;
-use crate::email::{EmailAddress, EmailError};
 use crate::entities::underage_report;
-use crate::error::{ResultExt, Unexpected};
+use crate::support::audit::truncate;
+use crate::support::email::{EmailAddress, EmailError};
+use crate::support::error::{ResultExt, Unexpected};
 
 /// What is wrong with a report, one reason per field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -8,9 +8,9 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
 use uuid::Uuid;
 
-use crate::email::{EmailAddress, EmailError};
 use crate::entities::contact_message;
-use crate::error::{ResultExt, Unexpected};
+use crate::support::email::{EmailAddress, EmailError};
+use crate::support::error::{ResultExt, Unexpected};
 
 /// Longest accepted name, in characters.
 pub const NAME_MAX: usize = 100;

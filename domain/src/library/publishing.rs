@@ -19,9 +19,9 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entities::{generation, image, moderation_flag};
-use crate::error::{ResultExt, Unexpected};
-use crate::gallery::Cursor;
 use crate::generation::ContentPolicy;
+use crate::library::gallery::Cursor;
+use crate::support::error::{ResultExt, Unexpected};
 
 /// The most images one public page may hold.
 pub const MAX_PAGE: u64 = 60;
@@ -247,20 +247,19 @@ impl Publishing {
             .await
             .unexpected("reading a reported image's generation")?
             .ok_or(PublishError::NotFound)?;
-        moderation_flag::Entity::insert(moderation_flag::ActiveModel {
-            id: sea_orm::Set(Uuid::now_v7()),
-            user_id: sea_orm::Set(img.user_id),
-            generation_id: sea_orm::Set(Some(gen.id)),
-            image_id: sea_orm::Set(Some(img.id)),
-            prompt: sea_orm::Set(gen.prompt),
-            reason: sea_orm::Set(text.to_owned()),
-            source: sea_orm::Set("report".into()),
-            created_at: sea_orm::Set(Utc::now()),
-            reviewed_at: sea_orm::Set(None),
-        })
-        .exec_without_returning(&self.db)
-        .await
-        .unexpected("recording a report")?;
+        crate::moderation::flag(
+            &self.db,
+            crate::moderation::Flag {
+                owner: img.user_id,
+                generation: Some(gen.id),
+                image: Some(img.id),
+                prompt: &gen.prompt,
+                reason: text,
+                source: crate::moderation::Source::Report,
+            },
+            Utc::now(),
+        )
+        .await?;
         Ok(())
     }
 

@@ -22,7 +22,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entities::{credit_balance, credit_ledger};
-use crate::error::{ResultExt, Unexpected};
+use crate::support::error::{ResultExt, Unexpected};
 
 /// Ledger entry kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

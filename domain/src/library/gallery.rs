@@ -20,7 +20,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entities::{collection_image, generation, image};
-use crate::error::{ResultExt, Unexpected};
+use crate::support::error::{ResultExt, Unexpected};
 
 /// The most images one page may hold.
 pub const MAX_PAGE: u64 = 100;
@@ -152,8 +152,14 @@ impl GalleryItem {
         if self.purged() {
             return 0;
         }
-        ((self.expires_at - now).num_seconds().max(0) + 86_399) / 86_400
+        days_left(self.expires_at, now)
     }
+}
+
+/// Whole days until `expires_at`, rounded up (an image made today has the
+/// whole period left); 0 once it has passed. The one rule every page uses.
+pub fn days_left(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    ((expires_at - now).num_seconds().max(0) + 86_399) / 86_400
 }
 
 /// One page of the gallery.

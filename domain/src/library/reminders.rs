@@ -18,10 +18,10 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::crypto::AppKey;
 use crate::entities::{image, user};
-use crate::error::{ResultExt, Unexpected};
 use crate::mail::{self, templates, MailContext};
+use crate::support::crypto::AppKey;
+use crate::support::error::{ResultExt, Unexpected};
 
 /// How long before the end of the window the reminder goes out.
 pub const REMIND_DAYS: i64 = 7;
@@ -179,20 +179,12 @@ pub async fn opted_in(db: &DatabaseConnection, user_id: Uuid) -> Result<bool, Un
         .is_some_and(|u| u.expiry_reminders))
 }
 
-/// Queues due reminders every `interval` until the task is dropped (mail
-/// bodies sealed with `key`).
-pub async fn run(
-    db: DatabaseConnection,
-    ctx: MailContext,
-    key: AppKey,
-    interval: std::time::Duration,
-) {
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if let Err(e) = queue_due(&db, &ctx, &key, Utc::now(), 200).await {
-            tracing::error!(error = ?e, "expiry reminders failed");
-        }
+/// How often due reminders are queued.
+pub const INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// One pass: queues the due reminders (at most 200; the rest next time).
+pub async fn pass(db: &DatabaseConnection, ctx: &MailContext, key: &AppKey) {
+    if let Err(e) = queue_due(db, ctx, key, Utc::now(), 200).await {
+        tracing::error!(error = ?e, "expiry reminders failed");
     }
 }

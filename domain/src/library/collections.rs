@@ -4,8 +4,8 @@
 //!
 //! Every query filters on the owner: someone else's collection or image id
 //! behaves exactly like one that does not exist. The images of a collection
-//! are paged by [`crate::gallery::Gallery::page`] with
-//! [`crate::gallery::GalleryQuery::collection_id`] set, so they get the same
+//! are paged by [`crate::library::gallery::Gallery::page`] with
+//! [`crate::library::gallery::GalleryQuery::collection_id`] set, so they get the same
 //! keyset paging, filters and query bound as the gallery.
 
 use chrono::{DateTime, Utc};
@@ -17,7 +17,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entities::{collection, collection_image, image};
-use crate::error::{ResultExt, Unexpected};
+use crate::support::error::{ResultExt, Unexpected};
 
 /// Longest name, in characters.
 pub const MAX_NAME: usize = 80;

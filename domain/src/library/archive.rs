@@ -142,6 +142,102 @@ impl ZipStream {
     }
 }
 
+/// A person's chosen originals as one ZIP, read one file at a time: each
+/// original is read, decrypted and handed out before the next is read, so
+/// memory holds one image and the central directory. "Download selected
+/// images" streams it; the data export reuses it.
+pub struct OriginalsZip {
+    rows: std::vec::IntoIter<crate::entities::image::Model>,
+    zip: Option<ZipStream>,
+    names: std::collections::HashSet<String>,
+    blobs: uni1_storage::Blobs,
+}
+
+/// Why the next piece of an [`OriginalsZip`] could not be made (logged
+/// with its cause where it happens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ZipError {
+    #[error("an image could not be read from storage")]
+    Storage,
+    #[error("the archive could not be built")]
+    Archive,
+}
+
+impl OriginalsZip {
+    /// The originals among `ids` that belong to `user` and are still kept,
+    /// newest first; `None` when there is none.
+    pub async fn open(
+        db: &sea_orm::DatabaseConnection,
+        blobs: &uni1_storage::Blobs,
+        user: uuid::Uuid,
+        ids: Vec<uuid::Uuid>,
+    ) -> Result<Option<Self>, crate::Unexpected> {
+        use crate::entities::image;
+        use crate::support::error::ResultExt as _;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+        let rows = image::Entity::find()
+            .filter(image::Column::UserId.eq(user))
+            .filter(image::Column::Id.is_in(ids))
+            .filter(image::Column::PurgedAt.is_null())
+            .order_by_desc(image::Column::CreatedAt)
+            .all(db)
+            .await
+            .unexpected("reading images to download")?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            rows: rows.into_iter(),
+            zip: Some(ZipStream::new()),
+            names: std::collections::HashSet::new(),
+            blobs: blobs.clone(),
+        }))
+    }
+
+    /// The next bytes to send: one file's header and contents, then the
+    /// end of the archive, then `None`. An original whose object is
+    /// missing is left out (and logged).
+    pub async fn next_chunk(&mut self) -> Option<Result<Vec<u8>, ZipError>> {
+        use crate::generation::service::{MediaObject, Variant};
+        loop {
+            // Finished, or stopped by an error.
+            self.zip.as_ref()?;
+            let Some(img) = self.rows.next() else {
+                return self.zip.take().map(|zip| Ok(zip.finish()));
+            };
+            let object = MediaObject::of(&img, Variant::Original);
+            let data = match self.blobs.get(&object.path).await {
+                Ok(data) => data,
+                Err(uni1_storage::StorageError::NotFound(_)) => {
+                    tracing::error!(path = %object.path, "an image row points at a missing object");
+                    continue;
+                }
+                Err(error) => {
+                    tracing::error!(%error, "reading an image for a ZIP failed");
+                    self.zip = None;
+                    return Some(Err(ZipError::Storage));
+                }
+            };
+            let mut name = object.file_name.clone();
+            if !self.names.insert(name.clone()) {
+                name = format!("{}-{}.png", name.trim_end_matches(".png"), img.id.simple());
+                self.names.insert(name.clone());
+            }
+            let zip = self.zip.as_mut()?;
+            let mut chunk = match zip.add(&name, &data, img.created_at) {
+                Ok(header) => header,
+                Err(error) => {
+                    tracing::error!(%error, "a ZIP could not be built");
+                    self.zip = None;
+                    return Some(Err(ZipError::Archive));
+                }
+            };
+            chunk.extend_from_slice(&data);
+            return Some(Ok(chunk));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

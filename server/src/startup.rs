@@ -1,0 +1,220 @@
+//! The composition root: every service is built here, once, from the
+//! settings, and every process (`serve`, `worker`, `admin`), the HTTP tests
+//! and the benchmarks start from it. To add a service: build it in
+//! [`Services::build`], hand it to the state that needs it in
+//! [`Services::router`], and to a background pass in
+//! [`Services::background`] if it has periodic work.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use leptos::config::LeptosOptions;
+use uni1_app::session::CookieSettings;
+use uni1_app::site::SiteInfo;
+use uni1_app::state::AppState;
+use uni1_domain::accounts::{AccountPolicy, Accounts};
+use uni1_domain::generation::{worker, Generations};
+use uni1_domain::mail::MailContext;
+use uni1_domain::sea_orm::DatabaseConnection;
+use uni1_domain::support::crypto::AppKey;
+use uni1_domain::support::rate_limit::RateLimits;
+use uni1_models::predictions::Wakeups;
+
+use crate::background::Background;
+use crate::config::{DatabaseSettings, GenerationSettings, Settings};
+use crate::http::{self, HttpPolicy, ServerState};
+
+/// How often queued mail is sent.
+pub const MAIL_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Connects to the database and brings its schema up to date.
+pub async fn open_database(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConnection> {
+    let db = crate::db::connect(settings)
+        .await
+        .context("cannot connect to the database (check DATABASE_URL)")?;
+    crate::db::migrate(&db)
+        .await
+        .context("database migration failed")?;
+    Ok(db)
+}
+
+/// The generation service, with the webhook wake-ups its models share.
+pub fn generations(
+    settings: &GenerationSettings,
+    db: DatabaseConnection,
+    key: &AppKey,
+    public_origin: &str,
+) -> anyhow::Result<(Generations, Wakeups)> {
+    let wakeups = Wakeups::default();
+    let gens = crate::generation::build(settings, db, key, public_origin, &wakeups)?;
+    Ok((gens, wakeups))
+}
+
+/// Every service of a web process, built once.
+#[derive(Clone)]
+pub struct Services {
+    pub db: DatabaseConnection,
+    pub key: AppKey,
+    pub mail: MailContext,
+    pub accounts: Accounts,
+    pub generations: Generations,
+    pub wakeups: Wakeups,
+    pub limits: Arc<RateLimits>,
+}
+
+impl Services {
+    /// Builds every service for `settings` on an open, migrated database.
+    pub fn build(settings: &Settings, db: DatabaseConnection, key: AppKey) -> anyhow::Result<Self> {
+        let mail = MailContext {
+            base_url: settings.public_origin(),
+            operator_name: settings.operator_name.clone(),
+            operator_email: settings.operator_email.clone(),
+        };
+        let accounts = Accounts {
+            db: db.clone(),
+            policy: AccountPolicy {
+                session_idle: chrono::Duration::hours(settings.session_idle_hours.into()),
+                session_max: chrono::Duration::hours(settings.session_max_hours.into()),
+                ..AccountPolicy::default()
+            },
+            mail: mail.clone(),
+            key: key.clone(),
+        };
+        let (generations, wakeups) = generations(
+            &settings.generation,
+            db.clone(),
+            &key,
+            &settings.public_origin(),
+        )?;
+        Ok(Self {
+            db,
+            key,
+            mail,
+            accounts,
+            generations,
+            wakeups,
+            limits: Arc::new(RateLimits::default()),
+        })
+    }
+
+    /// The HTTP application: pages, server functions and plain routes.
+    pub fn router(&self, settings: &Settings, leptos: LeptosOptions) -> axum::Router {
+        let cookie = CookieSettings::new(settings.is_https());
+        let state = ServerState {
+            leptos,
+            app: AppState {
+                db: self.db.clone(),
+                site: SiteInfo {
+                    operator_name: settings.operator_name.clone(),
+                    operator_email: settings.operator_email.clone(),
+                },
+                accounts: self.accounts.clone(),
+                limits: self.limits.clone(),
+                cookie: cookie.clone(),
+                providers: uni1_app::auth::SignInOptions {
+                    google: settings.google.is_some(),
+                    github: settings.github.is_some(),
+                },
+                generations: self.generations.clone(),
+                gallery: uni1_domain::library::gallery::Gallery::new(self.db.clone()),
+                collections: uni1_domain::library::collections::Collections::new(self.db.clone()),
+                sharing: uni1_domain::library::sharing::Sharing::new(self.db.clone()),
+                publishing: uni1_domain::library::publishing::Publishing::new(self.db.clone()),
+                public_origin: settings.public_origin(),
+            },
+        };
+        let oauth = http::oauth::OAuth {
+            google: settings.google.clone(),
+            github: settings.github.clone(),
+            public_origin: settings.public_origin(),
+            accounts: self.accounts.clone(),
+            cookie: cookie.clone(),
+            http: http::oauth::OAuth::http_client()
+                .expect("the HTTP client builds with static settings"),
+            limits: self.limits.clone(),
+            discovery: Arc::default(),
+        };
+        let policy = HttpPolicy {
+            public_origin: settings.public_origin(),
+            allowed_hosts: settings.allowed_hosts().into(),
+            hsts: settings.is_https(),
+            trust_proxy_headers: settings.trust_proxy_headers,
+            trusted_proxy_hops: settings.trusted_proxy_hops,
+            dev_outbox: settings.dev_outbox,
+            session_cookie: cookie.name,
+        };
+        let webhooks = http::media::Webhooks::new(
+            settings.generation.model_webhook_secret.clone(),
+            self.wakeups.clone(),
+            &self.generations.catalog,
+        );
+        http::router(state, policy, oauth, webhooks)
+    }
+
+    /// The periodic work of a web process: mail delivery and its purge,
+    /// the expiry reminders, and (with worker slots) the generation worker
+    /// with its reaper and sweepers.
+    pub fn background(&self, settings: &Settings) -> anyhow::Result<Background> {
+        let mut tasks = Background::new();
+        let transport = crate::mail_transport(settings)?;
+        let (db, key, from) = (
+            self.db.clone(),
+            self.key.clone(),
+            settings.mail_from.clone(),
+        );
+        tasks.every("mail delivery", MAIL_INTERVAL, move || {
+            let (db, key, transport, from) = (db.clone(), key.clone(), transport.clone(), from.clone());
+            async move { uni1_domain::mail::delivery::deliver_pass(&db, &key, &transport, &from).await }
+        });
+        let db = self.db.clone();
+        tasks.every(
+            "mail purge",
+            uni1_domain::mail::delivery::PURGE_INTERVAL,
+            move || {
+                let db = db.clone();
+                async move { uni1_domain::mail::delivery::purge_pass(&db).await }
+            },
+        );
+        // The 7-day expiry reminders (STO-4). Every server runs them; an
+        // image is claimed in the same transaction as its mail, so none is
+        // sent twice.
+        let (db, mail, key) = (self.db.clone(), self.mail.clone(), self.key.clone());
+        tasks.every(
+            "expiry reminders",
+            uni1_domain::library::reminders::INTERVAL,
+            move || {
+                let (db, mail, key) = (db.clone(), mail.clone(), key.clone());
+                async move { uni1_domain::library::reminders::pass(&db, &mail, &key).await }
+            },
+        );
+        if settings.generation.worker_slots > 0 {
+            with_worker(
+                &mut tasks,
+                &self.generations,
+                worker::worker_id(),
+                settings.generation.worker_slots,
+            );
+        }
+        Ok(tasks)
+    }
+}
+
+/// Adds the generation worker (`slots` jobs at once) and the queue's
+/// reaper and sweepers to `tasks`.
+pub fn with_worker(tasks: &mut Background, gens: &Generations, id: String, slots: usize) {
+    let g = gens.clone();
+    tasks.until_stopped("generation worker", move |stop| async move {
+        worker::run(g, id, slots, stop).await;
+    });
+    let g = gens.clone();
+    tasks.every("job reaper", worker::reap_interval(gens), move || {
+        let g = g.clone();
+        async move { worker::reap_pass(&g).await }
+    });
+    let g = gens.clone();
+    tasks.every("sweepers", worker::SWEEP_INTERVAL, move || {
+        let g = g.clone();
+        async move { worker::sweep_pass(&g).await }
+    });
+}
