@@ -10,7 +10,7 @@ use std::time::Duration;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use totp_rs::{Algorithm, Secret, TOTP};
 use uni1_domain::entities::{generation, image, mail_outbox, user};
-use uni1_domain::generation::{status, worker, Generations, SubmitInput};
+use uni1_domain::generation::{status, Generations, SubmitInput};
 use uuid::Uuid;
 
 use crate::support::{Reply, TestApp, Visitor};
@@ -137,16 +137,12 @@ pub fn input(key: &str, prompt: &str, count: u32) -> SubmitInput {
     }
 }
 
-/// Runs a worker until every job is final (or `limit` passes).
+/// Runs a worker, with the reaper and sweepers as a process runs them,
+/// until every job is final (or `limit` passes).
 pub async fn drain(gens: &Generations, limit: Duration) {
-    let gens2 = gens.clone();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(async move {
-        worker::run(gens2, "test-worker".into(), 2, async {
-            rx.await.ok();
-        })
-        .await;
-    });
+    let mut tasks = uni1_server::background::Background::new();
+    uni1_server::startup::with_worker(&mut tasks, gens, "test-worker".into(), 2);
+    let running = tasks.start();
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         let pending = generation::Entity::find()
@@ -159,8 +155,7 @@ pub async fn drain(gens: &Generations, limit: Duration) {
         }
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
-    tx.send(()).ok();
-    handle.await.ok();
+    running.stop().await;
 }
 
 /// Sends `request` as `visitor` and returns the response unread, so a
