@@ -1,16 +1,22 @@
 //! Typed configuration: built-in defaults, then an optional TOML file, then
 //! `UNI1_*` environment variables (and `DATABASE_URL`) or command-line flags.
 //!
-//! Every setting is declared once, as a clap argument with its environment
-//! variable, so `uni1 serve --help` documents all of them. A bad value stops
-//! start-up with a message that names the setting.
+//! Every setting is declared once: a field of a clap + serde struct
+//! ([`DatabaseArgs`], [`ServeArgs`], [`GenerationArgs`]) with its flag, its
+//! environment variable and its documentation (`uni1 serve --help` shows
+//! all of them). The file uses the same structs: its keys are the fields'
+//! names, each value is checked against the field's type, and flags and
+//! variables are laid over it ([`FileSettings::under`]); then `resolve`
+//! applies the defaults and validates. A bad value stops start-up with a
+//! message that names the setting, never a secret's value. A test fails
+//! when a setting's variable is missing from the README.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 pub mod generation;
@@ -46,11 +52,14 @@ pub enum Command {
     ModelServer(ModelServerArgs),
 }
 
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WorkerArgs {
     #[command(flatten)]
+    #[serde(flatten)]
     pub database: DatabaseArgs,
     #[command(flatten)]
+    #[serde(flatten)]
     pub generation: GenerationArgs,
 }
 
@@ -116,7 +125,8 @@ pub enum AdminCommand {
 }
 
 /// Settings that every subcommand touching the database takes.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DatabaseArgs {
     /// Database: `sqlite://PATH?mode=rwc` or `postgres://USER:PASSWORD@HOST/DB`
     /// [default: sqlite://<data_dir>/uni1.db?mode=rwc]
@@ -151,9 +161,11 @@ pub struct DatabaseArgs {
 }
 
 /// Settings of `uni1 serve`.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ServeArgs {
     #[command(flatten)]
+    #[serde(flatten)]
     pub database: DatabaseArgs,
 
     /// Address and port to listen on [default: 127.0.0.1:3000]
@@ -273,10 +285,11 @@ pub struct ServeArgs {
     pub github_api_url: Option<String>,
 
     #[command(flatten)]
+    #[serde(flatten)]
     pub generation: GenerationArgs,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -286,51 +299,33 @@ pub enum LogFormat {
     Json,
 }
 
-/// The optional TOML file: the same settings as the flags, all optional.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The optional TOML file: the same settings as the flags (keys are the
+/// flags' names in snake_case), declared once in the clap + serde structs
+/// above, plus the `[[models]]` list.
+#[derive(Debug, Default)]
 struct FileSettings {
-    database_url: Option<String>,
-    data_dir: Option<PathBuf>,
-    database_max_connections: Option<u32>,
-    log_format: Option<LogFormat>,
-    app_key: Option<String>,
-    listen: Option<SocketAddr>,
-    public_url: Option<String>,
-    operator_name: Option<String>,
-    operator_email: Option<String>,
-    leptos_config: Option<PathBuf>,
-    smtp_url: Option<String>,
-    mail_from: Option<String>,
-    session_idle_hours: Option<u32>,
-    session_max_hours: Option<u32>,
-    trust_proxy_headers: Option<bool>,
-    trusted_proxy_hops: Option<u8>,
-    dev_outbox: Option<bool>,
-    google_client_id: Option<String>,
-    google_client_secret: Option<String>,
-    google_issuer: Option<String>,
-    github_client_id: Option<String>,
-    github_client_secret: Option<String>,
-    github_authorize_url: Option<String>,
-    github_token_url: Option<String>,
-    github_api_url: Option<String>,
-    storage: Option<StorageKind>,
-    storage_dir: Option<PathBuf>,
-    s3_endpoint: Option<String>,
-    s3_bucket: Option<String>,
-    s3_region: Option<String>,
-    s3_access_key_id: Option<String>,
-    s3_secret_access_key: Option<String>,
-    storage_keys: Option<String>,
-    signup_credits: Option<i64>,
-    blocked_terms: Option<String>,
-    worker_slots: Option<usize>,
-    job_lease_seconds: Option<u64>,
-    max_pending_per_user: Option<u64>,
-    retention_days: Option<i64>,
-    model_webhook_secret: Option<String>,
+    /// The file's settings, each checked against its type.
+    settings: serde_json::Map<String, serde_json::Value>,
     models: Option<Vec<ModelFileEntry>>,
+}
+
+impl FileSettings {
+    /// `flags` over the file's settings: a flag or variable that is given
+    /// wins, the file fills the rest; defaults are applied afterwards.
+    fn under<T: Serialize + serde::de::DeserializeOwned>(&self, flags: T) -> T {
+        let Ok(serde_json::Value::Object(given)) = serde_json::to_value(&flags) else {
+            return flags;
+        };
+        let mut merged = self.settings.clone();
+        for (key, value) in given {
+            if !value.is_null() {
+                merged.insert(key, value);
+            }
+        }
+        // Every value came from a `T` or was checked against `ServeArgs`,
+        // whose fields are a superset of the other commands' (same types).
+        serde_json::from_value(serde_json::Value::Object(merged)).unwrap_or(flags)
+    }
 }
 
 /// A setting that cannot be used, with the reason.
@@ -413,14 +408,10 @@ pub struct WorkerSettings {
 impl WorkerSettings {
     pub fn resolve(args: WorkerArgs, file: Option<&Path>) -> Result<Self, ConfigError> {
         let file = read_file(file)?;
-        let app_key = validated_app_key(
-            args.database
-                .app_key
-                .clone()
-                .or_else(|| file.app_key.clone()),
-        )?;
-        let (database, data_dir, log_format) = resolve_database(args.database, &file)?;
-        let generation = GenerationSettings::resolve(args.generation, &file, &data_dir)?;
+        let args = file.under(args);
+        let app_key = validated_app_key(args.database.app_key.clone())?;
+        let (database, data_dir, log_format) = resolve_database(args.database)?;
+        let generation = GenerationSettings::resolve(args.generation, file.models, &data_dir)?;
         Ok(Self {
             database,
             data_dir,
@@ -544,36 +535,29 @@ impl Settings {
     /// Resolves the settings of `uni1 serve`: flags/env, then file, then defaults.
     pub fn resolve(args: ServeArgs, file: Option<&Path>) -> Result<Self, ConfigError> {
         let file = read_file(file)?;
-        let app_key = validated_app_key(
-            args.database
-                .app_key
-                .clone()
-                .or_else(|| file.app_key.clone()),
-        )?;
-        let (database, data_dir, log_format) = resolve_database(args.database, &file)?;
-        let generation = GenerationSettings::resolve(args.generation, &file, &data_dir)?;
+        let args = file.under(args);
+        let app_key = validated_app_key(args.database.app_key.clone())?;
+        let (database, data_dir, log_format) = resolve_database(args.database)?;
+        let generation = GenerationSettings::resolve(args.generation, file.models, &data_dir)?;
         let listen = args
             .listen
-            .or(file.listen)
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000)));
-        let public_url = match args.public_url.or(file.public_url) {
+        let public_url = match args.public_url {
             Some(raw) => parse_public_url(&raw)?,
             None => parse_public_url(&format!("http://{listen}"))?,
         };
         let operator_name = non_empty(
             "UNI1_OPERATOR_NAME",
             args.operator_name
-                .or(file.operator_name)
                 .unwrap_or_else(|| "the operator of this site".into()),
         )?;
         let operator_email = args
             .operator_email
-            .or(file.operator_email)
             .unwrap_or_else(|| "privacy@localhost.localdomain".into());
         let operator_email = uni1_domain::support::email::EmailAddress::parse(&operator_email)
             .map_err(|e| invalid("UNI1_OPERATOR_EMAIL", e.to_string()))?
             .to_string();
-        let smtp_url = args.smtp_url.or(file.smtp_url);
+        let smtp_url = args.smtp_url;
         if let Some(url) = &smtp_url {
             uni1_domain::mail::delivery::Transport::smtp(url).map_err(|_| {
                 invalid(
@@ -582,20 +566,14 @@ impl Settings {
                 )
             })?;
         }
-        let mail_from = match args.mail_from.or(file.mail_from) {
+        let mail_from = match args.mail_from {
             Some(raw) => raw.parse().map_err(|e| {
                 invalid("UNI1_MAIL_FROM", format!("{raw:?} is not a mailbox ({e})"))
             })?,
             None => default_sender(&public_url),
         };
-        let session_idle_hours = args
-            .session_idle_hours
-            .or(file.session_idle_hours)
-            .unwrap_or(336);
-        let session_max_hours = args
-            .session_max_hours
-            .or(file.session_max_hours)
-            .unwrap_or(720);
+        let session_idle_hours = args.session_idle_hours.unwrap_or(336);
+        let session_max_hours = args.session_max_hours.unwrap_or(720);
         if session_idle_hours == 0 {
             return Err(invalid("UNI1_SESSION_IDLE_HOURS", "must be at least 1"));
         }
@@ -605,11 +583,8 @@ impl Settings {
                 format!("must be at least UNI1_SESSION_IDLE_HOURS ({session_idle_hours})"),
             ));
         }
-        let trust_proxy_headers = args
-            .trust_proxy_headers
-            .or(file.trust_proxy_headers)
-            .unwrap_or(false);
-        let trusted_proxy_hops = match args.trusted_proxy_hops.or(file.trusted_proxy_hops) {
+        let trust_proxy_headers = args.trust_proxy_headers.unwrap_or(false);
+        let trusted_proxy_hops = match args.trusted_proxy_hops {
             None => 1,
             Some(_) if !trust_proxy_headers => {
                 return Err(invalid(
@@ -621,7 +596,7 @@ impl Settings {
             Some(_) => return Err(invalid("UNI1_TRUSTED_PROXY_HOPS", "must be 1 to 16")),
         };
         let dev_outbox = resolve_dev_outbox(
-            args.dev_outbox.or(file.dev_outbox),
+            args.dev_outbox,
             listen,
             &public_url,
             smtp_url.is_some(),
@@ -635,10 +610,7 @@ impl Settings {
             public_url,
             operator_name,
             operator_email,
-            leptos_config: args
-                .leptos_config
-                .or(file.leptos_config)
-                .unwrap_or_else(|| "Leptos.toml".into()),
+            leptos_config: args.leptos_config.unwrap_or_else(|| "Leptos.toml".into()),
             smtp_url: smtp_url.map(SecretString::from),
             mail_from,
             session_idle_hours,
@@ -647,14 +619,8 @@ impl Settings {
             trusted_proxy_hops,
             dev_outbox,
             google: match pair(
-                (
-                    "UNI1_GOOGLE_CLIENT_ID",
-                    args.google_client_id.or(file.google_client_id),
-                ),
-                (
-                    "UNI1_GOOGLE_CLIENT_SECRET",
-                    args.google_client_secret.or(file.google_client_secret),
-                ),
+                ("UNI1_GOOGLE_CLIENT_ID", args.google_client_id),
+                ("UNI1_GOOGLE_CLIENT_SECRET", args.google_client_secret),
             )? {
                 None => None,
                 Some((client_id, client_secret)) => Some(crate::http::oauth::GoogleSettings {
@@ -662,7 +628,7 @@ impl Settings {
                     client_secret: SecretString::from(client_secret),
                     issuer: http_url(
                         "UNI1_GOOGLE_ISSUER",
-                        args.google_issuer.or(file.google_issuer),
+                        args.google_issuer,
                         "https://accounts.google.com",
                     )?,
                 }),
@@ -670,14 +636,8 @@ impl Settings {
             app_key: app_key.map(SecretString::from),
             generation,
             github: match pair(
-                (
-                    "UNI1_GITHUB_CLIENT_ID",
-                    args.github_client_id.or(file.github_client_id),
-                ),
-                (
-                    "UNI1_GITHUB_CLIENT_SECRET",
-                    args.github_client_secret.or(file.github_client_secret),
-                ),
+                ("UNI1_GITHUB_CLIENT_ID", args.github_client_id),
+                ("UNI1_GITHUB_CLIENT_SECRET", args.github_client_secret),
             )? {
                 None => None,
                 Some((client_id, client_secret)) => Some(crate::http::oauth::GitHubSettings {
@@ -685,17 +645,17 @@ impl Settings {
                     client_secret: SecretString::from(client_secret),
                     authorize_url: http_url(
                         "UNI1_GITHUB_AUTHORIZE_URL",
-                        args.github_authorize_url.or(file.github_authorize_url),
+                        args.github_authorize_url,
                         "https://github.com/login/oauth/authorize",
                     )?,
                     token_url: http_url(
                         "UNI1_GITHUB_TOKEN_URL",
-                        args.github_token_url.or(file.github_token_url),
+                        args.github_token_url,
                         "https://github.com/login/oauth/access_token",
                     )?,
                     api_url: http_url(
                         "UNI1_GITHUB_API_URL",
-                        args.github_api_url.or(file.github_api_url),
+                        args.github_api_url,
                         "https://api.github.com",
                     )?,
                 }),
@@ -741,20 +701,15 @@ pub fn resolve_database_only(
     args: DatabaseArgs,
     file: Option<&Path>,
 ) -> Result<(DatabaseSettings, PathBuf, LogFormat), ConfigError> {
-    resolve_database(args, &read_file(file)?)
+    resolve_database(read_file(file)?.under(args))
 }
 
 fn resolve_database(
     args: DatabaseArgs,
-    file: &FileSettings,
 ) -> Result<(DatabaseSettings, PathBuf, LogFormat), ConfigError> {
-    let data_dir = args
-        .data_dir
-        .or_else(|| file.data_dir.clone())
-        .unwrap_or_else(|| "data".into());
+    let data_dir = args.data_dir.unwrap_or_else(|| "data".into());
     let url = args
         .database_url
-        .or_else(|| file.database_url.clone())
         .unwrap_or_else(|| format!("sqlite://{}/uni1.db?mode=rwc", data_dir.display()));
     if !(url.starts_with("sqlite:")
         || url.starts_with("postgres://")
@@ -765,17 +720,14 @@ fn resolve_database(
             "must start with sqlite:// or postgres:// (the value is not shown because it may hold a password)",
         ));
     }
-    let max_connections = args
-        .database_max_connections
-        .or(file.database_max_connections)
-        .unwrap_or(10);
+    let max_connections = args.database_max_connections.unwrap_or(10);
     if max_connections == 0 {
         return Err(invalid(
             "UNI1_DATABASE_MAX_CONNECTIONS",
             "must be at least 1",
         ));
     }
-    let log_format = args.log_format.or(file.log_format).unwrap_or_default();
+    let log_format = args.log_format.unwrap_or_default();
     Ok((
         DatabaseSettings {
             url: SecretString::from(url),
@@ -794,10 +746,42 @@ fn read_file(path: Option<&Path>) -> Result<FileSettings, ConfigError> {
         path: path.to_owned(),
         source,
     })?;
-    toml::from_str(&text).map_err(|e| ConfigError::ParseFile {
+    parse_file(path, &text)
+}
+
+/// The settings in the text of the file at `path`.
+fn parse_file(path: &Path, text: &str) -> Result<FileSettings, ConfigError> {
+    let bad = |message: String| ConfigError::ParseFile {
         path: path.to_owned(),
-        message: e.to_string(),
-    })
+        message,
+    };
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+    let models = match table.remove("models") {
+        None => None,
+        Some(value) => Some(
+            Vec::<ModelFileEntry>::deserialize(value)
+                .map_err(|e| bad(format!("[[models]]: {e}")))?,
+        ),
+    };
+    let known: Vec<String> = ServeArgs::augment_args(clap::Command::new("uni1"))
+        .get_arguments()
+        .map(|arg| arg.get_id().to_string())
+        .collect();
+    let mut settings = serde_json::Map::new();
+    for (key, value) in table {
+        if !known.contains(&key) {
+            return Err(bad(format!("unknown setting `{key}`")));
+        }
+        let value = serde_json::to_value(value).map_err(|e| bad(format!("`{key}`: {e}")))?;
+        let mut one = serde_json::Map::new();
+        one.insert(key.clone(), value.clone());
+        // Checked alone, so the error names the key (and never shows a
+        // string's value: every secret is a string, and any string parses).
+        serde_json::from_value::<ServeArgs>(serde_json::Value::Object(one))
+            .map_err(|e| bad(format!("`{key}`: {e}")))?;
+        settings.insert(key, value);
+    }
+    Ok(FileSettings { settings, models })
 }
 
 /// Both settings of a pair (client id and secret), or neither.
@@ -931,6 +915,32 @@ mod tests {
         assert_eq!(s.listen.port(), 4000);
         assert_eq!(s.operator_name, "From Flag");
         assert_eq!(s.public_origin(), "http://127.0.0.1:4000");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_in_the_file_is_refused_by_name() {
+        let mut file = tempfile();
+        writeln!(file.1, "worker_slots = \"many\"").unwrap();
+        let err = Settings::resolve(ServeArgs::default(), Some(&file.0))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`worker_slots`"), "{err}");
+        // Generation and database settings come from the same file.
+        let mut file = tempfile();
+        writeln!(file.1, "worker_slots = 5\ndatabase_max_connections = 3").unwrap();
+        let s = Settings::resolve(ServeArgs::default(), Some(&file.0)).unwrap();
+        assert_eq!(s.generation.worker_slots, 5);
+        assert_eq!(s.database.max_connections, 3);
+        let args = WorkerArgs {
+            generation: GenerationArgs {
+                worker_slots: Some(1),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let w = WorkerSettings::resolve(args, Some(&file.0)).unwrap();
+        assert_eq!(w.generation.worker_slots, 1, "a flag wins over the file");
+        assert_eq!(w.database.max_connections, 3);
     }
 
     #[test]

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::{invalid, ConfigError, FileSettings};
+use super::{invalid, ConfigError};
 
 /// Where objects are stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StorageKind {
     /// A folder on this machine.
@@ -24,7 +24,8 @@ pub enum StorageKind {
 }
 
 /// Generation flags (and their environment variables).
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
+#[serde(default)]
 pub struct GenerationArgs {
     /// Object store for images [default: local]
     #[arg(long, env = "UNI1_STORAGE", value_enum, value_name = "KIND")]
@@ -188,16 +189,13 @@ pub struct GenerationSettings {
 impl GenerationSettings {
     pub(super) fn resolve(
         args: GenerationArgs,
-        file: &FileSettings,
+        models: Option<Vec<ModelFileEntry>>,
         data_dir: &Path,
     ) -> Result<Self, ConfigError> {
-        let kind = args.storage.or(file.storage).unwrap_or_default();
+        let kind = args.storage.unwrap_or_default();
         let config = match kind {
             StorageKind::Local => uni1_storage::StoreConfig::Local {
-                root: args
-                    .storage_dir
-                    .or_else(|| file.storage_dir.clone())
-                    .unwrap_or_else(|| data_dir.join("objects")),
+                root: args.storage_dir.unwrap_or_else(|| data_dir.join("objects")),
             },
             StorageKind::Memory => uni1_storage::StoreConfig::Memory,
             StorageKind::S3 => {
@@ -205,7 +203,7 @@ impl GenerationSettings {
                     v.filter(|v| !v.trim().is_empty())
                         .ok_or_else(|| invalid(name, "must be set when UNI1_STORAGE is s3"))
                 };
-                let endpoint = args.s3_endpoint.or_else(|| file.s3_endpoint.clone());
+                let endpoint = args.s3_endpoint;
                 let allow_http = endpoint
                     .as_deref()
                     .is_some_and(|e| e.starts_with("http://"));
@@ -222,65 +220,47 @@ impl GenerationSettings {
                 }
                 uni1_storage::StoreConfig::S3 {
                     endpoint,
-                    bucket: need(
-                        "UNI1_S3_BUCKET",
-                        args.s3_bucket.or_else(|| file.s3_bucket.clone()),
-                    )?,
-                    region: args
-                        .s3_region
-                        .or_else(|| file.s3_region.clone())
-                        .unwrap_or_else(|| "auto".into()),
-                    access_key_id: need(
-                        "UNI1_S3_ACCESS_KEY_ID",
-                        args.s3_access_key_id
-                            .or_else(|| file.s3_access_key_id.clone()),
-                    )?,
+                    bucket: need("UNI1_S3_BUCKET", args.s3_bucket)?,
+                    region: args.s3_region.unwrap_or_else(|| "auto".into()),
+                    access_key_id: need("UNI1_S3_ACCESS_KEY_ID", args.s3_access_key_id)?,
                     secret_access_key: need(
                         "UNI1_S3_SECRET_ACCESS_KEY",
-                        args.s3_secret_access_key
-                            .or_else(|| file.s3_secret_access_key.clone()),
+                        args.s3_secret_access_key,
                     )?
                     .into(),
                     allow_http,
                 }
             }
         };
-        let keys = args.storage_keys.or_else(|| file.storage_keys.clone());
+        let keys = args.storage_keys;
         if let Some(spec) = &keys {
             uni1_storage::Keyring::parse(spec)
                 .map_err(|e| invalid("UNI1_STORAGE_KEYS", e.to_string()))?;
         }
-        let signup_credits = args.signup_credits.or(file.signup_credits).unwrap_or(50);
+        let signup_credits = args.signup_credits.unwrap_or(50);
         if !(0..=1_000_000).contains(&signup_credits) {
             return Err(invalid("UNI1_SIGNUP_CREDITS", "must be 0 to 1000000"));
         }
         let blocked_terms = args
             .blocked_terms
-            .or_else(|| file.blocked_terms.clone())
             .unwrap_or_default()
             .split(',')
             .map(|t| t.trim().to_owned())
             .filter(|t| !t.is_empty())
             .collect();
-        let lease = args
-            .job_lease_seconds
-            .or(file.job_lease_seconds)
-            .unwrap_or(60);
+        let lease = args.job_lease_seconds.unwrap_or(60);
         if !(2..=3600).contains(&lease) {
             return Err(invalid("UNI1_JOB_LEASE_SECONDS", "must be 2 to 3600"));
         }
-        let max_pending = args
-            .max_pending_per_user
-            .or(file.max_pending_per_user)
-            .unwrap_or(8);
+        let max_pending = args.max_pending_per_user.unwrap_or(8);
         if max_pending == 0 {
             return Err(invalid("UNI1_MAX_PENDING_PER_USER", "must be at least 1"));
         }
-        let retention_days = args.retention_days.or(file.retention_days).unwrap_or(90);
+        let retention_days = args.retention_days.unwrap_or(90);
         if !(1..=3650).contains(&retention_days) {
             return Err(invalid("UNI1_RETENTION_DAYS", "must be 1 to 3650"));
         }
-        let models = file.models.clone().unwrap_or_default();
+        let models = models.unwrap_or_default();
         let mut seen = std::collections::HashSet::new();
         for m in &models {
             if m.id.is_empty()
@@ -339,14 +319,11 @@ impl GenerationSettings {
             models,
             signup_credits,
             blocked_terms,
-            worker_slots: args.worker_slots.or(file.worker_slots).unwrap_or(2),
+            worker_slots: args.worker_slots.unwrap_or(2),
             job_lease: std::time::Duration::from_secs(lease),
             max_pending_per_user: max_pending,
             retention_days,
-            model_webhook_secret: args
-                .model_webhook_secret
-                .or_else(|| file.model_webhook_secret.clone())
-                .map(SecretString::from),
+            model_webhook_secret: args.model_webhook_secret.map(SecretString::from),
         })
     }
 }
@@ -356,8 +333,9 @@ mod tests {
     use super::*;
 
     fn resolve(text: &str) -> Result<GenerationSettings, ConfigError> {
-        let file: FileSettings = toml::from_str(text).expect("valid TOML");
-        GenerationSettings::resolve(GenerationArgs::default(), &file, Path::new("data"))
+        let file = super::super::parse_file(Path::new("test.toml"), text)?;
+        let args = file.under(GenerationArgs::default());
+        GenerationSettings::resolve(args, file.models, Path::new("data"))
     }
 
     fn model(base_url: &str) -> String {
