@@ -156,11 +156,32 @@ impl AccountError {
 /// The accounts service.
 #[derive(Debug, Clone)]
 pub struct Accounts {
-    pub db: DatabaseConnection,
-    pub policy: AccountPolicy,
-    pub mail: MailContext,
+    db: DatabaseConnection,
+    policy: AccountPolicy,
+    mail: MailContext,
     /// Seals secrets stored in the database (TOTP seeds).
-    pub key: crate::support::crypto::AppKey,
+    key: crate::support::crypto::AppKey,
+}
+
+impl Accounts {
+    pub fn new(
+        db: DatabaseConnection,
+        policy: AccountPolicy,
+        mail: MailContext,
+        key: crate::support::crypto::AppKey,
+    ) -> Self {
+        Self {
+            db,
+            policy,
+            mail,
+            key,
+        }
+    }
+
+    /// The key that seals secrets and mail bodies.
+    pub fn key(&self) -> &crate::support::crypto::AppKey {
+        &self.key
+    }
 }
 
 /// The lower-cased form of an address, used to find its account.

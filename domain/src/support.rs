@@ -1,10 +1,11 @@
 //! Building blocks every feature shares: the error for unexpected failures,
 //! sealing with the application key, e-mail addresses, rate limits, the
-//! audit log and health checks.
+//! audit log, health checks and keyset pagination.
 
 pub mod audit;
 pub mod crypto;
 pub mod email;
 pub mod error;
 pub mod health;
+pub mod pagination;
 pub mod rate_limit;

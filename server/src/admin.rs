@@ -28,16 +28,16 @@ pub async fn run(
     command: AdminCommand,
     password: Option<String>,
 ) -> anyhow::Result<String> {
-    let accounts = Accounts {
+    let accounts = Accounts::new(
         db,
-        key,
-        policy: AccountPolicy::default(),
-        mail: MailContext {
+        AccountPolicy::default(),
+        MailContext {
             base_url: String::new(),
             operator_name: String::new(),
             operator_email: String::new(),
         },
-    };
+        key,
+    );
     match command {
         AdminCommand::CreateUser {
             email,

@@ -559,7 +559,7 @@ impl Settings {
             .to_string();
         let smtp_url = args.smtp_url;
         if let Some(url) = &smtp_url {
-            uni1_domain::mail::delivery::Transport::smtp(url).map_err(|_| {
+            crate::mailers::SmtpMailer::from_url(url).map_err(|_| {
                 invalid(
                     "UNI1_SMTP_URL",
                     "must look like smtp://host:25, smtp://user:pass@host:587?tls=required or smtps://user:pass@host:465 (the value is not shown because it may hold a password)",

@@ -178,7 +178,7 @@ pub fn router(
             "/dev/outbox",
             get(dev_outbox::page).with_state(dev_outbox::DevOutbox {
                 db: state.app.db.clone(),
-                key: state.app.accounts.key.clone(),
+                key: state.app.accounts.key().clone(),
                 allowed_hosts: policy.allowed_hosts.clone(),
                 default_port: host::default_port(&policy.public_origin),
             }),

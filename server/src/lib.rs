@@ -8,6 +8,7 @@ pub mod db;
 pub mod files;
 pub mod generation;
 pub mod http;
+pub mod mailers;
 pub mod startup;
 pub mod telemetry;
 
@@ -16,7 +17,6 @@ use std::path::Path;
 use anyhow::Context as _;
 use leptos::config::LeptosOptions;
 use secrecy::ExposeSecret;
-use uni1_domain::mail::delivery::Transport;
 use uni1_domain::support::crypto::AppKey;
 
 use crate::config::Settings;
@@ -67,14 +67,6 @@ pub fn app_key(given: Option<&secrecy::SecretString>, data_dir: &Path) -> anyhow
         .with_context(|| format!("cannot read {}", path.display()))?;
     AppKey::from_base64(&text)
         .with_context(|| format!("{} does not hold a valid key", path.display()))
-}
-
-/// Where this process sends mail.
-pub fn mail_transport(settings: &config::Settings) -> anyhow::Result<Transport> {
-    match &settings.smtp_url {
-        Some(url) => Transport::smtp(url.expose_secret()).context("invalid UNI1_SMTP_URL"),
-        None => Ok(Transport::Outbox(settings.data_dir.join("outbox"))),
-    }
 }
 
 /// `uni1 serve`: migrate, then serve until SIGTERM or Ctrl-C, finishing the

@@ -71,16 +71,16 @@ impl Services {
             operator_name: settings.operator_name.clone(),
             operator_email: settings.operator_email.clone(),
         };
-        let accounts = Accounts {
-            db: db.clone(),
-            policy: AccountPolicy {
+        let accounts = Accounts::new(
+            db.clone(),
+            AccountPolicy {
                 session_idle: chrono::Duration::hours(settings.session_idle_hours.into()),
                 session_max: chrono::Duration::hours(settings.session_max_hours.into()),
                 ..AccountPolicy::default()
             },
-            mail: mail.clone(),
-            key: key.clone(),
-        };
+            mail.clone(),
+            key.clone(),
+        );
         let (generations, wakeups) = generations(
             &settings.generation,
             db.clone(),
@@ -157,15 +157,19 @@ impl Services {
     /// with its reaper and sweepers.
     pub fn background(&self, settings: &Settings) -> anyhow::Result<Background> {
         let mut tasks = Background::new();
-        let transport = crate::mail_transport(settings)?;
+        let transport = crate::mailers::from_settings(settings)?;
         let (db, key, from) = (
             self.db.clone(),
             self.key.clone(),
             settings.mail_from.clone(),
         );
         tasks.every("mail delivery", MAIL_INTERVAL, move || {
-            let (db, key, transport, from) = (db.clone(), key.clone(), transport.clone(), from.clone());
-            async move { uni1_domain::mail::delivery::deliver_pass(&db, &key, &transport, &from).await }
+            let (db, key, transport, from) =
+                (db.clone(), key.clone(), transport.clone(), from.clone());
+            async move {
+                uni1_domain::mail::delivery::deliver_pass(&db, &key, transport.as_ref(), &from)
+                    .await
+            }
         });
         let db = self.db.clone();
         tasks.every(

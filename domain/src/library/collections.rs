@@ -29,7 +29,7 @@ pub const MAX_BATCH: usize = 100;
 /// The collections service.
 #[derive(Clone, Debug)]
 pub struct Collections {
-    pub db: DatabaseConnection,
+    db: DatabaseConnection,
 }
 
 /// A collection as its owner sees it.

@@ -10,17 +10,16 @@
 //! A page costs exactly two queries whatever its size: the images, then their
 //! generations by id.
 
-use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{BinOper, Expr, Func, Query, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
 };
 use uuid::Uuid;
 
 use crate::entities::{collection_image, generation, image};
 use crate::support::error::{ResultExt, Unexpected};
+use crate::support::pagination;
 
 /// The most images one page may hold.
 pub const MAX_PAGE: u64 = 100;
@@ -30,7 +29,7 @@ pub const MAX_DELETE: usize = 100;
 /// The gallery service.
 #[derive(Clone, Debug)]
 pub struct Gallery {
-    pub db: DatabaseConnection,
+    db: DatabaseConnection,
 }
 
 /// What to show. Empty text or ids mean "any".
@@ -54,66 +53,12 @@ pub struct GalleryQuery {
     pub without_hidden: bool,
 }
 
-/// Where the next page starts: just after the image made at `created_at`
-/// with id `id`. Opaque to clients (URL-safe base64).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cursor {
-    created_at: DateTime<Utc>,
-    id: Uuid,
-}
-
-/// A page link whose cursor was changed or cut short.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("This page link is not valid. Go back to the first page of your gallery.")]
-pub struct BadCursor;
-
-const CURSOR_VERSION: u8 = 1;
+pub use crate::support::pagination::{BadCursor, Cursor};
 
 impl Cursor {
-    /// The cursor just after the row ordered by `at` with id `id`.
-    pub fn at(at: DateTime<Utc>, id: Uuid) -> Self {
-        Self { created_at: at, id }
-    }
-
-    /// The time and id this cursor points after.
-    pub fn parts(&self) -> (DateTime<Utc>, Uuid) {
-        (self.created_at, self.id)
-    }
-
     /// The cursor just after `item`.
     pub fn after(item: &GalleryItem) -> Self {
-        Self {
-            created_at: item.created_at,
-            id: item.id,
-        }
-    }
-
-    /// Version byte, seconds (i64), nanoseconds (u32), id (16 bytes): exact
-    /// to the nanosecond, because SQLite keeps whatever precision was written.
-    pub fn encode(&self) -> String {
-        let mut bytes = Vec::with_capacity(29);
-        bytes.push(CURSOR_VERSION);
-        bytes.extend_from_slice(&self.created_at.timestamp().to_be_bytes());
-        bytes.extend_from_slice(&self.created_at.timestamp_subsec_nanos().to_be_bytes());
-        bytes.extend_from_slice(self.id.as_bytes());
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    }
-
-    pub fn parse(s: &str) -> Result<Self, BadCursor> {
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(s.trim())
-            .map_err(|_| BadCursor)?;
-        if bytes.len() != 29 || bytes[0] != CURSOR_VERSION {
-            return Err(BadCursor);
-        }
-        let secs = i64::from_be_bytes(bytes[1..9].try_into().map_err(|_| BadCursor)?);
-        let nanos = u32::from_be_bytes(bytes[9..13].try_into().map_err(|_| BadCursor)?);
-        let id = Uuid::from_slice(&bytes[13..29]).map_err(|_| BadCursor)?;
-        if nanos >= 1_000_000_000 {
-            return Err(BadCursor);
-        }
-        let created_at = DateTime::from_timestamp(secs, nanos).ok_or(BadCursor)?;
-        Ok(Self { created_at, id })
+        Self::at(item.created_at, item.id)
     }
 }
 
@@ -359,27 +304,18 @@ impl Gallery {
                 ),
             );
         }
-        if let Some(c) = cursor {
-            select = select.filter(
-                Condition::any()
-                    .add(image::Column::CreatedAt.lt(c.created_at))
-                    .add(
-                        Condition::all()
-                            .add(image::Column::CreatedAt.eq(c.created_at))
-                            .add(image::Column::Id.lt(c.id)),
-                    ),
-            );
-        }
-        let mut rows = select
-            .order_by_desc(image::Column::CreatedAt)
-            .order_by_desc(image::Column::Id)
-            .limit(limit + 1)
-            .into_model::<ImageRow>()
-            .all(&self.db)
-            .await
-            .unexpected("listing the gallery")?;
-        let more = rows.len() as u64 > limit;
-        rows.truncate(limit as usize);
+        let rows = pagination::newest_first(
+            select,
+            image::Column::CreatedAt,
+            image::Column::Id,
+            cursor,
+            limit,
+        )
+        .into_model::<ImageRow>()
+        .all(&self.db)
+        .await
+        .unexpected("listing the gallery")?;
+        let (rows, more) = pagination::split(rows, limit);
 
         let mut gen_ids: Vec<Uuid> = rows.iter().map(|r| r.generation_id).collect();
         gen_ids.sort_unstable();
@@ -527,40 +463,6 @@ impl Gallery {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cursors_round_trip_to_the_nanosecond() {
-        let c = Cursor {
-            created_at: DateTime::from_timestamp(1_795_000_000, 123_456_789).unwrap(),
-            id: Uuid::now_v7(),
-        };
-        assert_eq!(Cursor::parse(&c.encode()), Ok(c));
-    }
-
-    #[test]
-    fn bad_cursors_are_refused() {
-        let good = Cursor {
-            created_at: Utc::now(),
-            id: Uuid::now_v7(),
-        }
-        .encode();
-        for bad in [
-            "",
-            "not base64 at all!",
-            "AAAA",
-            &good[..good.len() - 2],
-            &format!("{good}AA"),
-        ] {
-            assert_eq!(Cursor::parse(bad), Err(BadCursor), "{bad}");
-        }
-        // Nanoseconds out of range.
-        let mut bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(&good)
-            .unwrap();
-        bytes[9..13].copy_from_slice(&2_000_000_000u32.to_be_bytes());
-        let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-        assert_eq!(Cursor::parse(&forged), Err(BadCursor));
-    }
 
     #[test]
     fn wildcards_are_literal() {

@@ -14,14 +14,14 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    QuerySelect,
 };
 use uuid::Uuid;
 
 use crate::entities::{generation, image, moderation_flag};
 use crate::generation::ContentPolicy;
-use crate::library::gallery::Cursor;
 use crate::support::error::{ResultExt, Unexpected};
+use crate::support::pagination::{self, Cursor};
 
 /// The most images one public page may hold.
 pub const MAX_PAGE: u64 = 60;
@@ -31,7 +31,7 @@ pub const MAX_REPORT: usize = 1000;
 /// The publishing service.
 #[derive(Clone, Debug)]
 pub struct Publishing {
-    pub db: DatabaseConnection,
+    db: DatabaseConnection,
 }
 
 /// A published image as anyone sees it: no owner, no settings beyond the
@@ -156,26 +156,17 @@ impl Publishing {
     /// A page of the public gallery after `cursor` (two queries).
     pub async fn page(&self, cursor: Option<Cursor>, limit: u64) -> Result<PublicPage, Unexpected> {
         let limit = limit.clamp(1, MAX_PAGE);
-        let mut q = image::Entity::find().filter(visible());
-        if let Some(c) = cursor {
-            let (at, id) = c.parts();
-            q = q.filter(
-                Condition::any().add(image::Column::PublishedAt.lt(at)).add(
-                    Condition::all()
-                        .add(image::Column::PublishedAt.eq(at))
-                        .add(image::Column::Id.lt(id)),
-                ),
-            );
-        }
-        let mut rows = q
-            .order_by_desc(image::Column::PublishedAt)
-            .order_by_desc(image::Column::Id)
-            .limit(limit + 1)
-            .all(&self.db)
-            .await
-            .unexpected("listing the public gallery")?;
-        let more = rows.len() as u64 > limit;
-        rows.truncate(limit as usize);
+        let rows = pagination::newest_first(
+            image::Entity::find().filter(visible()),
+            image::Column::PublishedAt,
+            image::Column::Id,
+            cursor,
+            limit,
+        )
+        .all(&self.db)
+        .await
+        .unexpected("listing the public gallery")?;
+        let (rows, more) = pagination::split(rows, limit);
         let items = self.with_prompts(rows).await?;
         let next_cursor = if more {
             items.last().map(|i| Cursor::at(i.published_at, i.id))

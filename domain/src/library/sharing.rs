@@ -39,7 +39,7 @@ pub enum ShareTarget {
 /// Share links of one installation.
 #[derive(Clone, Debug)]
 pub struct Sharing {
-    pub db: DatabaseConnection,
+    db: DatabaseConnection,
 }
 
 impl Sharing {

@@ -1,5 +1,6 @@
-//! Sends queued mail: over SMTP (lettre), or into a local outbox folder of
-//! `.eml` files when no SMTP server is configured.
+//! Sends queued mail through a [`Mailer`]: an SMTP server, or a local
+//! outbox folder of `.eml` files when no SMTP server is configured (the
+//! adapters are in `server/src/mailers.rs`).
 //!
 //! Each due mail is claimed with a conditional update (a lease of two
 //! minutes), so several workers can run against one database without
@@ -14,12 +15,10 @@
 //! server) the sealed bodies stay until the purge, so `/dev/outbox` can show
 //! the links: the `.eml` file (mode 0600) holds the same text anyway.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -38,76 +37,17 @@ pub const RETENTION: chrono::Duration = chrono::Duration::days(30);
 /// How often old mails are purged ([`purge_pass`]).
 pub const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 
-/// Where mail goes.
-#[derive(Clone)]
-pub enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    /// A folder of `.eml` files (the embedded default).
-    Outbox(PathBuf),
-}
-
-impl std::fmt::Debug for Transport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Transport::Smtp(_) => f.write_str("Transport::Smtp"),
-            Transport::Outbox(dir) => write!(f, "Transport::Outbox({})", dir.display()),
-        }
-    }
-}
-
-impl Transport {
-    /// An SMTP transport from a URL: `smtp://host:25` (no TLS),
-    /// `smtp://user:pass@host:587?tls=required` (STARTTLS) or
-    /// `smtps://user:pass@host:465` (TLS).
-    pub fn smtp(url: &str) -> Result<Self, lettre::transport::smtp::Error> {
-        Ok(Self::Smtp(
-            AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
-                .timeout(Some(Duration::from_secs(20)))
-                .build(),
-        ))
-    }
-
-    async fn send(&self, message: lettre::Message) -> Result<(), String> {
-        match self {
-            Transport::Smtp(smtp) => smtp
-                .send(message)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-            Transport::Outbox(dir) => {
-                // The folder and files hold live links: this user only.
-                let mut folder = tokio::fs::DirBuilder::new();
-                folder.recursive(true);
-                #[cfg(unix)]
-                folder.mode(0o700);
-                folder.create(dir).await.map_err(|e| e.to_string())?;
-                let name = format!(
-                    "{}-{}.eml",
-                    Utc::now().format("%Y%m%dT%H%M%S%.6f"),
-                    uuid::Uuid::now_v7()
-                );
-                let mut options = tokio::fs::OpenOptions::new();
-                options.write(true).create_new(true);
-                #[cfg(unix)]
-                options.mode(0o600);
-                let mut file = options
-                    .open(dir.join(name))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                use tokio::io::AsyncWriteExt as _;
-                file.write_all(&message.formatted())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                file.flush().await.map_err(|e| e.to_string())
-            }
-        }
-    }
+/// Where mail goes: the port delivery sends through. The adapters (an SMTP
+/// server, the local outbox folder) live with the process that configures
+/// them (`server/src/mailers.rs`); tests may bring their own.
+#[async_trait::async_trait]
+pub trait Mailer: Send + Sync {
+    /// Sends one message; the error text is kept for operators.
+    async fn send(&self, message: lettre::Message) -> Result<(), String>;
 
     /// Whether a sent mail's bodies can be cleared at once (see the module
     /// documentation for the outbox folder).
-    fn clears_sent_bodies(&self) -> bool {
-        matches!(self, Transport::Smtp(_))
-    }
+    fn clears_sent_bodies(&self) -> bool;
 }
 
 /// What one delivery pass did.
@@ -123,7 +63,7 @@ pub struct Report {
 pub async fn deliver_due(
     db: &DatabaseConnection,
     key: &AppKey,
-    transport: &Transport,
+    transport: &dyn Mailer,
     from: &Mailbox,
     now: DateTime<Utc>,
 ) -> Result<Report, Unexpected> {
@@ -272,7 +212,7 @@ fn build(
 pub async fn deliver_pass(
     db: &DatabaseConnection,
     key: &AppKey,
-    transport: &Transport,
+    transport: &dyn Mailer,
     from: &Mailbox,
 ) {
     if let Err(e) = deliver_due(db, key, transport, from, Utc::now()).await {

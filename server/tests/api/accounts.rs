@@ -634,16 +634,16 @@ on_both_backends!(
         sign_up(&app, "known-reset@example.org", &v).await;
         // The answer does not depend on the address: it comes before the
         // lookup, so a service with no database at all answers both alike.
-        let offline = uni1_domain::accounts::Accounts {
-            db: sea_orm::DatabaseConnection::Disconnected,
-            policy: uni1_domain::accounts::AccountPolicy::default(),
-            mail: uni1_domain::mail::MailContext {
+        let offline = uni1_domain::accounts::Accounts::new(
+            sea_orm::DatabaseConnection::Disconnected,
+            uni1_domain::accounts::AccountPolicy::default(),
+            uni1_domain::mail::MailContext {
                 base_url: "http://uni1.test/".into(),
                 operator_name: "Test".into(),
                 operator_email: "op@uni1.test".into(),
             },
-            key: app.key.clone(),
-        };
+            app.key.clone(),
+        );
         let client = uni1_domain::accounts::ClientInfo::default();
         for email in ["known-reset@example.org", "nobody-reset@example.org"] {
             assert!(

@@ -11,8 +11,9 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use uni1_domain::entities::mail_outbox;
-use uni1_domain::mail::delivery::{deliver_due, purge_old, Transport, RETENTION};
+use uni1_domain::mail::delivery::{deliver_due, purge_old, RETENTION};
 use uni1_domain::mail::open_bodies;
+use uni1_server::mailers::{OutboxMailer, SmtpMailer};
 
 use crate::fixtures::{last_mail, sign_in, sign_up, token_in, PASSWORD};
 use crate::on_both_backends;
@@ -32,8 +33,8 @@ on_both_backends!(
     mail_survives_an_smtp_server_that_is_down,
     |app: TestApp| async move {
         sign_up(&app, "patient@example.org", &Visitor::new("198.51.100.60")).await;
-        let down =
-            Transport::smtp(&format!("smtp://127.0.0.1:{}", closed_port())).expect("transport");
+        let down = SmtpMailer::from_url(&format!("smtp://127.0.0.1:{}", closed_port()))
+            .expect("transport");
         let now = Utc::now();
         let report = deliver_due(&app.db, &app.key, &down, &sender(), now)
             .await
@@ -54,7 +55,7 @@ on_both_backends!(
         assert_eq!(report.sent + report.retrying, 0, "not due yet");
 
         let outbox = std::env::temp_dir().join(format!("uni1-outbox-{}", uuid::Uuid::new_v4()));
-        let up = Transport::Outbox(outbox.clone());
+        let up = OutboxMailer(outbox.clone());
         let report = deliver_due(&app.db, &app.key, &up, &sender(), mail.send_after)
             .await
             .expect("pass");
@@ -182,7 +183,7 @@ on_both_backends!(
         row.update(&app.db).await.expect("update");
 
         let (port, received) = fake_smtp().await;
-        let smtp = Transport::smtp(&format!("smtp://127.0.0.1:{port}")).expect("transport");
+        let smtp = SmtpMailer::from_url(&format!("smtp://127.0.0.1:{port}")).expect("transport");
         let report = deliver_due(&app.db, &app.key, &smtp, &sender(), now)
             .await
             .expect("pass");
@@ -276,7 +277,7 @@ async fn a_confirmation_mail_arrives_over_real_smtp() {
             let address = format!("smtp-{}@example.org", uuid::Uuid::new_v4().simple());
             let mut v = Visitor::new("198.51.100.61");
             assert_eq!(sign_up(&app, &address, &v).await.status, 200);
-            let transport = Transport::smtp(&smtp).expect("transport");
+            let transport = SmtpMailer::from_url(&smtp).expect("transport");
             let report = deliver_due(&app.db, &app.key, &transport, &sender(), Utc::now())
                 .await
                 .expect("pass");

@@ -168,7 +168,7 @@ on_both_backends!(
         assert_eq!(app.get(&og_path).await.status, 404);
 
         // An expired link, and a link to an image past its download window.
-        let sharing = uni1_domain::library::sharing::Sharing { db: app.db.clone() };
+        let sharing = uni1_domain::library::sharing::Sharing::new(app.db.clone());
         let (_, token2) = sharing
             .create(
                 alice_id,
@@ -220,7 +220,7 @@ on_both_backends!(
         let img = crate::fixtures::images(&app, alice_id, "key-share-mig1", "kept link", 1)
             .await
             .remove(0);
-        let sharing = Sharing { db: app.db.clone() };
+        let sharing = Sharing::new(app.db.clone());
         let (_, token) = sharing
             .create(alice_id, ShareTarget::Image(img.id), Some(3))
             .await
@@ -285,7 +285,7 @@ on_both_backends!(
         let imgs =
             crate::fixtures::images(&app, alice_id, "key-takedown-1", "a tall kite", 2).await;
         let (hidden, kept) = (imgs[0].id, imgs[1].id);
-        let sharing = Sharing { db: app.db.clone() };
+        let sharing = Sharing::new(app.db.clone());
         let (_, image_token) = sharing
             .create(alice_id, ShareTarget::Image(hidden), None)
             .await
