@@ -263,7 +263,7 @@ pub async fn get_image_details(id: String) -> Result<ImageDetailsDto, AppError> 
         seed_used: d.seed_used,
         position: format!("{} of {}", d.item.position + 1, d.image_count),
         credits: d.credits,
-        status: d.status.clone(),
+        status: d.status.as_str().into(),
         reference_strength: d.reference_strength.map(|s| format!("{s:.2}")),
         queued_at: fmt(d.queued_at),
         finished_at: d.finished_at.map(fmt),

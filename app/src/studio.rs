@@ -91,7 +91,7 @@ pub fn to_dto(v: uni1_domain::generation::GenerationView) -> GenerationDto {
     let now = chrono::Utc::now();
     GenerationDto {
         id: v.id.to_string(),
-        status: v.status,
+        status: v.status.as_str().into(),
         prompt: v.prompt,
         model_id: v.model_id,
         aspect_ratio: v.aspect_ratio,

@@ -34,19 +34,17 @@ pub use policy::ContentPolicy;
 pub use request::{Submission, SubmitInput};
 pub use service::{GenerationView, Generations, ImageView, SubmitError};
 
-/// Job states as stored in `generations.status`.
-pub mod status {
-    pub const QUEUED: &str = "queued";
-    pub const RUNNING: &str = "running";
-    pub const SUCCEEDED: &str = "succeeded";
-    pub const FAILED: &str = "failed";
-    pub const REFUSED: &str = "refused";
-    pub const CANCELLED: &str = "cancelled";
+pub use crate::entities::generation::Status;
 
-    /// Whether a job in this state is finished.
-    pub fn is_final(status: &str) -> bool {
-        !matches!(status, QUEUED | RUNNING)
-    }
+/// Job states (`generations.status`), as short names for [`Status`].
+pub mod status {
+    use super::Status;
+    pub const QUEUED: Status = Status::Queued;
+    pub const RUNNING: Status = Status::Running;
+    pub const SUCCEEDED: Status = Status::Succeeded;
+    pub const FAILED: Status = Status::Failed;
+    pub const REFUSED: Status = Status::Refused;
+    pub const CANCELLED: Status = Status::Cancelled;
 }
 
 /// Tunables for the queue, from configuration.

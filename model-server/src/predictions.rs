@@ -93,6 +93,34 @@ struct PredictionInput {
     style: Option<String>,
 }
 
+/// The answer a fault makes of a submission or a poll instead of the real
+/// one (throttled, server error, hang, malformed or oversized), if any.
+async fn failed_answer(fault: Option<&Fault>, throttled: &str) -> Option<Response> {
+    Some(match fault? {
+        Fault::TooManyRequests => {
+            let mut response = replicate_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Request was throttled",
+                throttled,
+            );
+            response.headers_mut().extend(retry_after());
+            response
+        }
+        Fault::ServerError => replicate_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal Server Error",
+            "Something went wrong.",
+        ),
+        Fault::Hang => {
+            tokio::time::sleep(HANG).await;
+            StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
+        Fault::MalformedJson => malformed_json(),
+        Fault::OversizedAnswer(bytes) => oversized(*bytes),
+        _ => return None,
+    })
+}
+
 pub(crate) async fn prediction_create(
     State(server): State<ModelServer>,
     headers: HeaderMap,
@@ -103,37 +131,32 @@ pub(crate) async fn prediction_create(
     }
     server.inner.submissions.fetch_add(1, Ordering::SeqCst);
     let mut plan = Plan::default();
-    match server.next_fault() {
+    let fault = server.next_fault();
+    if let Some(answer) = failed_answer(
+        fault.as_ref(),
+        "Request was throttled. Expected available in 1 second.",
+    )
+    .await
+    {
+        return answer;
+    }
+    match fault {
         Some(Fault::Latency(delay)) => plan.extra_delay = delay,
-        Some(Fault::TooManyRequests) => {
-            let mut response = replicate_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Request was throttled",
-                "Request was throttled. Expected available in 1 second.",
-            );
-            response.headers_mut().extend(retry_after());
-            return response;
-        }
-        Some(Fault::ServerError) => {
-            return replicate_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal Server Error",
-                "Something went wrong.",
-            )
-        }
-        Some(Fault::Hang) => {
-            tokio::time::sleep(HANG).await;
-            return StatusCode::GATEWAY_TIMEOUT.into_response();
-        }
-        Some(Fault::MalformedJson) => return malformed_json(),
         Some(Fault::Refuse) => plan.refuse = true,
         Some(Fault::PredictionFails) => plan.fail = true,
         Some(Fault::LostWebhook) => plan.lost_webhook = true,
         Some(Fault::OutputUrl(url)) => plan.outputs = Outputs::Url(url),
         Some(Fault::RedirectOutput(url)) => plan.outputs = Outputs::Redirect(url),
         Some(Fault::ExtraImages(n)) => plan.extra = n,
-        Some(Fault::OversizedAnswer(bytes)) => return oversized(bytes),
-        None => {}
+        // Answered above.
+        Some(
+            Fault::TooManyRequests
+            | Fault::ServerError
+            | Fault::Hang
+            | Fault::MalformedJson
+            | Fault::OversizedAnswer(_),
+        )
+        | None => {}
     }
 
     let request: PredictionRequest = match serde_json::from_slice(&body) {
@@ -353,31 +376,11 @@ pub(crate) async fn prediction_get(
     }
     server.inner.polls.fetch_add(1, Ordering::SeqCst);
     let fault = lock(&server.inner.poll_faults).pop();
-    match fault {
-        Some(Fault::Latency(delay)) => tokio::time::sleep(delay).await,
-        Some(Fault::TooManyRequests) => {
-            let mut response = replicate_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Request was throttled",
-                "Request was throttled.",
-            );
-            response.headers_mut().extend(retry_after());
-            return response;
-        }
-        Some(Fault::ServerError) => {
-            return replicate_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal Server Error",
-                "Something went wrong.",
-            )
-        }
-        Some(Fault::Hang) => {
-            tokio::time::sleep(HANG).await;
-            return StatusCode::GATEWAY_TIMEOUT.into_response();
-        }
-        Some(Fault::MalformedJson) => return malformed_json(),
-        Some(Fault::OversizedAnswer(bytes)) => return oversized(bytes),
-        _ => {}
+    if let Some(answer) = failed_answer(fault.as_ref(), "Request was throttled.").await {
+        return answer;
+    }
+    if let Some(Fault::Latency(delay)) = fault {
+        tokio::time::sleep(delay).await;
     }
     let answer = lock(&server.inner.predictions)
         .map

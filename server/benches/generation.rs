@@ -432,7 +432,7 @@ async fn gallery(n: usize, secs: u64) {
                 reference_path: Set(None),
                 reference_strength: Set(None),
                 credits: Set(1),
-                status: Set(status::SUCCEEDED.into()),
+                status: Set(status::SUCCEEDED),
                 attempts: Set(1),
                 max_attempts: Set(3),
                 run_after: Set(at),

@@ -22,8 +22,7 @@ pub struct Model {
     pub reference_path: Option<String>,
     pub reference_strength: Option<f64>,
     pub credits: i64,
-    /// queued | running | succeeded | failed | refused | cancelled
-    pub status: String,
+    pub status: Status,
     pub attempts: i32,
     pub max_attempts: i32,
     pub run_after: DateTimeUtc,
@@ -39,6 +38,43 @@ pub struct Model {
     pub queued_at: DateTimeUtc,
     pub started_at: Option<DateTimeUtc>,
     pub finished_at: Option<DateTimeUtc>,
+}
+
+/// Where a job is, stored as its lower-case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum Status {
+    #[sea_orm(string_value = "queued")]
+    Queued,
+    #[sea_orm(string_value = "running")]
+    Running,
+    #[sea_orm(string_value = "succeeded")]
+    Succeeded,
+    #[sea_orm(string_value = "failed")]
+    Failed,
+    #[sea_orm(string_value = "refused")]
+    Refused,
+    #[sea_orm(string_value = "cancelled")]
+    Cancelled,
+}
+
+impl Status {
+    /// The stored name ("queued", ...), also what pages and DTOs show.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Running => "running",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::Refused => "refused",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    /// Whether a job in this state is finished.
+    pub fn is_final(self) -> bool {
+        !matches!(self, Status::Queued | Status::Running)
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -22,7 +22,6 @@ use tokio::task::AbortHandle;
 use uuid::Uuid;
 
 use super::service::{GenerationView, Generations};
-use super::status;
 use crate::support::rate_limit::{Busy, Concurrency, Slot};
 
 /// Streams one person may have open at once (tabs, windows, devices).
@@ -274,7 +273,7 @@ async fn poll_loop(
                 let balance = crate::billing::credits::balance(&gens.db, user)
                     .await
                     .unwrap_or_default();
-                let pending = jobs.iter().any(|j| !status::is_final(&j.status));
+                let pending = jobs.iter().any(|j| !j.status.is_final());
                 tx.send_replace(Some(Arc::new(Progress {
                     poll,
                     jobs,

@@ -232,7 +232,7 @@ pub async fn finish_without_images(
     db: &DatabaseConnection,
     job: &generation::Model,
     worker: Option<&str>,
-    final_status: &'static str,
+    final_status: super::Status,
     user_error: Option<String>,
     detail: Option<String>,
 ) -> Result<bool, Unexpected> {

@@ -90,7 +90,7 @@ pub struct ImageView {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GenerationView {
     pub id: Uuid,
-    pub status: String,
+    pub status: super::Status,
     pub model_id: String,
     pub backend: String,
     pub prompt: String,
@@ -298,7 +298,7 @@ impl Generations {
                         reference_path: Set(reference_path),
                         reference_strength: Set(sub2.reference_strength.map(f64::from)),
                         credits: Set(credits),
-                        status: Set(status.into()),
+                        status: Set(status),
                         attempts: Set(0),
                         max_attempts: Set(queue.max_attempts),
                         run_after: Set(now),
@@ -518,7 +518,7 @@ impl Generations {
         else {
             return Ok(None);
         };
-        match row.status.as_str() {
+        match row.status {
             status::QUEUED => {
                 super::queue::finish_without_images(
                     &self.db,

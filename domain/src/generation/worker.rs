@@ -300,7 +300,7 @@ async fn finish(
     gens: &Generations,
     job: &generation::Model,
     worker: &str,
-    final_status: &'static str,
+    final_status: super::Status,
     text: &str,
     detail: Option<String>,
 ) -> Result<(), Unexpected> {

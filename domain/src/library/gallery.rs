@@ -126,7 +126,7 @@ pub struct Details {
     /// How many images the generation made.
     pub image_count: i32,
     pub credits: i64,
-    pub status: String,
+    pub status: crate::generation::Status,
     pub used_reference: bool,
     pub reference_strength: Option<f64>,
     pub parent_id: Option<Uuid>,

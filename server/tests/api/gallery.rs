@@ -37,7 +37,7 @@ async fn make(
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(row.status, "succeeded", "{:?}", row.error_detail);
+    assert_eq!(row.status.as_str(), "succeeded", "{:?}", row.error_detail);
     v.id
 }
 
