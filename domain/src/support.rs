@@ -9,3 +9,4 @@ pub mod error;
 pub mod health;
 pub mod pagination;
 pub mod rate_limit;
+pub mod tx;

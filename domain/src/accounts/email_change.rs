@@ -5,7 +5,7 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, SqlErr, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, SqlErr};
 
 use super::email_tokens::Purpose;
 use super::{email_key, password, AccountError, Accounts, ClientInfo, CurrentUser};
@@ -47,7 +47,7 @@ impl Accounts {
             .await
             .unexpected("checking an address")?
             > 0;
-        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         if taken {
             mail::enqueue(
                 &txn,
@@ -102,7 +102,7 @@ impl Accounts {
         browser_session: Option<uuid::Uuid>,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
-        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         let token = self
             .consume_token(&txn, Purpose::ChangeEmail, secret)
             .await?;

@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, SqlErr, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, SqlErr};
 use uuid::Uuid;
 
 use super::password::{self, NewPassword};
@@ -43,7 +43,7 @@ impl Accounts {
         let hash = password::hash(password).await?;
         let now = Utc::now();
         let id = Uuid::now_v7();
-        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         let inserted = super::signup::NewAccount {
             email: email.as_str(),
             display_name,
@@ -81,7 +81,7 @@ impl Accounts {
     /// Gives the account with `email` the role `role` and signs it out
     /// everywhere, so the new privileges start with a fresh session.
     pub async fn set_role(&self, email: &str, role: Role) -> Result<(), AccountError> {
-        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         let found = user::Entity::find()
             .filter(user::Column::EmailKey.eq(email_key(email.trim())))
             .one(&txn)

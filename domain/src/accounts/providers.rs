@@ -22,7 +22,7 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -156,7 +156,7 @@ impl Accounts {
         state: &str,
     ) -> Result<ProviderFlow, AccountError> {
         let hash = token::hash(state);
-        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         let found = oauth_state::Entity::find()
             .filter(oauth_state::Column::StateHash.eq(&hash))
             .one(&txn)
@@ -197,7 +197,7 @@ impl Accounts {
             .one(&self.db)
             .await
             .unexpected("looking up a linked identity")?;
-        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         if let Some(identity) = known {
             if link_user_id.is_some_and(|id| id != identity.user_id) {
                 return Err(AccountError::ProviderLinkedElsewhere(provider));
@@ -332,7 +332,7 @@ impl Accounts {
         let pending = self.live_pending(secret).await?;
         let provider = Provider::parse(&pending.provider).ok_or(AccountError::LinkInvalid)?;
         let now = Utc::now();
-        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         let used = pending_signup::Entity::update_many()
             .col_expr(pending_signup::Column::UsedAt, Expr::value(now))
             .filter(pending_signup::Column::Id.eq(pending.id))
@@ -436,7 +436,7 @@ impl Accounts {
         }
         self.require_recent_auth(who, password_given, code, client)
             .await?;
-        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         user_identity::Entity::delete_many()
             .filter(user_identity::Column::UserId.eq(who.id))
             .filter(user_identity::Column::Provider.eq(provider.as_str()))

@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::email_tokens::Purpose;
@@ -28,7 +28,7 @@ impl Accounts {
         browser_session: Option<Uuid>,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
-        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         let token = self
             .consume_token(&txn, Purpose::ConfirmEmail, secret)
             .await?;
@@ -61,7 +61,7 @@ impl Accounts {
         if who.email_confirmed {
             return Ok(());
         }
-        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         let token = self
             .issue_token(&txn, who.id, Purpose::ConfirmEmail, &who.email)
             .await?;
@@ -110,7 +110,7 @@ impl Accounts {
         let Some(found) = found else {
             return Ok(());
         };
-        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         let token = self
             .issue_token(&txn, found.id, Purpose::ResetPassword, &found.email)
             .await?;
@@ -157,7 +157,7 @@ impl Accounts {
             .map_err(|e| AccountError::invalid("password", e))?;
         let hash = password::hash(password).await?;
 
-        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         let token = self
             .consume_token(&txn, Purpose::ResetPassword, secret)
             .await?;

@@ -1,6 +1,6 @@
 //! Signing in with e-mail and password, and the sign-in history.
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 
 use super::two_factor::SignInOutcome;
@@ -46,7 +46,7 @@ impl Accounts {
                 return Err(AccountError::InvalidCredentials);
             }
         };
-        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         let outcome = self
             .after_first_factor(&txn, found.id, "password", next_path, client)
             .await?;

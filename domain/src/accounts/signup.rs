@@ -6,9 +6,7 @@
 //! inbox, so the form cannot be used to find out who has an account.
 
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, SqlErr, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, SqlErr};
 use uuid::Uuid;
 
 use super::password::{self, NewPassword};
@@ -129,7 +127,7 @@ impl Accounts {
 
         let now = Utc::now();
         let id = Uuid::now_v7();
-        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         let inserted = NewAccount {
             email: form.email.as_str(),
             display_name: &form.display_name,
@@ -184,7 +182,7 @@ impl Accounts {
         existing: user::Model,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
-        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         mail::enqueue(
             &txn,
             &self.key,

@@ -18,7 +18,6 @@ use rand::RngCore as _;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
-    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use totp_rs::{Algorithm, TOTP};
@@ -192,7 +191,7 @@ impl Accounts {
         let mut secret = vec![0u8; 20];
         rand::rngs::OsRng.fill_bytes(&mut secret);
         let sealed = self.key.seal(&secret, who.id.as_bytes());
-        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         two_factor::Entity::delete_by_id(who.id)
             .exec(&txn)
             .await
@@ -241,7 +240,7 @@ impl Accounts {
         let step = matching_step(&self.generator(&row, &who.email)?, code, now_secs())
             .ok_or_else(wrong_code)?;
         let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
-        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         two_factor::Entity::update_many()
             .col_expr(two_factor::Column::EnabledAt, Expr::value(Utc::now()))
             .col_expr(
@@ -288,7 +287,7 @@ impl Accounts {
             Some(hash) => password::check(hash, password_given).await?,
             None => self.second_factor_recheck(&account, code, client).await?,
         }
-        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         two_factor::Entity::delete_by_id(who.id)
             .exec(&txn)
             .await
@@ -366,7 +365,7 @@ impl Accounts {
         if self.second_factor_paused(&self.db, account.id).await? {
             return Err(paused());
         }
-        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         let passed = self
             .check_second_factor(&txn, account.id, &account.email, code)
             .await?;
@@ -500,7 +499,7 @@ impl Accounts {
         if counted.rows_affected != 1 {
             return Err(AccountError::LinkInvalid);
         }
-        let txn = self.db.begin().await.unexpected("starting a transaction")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         let Some(how) = self
             .check_second_factor(&txn, row.user_id, &account.email, code)
             .await?

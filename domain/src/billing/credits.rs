@@ -88,7 +88,7 @@ pub async fn ensure_account<C>(db: &C, user: Uuid, policy: &CreditPolicy) -> Res
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    let txn = db.begin().await.unexpected("starting a transaction")?;
+    let txn = crate::support::tx::begin(db).await?;
     ensure_in(&txn, user, policy).await?;
     txn.commit().await.unexpected("creating a credit balance")
 }

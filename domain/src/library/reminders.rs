@@ -14,7 +14,6 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -98,7 +97,7 @@ async fn remind(
     user_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<bool, Unexpected> {
-    let txn = db.begin().await.unexpected("starting a transaction")?;
+    let txn = crate::support::tx::begin(db).await?;
     let claimed = user::Entity::update_many()
         .col_expr(user::Column::ExpiryRemindedAt, Expr::value(now))
         .filter(user::Column::Id.eq(user_id))
