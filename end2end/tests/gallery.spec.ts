@@ -23,6 +23,11 @@ test.describe("gallery", () => {
 
     await page.getByLabel("Search prompts").fill("kite");
     await page.getByRole("button", { name: "Search" }).click();
+    // The filter form is a plain GET form (it works without JavaScript): wait
+    // for the new page and its hydration before clicking on it, or the click
+    // races the navigation (a hydration error on phones, once in six runs).
+    await expect(page).toHaveURL(/[?&]q=kite/);
+    await hydrated(page);
     await expect(page.getByTestId("gallery-item")).toHaveCount(1);
 
     await page.getByTestId("gallery-item").first().getByRole("link", { name: "a red kite over the sea" }).last().click();

@@ -3,20 +3,11 @@
 
 use super::{MailContext, Message};
 
-/// Escapes text for HTML element content and attribute values.
+/// Escapes text for HTML element content and quoted attribute values
+/// (`& < > " '`), with the crate Leptos renders pages with (the studio
+/// escapes its prompt with the same function).
 pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
+    html_escape::encode_quoted_attribute(s).into_owned()
 }
 
 fn render(
