@@ -190,13 +190,15 @@ pub async fn get_shared(
     use uni1_domain::library::sharing::SharedContent;
     let (sharing, state) = server::sharing()?;
     let token = token.trim().to_owned();
-    let cursor = crate::params::public_cursor(&cursor)?;
+    // A wrong link is "not found" whatever the cursor; the cursor only
+    // matters (and a bad one is refused) on a collection's page.
+    let cursor = crate::params::public_cursor(&cursor);
     let Some(view) = sharing
         .view(
             &state.gallery,
             &state.generations.signer,
             &token,
-            cursor,
+            cursor.as_ref().ok().copied().flatten(),
             crate::gallery::PAGE_SIZE,
             chrono::Utc::now(),
         )
@@ -204,6 +206,9 @@ pub async fn get_shared(
     else {
         return Err(AppError::NotFound.respond());
     };
+    if matches!(view.content, SharedContent::Collection { .. }) {
+        cursor?;
+    }
     let origin = &state.public_origin;
     let (image, items, next_cursor) = match view.content {
         SharedContent::Image(image) => (

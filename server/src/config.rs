@@ -312,9 +312,21 @@ struct FileSettings {
 impl FileSettings {
     /// `flags` over the file's settings: a flag or variable that is given
     /// wins, the file fills the rest; defaults are applied afterwards.
-    fn under<T: Serialize + serde::de::DeserializeOwned>(&self, flags: T) -> T {
-        let Ok(serde_json::Value::Object(given)) = serde_json::to_value(&flags) else {
-            return flags;
+    fn under<T: Serialize + serde::de::DeserializeOwned>(
+        &self,
+        flags: T,
+    ) -> Result<T, ConfigError> {
+        // Fails only for a flag that is not text (a path that is not UTF-8):
+        // refused, rather than quietly dropping the file's settings.
+        let cannot = |e: serde_json::Error| {
+            invalid(
+                "the command line and environment",
+                format!("a setting cannot be read ({e})"),
+            )
+        };
+        let given = match serde_json::to_value(&flags).map_err(cannot)? {
+            serde_json::Value::Object(given) => given,
+            _ => return Ok(flags),
         };
         let mut merged = self.settings.clone();
         for (key, value) in given {
@@ -324,7 +336,7 @@ impl FileSettings {
         }
         // Every value came from a `T` or was checked against `ServeArgs`,
         // whose fields are a superset of the other commands' (same types).
-        serde_json::from_value(serde_json::Value::Object(merged)).unwrap_or(flags)
+        serde_json::from_value(serde_json::Value::Object(merged)).map_err(cannot)
     }
 }
 
@@ -408,7 +420,7 @@ pub struct WorkerSettings {
 impl WorkerSettings {
     pub fn resolve(args: WorkerArgs, file: Option<&Path>) -> Result<Self, ConfigError> {
         let file = read_file(file)?;
-        let args = file.under(args);
+        let args = file.under(args)?;
         let app_key = validated_app_key(args.database.app_key.clone())?;
         let (database, data_dir, log_format) = resolve_database(args.database)?;
         let generation = GenerationSettings::resolve(args.generation, file.models, &data_dir)?;
@@ -535,7 +547,7 @@ impl Settings {
     /// Resolves the settings of `uni1 serve`: flags/env, then file, then defaults.
     pub fn resolve(args: ServeArgs, file: Option<&Path>) -> Result<Self, ConfigError> {
         let file = read_file(file)?;
-        let args = file.under(args);
+        let args = file.under(args)?;
         let app_key = validated_app_key(args.database.app_key.clone())?;
         let (database, data_dir, log_format) = resolve_database(args.database)?;
         let generation = GenerationSettings::resolve(args.generation, file.models, &data_dir)?;
@@ -696,12 +708,31 @@ fn resolve_dev_outbox(
     }
 }
 
-/// Resolves the database settings alone (for `uni1 migrate`).
+/// What `uni1 migrate` and `uni1 admin` run with.
+#[derive(Debug)]
+pub struct DatabaseOnly {
+    pub database: DatabaseSettings,
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    /// `UNI1_APP_KEY` (flag, variable or file), validated; `None` for the
+    /// key file.
+    pub app_key: Option<SecretString>,
+}
+
+/// Resolves the database settings alone (for `uni1 migrate` and `uni1 admin`).
 pub fn resolve_database_only(
     args: DatabaseArgs,
     file: Option<&Path>,
-) -> Result<(DatabaseSettings, PathBuf, LogFormat), ConfigError> {
-    resolve_database(read_file(file)?.under(args))
+) -> Result<DatabaseOnly, ConfigError> {
+    let args = read_file(file)?.under(args)?;
+    let app_key = validated_app_key(args.app_key.clone())?;
+    let (database, data_dir, log_format) = resolve_database(args)?;
+    Ok(DatabaseOnly {
+        database,
+        data_dir,
+        log_format,
+        app_key: app_key.map(SecretString::from),
+    })
 }
 
 fn resolve_database(
@@ -941,6 +972,24 @@ mod tests {
         let w = WorkerSettings::resolve(args, Some(&file.0)).unwrap();
         assert_eq!(w.generation.worker_slots, 1, "a flag wins over the file");
         assert_eq!(w.database.max_connections, 3);
+    }
+
+    #[test]
+    fn migrate_and_admin_read_the_same_file() {
+        let key = uni1_domain::support::crypto::AppKey::generate_base64();
+        let mut file = tempfile();
+        writeln!(
+            file.1,
+            "database_max_connections = 4\napp_key = \"{key}\"\nlisten = \"127.0.0.1:4000\""
+        )
+        .unwrap();
+        let s = resolve_database_only(DatabaseArgs::default(), Some(&file.0)).unwrap();
+        assert_eq!(s.database.max_connections, 4);
+        assert_eq!(
+            s.app_key.as_ref().map(|k| k.expose_secret().to_owned()),
+            Some(key),
+            "the admin command takes the key from the file too"
+        );
     }
 
     #[test]

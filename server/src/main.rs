@@ -42,22 +42,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             uni1_server::model_server(args).await
         }
         Command::Migrate(args) => {
-            let (database, _, log_format) = config::resolve_database_only(args, file)?;
-            telemetry::init(log_format);
-            uni1_server::migrate(&database).await
+            let settings = config::resolve_database_only(args, file)?;
+            telemetry::init(settings.log_format);
+            uni1_server::migrate(&settings.database).await
         }
         Command::Admin(args) => {
-            let given_key = args
-                .database
-                .app_key
-                .clone()
-                .map(secrecy::SecretString::from);
-            let (database, data_dir, log_format) =
-                config::resolve_database_only(args.database, file)?;
-            telemetry::init(log_format);
+            let settings = config::resolve_database_only(args.database, file)?;
+            telemetry::init(settings.log_format);
             let password = uni1_server::admin::read_password(&args.command)?;
-            let db = uni1_server::startup::open_database(&database).await?;
-            let key = uni1_server::app_key(given_key.as_ref(), &data_dir)?;
+            let db = uni1_server::startup::open_database(&settings.database).await?;
+            let key = uni1_server::app_key(settings.app_key.as_ref(), &settings.data_dir)?;
             let message = uni1_server::admin::run(db, key, args.command, password).await?;
             println!("{message}");
             Ok(())

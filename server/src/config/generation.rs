@@ -334,7 +334,7 @@ mod tests {
 
     fn resolve(text: &str) -> Result<GenerationSettings, ConfigError> {
         let file = super::super::parse_file(Path::new("test.toml"), text)?;
-        let args = file.under(GenerationArgs::default());
+        let args = file.under(GenerationArgs::default())?;
         GenerationSettings::resolve(args, file.models, Path::new("data"))
     }
 
