@@ -10,6 +10,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::auth::encode_component;
+use crate::collections::{list_collections, ChangeCollection, CollectionDto, CreateCollection};
 use crate::error::AppError;
 use crate::gallery::{
     get_gallery, get_image_details, DeleteImages, GalleryItemDto, GalleryPageDto, ImageDetailsDto,
@@ -449,6 +450,21 @@ pub fn GalleryImagePage() -> impl IntoView {
         move || (id(), favorite.version().get(), delete.version().get()),
         |(id, _, _)| get_image_details(id),
     );
+    // The collections box's data is loaded here, beside the details, and
+    // rendered without a Suspense of its own: a resource created inside
+    // the details' Suspend failed to hydrate when the page was loaded
+    // directly (not reached by a link).
+    let change = ServerAction::<ChangeCollection>::new();
+    let create = ServerAction::<CreateCollection>::new();
+    let lists = Resource::new_blocking(
+        move || (id(), change.version().get(), create.version().get()),
+        |(image, _, _)| async move {
+            let all = list_collections(String::new()).await?;
+            let holding = list_collections(image).await?;
+            Ok::<_, AppError>((all, holding))
+        },
+    );
+    let collections = CollectionsState { change, create };
     let deleted = move || matches!(delete.value().get(), Some(Ok(_)));
     view! {
         <Title text="Image" />
@@ -461,7 +477,10 @@ pub fn GalleryImagePage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match details.await {
-                        Ok(d) => view! { <ImageDetails d favorite delete /> }.into_any(),
+                        Ok(d) => {
+                            let lists = lists.await.ok();
+                            view! { <ImageDetails d favorite delete lists collections /> }.into_any()
+                        }
                         Err(AppError::Unauthenticated) => signed_out(format!("/gallery/{}", encode_component(&id()))),
                         Err(AppError::NotFound) => view! {
                             <p class="card" data-testid="gallery-error">"There is no such image in your gallery. It may have been deleted."</p>
@@ -479,6 +498,8 @@ fn ImageDetails(
     d: ImageDetailsDto,
     favorite: ServerAction<SetFavorite>,
     delete: ServerAction<DeleteImages>,
+    lists: Option<(Vec<CollectionDto>, Vec<CollectionDto>)>,
+    collections: CollectionsState,
 ) -> impl IntoView {
     let item = d.item.clone();
     let id = item.id.clone();
@@ -544,7 +565,7 @@ fn ImageDetails(
                     <DeleteForm id=id.clone() action=delete after="gallery" />
                 </div>
                 {item.expired_on.is_none().then(|| view! { <PublishBox id=id.clone() published=item.published hidden=item.hidden /> })}
-                <CollectionsBox image=id.clone() />
+                <CollectionsBox image=id.clone() lists actions=collections />
                 {item.expired_on.is_none().then(|| view! { <ShareLinksBox image=id.clone() /> })}
             </div>
         </div>
@@ -598,75 +619,68 @@ fn PublishBox(id: String, published: bool, hidden: bool) -> impl IntoView {
     .into_any()
 }
 
-/// The collections this image is in, and adding it to another (or a new) one.
+/// The collection actions of an image's page.
+#[derive(Clone, Copy)]
+struct CollectionsState {
+    change: ServerAction<ChangeCollection>,
+    create: ServerAction<CreateCollection>,
+}
+
+/// The collections this image is in (`lists`: all of the person's, and
+/// those holding it), and adding it to another (or a new) one.
 #[component]
-fn CollectionsBox(image: String) -> impl IntoView {
-    use crate::collections::{list_collections, ChangeCollection, CreateCollection};
-    let change = ServerAction::<ChangeCollection>::new();
-    let create = ServerAction::<CreateCollection>::new();
-    let img = image.clone();
-    let lists = Resource::new_blocking(
-        move || (change.version().get(), create.version().get()),
-        move |_| {
-            let img = img.clone();
-            async move {
-                let all = list_collections(String::new()).await?;
-                let holding = list_collections(img).await?;
-                Ok::<_, AppError>((all, holding))
-            }
-        },
-    );
+fn CollectionsBox(
+    image: String,
+    lists: Option<(Vec<CollectionDto>, Vec<CollectionDto>)>,
+    actions: CollectionsState,
+) -> impl IntoView {
+    let CollectionsState { change, create } = actions;
     let error = move || match (change.value().get(), create.value().get()) {
         (Some(Err(e)), _) => Some(e.to_string()),
         (_, Some(Err(e))) => Some(e.to_string()),
         _ => None,
     };
+    let body = lists.map(|(all, holding)| {
+        let others: Vec<_> = all.into_iter().filter(|c| !holding.iter().any(|h| h.id == c.id)).collect();
+        let (for_add, for_new) = (image.clone(), image.clone());
+        view! {
+            <ul class="space-y-1 text-sm">
+                {holding.into_iter().map(|c| {
+                    let image = image.clone();
+                    view! {
+                    <li class="flex items-center justify-between gap-2" data-testid="in-collection">
+                        <a href=format!("/collections/{}", c.id) class="underline">{c.name.clone()}</a>
+                        <ActionForm action=change>
+                            <input type="hidden" name="id" value=c.id.clone() />
+                            <input type="hidden" name="ids" value=image.clone() />
+                            <input type="hidden" name="remove" value="1" />
+                            <button type="submit" class="btn-secondary text-xs">"Remove"</button>
+                        </ActionForm>
+                    </li>
+                }}).collect_view()}
+            </ul>
+            {(!others.is_empty()).then(|| view! {
+                <ActionForm action=change attr:class="flex flex-wrap items-end gap-2">
+                    <input type="hidden" name="ids" value=for_add />
+                    <label class="text-sm" for="add-to">"Add to"</label>
+                    <select id="add-to" name="id" class="input w-auto text-sm">
+                        {others.iter().map(|c| view! { <option value=c.id.clone()>{c.name.clone()}</option> }).collect_view()}
+                    </select>
+                    <button type="submit" class="btn-secondary text-sm" data-testid="add-to-collection">"Add"</button>
+                </ActionForm>
+            })}
+            <ActionForm action=create attr:class="flex flex-wrap items-end gap-2">
+                <input type="hidden" name="image" value=for_new />
+                <label class="sr-only" for="new-collection">"New collection"</label>
+                <input id="new-collection" name="name" class="input w-auto flex-1 text-sm" required maxlength="80" placeholder="New collection" />
+                <button type="submit" class="btn-secondary text-sm" data-testid="new-collection">"Create and add"</button>
+            </ActionForm>
+        }
+    });
     view! {
         <div class="space-y-2 border-t border-line pt-3" data-testid="image-collections">
             <h2 class="font-semibold">"Collections"</h2>
-            <Suspense fallback=|| ()>
-                {move || {
-                    let image = image.clone();
-                    Suspend::new(async move {
-                        let (all, holding) = lists.await.ok()?;
-                        let others: Vec<_> = all.into_iter().filter(|c| !holding.iter().any(|h| h.id == c.id)).collect();
-                        let (for_add, for_new) = (image.clone(), image.clone());
-                        Some(view! {
-                            <ul class="space-y-1 text-sm">
-                                {holding.into_iter().map(|c| {
-                                    let image = image.clone();
-                                    view! {
-                                    <li class="flex items-center justify-between gap-2" data-testid="in-collection">
-                                        <a href=format!("/collections/{}", c.id) class="underline">{c.name.clone()}</a>
-                                        <ActionForm action=change>
-                                            <input type="hidden" name="id" value=c.id.clone() />
-                                            <input type="hidden" name="ids" value=image.clone() />
-                                            <input type="hidden" name="remove" value="1" />
-                                            <button type="submit" class="btn-secondary text-xs">"Remove"</button>
-                                        </ActionForm>
-                                    </li>
-                                }}).collect_view()}
-                            </ul>
-                            {(!others.is_empty()).then(|| view! {
-                                <ActionForm action=change attr:class="flex flex-wrap items-end gap-2">
-                                    <input type="hidden" name="ids" value=for_add />
-                                    <label class="text-sm" for="add-to">"Add to"</label>
-                                    <select id="add-to" name="id" class="input w-auto text-sm">
-                                        {others.iter().map(|c| view! { <option value=c.id.clone()>{c.name.clone()}</option> }).collect_view()}
-                                    </select>
-                                    <button type="submit" class="btn-secondary text-sm" data-testid="add-to-collection">"Add"</button>
-                                </ActionForm>
-                            })}
-                            <ActionForm action=create attr:class="flex flex-wrap items-end gap-2">
-                                <input type="hidden" name="image" value=for_new />
-                                <label class="sr-only" for="new-collection">"New collection"</label>
-                                <input id="new-collection" name="name" class="input w-auto flex-1 text-sm" required maxlength="80" placeholder="New collection" />
-                                <button type="submit" class="btn-secondary text-sm" data-testid="new-collection">"Create and add"</button>
-                            </ActionForm>
-                        })
-                    })
-                }}
-            </Suspense>
+            {body}
             {move || error().map(|e| view! { <p class="text-sm text-danger" role="alert">{e}</p> })}
         </div>
     }
