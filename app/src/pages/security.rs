@@ -312,7 +312,7 @@ fn Overview(
         </div>
         <div class="space-y-3">
             <h2 class="text-xl font-semibold">"Sign-in history"</h2>
-            <div class="overflow-x-auto">
+            <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Sign-in history table">
                 <table class="w-full text-left text-sm">
                     <thead class="text-ink-muted"><tr><th class="py-2 pr-4">"When"</th><th class="pr-4">"What"</th><th class="pr-4">"Browser"</th><th>"IP address"</th></tr></thead>
                     <tbody data-testid="history">
