@@ -30,11 +30,6 @@ impl Cursor {
         Self { created_at: at, id }
     }
 
-    /// The time and id this cursor points after.
-    pub fn parts(&self) -> (DateTime<Utc>, Uuid) {
-        (self.created_at, self.id)
-    }
-
     /// Version byte, seconds (i64), nanoseconds (u32), id (16 bytes): exact
     /// to the nanosecond, because SQLite keeps whatever precision was written.
     pub fn encode(&self) -> String {
