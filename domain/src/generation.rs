@@ -27,6 +27,7 @@ pub mod queue;
 pub mod request;
 pub mod retention;
 pub mod service;
+pub mod variants;
 pub mod worker;
 
 pub use catalog::{Catalog, ModelEntry};

@@ -13,7 +13,6 @@ mod render;
 use std::io::Cursor;
 
 use image::codecs::png::{CompressionType, FilterType as PngFilter, PngEncoder};
-use image::codecs::webp::WebPEncoder;
 use image::imageops::FilterType;
 use image::metadata::Orientation;
 use image::{DynamicImage, ExtendedColorType, ImageDecoder, ImageEncoder, ImageReader};
@@ -31,6 +30,18 @@ pub const PREVIEW_SIDE: u32 = 1024;
 
 /// Long side of `Variants::thumb_webp`, at most.
 pub const THUMB_SIDE: u32 = 256;
+
+/// Largest preview, in bytes: what a phone on a slow network can show as
+/// the largest paint of a page in well under a second.
+pub const PREVIEW_BUDGET: usize = 150 * 1024;
+
+/// Largest thumbnail, in bytes: a grid of 24 stays under 600 KiB.
+pub const THUMB_BUDGET: usize = 25 * 1024;
+
+/// Lossy WebP qualities tried in turn; the first whose file fits the budget
+/// is kept. Nearly every picture fits at the first; only very noisy ones
+/// (film grain, dense foliage) need a second or third encode.
+const QUALITY_LADDER: [f32; 5] = [80.0, 68.0, 55.0, 40.0, 25.0];
 
 /// Limits for decoding untrusted bytes (model outputs and uploads).
 #[derive(Debug, Clone, Copy)]
@@ -87,12 +98,22 @@ pub enum ImageError {
 pub struct Variants {
     /// Full size, PNG.
     pub original_png: Vec<u8>,
-    /// At most 1024 px on the long side, WebP.
+    /// At most 1024 px on the long side, lossy WebP of at most
+    /// [`PREVIEW_BUDGET`] bytes.
     pub preview_webp: Vec<u8>,
-    /// At most 256 px on the long side, WebP.
+    /// At most 256 px on the long side, lossy WebP of at most
+    /// [`THUMB_BUDGET`] bytes.
     pub thumb_webp: Vec<u8>,
     pub width: u32,
     pub height: u32,
+}
+
+/// The two files shown on pages, made again from a stored original by
+/// [`display_variants`] (when the encoding of previews changes).
+#[derive(Debug, Clone)]
+pub struct Display {
+    pub preview_webp: Vec<u8>,
+    pub thumb_webp: Vec<u8>,
 }
 
 /// Which format `bytes` are in, from their magic numbers.
@@ -133,25 +154,42 @@ pub fn render_builtin_png(
 /// three stored variants.
 ///
 /// The original is lossless PNG (RGBA only when some pixel is not opaque).
-/// The preview and thumbnail are WebP from the `image` crate's encoder, which
-/// is lossless (VP8L) in image 0.25: larger than lossy WebP, accepted for now.
+/// The preview and thumbnail are lossy WebP (libwebp) within
+/// [`PREVIEW_BUDGET`] and [`THUMB_BUDGET`]; transparency is kept.
 /// EXIF orientation is applied to the pixels before metadata is dropped.
 pub fn variants(bytes: &[u8], limits: &Limits) -> Result<Variants, ImageError> {
     let img = decode_checked(bytes, limits)?;
     let (width, height) = (img.width(), img.height());
     let original_png = encode_dynamic_png(&img)?;
-    let preview = downscale(&img, PREVIEW_SIDE);
-    let preview_webp = encode_dynamic_webp(&preview)?;
-    // From the preview: same result to the eye, far less work than from a
-    // 64-megapixel original.
-    let thumb = downscale(&preview, THUMB_SIDE);
-    let thumb_webp = encode_dynamic_webp(&thumb)?;
+    let Display {
+        preview_webp,
+        thumb_webp,
+    } = encode_display(&img)?;
     Ok(Variants {
         original_png,
         preview_webp,
         thumb_webp,
         width,
         height,
+    })
+}
+
+/// The preview and thumbnail of a stored original (or any accepted image),
+/// exactly as [`variants`] makes them.
+pub fn display_variants(bytes: &[u8], limits: &Limits) -> Result<Display, ImageError> {
+    encode_display(&decode_checked(bytes, limits)?)
+}
+
+fn encode_display(img: &DynamicImage) -> Result<Display, ImageError> {
+    let preview = downscale(img, PREVIEW_SIDE);
+    let preview_webp = encode_lossy_webp(&preview, PREVIEW_BUDGET)?;
+    // From the preview: same result to the eye, far less work than from a
+    // 64-megapixel original.
+    let thumb = downscale(&preview, THUMB_SIDE);
+    let thumb_webp = encode_lossy_webp(&thumb, THUMB_BUDGET)?;
+    Ok(Display {
+        preview_webp,
+        thumb_webp,
     })
 }
 
@@ -408,13 +446,37 @@ fn encode_dynamic_png(img: &DynamicImage) -> Result<Vec<u8>, ImageError> {
         .map_err(|_| ImageError::Corrupt)
 }
 
-/// WebP, lossless (VP8L): the only WebP encoder in image 0.25. No metadata.
-fn encode_dynamic_webp(img: &DynamicImage) -> Result<Vec<u8>, ImageError> {
-    let mut out = Vec::new();
-    WebPEncoder::new_lossless(&mut out)
-        .encode(&raw8(img), img.width(), img.height(), color_of(img))
-        .map_err(|_| ImageError::Corrupt)?;
-    Ok(out)
+/// Lossy WebP (libwebp, VP8 with a lossless alpha plane when the image has
+/// one), no metadata: the highest quality of [`QUALITY_LADDER`] that fits
+/// `budget` bytes, or the lowest if none does.
+///
+/// Chosen over JPEG by size and encode time at equal SSIM, measured in
+/// `cargo bench --bench generation` (docs/benchmarks.md).
+pub fn encode_lossy_webp(img: &DynamicImage, budget: usize) -> Result<Vec<u8>, ImageError> {
+    let mut smallest = Vec::new();
+    for quality in QUALITY_LADDER {
+        let out = lossy_webp(img, quality)?;
+        if out.len() <= budget {
+            return Ok(out);
+        }
+        smallest = out;
+    }
+    Ok(smallest)
+}
+
+/// One lossy WebP encode at `quality` (0-100), libwebp's defaults otherwise
+/// (method 4, compressed alpha).
+pub fn lossy_webp(img: &DynamicImage, quality: f32) -> Result<Vec<u8>, ImageError> {
+    let pixels = raw8(img);
+    let encoder = if img.color().has_alpha() {
+        webp::Encoder::from_rgba(&pixels, img.width(), img.height())
+    } else {
+        webp::Encoder::from_rgb(&pixels, img.width(), img.height())
+    };
+    encoder
+        .encode_simple(false, quality)
+        .map(|m| m.to_vec())
+        .map_err(|_| ImageError::Corrupt)
 }
 
 #[cfg(test)]

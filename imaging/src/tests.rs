@@ -3,6 +3,7 @@
 
 use super::*;
 use image::codecs::jpeg::JpegEncoder;
+use image::codecs::webp::WebPEncoder;
 use image::{GenericImageView, Rgb, Rgba};
 
 // ------------------------------------------------------------- helpers
@@ -647,6 +648,69 @@ fn variants_sizes_and_formats() {
 }
 
 #[test]
+fn previews_and_thumbnails_are_lossy_and_within_their_budgets() {
+    for (prompt, seed, style) in [
+        ("sunset over the mountains", 4, None),
+        ("a crowded market street at night, neon", 9, Some("vivid")),
+        ("portrait of a cat in pastel", 2, Some("pastel")),
+    ] {
+        let png = render_builtin_png(prompt, seed, 1024, 1024, style);
+        let v = variants(&png, &Limits::MODEL_OUTPUT).unwrap();
+        assert!(
+            v.preview_webp.len() <= PREVIEW_BUDGET,
+            "{prompt}: preview {} bytes",
+            v.preview_webp.len()
+        );
+        assert!(
+            v.thumb_webp.len() <= THUMB_BUDGET,
+            "{prompt}: thumb {} bytes",
+            v.thumb_webp.len()
+        );
+        // Lossy, and still close to the picture.
+        let preview = decode(&v.preview_webp).into_rgb8();
+        let original = decode(&png).into_rgb8();
+        assert_ne!(preview, original);
+        assert!(mean_abs_diff(&preview, &original) < 4.0, "{prompt}");
+    }
+}
+
+#[test]
+fn a_noisy_picture_gets_a_lower_quality_not_a_bigger_file() {
+    // Film-grain noise over a gradient: the hardest case for a lossy codec.
+    let mut state = 0x2545_f491_u32;
+    let noisy = RgbImage::from_fn(1024, 1024, |x, y| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let n = state % 96;
+        Rgb([
+            (x / 4 + n).min(255) as u8,
+            (y / 4 + n).min(255) as u8,
+            (n * 2) as u8,
+        ])
+    });
+    let img = DynamicImage::ImageRgb8(noisy);
+    let first = lossy_webp(&img, 80.0).unwrap();
+    assert!(first.len() > PREVIEW_BUDGET, "the case needs the ladder");
+    let kept = encode_lossy_webp(&img, PREVIEW_BUDGET).unwrap();
+    assert!(kept.len() < first.len());
+    assert_eq!(decode(&kept).dimensions(), (1024, 1024));
+}
+
+#[test]
+fn display_variants_remake_what_variants_made() {
+    let png = render_builtin_png("lighthouse in a storm", 3, 1536, 1024, Some("noir"));
+    let v = variants(&png, &Limits::MODEL_OUTPUT).unwrap();
+    let d = display_variants(&v.original_png, &Limits::MODEL_OUTPUT).unwrap();
+    assert_eq!(d.preview_webp, v.preview_webp);
+    assert_eq!(d.thumb_webp, v.thumb_webp);
+    assert_eq!(
+        display_variants(b"not an image", &Limits::MODEL_OUTPUT).unwrap_err(),
+        ImageError::UnsupportedFormat
+    );
+}
+
+#[test]
 fn variants_preview_looks_like_the_original() {
     // A downscale of a smooth picture stays close to a naive downscale.
     let png = render_builtin_png("sunset over the mountains", 4, 2048, 1024, None);
@@ -764,7 +828,7 @@ fn png_text_chunks_are_not_carried_over() {
     assert!(!contains(&v.original_png, b"secret"));
     assert_eq!(decode(&v.original_png).to_rgb8(), card.to_rgb8());
     for webp in [&v.preview_webp, &v.thumb_webp] {
-        assert_eq!(webp_chunk_types(webp), ["VP8L"]);
+        assert_eq!(webp_chunk_types(webp), ["VP8 "], "lossy, nothing else");
         assert!(!contains(webp, b"secret"));
     }
 

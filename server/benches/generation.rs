@@ -1,11 +1,16 @@
 //! `cargo bench -p uni1-server --bench generation` (run by `make bench`):
-//! 1. encoding a 1024×1024 image into its stored variants;
+//! 1. encoding a 1024×1024 image into its stored variants, and the preview
+//!    encoders compared by size and time at equal SSIM;
 //! 2. submit -> stored with the built-in model on SQLite and PostgreSQL,
 //!    with 1 and 2 workers: latency p50/p99 and jobs/s;
 //! 3. the encrypted media route vs the same bytes as a static file from the
 //!    same server, side by side: requests/s, p99 and their ratio;
 //! 4. the first gallery page of someone with 10,000 images (SSR) vs the same
-//!    bytes as a static file.
+//!    bytes as a static file;
+//! 5. the platform's own cost per job: a model that answers at once with a
+//!    small pre-encoded image, on SQLite and PostgreSQL with 1, 2 and 4
+//!    workers (claim, lease, variants, encrypted puts, the finishing
+//!    transaction; no model time).
 //!
 //! Figures are printed as Markdown tables for docs/benchmarks.md.
 
@@ -117,15 +122,194 @@ fn encoding() {
         per.as_secs_f64() * 1000.0
     );
     println!(
-        "\nSizes: original {} KiB, preview {} KiB (lossless WebP), thumbnail {} KiB.",
+        "\nSizes: original {} KiB, preview {} KiB (lossy WebP), thumbnail {} KiB.",
         sizes.0 / 1024,
         sizes.1 / 1024,
         sizes.2 / 1024
     );
+    preview_encoders();
+}
+
+/// Mean SSIM of the luma of two same-sized images: 8×8 windows every 4
+/// pixels, the usual constants for 8-bit samples.
+fn ssim(a: &::image::RgbImage, b: &::image::RgbImage) -> f64 {
+    let luma = |img: &::image::RgbImage| -> Vec<f64> {
+        img.pixels()
+            .map(|p| 0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2]))
+            .collect()
+    };
+    let (ya, yb) = (luma(a), luma(b));
+    let (w, h) = (a.width() as usize, a.height() as usize);
+    let (c1, c2) = ((0.01f64 * 255.0).powi(2), (0.03f64 * 255.0).powi(2));
+    let (mut total, mut n) = (0.0, 0usize);
+    for y0 in (0..h.saturating_sub(7)).step_by(4) {
+        for x0 in (0..w.saturating_sub(7)).step_by(4) {
+            let (mut sa, mut sb, mut saa, mut sbb, mut sab) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            for y in y0..y0 + 8 {
+                for x in x0..x0 + 8 {
+                    let (p, q) = (ya[y * w + x], yb[y * w + x]);
+                    sa += p;
+                    sb += q;
+                    saa += p * p;
+                    sbb += q * q;
+                    sab += p * q;
+                }
+            }
+            let k = 64.0;
+            let (ma, mb) = (sa / k, sb / k);
+            let (va, vb, cov) = (saa / k - ma * ma, sbb / k - mb * mb, sab / k - ma * mb);
+            total += ((2.0 * ma * mb + c1) * (2.0 * cov + c2))
+                / ((ma * ma + mb * mb + c1) * (va + vb + c2));
+            n += 1;
+        }
+    }
+    total / n.max(1) as f64
+}
+
+/// The 1024 px preview of a rendered picture with film grain added, so the
+/// encoders see texture as in real model outputs, not only smooth shapes.
+fn grainy_preview() -> ::image::DynamicImage {
+    let png = uni1_imaging::render_builtin_png(
+        "bench harbour at dawn, detailed",
+        5,
+        1024,
+        1024,
+        Some("vivid"),
+    );
+    let mut rgb = ::image::load_from_memory(&png).unwrap().into_rgb8();
+    let mut state = 0x9e37_79b9_u32;
+    for p in rgb.pixels_mut() {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let n = (state % 17) as i32 - 8;
+        for c in p.0.iter_mut() {
+            *c = (i32::from(*c) + n).clamp(0, 255) as u8;
+        }
+    }
+    ::image::DynamicImage::ImageRgb8(rgb)
+}
+
+fn preview_encoders() {
+    use ::image::ImageEncoder as _;
+    println!("\n### Preview encoders at equal SSIM (1024×1024, one core, mean of 3)\n");
+    println!("| picture | encoder | size | SSIM | encode |\n|---|---|---|---|---|");
+    let smooth = ::image::load_from_memory(&uni1_imaging::render_builtin_png(
+        "bench lighthouse at dusk",
+        1,
+        1024,
+        1024,
+        None,
+    ))
+    .unwrap();
+    for (label, img) in [
+        ("built-in render", smooth),
+        ("render + film grain", grainy_preview()),
+    ] {
+        let rgb = img.to_rgb8();
+        let timed = |f: &dyn Fn() -> Vec<u8>| {
+            let t = Instant::now();
+            let mut out = Vec::new();
+            for _ in 0..3 {
+                out = f();
+            }
+            (out, t.elapsed().as_secs_f64() * 1000.0 / 3.0)
+        };
+        let row = |name: &str, bytes: &[u8], ms: f64| {
+            let decoded = ::image::load_from_memory(bytes).unwrap().to_rgb8();
+            let q = ssim(&rgb, &decoded);
+            println!(
+                "| {label} | {name} | {:.0} KiB | {q:.4} | {ms:.1} ms |",
+                bytes.len() as f64 / 1024.0
+            );
+            q
+        };
+        let (lossless, ms) = timed(&|| {
+            let mut out = Vec::new();
+            ::image::codecs::webp::WebPEncoder::new_lossless(&mut out)
+                .write_image(rgb.as_raw(), 1024, 1024, ::image::ExtendedColorType::Rgb8)
+                .unwrap();
+            out
+        });
+        row("lossless WebP (before)", &lossless, ms);
+        let (webp, ms) =
+            timed(&|| uni1_imaging::encode_lossy_webp(&img, uni1_imaging::PREVIEW_BUDGET).unwrap());
+        let target = row("lossy WebP, libwebp (now)", &webp, ms);
+        // The lowest JPEG quality that is at least as close to the source.
+        for quality in (50..=100).step_by(5) {
+            let (jpeg, ms) = timed(&|| {
+                let mut out = Vec::new();
+                ::image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
+                    .write_image(rgb.as_raw(), 1024, 1024, ::image::ExtendedColorType::Rgb8)
+                    .unwrap();
+                out
+            });
+            let decoded = ::image::load_from_memory(&jpeg).unwrap().to_rgb8();
+            if ssim(&rgb, &decoded) >= target || quality == 100 {
+                row(&format!("JPEG q{quality}, image crate"), &jpeg, ms);
+                break;
+            }
+        }
+    }
+}
+
+/// A back-end that answers at once with the same small PNG: what is left
+/// of a job's time is the platform's own work.
+struct InstantModel {
+    capabilities: uni1_models::Capabilities,
+    png: Vec<u8>,
+}
+
+#[async_trait::async_trait]
+impl uni1_models::ImageModel for InstantModel {
+    fn capabilities(&self) -> &uni1_models::Capabilities {
+        &self.capabilities
+    }
+    fn backend(&self) -> &'static str {
+        "builtin"
+    }
+    async fn generate(
+        &self,
+        _request: &uni1_models::GenerationRequest,
+        _hooks: &dyn uni1_models::JobHooks,
+    ) -> uni1_models::Outcome {
+        uni1_models::Outcome::Succeeded {
+            images: vec![uni1_models::ImageData::Bytes(self.png.clone())],
+            seed: Some(1),
+        }
+    }
+}
+
+fn with_instant_model(gens: &mut Generations) {
+    use uni1_domain::generation::{Catalog, ModelEntry};
+    let builtin = uni1_models::builtin::Builtin::new();
+    let mut models: Vec<ModelEntry> = gens.catalog.all().to_vec();
+    models.push(ModelEntry {
+        id: "instant".into(),
+        name: "Instant (bench)".into(),
+        description: String::new(),
+        credits_per_image: 1,
+        model: std::sync::Arc::new(InstantModel {
+            capabilities: builtin.capabilities.clone(),
+            png: uni1_imaging::render_builtin_png("bench instant", 1, 64, 64, None),
+        }),
+    });
+    gens.catalog = Catalog::new(models);
 }
 
 async fn queue(label: &str, database_url: &str, workers: usize, jobs: usize) -> String {
-    let (_settings, db, key, gens) = open(database_url).await;
+    queue_with(label, database_url, workers, jobs, "builtin").await
+}
+
+async fn queue_with(
+    label: &str,
+    database_url: &str,
+    workers: usize,
+    jobs: usize,
+    model: &str,
+) -> String {
+    let (_settings, db, key, mut gens) = open(database_url).await;
+    with_instant_model(&mut gens);
     let user = new_user(&db, &key, &format!("bench-{workers}@example.org")).await;
     uni1_domain::billing::credits::grant(&db, user, 1_000_000, &format!("bench:{user}"), None)
         .await
@@ -137,7 +321,7 @@ async fn queue(label: &str, database_url: &str, workers: usize, jobs: usize) -> 
             true,
             SubmitInput {
                 idempotency_key: format!("bench-job-{i:06}"),
-                model_id: "builtin".into(),
+                model_id: model.into(),
                 prompt: format!("bench prompt {i}"),
                 aspect_ratio: "1:1".into(),
                 count: 1,
@@ -456,8 +640,8 @@ async fn gallery(n: usize, secs: u64) {
                 width: Set(512),
                 height: Set(512),
                 original_path: Set(format!("users/{user}/images/{id}/original.png")),
-                preview_path: Set(format!("users/{user}/images/{id}/preview.webp")),
-                thumb_path: Set(format!("users/{user}/images/{id}/thumb.webp")),
+                preview_path: Set(format!("users/{user}/images/{id}/preview-v2.webp")),
+                thumb_path: Set(format!("users/{user}/images/{id}/thumb-v2.webp")),
                 bytes: Set(0),
                 key_id: Set("bench".into()),
                 created_at: Set(at),
@@ -546,7 +730,7 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
-    // UNI1_BENCH_ONLY=encoding,queue,media,gallery runs a subset.
+    // UNI1_BENCH_ONLY=encoding,queue,pipeline,media,gallery runs a subset.
     let only = std::env::var("UNI1_BENCH_ONLY").unwrap_or_default();
     let run = |name: &str| only.is_empty() || only.split(',').any(|o| o.trim() == name);
     if run("encoding") {
@@ -557,6 +741,9 @@ async fn main() {
     }
     if run("media") {
         media(secs).await;
+    }
+    if run("pipeline") {
+        pipeline_tables(jobs.max(400)).await;
     }
     if run("gallery") {
         let n = std::env::var("UNI1_BENCH_GALLERY_IMAGES")
@@ -583,6 +770,35 @@ async fn queue_tables(jobs: usize) {
         match postgres_database().await {
             Some(url) => {
                 println!("{}", queue("PostgreSQL", &url, workers, jobs).await);
+                drop_postgres(&url).await;
+            }
+            None => println!("| PostgreSQL | {workers} | not reachable: skipped | | | | | |"),
+        }
+    }
+}
+
+async fn pipeline_tables(jobs: usize) {
+    println!(
+        "\n### Platform cost per job: a model that answers at once with a 64×64 PNG (release; {jobs} jobs queued at once)\n"
+    );
+    println!("| database | workers | jobs | run p50 (ms) | run p99 (ms) | submit->stored p50 (ms) | p99 (ms) | jobs/s |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for workers in [1, 2, 4] {
+        let dir =
+            std::env::temp_dir().join(format!("uni1-bench-p-{}-{workers}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/p.db?mode=rwc", dir.display());
+        println!(
+            "{}",
+            queue_with("SQLite", &url, workers, jobs, "instant").await
+        );
+        std::fs::remove_dir_all(&dir).ok();
+        match postgres_database().await {
+            Some(url) => {
+                println!(
+                    "{}",
+                    queue_with("PostgreSQL", &url, workers, jobs, "instant").await
+                );
                 drop_postgres(&url).await;
             }
             None => println!("| PostgreSQL | {workers} | not reachable: skipped | | | | | |"),

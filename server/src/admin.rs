@@ -60,7 +60,45 @@ pub async fn run(
             accounts.set_role(&email, role).await.map_err(explain)?;
             Ok(format!("{email} is now {}", role.as_str()))
         }
+        AdminCommand::RebuildVariants { .. } => {
+            bail!("rebuild-variants needs the object store: run it with `uni1 admin rebuild-variants`")
+        }
     }
+}
+
+/// `uni1 admin rebuild-variants`: previews and thumbnails of older images
+/// made again with the current encoder; progress on standard error.
+pub async fn rebuild_variants(
+    settings: crate::config::WorkerSettings,
+    batch: u64,
+) -> anyhow::Result<String> {
+    let db = crate::startup::open_database(&settings.database).await?;
+    let key = crate::app_key(settings.app_key.as_ref(), &settings.data_dir)?;
+    let blobs = crate::generation::blobs(&settings.generation, &key)?;
+    let report =
+        uni1_domain::generation::variants::rebuild_display_variants(&db, &blobs, batch, |r| {
+            eprintln!(
+                "rebuilt {} images so far ({} failed, {} deleted meanwhile)",
+                r.rebuilt, r.failed, r.gone
+            );
+        })
+        .await
+        .context("rebuilding previews stopped; run the command again to continue")?;
+    db.close().await.ok();
+    let kib = |b: u64| b.div_ceil(1024);
+    let mut message = format!(
+        "rebuilt the previews and thumbnails of {} images: {} KiB before, {} KiB after",
+        report.rebuilt,
+        kib(report.bytes_before),
+        kib(report.bytes_after)
+    );
+    if report.failed > 0 {
+        message.push_str(&format!(
+            "; {} images could not be read and were left as they were (see the log; run again to retry)",
+            report.failed
+        ));
+    }
+    Ok(message)
 }
 
 /// The password for `create-user`, from stdin (with the flag) or the environment.

@@ -41,7 +41,8 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
-    /// Operator tasks: create accounts (the first admin), change roles.
+    /// Operator tasks: create accounts (the first admin), change roles,
+    /// rebuild image previews.
     Admin(AdminArgs),
     /// Run generation jobs only (no web server), sharing the database and
     /// object store with `uni1 serve` processes, possibly on other machines.
@@ -121,6 +122,18 @@ pub enum AdminCommand {
         email: String,
         #[arg(long)]
         role: String,
+    },
+    /// Make the preview and thumbnail of every image stored with an older
+    /// encoding again from its original (today: lossy WebP within 150 KiB
+    /// and 25 KiB). Takes the object-store settings of `uni1 serve`.
+    /// Resumable: stop it at any time and run it again; it continues with
+    /// what is not done. Safe while the site runs.
+    RebuildVariants {
+        /// Images read from the database per batch
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        batch: u64,
+        #[command(flatten)]
+        generation: Box<GenerationArgs>,
     },
 }
 

@@ -46,6 +46,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(settings.log_format);
             uni1_server::migrate(&settings.database).await
         }
+        Command::Admin(config::AdminArgs {
+            database,
+            command: config::AdminCommand::RebuildVariants { batch, generation },
+        }) => {
+            let settings = config::WorkerSettings::resolve(
+                config::WorkerArgs {
+                    database,
+                    generation: *generation,
+                },
+                file,
+            )?;
+            telemetry::init(settings.log_format);
+            let report = uni1_server::admin::rebuild_variants(settings, batch).await?;
+            println!("{report}");
+            Ok(())
+        }
         Command::Admin(args) => {
             let settings = config::resolve_database_only(args.database, file)?;
             telemetry::init(settings.log_format);

@@ -146,8 +146,9 @@ impl Variant {
 pub struct MediaObject {
     pub path: String,
     pub content_type: &'static str,
-    /// Stable for the object's lifetime (objects are never rewritten in place
-    /// with different pixels).
+    /// Stable for the object's lifetime: objects are never rewritten in
+    /// place with different pixels (a rebuilt preview has a new name, see
+    /// [`super::variants`]), so the name makes the tag.
     pub etag: String,
     /// A download name without the prompt's characters that break headers.
     pub file_name: String,
@@ -162,7 +163,11 @@ impl MediaObject {
             Variant::Thumb => &img.thumb_path,
         };
         MediaObject {
-            etag: format!("\"{}-{}\"", img.id.simple(), variant.extension()),
+            etag: format!(
+                "\"{}-{}\"",
+                img.id.simple(),
+                path.rsplit('/').next().unwrap_or(variant.extension())
+            ),
             content_type: variant.content_type(),
             file_name: format!(
                 "uni1-{}-{}.{}",

@@ -427,9 +427,7 @@ async fn store_one(
         .map_err(|e| (false, format!("the back-end's image is unusable: {e}")))?;
     let id = Uuid::now_v7();
     let base = format!("{}images/{id}", user_prefix(job.user_id));
-    let original_path = format!("{base}/original.png");
-    let preview_path = format!("{base}/preview.webp");
-    let thumb_path = format!("{base}/thumb.webp");
+    let [original_path, preview_path, thumb_path] = super::variants::object_paths(&base);
     let mut key_id = String::new();
     for (path, body) in [
         (&original_path, &variants.original_png),

@@ -1136,3 +1136,160 @@ on_both_backends!(
         assert_eq!(app.get_as(&path, &bob).await.status, 404);
     }
 );
+
+/// Makes `row` look like an image stored before lossy previews: files
+/// named without a version (their bytes do not matter to the rebuild).
+/// Returns the old preview and thumbnail paths.
+async fn first_encoding(app: &TestApp, row: &image::Model) -> (String, String) {
+    use sea_orm::{ActiveModelTrait as _, Set};
+    let blobs = &app.gens.blobs;
+    let base = row.original_path.trim_end_matches("/original.png");
+    let (p, t) = (format!("{base}/preview.webp"), format!("{base}/thumb.webp"));
+    blobs.put(&p, b"RIFF old lossless preview").await.unwrap();
+    blobs.put(&t, b"RIFF old lossless thumb").await.unwrap();
+    blobs.delete(&row.preview_path).await.unwrap();
+    blobs.delete(&row.thumb_path).await.unwrap();
+    let mut active: image::ActiveModel = row.clone().into();
+    active.preview_path = Set(p.clone());
+    active.thumb_path = Set(t.clone());
+    active.update(&app.db).await.unwrap();
+    (p, t)
+}
+
+on_both_backends!(
+    rebuild_variants_moves_old_previews_to_the_current_encoding_and_resumes,
+    |app: TestApp| async move {
+        use uni1_domain::generation::variants::{is_current, rebuild_display_variants};
+
+        let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.10").await;
+        let rows =
+            crate::fixtures::images(&app, alice_id, "key-rebuild-01", "a harbour at dawn", 3).await;
+        let blobs = &app.gens.blobs;
+        // New images are stored with the current encoding already.
+        for row in &rows {
+            assert!(is_current(&row.preview_path), "{}", row.preview_path);
+            assert!(is_current(&row.thumb_path), "{}", row.thumb_path);
+        }
+        // Turn them into images of the first encoding.
+        let mut old = Vec::new();
+        for row in &rows {
+            old.push(first_encoding(&app, row).await);
+        }
+        let url = format!("/media/{}/preview", rows[0].id);
+        let before = app.get_as(&url, &alice).await;
+        assert_eq!(before.bytes, b"RIFF old lossless preview");
+        let old_etag = before.header("etag").unwrap().to_owned();
+        // The second image's original is lost: it is reported and left alone.
+        blobs.delete(&rows[1].original_path).await.unwrap();
+
+        let mut batches = 0;
+        let report = rebuild_display_variants(&app.db, blobs, 1, |_| batches += 1)
+            .await
+            .unwrap();
+        assert_eq!((report.rebuilt, report.failed, report.gone), (2, 1, 0));
+        assert_eq!(batches, 3, "one image per batch");
+
+        for (i, row) in rows.iter().enumerate() {
+            let now = image::Entity::find_by_id(row.id)
+                .one(&app.db)
+                .await
+                .unwrap()
+                .unwrap();
+            let (p, t) = &old[i];
+            if i == 1 {
+                assert_eq!(
+                    (&now.preview_path, &now.thumb_path),
+                    (p, t),
+                    "left as it was"
+                );
+                assert!(blobs.exists(p).await.unwrap());
+                continue;
+            }
+            assert!(is_current(&now.preview_path) && is_current(&now.thumb_path));
+            assert!(!blobs.exists(p).await.unwrap(), "old preview removed");
+            assert!(!blobs.exists(t).await.unwrap(), "old thumbnail removed");
+            let preview = blobs.get(&now.preview_path).await.unwrap();
+            assert_eq!(&preview[8..16], b"WEBPVP8 ", "lossy WebP");
+            assert!(preview.len() <= uni1_imaging::PREVIEW_BUDGET);
+            let thumb = blobs.get(&now.thumb_path).await.unwrap();
+            assert!(thumb.len() <= uni1_imaging::THUMB_BUDGET);
+            let original = blobs.get(&now.original_path).await.unwrap();
+            assert_eq!(
+                now.bytes as usize,
+                original.len() + preview.len() + thumb.len(),
+                "storage accounting follows the new files"
+            );
+        }
+        // Browsers see new bytes under a new tag.
+        let after = app.get_as(&url, &alice).await;
+        assert_eq!(after.status, 200);
+        assert_ne!(after.header("etag").unwrap(), old_etag);
+        assert_eq!(&after.bytes[8..16], b"WEBPVP8 ");
+
+        // Run again: nothing left but the unreadable one.
+        let again = rebuild_display_variants(&app.db, blobs, 50, |_| {})
+            .await
+            .unwrap();
+        assert_eq!((again.rebuilt, again.failed), (0, 1));
+    }
+);
+
+/// `uni1 admin rebuild-variants` reads the storage settings `uni1 serve`
+/// takes, and refuses an incomplete one by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rebuild_variants_command_takes_the_storage_settings_of_serve() {
+    let owned_env = WorkerEnv::new();
+    let env = &owned_env;
+    crate::support::run_configured(
+        crate::support::Backend::Sqlite,
+        crate::support::ORIGIN,
+        |args| env.configure(args),
+        |app: TestApp| async move {
+            let (_alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.17").await;
+            let rows =
+                crate::fixtures::images(&app, alice_id, "key-cli-rebuild", "a quiet bay", 1).await;
+            first_encoding(&app, &rows[0]).await;
+            let command = |storage: &str| {
+                std::process::Command::new(env!("CARGO_BIN_EXE_uni1"))
+                    .args(["admin", "rebuild-variants", "--batch", "5"])
+                    .env_clear()
+                    .env("PATH", std::env::var("PATH").unwrap_or_default())
+                    .env("DATABASE_URL", &app.database_url)
+                    .env("UNI1_DATA_DIR", &env.dir)
+                    .env("UNI1_APP_KEY", &env.key)
+                    .env("UNI1_STORAGE", storage)
+                    .env("UNI1_STORAGE_DIR", env.dir.join("objects"))
+                    .env("RUST_LOG", "warn")
+                    .output()
+                    .expect("uni1 runs")
+            };
+            let out = command("local");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                stdout.contains("rebuilt the previews and thumbnails of 1 images"),
+                "{stdout}"
+            );
+            let now = image::Entity::find_by_id(rows[0].id)
+                .one(&app.db)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(uni1_domain::generation::variants::is_current(
+                &now.preview_path
+            ));
+            let preview = app.gens.blobs.get(&now.preview_path).await.unwrap();
+            assert_eq!(&preview[8..16], b"WEBPVP8 ");
+
+            let bad = command("s3");
+            assert!(!bad.status.success());
+            let stderr = String::from_utf8_lossy(&bad.stderr);
+            assert!(stderr.contains("UNI1_S3_BUCKET"), "{stderr}");
+        },
+    )
+    .await;
+}
