@@ -1,5 +1,5 @@
 # The two commands (see README): `make run` and `make test`.
-.PHONY: run test setup bench
+.PHONY: run test setup bench lighthouse
 
 run:
 	scripts/run.sh
@@ -12,3 +12,6 @@ setup:
 
 bench:
 	scripts/bench.sh
+
+lighthouse:
+	scripts/lighthouse.sh

@@ -20,18 +20,7 @@ CONNECTIONS="${UNI1_BENCH_CONNECTIONS:-64}"
 command -v wrk >/dev/null || { echo "==> installing wrk"; apt-get install -y -qq wrk >/dev/null; }
 
 echo "==> release build"
-cargo leptos build --release >/dev/null 2>&1 || cargo leptos build --release
-
-echo "==> WASM bundle"
-node -e '
-const fs = require("fs"), zlib = require("zlib");
-const f = process.argv[1], raw = fs.readFileSync(f);
-const br = zlib.brotliCompressSync(raw, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } });
-const gz = zlib.gzipSync(raw, { level: 9 });
-const kb = (n) => (n / 1024).toFixed(1) + " KiB";
-console.log(`| ${f} | ${kb(raw.length)} | ${kb(gz.length)} | ${kb(br.length)} |`);
-' target/site/pkg/uni1.wasm
-node -e 'const fs=require("fs"),z=require("zlib");const r=fs.readFileSync(process.argv[1]);console.log(`| ${process.argv[1]} | ${(r.length/1024).toFixed(1)} KiB | ${(z.gzipSync(r,{level:9}).length/1024).toFixed(1)} KiB | ${(z.brotliCompressSync(r).length/1024).toFixed(1)} KiB |`)' target/site/pkg/uni1.js
+scripts/build-site.sh --release >/dev/null 2>&1 || scripts/build-site.sh --release
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 data=$(mktemp -d)
@@ -40,6 +29,10 @@ pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$data" target/site/bench-landing.html' EXIT
 for _ in $(seq 60); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.5; done
 curl -fs "http://127.0.0.1:$port/" -o target/site/bench-landing.html
+
+echo "==> WASM: what each page downloads before it is interactive (brotli)"
+node scripts/route-bytes.mjs "http://127.0.0.1:$port" target/site \
+  / /sign-in /sign-up /explore /privacy /terms /contact /studio /gallery /collections /settings /settings/security
 
 run_wrk() { # url -> "rps p99_ms"
   wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$1" | awk '

@@ -9,6 +9,6 @@ scripts/setup.sh
 # shellcheck source=/dev/null
 source .uni1-cache/env
 echo "==> building the release site (first time: about 10 minutes on 2 cores)"
-cargo leptos build --release
+scripts/build-site.sh --release
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 exec "$TARGET_DIR/release/uni1" serve "$@"

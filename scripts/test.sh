@@ -145,6 +145,6 @@ step "test peers: S3 (s3s-fs)" start_s3
 # running tests one by one keeps them from disturbing each other (about
 # 80 s instead of 45 s). The stall itself is still being investigated.
 step "unit and HTTP tests (SQLite and PostgreSQL)" cargo test --locked "${CRATES[@]}" -- --test-threads=1
-step "build the site" cargo leptos build
+step "build the site (split WASM, hashed names, precompressed)" scripts/build-site.sh
 step "browser tests (Chromium, desktop and phone)" browser_tests
 printf '\n\033[1;32mAll checks passed in %ss.\033[0m\n' "$(( $(date +%s) - START ))"

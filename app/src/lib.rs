@@ -11,9 +11,9 @@
 #![recursion_limit = "256"]
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::{lazy_route, path, Lazy, LazyRoute, SsrMode};
 
 pub mod auth;
 pub mod collections;
@@ -63,6 +63,74 @@ use pages::{
     underage::ReportUnderagePage,
 };
 
+/// Marks the document once the WASM has taken over the current page
+/// (effects run only in the browser, after hydration); browser tests wait
+/// for `html[data-hydrated]`. Called by every page's route, since a lazy
+/// page hydrates after the shell around it.
+pub fn mark_hydrated() {
+    if let Some(root) = document().document_element() {
+        let _ = root.set_attribute("data-hydrated", "");
+    }
+}
+
+/// One lazily loaded route per page: `Route` + `Lazy::<…>` below.
+///
+/// Each page's code (its views, forms and the client side of the server
+/// functions it calls) is split out of the main WASM into a chunk of its
+/// own by `cargo leptos build --split`, so a visitor downloads the shared
+/// runtime and the page they open, not the other pages. On a first load the
+/// server names the chunk the page needs in a preload link; the page is
+/// interactive once it arrives. A new page gets a line here and a `Route`
+/// with `view=Lazy::<…>::new()` (see ARCHITECTURE.md).
+macro_rules! lazy_pages {
+    ($($route:ident => $page:ident),* $(,)?) => {$(
+        #[doc = concat!("The route of [`", stringify!($page), "`], loaded on demand.")]
+        pub struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(_this: Self) -> AnyView {
+                Effect::new(|_| mark_hydrated());
+                $page().into_any()
+            }
+        }
+    )*};
+}
+
+lazy_pages!(
+    LandingRoute => Landing,
+    StudioRoute => Studio,
+    ShareRoute => SharePage,
+    GalleryRoute => GalleryPage,
+    GalleryImageRoute => GalleryImagePage,
+    DeleteImagesRoute => DeleteImagesPage,
+    CollectionsRoute => CollectionsPage,
+    CollectionRoute => CollectionPage,
+    ExploreRoute => ExplorePage,
+    PublicImageRoute => PublicImagePage,
+    BillingRoute => Billing,
+    SettingsRoute => Settings,
+    PrivacyRoute => Privacy,
+    TermsRoute => Terms,
+    CookiesRoute => Cookies,
+    ContactRoute => ContactPage,
+    SignInRoute => SignInPage,
+    SecondFactorRoute => SecondFactorPage,
+    SignUpRoute => SignUpPage,
+    CompleteSignUpRoute => CompleteSignUpPage,
+    ConfirmEmailRoute => ConfirmEmailPage,
+    ConfirmEmailChangeRoute => ConfirmEmailChangePage,
+    ResetRequestRoute => ResetRequestPage,
+    ResetPasswordRoute => ResetPasswordPage,
+    SecurityRoute => SecurityPage,
+    ShareLinksRoute => ShareLinksPage,
+    ReportUnderageRoute => ReportUnderagePage,
+);
+
 /// The actions that change who is signed in. They live at the top so the
 /// header's user menu can refresh when any of them completes.
 #[derive(Clone, Copy)]
@@ -78,6 +146,35 @@ pub struct AuthActions {
 #[derive(Clone, Copy)]
 pub struct UserResource(pub Resource<Result<Option<UserSummary>, AppError>>);
 
+/// `/pkg/<output name>.css`, with the content hash in the name when the
+/// build wrote one (cargo-leptos `hash-files`: its `hash.txt` next to the
+/// server binary, read once).
+fn stylesheet_href(options: &LeptosOptions) -> String {
+    static HASH: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let hash = HASH.get_or_init(|| {
+        if !options.hash_files {
+            return None;
+        }
+        let file = std::env::current_exe()
+            .ok()?
+            .parent()?
+            .join(options.hash_file.as_ref());
+        std::fs::read_to_string(file)
+            .ok()?
+            .lines()
+            .find_map(|line| {
+                let (kind, hash) = line.split_once(':')?;
+                (kind.trim() == "css").then(|| hash.trim().to_owned())
+            })
+    });
+    let name = &options.output_name;
+    let pkg = &options.site_pkg_dir;
+    match hash {
+        Some(hash) => format!("/{pkg}/{name}.{hash}.css"),
+        None => format!("/{pkg}/{name}.css"),
+    }
+}
+
 /// The HTML document around every page (server side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
@@ -89,6 +186,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
+                <link rel="stylesheet" id="leptos" href=stylesheet_href(&options) />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -118,13 +216,6 @@ pub fn App() -> impl IntoView {
         second_factor: ServerAction::new(),
     };
     provide_context(actions);
-    // Marks the document once the WASM has taken over (effects run only in
-    // the browser, after hydration); browser tests wait for it.
-    Effect::new(|_| {
-        if let Some(root) = document().document_element() {
-            let _ = root.set_attribute("data-hydrated", "");
-        }
-    });
     provide_context(UserResource(Resource::new_blocking(
         move || {
             (
@@ -138,7 +229,6 @@ pub fn App() -> impl IntoView {
         |_| get_current_user(),
     )));
     view! {
-        <Stylesheet id="leptos" href="/pkg/uni1.css" />
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
         <Meta name="description" content=site::TAGLINE />
         <Meta name="theme-color" content="#5b3df5" />
@@ -148,33 +238,33 @@ pub fn App() -> impl IntoView {
         <Router>
             <Layout>
                 <Routes fallback=|| view! { <NotFound /> }>
-                    <Route path=path!("/") view=Landing ssr=SsrMode::InOrder />
-                    <Route path=path!("/studio") view=Studio ssr=SsrMode::InOrder />
-                    <Route path=path!("/s/:token") view=SharePage ssr=SsrMode::Async />
-                    <Route path=path!("/gallery") view=GalleryPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/gallery/:id") view=GalleryImagePage ssr=SsrMode::InOrder />
-                    <Route path=path!("/delete-images") view=DeleteImagesPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/collections") view=CollectionsPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/collections/:id") view=CollectionPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/explore") view=ExplorePage ssr=SsrMode::Async />
-                    <Route path=path!("/p/:id") view=PublicImagePage ssr=SsrMode::Async />
-                    <Route path=path!("/billing") view=Billing ssr=SsrMode::InOrder />
-                    <Route path=path!("/settings") view=Settings ssr=SsrMode::InOrder />
-                    <Route path=path!("/privacy") view=Privacy ssr=SsrMode::InOrder />
-                    <Route path=path!("/terms") view=Terms ssr=SsrMode::InOrder />
-                    <Route path=path!("/cookies") view=Cookies ssr=SsrMode::InOrder />
-                    <Route path=path!("/contact") view=ContactPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/sign-in/two-factor") view=SecondFactorPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/sign-up") view=SignUpPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/sign-up/complete") view=CompleteSignUpPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/confirm-email") view=ConfirmEmailPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/confirm-email-change") view=ConfirmEmailChangePage ssr=SsrMode::InOrder />
-                    <Route path=path!("/reset-password") view=ResetRequestPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/reset-password/new") view=ResetPasswordPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/settings/security") view=SecurityPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/settings/sharing") view=ShareLinksPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/report-underage") view=ReportUnderagePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/") view={Lazy::<LandingRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/studio") view={Lazy::<StudioRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/s/:token") view={Lazy::<ShareRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/gallery") view={Lazy::<GalleryRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/gallery/:id") view={Lazy::<GalleryImageRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/delete-images") view={Lazy::<DeleteImagesRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/collections") view={Lazy::<CollectionsRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/collections/:id") view={Lazy::<CollectionRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/explore") view={Lazy::<ExploreRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/p/:id") view={Lazy::<PublicImageRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/billing") view={Lazy::<BillingRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/privacy") view={Lazy::<PrivacyRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/terms") view={Lazy::<TermsRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/cookies") view={Lazy::<CookiesRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/contact") view={Lazy::<ContactRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/sign-in") view={Lazy::<SignInRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/sign-in/two-factor") view={Lazy::<SecondFactorRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/sign-up") view={Lazy::<SignUpRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/sign-up/complete") view={Lazy::<CompleteSignUpRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/confirm-email") view={Lazy::<ConfirmEmailRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/confirm-email-change") view={Lazy::<ConfirmEmailChangeRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/reset-password") view={Lazy::<ResetRequestRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/reset-password/new") view={Lazy::<ResetPasswordRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/settings/security") view={Lazy::<SecurityRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/settings/sharing") view={Lazy::<ShareLinksRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/report-underage") view={Lazy::<ReportUnderageRoute>::new()} ssr=SsrMode::InOrder />
                 </Routes>
             </Layout>
         </Router>

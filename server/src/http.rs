@@ -188,8 +188,13 @@ pub fn router(
     // root; anything else that is not a route gets the Leptos 404 page.
     let not_found = file_and_error_handler_with_context::<ServerState, _>(context.clone(), shell)
         .with_state(state.clone());
+    // `.br` and `.gz` files written next to the site's files at build time
+    // (scripts/precompress.mjs, maximum compression) are sent as they are;
+    // the compression layer only compresses what has no such file.
     let static_files = ServeDir::new(&*state.leptos.site_root)
         .append_index_html_on_directories(false)
+        .precompressed_br()
+        .precompressed_gzip()
         .not_found_service(not_found);
     Router::new()
         .merge(plain)

@@ -24,20 +24,30 @@ use crate::config::Settings;
 /// Reads Leptos's run-time settings from `path` if it exists (with
 /// `LEPTOS_*` overrides), otherwise from the environment and defaults.
 pub fn leptos_options(path: &Path) -> anyhow::Result<LeptosOptions> {
-    if path.exists() {
+    let mut options = if path.exists() {
         let path_str = path
             .to_str()
             .context("the Leptos config path is not UTF-8")?;
         let conf = leptos::config::get_configuration(Some(path_str))
             .with_context(|| format!("invalid Leptos settings in {}", path.display()))?;
-        return Ok(conf.leptos_options);
+        conf.leptos_options
+    } else {
+        let env = |key: &str, default: &str| std::env::var(key).unwrap_or_else(|_| default.into());
+        LeptosOptions::builder()
+            .output_name(env("LEPTOS_OUTPUT_NAME", "uni1"))
+            .site_root(env("LEPTOS_SITE_ROOT", "target/site"))
+            .site_pkg_dir(env("LEPTOS_SITE_PKG_DIR", "pkg"))
+            .build()
+    };
+    // Hashed asset names when the build wrote a hash file next to this
+    // binary (cargo-leptos `hash-files`), unless LEPTOS_HASH_FILES says.
+    if std::env::var_os("LEPTOS_HASH_FILES").is_none() {
+        options.hash_files = std::env::current_exe()
+            .ok()
+            .and_then(|exe| Some(exe.parent()?.join(options.hash_file.as_ref())))
+            .is_some_and(|file| file.is_file());
     }
-    let env = |key: &str, default: &str| std::env::var(key).unwrap_or_else(|_| default.into());
-    Ok(LeptosOptions::builder()
-        .output_name(env("LEPTOS_OUTPUT_NAME", "uni1"))
-        .site_root(env("LEPTOS_SITE_ROOT", "target/site"))
-        .site_pkg_dir(env("LEPTOS_SITE_PKG_DIR", "pkg"))
-        .build())
+    Ok(options)
 }
 
 /// The application key: `UNI1_APP_KEY`, or the key in `<data_dir>/app.key`,

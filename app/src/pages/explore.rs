@@ -102,8 +102,9 @@ fn PublicImage(i: PublicImageDto) -> impl IntoView {
         <Meta name="twitter:card" content="summary_large_image" />
         <Meta name="twitter:image" content=i.image_url.clone() />
         <figure class="space-y-2" data-testid="public-image">
+            // The largest paint of the page: fetched first.
             <img src=format!("/p/{}/preview", i.id) width=i.width height=i.height alt=i.prompt.clone()
-                class="h-auto w-full rounded-md border border-line" />
+                fetchpriority="high" class="h-auto w-full rounded-md border border-line" />
             <figcaption class="break-words">{i.prompt.clone()}</figcaption>
         </figure>
         <p class="text-sm text-ink-muted">{format!("Model {} · published {}", i.model_id, i.published_on)}</p>

@@ -288,9 +288,10 @@ fn GalleryBody(page: GalleryPageDto, filters: Filters) -> impl IntoView {
         })}
         {(!empty).then(|| view! { <SelectionForm collections /> })}
         <ul class="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-4" data-testid="gallery-grid">
-            {items.into_iter().map(|item| view! { <GalleryCard item /> }).collect_view()}
+            // The first row is what paints first: not lazy.
+            {items.into_iter().enumerate().map(|(n, item)| view! { <GalleryCard item eager={n < 4} /> }).collect_view()}
             <For each=move || extra.get() key=|i| i.id.clone() let:item>
-                <GalleryCard item />
+                <GalleryCard item eager=false />
             </For>
         </ul>
         <div node_ref=sentinel aria-hidden="true"></div>
@@ -386,7 +387,7 @@ fn DeleteForm(
 }
 
 #[component]
-fn GalleryCard(item: GalleryItemDto) -> impl IntoView {
+fn GalleryCard(item: GalleryItemDto, eager: bool) -> impl IntoView {
     // Each card has its own actions: favouriting or deleting one changes that
     // card only, so the pages infinite scroll appended stay where they are.
     // Without JavaScript the forms post and the page reloads.
@@ -417,7 +418,7 @@ fn GalleryCard(item: GalleryItemDto) -> impl IntoView {
                 {match item.expired_on {
                     None => view! {
                         <img src=thumb width=item.width height=item.height
-                            alt=item.prompt.clone() loading="lazy" decoding="async"
+                            alt=item.prompt.clone() loading=if eager { "eager" } else { "lazy" } decoding="async"
                             class="h-auto w-full rounded-md border border-line" />
                     }.into_any(),
                     Some(_) => view! {
@@ -520,7 +521,7 @@ fn ImageDetails(
                     None => view! {
                         <a href=format!("/media/{id}/original") target="_blank" rel="noopener">
                             <img src=format!("/media/{id}/preview") width=item.width height=item.height
-                                alt=item.prompt.clone() decoding="async"
+                                alt=item.prompt.clone() fetchpriority="high"
                                 class="h-auto w-full rounded-md border border-line" />
                         </a>
                         <p class="flex flex-wrap gap-4 text-sm">

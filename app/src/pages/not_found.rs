@@ -10,6 +10,7 @@ pub fn NotFound() -> impl IntoView {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(http::StatusCode::NOT_FOUND);
     }
+    Effect::new(|_| crate::mark_hydrated());
     view! {
         <Title text="Page not found" />
         <Meta name="robots" content="noindex" />

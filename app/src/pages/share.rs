@@ -72,7 +72,7 @@ fn Shared(s: SharedDto, token: String) -> impl IntoView {
             Some(img) => view! {
                 <figure class="space-y-2" data-testid="shared-image">
                     <img src=img.src.clone() width=img.width height=img.height alt=img.prompt.clone()
-                        class="h-auto w-full rounded-md border border-line" />
+                        fetchpriority="high" class="h-auto w-full rounded-md border border-line" />
                     <figcaption class="break-words text-ink-muted">{img.prompt.clone()}</figcaption>
                 </figure>
             }.into_any(),

@@ -9,7 +9,12 @@
 //!   `/explore`, `/p/{id}`, the legal and contact pages), such as the reset
 //!   and confirmation pages whose URLs carry one-time tokens.
 //!
-//! Static files (`/pkg/…`, `/favicon.svg`, `/robots.txt`) are never touched.
+//! Static files (`/pkg/…`, `/favicon.svg`, `/robots.txt`) never get
+//! `no-store`. Files whose names carry a content hash (what
+//! `cargo leptos build` writes to `/pkg` with `hash-files`) are kept for a
+//! year without revalidation (`immutable`): a new build has new names. Any
+//! other static file is revalidated (`no-cache`, answered by a 304 from its
+//! `Last-Modified`).
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -21,6 +26,35 @@ use super::HttpPolicy;
 
 fn static_file(path: &str) -> bool {
     path.starts_with("/pkg/") || matches!(path, "/favicon.svg" | "/robots.txt")
+}
+
+/// True for `/pkg/<stem>.<hash>.<ext>`, the hash being cargo-leptos's:
+/// 22 characters of unpadded URL-safe base64 (an MD5 of the contents).
+pub fn content_hashed(path: &str) -> bool {
+    let Some(name) = path.strip_prefix("/pkg/") else {
+        return false;
+    };
+    if name.contains('/') {
+        return false;
+    }
+    let mut parts = name.rsplit('.');
+    let (Some(_ext), Some(hash), Some(stem)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    !stem.is_empty()
+        && hash.len() == 22
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The `Cache-Control` of a static file at `path`.
+pub fn static_policy(path: &str) -> &'static str {
+    if content_hashed(path) {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    }
 }
 
 /// Pages anyone may see and caches may keep, as today.
@@ -53,7 +87,15 @@ pub async fn apply(State(policy): State<HttpPolicy>, request: Request, next: Nex
     let path = request.uri().path().to_owned();
     let has_session_cookie = cookie_value(request.headers(), policy.session_cookie).is_some();
     let mut response = next.run(request).await;
-    if needs_no_store(&path, has_session_cookie, response.headers()) {
+    if static_file(&path)
+        && response.status().is_success()
+        && !response.headers().contains_key(header::CACHE_CONTROL)
+    {
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(static_policy(&path)),
+        );
+    } else if needs_no_store(&path, has_session_cookie, response.headers()) {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -101,5 +143,31 @@ mod tests {
         );
         assert!(!needs_no_store("/media/x/preview", true, &chosen));
         assert!(!needs_no_store("/healthz", false, &HeaderMap::new()));
+    }
+
+    #[test]
+    fn only_content_hashed_files_are_immutable() {
+        for hashed in [
+            "/pkg/uni1.Zr3f6u2vQ5yK1tB0pXw_aQ.wasm",
+            "/pkg/uni1.Zr3f6u2vQ5yK1tB0pXw-aQ.js",
+            "/pkg/split_landing_route_1234.AAAAAAAAAAAAAAAAAAAAAA.wasm",
+            "/pkg/__wasm_split.AAAAAAAAAAAAAAAAAAAAAA.js",
+        ] {
+            assert!(content_hashed(hashed), "{hashed}");
+            assert_eq!(static_policy(hashed), "public, max-age=31536000, immutable");
+        }
+        for plain in [
+            "/pkg/uni1.wasm",
+            "/pkg/uni1.css",
+            "/pkg/snippets/x/inline0.AAAAAAAAAAAAAAAAAAAAAA.js",
+            "/pkg/uni1.AAAAAAAAAAAAAAAAAAAAA.wasm",
+            "/pkg/uni1.AAAAAAAAAAAAAAAAAAAA!A.wasm",
+            "/pkg/.AAAAAAAAAAAAAAAAAAAAAA.js",
+            "/favicon.svg",
+            "/uni1.AAAAAAAAAAAAAAAAAAAAAA.wasm",
+        ] {
+            assert!(!content_hashed(plain), "{plain}");
+        }
+        assert_eq!(static_policy("/favicon.svg"), "no-cache");
     }
 }

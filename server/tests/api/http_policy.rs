@@ -282,7 +282,9 @@ on_both_backends!(
         assert_eq!(r304.header("cache-control"), Some("private, no-cache"));
 
         // Public pages for visitors stay cacheable as before; static files
-        // are untouched even for a signed-in person.
+        // never get no-store, even for a signed-in person: content-hashed
+        // ones are immutable for a year (and sent precompressed when a .br
+        // file is there), the others revalidate.
         for path in ["/", "/explore"] {
             let r = app.get(path).await;
             assert_eq!(r.status, 200, "{path}");
@@ -290,7 +292,20 @@ on_both_backends!(
         }
         let css = app.get_as("/pkg/uni1.css", &alice).await;
         assert_eq!(css.status, 200);
-        assert_eq!(css.header("cache-control"), None);
+        assert_eq!(css.header("cache-control"), Some("no-cache"));
+        let hashed = format!("/pkg/{}", crate::support::HASHED_JS);
+        let req = http::Request::get(&hashed)
+            .header("accept-encoding", "gzip, br")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let js = app.send(req).await;
+        assert_eq!(js.status, 200);
+        assert_eq!(
+            js.header("cache-control"),
+            Some("public, max-age=31536000, immutable")
+        );
+        assert_eq!(js.header("content-encoding"), Some("br"));
+        assert_eq!(js.bytes, b"precompressed", "the file written at build time");
     }
 );
 

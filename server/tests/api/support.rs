@@ -385,13 +385,23 @@ where
     database.destroy().await;
 }
 
-/// A site root with one stylesheet, as `cargo leptos build` would leave it.
+/// A file name as `cargo leptos build` writes it with `hash-files`.
+pub const HASHED_JS: &str = "uni1.Zr3f6u2vQ5yK1tB0pXw_aQ.js";
+
+/// A site root with one stylesheet, and one content-hashed file with its
+/// brotli copy, as scripts/build-site.sh would leave them.
 fn site_root() -> &'static str {
     static ROOT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     ROOT.get_or_init(|| {
         let root = std::env::temp_dir().join(format!("uni1-test-site-{}", std::process::id()));
         std::fs::create_dir_all(root.join("pkg")).expect("site root");
         std::fs::write(root.join("pkg/uni1.css"), "body{margin:0}").expect("stylesheet");
+        std::fs::write(
+            root.join(format!("pkg/{HASHED_JS}")),
+            "export const x = 1;\n",
+        )
+        .expect("js");
+        std::fs::write(root.join(format!("pkg/{HASHED_JS}.br")), b"precompressed").expect("br");
         root.display().to_string()
     })
 }
