@@ -486,6 +486,8 @@ impl Served {
         let signin = self
             .client
             .post(format!("{}/api/sign_in", self.origin))
+            // Server functions refuse requests without the site's Origin.
+            .header("origin", &self.origin)
             .form(&[
                 ("email", email),
                 ("password", PASSWORD),

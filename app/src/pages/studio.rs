@@ -432,8 +432,8 @@ fn JobCard(job: GenerationDto, cancel: ServerAction<CancelGeneration>) -> impl I
                                         class="h-auto w-full rounded-md border border-line" />
                                 </a>
                                 <figcaption class="flex flex-wrap gap-3 text-xs">
-                                    <a class="underline" href=format!("/media/{id}/original?download=1") download data-testid="download-png">"Download PNG"</a>
-                                    <a class="underline" href=format!("/media/{id}/preview?download=1") download>"WebP"</a>
+                                    <a class="inline-flex min-h-6 items-center underline" href=format!("/media/{id}/original?download=1") download data-testid="download-png">"Download PNG"</a>
+                                    <a class="inline-flex min-h-6 items-center underline" href=format!("/media/{id}/preview?download=1") download>"WebP"</a>
                                     <span class="text-ink-muted">{format!("{} days left", img.days_left)}</span>
                                 </figcaption>
                             </figure>
