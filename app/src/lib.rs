@@ -81,7 +81,7 @@ pub fn mark_hydrated() {
 /// runtime and the page they open, not the other pages. On a first load the
 /// server names the chunk the page needs in a preload link; the page is
 /// interactive once it arrives. A new page gets a line here and a `Route`
-/// with `view=Lazy::<…>::new()` (see ARCHITECTURE.md).
+/// with `view={Lazy::<…>::new()}` (see ARCHITECTURE.md).
 macro_rules! lazy_pages {
     ($($route:ident => $page:ident),* $(,)?) => {$(
         #[doc = concat!("The route of [`", stringify!($page), "`], loaded on demand.")]
