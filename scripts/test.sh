@@ -95,10 +95,16 @@ S3_PID=""
 trap 'for p in $MAILDEV_PID $OIDC_PID $S3_PID; do kill "$p" 2>/dev/null; done; true' EXIT
 
 browser_tests() {
-  local port data log pid
+  local port data log pid fake_port fake_pid
   port=$E2E_PORT
   data=$(mktemp -d)
   log="$data/server.log"
+  # Payments: the project's Stripe fake, and one credit pack it sells.
+  fake_port=$(free_port)
+  "$TARGET_DIR/debug/uni1" payment-fake --listen "127.0.0.1:$fake_port" \
+    --webhook-url "http://127.0.0.1:$port/hooks/stripe" --price price_starter=500:usd >"$data/payment-fake.log" 2>&1 &
+  fake_pid=$!
+  printf '[[packs]]\nid = "starter"\nname = "Starter"\ncredits = 100\nprice = 500\ncurrency = "usd"\nstripe_price = "price_starter"\n' >"$data/uni1.toml"
   # X-Forwarded-For is trusted so that each browser test is its own visitor
   # for the per-address rate limits (end2end/tests/fixtures.ts). Trusting it
   # turns the default /dev/outbox off, so the tests ask for it (they read
@@ -109,7 +115,9 @@ browser_tests() {
     UNI1_GITHUB_CLIENT_ID=uni1-github UNI1_GITHUB_CLIENT_SECRET=github-test-secret \
     UNI1_GITHUB_AUTHORIZE_URL="$UNI1_TEST_OIDC_ISSUER/auth" UNI1_GITHUB_TOKEN_URL="$UNI1_TEST_OIDC_ISSUER/token" \
     UNI1_GITHUB_API_URL="$UNI1_TEST_OIDC_ISSUER/github" \
-    "$TARGET_DIR/debug/uni1" serve --listen "127.0.0.1:$port" >"$log" 2>&1 &
+    UNI1_STRIPE_SECRET_KEY=sk_test_uni1_payment_fake UNI1_STRIPE_WEBHOOK_SECRET=whsec_uni1_payment_fake \
+    UNI1_STRIPE_API_URL="http://127.0.0.1:$fake_port" \
+    "$TARGET_DIR/debug/uni1" --config "$data/uni1.toml" serve --listen "127.0.0.1:$port" >"$log" 2>&1 &
   pid=$!
   for _ in $(seq 60); do
     curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break
@@ -118,17 +126,18 @@ browser_tests() {
   done
   local rc=0
   UNI1_E2E_BASE_URL="http://127.0.0.1:$port" npx playwright test -c end2end/playwright.config.ts || rc=$?
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  kill "$pid" "$fake_pid" 2>/dev/null || true
+  wait "$pid" "$fake_pid" 2>/dev/null || true
   if [[ $rc -ne 0 ]]; then
     echo "--- server log ---"; tail -n 50 "$log"
+    echo "--- payment fake log ---"; tail -n 20 "$data/payment-fake.log"
     return "$rc"
   fi
   rm -rf "$data"
 }
 
 step "format" cargo fmt --all -- --check
-CRATES=(-p uni1-server -p uni1-domain -p uni1-migration -p uni1-app -p uni1-imaging -p uni1-models -p uni1-model-server -p uni1-storage)
+CRATES=(-p uni1-server -p uni1-domain -p uni1-migration -p uni1-app -p uni1-imaging -p uni1-models -p uni1-model-server -p uni1-storage -p uni1-payments -p uni1-payment-fake)
 step "clippy: server side" cargo clippy --locked "${CRATES[@]}" \
   --features uni1-app/ssr --all-targets -- -D warnings
 step "clippy: browser side (wasm32)" cargo clippy --locked -p uni1-frontend -p uni1-app \

@@ -202,7 +202,7 @@ mod server {
             let field = match &err {
                 E::Invalid(e) => return AppError::invalid(e.field, e.message.clone()).respond(),
                 E::Unexpected(_) => "",
-                E::Insufficient { .. } => "credits",
+                E::Insufficient { .. } | E::InDebt { .. } => "credits",
                 E::TooManyPending { .. } | E::EmailNotConfirmed => "form",
                 E::ReferenceGone => "reference",
                 E::TooManyRefused { .. } => "prompt",
@@ -210,6 +210,16 @@ mod server {
             match err {
                 E::Unexpected(e) => e.into(),
                 err => AppError::invalid(field, err.to_string()).respond(),
+            }
+        }
+    }
+
+    impl From<uni1_domain::billing::BillingError> for AppError {
+        fn from(err: uni1_domain::billing::BillingError) -> Self {
+            use uni1_domain::billing::BillingError as E;
+            match err {
+                E::Unexpected(e) => e.into(),
+                err => AppError::invalid("pack", err.to_string()).respond(),
             }
         }
     }

@@ -18,7 +18,8 @@ const NAV: [(&str, &str); 5] = [
 ];
 
 /// Footer links: (label, path).
-const FOOTER: [(&str, &str); 5] = [
+const FOOTER: [(&str, &str); 6] = [
+    ("Pricing", "/pricing"),
     ("Privacy", "/privacy"),
     ("Terms", "/terms"),
     ("Cookies", "/cookies"),

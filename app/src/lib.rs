@@ -16,6 +16,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{lazy_route, path, Lazy, LazyRoute, SsrMode};
 
 pub mod auth;
+pub mod billing;
 pub mod collections;
 pub mod components;
 pub mod contact;
@@ -45,11 +46,12 @@ use auth::{
 use error::AppError;
 use layout::Layout;
 use pages::{
-    about::{Billing, Settings},
+    about::Settings,
     auth::{
         CompleteSignUpPage, ConfirmEmailChangePage, ConfirmEmailPage, ResetPasswordPage,
         ResetRequestPage, SecondFactorPage, SignInPage, SignUpPage,
     },
+    billing::{BillingPage, CheckoutReturnPage, PricingPage},
     collections::{CollectionPage, CollectionsPage},
     contact::ContactPage,
     explore::{ExplorePage, PublicImagePage},
@@ -112,7 +114,9 @@ lazy_pages!(
     CollectionRoute => CollectionPage,
     ExploreRoute => ExplorePage,
     PublicImageRoute => PublicImagePage,
-    BillingRoute => Billing,
+    BillingRoute => BillingPage,
+    CheckoutReturnRoute => CheckoutReturnPage,
+    PricingRoute => PricingPage,
     SettingsRoute => Settings,
     PrivacyRoute => Privacy,
     TermsRoute => Terms,
@@ -249,6 +253,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/explore") view={Lazy::<ExploreRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/p/:id") view={Lazy::<PublicImageRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/billing") view={Lazy::<BillingRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/billing/return") view={Lazy::<CheckoutReturnRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/pricing") view={Lazy::<PricingRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/privacy") view={Lazy::<PrivacyRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/terms") view={Lazy::<TermsRoute>::new()} ssr=SsrMode::InOrder />

@@ -2,6 +2,7 @@
 
 pub mod about;
 pub mod auth;
+pub mod billing;
 pub mod collections;
 pub mod contact;
 pub mod explore;

@@ -30,6 +30,10 @@ pub struct AppState {
     pub publishing: uni1_domain::library::publishing::Publishing,
     /// The public origin without a trailing slash, for absolute links.
     pub public_origin: String,
+    /// Credit packs, checkouts, orders and the credit history.
+    pub billing: uni1_domain::billing::Billing,
+    /// The payment provider's checkout origin, allowed as a form target.
+    pub checkout_origin: Option<String>,
 }
 
 /// The [`AppState`] the server provided to this request.
@@ -52,10 +56,16 @@ pub fn set_content_security_policy() {
     let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
         return;
     };
+    // A buy form redirects to the payment provider's checkout page, which
+    // `form-action` must allow.
+    let checkout = use_context::<AppState>()
+        .and_then(|s| s.checkout_origin)
+        .map(|o| format!(" {o}"))
+        .unwrap_or_default();
     let policy = format!(
         "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; \
          style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; \
-         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+         object-src 'none'; base-uri 'none'; form-action 'self'{checkout}; frame-ancestors 'none'"
     );
     if let Ok(value) = http::HeaderValue::from_str(&policy) {
         response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);

@@ -1,5 +1,11 @@
 //! Money and credits. [`credits`] owns the ledger: every change of a
 //! balance is one ledger row with a unique idempotency key, written in the
-//! same transaction as the balance.
+//! same transaction as the balance. [`catalog`] is what can be bought;
+//! [`orders`] opens checkouts and applies the payment provider's webhook
+//! events (deduplicated in the transaction of their effect).
 
+pub mod catalog;
 pub mod credits;
+pub mod orders;
+
+pub use orders::{Billing, BillingError, WebhookError, WebhookOutcome};

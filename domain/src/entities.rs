@@ -4,6 +4,7 @@
 //! "Personal data map" so that export and deletion can reach all of it.
 
 pub mod audit_log;
+pub mod billing_customer;
 pub mod collection;
 pub mod collection_image;
 pub mod contact_message;
@@ -15,6 +16,8 @@ pub mod image;
 pub mod mail_outbox;
 pub mod moderation_flag;
 pub mod oauth_state;
+pub mod order;
+pub mod payment_event;
 pub mod pending_signup;
 pub mod recovery_code;
 pub mod session;

@@ -61,6 +61,8 @@ pub const TABLES: &[Table] = &[
     Table { name: "two_factor_challenges", holds: "a sign-in waiting for its second factor (10 minutes, 5 attempts)", key: "user_id", on_delete: CASCADE },
     Table { name: "credit_balances", holds: "available and held credits", key: "user_id", on_delete: CASCADE },
     Table { name: "credit_ledger", holds: "every credit change, with its reason and job", key: "user_id", on_delete: CASCADE },
+    Table { name: "orders", holds: "what was bought, amount, currency, status, the provider's checkout and payment ids (never card data)", key: "user_id", on_delete: OnDelete::Anonymized("a sale is a tax record the law requires to keep") },
+    Table { name: "billing_customers", holds: "the payment provider's customer id", key: "user_id", on_delete: CASCADE },
     Table { name: "generations", holds: "prompt, negative prompt, parameters, model, seed, timings, outcome, errors", key: "user_id", on_delete: CASCADE },
     Table { name: "images", holds: "sizes, storage paths, download window, favourite mark, published / hidden / reminded times", key: "user_id", on_delete: CASCADE },
     Table { name: "collections", holds: "collection names", key: "user_id", on_delete: CASCADE },

@@ -41,7 +41,8 @@ async fn the_sign_up_grant_and_a_keyed_grant_happen_once() {
             balance(&db, user).await,
             Balance {
                 available: 50,
-                held: 0
+                held: 0,
+                debt: 0
             }
         );
 
@@ -73,7 +74,8 @@ async fn a_job_is_reserved_once_and_settled_once() {
             balance(&db, user).await,
             Balance {
                 available: 42,
-                held: 8
+                held: 8,
+                debt: 0
             },
             "a retried reserve holds nothing more"
         );
@@ -88,7 +90,8 @@ async fn a_job_is_reserved_once_and_settled_once() {
             balance(&db, user).await,
             Balance {
                 available: 42,
-                held: 0
+                held: 0,
+                debt: 0
             }
         );
 
@@ -100,7 +103,8 @@ async fn a_job_is_reserved_once_and_settled_once() {
             balance(&db, user).await,
             Balance {
                 available: 42,
-                held: 0
+                held: 0,
+                debt: 0
             }
         );
 
@@ -136,7 +140,8 @@ async fn a_reserve_beyond_the_balance_is_refused_and_changes_nothing() {
             balance(&db, user).await,
             Balance {
                 available: 5,
-                held: 0
+                held: 0,
+                debt: 0
             }
         );
         assert!(credits::audit(&db, user).await.unwrap());
@@ -178,7 +183,8 @@ async fn concurrent_reserves_never_overdraw() {
             balance(&db, user).await,
             Balance {
                 available: 0,
-                held: 50
+                held: 50,
+                debt: 0
             }
         );
         assert!(credits::audit(&db, user).await.unwrap());

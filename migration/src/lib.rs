@@ -15,6 +15,8 @@ mod m20261124_000006_generation;
 mod m20261124_000007_gallery;
 mod m20261124_000008_share_links;
 mod m20261124_000009_collections_publishing;
+mod m20261204_000010_billing;
+mod m20261204_000011_refunds;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -32,6 +34,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000007_gallery::Migration),
             Box::new(m20261124_000008_share_links::Migration),
             Box::new(m20261124_000009_collections_publishing::Migration),
+            Box::new(m20261204_000010_billing::Migration),
+            Box::new(m20261204_000011_refunds::Migration),
         ]
     }
 }

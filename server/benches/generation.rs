@@ -10,7 +10,10 @@
 //! 5. the platform's own cost per job: a model that answers at once with a
 //!    small pre-encoded image, on SQLite and PostgreSQL with 1, 2 and 4
 //!    workers (claim, lease, variants, encrypted puts, the finishing
-//!    transaction; no model time).
+//!    transaction; no model time);
+//! 6. payment webhooks: signed `checkout.session.completed` events for
+//!    distinct orders, each delivered twice (the second a duplicate), 16 at
+//!    a time, on SQLite and PostgreSQL: events/s and latency p50/p99.
 //!
 //! Figures are printed as Markdown tables for docs/benchmarks.md.
 
@@ -732,7 +735,7 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
-    // UNI1_BENCH_ONLY=encoding,queue,pipeline,media,gallery runs a subset.
+    // UNI1_BENCH_ONLY=encoding,queue,pipeline,media,webhooks,gallery runs a subset.
     let only = std::env::var("UNI1_BENCH_ONLY").unwrap_or_default();
     let run = |name: &str| only.is_empty() || only.split(',').any(|o| o.trim() == name);
     if run("encoding") {
@@ -746,6 +749,9 @@ async fn main() {
     }
     if run("pipeline") {
         pipeline_tables(jobs.max(400)).await;
+    }
+    if run("webhooks") {
+        webhook_tables(jobs.max(500)).await;
     }
     if run("gallery") {
         let n = std::env::var("UNI1_BENCH_GALLERY_IMAGES")
@@ -806,4 +812,139 @@ async fn pipeline_tables(jobs: usize) {
             None => println!("| PostgreSQL | {workers} | not reachable: skipped | | | | | |"),
         }
     }
+}
+
+async fn webhook_tables(orders: usize) {
+    println!(
+        "\n### Payment webhooks: {orders} signed checkout.session.completed events, each delivered twice, 16 at a time (release)\n"
+    );
+    println!("| database | deliveries | granted | events/s | p50 (ms) | p99 (ms) |");
+    println!("|---|---|---|---|---|---|");
+    let dir = std::env::temp_dir().join(format!("uni1-bench-w-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}/w.db?mode=rwc", dir.display());
+    println!("{}", webhooks("SQLite", &url, orders).await);
+    std::fs::remove_dir_all(&dir).ok();
+    match postgres_database().await {
+        Some(url) => {
+            println!("{}", webhooks("PostgreSQL", &url, orders).await);
+            drop_postgres(&url).await;
+        }
+        None => println!("| PostgreSQL | not reachable: skipped | | | | |"),
+    }
+}
+
+async fn webhooks(label: &str, database_url: &str, orders: usize) -> String {
+    use futures::StreamExt as _;
+    use sea_orm::ActiveModelTrait as _;
+    use sea_orm::ActiveValue::Set;
+    use uni1_domain::entities::order;
+    const SECRET: &str = "whsec_bench";
+    let mut args = ServeArgs {
+        public_url: Some("http://127.0.0.1:9".into()),
+        ..Default::default()
+    };
+    args.database.database_url = Some(database_url.into());
+    args.generation.storage = Some(StorageKind::Memory);
+    args.generation.worker_slots = Some(0);
+    args.billing.stripe_secret_key = Some("sk_test_bench".into());
+    args.billing.stripe_webhook_secret = Some(SECRET.into());
+    args.billing.stripe_api_url = Some("http://127.0.0.1:9".into());
+    let settings = Settings::resolve(args, None).expect("bench settings");
+    let db = uni1_server::startup::open_database(&settings.database)
+        .await
+        .expect("db");
+    let key = uni1_domain::support::crypto::AppKey::from_base64(
+        &uni1_domain::support::crypto::AppKey::generate_base64(),
+    )
+    .unwrap();
+    let services = uni1_server::startup::Services::build(&settings, db.clone(), key.clone())
+        .expect("services");
+    let user = new_user(&db, &key, "buyer@bench.test").await;
+    let price = uni1_payment_fake::Price {
+        amount: 500,
+        currency: "usd".into(),
+    };
+    let mut payloads = Vec::with_capacity(orders * 2);
+    for i in 0..orders {
+        let id = uuid::Uuid::now_v7();
+        let checkout = format!("cs_bench_{i}");
+        let now = chrono::Utc::now();
+        order::ActiveModel {
+            id: Set(id),
+            user_id: Set(Some(user)),
+            provider: Set("stripe".into()),
+            item: Set("starter".into()),
+            item_name: Set("Starter".into()),
+            credits: Set(10),
+            amount: Set(500),
+            currency: Set("usd".into()),
+            status: Set("pending".into()),
+            checkout_id: Set(Some(checkout.clone())),
+            payment_id: Set(None),
+            refunded_amount: Set(0),
+            refunded_credits: Set(0),
+            created_at: Set(now),
+            updated_at: Set(now),
+            paid_at: Set(None),
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+        let mut session = uni1_payment_fake::checkout_session(
+            &checkout,
+            "cus_bench",
+            &id.to_string(),
+            &price,
+            "http://127.0.0.1:9",
+            "",
+            "",
+        );
+        session["payment_status"] = "paid".into();
+        session["payment_intent"] = format!("pi_bench_{i}").into();
+        payloads.push(uni1_payment_fake::event("checkout.session.completed", session).to_string());
+    }
+    // Each event a second time, later in the stream (a provider's retry).
+    payloads.extend(payloads.clone());
+    let billing = services.billing.clone();
+    let started = Instant::now();
+    let mut latencies: Vec<f64> = futures::stream::iter(payloads)
+        .map(|payload| {
+            let billing = billing.clone();
+            async move {
+                let header =
+                    uni1_payment_fake::signature_header(&payload, SECRET, uni1_payment_fake::now());
+                let t = Instant::now();
+                billing
+                    .stripe_webhook(payload.as_bytes(), Some(&header))
+                    .await
+                    .expect("webhook handled");
+                t.elapsed().as_secs_f64() * 1000.0
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    let granted = uni1_domain::entities::credit_ledger::Entity::find()
+        .filter(uni1_domain::entities::credit_ledger::Column::UserId.eq(user))
+        .filter(
+            uni1_domain::entities::credit_ledger::Column::IdempotencyKey.starts_with("purchase:"),
+        )
+        .count(&db)
+        .await
+        .unwrap();
+    assert_eq!(granted as usize, orders, "every order granted once");
+    assert!(uni1_domain::billing::credits::audit(&db, user)
+        .await
+        .unwrap());
+    db.close().await.ok();
+    format!(
+        "| {label} | {} | {granted} | {:.0} | {:.1} | {:.1} |",
+        latencies.len(),
+        latencies.len() as f64 / elapsed,
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99)
+    )
 }

@@ -19,7 +19,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+pub mod billing;
 pub mod generation;
+pub use billing::{BillingArgs, BillingSettings, PackFileEntry};
 pub use generation::{GenerationArgs, GenerationSettings, ModelFileEntry, StorageKind};
 
 /// uni1: AI image generation you can run yourself.
@@ -51,6 +53,40 @@ pub enum Command {
     /// wire protocols in front of the built-in generator, with injectable
     /// faults. For demos and tests; not a real model.
     ModelServer(ModelServerArgs),
+    /// Run the project's Stripe fake: customers, Checkout Sessions, a
+    /// checkout page that "pays" without a card, and webhooks signed the
+    /// Stripe way. For trying payments locally and for tests.
+    PaymentFake(PaymentFakeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PaymentFakeArgs {
+    /// Address and port to listen on
+    #[arg(long, default_value = "127.0.0.1:7080")]
+    pub listen: SocketAddr,
+    /// The secret key uni1 must use (set the same as UNI1_STRIPE_SECRET_KEY)
+    #[arg(
+        long,
+        env = "UNI1_PAYMENT_FAKE_SECRET_KEY",
+        default_value = "sk_test_uni1_payment_fake",
+        hide_env_values = true
+    )]
+    pub secret_key: String,
+    /// The secret events are signed with (set the same as UNI1_STRIPE_WEBHOOK_SECRET)
+    #[arg(
+        long,
+        env = "UNI1_PAYMENT_FAKE_WEBHOOK_SECRET",
+        default_value = "whsec_uni1_payment_fake",
+        hide_env_values = true
+    )]
+    pub webhook_secret: String,
+    /// Where events are sent: uni1's `/hooks/stripe`
+    #[arg(long, default_value = "http://127.0.0.1:3000/hooks/stripe")]
+    pub webhook_url: String,
+    /// A price it sells, `ID=AMOUNT:CURRENCY` (amount in minor units), e.g.
+    /// `price_starter=500:usd`; repeat for more
+    #[arg(long = "price", value_name = "ID=AMOUNT:CURRENCY")]
+    pub prices: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
@@ -300,6 +336,10 @@ pub struct ServeArgs {
     #[command(flatten)]
     #[serde(flatten)]
     pub generation: GenerationArgs,
+
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub billing: BillingArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Serialize, Deserialize)]
@@ -314,12 +354,13 @@ pub enum LogFormat {
 
 /// The optional TOML file: the same settings as the flags (keys are the
 /// flags' names in snake_case), declared once in the clap + serde structs
-/// above, plus the `[[models]]` list.
+/// above, plus the `[[models]]` and `[[packs]]` lists.
 #[derive(Debug, Default)]
 struct FileSettings {
     /// The file's settings, each checked against its type.
     settings: serde_json::Map<String, serde_json::Value>,
     models: Option<Vec<ModelFileEntry>>,
+    packs: Option<Vec<PackFileEntry>>,
 }
 
 impl FileSettings {
@@ -418,6 +459,7 @@ pub struct Settings {
     /// `UNI1_APP_KEY` as given (validated), or `None` for the key file.
     pub app_key: Option<SecretString>,
     pub generation: GenerationSettings,
+    pub billing: BillingSettings,
 }
 
 /// Everything `uni1 worker` runs with, validated.
@@ -543,6 +585,8 @@ impl Settings {
                 "model_webhook_secret={}",
                 on(self.generation.model_webhook_secret.is_some())
             ),
+            format!("stripe={}", on(self.billing.stripe.is_some())),
+            format!("packs={}", self.billing.catalogue.packs.len()),
         ]
         .join(" ")
     }
@@ -564,6 +608,7 @@ impl Settings {
         let app_key = validated_app_key(args.database.app_key.clone())?;
         let (database, data_dir, log_format) = resolve_database(args.database)?;
         let generation = GenerationSettings::resolve(args.generation, file.models, &data_dir)?;
+        let billing = BillingSettings::resolve(args.billing, file.packs)?;
         let listen = args
             .listen
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000)));
@@ -660,6 +705,7 @@ impl Settings {
             },
             app_key: app_key.map(SecretString::from),
             generation,
+            billing,
             github: match pair(
                 ("UNI1_GITHUB_CLIENT_ID", args.github_client_id),
                 ("UNI1_GITHUB_CLIENT_SECRET", args.github_client_secret),
@@ -807,6 +853,12 @@ fn parse_file(path: &Path, text: &str) -> Result<FileSettings, ConfigError> {
                 .map_err(|e| bad(format!("[[models]]: {e}")))?,
         ),
     };
+    let packs = match table.remove("packs") {
+        None => None,
+        Some(value) => Some(
+            Vec::<PackFileEntry>::deserialize(value).map_err(|e| bad(format!("[[packs]]: {e}")))?,
+        ),
+    };
     let known: Vec<String> = ServeArgs::augment_args(clap::Command::new("uni1"))
         .get_arguments()
         .map(|arg| arg.get_id().to_string())
@@ -825,7 +877,11 @@ fn parse_file(path: &Path, text: &str) -> Result<FileSettings, ConfigError> {
             .map_err(|e| bad(format!("`{key}`: {e}")))?;
         settings.insert(key, value);
     }
-    Ok(FileSettings { settings, models })
+    Ok(FileSettings {
+        settings,
+        models,
+        packs,
+    })
 }
 
 /// Both settings of a pair (client id and secret), or neither.

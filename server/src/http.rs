@@ -1,6 +1,7 @@
 //! The HTTP application: Leptos pages and server functions, plain routes,
 //! and the middleware every request passes through.
 
+pub mod billing;
 pub mod cache;
 pub mod csrf;
 pub mod dev_outbox;
@@ -172,6 +173,18 @@ pub fn router(
         .route(
             "/hooks/models/{model}",
             axum::routing::post(media::model_webhook).with_state(webhooks),
+        )
+        .route(
+            "/hooks/stripe",
+            axum::routing::post(billing::stripe_webhook)
+                .with_state(state.app.billing.clone())
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    billing::WEBHOOK_BODY_LIMIT,
+                )),
+        )
+        .route(
+            "/billing/history.csv",
+            get(billing::history_csv).with_state(state.app.billing.clone()),
         );
     if policy.dev_outbox {
         plain = plain.route(

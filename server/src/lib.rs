@@ -169,6 +169,46 @@ pub async fn model_server(args: config::ModelServerArgs) -> anyhow::Result<()> {
         .with_context(|| format!("the model server on {} failed", args.listen))
 }
 
+/// `uni1 payment-fake`: the project's Stripe fake on `args.listen`.
+pub async fn payment_fake(args: config::PaymentFakeArgs) -> anyhow::Result<()> {
+    let mut prices = std::collections::HashMap::new();
+    for spec in &args.prices {
+        let parsed = spec.split_once('=').and_then(|(id, rest)| {
+            let (amount, currency) = rest.split_once(':')?;
+            Some((
+                id.trim().to_owned(),
+                uni1_payment_fake::Price {
+                    amount: amount.trim().parse().ok().filter(|a: &i64| *a > 0)?,
+                    currency: currency.trim().to_ascii_lowercase(),
+                },
+            ))
+        });
+        let (id, price) = parsed
+            .with_context(|| format!("--price {spec:?} must look like price_starter=500:usd"))?;
+        prices.insert(id, price);
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let origin = format!("http://{}", listener.local_addr()?);
+    println!(
+        "uni1 payment fake (Stripe-shaped, no real payments) at {origin}; events go to {}",
+        args.webhook_url
+    );
+    uni1_payment_fake::serve(
+        listener,
+        uni1_payment_fake::FakeSettings {
+            secret_key: args.secret_key,
+            webhook_url: args.webhook_url,
+            webhook_secret: args.webhook_secret,
+            public_origin: origin,
+            prices,
+        },
+    )
+    .await
+    .context("the payment fake failed")
+}
+
 /// `uni1 migrate`.
 pub async fn migrate(database: &config::DatabaseSettings) -> anyhow::Result<()> {
     let db = startup::open_database(database).await?;

@@ -41,6 +41,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(config::LogFormat::Text);
             uni1_server::model_server(args).await
         }
+        Command::PaymentFake(args) => {
+            telemetry::init(config::LogFormat::Text);
+            uni1_server::payment_fake(args).await
+        }
         Command::Migrate(args) => {
             let settings = config::resolve_database_only(args, file)?;
             telemetry::init(settings.log_format);

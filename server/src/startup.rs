@@ -61,6 +61,7 @@ pub struct Services {
     pub generations: Generations,
     pub wakeups: Wakeups,
     pub limits: Arc<RateLimits>,
+    pub billing: uni1_domain::billing::Billing,
 }
 
 impl Services {
@@ -87,7 +88,29 @@ impl Services {
             &key,
             &settings.public_origin(),
         )?;
+        let stripe = settings
+            .billing
+            .stripe
+            .as_ref()
+            .map(|s| {
+                uni1_payments::Stripe::new(uni1_payments::StripeSettings {
+                    secret_key: s.secret_key.clone(),
+                    webhook_secret: s.webhook_secret.clone(),
+                    api_base: s.api_url.clone(),
+                    automatic_tax: s.automatic_tax,
+                })
+            })
+            .transpose()
+            .context("cannot set up Stripe")?;
+        let billing = uni1_domain::billing::Billing::new(
+            db.clone(),
+            settings.billing.catalogue.clone(),
+            stripe,
+            mail.clone(),
+            key.clone(),
+        );
         Ok(Self {
+            billing,
             db,
             key,
             mail,
@@ -122,6 +145,8 @@ impl Services {
                 sharing: uni1_domain::library::sharing::Sharing::new(self.db.clone()),
                 publishing: uni1_domain::library::publishing::Publishing::new(self.db.clone()),
                 public_origin: settings.public_origin(),
+                billing: self.billing.clone(),
+                checkout_origin: settings.billing.checkout_origin(),
             },
         };
         let oauth = http::oauth::OAuth {

@@ -1,27 +1,8 @@
-//! Pages whose features are not built yet. Each says plainly what will be
-//! here, so the navigation never leads to a dead end or a pretend feature.
+//! The settings hub: links to each settings page, and a plain word on what
+//! is not built yet, so the navigation never leads to a pretend feature.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-
-#[component]
-fn NotYet(title: &'static str, what: &'static str) -> impl IntoView {
-    view! {
-        <Title text=title />
-        <section class="mx-auto max-w-2xl space-y-4">
-            <h1 class="text-3xl font-bold">{title}</h1>
-            <p class="text-lg text-ink-muted">{what}</p>
-            <p class="rounded-md border border-line bg-surface-sunken p-4 text-sm" role="status">
-                "This part of uni1 is not available in this version yet."
-            </p>
-        </section>
-    }
-}
-
-#[component]
-pub fn Billing() -> impl IntoView {
-    view! { <NotYet title="Billing" what="Your credit balance, credit packs and subscriptions, and the history of every purchase and charge." /> }
-}
 
 #[component]
 pub fn Settings() -> impl IntoView {

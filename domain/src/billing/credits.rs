@@ -12,6 +12,11 @@
 //! capture (held → spent) on success or release (held → available) on
 //! failure, refusal, cancellation or timeout. Capture and release are keyed
 //! by the generation, so at most one of them happens, once.
+//!
+//! A refund takes its credits back ([`claw_back`]); what is no longer there
+//! (already spent) becomes a debt instead of a negative balance. Credits
+//! that arrive while a debt is owed settle it first, and nothing can be
+//! reserved while it is above zero.
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -53,6 +58,8 @@ impl Kind {
 pub enum CreditError {
     #[error("not enough credits: this needs {needed}, you have {available}")]
     Insufficient { needed: i64, available: i64 },
+    #[error("{owed} credits are owed from a refunded purchase")]
+    InDebt { owed: i64 },
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -62,12 +69,14 @@ pub enum CreditError {
 pub struct Balance {
     pub available: i64,
     pub held: i64,
+    /// Owed after a refund of credits already spent.
+    pub debt: i64,
 }
 
 /// Credit rules that come from configuration.
 #[derive(Debug, Clone, Copy)]
 pub struct CreditPolicy {
-    /// Credits given once to every account (until billing exists).
+    /// Credits given once to every account.
     pub signup_grant: i64,
 }
 
@@ -102,6 +111,7 @@ async fn ensure_in(
         user_id: Set(user),
         available: Set(0),
         held: Set(0),
+        debt: Set(0),
         updated_at: Set(Utc::now()),
     })
     .on_conflict(
@@ -137,6 +147,7 @@ pub async fn balance(db: &impl ConnectionTrait, user: Uuid) -> Result<Balance, U
         .map(|b| Balance {
             available: b.available,
             held: b.held,
+            debt: b.debt,
         })
         .unwrap_or_default())
 }
@@ -177,25 +188,32 @@ pub async fn reserve(
         .col_expr(credit_balance::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(credit_balance::Column::UserId.eq(user))
         .filter(credit_balance::Column::Available.gte(amount))
+        .filter(credit_balance::Column::Debt.eq(0))
         .exec(db)
         .await
         .unexpected("reserving credits")?;
     if updated.rows_affected == 0 {
-        let available = balance(db, user).await?.available;
+        let now = balance(db, user).await?;
+        if now.debt > 0 {
+            return Err(CreditError::InDebt { owed: now.debt });
+        }
         return Err(CreditError::Insufficient {
             needed: amount,
-            available,
+            available: now.available,
         });
     }
     record(
         db,
         user,
-        Kind::Reserve,
-        -amount,
-        amount,
-        Some(generation),
-        &key,
-        None,
+        Entry {
+            kind: Kind::Reserve,
+            amount: -amount,
+            held_change: amount,
+            debt_change: 0,
+            generation: Some(generation),
+            key: &key,
+            note: None,
+        },
     )
     .await?;
     Ok(())
@@ -239,6 +257,18 @@ async fn settle(
     apply(db, user, kind, back, -amount, Some(generation), &key, None).await
 }
 
+/// The ledger entry written under `key`, if any.
+pub async fn entry(
+    db: &impl ConnectionTrait,
+    key: &str,
+) -> Result<Option<credit_ledger::Model>, Unexpected> {
+    credit_ledger::Entity::find()
+        .filter(credit_ledger::Column::IdempotencyKey.eq(key))
+        .one(db)
+        .await
+        .unexpected("reading the credit ledger")
+}
+
 async fn already_applied(db: &impl ConnectionTrait, key: &str) -> Result<bool, Unexpected> {
     Ok(credit_ledger::Entity::find()
         .select_only()
@@ -251,7 +281,23 @@ async fn already_applied(db: &impl ConnectionTrait, key: &str) -> Result<bool, U
         .is_some())
 }
 
-/// Applies a change to available and held, once per `key`.
+/// One ledger entry.
+struct Entry<'a> {
+    kind: Kind,
+    /// Change to `available`.
+    amount: i64,
+    held_change: i64,
+    debt_change: i64,
+    generation: Option<Uuid>,
+    key: &'a str,
+    note: Option<&'a str>,
+}
+
+/// Attempts at a change that lost a race with another one (debt).
+const RACE_RETRIES: usize = 8;
+
+/// Applies a change to available and held, once per `key`. Credits coming
+/// in (a grant, a release) settle a debt first.
 #[allow(clippy::too_many_arguments)]
 async fn apply(
     db: &impl ConnectionTrait,
@@ -266,46 +312,134 @@ async fn apply(
     if already_applied(db, key).await? {
         return Ok(false);
     }
-    credit_balance::Entity::update_many()
-        .col_expr(
-            credit_balance::Column::Available,
-            Expr::col(credit_balance::Column::Available).add(amount),
+    for _ in 0..RACE_RETRIES {
+        let debt = balance(db, user).await?.debt;
+        let settle = if amount > 0 { amount.min(debt) } else { 0 };
+        let mut update = credit_balance::Entity::update_many()
+            .col_expr(
+                credit_balance::Column::Available,
+                Expr::col(credit_balance::Column::Available).add(amount - settle),
+            )
+            .col_expr(
+                credit_balance::Column::Held,
+                Expr::col(credit_balance::Column::Held).add(held_change),
+            )
+            .col_expr(credit_balance::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(credit_balance::Column::UserId.eq(user));
+        if settle > 0 {
+            update = update
+                .col_expr(
+                    credit_balance::Column::Debt,
+                    Expr::col(credit_balance::Column::Debt).sub(settle),
+                )
+                .filter(credit_balance::Column::Debt.eq(debt));
+        }
+        let updated = update
+            .exec(db)
+            .await
+            .unexpected("updating a credit balance")?;
+        if updated.rows_affected == 0 && settle > 0 {
+            continue; // the debt changed meanwhile: read it again
+        }
+        let settled_note = (settle > 0).then(|| {
+            format!(
+                "{}{settle} settled a debt",
+                note.map(|n| format!("{n}; ")).unwrap_or_default()
+            )
+        });
+        record(
+            db,
+            user,
+            Entry {
+                kind,
+                amount: amount - settle,
+                held_change,
+                debt_change: -settle,
+                generation,
+                key,
+                note: settled_note.as_deref().or(note),
+            },
         )
-        .col_expr(
-            credit_balance::Column::Held,
-            Expr::col(credit_balance::Column::Held).add(held_change),
-        )
-        .col_expr(credit_balance::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(credit_balance::Column::UserId.eq(user))
-        .exec(db)
-        .await
-        .unexpected("updating a credit balance")?;
-    record(db, user, kind, amount, held_change, generation, key, note).await?;
-    Ok(true)
+        .await?;
+        return Ok(true);
+    }
+    Err(Unexpected::new(
+        "settling a debt",
+        std::io::Error::other("the balance kept changing"),
+    ))
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn record(
+/// Takes `credits` back (a refund), once per `key`: from what is available,
+/// and what is no longer there becomes a debt. Returns (taken, owed), or
+/// `None` when `key` was applied before.
+pub async fn claw_back(
     db: &impl ConnectionTrait,
     user: Uuid,
-    kind: Kind,
-    amount: i64,
-    held_change: i64,
-    generation: Option<Uuid>,
+    credits: i64,
     key: &str,
     note: Option<&str>,
-) -> Result<(), Unexpected> {
+) -> Result<Option<(i64, i64)>, Unexpected> {
+    if credits <= 0 || already_applied(db, key).await? {
+        return Ok(None);
+    }
+    ensure_in(db, user, &CreditPolicy { signup_grant: 0 }).await?;
+    for _ in 0..RACE_RETRIES {
+        let available = balance(db, user).await?.available;
+        let taken = credits.min(available.max(0));
+        let owed = credits - taken;
+        let updated = credit_balance::Entity::update_many()
+            .col_expr(
+                credit_balance::Column::Available,
+                Expr::col(credit_balance::Column::Available).sub(taken),
+            )
+            .col_expr(
+                credit_balance::Column::Debt,
+                Expr::col(credit_balance::Column::Debt).add(owed),
+            )
+            .col_expr(credit_balance::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(credit_balance::Column::UserId.eq(user))
+            .filter(credit_balance::Column::Available.eq(available))
+            .exec(db)
+            .await
+            .unexpected("taking credits back")?;
+        if updated.rows_affected == 0 {
+            continue; // spent or credited meanwhile: read it again
+        }
+        record(
+            db,
+            user,
+            Entry {
+                kind: Kind::Refund,
+                amount: -taken,
+                held_change: 0,
+                debt_change: owed,
+                generation: None,
+                key,
+                note,
+            },
+        )
+        .await?;
+        return Ok(Some((taken, owed)));
+    }
+    Err(Unexpected::new(
+        "taking credits back",
+        std::io::Error::other("the balance kept changing"),
+    ))
+}
+
+async fn record(db: &impl ConnectionTrait, user: Uuid, e: Entry<'_>) -> Result<(), Unexpected> {
     let after = balance(db, user).await?.available;
     credit_ledger::Entity::insert(credit_ledger::ActiveModel {
         id: Set(Uuid::now_v7()),
         user_id: Set(user),
-        kind: Set(kind.as_str().into()),
-        amount: Set(amount),
-        held_change: Set(held_change),
+        kind: Set(e.kind.as_str().into()),
+        amount: Set(e.amount),
+        held_change: Set(e.held_change),
+        debt_change: Set(e.debt_change),
         balance_after: Set(after),
-        generation_id: Set(generation),
-        idempotency_key: Set(key.into()),
-        note: Set(note.map(Into::into)),
+        generation_id: Set(e.generation),
+        idempotency_key: Set(e.key.into()),
+        note: Set(e.note.map(Into::into)),
         created_at: Set(Utc::now()),
     })
     .exec_without_returning(db)
@@ -324,6 +458,7 @@ pub async fn audit(db: &impl ConnectionTrait, user: Uuid) -> Result<bool, Unexpe
         .unexpected("reading the credit ledger")?;
     let sum: i64 = entries.iter().map(|e| e.amount).sum();
     let held: i64 = entries.iter().map(|e| e.held_change).sum();
+    let debt: i64 = entries.iter().map(|e| e.debt_change).sum();
     let b = balance(db, user).await?;
-    Ok(sum == b.available && held == b.held)
+    Ok(sum == b.available && held == b.held && debt == b.debt)
 }

@@ -10,6 +10,9 @@ pub struct Model {
     pub user_id: Uuid,
     pub available: i64,
     pub held: i64,
+    /// Credits a refund could not take back: settled first by the next
+    /// credits, and no generation starts while it is above zero.
+    pub debt: i64,
     pub updated_at: DateTimeUtc,
 }
 

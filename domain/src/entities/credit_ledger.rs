@@ -15,6 +15,8 @@ pub struct Model {
     pub amount: i64,
     /// Change to `held`.
     pub held_change: i64,
+    /// Change to `debt`.
+    pub debt_change: i64,
     /// `available` after this entry.
     pub balance_after: i64,
     pub generation_id: Option<Uuid>,

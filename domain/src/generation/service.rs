@@ -66,6 +66,8 @@ pub enum SubmitError {
     EmailNotConfirmed,
     #[error("This needs {needed} credits and you have {available}.")]
     Insufficient { needed: i64, available: i64 },
+    #[error("A refunded purchase left {owed} credits owed. Buy credits to settle it, then generate again.")]
+    InDebt { owed: i64 },
     #[error("You already have {limit} generations waiting. Let one finish first.")]
     TooManyPending { limit: u64 },
     #[error("The reference image has expired. Upload it again.")]
@@ -350,6 +352,7 @@ impl Generations {
                             CreditError::Insufficient { needed, available } => {
                                 SubmitError::Insufficient { needed, available }
                             }
+                            CreditError::InDebt { owed } => SubmitError::InDebt { owed },
                             CreditError::Unexpected(u) => SubmitError::Unexpected(u),
                         })?;
                     Ok(())

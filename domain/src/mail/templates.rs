@@ -195,6 +195,29 @@ pub fn address_in_use(ctx: &MailContext) -> Message {
     )
 }
 
+/// The receipt of a paid order (MAIL-1), queued with the credits it grants.
+pub fn receipt(
+    ctx: &MailContext,
+    name: &str,
+    item: &str,
+    price: &str,
+    credits: i64,
+    order: &str,
+    paid_on: &str,
+) -> Message {
+    render(
+        ctx,
+        format!("Your receipt: {item}"),
+        &format!("Hello {name},"),
+        &[
+            format!("Thank you for your purchase. {credits} credits are now in your account."),
+            format!("{item}: {price}, paid on {paid_on}. Order {order}."),
+            "The payment was handled by our payment provider, which may send its own receipt too; uni1 never sees your card.".into(),
+        ],
+        Some(("Open my billing page", &ctx.link("/billing"))),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

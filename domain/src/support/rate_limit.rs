@@ -50,6 +50,7 @@ pub struct RateLimits {
     oauth_start_ip: Keyed,
     contact_ip: Keyed,
     sign_up_recipient: Keyed,
+    checkout_account: Keyed,
     account_failures: AccountBackoff,
     clock: DefaultClock,
 }
@@ -74,6 +75,7 @@ impl Default for RateLimits {
             oauth_start_ip: RateLimiter::keyed(quota(20, Duration::from_secs(600))),
             contact_ip: RateLimiter::keyed(quota(5, Duration::from_secs(3600))),
             sign_up_recipient: RateLimiter::keyed(quota(3, Duration::from_secs(3600))),
+            checkout_account: RateLimiter::keyed(quota(20, Duration::from_secs(3600))),
             account_failures: AccountBackoff::default(),
             clock: DefaultClock::default(),
         }
@@ -156,6 +158,12 @@ impl RateLimits {
     /// for an OpenID provider, may need its discovery document).
     pub fn oauth_start(&self, ip: &str) -> Result<(), RetryAfter> {
         self.check(&self.oauth_start_ip, ip.to_owned())
+    }
+
+    /// A checkout opened by an account (each one is an order and a call to
+    /// the payment provider).
+    pub fn checkout(&self, user: &str) -> Result<(), RetryAfter> {
+        self.check(&self.checkout_account, user.to_owned())
     }
 
     /// A contact form message from `ip`.

@@ -7,6 +7,7 @@ mod support;
 
 mod accounts;
 mod admin;
+mod billing;
 mod collections;
 mod contact;
 mod gallery;

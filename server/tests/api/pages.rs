@@ -72,7 +72,7 @@ on_both_backends!(
         );
         assert!(r.body.contains("operator@uni1.test"));
         assert!(r.body.contains("Last updated: "));
-        for path in ["/terms", "/cookies", "/contact", "/billing", "/settings"] {
+        for path in ["/terms", "/cookies", "/contact", "/pricing", "/settings"] {
             let r = app.get(path).await;
             assert_eq!(r.status, 200, "{path}");
             assert!(r.body.contains("<footer"), "{path} has the layout");
@@ -81,6 +81,10 @@ on_both_backends!(
         let r = app.get("/studio").await;
         assert_eq!(r.status, 401);
         assert!(r.body.contains("/sign-in?next=/studio"));
+        // So does billing.
+        let r = app.get("/billing").await;
+        assert_eq!(r.status, 401);
+        assert!(r.body.contains("/sign-in?next=/billing"));
         // So does the gallery.
         let r = app.get("/gallery").await;
         assert_eq!(r.status, 401);

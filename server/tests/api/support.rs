@@ -234,10 +234,12 @@ fn encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// Settings as a test server uses them.
-pub fn settings_with(
+/// Settings as a test server uses them, with a config file's text when
+/// given (for `[[packs]]` and `[[models]]`, which only the file can list).
+pub fn settings_from_file(
     database_url: String,
     public_url: &str,
+    file: Option<&str>,
     configure: impl FnOnce(&mut ServeArgs),
 ) -> Settings {
     let mut args = ServeArgs {
@@ -252,7 +254,17 @@ pub fn settings_with(
     // Tests run workers themselves, when they want one.
     args.generation.worker_slots = Some(0);
     configure(&mut args);
-    Settings::resolve(args, None).expect("test settings are valid")
+    let path = file.map(|text| {
+        let path =
+            std::env::temp_dir().join(format!("uni1-test-{}.toml", uuid::Uuid::new_v4().simple()));
+        std::fs::write(&path, text).expect("config file");
+        path
+    });
+    let settings = Settings::resolve(args, path.as_deref()).expect("test settings are valid");
+    if let Some(path) = path {
+        std::fs::remove_file(path).ok();
+    }
+    settings
 }
 
 /// A fresh, migrated database; `None` when PostgreSQL is not available and
@@ -350,11 +362,26 @@ where
     F: FnOnce(TestApp) -> Fut,
     Fut: Future<Output = ()>,
 {
+    run_with_file(backend, public_url, None, configure, test).await;
+}
+
+/// Like [`run_configured`], with a config file's text as well.
+pub async fn run_with_file<C, F, Fut>(
+    backend: Backend,
+    public_url: &str,
+    file: Option<&str>,
+    configure: C,
+    test: F,
+) where
+    C: FnOnce(&mut ServeArgs),
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
     init_test_log();
     let Some(database) = TestDatabase::create(backend).await else {
         return;
     };
-    let settings = settings_with(database.url.clone(), public_url, configure);
+    let settings = settings_from_file(database.url.clone(), public_url, file, configure);
     let db = uni1_server::startup::open_database(&settings.database)
         .await
         .expect("connect and migrate");

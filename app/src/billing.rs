@@ -1,0 +1,201 @@
+//! Billing: the credit packs on sale, buying one (a redirect to the payment
+//! provider's checkout), the state of an order, and the credit history.
+//! Thin: session -> `Billing` -> DTOs with ready strings.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// A credit pack on sale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferDto {
+    pub id: String,
+    pub name: String,
+    pub credits: i64,
+    pub price: String,
+    pub buyable: bool,
+}
+
+/// What the pricing page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PricingData {
+    pub offers: Vec<OfferDto>,
+    pub payments_enabled: bool,
+    pub signed_in: bool,
+}
+
+/// An order as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderDto {
+    pub id: String,
+    pub item_name: String,
+    pub credits: i64,
+    pub price: String,
+    /// pending | paid | refunded | expired
+    pub status: String,
+    /// Refunded so far, as people read it.
+    pub refunded: Option<String>,
+    pub created_at: String,
+    pub paid_at: Option<String>,
+}
+
+/// One line of the credit history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryDto {
+    pub at: String,
+    /// What happened, in words.
+    pub what: String,
+    /// Change to the available credits, signed (`+100`, `-4`, `0`).
+    pub change: String,
+    pub held_change: i64,
+    pub balance_after: i64,
+}
+
+/// Everything the billing page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillingData {
+    pub available: i64,
+    pub held: i64,
+    /// Owed after a refund of credits already spent.
+    pub debt: i64,
+    pub pricing: PricingData,
+    pub orders: Vec<OrderDto>,
+    pub history: Vec<HistoryDto>,
+    /// Cursor of the next (older) history page.
+    pub next: Option<String>,
+}
+
+#[cfg(feature = "ssr")]
+fn offers(billing: &uni1_domain::billing::Billing, signed_in: bool) -> PricingData {
+    PricingData {
+        offers: billing
+            .offers()
+            .into_iter()
+            .map(|o| OfferDto {
+                id: o.pack.id,
+                name: o.pack.name,
+                credits: o.pack.credits,
+                price: o.price,
+                buyable: o.buyable,
+            })
+            .collect(),
+        payments_enabled: billing.payments_enabled(),
+        signed_in,
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn order_dto(o: uni1_domain::billing::orders::OrderView) -> OrderDto {
+    OrderDto {
+        id: o.id.to_string(),
+        item_name: o.item_name,
+        credits: o.credits,
+        price: o.price,
+        status: o.status,
+        refunded: o.refunded,
+        created_at: crate::dates::minute(o.created_at),
+        paid_at: o.paid_at.map(crate::dates::minute),
+    }
+}
+
+/// A ledger entry's kind in words.
+pub fn describe(kind: &str, note: Option<&str>) -> String {
+    let base = match kind {
+        "grant" => "Credits added",
+        "reserve" => "Held for a generation",
+        "capture" => "Charged for a generation",
+        "release" => "Returned: generation did not complete",
+        "refund" => "Refund",
+        "adjust" => "Adjustment",
+        "expire" => "Expired",
+        other => other,
+    };
+    match note {
+        Some(n) if !n.is_empty() => format!("{base} ({n})"),
+        _ => base.to_owned(),
+    }
+}
+
+/// The credit packs on sale (anyone).
+#[server(prefix = "/api", endpoint = "pricing")]
+pub async fn pricing() -> Result<PricingData, AppError> {
+    let state = crate::state::app_state()?;
+    let signed_in = crate::session::current_user().is_some();
+    Ok(offers(&state.billing, signed_in))
+}
+
+/// The signed-in person's balance, orders and a page of their history.
+#[server(prefix = "/api", endpoint = "billing")]
+pub async fn billing_overview(before: String) -> Result<BillingData, AppError> {
+    use uni1_domain::support::pagination::Cursor;
+    let state = crate::state::app_state()?;
+    let user = crate::session::require_user()?;
+    let cursor = match before.trim() {
+        "" => None,
+        c => Some(
+            Cursor::parse(c).map_err(|e| AppError::invalid("before", e.to_string()).respond())?,
+        ),
+    };
+    let gens = &state.generations;
+    uni1_domain::billing::credits::ensure_account(&gens.db, user.id, &gens.credits).await?;
+    let balance = uni1_domain::billing::credits::balance(&gens.db, user.id).await?;
+    let orders = state.billing.orders(user.id, 20).await?;
+    let page = state.billing.history(user.id, cursor, 25).await?;
+    Ok(BillingData {
+        available: balance.available,
+        held: balance.held,
+        debt: balance.debt,
+        pricing: offers(&state.billing, true),
+        orders: orders.into_iter().map(order_dto).collect(),
+        history: page
+            .entries
+            .into_iter()
+            .map(|e| HistoryDto {
+                at: crate::dates::minute(e.at),
+                what: describe(&e.kind, e.note.as_deref()),
+                change: if e.amount > 0 {
+                    format!("+{}", e.amount)
+                } else {
+                    e.amount.to_string()
+                },
+                held_change: e.held_change,
+                balance_after: e.balance_after,
+            })
+            .collect(),
+        next: page.next,
+    })
+}
+
+/// Opens the payment provider's checkout for a credit pack and sends the
+/// browser there. Credits arrive when the provider confirms the payment.
+#[server(prefix = "/api", endpoint = "start_checkout")]
+pub async fn start_checkout(pack: String) -> Result<(), AppError> {
+    let state = crate::state::app_state()?;
+    let user = crate::session::require_user()?;
+    if !user.email_confirmed {
+        return Err(AppError::invalid(
+            "pack",
+            "Please confirm your e-mail address first: the receipt is sent there.",
+        )
+        .respond());
+    }
+    state.limits.checkout(&user.id.to_string())?;
+    let url = state.billing.start_checkout(&user, pack.trim()).await?;
+    leptos_axum::redirect(&url);
+    Ok(())
+}
+
+/// The state of one of the signed-in person's orders.
+#[server(prefix = "/api", endpoint = "order_status")]
+pub async fn order_status(order: String) -> Result<OrderDto, AppError> {
+    let state = crate::state::app_state()?;
+    let user = crate::session::require_user()?;
+    let id = uuid::Uuid::parse_str(order.trim()).map_err(|_| AppError::NotFound.respond())?;
+    state
+        .billing
+        .order(user.id, id)
+        .await?
+        .map(order_dto)
+        .ok_or_else(|| AppError::NotFound.respond())
+}

@@ -1,0 +1,70 @@
+//! What can be bought: credit packs from the config file, each with its
+//! price and, per provider, the provider's price id.
+
+/// A one-time pack of credits (pack credits never expire).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pack {
+    /// Stable id used in forms and orders, e.g. `starter`.
+    pub id: String,
+    pub name: String,
+    pub credits: i64,
+    /// In the currency's minor unit (cents).
+    pub amount: i64,
+    /// ISO 4217, lower case.
+    pub currency: String,
+    /// Stripe's price id; without it the pack cannot be bought through Stripe.
+    pub stripe_price: Option<String>,
+}
+
+/// Currencies without a minor unit (Stripe's zero-decimal list, the common ones).
+const ZERO_DECIMAL: &[&str] = &["jpy", "krw", "vnd", "clp", "isk", "ugx", "xaf", "xof"];
+
+impl Pack {
+    /// The price as people read it: `$5.00`, `€12.50`, `¥500`, `5.00 CHF`.
+    pub fn price_label(&self) -> String {
+        price_label(self.amount, &self.currency)
+    }
+}
+
+/// `amount` (minor units) of `currency` as people read it.
+pub fn price_label(amount: i64, currency: &str) -> String {
+    let currency = currency.to_ascii_lowercase();
+    let number = if ZERO_DECIMAL.contains(&currency.as_str()) {
+        amount.to_string()
+    } else {
+        format!("{}.{:02}", amount / 100, (amount % 100).abs())
+    };
+    match currency.as_str() {
+        "usd" => format!("${number}"),
+        "eur" => format!("€{number}"),
+        "gbp" => format!("£{number}"),
+        "jpy" => format!("¥{number}"),
+        other => format!("{number} {}", other.to_ascii_uppercase()),
+    }
+}
+
+/// Everything on sale.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Catalogue {
+    pub packs: Vec<Pack>,
+}
+
+impl Catalogue {
+    pub fn pack(&self, id: &str) -> Option<&Pack> {
+        self.packs.iter().find(|p| p.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_read_the_way_people_write_them() {
+        assert_eq!(price_label(500, "usd"), "$5.00");
+        assert_eq!(price_label(1250, "EUR"), "€12.50");
+        assert_eq!(price_label(500, "jpy"), "¥500");
+        assert_eq!(price_label(999, "chf"), "9.99 CHF");
+        assert_eq!(price_label(5, "gbp"), "£0.05");
+    }
+}

@@ -1,0 +1,773 @@
+//! Orders and payments: a checkout per order, and the webhook events that
+//! settle them.
+//!
+//! Credits are granted only by a verified webhook, never by the return
+//! from the checkout page. Each event is stored with its id UNIQUE in the
+//! transaction of its effect, and the grant's ledger key is the order, so
+//! an event repeated by the provider (or a second event for the same
+//! payment) changes nothing. The receipt mail is queued in the same
+//! transaction as the grant.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use uni1_payments::{CheckoutRequest, CompletedCheckout, Dispute, Effect, Refund, Refused, Stripe};
+use uuid::Uuid;
+
+use super::catalog::{price_label, Catalogue, Pack};
+use super::credits;
+use crate::accounts::CurrentUser;
+use crate::entities::{billing_customer, credit_ledger, order, payment_event, user};
+use crate::mail::{self, templates, MailContext};
+use crate::support::crypto::AppKey;
+use crate::support::error::{ResultExt as _, Unexpected};
+use crate::support::pagination::{self, Cursor};
+use crate::support::tx;
+
+pub const STRIPE: &str = "stripe";
+
+/// Order states.
+pub mod status {
+    pub const PENDING: &str = "pending";
+    pub const PAID: &str = "paid";
+    /// Refunded in full (a partial refund leaves it `paid`).
+    pub const REFUNDED: &str = "refunded";
+    /// The buyer's bank took the money back; decided later.
+    pub const DISPUTED: &str = "disputed";
+    pub const EXPIRED: &str = "expired";
+}
+
+/// Why a purchase could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BillingError {
+    #[error("Payments are not set up on this site.")]
+    NotConfigured,
+    #[error("There is no such credit pack.")]
+    UnknownPack,
+    #[error("The payment provider cannot be reached right now. Please try again in a moment.")]
+    ProviderUnavailable,
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+/// Why a webhook request was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// No such provider is configured here.
+    #[error("payments through this provider are not set up")]
+    NotConfigured,
+    /// Not from the provider, too old, or unreadable: nothing done.
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+/// What a webhook event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookOutcome {
+    /// First delivery: the event was applied; the text says how.
+    Applied(String),
+    /// The event was received before: nothing done.
+    Duplicate,
+}
+
+/// A pack as the pricing and billing pages show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    pub pack: Pack,
+    pub price: String,
+    /// A configured provider sells it.
+    pub buyable: bool,
+}
+
+/// An order as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderView {
+    pub id: Uuid,
+    pub item_name: String,
+    pub credits: i64,
+    pub price: String,
+    pub status: String,
+    /// What was refunded so far, as people read it (`None`: nothing).
+    pub refunded: Option<String>,
+    pub created_at: chrono::DateTime<Utc>,
+    pub paid_at: Option<chrono::DateTime<Utc>>,
+}
+
+/// One line of the credit history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub id: Uuid,
+    pub at: chrono::DateTime<Utc>,
+    pub kind: String,
+    /// Change to the available credits.
+    pub amount: i64,
+    /// Change to the held credits.
+    pub held_change: i64,
+    pub balance_after: i64,
+    pub note: Option<String>,
+    pub generation_id: Option<Uuid>,
+}
+
+/// A page of the credit history, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryPage {
+    pub entries: Vec<HistoryEntry>,
+    /// The cursor of the next (older) page, if there is one.
+    pub next: Option<String>,
+}
+
+/// Credit packs, checkouts, orders and payment webhooks.
+#[derive(Clone, Debug)]
+pub struct Billing {
+    db: DatabaseConnection,
+    catalogue: Arc<Catalogue>,
+    stripe: Option<Arc<Stripe>>,
+    mail: MailContext,
+    key: AppKey,
+}
+
+impl Billing {
+    pub fn new(
+        db: DatabaseConnection,
+        catalogue: Catalogue,
+        stripe: Option<Stripe>,
+        mail: MailContext,
+        key: AppKey,
+    ) -> Self {
+        Self {
+            db,
+            catalogue: Arc::new(catalogue),
+            stripe: stripe.map(Arc::new),
+            mail,
+            key,
+        }
+    }
+
+    /// True when at least one payment provider is configured.
+    pub fn payments_enabled(&self) -> bool {
+        self.stripe.is_some()
+    }
+
+    /// Every pack, and whether it can be bought here.
+    pub fn offers(&self) -> Vec<Offer> {
+        self.catalogue
+            .packs
+            .iter()
+            .map(|p| Offer {
+                price: p.price_label(),
+                buyable: self.stripe.is_some() && p.stripe_price.is_some(),
+                pack: p.clone(),
+            })
+            .collect()
+    }
+
+    /// Creates an order for `pack_id` and opens the provider's checkout for
+    /// it; returns the page where the person pays.
+    pub async fn start_checkout(
+        &self,
+        who: &CurrentUser,
+        pack_id: &str,
+    ) -> Result<String, BillingError> {
+        let stripe = self.stripe.as_ref().ok_or(BillingError::NotConfigured)?;
+        let pack = self
+            .catalogue
+            .pack(pack_id)
+            .ok_or(BillingError::UnknownPack)?;
+        let price = pack
+            .stripe_price
+            .as_deref()
+            .ok_or(BillingError::UnknownPack)?;
+        let customer = self.stripe_customer(stripe, who).await?;
+        let now = Utc::now();
+        let order_id = Uuid::now_v7();
+        order::ActiveModel {
+            id: Set(order_id),
+            user_id: Set(Some(who.id)),
+            provider: Set(STRIPE.into()),
+            item: Set(pack.id.clone()),
+            item_name: Set(pack.name.clone()),
+            credits: Set(pack.credits),
+            amount: Set(pack.amount),
+            currency: Set(pack.currency.clone()),
+            status: Set(status::PENDING.into()),
+            checkout_id: Set(None),
+            payment_id: Set(None),
+            refunded_amount: Set(0),
+            refunded_credits: Set(0),
+            created_at: Set(now),
+            updated_at: Set(now),
+            paid_at: Set(None),
+        }
+        .insert(&self.db)
+        .await
+        .unexpected("creating an order")?;
+        let order_ref = order_id.to_string();
+        let success = self.mail.link(&format!("/billing/return?order={order_id}"));
+        let cancel = self.mail.link("/pricing?canceled=1");
+        let checkout = stripe
+            .create_checkout(&CheckoutRequest {
+                customer: &customer,
+                price,
+                order_id: &order_ref,
+                user_id: &who.id.to_string(),
+                success_url: &success,
+                cancel_url: &cancel,
+            })
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, order = %order_id, "cannot open a Stripe checkout");
+                BillingError::ProviderUnavailable
+            })?;
+        order::Entity::update_many()
+            .col_expr(order::Column::CheckoutId, Expr::value(checkout.id.clone()))
+            .col_expr(order::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(order::Column::Id.eq(order_id))
+            .exec(&self.db)
+            .await
+            .unexpected("recording the checkout of an order")?;
+        Ok(checkout.url)
+    }
+
+    /// The person's Stripe customer id, created once (the idempotency key
+    /// is the person, so concurrent first purchases get one customer).
+    async fn stripe_customer(
+        &self,
+        stripe: &Stripe,
+        who: &CurrentUser,
+    ) -> Result<String, BillingError> {
+        let known = billing_customer::Entity::find_by_id((who.id, STRIPE.to_owned()))
+            .one(&self.db)
+            .await
+            .unexpected("reading a billing customer")?;
+        if let Some(c) = known {
+            return Ok(c.customer_id);
+        }
+        let id = stripe
+            .create_customer(&who.email, &who.id.to_string())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot create a Stripe customer");
+                BillingError::ProviderUnavailable
+            })?;
+        billing_customer::Entity::insert(billing_customer::ActiveModel {
+            user_id: Set(who.id),
+            provider: Set(STRIPE.into()),
+            customer_id: Set(id.clone()),
+            created_at: Set(Utc::now()),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                billing_customer::Column::UserId,
+                billing_customer::Column::Provider,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(&self.db)
+        .await
+        .unexpected("storing a billing customer")?;
+        Ok(id)
+    }
+
+    /// One of the person's orders (`None` when it is not theirs).
+    pub async fn order(&self, owner: Uuid, id: Uuid) -> Result<Option<OrderView>, Unexpected> {
+        Ok(order::Entity::find_by_id(id)
+            .filter(order::Column::UserId.eq(owner))
+            .one(&self.db)
+            .await
+            .unexpected("reading an order")?
+            .map(view))
+    }
+
+    /// The person's orders, newest first (at most `limit`).
+    pub async fn orders(&self, owner: Uuid, limit: u64) -> Result<Vec<OrderView>, Unexpected> {
+        Ok(order::Entity::find()
+            .filter(order::Column::UserId.eq(owner))
+            .order_by_desc(order::Column::CreatedAt)
+            .order_by_desc(order::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .unexpected("reading orders")?
+            .into_iter()
+            .map(view)
+            .collect())
+    }
+
+    /// A page of the person's credit history, newest first.
+    pub async fn history(
+        &self,
+        owner: Uuid,
+        cursor: Option<Cursor>,
+        limit: u64,
+    ) -> Result<HistoryPage, Unexpected> {
+        let rows = pagination::newest_first(
+            credit_ledger::Entity::find().filter(credit_ledger::Column::UserId.eq(owner)),
+            credit_ledger::Column::CreatedAt,
+            credit_ledger::Column::Id,
+            cursor,
+            limit,
+        )
+        .all(&self.db)
+        .await
+        .unexpected("reading the credit history")?;
+        let (rows, more) = pagination::split(rows, limit);
+        let next = more
+            .then(|| rows.last().map(|r| Cursor::at(r.created_at, r.id).encode()))
+            .flatten();
+        Ok(HistoryPage {
+            entries: rows
+                .into_iter()
+                .map(|r| HistoryEntry {
+                    id: r.id,
+                    at: r.created_at,
+                    kind: r.kind,
+                    amount: r.amount,
+                    held_change: r.held_change,
+                    balance_after: r.balance_after,
+                    note: r.note,
+                    generation_id: r.generation_id,
+                })
+                .collect(),
+            next,
+        })
+    }
+
+    /// The whole credit history as CSV (PAY-2), oldest first, read in pages.
+    pub async fn history_csv(&self, owner: Uuid) -> Result<String, Unexpected> {
+        let mut pages = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.history(owner, cursor, 500).await?;
+            let next = page.next.clone();
+            pages.push(page.entries);
+            match next.and_then(|n| Cursor::parse(&n).ok()) {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        let mut csv = String::from(
+            "time,kind,available_change,held_change,available_after,note,generation\n",
+        );
+        for e in pages.into_iter().flatten().rev() {
+            csv.push_str(&format!(
+                "{},{},{},{},{},{},{}\n",
+                e.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                e.kind,
+                e.amount,
+                e.held_change,
+                e.balance_after,
+                csv_field(e.note.as_deref().unwrap_or("")),
+                e.generation_id.map(|g| g.to_string()).unwrap_or_default(),
+            ));
+        }
+        Ok(csv)
+    }
+
+    /// Handles a Stripe webhook request: the raw body and its
+    /// `Stripe-Signature` header.
+    pub async fn stripe_webhook(
+        &self,
+        payload: &[u8],
+        signature: Option<&str>,
+    ) -> Result<WebhookOutcome, WebhookError> {
+        let stripe = self.stripe.as_ref().ok_or(WebhookError::NotConfigured)?;
+        let signature = signature.ok_or(Refused::Header)?;
+        let payload = std::str::from_utf8(payload)
+            .map_err(|_| Refused::Malformed("the body is not UTF-8".into()))?;
+        let event = stripe.verify(payload, signature)?;
+        let txn = tx::begin(&self.db).await?;
+        let row = Uuid::now_v7();
+        // The event's id is the dedupe key; the insert comes first, so the
+        // transaction holds the write lock (SQLite) or waits for a
+        // concurrent delivery of the same event to commit (PostgreSQL).
+        let inserted = payment_event::Entity::insert(payment_event::ActiveModel {
+            id: Set(row),
+            provider: Set(STRIPE.into()),
+            event_id: Set(event.id.clone()),
+            event_type: Set(event.kind.chars().take(100).collect()),
+            received_at: Set(Utc::now()),
+            outcome: Set("received".into()),
+            order_id: Set(None),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                payment_event::Column::Provider,
+                payment_event::Column::EventId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await
+        .unexpected("recording a payment event")?;
+        if inserted == 0 {
+            txn.commit().await.unexpected("recording a payment event")?;
+            return Ok(WebhookOutcome::Duplicate);
+        }
+        let (outcome, order_id) = match &event.effect {
+            Effect::CheckoutCompleted(c) => self.checkout_completed(&txn, c).await?,
+            Effect::CheckoutExpired {
+                checkout_id,
+                order_ref,
+            } => checkout_expired(&txn, checkout_id, order_ref.as_deref()).await?,
+            Effect::Refunded(r) => refunded(&txn, r).await?,
+            Effect::Disputed(d) => disputed(&txn, d).await?,
+            Effect::DisputeWon(d) => dispute_won(&txn, d).await?,
+            Effect::Other => ("ignored: not an event uni1 acts on".to_owned(), None),
+        };
+        payment_event::Entity::update_many()
+            .col_expr(payment_event::Column::Outcome, Expr::value(outcome.clone()))
+            .col_expr(payment_event::Column::OrderId, Expr::value(order_id))
+            .filter(payment_event::Column::Id.eq(row))
+            .exec(&txn)
+            .await
+            .unexpected("recording a payment event")?;
+        txn.commit().await.unexpected("applying a payment event")?;
+        tracing::info!(event = %event.id, kind = %event.kind, %outcome, "payment event");
+        Ok(WebhookOutcome::Applied(outcome))
+    }
+
+    /// A finished checkout: the order is paid and its credits granted, once.
+    async fn checkout_completed(
+        &self,
+        txn: &impl ConnectionTrait,
+        c: &CompletedCheckout,
+    ) -> Result<(String, Option<Uuid>), Unexpected> {
+        let Some(order_id) = c.order_ref.as_deref().and_then(|r| Uuid::parse_str(r).ok()) else {
+            return Ok(("ignored: no uni1 order reference".into(), None));
+        };
+        let Some(o) = order::Entity::find_by_id(order_id)
+            .one(txn)
+            .await
+            .unexpected("reading an order")?
+        else {
+            return Ok(("ignored: unknown order".into(), None));
+        };
+        let id = Some(o.id);
+        if o.provider != STRIPE || o.checkout_id.as_deref().is_some_and(|k| k != c.checkout_id) {
+            tracing::error!(order = %o.id, checkout = %c.checkout_id, "a checkout event names an order it does not belong to");
+            return Ok(("refused: the checkout is not this order's".into(), id));
+        }
+        if !c.paid {
+            return Ok(("pending: the payment has not arrived yet".into(), id));
+        }
+        let currency_matches = c
+            .currency
+            .as_deref()
+            .is_some_and(|cur| cur.eq_ignore_ascii_case(&o.currency));
+        if c.amount_total != Some(o.amount) || !currency_matches {
+            tracing::error!(order = %o.id, paid = ?c.amount_total, currency = ?c.currency, "a payment does not match its order: nothing granted, check it by hand");
+            return Ok((
+                "refused: the amount or currency does not match the order".into(),
+                id,
+            ));
+        }
+        let now = Utc::now();
+        let updated = order::Entity::update_many()
+            .col_expr(order::Column::Status, Expr::value(status::PAID))
+            .col_expr(order::Column::PaidAt, Expr::value(now))
+            .col_expr(order::Column::UpdatedAt, Expr::value(now))
+            .col_expr(
+                order::Column::CheckoutId,
+                Expr::value(c.checkout_id.clone()),
+            )
+            .col_expr(order::Column::PaymentId, Expr::value(c.payment_id.clone()))
+            .filter(order::Column::Id.eq(o.id))
+            .filter(order::Column::Status.ne(status::PAID))
+            .exec(txn)
+            .await
+            .unexpected("marking an order paid")?;
+        if updated.rows_affected == 0 {
+            return Ok(("ignored: the order was already paid".into(), id));
+        }
+        let Some(owner) = o.user_id else {
+            return Ok((
+                "paid: the account no longer exists, nothing granted".into(),
+                id,
+            ));
+        };
+        credits::grant(
+            txn,
+            owner,
+            o.credits,
+            &format!("purchase:{}", o.id),
+            Some(&format!("Purchase: {}", o.item_name)),
+        )
+        .await?;
+        if let Some(person) = user::Entity::find_by_id(owner)
+            .one(txn)
+            .await
+            .unexpected("reading the buyer")?
+        {
+            let message = templates::receipt(
+                &self.mail,
+                &person.display_name,
+                &o.item_name,
+                &price_label(o.amount, &o.currency),
+                o.credits,
+                &o.id.to_string(),
+                &now.format("%-d %B %Y").to_string(),
+            );
+            mail::enqueue(
+                txn,
+                &self.key,
+                Some(owner),
+                "receipt",
+                &person.email,
+                message,
+            )
+            .await?;
+        }
+        Ok((format!("granted {} credits", o.credits), id))
+    }
+}
+
+/// Money went back: the order's credits are taken back in proportion
+/// (all of them for a full refund), once per refunded total; what was
+/// already spent becomes a debt.
+async fn refunded(
+    txn: &impl ConnectionTrait,
+    r: &Refund,
+) -> Result<(String, Option<Uuid>), Unexpected> {
+    let Some(o) = order_paid_by(txn, r.payment_id.as_deref()).await? else {
+        return Ok(("ignored: no order for this payment".into(), None));
+    };
+    let id = Some(o.id);
+    if !r.currency.eq_ignore_ascii_case(&o.currency) || r.amount != o.amount || o.amount <= 0 {
+        tracing::error!(order = %o.id, "a refund does not match its order: nothing taken back, check it by hand");
+        return Ok(("refused: the refund does not match the order".into(), id));
+    }
+    let refunded_amount = r.amount_refunded.clamp(0, o.amount);
+    let target =
+        i64::try_from(i128::from(o.credits) * i128::from(refunded_amount) / i128::from(o.amount))
+            .unwrap_or(o.credits)
+            .min(o.credits);
+    // Totals only grow: an older event arriving late changes nothing.
+    if refunded_amount <= o.refunded_amount && target <= o.refunded_credits {
+        return Ok(("ignored: this refund was applied before".into(), id));
+    }
+    let full = refunded_amount >= o.amount;
+    let updated = order::Entity::update_many()
+        .col_expr(
+            order::Column::RefundedAmount,
+            Expr::value(refunded_amount.max(o.refunded_amount)),
+        )
+        .col_expr(
+            order::Column::RefundedCredits,
+            Expr::value(target.max(o.refunded_credits)),
+        )
+        .col_expr(
+            order::Column::Status,
+            Expr::value(if full {
+                status::REFUNDED
+            } else {
+                o.status.as_str()
+            }),
+        )
+        .col_expr(order::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(order::Column::Id.eq(o.id))
+        .filter(order::Column::RefundedCredits.eq(o.refunded_credits))
+        .filter(order::Column::RefundedAmount.eq(o.refunded_amount))
+        .exec(txn)
+        .await
+        .unexpected("recording a refund")?;
+    if updated.rows_affected == 0 {
+        return Ok(("ignored: the order changed meanwhile".into(), id));
+    }
+    let take = target - o.refunded_credits;
+    let (Some(owner), true) = (o.user_id, take > 0) else {
+        return Ok(("refund recorded, no credits to take back".into(), id));
+    };
+    let note = format!("Refund: {}", o.item_name);
+    match credits::claw_back(
+        txn,
+        owner,
+        take,
+        &format!("refund:{}:{target}", o.id),
+        Some(&note),
+    )
+    .await?
+    {
+        Some((taken, owed)) => Ok((
+            format!("refunded: {taken} credits taken back, {owed} owed"),
+            id,
+        )),
+        None => Ok(("ignored: these credits were taken back before".into(), id)),
+    }
+}
+
+/// The order a payment paid for. A refund or dispute before the checkout
+/// event cannot be matched (the order learns its payment id from that
+/// event); Stripe sends the checkout event when the payment succeeds, long
+/// before anyone can refund or dispute it.
+async fn order_paid_by(
+    txn: &impl ConnectionTrait,
+    payment: Option<&str>,
+) -> Result<Option<order::Model>, Unexpected> {
+    let Some(payment) = payment else {
+        return Ok(None);
+    };
+    order::Entity::find()
+        .filter(order::Column::Provider.eq(STRIPE))
+        .filter(order::Column::PaymentId.eq(payment))
+        .one(txn)
+        .await
+        .unexpected("reading an order")
+}
+
+async fn set_status(
+    txn: &impl ConnectionTrait,
+    id: Uuid,
+    from: &str,
+    to: &str,
+) -> Result<(), Unexpected> {
+    order::Entity::update_many()
+        .col_expr(order::Column::Status, Expr::value(to))
+        .col_expr(order::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(order::Column::Id.eq(id))
+        .filter(order::Column::Status.eq(from))
+        .exec(txn)
+        .await
+        .unexpected("changing an order's state")?;
+    Ok(())
+}
+
+/// A dispute opened: the disputed share of the order's credits (what a
+/// refund has not taken already) is taken back, once per dispute; what was
+/// spent becomes a debt.
+async fn disputed(
+    txn: &impl ConnectionTrait,
+    d: &Dispute,
+) -> Result<(String, Option<Uuid>), Unexpected> {
+    let Some(o) = order_paid_by(txn, d.payment_id.as_deref()).await? else {
+        return Ok(("ignored: no order for this payment".into(), None));
+    };
+    let id = Some(o.id);
+    if !d.currency.eq_ignore_ascii_case(&o.currency) || o.amount <= 0 {
+        tracing::error!(order = %o.id, "a dispute does not match its order: nothing taken back, check it by hand");
+        return Ok(("refused: the dispute does not match the order".into(), id));
+    }
+    let share =
+        i128::from(o.credits) * i128::from(d.amount.clamp(0, o.amount)) / i128::from(o.amount);
+    let take = i64::try_from(share)
+        .unwrap_or(o.credits)
+        .min(o.credits - o.refunded_credits);
+    set_status(txn, o.id, status::PAID, status::DISPUTED).await?;
+    let Some(owner) = o.user_id else {
+        return Ok(("dispute recorded".into(), id));
+    };
+    let note = format!("Disputed payment: {}", o.item_name);
+    match credits::claw_back(txn, owner, take, &format!("dispute:{}", d.id), Some(&note)).await? {
+        Some((taken, owed)) => Ok((
+            format!("disputed: {taken} credits taken back, {owed} owed"),
+            id,
+        )),
+        None => Ok(("ignored: nothing to take back for this dispute".into(), id)),
+    }
+}
+
+/// A dispute decided for the seller: what it took back is given back.
+async fn dispute_won(
+    txn: &impl ConnectionTrait,
+    d: &Dispute,
+) -> Result<(String, Option<Uuid>), Unexpected> {
+    let Some(o) = order_paid_by(txn, d.payment_id.as_deref()).await? else {
+        return Ok(("ignored: no order for this payment".into(), None));
+    };
+    let id = Some(o.id);
+    set_status(txn, o.id, status::DISPUTED, status::PAID).await?;
+    let Some(taken) = credits::entry(txn, &format!("dispute:{}", d.id)).await? else {
+        return Ok(("ignored: no credits were taken for this dispute".into(), id));
+    };
+    let back = taken.debt_change - taken.amount;
+    let Some(owner) = o.user_id.filter(|_| back > 0) else {
+        return Ok(("dispute won".into(), id));
+    };
+    let note = format!("Dispute won: {}", o.item_name);
+    credits::grant(
+        txn,
+        owner,
+        back,
+        &format!("dispute-won:{}", d.id),
+        Some(&note),
+    )
+    .await?;
+    Ok((format!("dispute won: {back} credits given back"), id))
+}
+
+/// An abandoned checkout: its order will never be paid.
+async fn checkout_expired(
+    txn: &impl ConnectionTrait,
+    checkout_id: &str,
+    order_ref: Option<&str>,
+) -> Result<(String, Option<Uuid>), Unexpected> {
+    let Some(order_id) = order_ref.and_then(|r| Uuid::parse_str(r).ok()) else {
+        return Ok(("ignored: no uni1 order reference".into(), None));
+    };
+    let updated = order::Entity::update_many()
+        .col_expr(order::Column::Status, Expr::value(status::EXPIRED))
+        .col_expr(order::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(order::Column::Id.eq(order_id))
+        .filter(order::Column::CheckoutId.eq(checkout_id))
+        .filter(order::Column::Status.eq(status::PENDING))
+        .exec(txn)
+        .await
+        .unexpected("expiring an order")?;
+    Ok(if updated.rows_affected == 1 {
+        ("expired".into(), Some(order_id))
+    } else {
+        (
+            "ignored: no pending order for this checkout".into(),
+            Some(order_id),
+        )
+    })
+}
+
+fn view(o: order::Model) -> OrderView {
+    OrderView {
+        id: o.id,
+        price: price_label(o.amount, &o.currency),
+        refunded: (o.refunded_amount > 0).then(|| price_label(o.refunded_amount, &o.currency)),
+        item_name: o.item_name,
+        credits: o.credits,
+        status: o.status,
+        created_at: o.created_at,
+        paid_at: o.paid_at,
+    }
+}
+
+/// A CSV field: quoted when needed, and never read as a formula by a
+/// spreadsheet (a leading `=`, `+`, `-` or `@` gets a `'`).
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn csv_fields_are_quoted_and_never_formulas() {
+        assert_eq!(csv_field("Purchase: Starter"), "Purchase: Starter");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+    }
+}

@@ -1,0 +1,442 @@
+//! A Stripe-shaped fake: the parts of Stripe's API uni1 uses, answering
+//! with Stripe's JSON shapes, a hosted "checkout" page, and webhook events
+//! signed the way Stripe signs them.
+//!
+//! No package implements Checkout Sessions locally, so the project keeps
+//! this one (like its model server). `uni1 payment-fake` runs it so an
+//! operator can try the whole purchase flow without a Stripe account; the
+//! HTTP and browser tests start it on loopback.
+//!
+//! - `POST /v1/customers`, `POST /v1/checkout/sessions`,
+//!   `GET /v1/checkout/sessions/{id}`: form-encoded requests, `Bearer` key,
+//!   `Idempotency-Key` honoured (the same key returns the first answer).
+//! - `GET /checkout/{id}`: the page where the person "pays" or cancels.
+//! - On paying, `checkout.session.completed` is delivered to the webhook
+//!   URL (retried with back-off until it is answered with a 2xx).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+/// A price the fake sells: its amount in minor units and currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Price {
+    pub amount: i64,
+    pub currency: String,
+}
+
+/// How the fake is set up.
+#[derive(Debug, Clone)]
+pub struct FakeSettings {
+    /// The secret key clients must send (`Authorization: Bearer …`).
+    pub secret_key: String,
+    /// Where events go (uni1's `/hooks/stripe`).
+    pub webhook_url: String,
+    /// The endpoint secret events are signed with (`whsec_…`).
+    pub webhook_secret: String,
+    /// The fake's own origin, for the checkout page links it hands out.
+    pub public_origin: String,
+    /// The prices it knows, by price id.
+    pub prices: HashMap<String, Price>,
+}
+
+#[derive(Default)]
+struct Store {
+    customers: HashMap<String, Value>,
+    sessions: HashMap<String, Value>,
+    /// Idempotency-Key -> the first answer.
+    answers: HashMap<String, (StatusCode, Value)>,
+    /// Every event sent, in order.
+    events: Vec<Value>,
+}
+
+#[derive(Clone)]
+struct Fake {
+    settings: Arc<FakeSettings>,
+    store: Arc<Mutex<Store>>,
+    http: reqwest::Client,
+}
+
+impl Fake {
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The fake's routes.
+pub fn router(settings: FakeSettings) -> Router {
+    let fake = Fake {
+        settings: Arc::new(settings),
+        store: Arc::default(),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default(),
+    };
+    Router::new()
+        .route("/v1/customers", post(create_customer))
+        .route("/v1/checkout/sessions", post(create_session))
+        .route("/v1/checkout/sessions/{id}", get(get_session))
+        .route("/checkout/{id}", get(checkout_page))
+        .route("/checkout/{id}/pay", post(pay))
+        .route("/_fake/events", get(events))
+        .with_state(fake)
+}
+
+/// Serves the fake on `listener` until the process ends.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    settings: FakeSettings,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(settings)).await
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+/// The `Stripe-Signature` header for `payload` at `timestamp`: HMAC-SHA256
+/// of `"{timestamp}.{payload}"` with the endpoint secret, hex-encoded.
+pub fn signature_header(payload: &str, secret: &str, timestamp: i64) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(format!("{timestamp}.{payload}").as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("t={timestamp},v1={hex}")
+}
+
+fn new_id(prefix: &str) -> String {
+    format!("{prefix}_test_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A Stripe event around `object`.
+pub fn event(kind: &str, object: Value) -> Value {
+    json!({
+        "id": new_id("evt"),
+        "object": "event",
+        "api_version": null,
+        "created": now(),
+        "livemode": false,
+        "pending_webhooks": 1,
+        "request": {"id": null, "idempotency_key": null},
+        "type": kind,
+        "data": {"object": object},
+    })
+}
+
+/// A Checkout Session object as Stripe renders it (the fields uni1 or
+/// async-stripe read, the rest null).
+pub fn checkout_session(
+    id: &str,
+    customer: &str,
+    order_ref: &str,
+    price: &Price,
+    origin: &str,
+    success_url: &str,
+    cancel_url: &str,
+) -> Value {
+    json!({
+        "id": id,
+        "object": "checkout.session",
+        "amount_subtotal": price.amount,
+        "amount_total": price.amount,
+        "automatic_tax": {"enabled": false, "liability": null, "provider": null, "status": null},
+        "cancel_url": cancel_url,
+        "client_reference_id": order_ref,
+        "created": now(),
+        "currency": price.currency,
+        "custom_fields": [],
+        "custom_text": {"after_submit": null, "shipping_address": null, "submit": null, "terms_of_service_acceptance": null},
+        "customer": customer,
+        "expires_at": now() + 24 * 3600,
+        "livemode": false,
+        "metadata": {"uni1_order_id": order_ref},
+        "mode": "payment",
+        "payment_intent": null,
+        "payment_method_types": ["card"],
+        "payment_status": "unpaid",
+        "shipping_options": [],
+        "status": "open",
+        "success_url": success_url,
+        "url": format!("{origin}/checkout/{id}"),
+    })
+}
+
+/// A Charge object as Stripe renders it in `charge.refunded`: `amount`
+/// paid, `amount_refunded` in total so far.
+pub fn refunded_charge(payment_intent: &str, price: &Price, amount_refunded: i64) -> Value {
+    json!({
+        "id": new_id("ch"),
+        "object": "charge",
+        "amount": price.amount,
+        "amount_captured": price.amount,
+        "amount_refunded": amount_refunded,
+        "billing_details": {"address": null, "email": null, "name": null, "phone": null, "tax_id": null},
+        "captured": true,
+        "created": now(),
+        "currency": price.currency,
+        "disputed": false,
+        "failure_balance_transaction": null,
+        "livemode": false,
+        "metadata": {},
+        "paid": true,
+        "payment_intent": payment_intent,
+        "refunded": amount_refunded >= price.amount,
+        "status": "succeeded",
+    })
+}
+
+/// A Dispute object as Stripe renders it in `charge.dispute.*` events.
+pub fn dispute(id: &str, payment_intent: &str, price: &Price, amount: i64, status: &str) -> Value {
+    json!({
+        "id": id,
+        "object": "dispute",
+        "amount": amount,
+        "balance_transactions": [],
+        "charge": new_id("ch"),
+        "created": now(),
+        "currency": price.currency,
+        "enhanced_eligibility_types": [],
+        "evidence": {"enhanced_evidence": {}},
+        "evidence_details": {
+            "due_by": null,
+            "enhanced_eligibility": {},
+            "has_evidence": false,
+            "past_due": false,
+            "submission_count": 0
+        },
+        "is_charge_refundable": false,
+        "livemode": false,
+        "metadata": {},
+        "payment_intent": payment_intent,
+        "reason": "fraudulent",
+        "status": status,
+    })
+}
+
+fn stripe_error(status: StatusCode, message: &str, param: Option<&str>) -> Response {
+    (
+        status,
+        Json(
+            json!({"error": {"type": "invalid_request_error", "message": message, "param": param}}),
+        ),
+    )
+        .into_response()
+}
+
+fn authorized(fake: &Fake, headers: &HeaderMap) -> bool {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|k| k == fake.settings.secret_key)
+}
+
+/// Answers with the first answer given to the same `Idempotency-Key`, or
+/// computes, stores and returns a new one.
+fn idempotent(
+    fake: &Fake,
+    headers: &HeaderMap,
+    make: impl FnOnce(&mut Store) -> (StatusCode, Value),
+) -> Response {
+    if !authorized(fake, headers) {
+        return stripe_error(StatusCode::UNAUTHORIZED, "Invalid API Key provided", None);
+    }
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut store = fake.store();
+    if let Some(key) = &key {
+        if let Some((status, body)) = store.answers.get(key) {
+            return (*status, Json(body.clone())).into_response();
+        }
+    }
+    let (status, body) = make(&mut store);
+    if let Some(key) = key {
+        store.answers.insert(key, (status, body.clone()));
+    }
+    (status, Json(body)).into_response()
+}
+
+async fn create_customer(
+    State(fake): State<Fake>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    idempotent(&fake, &headers, |store| {
+        let id = new_id("cus");
+        let customer = json!({
+            "id": id,
+            "object": "customer",
+            "created": now(),
+            "email": form.get("email"),
+            "livemode": false,
+            "metadata": {"uni1_user_id": form.get("metadata[uni1_user_id]")},
+        });
+        store.customers.insert(id, customer.clone());
+        (StatusCode::OK, customer)
+    })
+}
+
+async fn create_session(
+    State(fake): State<Fake>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let settings = fake.settings.clone();
+    let price = form
+        .get("line_items[0][price]")
+        .and_then(|p| settings.prices.get(p).cloned());
+    let Some(price) = price else {
+        return stripe_error(
+            StatusCode::BAD_REQUEST,
+            "No such price",
+            Some("line_items[0][price]"),
+        );
+    };
+    let customer = form.get("customer").cloned().unwrap_or_default();
+    let order_ref = form.get("client_reference_id").cloned().unwrap_or_default();
+    let success = form.get("success_url").cloned().unwrap_or_default();
+    let cancel = form.get("cancel_url").cloned().unwrap_or_default();
+    idempotent(&fake, &headers, |store| {
+        if !store.customers.contains_key(&customer) {
+            return (
+                StatusCode::BAD_REQUEST,
+                json!({"error": {"type": "invalid_request_error", "message": "No such customer", "param": "customer"}}),
+            );
+        }
+        let id = new_id("cs");
+        let session = checkout_session(
+            &id,
+            &customer,
+            &order_ref,
+            &price,
+            &settings.public_origin,
+            &success,
+            &cancel,
+        );
+        store.sessions.insert(id, session.clone());
+        (StatusCode::OK, session)
+    })
+}
+
+async fn get_session(
+    State(fake): State<Fake>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if !authorized(&fake, &headers) {
+        return stripe_error(StatusCode::UNAUTHORIZED, "Invalid API Key provided", None);
+    }
+    match fake.store().sessions.get(&id) {
+        Some(s) => Json(s.clone()).into_response(),
+        None => stripe_error(
+            StatusCode::NOT_FOUND,
+            "No such checkout.session",
+            Some("id"),
+        ),
+    }
+}
+
+fn escape(s: &str) -> String {
+    html_escape::encode_quoted_attribute(s).into_owned()
+}
+
+async fn checkout_page(State(fake): State<Fake>, Path(id): Path<String>) -> Response {
+    let Some(session) = fake.store().sessions.get(&id).cloned() else {
+        return (StatusCode::NOT_FOUND, Html("No such checkout.".to_owned())).into_response();
+    };
+    let amount = session["amount_total"].as_i64().unwrap_or_default();
+    let currency = session["currency"]
+        .as_str()
+        .unwrap_or_default()
+        .to_uppercase();
+    let cancel = session["cancel_url"].as_str().unwrap_or_default();
+    let done = session["status"] == "complete";
+    let body = if done {
+        "<p>This checkout is already paid.</p>".to_owned()
+    } else {
+        format!(
+            "<form method=\"post\" action=\"/checkout/{id}/pay\"><button type=\"submit\">Pay {} {currency}</button></form>\
+             <p><a href=\"{}\">Cancel and go back</a></p>",
+            format_args!("{}.{:02}", amount / 100, amount % 100),
+            escape(cancel),
+            id = escape(&id),
+        )
+    };
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\"><title>Test checkout</title></head>\
+         <body><h1>Test checkout (payment fake)</h1><p>No card is needed: this is uni1's Stripe fake.</p>{body}</body></html>"
+    ))
+    .into_response()
+}
+
+async fn pay(State(fake): State<Fake>, Path(id): Path<String>) -> Response {
+    let session = {
+        let mut store = fake.store();
+        let Some(session) = store.sessions.get_mut(&id) else {
+            return (StatusCode::NOT_FOUND, "No such checkout.").into_response();
+        };
+        if session["status"] != "complete" {
+            session["status"] = json!("complete");
+            session["payment_status"] = json!("paid");
+            session["payment_intent"] = json!(new_id("pi"));
+        }
+        session.clone()
+    };
+    let event = event("checkout.session.completed", session.clone());
+    fake.store().events.push(event.clone());
+    tokio::spawn(deliver(fake.clone(), event));
+    let success = session["success_url"]
+        .as_str()
+        .unwrap_or("/")
+        .replace("{CHECKOUT_SESSION_ID}", &id);
+    Redirect::to(&success).into_response()
+}
+
+/// Sends `event` to the webhook URL, retrying (1, 2, 4 … 30 s) until it
+/// is answered with a 2xx or ten attempts have failed.
+async fn deliver(fake: Fake, event: Value) {
+    let payload = event.to_string();
+    let mut wait = Duration::from_secs(1);
+    for attempt in 1..=10 {
+        let header = signature_header(&payload, &fake.settings.webhook_secret, now());
+        let sent = fake
+            .http
+            .post(&fake.settings.webhook_url)
+            .header("content-type", "application/json")
+            .header("stripe-signature", header)
+            .body(payload.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => return,
+            Ok(r) => tracing::warn!(attempt, status = %r.status(), "webhook refused"),
+            Err(e) => tracing::warn!(attempt, error = %e, "webhook not delivered"),
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(30));
+    }
+}
+
+async fn events(State(fake): State<Fake>) -> Json<Vec<Value>> {
+    Json(fake.store().events.clone())
+}

@@ -1,0 +1,133 @@
+//! Payment providers behind provider-neutral types.
+//!
+//! The domain (orders, credits, receipts) never sees a provider's types: it
+//! asks for a customer and a checkout, and gets every webhook as a verified
+//! [`Event`] with the [`Effect`] the product acts on. Card data never
+//! reaches uni1: people pay on the provider's own checkout page (PAY-1).
+
+pub mod stripe;
+
+pub use stripe::{Stripe, StripeSettings};
+
+/// A hosted checkout to open for one order.
+#[derive(Debug, Clone)]
+pub struct CheckoutRequest<'a> {
+    /// The provider's customer id for the person.
+    pub customer: &'a str,
+    /// The provider's price id of what is bought.
+    pub price: &'a str,
+    /// Our order id: the checkout's reference, and its idempotency key.
+    pub order_id: &'a str,
+    pub user_id: &'a str,
+    /// Where the provider sends the person after paying.
+    pub success_url: &'a str,
+    /// Where the provider sends the person who gives up.
+    pub cancel_url: &'a str,
+}
+
+/// A checkout the provider opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkout {
+    /// The provider's checkout id.
+    pub id: String,
+    /// The provider's page where the person pays.
+    pub url: String,
+}
+
+/// A verified webhook event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// The provider's event id (unique per provider; events repeat).
+    pub id: String,
+    /// The provider's event type, e.g. `checkout.session.completed`.
+    pub kind: String,
+    pub effect: Effect,
+}
+
+/// What an event means for the product.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// A checkout finished (paid, or waiting for a delayed payment method).
+    CheckoutCompleted(CompletedCheckout),
+    /// A checkout was abandoned and will never be paid.
+    CheckoutExpired {
+        checkout_id: String,
+        order_ref: Option<String>,
+    },
+    /// Money went back to the buyer (all of it or part; Stripe's
+    /// `charge.refunded`, whose amount is the running total).
+    Refunded(Refund),
+    /// The buyer's bank took the money back (a dispute opened); the amount
+    /// is held by the provider until the dispute is decided.
+    Disputed(Dispute),
+    /// A dispute was decided for the seller: the money came back.
+    DisputeWon(Dispute),
+    /// Nothing the product acts on (yet): acknowledged and recorded.
+    Other,
+}
+
+/// A finished checkout, as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompletedCheckout {
+    pub checkout_id: String,
+    /// Our order id, as given when the checkout was created.
+    pub order_ref: Option<String>,
+    /// The provider's payment id (Stripe's payment intent).
+    pub payment_id: Option<String>,
+    /// In the currency's minor unit.
+    pub amount_total: Option<i64>,
+    /// ISO 4217, lower case.
+    pub currency: Option<String>,
+    /// True when the money is there (not for a delayed payment still pending).
+    pub paid: bool,
+}
+
+/// A refund, as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refund {
+    /// The provider's payment id the refund belongs to.
+    pub payment_id: Option<String>,
+    /// What was paid, in minor units.
+    pub amount: i64,
+    /// Refunded so far in total (not this refund alone), in minor units.
+    pub amount_refunded: i64,
+    pub currency: String,
+}
+
+/// A dispute (chargeback), as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dispute {
+    pub id: String,
+    /// The provider's payment id the dispute is about.
+    pub payment_id: Option<String>,
+    /// The disputed amount, in minor units.
+    pub amount: i64,
+    pub currency: String,
+}
+
+/// Why a webhook request was refused (nothing in it is acted on).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Refused {
+    #[error("the signature header is missing or malformed")]
+    Header,
+    #[error("no signature matches the body")]
+    Signature,
+    #[error("the signature's timestamp is more than 300 s away")]
+    Stale,
+    #[error("the event cannot be read: {0}")]
+    Malformed(String),
+}
+
+/// A provider call that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The provider answered with an error (a bad price id, a bad key).
+    #[error("the payment provider refused the request: {0}")]
+    Refused(String),
+    /// The provider could not be reached or answered nonsense.
+    #[error("the payment provider cannot be reached: {0}")]
+    Unavailable(String),
+    /// The settings cannot work (checked at start-up).
+    #[error("invalid payment settings: {0}")]
+    Config(String),
+}

@@ -1,0 +1,264 @@
+//! Stripe through async-stripe: customers, Checkout Sessions, and webhook
+//! events verified on the raw body (HMAC-SHA256 over `t.body`, any of
+//! several `v1` signatures, 300 s tolerance) by async-stripe's `Webhook`.
+
+use std::fmt;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest as _};
+use stripe_checkout::checkout_session::{CreateCheckoutSession, CreateCheckoutSessionLineItems};
+use stripe_core::customer::CreateCustomer;
+use stripe_shared::{CheckoutSessionMode, CheckoutSessionPaymentStatus};
+use stripe_webhook::{EventObject, Webhook, WebhookError};
+
+use crate::{
+    Checkout, CheckoutRequest, CompletedCheckout, Dispute, Effect, Event, ProviderError, Refund,
+    Refused,
+};
+
+/// Stripe's API, unless the settings point elsewhere (a test double).
+pub const DEFAULT_API_BASE: &str = "https://api.stripe.com/";
+
+/// What the Stripe adapter needs.
+pub struct StripeSettings {
+    pub secret_key: SecretString,
+    pub webhook_secret: SecretString,
+    /// `None`: Stripe itself.
+    pub api_base: Option<String>,
+    /// Stripe Tax computes and collects tax on checkouts.
+    pub automatic_tax: bool,
+}
+
+/// The Stripe adapter.
+#[derive(Clone)]
+pub struct Stripe {
+    client: stripe::Client,
+    webhook_secret: SecretString,
+    automatic_tax: bool,
+}
+
+impl fmt::Debug for Stripe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stripe")
+            .field("automatic_tax", &self.automatic_tax)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Stripe {
+    /// A client for `settings`; fails on a key or URL that cannot be used.
+    pub fn new(settings: StripeSettings) -> Result<Self, ProviderError> {
+        // Two rustls crypto providers are compiled in (ring by some
+        // dependencies, aws-lc-rs by others); hyper-rustls needs the
+        // process default chosen. Installing it twice is harmless.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let mut builder = stripe::ClientBuilder::new(settings.secret_key.expose_secret())
+            .timeout(Duration::from_secs(20));
+        if let Some(url) = &settings.api_base {
+            builder = builder.url(url.clone());
+        }
+        let client = builder
+            .build()
+            .map_err(|e| ProviderError::Config(e.to_string()))?;
+        Ok(Self {
+            client,
+            webhook_secret: settings.webhook_secret,
+            automatic_tax: settings.automatic_tax,
+        })
+    }
+
+    /// Creates the customer for a person. The idempotency key is the
+    /// person's id, so a retry (or two tabs at once) gets the same customer.
+    pub async fn create_customer(
+        &self,
+        email: &str,
+        user_id: &str,
+    ) -> Result<String, ProviderError> {
+        let request = CreateCustomer::new()
+            .email(email)
+            .metadata([("uni1_user_id".to_owned(), user_id.to_owned())]);
+        let customer = request
+            .customize()
+            .request_strategy(idempotent(&format!("uni1-customer-{user_id}"))?)
+            .send(&self.client)
+            .await
+            .map_err(provider_error)?;
+        Ok(customer.id.as_str().to_owned())
+    }
+
+    /// Opens a Checkout Session (one-time payment) for one order; the
+    /// order id is the idempotency key, the client reference and metadata.
+    pub async fn create_checkout(
+        &self,
+        req: &CheckoutRequest<'_>,
+    ) -> Result<Checkout, ProviderError> {
+        let mut item = CreateCheckoutSessionLineItems::new();
+        item.price = Some(req.price.to_owned());
+        item.quantity = Some(1);
+        let mut request = CreateCheckoutSession::new()
+            .mode(CheckoutSessionMode::Payment)
+            .customer(req.customer)
+            .client_reference_id(req.order_id)
+            .metadata([
+                ("uni1_order_id".to_owned(), req.order_id.to_owned()),
+                ("uni1_user_id".to_owned(), req.user_id.to_owned()),
+            ])
+            .line_items(vec![item])
+            .success_url(req.success_url)
+            .cancel_url(req.cancel_url);
+        if self.automatic_tax {
+            request = request.automatic_tax(
+                stripe_checkout::checkout_session::CreateCheckoutSessionAutomaticTax::new(true),
+            );
+        }
+        let session = request
+            .customize()
+            .request_strategy(idempotent(&format!("uni1-checkout-{}", req.order_id))?)
+            .send(&self.client)
+            .await
+            .map_err(provider_error)?;
+        let url = session
+            .url
+            .ok_or_else(|| ProviderError::Unavailable("the checkout session has no URL".into()))?;
+        Ok(Checkout {
+            id: session.id.as_str().to_owned(),
+            url,
+        })
+    }
+
+    /// Verifies a webhook request (the raw body and its `Stripe-Signature`
+    /// header) and reads the event.
+    pub fn verify(&self, payload: &str, signature: &str) -> Result<Event, Refused> {
+        let event =
+            Webhook::construct_event(payload, signature, self.webhook_secret.expose_secret())
+                .map_err(|e| match e {
+                    WebhookError::BadSignature => Refused::Signature,
+                    WebhookError::BadTimestamp(_) => Refused::Stale,
+                    WebhookError::BadParse(m) => Refused::Malformed(m),
+                    WebhookError::BadHeader(_) | WebhookError::BadKey => Refused::Header,
+                })?;
+        let effect = match event.data.object {
+            EventObject::CheckoutSessionCompleted(s)
+            | EventObject::CheckoutSessionAsyncPaymentSucceeded(s) => {
+                Effect::CheckoutCompleted(CompletedCheckout {
+                    checkout_id: s.id.as_str().to_owned(),
+                    order_ref: s.client_reference_id.clone(),
+                    payment_id: s
+                        .payment_intent
+                        .as_ref()
+                        .map(|p| p.id().as_str().to_owned()),
+                    amount_total: s.amount_total,
+                    currency: s.currency.map(|c| c.to_string()),
+                    paid: matches!(
+                        s.payment_status,
+                        CheckoutSessionPaymentStatus::Paid
+                            | CheckoutSessionPaymentStatus::NoPaymentRequired
+                    ),
+                })
+            }
+            EventObject::CheckoutSessionExpired(s)
+            | EventObject::CheckoutSessionAsyncPaymentFailed(s) => Effect::CheckoutExpired {
+                checkout_id: s.id.as_str().to_owned(),
+                order_ref: s.client_reference_id.clone(),
+            },
+            EventObject::ChargeRefunded(c) => Effect::Refunded(Refund {
+                payment_id: c
+                    .payment_intent
+                    .as_ref()
+                    .map(|p| p.id().as_str().to_owned()),
+                amount: c.amount,
+                amount_refunded: c.amount_refunded,
+                currency: c.currency.to_string(),
+            }),
+            EventObject::ChargeDisputeCreated(d) => Effect::Disputed(dispute(&d)),
+            EventObject::ChargeDisputeFundsReinstated(d) => Effect::DisputeWon(dispute(&d)),
+            _ => Effect::Other,
+        };
+        Ok(Event {
+            id: event.id.as_str().to_owned(),
+            kind: event.type_.as_str().to_owned(),
+            effect,
+        })
+    }
+}
+
+fn dispute(d: &stripe_shared::Dispute) -> Dispute {
+    Dispute {
+        id: d.id.as_str().to_owned(),
+        payment_id: d
+            .payment_intent
+            .as_ref()
+            .map(|p| p.id().as_str().to_owned()),
+        amount: d.amount,
+        currency: d.currency.to_string(),
+    }
+}
+
+fn idempotent(key: &str) -> Result<RequestStrategy, ProviderError> {
+    IdempotencyKey::new(key)
+        .map(RequestStrategy::Idempotent)
+        .map_err(|e| ProviderError::Config(format!("idempotency key: {e:?}")))
+}
+
+fn provider_error(e: StripeError) -> ProviderError {
+    match e {
+        StripeError::Stripe(errors, status) => ProviderError::Refused(format!(
+            "{} (HTTP {status})",
+            errors.message.as_deref().unwrap_or("no message")
+        )),
+        other => ProviderError::Unavailable(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stripe() -> Stripe {
+        Stripe::new(StripeSettings {
+            secret_key: SecretString::from("sk_test_x"),
+            webhook_secret: SecretString::from("whsec_test"),
+            api_base: Some("http://127.0.0.1:9/".into()),
+            automatic_tax: false,
+        })
+        .expect("a client")
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let text = format!("{:?}", stripe());
+        assert!(
+            !text.contains("sk_test_x") && !text.contains("whsec_test"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_event_type_with_a_good_signature_is_acknowledged_as_other() {
+        let payload = r#"{"id":"evt_1","object":"event","api_version":null,"created":1,"livemode":false,"pending_webhooks":1,"request":null,"data":{"object":{}},"type":"some.future_event"}"#;
+        let header = Webhook::generate_test_header(payload, "whsec_test", None);
+        let event = stripe().verify(payload, &header).expect("accepted");
+        assert_eq!((event.id.as_str(), event.effect), ("evt_1", Effect::Other));
+    }
+
+    #[test]
+    fn a_tampered_or_stale_event_is_refused() {
+        let payload = r#"{"id":"evt_1"}"#;
+        let header = Webhook::generate_test_header(payload, "whsec_test", None);
+        assert_eq!(
+            stripe().verify(r#"{"id":"evt_2"}"#, &header),
+            Err(Refused::Signature)
+        );
+        let old = Webhook::generate_test_header(payload, "whsec_test", Some(1_000_000));
+        assert_eq!(stripe().verify(payload, &old), Err(Refused::Stale));
+        assert_eq!(
+            stripe().verify(payload, "t=soon,v1=00"),
+            Err(Refused::Header)
+        );
+        assert_eq!(
+            stripe().verify(payload, "nonsense"),
+            Err(Refused::Signature)
+        );
+    }
+}

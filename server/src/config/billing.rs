@@ -1,0 +1,298 @@
+//! Billing settings: the Stripe keys (variables or flags) and the credit
+//! packs on sale (`[[packs]]` in the config file). With no provider
+//! configured the product runs as before (the sign-up grant stays) and the
+//! pricing page says that payments are not set up.
+
+use clap::Args;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::{Deserialize, Serialize};
+use uni1_domain::billing::catalog::{Catalogue, Pack};
+
+use super::{invalid, pair, ConfigError};
+
+/// Billing settings given by flags, variables or the file.
+#[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BillingArgs {
+    /// Stripe secret key (`sk_live_…`, `sk_test_…` or a restricted
+    /// `rk_…`); with the webhook secret, turns on payments through Stripe
+    /// [default: none]
+    #[arg(
+        long,
+        env = "UNI1_STRIPE_SECRET_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub stripe_secret_key: Option<String>,
+
+    /// Signing secret (`whsec_…`) of the webhook endpoint registered at
+    /// Stripe for `<public URL>/hooks/stripe` [default: none]
+    #[arg(
+        long,
+        env = "UNI1_STRIPE_WEBHOOK_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub stripe_webhook_secret: Option<String>,
+
+    /// Base URL of Stripe's API; only for a test double such as
+    /// `uni1 payment-fake` [default: https://api.stripe.com/]
+    #[arg(long, env = "UNI1_STRIPE_API_URL", value_name = "URL")]
+    pub stripe_api_url: Option<String>,
+
+    /// Let Stripe Tax compute and collect tax on checkouts (needs Stripe
+    /// Tax set up in the Stripe account) [default: false]
+    #[arg(long, env = "UNI1_STRIPE_AUTOMATIC_TAX", value_name = "BOOL")]
+    pub stripe_automatic_tax: Option<bool>,
+}
+
+/// One `[[packs]]` entry of the config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackFileEntry {
+    pub id: String,
+    pub name: String,
+    pub credits: i64,
+    /// In the currency's minor unit (500 = $5.00).
+    pub price: i64,
+    /// ISO 4217 code, e.g. `usd`.
+    pub currency: String,
+    /// Stripe's price id (`price_…`) of this pack.
+    #[serde(default)]
+    pub stripe_price: Option<String>,
+}
+
+/// Stripe, configured.
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    pub secret_key: SecretString,
+    pub webhook_secret: SecretString,
+    pub api_url: Option<String>,
+    pub automatic_tax: bool,
+}
+
+/// Billing settings, validated.
+#[derive(Debug, Clone, Default)]
+pub struct BillingSettings {
+    pub stripe: Option<StripeConfig>,
+    pub catalogue: Catalogue,
+}
+
+impl BillingSettings {
+    /// The origin of the provider's hosted checkout pages, which the
+    /// buy forms redirect to (the pages' CSP `form-action` allows it):
+    /// Stripe's, or a test double's own.
+    pub fn checkout_origin(&self) -> Option<String> {
+        let stripe = self.stripe.as_ref()?;
+        Some(match &stripe.api_url {
+            Some(url) => url::Url::parse(url)
+                .map(|u| u.origin().ascii_serialization())
+                .unwrap_or_default(),
+            None => "https://checkout.stripe.com".to_owned(),
+        })
+    }
+
+    pub(super) fn resolve(
+        args: BillingArgs,
+        packs: Option<Vec<PackFileEntry>>,
+    ) -> Result<Self, ConfigError> {
+        let stripe = match pair(
+            ("UNI1_STRIPE_SECRET_KEY", args.stripe_secret_key),
+            ("UNI1_STRIPE_WEBHOOK_SECRET", args.stripe_webhook_secret),
+        )? {
+            None => {
+                if args.stripe_api_url.is_some() {
+                    return Err(invalid(
+                        "UNI1_STRIPE_API_URL",
+                        "only applies with UNI1_STRIPE_SECRET_KEY and UNI1_STRIPE_WEBHOOK_SECRET",
+                    ));
+                }
+                None
+            }
+            Some((key, webhook)) => {
+                let key = SecretString::from(key.trim().to_owned());
+                let webhook = SecretString::from(webhook.trim().to_owned());
+                if !["sk_", "rk_"]
+                    .iter()
+                    .any(|p| key.expose_secret().starts_with(p))
+                {
+                    return Err(invalid(
+                        "UNI1_STRIPE_SECRET_KEY",
+                        "must be a Stripe secret key (sk_… or rk_…); the value is not shown",
+                    ));
+                }
+                if !webhook.expose_secret().starts_with("whsec_") {
+                    return Err(invalid(
+                        "UNI1_STRIPE_WEBHOOK_SECRET",
+                        "must be the endpoint's signing secret (whsec_…); the value is not shown",
+                    ));
+                }
+                let api_url = match args.stripe_api_url {
+                    None => None,
+                    Some(raw) => {
+                        let url = url::Url::parse(raw.trim()).map_err(|e| {
+                            invalid("UNI1_STRIPE_API_URL", format!("{raw:?} is not a URL ({e})"))
+                        })?;
+                        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                            return Err(invalid(
+                                "UNI1_STRIPE_API_URL",
+                                format!("{raw:?} must be an http(s) URL"),
+                            ));
+                        }
+                        // async-stripe appends `v1/…` to the base.
+                        let mut text = url.to_string();
+                        if !text.ends_with('/') {
+                            text.push('/');
+                        }
+                        Some(text)
+                    }
+                };
+                Some(StripeConfig {
+                    secret_key: key,
+                    webhook_secret: webhook,
+                    api_url,
+                    automatic_tax: args.stripe_automatic_tax.unwrap_or(false),
+                })
+            }
+        };
+        let mut catalogue = Catalogue::default();
+        for p in packs.unwrap_or_default() {
+            catalogue.packs.push(pack(p, &catalogue)?);
+        }
+        Ok(Self { stripe, catalogue })
+    }
+}
+
+fn pack(p: PackFileEntry, so_far: &Catalogue) -> Result<Pack, ConfigError> {
+    let id_ok = !p.id.is_empty()
+        && p.id.len() <= 40
+        && p.id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !id_ok {
+        return Err(invalid(
+            "packs.id",
+            format!("{:?} must be 1 to 40 of a-z, 0-9 and -", p.id),
+        ));
+    }
+    if so_far.pack(&p.id).is_some() {
+        return Err(invalid("packs.id", format!("{:?} is listed twice", p.id)));
+    }
+    let name = p.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(invalid(
+            "packs.name",
+            format!("pack {:?}: must be 1 to 100 characters", p.id),
+        ));
+    }
+    if !(1..=1_000_000).contains(&p.credits) {
+        return Err(invalid(
+            "packs.credits",
+            format!("pack {:?}: must be 1 to 1000000", p.id),
+        ));
+    }
+    if !(1..=100_000_000).contains(&p.price) {
+        return Err(invalid(
+            "packs.price",
+            format!(
+                "pack {:?}: must be 1 to 100000000, in the currency's minor unit (500 = 5.00)",
+                p.id
+            ),
+        ));
+    }
+    let currency = p.currency.trim().to_ascii_lowercase();
+    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_lowercase()) {
+        return Err(invalid(
+            "packs.currency",
+            format!(
+                "pack {:?}: {:?} is not an ISO 4217 code such as usd",
+                p.id, p.currency
+            ),
+        ));
+    }
+    if let Some(price) = &p.stripe_price {
+        if !price.starts_with("price_") || price.len() > 255 {
+            return Err(invalid(
+                "packs.stripe_price",
+                format!("pack {:?}: must be a Stripe price id (price_…)", p.id),
+            ));
+        }
+    }
+    Ok(Pack {
+        id: p.id,
+        name: name.to_owned(),
+        credits: p.credits,
+        amount: p.price,
+        currency,
+        stripe_price: p.stripe_price,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str) -> PackFileEntry {
+        PackFileEntry {
+            id: id.into(),
+            name: "Starter".into(),
+            credits: 100,
+            price: 500,
+            currency: "USD".into(),
+            stripe_price: Some("price_123".into()),
+        }
+    }
+
+    #[test]
+    fn packs_are_checked_and_named_in_errors() {
+        let ok =
+            BillingSettings::resolve(BillingArgs::default(), Some(vec![entry("starter")])).unwrap();
+        assert_eq!(ok.catalogue.packs[0].currency, "usd");
+        assert!(ok.stripe.is_none());
+        let twice =
+            BillingSettings::resolve(BillingArgs::default(), Some(vec![entry("a"), entry("a")]));
+        assert!(twice.unwrap_err().to_string().contains("listed twice"));
+        let mut bad = entry("b");
+        bad.price = 0;
+        let e = BillingSettings::resolve(BillingArgs::default(), Some(vec![bad])).unwrap_err();
+        assert!(e.to_string().contains("packs.price"), "{e}");
+        let mut bad = entry("Bad Id");
+        bad.credits = 5;
+        let e = BillingSettings::resolve(BillingArgs::default(), Some(vec![bad])).unwrap_err();
+        assert!(e.to_string().contains("packs.id"), "{e}");
+    }
+
+    #[test]
+    fn stripe_needs_both_secrets_of_the_right_kind_and_never_shows_them() {
+        let half = BillingArgs {
+            stripe_secret_key: Some("sk_test_abc".into()),
+            ..BillingArgs::default()
+        };
+        let e = BillingSettings::resolve(half, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("UNI1_STRIPE_WEBHOOK_SECRET"), "{e}");
+        let swapped = BillingArgs {
+            stripe_secret_key: Some("whsec_oops".into()),
+            stripe_webhook_secret: Some("sk_test_abc".into()),
+            ..BillingArgs::default()
+        };
+        let e = BillingSettings::resolve(swapped, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("UNI1_STRIPE_SECRET_KEY") && !e.contains("oops"),
+            "{e}"
+        );
+        let ok = BillingArgs {
+            stripe_secret_key: Some("sk_test_abc".into()),
+            stripe_webhook_secret: Some("whsec_abc".into()),
+            stripe_api_url: Some("http://127.0.0.1:4010".into()),
+            stripe_automatic_tax: None,
+        };
+        let s = BillingSettings::resolve(ok, None).unwrap();
+        let stripe = s.stripe.unwrap();
+        assert_eq!(stripe.api_url.as_deref(), Some("http://127.0.0.1:4010/"));
+        assert!(!format!("{stripe:?}").contains("sk_test_abc"));
+    }
+}

@@ -1,0 +1,619 @@
+//! Billing end to end: the pricing page, a purchase through the project's
+//! Stripe fake (a real HTTP server on loopback that signs its webhooks the
+//! Stripe way and delivers them to the app, itself served on loopback),
+//! replays, forged and stale events, and an order that is not yours.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::Body;
+use http::{Request, StatusCode};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::Value;
+use uni1_domain::billing::credits;
+use uni1_domain::entities::{order, payment_event};
+
+use crate::fixtures::{mail_of_kind, member};
+use crate::support::{run_with_file, Backend, TestApp, Visitor};
+
+const SECRET_KEY: &str = "sk_test_billing";
+const WEBHOOK_SECRET: &str = "whsec_billing";
+
+const PACKS: &str = r#"
+[[packs]]
+id = "starter"
+name = "Starter"
+credits = 100
+price = 500
+currency = "usd"
+stripe_price = "price_starter"
+
+[[packs]]
+id = "pro"
+name = "Pro"
+credits = 1000
+price = 4000
+currency = "usd"
+stripe_price = "price_pro"
+"#;
+
+/// The app served on loopback with Stripe pointed at a running fake.
+struct Shop {
+    app: TestApp,
+    fake: String,
+    http: reqwest::Client,
+}
+
+async fn with_shop<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(Shop) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let app_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let app_addr = app_listener.local_addr().expect("addr");
+    let fake_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let fake = format!("http://{}", fake_listener.local_addr().expect("addr"));
+    let prices = [("price_starter", 500), ("price_pro", 4000)]
+        .into_iter()
+        .map(|(id, amount)| {
+            (
+                id.to_owned(),
+                uni1_payment_fake::Price {
+                    amount,
+                    currency: "usd".into(),
+                },
+            )
+        })
+        .collect();
+    let fake_task = tokio::spawn(uni1_payment_fake::serve(
+        fake_listener,
+        uni1_payment_fake::FakeSettings {
+            secret_key: SECRET_KEY.into(),
+            webhook_url: format!("http://{app_addr}/hooks/stripe"),
+            webhook_secret: WEBHOOK_SECRET.into(),
+            public_origin: fake.clone(),
+            prices,
+        },
+    ));
+    let fake_url = fake.clone();
+    run_with_file(
+        backend,
+        &format!("http://{app_addr}"),
+        Some(PACKS),
+        move |args| {
+            args.billing.stripe_secret_key = Some(SECRET_KEY.into());
+            args.billing.stripe_webhook_secret = Some(WEBHOOK_SECRET.into());
+            args.billing.stripe_api_url = Some(fake_url);
+        },
+        |app| async move {
+            let router = app.router.clone();
+            let served = tokio::spawn(async move {
+                axum::serve(
+                    app_listener,
+                    router.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .await
+            });
+            let http = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client");
+            test(Shop { app, fake, http }).await;
+            served.abort();
+        },
+    )
+    .await;
+    fake_task.abort();
+}
+
+/// Starts a checkout for `pack` as `visitor`; returns the fake's checkout URL.
+async fn checkout(shop: &Shop, visitor: &Visitor, pack: &str) -> String {
+    let r = shop
+        .app
+        .post_as("/api/start_checkout", &[("pack", pack)], visitor)
+        .await;
+    let url = r.header("location").unwrap_or_default().to_owned();
+    assert!(
+        url.starts_with(&format!("{}/checkout/cs_test_", shop.fake)),
+        "status {}, location {url:?}: {}",
+        r.status,
+        r.body
+    );
+    url
+}
+
+/// Pays on the fake's page; returns where the fake sends the browser back.
+async fn pay(shop: &Shop, checkout_url: &str) -> String {
+    let page = shop.http.get(checkout_url).send().await.expect("page");
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.expect("text").contains("Pay "));
+    let paid = shop
+        .http
+        .post(format!("{checkout_url}/pay"))
+        .send()
+        .await
+        .expect("pay");
+    assert!(paid.status().is_redirection(), "{}", paid.status());
+    paid.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned()
+}
+
+async fn order_of(app: &TestApp, user: uuid::Uuid) -> order::Model {
+    order::Entity::find()
+        .filter(order::Column::UserId.eq(user))
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("an order")
+}
+
+async fn wait_paid(app: &TestApp, user: uuid::Uuid) -> order::Model {
+    wait_paid_for(app, user, "starter").await
+}
+
+async fn wait_paid_for(app: &TestApp, user: uuid::Uuid, item: &str) -> order::Model {
+    for _ in 0..200 {
+        let o = order::Entity::find()
+            .filter(order::Column::UserId.eq(user))
+            .filter(order::Column::Item.eq(item))
+            .one(&app.db)
+            .await
+            .expect("query")
+            .expect("an order");
+        if o.status == "paid" {
+            return o;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the order was not paid within 10 s");
+}
+
+/// Sends `payload` to `/hooks/stripe` with `signature`.
+async fn hook(app: &TestApp, payload: &str, signature: Option<&str>) -> (StatusCode, String) {
+    let mut request = Request::post("/hooks/stripe").header("content-type", "application/json");
+    if let Some(sig) = signature {
+        request = request.header("stripe-signature", sig);
+    }
+    let r = app
+        .send(
+            request
+                .body(Body::from(payload.to_owned()))
+                .expect("request"),
+        )
+        .await;
+    (r.status, r.body)
+}
+
+fn signed(payload: &str) -> String {
+    uni1_payment_fake::signature_header(payload, WEBHOOK_SECRET, uni1_payment_fake::now())
+}
+
+async fn events(app: &TestApp) -> u64 {
+    payment_event::Entity::find()
+        .count(&app.db)
+        .await
+        .expect("count")
+}
+
+async fn purchase_through_the_fake(backend: Backend) {
+    with_shop(backend, |shop| async move {
+        let app = &shop.app;
+        let pricing = app.get("/pricing").await;
+        assert_eq!(pricing.status, 200);
+        assert!(
+            pricing.body.contains("Starter") && pricing.body.contains("$5.00"),
+            "{}",
+            pricing.body
+        );
+        assert!(pricing.body.contains("Sign in to buy"));
+
+        let (visitor, user) = member(app, "buyer@example.com", "203.0.113.40").await;
+        let before = credits::balance(&app.db, user)
+            .await
+            .expect("balance")
+            .available;
+        let url = checkout(&shop, &visitor, "starter").await;
+        let pending = order_of(app, user).await;
+        assert_eq!(
+            (pending.status.as_str(), pending.amount, pending.credits),
+            ("pending", 500, 100)
+        );
+        assert!(pending.checkout_id.is_some());
+        // Coming back before the webhook grants nothing.
+        let back = pay(&shop, &url).await;
+        assert_eq!(
+            back,
+            format!("{}/billing/return?order={}", app.origin, pending.id)
+        );
+
+        let paid = wait_paid(app, user).await;
+        assert!(paid
+            .payment_id
+            .as_deref()
+            .is_some_and(|p| p.starts_with("pi_test_")));
+        let after = credits::balance(&app.db, user)
+            .await
+            .expect("balance")
+            .available;
+        assert_eq!(after, before + 100);
+        assert!(credits::audit(&app.db, user).await.expect("audit"));
+        let receipt = mail_of_kind(app, "buyer@example.com", "receipt").await;
+        assert!(
+            receipt.text_body.contains("100 credits") && receipt.text_body.contains("$5.00"),
+            "{}",
+            receipt.text_body
+        );
+
+        let page = app
+            .get_as(&format!("/billing/return?order={}", paid.id), &visitor)
+            .await;
+        assert!(
+            page.body.contains("100 credits were added"),
+            "{}",
+            page.body
+        );
+        let billing = app.get_as("/billing", &visitor).await;
+        assert!(
+            billing.body.contains("Purchase: Starter") && billing.body.contains("Paid"),
+            "{}",
+            billing.body
+        );
+        let csv = app.get_as("/billing/history.csv", &visitor).await;
+        assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+        assert!(
+            csv.body.starts_with("time,kind,") && csv.body.contains(",grant,100,0,"),
+            "{}",
+            csv.body
+        );
+
+        // The provider repeats its event: 100 deliveries at once, one effect.
+        let sent: Vec<Value> = shop
+            .http
+            .get(format!("{}/_fake/events", shop.fake))
+            .send()
+            .await
+            .expect("events")
+            .json()
+            .await
+            .expect("json");
+        let payload = sent[0].to_string();
+        let replays = (0..100).map(|_| {
+            let payload = payload.clone();
+            async move { hook(app, &payload, Some(&signed(&payload))).await.0 }
+        });
+        let statuses = futures::future::join_all(replays).await;
+        assert!(
+            statuses.iter().all(|s| *s == StatusCode::OK),
+            "{statuses:?}"
+        );
+        assert_eq!(
+            credits::balance(&app.db, user)
+                .await
+                .expect("balance")
+                .available,
+            after
+        );
+        assert!(credits::audit(&app.db, user).await.expect("audit"));
+        assert_eq!(events(app).await, 1);
+
+        // Someone else cannot see the order.
+        let (other, _) = member(app, "other@example.com", "203.0.113.41").await;
+        let r = app
+            .post_as(
+                "/api/order_status",
+                &[("order", &paid.id.to_string())],
+                &other,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    })
+    .await;
+}
+
+async fn forged_stale_and_wrong_events_grant_nothing(backend: Backend) {
+    with_shop(backend, |shop| async move {
+        let app = &shop.app;
+        let (visitor, user) = member(app, "careful@example.com", "203.0.113.42").await;
+        let before = credits::balance(&app.db, user).await.expect("balance").available;
+        checkout(&shop, &visitor, "starter").await;
+        let o = order_of(app, user).await;
+        let checkout_id = o.checkout_id.clone().expect("checkout id");
+        let session = |amount: i64| {
+            let mut s = uni1_payment_fake::checkout_session(
+                &checkout_id,
+                "cus_x",
+                &o.id.to_string(),
+                &uni1_payment_fake::Price { amount, currency: "usd".into() },
+                &shop.fake,
+                "",
+                "",
+            );
+            s["payment_status"] = "paid".into();
+            s["status"] = "complete".into();
+            s["payment_intent"] = "pi_test_manual".into();
+            s
+        };
+        let completed = uni1_payment_fake::event("checkout.session.completed", session(500)).to_string();
+
+        // Not from Stripe: no signature, another secret, a changed body, too old.
+        assert_eq!(hook(app, &completed, None).await.0, StatusCode::BAD_REQUEST);
+        let other = uni1_payment_fake::signature_header(&completed, "whsec_other", uni1_payment_fake::now());
+        assert_eq!(hook(app, &completed, Some(&other)).await.0, StatusCode::BAD_REQUEST);
+        let tampered = completed.replace("\"amount_total\":500", "\"amount_total\":5");
+        assert_eq!(hook(app, &tampered, Some(&signed(&completed))).await.0, StatusCode::BAD_REQUEST);
+        let stale = uni1_payment_fake::signature_header(&completed, WEBHOOK_SECRET, uni1_payment_fake::now() - 301);
+        let (status, body) = hook(app, &completed, Some(&stale)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(body.contains("300 s"), "{body}");
+        // Signed but unreadable.
+        let junk = "{\"id\": \"evt_junk\", \"type\":";
+        assert_eq!(hook(app, junk, Some(&signed(junk))).await.0, StatusCode::BAD_REQUEST);
+        assert_eq!(events(app).await, 0);
+
+        // Signed, but the amount is not the order's: recorded, not granted.
+        let cheap = uni1_payment_fake::event("checkout.session.completed", session(5)).to_string();
+        assert_eq!(hook(app, &cheap, Some(&signed(&cheap))).await.0, StatusCode::OK);
+        assert_eq!(order_of(app, user).await.status, "pending");
+        assert_eq!(credits::balance(&app.db, user).await.expect("balance").available, before);
+
+        // An event uni1 does not act on is acknowledged (so Stripe stops
+        // sending it) and recorded.
+        let customer = uni1_payment_fake::event(
+            "customer.created",
+            serde_json::json!({"id": "cus_x", "object": "customer", "created": 1, "livemode": false}),
+        )
+        .to_string();
+        assert_eq!(hook(app, &customer, Some(&signed(&customer))).await.0, StatusCode::OK);
+
+        // The real event still works afterwards, once.
+        assert_eq!(hook(app, &completed, Some(&signed(&completed))).await.0, StatusCode::OK);
+        assert_eq!(order_of(app, user).await.status, "paid");
+        assert_eq!(credits::balance(&app.db, user).await.expect("balance").available, before + 100);
+        // A second event for the same payment (another id) grants nothing more.
+        let again = uni1_payment_fake::event("checkout.session.completed", session(500)).to_string();
+        assert_eq!(hook(app, &again, Some(&signed(&again))).await.0, StatusCode::OK);
+        assert_eq!(credits::balance(&app.db, user).await.expect("balance").available, before + 100);
+        assert!(credits::audit(&app.db, user).await.expect("audit"));
+        let outcomes: Vec<String> = payment_event::Entity::find()
+            .all(&app.db)
+            .await
+            .expect("events")
+            .into_iter()
+            .map(|e| e.outcome)
+            .collect();
+        assert!(outcomes.iter().any(|o| o.contains("does not match")), "{outcomes:?}");
+        assert!(outcomes.iter().any(|o| o.contains("already paid")), "{outcomes:?}");
+        assert!(outcomes.iter().any(|o| o == "granted 100 credits"), "{outcomes:?}");
+    })
+    .await;
+}
+
+async fn without_a_provider_the_site_says_so(backend: Backend) {
+    run_with_file(
+        backend,
+        crate::support::ORIGIN,
+        Some(PACKS),
+        |_| {},
+        |app| async move {
+            let pricing = app.get("/pricing").await;
+            assert_eq!(pricing.status, 200);
+            assert!(
+                pricing
+                    .body
+                    .contains("Payments are not set up on this site"),
+                "{}",
+                pricing.body
+            );
+            let (visitor, _) = member(&app, "nopay@example.com", "203.0.113.43").await;
+            let r = app
+                .post_as("/api/start_checkout", &[("pack", "starter")], &visitor)
+                .await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+            assert!(
+                r.body.contains("Payments are not set up on this site"),
+                "{}",
+                r.body
+            );
+            let (status, _) = hook(&app, "{}", Some("t=1,v1=00")).await;
+            assert_eq!(status, StatusCode::NOT_FOUND);
+        },
+    )
+    .await;
+}
+
+async fn refund_takes_credits_back_and_spent_ones_become_debt(backend: Backend) {
+    with_shop(backend, |shop| async move {
+        let app = &shop.app;
+        let (visitor, user) = member(app, "refund@example.com", "203.0.113.44").await;
+        let url = checkout(&shop, &visitor, "starter").await;
+        pay(&shop, &url).await;
+        let o = wait_paid(app, user).await;
+        let payment = o.payment_id.clone().expect("payment id");
+        // Spend all but 30 credits.
+        let available = credits::balance(&app.db, user)
+            .await
+            .expect("balance")
+            .available;
+        let job = uuid::Uuid::now_v7();
+        credits::reserve(&app.db, user, job, available - 30)
+            .await
+            .expect("reserve");
+        credits::capture(&app.db, user, job, available - 30)
+            .await
+            .expect("capture");
+        let price = uni1_payment_fake::Price {
+            amount: 500,
+            currency: "usd".into(),
+        };
+        let refund = |total: i64| {
+            uni1_payment_fake::event(
+                "charge.refunded",
+                uni1_payment_fake::refunded_charge(&payment, &price, total),
+            )
+            .to_string()
+        };
+        let balance = || async { credits::balance(&app.db, user).await.expect("balance") };
+
+        // Half refunded: 50 credits back; 30 are there, 20 are owed.
+        let half = refund(250);
+        assert_eq!(
+            hook(app, &half, Some(&signed(&half))).await.0,
+            StatusCode::OK
+        );
+        let b = balance().await;
+        assert_eq!((b.available, b.debt), (0, 20));
+        assert_eq!(
+            hook(app, &half, Some(&signed(&half))).await.0,
+            StatusCode::OK
+        );
+        assert_eq!(balance().await, b, "a repeated event takes nothing more");
+        let blocked = app
+            .gens
+            .submit(
+                user,
+                true,
+                crate::fixtures::input("after-refund", "a harbour", 1),
+            )
+            .await;
+        assert!(
+            matches!(
+                blocked,
+                Err(uni1_domain::generation::SubmitError::InDebt { owed: 20 })
+            ),
+            "{blocked:?}"
+        );
+
+        // Then the rest: all 100 credits, 70 of them owed. A late copy of the
+        // older event changes nothing.
+        let full = refund(500);
+        assert_eq!(
+            hook(app, &full, Some(&signed(&full))).await.0,
+            StatusCode::OK
+        );
+        let late = refund(250);
+        assert_eq!(
+            hook(app, &late, Some(&signed(&late))).await.0,
+            StatusCode::OK
+        );
+        let b = balance().await;
+        assert_eq!((b.available, b.debt), (0, 70));
+        let o = order_of(app, user).await;
+        assert_eq!(
+            (o.status.as_str(), o.refunded_amount, o.refunded_credits),
+            ("refunded", 500, 100)
+        );
+        let page = app.get_as("/billing", &visitor).await;
+        assert!(
+            page.body.contains("70 credits are owed") && page.body.contains("Refunded"),
+            "{}",
+            page.body
+        );
+
+        // The next purchase settles the debt first.
+        let url = checkout(&shop, &visitor, "pro").await;
+        pay(&shop, &url).await;
+        wait_paid_for(app, user, "pro").await;
+        let b = balance().await;
+        assert_eq!((b.available, b.debt), (930, 0));
+        assert!(credits::audit(&app.db, user).await.expect("audit"));
+        app.gens
+            .submit(
+                user,
+                true,
+                crate::fixtures::input("after-settling", "a harbour", 1),
+            )
+            .await
+            .expect("generating works again");
+    })
+    .await;
+}
+
+async fn a_dispute_takes_credits_back_until_it_is_won(backend: Backend) {
+    with_shop(backend, |shop| async move {
+        let app = &shop.app;
+        let (visitor, user) = member(app, "dispute@example.com", "203.0.113.45").await;
+        let before = credits::balance(&app.db, user)
+            .await
+            .expect("balance")
+            .available;
+        let url = checkout(&shop, &visitor, "starter").await;
+        pay(&shop, &url).await;
+        let o = wait_paid(app, user).await;
+        let payment = o.payment_id.clone().expect("payment id");
+        let price = uni1_payment_fake::Price {
+            amount: 500,
+            currency: "usd".into(),
+        };
+        let event = |kind: &str, status: &str| {
+            uni1_payment_fake::event(
+                kind,
+                uni1_payment_fake::dispute("dp_test_1", &payment, &price, 500, status),
+            )
+            .to_string()
+        };
+        let available = || async {
+            credits::balance(&app.db, user)
+                .await
+                .expect("balance")
+                .available
+        };
+
+        let opened = event("charge.dispute.created", "needs_response");
+        assert_eq!(
+            hook(app, &opened, Some(&signed(&opened))).await.0,
+            StatusCode::OK
+        );
+        assert_eq!(available().await, before);
+        assert_eq!(order_of(app, user).await.status, "disputed");
+        // The same dispute told again (another event id) takes nothing more.
+        let again = event("charge.dispute.created", "needs_response");
+        assert_eq!(
+            hook(app, &again, Some(&signed(&again))).await.0,
+            StatusCode::OK
+        );
+        assert_eq!(available().await, before);
+
+        let won = event("charge.dispute.funds_reinstated", "won");
+        assert_eq!(hook(app, &won, Some(&signed(&won))).await.0, StatusCode::OK);
+        let won_again = event("charge.dispute.funds_reinstated", "won");
+        assert_eq!(
+            hook(app, &won_again, Some(&signed(&won_again))).await.0,
+            StatusCode::OK
+        );
+        assert_eq!(available().await, before + 100);
+        assert_eq!(order_of(app, user).await.status, "paid");
+        assert!(credits::audit(&app.db, user).await.expect("audit"));
+    })
+    .await;
+}
+
+/// One test per back-end for a test that takes the back-end.
+macro_rules! on_both {
+    ($name:ident, $test:path) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $test(crate::support::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $test(crate::support::Backend::Postgres).await;
+            }
+        }
+    };
+}
+
+on_both!(purchase, super::purchase_through_the_fake);
+on_both!(refusals, super::forged_stale_and_wrong_events_grant_nothing);
+on_both!(
+    refund,
+    super::refund_takes_credits_back_and_spent_ones_become_debt
+);
+on_both!(unconfigured, super::without_a_provider_the_site_says_so);
+on_both!(dispute, super::a_dispute_takes_credits_back_until_it_is_won);
