@@ -128,15 +128,9 @@ pub async fn pricing() -> Result<PricingData, AppError> {
 /// The signed-in person's balance, orders and a page of their history.
 #[server(prefix = "/api", endpoint = "billing")]
 pub async fn billing_overview(before: String) -> Result<BillingData, AppError> {
-    use uni1_domain::support::pagination::Cursor;
     let state = crate::state::app_state()?;
     let user = crate::session::require_user()?;
-    let cursor = match before.trim() {
-        "" => None,
-        c => Some(
-            Cursor::parse(c).map_err(|e| AppError::invalid("before", e.to_string()).respond())?,
-        ),
-    };
+    let cursor = crate::params::cursor(&before)?;
     let gens = &state.generations;
     uni1_domain::billing::credits::ensure_account(&gens.db, user.id, &gens.credits).await?;
     let balance = uni1_domain::billing::credits::balance(&gens.db, user.id).await?;
@@ -191,7 +185,7 @@ pub async fn start_checkout(pack: String) -> Result<(), AppError> {
 pub async fn order_status(order: String) -> Result<OrderDto, AppError> {
     let state = crate::state::app_state()?;
     let user = crate::session::require_user()?;
-    let id = uuid::Uuid::parse_str(order.trim()).map_err(|_| AppError::NotFound.respond())?;
+    let id = crate::params::id(&order)?;
     state
         .billing
         .order(user.id, id)

@@ -49,7 +49,7 @@ pub enum BillingError {
     NotConfigured,
     #[error("There is no such credit pack.")]
     UnknownPack,
-    #[error("The payment provider cannot be reached right now. Please try again in a moment.")]
+    #[error("The payment provider did not open a checkout. Nothing was charged; please try again later.")]
     ProviderUnavailable,
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
@@ -220,11 +220,16 @@ impl Billing {
                 success_url: &success,
                 cancel_url: &cancel,
             })
-            .await
-            .map_err(|e| {
+            .await;
+        let checkout = match checkout {
+            Ok(c) => c,
+            Err(e) => {
                 tracing::error!(error = %e, order = %order_id, "cannot open a Stripe checkout");
-                BillingError::ProviderUnavailable
-            })?;
+                // Nothing can pay this order: it is not left waiting.
+                set_status(&self.db, order_id, status::PENDING, status::EXPIRED).await?;
+                return Err(BillingError::ProviderUnavailable);
+            }
+        };
         order::Entity::update_many()
             .col_expr(order::Column::CheckoutId, Expr::value(checkout.id.clone()))
             .col_expr(order::Column::UpdatedAt, Expr::value(Utc::now()))

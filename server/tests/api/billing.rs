@@ -29,6 +29,14 @@ currency = "usd"
 stripe_price = "price_starter"
 
 [[packs]]
+id = "broken"
+name = "Misconfigured"
+credits = 10
+price = 100
+currency = "usd"
+stripe_price = "price_the_provider_does_not_know"
+
+[[packs]]
 id = "pro"
 name = "Pro"
 credits = 1000
@@ -144,9 +152,11 @@ async fn pay(shop: &Shop, checkout_url: &str) -> String {
         .to_owned()
 }
 
+/// The person's order of the starter pack.
 async fn order_of(app: &TestApp, user: uuid::Uuid) -> order::Model {
     order::Entity::find()
         .filter(order::Column::UserId.eq(user))
+        .filter(order::Column::Item.eq("starter"))
         .one(&app.db)
         .await
         .expect("query")
@@ -212,6 +222,14 @@ async fn purchase_through_the_fake(backend: Backend) {
             pricing.body
         );
         assert!(pricing.body.contains("Sign in to buy"));
+        // The buy form's redirect to the checkout page is an allowed form target.
+        let csp = pricing
+            .header("content-security-policy")
+            .unwrap_or_default();
+        assert!(
+            csp.contains(&format!("form-action 'self' {};", shop.fake)),
+            "{csp}"
+        );
 
         let (visitor, user) = member(app, "buyer@example.com", "203.0.113.40").await;
         let before = credits::balance(&app.db, user)
@@ -340,6 +358,20 @@ async fn forged_stale_and_wrong_events_grant_nothing(backend: Backend) {
             s
         };
         let completed = uni1_payment_fake::event("checkout.session.completed", session(500)).to_string();
+
+        // A checkout the provider refuses to open leaves no order waiting.
+        let r = app
+            .post_as("/api/start_checkout", &[("pack", "broken")], &visitor)
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(r.body.contains("did not open a checkout"), "{}", r.body);
+        let broken = order::Entity::find()
+            .filter(order::Column::Item.eq("broken"))
+            .one(&app.db)
+            .await
+            .expect("query")
+            .expect("the order");
+        assert_eq!(broken.status, "expired");
 
         // Not from Stripe: no signature, another secret, a changed body, too old.
         assert_eq!(hook(app, &completed, None).await.0, StatusCode::BAD_REQUEST);
