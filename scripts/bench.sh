@@ -32,7 +32,7 @@ curl -fs "http://127.0.0.1:$port/" -o target/site/bench-landing.html
 
 echo "==> WASM: what each page downloads before it is interactive (brotli)"
 node scripts/route-bytes.mjs "http://127.0.0.1:$port" target/site \
-  / /sign-in /sign-up /explore /privacy /terms /contact /studio /gallery /collections /settings /settings/security
+  / /sign-in /sign-up /explore /privacy /terms /contact /pricing /studio /gallery /collections /settings /settings/security /billing
 
 run_wrk() { # url -> "rps p99_ms"
   wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$1" | awk '
