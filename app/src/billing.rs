@@ -180,6 +180,18 @@ pub async fn start_checkout(pack: String) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Sends the signed-in person to the payment provider's portal (payment
+/// methods and invoices).
+#[server(prefix = "/api", endpoint = "open_billing_portal")]
+pub async fn open_billing_portal() -> Result<(), AppError> {
+    let state = crate::state::app_state()?;
+    let user = crate::session::require_user()?;
+    state.limits.checkout(&user.id.to_string())?;
+    let url = state.billing.portal(&user).await?;
+    leptos_axum::redirect(&url);
+    Ok(())
+}
+
 /// The state of one of the signed-in person's orders.
 #[server(prefix = "/api", endpoint = "order_status")]
 pub async fn order_status(order: String) -> Result<OrderDto, AppError> {

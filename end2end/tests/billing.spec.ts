@@ -35,6 +35,13 @@ test("a pack bought through the checkout adds its credits once, with a receipt",
   await expect(page.getByTestId("orders")).toContainText("Starter");
   await expect(page.getByTestId("history")).toContainText("Purchase: Starter");
 
+  // The provider's portal (payment methods, invoices), and back.
+  await page.getByRole("button", { name: "Payment methods and invoices" }).click();
+  await expect(page.getByRole("heading", { name: /Test customer portal/ })).toBeVisible();
+  await expect(page.locator("li").first()).toContainText("5.00 USD");
+  await page.getByRole("link", { name: "Return to the site" }).click();
+  await expect(page).toHaveURL(/\/billing$/);
+
   await page.goto("/dev/outbox");
   const receipt = page.locator("article", { hasText: `to ${email}` }).filter({ hasText: "Your receipt: Starter" });
   await expect(receipt.first()).toContainText("100 credits");

@@ -11,6 +11,8 @@
 //!   `GET /v1/checkout/sessions/{id}`: form-encoded requests, `Bearer` key,
 //!   `Idempotency-Key` honoured (the same key returns the first answer).
 //! - `GET /checkout/{id}`: the page where the person "pays" or cancels.
+//! - `POST /v1/billing_portal/sessions` and `GET /portal/{id}`: a Customer
+//!   Portal that lists the customer's payments and links back.
 //! - On paying, `checkout.session.completed` is delivered to the webhook
 //!   URL (retried with back-off until it is answered with a 2xx).
 
@@ -53,6 +55,7 @@ pub struct FakeSettings {
 struct Store {
     customers: HashMap<String, Value>,
     sessions: HashMap<String, Value>,
+    portals: HashMap<String, Value>,
     /// Idempotency-Key -> the first answer.
     answers: HashMap<String, (StatusCode, Value)>,
     /// Every event sent, in order.
@@ -88,6 +91,8 @@ pub fn router(settings: FakeSettings) -> Router {
         .route("/v1/checkout/sessions/{id}", get(get_session))
         .route("/checkout/{id}", get(checkout_page))
         .route("/checkout/{id}/pay", post(pay))
+        .route("/v1/billing_portal/sessions", post(create_portal))
+        .route("/portal/{id}", get(portal_page))
         .route("/_fake/events", get(events))
         .with_state(fake)
 }
@@ -354,6 +359,75 @@ async fn get_session(
             Some("id"),
         ),
     }
+}
+
+async fn create_portal(
+    State(fake): State<Fake>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let customer = form.get("customer").cloned().unwrap_or_default();
+    let return_url = form.get("return_url").cloned();
+    let origin = fake.settings.public_origin.clone();
+    idempotent(&fake, &headers, |store| {
+        if !store.customers.contains_key(&customer) {
+            return (
+                StatusCode::BAD_REQUEST,
+                json!({"error": {"type": "invalid_request_error", "message": "No such customer", "param": "customer"}}),
+            );
+        }
+        let id = new_id("bps");
+        let portal = json!({
+            "id": id,
+            "object": "billing_portal.session",
+            "configuration": "bpc_test_default",
+            "created": now(),
+            "customer": customer,
+            "customer_account": null,
+            "flow": null,
+            "livemode": false,
+            "locale": null,
+            "on_behalf_of": null,
+            "return_url": return_url,
+            "url": format!("{origin}/portal/{id}"),
+        });
+        store.portals.insert(id, portal.clone());
+        (StatusCode::OK, portal)
+    })
+}
+
+async fn portal_page(State(fake): State<Fake>, Path(id): Path<String>) -> Response {
+    let store = fake.store();
+    let Some(portal) = store.portals.get(&id) else {
+        return (
+            StatusCode::NOT_FOUND,
+            Html("No such portal session.".to_owned()),
+        )
+            .into_response();
+    };
+    let customer = portal["customer"].as_str().unwrap_or_default();
+    let payments: String = store
+        .sessions
+        .values()
+        .filter(|s| s["customer"] == customer && s["payment_status"] == "paid")
+        .map(|s| {
+            let amount = s["amount_total"].as_i64().unwrap_or_default();
+            format!(
+                "<li>{}.{:02} {}</li>",
+                amount / 100,
+                amount % 100,
+                escape(&s["currency"].as_str().unwrap_or_default().to_uppercase())
+            )
+        })
+        .collect();
+    let back = portal["return_url"].as_str().unwrap_or("/");
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\"><title>Test customer portal</title></head>\
+         <body><h1>Test customer portal (payment fake)</h1><h2>Payments</h2><ul>{payments}</ul>\
+         <p><a href=\"{}\">Return to the site</a></p></body></html>",
+        escape(back)
+    ))
+    .into_response()
 }
 
 fn escape(s: &str) -> String {

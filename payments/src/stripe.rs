@@ -1,4 +1,5 @@
-//! Stripe through async-stripe: customers, Checkout Sessions, and webhook
+//! Stripe through async-stripe: customers, Checkout Sessions, Customer
+//! Portal sessions, and webhook
 //! events verified on the raw body (HMAC-SHA256 over `t.body`, any of
 //! several `v1` signatures, 300 s tolerance) by async-stripe's `Webhook`.
 
@@ -7,6 +8,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest as _};
+use stripe_billing::billing_portal_session::CreateBillingPortalSession;
 use stripe_checkout::checkout_session::{CreateCheckoutSession, CreateCheckoutSessionLineItems};
 use stripe_core::customer::CreateCustomer;
 use stripe_shared::{CheckoutSessionMode, CheckoutSessionPaymentStatus};
@@ -125,6 +127,18 @@ impl Stripe {
             id: session.id.as_str().to_owned(),
             url,
         })
+    }
+
+    /// Opens a Customer Portal session (payment methods, invoices) for a
+    /// customer; returns its short-lived page.
+    pub async fn portal(&self, customer: &str, return_url: &str) -> Result<String, ProviderError> {
+        let session = CreateBillingPortalSession::new()
+            .customer(customer)
+            .return_url(return_url)
+            .send(&self.client)
+            .await
+            .map_err(provider_error)?;
+        Ok(session.url)
     }
 
     /// Verifies a webhook request (the raw body and its `Stripe-Signature`

@@ -6,7 +6,8 @@ use leptos_meta::{Meta, Title};
 use leptos_router::hooks::use_query_map;
 
 use crate::billing::{
-    billing_overview, order_status, pricing, OfferDto, OrderDto, PricingData, StartCheckout,
+    billing_overview, order_status, pricing, OfferDto, OpenBillingPortal, OrderDto, PricingData,
+    StartCheckout,
 };
 use crate::components::form::{error_for, general_error, FormError};
 use crate::error::AppError;
@@ -109,6 +110,7 @@ pub fn BillingPage() -> impl IntoView {
     let query = use_query_map();
     let before = move || query.read().get("before").unwrap_or_default();
     let data = Resource::new_blocking(before, billing_overview);
+    let portal = ServerAction::<OpenBillingPortal>::new();
     view! {
         <Title text="Billing" />
         <Meta name="robots" content="noindex" />
@@ -117,7 +119,9 @@ pub fn BillingPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(d) => view! {
+                        Ok(d) => {
+                            let can_manage = d.pricing.payments_enabled && !d.orders.is_empty();
+                            view! {
                             <div class="card" data-testid="balance">
                                 <p><span class="text-3xl font-bold" data-testid="available">{d.available}</span>" credits available"</p>
                                 {(d.held > 0).then(|| view! { <p class="text-sm text-ink-muted">{format!("{} held by generations in progress", d.held)}</p> })}
@@ -128,6 +132,13 @@ pub fn BillingPage() -> impl IntoView {
                             <h2 class="text-xl font-semibold">"Buy credits"</h2>
                             <Offers data=d.pricing next="/billing" />
                             <h2 class="text-xl font-semibold">"Purchases"</h2>
+                            {can_manage.then(|| view! {
+                                <ActionForm action=portal>
+                                    <button type="submit" class="btn-secondary" disabled=move || portal.pending().get()>"Payment methods and invoices"</button>
+                                </ActionForm>
+                                <FormError error=error_for(portal.value(), "pack") />
+                                <FormError error=general_error(portal.value()) />
+                            })}
                             {if d.orders.is_empty() {
                                 view! { <p class="text-ink-muted">"No purchases yet."</p> }.into_any()
                             } else {
@@ -162,7 +173,8 @@ pub fn BillingPage() -> impl IntoView {
                                 </table>
                             </div>
                             {d.next.map(|n| view! { <a class="btn-secondary" href=format!("/billing?before={n}")>"Older entries"</a> })}
-                        }.into_any(),
+                        }.into_any()
+                        }
                         Err(AppError::Unauthenticated) => view! {
                             <p class="card">"Please " <a href="/sign-in?next=/billing" class="underline">"sign in"</a> " to see your credits and purchases."</p>
                         }.into_any(),

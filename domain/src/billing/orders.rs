@@ -49,8 +49,12 @@ pub enum BillingError {
     NotConfigured,
     #[error("There is no such credit pack.")]
     UnknownPack,
+    #[error("There is nothing to manage yet: this opens once you have bought credits.")]
+    NoPurchases,
     #[error("The payment provider did not open a checkout. Nothing was charged; please try again later.")]
     ProviderUnavailable,
+    #[error("The payment provider's page cannot be opened right now. Please try again later.")]
+    PortalUnavailable,
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -238,6 +242,24 @@ impl Billing {
             .await
             .unexpected("recording the checkout of an order")?;
         Ok(checkout.url)
+    }
+
+    /// Opens the payment provider's portal (payment methods, invoices) for
+    /// someone who has bought before; returns its page.
+    pub async fn portal(&self, who: &CurrentUser) -> Result<String, BillingError> {
+        let stripe = self.stripe.as_ref().ok_or(BillingError::NotConfigured)?;
+        let customer = billing_customer::Entity::find_by_id((who.id, STRIPE.to_owned()))
+            .one(&self.db)
+            .await
+            .unexpected("reading a billing customer")?
+            .ok_or(BillingError::NoPurchases)?;
+        stripe
+            .portal(&customer.customer_id, &self.mail.link("/billing"))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot open the Stripe customer portal");
+                BillingError::PortalUnavailable
+            })
     }
 
     /// The person's Stripe customer id, created once (the idempotency key

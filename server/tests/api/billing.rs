@@ -290,6 +290,23 @@ async fn purchase_through_the_fake(backend: Backend) {
             csv.body
         );
 
+        // The provider's portal: payment methods and invoices.
+        assert!(billing.body.contains("Payment methods and invoices"));
+        let r = app.post_as("/api/open_billing_portal", &[], &visitor).await;
+        let portal = r.header("location").unwrap_or_default().to_owned();
+        assert!(
+            portal.starts_with(&format!("{}/portal/bps_test_", shop.fake)),
+            "{} {portal:?}: {}",
+            r.status,
+            r.body
+        );
+        let page = shop.http.get(&portal).send().await.expect("portal");
+        let page = page.text().await.expect("text");
+        assert!(
+            page.contains("5.00 USD") && page.contains(&format!("{}/billing", app.origin)),
+            "{page}"
+        );
+
         // The provider repeats its event: 100 deliveries at once, one effect.
         let sent: Vec<Value> = shop
             .http
@@ -330,6 +347,10 @@ async fn purchase_through_the_fake(backend: Backend) {
             )
             .await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+        // Someone who never bought has no portal to open.
+        let r = app.post_as("/api/open_billing_portal", &[], &other).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(r.body.contains("nothing to manage yet"), "{}", r.body);
     })
     .await;
 }
