@@ -48,7 +48,6 @@ pub struct HistoryDto {
     pub what: String,
     /// Change to the available credits, signed (`+100`, `-4`, `0`).
     pub change: String,
-    pub held_change: i64,
     pub balance_after: i64,
 }
 
@@ -153,11 +152,10 @@ pub async fn billing_overview(before: String) -> Result<BillingData, AppError> {
                 } else {
                     e.amount.to_string()
                 },
-                held_change: e.held_change,
                 balance_after: e.balance_after,
             })
             .collect(),
-        next: page.next,
+        next: page.next.map(|c| c.encode()),
     })
 }
 

@@ -313,8 +313,14 @@ async fn apply(
         return Ok(false);
     }
     for _ in 0..RACE_RETRIES {
-        let debt = balance(db, user).await?.debt;
-        let settle = if amount > 0 { amount.min(debt) } else { 0 };
+        // Only credits coming in can settle a debt: holds and charges (every
+        // job) skip the read.
+        let debt = if amount > 0 {
+            balance(db, user).await?.debt
+        } else {
+            0
+        };
+        let settle = amount.min(debt).max(0);
         let mut update = credit_balance::Entity::update_many()
             .col_expr(
                 credit_balance::Column::Available,

@@ -123,8 +123,8 @@ pub struct HistoryEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryPage {
     pub entries: Vec<HistoryEntry>,
-    /// The cursor of the next (older) page, if there is one.
-    pub next: Option<String>,
+    /// Where the next (older) page starts, if there is one.
+    pub next: Option<Cursor>,
 }
 
 /// Credit packs, checkouts, orders and payment webhooks.
@@ -347,7 +347,7 @@ impl Billing {
         .unexpected("reading the credit history")?;
         let (rows, more) = pagination::split(rows, limit);
         let next = more
-            .then(|| rows.last().map(|r| Cursor::at(r.created_at, r.id).encode()))
+            .then(|| rows.last().map(|r| Cursor::at(r.created_at, r.id)))
             .flatten();
         Ok(HistoryPage {
             entries: rows
@@ -373,9 +373,8 @@ impl Billing {
         let mut cursor = None;
         loop {
             let page = self.history(owner, cursor, 500).await?;
-            let next = page.next.clone();
             pages.push(page.entries);
-            match next.and_then(|n| Cursor::parse(&n).ok()) {
+            match page.next {
                 Some(c) => cursor = Some(c),
                 None => break,
             }
@@ -573,10 +572,7 @@ async fn refunded(
         return Ok(("refused: the refund does not match the order".into(), id));
     }
     let refunded_amount = r.amount_refunded.clamp(0, o.amount);
-    let target =
-        i64::try_from(i128::from(o.credits) * i128::from(refunded_amount) / i128::from(o.amount))
-            .unwrap_or(o.credits)
-            .min(o.credits);
+    let target = credits_for(&o, refunded_amount);
     // Totals only grow: an older event arriving late changes nothing.
     if refunded_amount <= o.refunded_amount && target <= o.refunded_credits {
         return Ok(("ignored: this refund was applied before".into(), id));
@@ -613,22 +609,44 @@ async fn refunded(
     let (Some(owner), true) = (o.user_id, take > 0) else {
         return Ok(("refund recorded, no credits to take back".into(), id));
     };
-    let note = format!("Refund: {}", o.item_name);
-    match credits::claw_back(
+    take_back(
         txn,
         owner,
         take,
         &format!("refund:{}:{target}", o.id),
-        Some(&note),
+        &format!("Refund: {}", o.item_name),
+        "refunded",
+        "ignored: these credits were taken back before",
     )
-    .await?
-    {
-        Some((taken, owed)) => Ok((
-            format!("refunded: {taken} credits taken back, {owed} owed"),
-            id,
-        )),
-        None => Ok(("ignored: these credits were taken back before".into(), id)),
-    }
+    .await
+    .map(|outcome| (outcome, id))
+}
+
+/// `o`'s credits in proportion to `amount` of its price.
+fn credits_for(o: &order::Model, amount: i64) -> i64 {
+    let share =
+        i128::from(o.credits) * i128::from(amount.clamp(0, o.amount)) / i128::from(o.amount.max(1));
+    i64::try_from(share).unwrap_or(o.credits).min(o.credits)
+}
+
+/// Takes `take` credits back from `owner` once per `key` (a debt for what
+/// was spent); the outcome reads `"{what}: N credits taken back, M owed"`,
+/// or `again` when `key` was applied before.
+async fn take_back(
+    txn: &impl ConnectionTrait,
+    owner: Uuid,
+    take: i64,
+    key: &str,
+    note: &str,
+    what: &str,
+    again: &str,
+) -> Result<String, Unexpected> {
+    Ok(
+        match credits::claw_back(txn, owner, take, key, Some(note)).await? {
+            Some((taken, owed)) => format!("{what}: {taken} credits taken back, {owed} owed"),
+            None => again.to_owned(),
+        },
+    )
 }
 
 /// The order a payment paid for. A refund or dispute before the checkout
@@ -682,23 +700,22 @@ async fn disputed(
         tracing::error!(order = %o.id, "a dispute does not match its order: nothing taken back, check it by hand");
         return Ok(("refused: the dispute does not match the order".into(), id));
     }
-    let share =
-        i128::from(o.credits) * i128::from(d.amount.clamp(0, o.amount)) / i128::from(o.amount);
-    let take = i64::try_from(share)
-        .unwrap_or(o.credits)
-        .min(o.credits - o.refunded_credits);
+    let take = credits_for(&o, d.amount).min(o.credits - o.refunded_credits);
     set_status(txn, o.id, status::PAID, status::DISPUTED).await?;
     let Some(owner) = o.user_id else {
         return Ok(("dispute recorded".into(), id));
     };
-    let note = format!("Disputed payment: {}", o.item_name);
-    match credits::claw_back(txn, owner, take, &format!("dispute:{}", d.id), Some(&note)).await? {
-        Some((taken, owed)) => Ok((
-            format!("disputed: {taken} credits taken back, {owed} owed"),
-            id,
-        )),
-        None => Ok(("ignored: nothing to take back for this dispute".into(), id)),
-    }
+    take_back(
+        txn,
+        owner,
+        take,
+        &format!("dispute:{}", d.id),
+        &format!("Disputed payment: {}", o.item_name),
+        "disputed",
+        "ignored: nothing to take back for this dispute",
+    )
+    .await
+    .map(|outcome| (outcome, id))
 }
 
 /// A dispute decided for the seller: what it took back is given back.
