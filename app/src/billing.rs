@@ -17,10 +17,36 @@ pub struct OfferDto {
     pub buyable: bool,
 }
 
+/// A plan on sale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanDto {
+    pub id: String,
+    pub name: String,
+    /// Granted each period.
+    pub credits: i64,
+    /// `$10.00 / month`
+    pub price: String,
+    /// `month` or `year`
+    pub interval: String,
+    pub rollover: bool,
+    pub buyable: bool,
+}
+
+/// The person's plan on the billing page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanStateDto {
+    pub name: String,
+    pub price: String,
+    /// Where it stands, in words: "Renews on 3 January 2027", …
+    pub state: String,
+    pub live: bool,
+}
+
 /// What the pricing page shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PricingData {
     pub offers: Vec<OfferDto>,
+    pub plans: Vec<PlanDto>,
     pub payments_enabled: bool,
     pub signed_in: bool,
 }
@@ -38,6 +64,8 @@ pub struct OrderDto {
     pub refunded: Option<String>,
     pub created_at: String,
     pub paid_at: Option<String>,
+    /// The provider's page for the invoice.
+    pub receipt_url: Option<String>,
 }
 
 /// One line of the credit history.
@@ -58,6 +86,10 @@ pub struct BillingData {
     pub held: i64,
     /// Owed after a refund of credits already spent.
     pub debt: i64,
+    /// How many of the available credits expire, and when.
+    pub expiring: i64,
+    pub expiring_on: Option<String>,
+    pub plan: Option<PlanStateDto>,
     pub pricing: PricingData,
     pub orders: Vec<OrderDto>,
     pub history: Vec<HistoryDto>,
@@ -79,6 +111,19 @@ fn offers(billing: &uni1_domain::billing::Billing, signed_in: bool) -> PricingDa
                 buyable: o.buyable,
             })
             .collect(),
+        plans: billing
+            .plan_offers()
+            .into_iter()
+            .map(|o| PlanDto {
+                id: o.plan.id,
+                name: o.plan.name,
+                credits: o.plan.credits,
+                price: o.price,
+                interval: o.plan.interval.as_str().to_owned(),
+                rollover: o.plan.rollover,
+                buyable: o.buyable,
+            })
+            .collect(),
         payments_enabled: billing.payments_enabled(),
         signed_in,
     }
@@ -95,6 +140,34 @@ fn order_dto(o: uni1_domain::billing::orders::OrderView) -> OrderDto {
         refunded: o.refunded,
         created_at: crate::dates::minute(o.created_at),
         paid_at: o.paid_at.map(crate::dates::minute),
+        // Only a web page is linked (never a `javascript:` URL).
+        receipt_url: o
+            .receipt_url
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn plan_state(s: uni1_domain::billing::SubscriptionView) -> PlanStateDto {
+    let on = s
+        .current_period_end
+        .map(|t| t.format("%-d %B %Y").to_string());
+    let live = matches!(s.status.as_str(), "active" | "trialing" | "past_due");
+    let state = match (s.status.as_str(), s.cancel_at_period_end, on) {
+        ("past_due", _, _) => {
+            "The last payment failed: update your payment method under “Manage subscription”."
+                .to_owned()
+        }
+        (_, true, Some(on)) if live => format!("Ends on {on}; it will not renew."),
+        (_, false, Some(on)) if live => format!("Renews on {on}."),
+        _ if live => "Active.".to_owned(),
+        _ => "Ended.".to_owned(),
+    };
+    PlanStateDto {
+        name: s.plan_name,
+        price: s.price,
+        state,
+        live,
     }
 }
 
@@ -135,10 +208,17 @@ pub async fn billing_overview(before: String) -> Result<BillingData, AppError> {
     let balance = uni1_domain::billing::credits::balance(&gens.db, user.id).await?;
     let orders = state.billing.orders(user.id, 20).await?;
     let page = state.billing.history(user.id, cursor, 25).await?;
+    let plan = state.billing.subscription(user.id).await?;
     Ok(BillingData {
         available: balance.available,
         held: balance.held,
         debt: balance.debt,
+        expiring: balance.expiring,
+        expiring_on: balance
+            .expiring_until
+            .filter(|_| balance.expiring > 0)
+            .map(|t| t.format("%-d %B %Y").to_string()),
+        plan: plan.map(plan_state),
         pricing: offers(&state.billing, true),
         orders: orders.into_iter().map(order_dto).collect(),
         history: page
@@ -159,8 +239,9 @@ pub async fn billing_overview(before: String) -> Result<BillingData, AppError> {
     })
 }
 
-/// Opens the payment provider's checkout for a credit pack and sends the
-/// browser there. Credits arrive when the provider confirms the payment.
+/// Opens the payment provider's checkout for a credit pack or a plan (its
+/// id in `pack`) and sends the browser there. Credits arrive when the
+/// provider confirms the payment.
 #[server(prefix = "/api", endpoint = "start_checkout")]
 pub async fn start_checkout(pack: String) -> Result<(), AppError> {
     let state = crate::state::app_state()?;

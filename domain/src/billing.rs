@@ -8,4 +8,6 @@ pub mod catalog;
 pub mod credits;
 pub mod orders;
 
-pub use orders::{Billing, BillingError, WebhookError, WebhookOutcome};
+pub use orders::{
+    Billing, BillingError, PlanOffer, SubscriptionView, WebhookError, WebhookOutcome,
+};

@@ -22,6 +22,7 @@ pub mod pending_signup;
 pub mod recovery_code;
 pub mod session;
 pub mod share_link;
+pub mod subscription;
 pub mod two_factor;
 pub mod two_factor_challenge;
 pub mod underage_report;

@@ -63,6 +63,7 @@ pub const TABLES: &[Table] = &[
     Table { name: "credit_ledger", holds: "every credit change, with its reason and job", key: "user_id", on_delete: CASCADE },
     Table { name: "orders", holds: "what was bought, amount, currency, status, the provider's checkout and payment ids (never card data)", key: "user_id", on_delete: OnDelete::Anonymized("a sale is a tax record the law requires to keep") },
     Table { name: "billing_customers", holds: "the payment provider's customer id", key: "user_id", on_delete: CASCADE },
+    Table { name: "subscriptions", holds: "the plan, the payment provider's subscription and customer ids, its status and current period", key: "user_id", on_delete: OnDelete::Anonymized("the billing relationship behind kept tax records; the provider's subscription must be canceled first") },
     Table { name: "generations", holds: "prompt, negative prompt, parameters, model, seed, timings, outcome, errors", key: "user_id", on_delete: CASCADE },
     Table { name: "images", holds: "sizes, storage paths, download window, favourite mark, published / hidden / reminded times", key: "user_id", on_delete: CASCADE },
     Table { name: "collections", holds: "collection names", key: "user_id", on_delete: CASCADE },

@@ -42,7 +42,8 @@ async fn the_sign_up_grant_and_a_keyed_grant_happen_once() {
             Balance {
                 available: 50,
                 held: 0,
-                debt: 0
+                debt: 0,
+                ..Balance::default()
             }
         );
 
@@ -75,7 +76,8 @@ async fn a_job_is_reserved_once_and_settled_once() {
             Balance {
                 available: 42,
                 held: 8,
-                debt: 0
+                debt: 0,
+                ..Balance::default()
             },
             "a retried reserve holds nothing more"
         );
@@ -91,7 +93,8 @@ async fn a_job_is_reserved_once_and_settled_once() {
             Balance {
                 available: 42,
                 held: 0,
-                debt: 0
+                debt: 0,
+                ..Balance::default()
             }
         );
 
@@ -104,7 +107,8 @@ async fn a_job_is_reserved_once_and_settled_once() {
             Balance {
                 available: 42,
                 held: 0,
-                debt: 0
+                debt: 0,
+                ..Balance::default()
             }
         );
 
@@ -141,7 +145,8 @@ async fn a_reserve_beyond_the_balance_is_refused_and_changes_nothing() {
             Balance {
                 available: 5,
                 held: 0,
-                debt: 0
+                debt: 0,
+                ..Balance::default()
             }
         );
         assert!(credits::audit(&db, user).await.unwrap());
@@ -184,9 +189,72 @@ async fn concurrent_reserves_never_overdraw() {
             Balance {
                 available: 0,
                 held: 50,
-                debt: 0
+                debt: 0,
+                ..Balance::default()
             }
         );
+        assert!(credits::audit(&db, user).await.unwrap());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn plan_credits_are_spent_first_come_back_to_their_lot_and_expire_at_the_period_end() {
+    each_backend(|db, _| async move {
+        let user = funded(&db, "plan@example.org", 50).await;
+        let now = chrono::Utc::now();
+        let end = now + chrono::Duration::days(30);
+        assert!(
+            credits::grant_expiring(&db, user, 300, end, "invoice:in_1", Some("Plan"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !credits::grant_expiring(&db, user, 300, end, "invoice:in_1", Some("Plan"))
+                .await
+                .unwrap(),
+            "a repeated invoice grants nothing"
+        );
+        let b = balance(&db, user).await;
+        assert_eq!((b.available, b.expiring), (350, 300));
+        assert_eq!(
+            b.expiring_until.map(|t| t.timestamp()),
+            Some(end.timestamp())
+        );
+
+        // Spending takes the expiring credits first; a failed job gives
+        // them back to the same lot, a finished one spends them.
+        let failed = Uuid::now_v7();
+        credits::reserve(&db, user, failed, 20).await.unwrap();
+        assert_eq!(balance(&db, user).await.expiring, 280);
+        assert!(credits::release(&db, user, failed, 20).await.unwrap());
+        assert_eq!(balance(&db, user).await.expiring, 300);
+        let done = Uuid::now_v7();
+        credits::reserve(&db, user, done, 20).await.unwrap();
+        assert!(credits::capture(&db, user, done, 20).await.unwrap());
+        let b = balance(&db, user).await;
+        assert_eq!((b.available, b.expiring), (330, 280));
+        assert!(credits::audit(&db, user).await.unwrap());
+
+        // Before the end nothing expires; after it, what is left does, once.
+        assert_eq!(credits::expire_pass(&db, now).await.unwrap(), 0);
+        let after_end = end + chrono::Duration::minutes(1);
+        assert_eq!(credits::expire_pass(&db, after_end).await.unwrap(), 1);
+        assert_eq!(credits::expire_pass(&db, after_end).await.unwrap(), 0);
+        let b = balance(&db, user).await;
+        assert_eq!((b.available, b.expiring, b.expiring_until), (50, 0, None));
+        assert!(credits::audit(&db, user).await.unwrap());
+
+        // A refund takes expiring credits first too.
+        credits::grant_expiring(&db, user, 100, end, "invoice:in_2", None)
+            .await
+            .unwrap();
+        let taken = credits::claw_back(&db, user, 60, "refund:in_2", None)
+            .await
+            .unwrap();
+        assert_eq!(taken, Some((60, 0)));
+        let b = balance(&db, user).await;
+        assert_eq!((b.available, b.expiring), (90, 40));
         assert!(credits::audit(&db, user).await.unwrap());
     })
     .await;

@@ -17,6 +17,7 @@ mod m20261124_000008_share_links;
 mod m20261124_000009_collections_publishing;
 mod m20261204_000010_billing;
 mod m20261204_000011_refunds;
+mod m20261205_000012_subscriptions;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000009_collections_publishing::Migration),
             Box::new(m20261204_000010_billing::Migration),
             Box::new(m20261204_000011_refunds::Migration),
+            Box::new(m20261205_000012_subscriptions::Migration),
         ]
     }
 }

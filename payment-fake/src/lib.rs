@@ -15,6 +15,14 @@
 //!   Portal that lists the customer's payments and links back.
 //! - On paying, `checkout.session.completed` is delivered to the webhook
 //!   URL (retried with back-off until it is answered with a 2xx).
+//! - Plans (a price with an interval, a checkout in `subscription` mode):
+//!   paying creates a subscription and its first paid invoice, and sends
+//!   `customer.subscription.created`, `invoice.paid` and then
+//!   `checkout.session.completed`. `GET /v1/subscriptions/{id}` reads it
+//!   back; `POST /_fake/subscriptions/{id}/renew` starts the next period
+//!   (a new paid invoice) and `POST /_fake/subscriptions/{id}/cancel`
+//!   ends it (`?at_period_end=true` to let the period run out). The portal
+//!   page lists subscriptions with a button to cancel at the period's end.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -34,6 +42,37 @@ use sha2::Sha256;
 pub struct Price {
     pub amount: i64,
     pub currency: String,
+    /// `month` or `year` for a plan's recurring price.
+    pub interval: Option<String>,
+}
+
+impl Price {
+    /// A one-time price.
+    pub fn once(amount: i64, currency: &str) -> Self {
+        Self {
+            amount,
+            currency: currency.to_owned(),
+            interval: None,
+        }
+    }
+
+    /// `500:usd` (one-time) or `1000:usd:month` (recurring); `None` when it
+    /// does not read so.
+    pub fn parse(spec: &str) -> Option<Self> {
+        let mut parts = spec.split(':');
+        let amount = parts.next()?.trim().parse().ok().filter(|a: &i64| *a > 0)?;
+        let currency = parts.next()?.trim().to_ascii_lowercase();
+        let interval = match parts.next().map(str::trim) {
+            None => None,
+            Some(i @ ("month" | "year")) => Some(i.to_owned()),
+            Some(_) => return None,
+        };
+        (currency.len() == 3 && parts.next().is_none()).then_some(Self {
+            amount,
+            currency,
+            interval,
+        })
+    }
 }
 
 /// How the fake is set up.
@@ -56,6 +95,8 @@ struct Store {
     customers: HashMap<String, Value>,
     sessions: HashMap<String, Value>,
     portals: HashMap<String, Value>,
+    subscriptions: HashMap<String, Value>,
+    invoices: HashMap<String, Value>,
     /// Idempotency-Key -> the first answer.
     answers: HashMap<String, (StatusCode, Value)>,
     /// Every event sent, in order.
@@ -94,6 +135,10 @@ pub fn router(settings: FakeSettings) -> Router {
         .route("/v1/billing_portal/sessions", post(create_portal))
         .route("/portal/{id}", get(portal_page))
         .route("/_fake/events", get(events))
+        .route("/v1/subscriptions/{id}", get(get_subscription))
+        .route("/_fake/subscriptions/{id}/renew", post(renew))
+        .route("/_fake/subscriptions/{id}/cancel", post(cancel))
+        .route("/portal/{id}/cancel/{sub}", post(portal_cancel))
         .with_state(fake)
 }
 
@@ -181,6 +226,119 @@ pub fn checkout_session(
         "status": "open",
         "success_url": success_url,
         "url": format!("{origin}/checkout/{id}"),
+    })
+}
+
+/// The seconds a period of `interval` lasts in the fake (30 or 365 days).
+fn period(interval: Option<&str>) -> i64 {
+    match interval {
+        Some("year") => 365 * 24 * 3600,
+        _ => 30 * 24 * 3600,
+    }
+}
+
+/// A Subscription object as Stripe renders it (API 2025+: the period is on
+/// the item): the fields uni1 reads, and the common ones around them.
+pub fn subscription(
+    id: &str,
+    customer: &str,
+    price_id: &str,
+    price: &Price,
+    metadata: &Value,
+    period_start: i64,
+) -> Value {
+    let end = period_start + period(price.interval.as_deref());
+    json!({
+        "id": id,
+        "object": "subscription",
+        "cancel_at": null,
+        "cancel_at_period_end": false,
+        "canceled_at": null,
+        "created": now(),
+        "currency": price.currency,
+        "customer": customer,
+        "ended_at": null,
+        "items": {
+            "object": "list",
+            "data": [{
+                "id": new_id("si"),
+                "object": "subscription_item",
+                "created": now(),
+                "current_period_start": period_start,
+                "current_period_end": end,
+                "metadata": {},
+                "price": {
+                    "id": price_id,
+                    "object": "price",
+                    "active": true,
+                    "currency": price.currency,
+                    "recurring": {"interval": price.interval, "interval_count": 1, "usage_type": "licensed"},
+                    "type": "recurring",
+                    "unit_amount": price.amount
+                },
+                "quantity": 1,
+                "subscription": id
+            }],
+            "has_more": false,
+            "url": format!("/v1/subscription_items?subscription={id}")
+        },
+        "latest_invoice": null,
+        "livemode": false,
+        "metadata": metadata,
+        "start_date": period_start,
+        "status": "active",
+    })
+}
+
+/// A paid Invoice object as Stripe renders it (API 2025+: the subscription
+/// under `parent`, the payment under `payments`).
+pub fn invoice(
+    id: &str,
+    customer: &str,
+    subscription: &str,
+    price: &Price,
+    billing_reason: &str,
+    payment_intent: &str,
+    origin: &str,
+) -> Value {
+    json!({
+        "id": id,
+        "object": "invoice",
+        "amount_due": price.amount,
+        "amount_paid": price.amount,
+        "amount_remaining": 0,
+        "billing_reason": billing_reason,
+        "collection_method": "charge_automatically",
+        "created": now(),
+        "currency": price.currency,
+        "customer": customer,
+        "hosted_invoice_url": format!("{origin}/invoice/{id}"),
+        "livemode": false,
+        "metadata": {},
+        "parent": {
+            "type": "subscription_details",
+            "quote_details": null,
+            "subscription_details": {"metadata": {}, "subscription": subscription}
+        },
+        "payments": {
+            "object": "list",
+            "data": [{
+                "id": new_id("inpay"),
+                "object": "invoice_payment",
+                "amount_paid": price.amount,
+                "currency": price.currency,
+                "invoice": id,
+                "is_default": true,
+                "livemode": false,
+                "payment": {"type": "payment_intent", "payment_intent": payment_intent},
+                "status": "paid"
+            }],
+            "has_more": false,
+            "url": format!("/v1/invoice_payments?invoice={id}")
+        },
+        "status": "paid",
+        "subtotal": price.amount,
+        "total": price.amount,
     })
 }
 
@@ -317,6 +475,27 @@ async fn create_session(
             Some("line_items[0][price]"),
         );
     };
+    let price_id = form
+        .get("line_items[0][price]")
+        .cloned()
+        .unwrap_or_default();
+    let recurring = form.get("mode").map(String::as_str) == Some("subscription");
+    if recurring != price.interval.is_some() {
+        return stripe_error(
+            StatusCode::BAD_REQUEST,
+            "You must use mode=subscription with a recurring price, and mode=payment with a one-time price",
+            Some("mode"),
+        );
+    }
+    let sub_metadata: serde_json::Map<String, Value> = form
+        .iter()
+        .filter_map(|(k, v)| {
+            let key = k
+                .strip_prefix("subscription_data[metadata][")?
+                .strip_suffix(']')?;
+            Some((key.to_owned(), json!(v)))
+        })
+        .collect();
     let customer = form.get("customer").cloned().unwrap_or_default();
     let order_ref = form.get("client_reference_id").cloned().unwrap_or_default();
     let success = form.get("success_url").cloned().unwrap_or_default();
@@ -338,6 +517,12 @@ async fn create_session(
             &success,
             &cancel,
         );
+        let mut session = session;
+        if recurring {
+            session["mode"] = json!("subscription");
+            // Kept for `pay` (not part of Stripe's object).
+            session["_fake"] = json!({"price": price_id, "subscription_metadata": sub_metadata});
+        }
         store.sessions.insert(id, session.clone());
         (StatusCode::OK, session)
     })
@@ -348,14 +533,33 @@ async fn get_session(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if !authorized(&fake, &headers) {
+    read(&fake, &headers, "checkout.session", |store| {
+        store.sessions.get(&id).cloned()
+    })
+}
+
+/// Answers a `GET` of one object: the key checked, then the object or
+/// Stripe's "No such …" error.
+fn read(
+    fake: &Fake,
+    headers: &HeaderMap,
+    what: &str,
+    find: impl FnOnce(&Store) -> Option<Value>,
+) -> Response {
+    if !authorized(fake, headers) {
         return stripe_error(StatusCode::UNAUTHORIZED, "Invalid API Key provided", None);
     }
-    match fake.store().sessions.get(&id) {
-        Some(s) => Json(s.clone()).into_response(),
+    let found = find(&fake.store());
+    match found {
+        Some(mut o) => {
+            if let Some(o) = o.as_object_mut() {
+                o.remove("_fake");
+            }
+            Json(o).into_response()
+        }
         None => stripe_error(
             StatusCode::NOT_FOUND,
-            "No such checkout.session",
+            &format!("No such {what}"),
             Some("id"),
         ),
     }
@@ -420,10 +624,33 @@ async fn portal_page(State(fake): State<Fake>, Path(id): Path<String>) -> Respon
             )
         })
         .collect();
+    let plans: String = store
+        .subscriptions
+        .values()
+        .filter(|s| s["customer"] == customer)
+        .map(|s| {
+            let sid = s["id"].as_str().unwrap_or_default();
+            let ending = s["cancel_at_period_end"] == true || s["status"] != "active";
+            let action = if ending {
+                "ends at the end of the period".to_owned()
+            } else {
+                format!(
+                    "<form method=\"post\" action=\"/portal/{}/cancel/{}\"><button type=\"submit\">Cancel plan</button></form>",
+                    escape(&id),
+                    escape(sid)
+                )
+            };
+            format!(
+                "<li>{} ({}) {action}</li>",
+                escape(s["items"]["data"][0]["price"]["id"].as_str().unwrap_or_default()),
+                escape(s["status"].as_str().unwrap_or_default())
+            )
+        })
+        .collect();
     let back = portal["return_url"].as_str().unwrap_or("/");
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\"><title>Test customer portal</title></head>\
-         <body><h1>Test customer portal (payment fake)</h1><h2>Payments</h2><ul>{payments}</ul>\
+         <body><h1>Test customer portal (payment fake)</h1><h2>Plans</h2><ul>{plans}</ul><h2>Payments</h2><ul>{payments}</ul>\
          <p><a href=\"{}\">Return to the site</a></p></body></html>",
         escape(back)
     ))
@@ -464,26 +691,198 @@ async fn checkout_page(State(fake): State<Fake>, Path(id): Path<String>) -> Resp
 }
 
 async fn pay(State(fake): State<Fake>, Path(id): Path<String>) -> Response {
-    let session = {
+    let (session, mut events) = {
         let mut store = fake.store();
-        let Some(session) = store.sessions.get_mut(&id) else {
+        let Some(mut session) = store.sessions.get(&id).cloned() else {
             return (StatusCode::NOT_FOUND, "No such checkout.").into_response();
         };
+        let mut events = Vec::new();
         if session["status"] != "complete" {
             session["status"] = json!("complete");
             session["payment_status"] = json!("paid");
-            session["payment_intent"] = json!(new_id("pi"));
+            if session["mode"] == "subscription" {
+                // A subscription and its first paid invoice; the events go
+                // out before the checkout's (as Stripe's often do).
+                events = start_subscription(&fake, &mut store, &mut session);
+            } else {
+                session["payment_intent"] = json!(new_id("pi"));
+            }
+            store.sessions.insert(id.clone(), session.clone());
         }
-        session.clone()
+        (session, events)
     };
-    let event = event("checkout.session.completed", session.clone());
-    fake.store().events.push(event.clone());
-    tokio::spawn(deliver(fake.clone(), event));
+    let mut visible = session.clone();
+    if let Some(o) = visible.as_object_mut() {
+        o.remove("_fake");
+    }
+    events.push(event("checkout.session.completed", visible));
+    fake.store().events.extend(events.iter().cloned());
+    tokio::spawn(deliver_all(fake.clone(), events));
     let success = session["success_url"]
         .as_str()
         .unwrap_or("/")
         .replace("{CHECKOUT_SESSION_ID}", &id);
     Redirect::to(&success).into_response()
+}
+
+/// Creates the subscription a paid `session` starts and its first paid
+/// invoice; returns their events.
+fn start_subscription(fake: &Fake, store: &mut Store, session: &mut Value) -> Vec<Value> {
+    let price_id = session["_fake"]["price"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let Some(price) = fake.settings.prices.get(&price_id).cloned() else {
+        return Vec::new();
+    };
+    let customer = session["customer"].as_str().unwrap_or_default().to_owned();
+    let sub_id = new_id("sub");
+    let sub = subscription(
+        &sub_id,
+        &customer,
+        &price_id,
+        &price,
+        &session["_fake"]["subscription_metadata"],
+        now(),
+    );
+    let inv_id = new_id("in");
+    let inv = invoice(
+        &inv_id,
+        &customer,
+        &sub_id,
+        &price,
+        "subscription_create",
+        &new_id("pi"),
+        &fake.settings.public_origin,
+    );
+    session["subscription"] = json!(sub_id);
+    session["invoice"] = json!(inv_id);
+    store.subscriptions.insert(sub_id, sub.clone());
+    store.invoices.insert(inv_id, inv.clone());
+    vec![
+        event("customer.subscription.created", sub),
+        event("invoice.paid", inv),
+    ]
+}
+
+async fn get_subscription(
+    State(fake): State<Fake>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    read(&fake, &headers, "subscription", |store| {
+        store.subscriptions.get(&id).cloned()
+    })
+}
+
+/// Starts the next period of a subscription: a new paid invoice
+/// (`invoice.paid`) and the subscription's new period
+/// (`customer.subscription.updated`). Answers the invoice.
+async fn renew(State(fake): State<Fake>, Path(id): Path<String>) -> Response {
+    let (events, inv) = {
+        let mut store = fake.store();
+        let Some(sub) = store.subscriptions.get_mut(&id) else {
+            return (StatusCode::NOT_FOUND, "No such subscription.").into_response();
+        };
+        if sub["status"] != "active" {
+            return (StatusCode::CONFLICT, "The subscription has ended.").into_response();
+        }
+        let item = &mut sub["items"]["data"][0];
+        let price_id = item["price"]["id"].as_str().unwrap_or_default().to_owned();
+        let Some(price) = fake.settings.prices.get(&price_id).cloned() else {
+            return (StatusCode::CONFLICT, "The price is gone.").into_response();
+        };
+        let start = item["current_period_end"].as_i64().unwrap_or_else(now);
+        item["current_period_start"] = json!(start);
+        item["current_period_end"] = json!(start + period(price.interval.as_deref()));
+        let sub = sub.clone();
+        let customer = sub["customer"].as_str().unwrap_or_default().to_owned();
+        let inv_id = new_id("in");
+        let inv = invoice(
+            &inv_id,
+            &customer,
+            &id,
+            &price,
+            "subscription_cycle",
+            &new_id("pi"),
+            &fake.settings.public_origin,
+        );
+        store.invoices.insert(inv_id, inv.clone());
+        let events = vec![
+            event("invoice.paid", inv.clone()),
+            event("customer.subscription.updated", sub),
+        ];
+        store.events.extend(events.iter().cloned());
+        (events, inv)
+    };
+    tokio::spawn(deliver_all(fake.clone(), events));
+    Json(inv).into_response()
+}
+
+/// Ends a subscription now (`customer.subscription.deleted`) or at the
+/// period's end (`?at_period_end=true`, `customer.subscription.updated`).
+async fn cancel(
+    State(fake): State<Fake>,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let at_end = q.get("at_period_end").map(String::as_str) == Some("true");
+    match end_subscription(&fake, &id, at_end) {
+        Some(sub) => Json(sub).into_response(),
+        None => (StatusCode::NOT_FOUND, "No such subscription.").into_response(),
+    }
+}
+
+fn end_subscription(fake: &Fake, id: &str, at_end: bool) -> Option<Value> {
+    let (sub, ev) = {
+        let mut store = fake.store();
+        let sub = store.subscriptions.get_mut(id)?;
+        let kind = if at_end {
+            sub["cancel_at_period_end"] = json!(true);
+            sub["cancel_at"] = sub["items"]["data"][0]["current_period_end"].clone();
+            "customer.subscription.updated"
+        } else {
+            sub["status"] = json!("canceled");
+            sub["canceled_at"] = json!(now());
+            sub["ended_at"] = json!(now());
+            "customer.subscription.deleted"
+        };
+        sub["canceled_at"] = json!(now());
+        let sub = sub.clone();
+        let ev = event(kind, sub.clone());
+        store.events.push(ev.clone());
+        (sub, ev)
+    };
+    tokio::spawn(deliver_all(fake.clone(), vec![ev]));
+    Some(sub)
+}
+
+/// The portal's "Cancel plan": it ends at the period's end.
+async fn portal_cancel(
+    State(fake): State<Fake>,
+    Path((portal, sub)): Path<(String, String)>,
+) -> Response {
+    let owned = {
+        let store = fake.store();
+        let customer = store.portals.get(&portal).map(|p| p["customer"].clone());
+        customer.is_some_and(|c| {
+            store
+                .subscriptions
+                .get(&sub)
+                .is_some_and(|s| s["customer"] == c)
+        })
+    };
+    if !owned || end_subscription(&fake, &sub, true).is_none() {
+        return (StatusCode::NOT_FOUND, "No such subscription.").into_response();
+    }
+    Redirect::to(&format!("/portal/{portal}")).into_response()
+}
+
+/// Sends `events` one after the other, each as [`deliver`] does.
+async fn deliver_all(fake: Fake, events: Vec<Value>) {
+    for e in events {
+        deliver(fake.clone(), e).await;
+    }
 }
 
 /// Sends `event` to the webhook URL, retrying (1, 2, 4 … 30 s) until it

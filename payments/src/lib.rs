@@ -9,6 +9,8 @@ pub mod stripe;
 
 pub use stripe::{Stripe, StripeSettings};
 
+use std::collections::HashMap;
+
 /// A hosted checkout to open for one order.
 #[derive(Debug, Clone)]
 pub struct CheckoutRequest<'a> {
@@ -23,6 +25,9 @@ pub struct CheckoutRequest<'a> {
     pub success_url: &'a str,
     /// Where the provider sends the person who gives up.
     pub cancel_url: &'a str,
+    /// A plan: the checkout starts a subscription (its metadata carries
+    /// the order and the person too) instead of a one-time payment.
+    pub recurring: bool,
 }
 
 /// A checkout the provider opened.
@@ -62,8 +67,56 @@ pub enum Effect {
     Disputed(Dispute),
     /// A dispute was decided for the seller: the money came back.
     DisputeWon(Dispute),
+    /// A subscription's invoice was paid (its first, or a renewal).
+    InvoicePaid(PaidInvoice),
+    /// A subscription changed (created, updated, canceled): its state is
+    /// read back from the provider, so the order events arrive in never
+    /// matters.
+    SubscriptionChanged { subscription_id: String },
     /// Nothing the product acts on (yet): acknowledged and recorded.
     Other,
+}
+
+/// A paid invoice, as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaidInvoice {
+    pub invoice_id: String,
+    /// `None`: not a subscription's invoice (nothing to grant).
+    pub subscription_id: Option<String>,
+    /// In minor units.
+    pub amount_paid: i64,
+    /// ISO 4217, lower case.
+    pub currency: String,
+    /// Why it was made: `subscription_create`, `subscription_cycle`,
+    /// `subscription_update` (a plan change), `manual`, …
+    pub billing_reason: Option<String>,
+    /// The provider's payment id (what a refund or dispute names).
+    pub payment_id: Option<String>,
+    /// The provider's page for the invoice.
+    pub receipt_url: Option<String>,
+}
+
+/// A subscription as the provider has it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionState {
+    pub id: String,
+    pub customer_id: String,
+    /// The provider's status: `active`, `trialing`, `past_due`, `canceled`, …
+    pub status: String,
+    /// The provider's price id of the plan.
+    pub price: Option<String>,
+    /// Unix seconds.
+    pub current_period_end: Option<i64>,
+    pub cancel_at_period_end: bool,
+    /// What uni1 put in it at checkout (`uni1_order_id`, `uni1_user_id`).
+    pub metadata: HashMap<String, String>,
+}
+
+impl SubscriptionState {
+    /// Credits can be granted and generation paid from it.
+    pub fn is_live(&self) -> bool {
+        matches!(self.status.as_str(), "active" | "trialing" | "past_due")
+    }
 }
 
 /// A finished checkout, as the provider reports it.
@@ -80,6 +133,8 @@ pub struct CompletedCheckout {
     pub currency: Option<String>,
     /// True when the money is there (not for a delayed payment still pending).
     pub paid: bool,
+    /// The subscription a plan's checkout started.
+    pub subscription_id: Option<String>,
 }
 
 /// A refund, as the provider reports it.

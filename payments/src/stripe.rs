@@ -9,14 +9,17 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest as _};
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
-use stripe_checkout::checkout_session::{CreateCheckoutSession, CreateCheckoutSessionLineItems};
+use stripe_checkout::checkout_session::{
+    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionSubscriptionData,
+};
+use stripe_client_core::{RequestBuilder, StripeMethod};
 use stripe_core::customer::CreateCustomer;
 use stripe_shared::{CheckoutSessionMode, CheckoutSessionPaymentStatus};
 use stripe_webhook::{EventObject, Webhook, WebhookError};
 
 use crate::{
-    Checkout, CheckoutRequest, CompletedCheckout, Dispute, Effect, Event, ProviderError, Refund,
-    Refused,
+    Checkout, CheckoutRequest, CompletedCheckout, Dispute, Effect, Event, PaidInvoice,
+    ProviderError, Refund, Refused, SubscriptionState,
 };
 
 /// Stripe's API, unless the settings point elsewhere (a test double).
@@ -98,17 +101,29 @@ impl Stripe {
         let mut item = CreateCheckoutSessionLineItems::new();
         item.price = Some(req.price.to_owned());
         item.quantity = Some(1);
+        let ours = [
+            ("uni1_order_id".to_owned(), req.order_id.to_owned()),
+            ("uni1_user_id".to_owned(), req.user_id.to_owned()),
+        ];
         let mut request = CreateCheckoutSession::new()
-            .mode(CheckoutSessionMode::Payment)
+            .mode(if req.recurring {
+                CheckoutSessionMode::Subscription
+            } else {
+                CheckoutSessionMode::Payment
+            })
             .customer(req.customer)
             .client_reference_id(req.order_id)
-            .metadata([
-                ("uni1_order_id".to_owned(), req.order_id.to_owned()),
-                ("uni1_user_id".to_owned(), req.user_id.to_owned()),
-            ])
+            .metadata(ours.clone())
             .line_items(vec![item])
             .success_url(req.success_url)
             .cancel_url(req.cancel_url);
+        if req.recurring {
+            // The subscription carries the order and the person, so its
+            // invoices can be matched even before the checkout event.
+            let mut data = CreateCheckoutSessionSubscriptionData::new();
+            data.metadata = Some(ours.into_iter().collect());
+            request = request.subscription_data(data);
+        }
         if self.automatic_tax {
             request = request.automatic_tax(
                 stripe_checkout::checkout_session::CreateCheckoutSessionAutomaticTax::new(true),
@@ -141,6 +156,27 @@ impl Stripe {
         Ok(session.url)
     }
 
+    /// The subscription `id` as Stripe has it now (read for the fields uni1
+    /// uses, like the events that name it).
+    pub async fn subscription(&self, id: &str) -> Result<SubscriptionState, ProviderError> {
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(ProviderError::Refused(format!(
+                "{id:?} is not a subscription id"
+            )));
+        }
+        let value: miniserde::json::Value =
+            RequestBuilder::new(StripeMethod::Get, format!("/subscriptions/{id}"))
+                .customize()
+                .send(&self.client)
+                .await
+                .map_err(provider_error)?;
+        serde_json::from_str::<serde_json::Value>(&miniserde::json::to_string(&value))
+            .ok()
+            .as_ref()
+            .and_then(subscription_state)
+            .ok_or_else(|| ProviderError::Unavailable("the subscription cannot be read".into()))
+    }
+
     /// Verifies a webhook request (the raw body and its `Stripe-Signature`
     /// header) and reads the event.
     ///
@@ -153,9 +189,13 @@ impl Stripe {
         let event =
             match Webhook::construct_event(payload, signature, self.webhook_secret.expose_secret())
             {
+                Ok(event) if is_read_narrowly(event.type_.as_str()) => {
+                    return lenient(payload, false)
+                        .ok_or_else(|| Refused::Malformed("the object cannot be read".into()));
+                }
                 Ok(event) => event,
                 Err(WebhookError::BadParse(m)) => {
-                    return lenient(payload).ok_or(Refused::Malformed(m));
+                    return lenient(payload, true).ok_or(Refused::Malformed(m));
                 }
                 Err(WebhookError::BadSignature) => return Err(Refused::Signature),
                 Err(WebhookError::BadTimestamp(_)) => return Err(Refused::Stale),
@@ -180,6 +220,7 @@ impl Stripe {
                         CheckoutSessionPaymentStatus::Paid
                             | CheckoutSessionPaymentStatus::NoPaymentRequired
                     ),
+                    subscription_id: s.subscription.as_ref().map(|x| x.id().as_str().to_owned()),
                 })
             }
             EventObject::CheckoutSessionExpired(s)
@@ -208,13 +249,74 @@ impl Stripe {
     }
 }
 
+/// Events whose objects uni1 always reads for the few fields it uses:
+/// invoices and subscriptions are large objects whose shape changes from one
+/// API version to the next, and a subscription's state is read back from
+/// the API anyway.
+fn is_read_narrowly(kind: &str) -> bool {
+    kind == "invoice.paid" || kind.starts_with("customer.subscription.")
+}
+
+fn text(v: &serde_json::Value) -> Option<String> {
+    v.as_str().map(str::to_owned)
+}
+
+/// An expandable field: an id, or the object with its id.
+fn id_of(v: &serde_json::Value) -> Option<String> {
+    text(v).or_else(|| text(&v["id"]))
+}
+
+/// A paid invoice's fields (API versions before and after invoices moved
+/// their subscription under `parent` and their payment under `payments`).
+fn paid_invoice(o: &serde_json::Value) -> Option<PaidInvoice> {
+    let payment = o["payments"]["data"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["status"] != "canceled"))
+        .and_then(|p| {
+            id_of(&p["payment"]["payment_intent"]).or_else(|| id_of(&p["payment"]["charge"]))
+        });
+    Some(PaidInvoice {
+        invoice_id: text(&o["id"])?,
+        subscription_id: id_of(&o["subscription"])
+            .or_else(|| id_of(&o["parent"]["subscription_details"]["subscription"])),
+        amount_paid: o["amount_paid"].as_i64()?,
+        currency: text(&o["currency"])?,
+        billing_reason: text(&o["billing_reason"]),
+        payment_id: payment.or_else(|| id_of(&o["payment_intent"])),
+        receipt_url: text(&o["hosted_invoice_url"]),
+    })
+}
+
+/// A subscription's fields (its period is on its items since 2025).
+fn subscription_state(o: &serde_json::Value) -> Option<SubscriptionState> {
+    let item = &o["items"]["data"][0];
+    Some(SubscriptionState {
+        id: text(&o["id"])?,
+        customer_id: id_of(&o["customer"])?,
+        status: text(&o["status"])?,
+        price: id_of(&item["price"]),
+        current_period_end: item["current_period_end"]
+            .as_i64()
+            .or_else(|| o["current_period_end"].as_i64()),
+        // The portal ends a plan at the period's end with either field.
+        cancel_at_period_end: o["cancel_at_period_end"].as_bool().unwrap_or(false)
+            || o["cancel_at"].is_i64(),
+        metadata: o["metadata"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
+}
+
 /// The fields uni1 acts on, read from a verified event's JSON without the
-/// rest of Stripe's schema; `None` when even these are not there.
-fn lenient(payload: &str) -> Option<Event> {
+/// rest of Stripe's schema; `None` when even these are not there. `drift`:
+/// async-stripe could not read it (logged).
+fn lenient(payload: &str, drift: bool) -> Option<Event> {
     let v: serde_json::Value = serde_json::from_str(payload).ok()?;
-    let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
-    // An expandable field: an id, or the object with its id.
-    let id_of = |v: &serde_json::Value| text(v).or_else(|| text(&v["id"]));
     let id = text(&v["id"])?;
     let kind = text(&v["type"])?;
     let o = &v["data"]["object"];
@@ -230,6 +332,7 @@ fn lenient(payload: &str) -> Option<Event> {
                     o["payment_status"].as_str(),
                     Some("paid" | "no_payment_required")
                 ),
+                subscription_id: id_of(&o["subscription"]),
             })
         }
         "checkout.session.expired" | "checkout.session.async_payment_failed" => {
@@ -257,9 +360,15 @@ fn lenient(payload: &str) -> Option<Event> {
                 Effect::DisputeWon(d)
             }
         }
+        "invoice.paid" => Effect::InvoicePaid(paid_invoice(o)?),
+        k if k.starts_with("customer.subscription.") => Effect::SubscriptionChanged {
+            subscription_id: text(&o["id"])?,
+        },
         _ => Effect::Other,
     };
-    tracing::warn!(event = %id, %kind, "read a Stripe event without its full schema (API version drift?)");
+    if drift && !is_read_narrowly(&kind) {
+        tracing::warn!(event = %id, %kind, "read a Stripe event without its full schema (API version drift?)");
+    }
     Some(Event { id, kind, effect })
 }
 
@@ -338,6 +447,7 @@ mod tests {
                 amount_total: Some(500),
                 currency: Some("usd".into()),
                 paid: true,
+                subscription_id: None,
             })
         );
         // Signed but not an event at all: refused.
@@ -350,6 +460,68 @@ mod tests {
         // The lenient reading never skips the signature.
         let header = Webhook::generate_test_header(payload, "whsec_other", None);
         assert_eq!(stripe().verify(payload, &header), Err(Refused::Signature));
+    }
+
+    #[test]
+    fn invoices_and_subscriptions_are_read_for_what_uni1_uses() {
+        let price = uni1_payment_fake::Price::parse("1000:usd:month").expect("price");
+        let meta = serde_json::json!({"uni1_order_id": "o-1", "uni1_user_id": "u-1"});
+        let sub = uni1_payment_fake::subscription("sub_1", "cus_1", "price_m", &price, &meta, 100);
+        let inv = uni1_payment_fake::invoice(
+            "in_1",
+            "cus_1",
+            "sub_1",
+            &price,
+            "subscription_cycle",
+            "pi_9",
+            "https://fake",
+        );
+        let payload = uni1_payment_fake::event("invoice.paid", inv).to_string();
+        let header = Webhook::generate_test_header(&payload, "whsec_test", None);
+        let event = stripe().verify(&payload, &header).expect("accepted");
+        assert_eq!(
+            event.effect,
+            Effect::InvoicePaid(PaidInvoice {
+                invoice_id: "in_1".into(),
+                subscription_id: Some("sub_1".into()),
+                amount_paid: 1000,
+                currency: "usd".into(),
+                billing_reason: Some("subscription_cycle".into()),
+                payment_id: Some("pi_9".into()),
+                receipt_url: Some("https://fake/invoice/in_1".into()),
+            })
+        );
+        let payload =
+            uni1_payment_fake::event("customer.subscription.deleted", sub.clone()).to_string();
+        let header = Webhook::generate_test_header(&payload, "whsec_test", None);
+        assert_eq!(
+            stripe().verify(&payload, &header).expect("accepted").effect,
+            Effect::SubscriptionChanged {
+                subscription_id: "sub_1".into()
+            }
+        );
+        let state = subscription_state(&sub).expect("a subscription");
+        assert_eq!(
+            (
+                state.customer_id.as_str(),
+                state.price.as_deref(),
+                state.current_period_end,
+                state.is_live()
+            ),
+            ("cus_1", Some("price_m"), Some(100 + 30 * 24 * 3600), true)
+        );
+        assert_eq!(
+            state.metadata.get("uni1_order_id").map(String::as_str),
+            Some("o-1")
+        );
+        // An older API version: the subscription and payment at the top.
+        let old = serde_json::json!({"id": "in_2", "subscription": "sub_2", "amount_paid": 5,
+            "currency": "eur", "payment_intent": "pi_2", "billing_reason": "subscription_create"});
+        let read = paid_invoice(&old).expect("read");
+        assert_eq!(
+            (read.subscription_id.as_deref(), read.payment_id.as_deref()),
+            (Some("sub_2"), Some("pi_2"))
+        );
     }
 
     #[test]

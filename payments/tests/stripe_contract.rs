@@ -37,10 +37,7 @@ fn a_webhook_signed_by_stripes_own_library_is_accepted_and_a_tampered_one_refuse
         "cs_test_contract",
         "cus_contract",
         "0193a1c2-0000-7000-8000-000000000001",
-        &uni1_payment_fake::Price {
-            amount: 500,
-            currency: "usd".into(),
-        },
+        &uni1_payment_fake::Price::once(500, "usd"),
         "http://127.0.0.1:9",
         "http://127.0.0.1:9/ok",
         "http://127.0.0.1:9/no",

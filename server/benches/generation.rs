@@ -861,10 +861,7 @@ async fn webhooks(label: &str, database_url: &str, orders: usize) -> String {
     let services = uni1_server::startup::Services::build(&settings, db.clone(), key.clone())
         .expect("services");
     let user = new_user(&db, &key, "buyer@bench.test").await;
-    let price = uni1_payment_fake::Price {
-        amount: 500,
-        currency: "usd".into(),
-    };
+    let price = uni1_payment_fake::Price::once(500, "usd");
     let mut payloads = Vec::with_capacity(orders * 2);
     for i in 0..orders {
         let id = uuid::Uuid::now_v7();
@@ -874,6 +871,7 @@ async fn webhooks(label: &str, database_url: &str, orders: usize) -> String {
             id: Set(id),
             user_id: Set(Some(user)),
             provider: Set("stripe".into()),
+            kind: Set("pack".into()),
             item: Set("starter".into()),
             item_name: Set("Starter".into()),
             credits: Set(10),
@@ -884,6 +882,9 @@ async fn webhooks(label: &str, database_url: &str, orders: usize) -> String {
             payment_id: Set(None),
             refunded_amount: Set(0),
             refunded_credits: Set(0),
+            invoice_id: Set(None),
+            subscription_id: Set(None),
+            receipt_url: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
             paid_at: Set(None),

@@ -21,7 +21,7 @@ use url::Url;
 
 pub mod billing;
 pub mod generation;
-pub use billing::{BillingArgs, BillingSettings, PackFileEntry};
+pub use billing::{BillingArgs, BillingSettings, PackFileEntry, PlanFileEntry};
 pub use generation::{GenerationArgs, GenerationSettings, ModelFileEntry, StorageKind};
 
 /// uni1: AI image generation you can run yourself.
@@ -83,9 +83,10 @@ pub struct PaymentFakeArgs {
     /// Where events are sent: uni1's `/hooks/stripe`
     #[arg(long, default_value = "http://127.0.0.1:3000/hooks/stripe")]
     pub webhook_url: String,
-    /// A price it sells, `ID=AMOUNT:CURRENCY` (amount in minor units), e.g.
-    /// `price_starter=500:usd`; repeat for more
-    #[arg(long = "price", value_name = "ID=AMOUNT:CURRENCY")]
+    /// A price it sells, `ID=AMOUNT:CURRENCY[:INTERVAL]` (amount in minor
+    /// units; `month` or `year` for a plan), e.g. `price_starter=500:usd`
+    /// or `price_pro=1000:usd:month`; repeat for more
+    #[arg(long = "price", value_name = "ID=AMOUNT:CURRENCY[:INTERVAL]")]
     pub prices: Vec<String>,
 }
 
@@ -354,13 +355,14 @@ pub enum LogFormat {
 
 /// The optional TOML file: the same settings as the flags (keys are the
 /// flags' names in snake_case), declared once in the clap + serde structs
-/// above, plus the `[[models]]` and `[[packs]]` lists.
+/// above, plus the `[[models]]`, `[[packs]]` and `[[plans]]` lists.
 #[derive(Debug, Default)]
 struct FileSettings {
     /// The file's settings, each checked against its type.
     settings: serde_json::Map<String, serde_json::Value>,
     models: Option<Vec<ModelFileEntry>>,
     packs: Option<Vec<PackFileEntry>>,
+    plans: Option<Vec<PlanFileEntry>>,
 }
 
 impl FileSettings {
@@ -587,6 +589,7 @@ impl Settings {
             ),
             format!("stripe={}", on(self.billing.stripe.is_some())),
             format!("packs={}", self.billing.catalogue.packs.len()),
+            format!("plans={}", self.billing.catalogue.plans.len()),
         ]
         .join(" ")
     }
@@ -608,7 +611,7 @@ impl Settings {
         let app_key = validated_app_key(args.database.app_key.clone())?;
         let (database, data_dir, log_format) = resolve_database(args.database)?;
         let generation = GenerationSettings::resolve(args.generation, file.models, &data_dir)?;
-        let billing = BillingSettings::resolve(args.billing, file.packs)?;
+        let billing = BillingSettings::resolve(args.billing, file.packs, file.plans)?;
         let listen = args
             .listen
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000)));
@@ -859,6 +862,12 @@ fn parse_file(path: &Path, text: &str) -> Result<FileSettings, ConfigError> {
             Vec::<PackFileEntry>::deserialize(value).map_err(|e| bad(format!("[[packs]]: {e}")))?,
         ),
     };
+    let plans = match table.remove("plans") {
+        None => None,
+        Some(value) => Some(
+            Vec::<PlanFileEntry>::deserialize(value).map_err(|e| bad(format!("[[plans]]: {e}")))?,
+        ),
+    };
     let known: Vec<String> = ServeArgs::augment_args(clap::Command::new("uni1"))
         .get_arguments()
         .map(|arg| arg.get_id().to_string())
@@ -881,6 +890,7 @@ fn parse_file(path: &Path, text: &str) -> Result<FileSettings, ConfigError> {
         settings,
         models,
         packs,
+        plans,
     })
 }
 

@@ -174,17 +174,13 @@ pub async fn payment_fake(args: config::PaymentFakeArgs) -> anyhow::Result<()> {
     let mut prices = std::collections::HashMap::new();
     for spec in &args.prices {
         let parsed = spec.split_once('=').and_then(|(id, rest)| {
-            let (amount, currency) = rest.split_once(':')?;
-            Some((
-                id.trim().to_owned(),
-                uni1_payment_fake::Price {
-                    amount: amount.trim().parse().ok().filter(|a: &i64| *a > 0)?,
-                    currency: currency.trim().to_ascii_lowercase(),
-                },
-            ))
+            Some((id.trim().to_owned(), uni1_payment_fake::Price::parse(rest)?))
         });
-        let (id, price) = parsed
-            .with_context(|| format!("--price {spec:?} must look like price_starter=500:usd"))?;
+        let (id, price) = parsed.with_context(|| {
+            format!(
+                "--price {spec:?} must look like price_starter=500:usd or price_pro=1000:usd:month"
+            )
+        })?;
         prices.insert(id, price);
     }
     let listener = tokio::net::TcpListener::bind(args.listen)

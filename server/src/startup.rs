@@ -217,6 +217,23 @@ impl Services {
                 async move { uni1_domain::library::reminders::pass(&db, &mail, &key).await }
             },
         );
+        // Plan credits whose period ended (PAY-3). Every server runs it;
+        // each expiry is one ledger entry under a unique key.
+        let db = self.db.clone();
+        tasks.every(
+            "credit expiry",
+            uni1_domain::billing::credits::EXPIRY_INTERVAL,
+            move || {
+                let db = db.clone();
+                async move {
+                    if let Err(e) =
+                        uni1_domain::billing::credits::expire_pass(&db, chrono::Utc::now()).await
+                    {
+                        tracing::error!(error = ?e, "credit expiry pass failed");
+                    }
+                }
+            },
+        );
         if settings.generation.worker_slots > 0 {
             with_worker(
                 &mut tasks,

@@ -6,8 +6,8 @@ use leptos_meta::{Meta, Title};
 use leptos_router::hooks::use_query_map;
 
 use crate::billing::{
-    billing_overview, order_status, pricing, OfferDto, OpenBillingPortal, OrderDto, PricingData,
-    StartCheckout,
+    billing_overview, order_status, pricing, OfferDto, OpenBillingPortal, OrderDto, PlanDto,
+    PricingData, StartCheckout,
 };
 use crate::components::form::{error_for, general_error, FormError};
 use crate::error::AppError;
@@ -18,13 +18,32 @@ fn Offers(data: PricingData, next: &'static str) -> impl IntoView {
     let buy = ServerAction::<StartCheckout>::new();
     let PricingData {
         offers,
+        plans,
         payments_enabled,
         signed_in,
     } = data;
-    if offers.is_empty() {
-        return view! { <p class="card">"No credit packs are on sale on this site."</p> }
-            .into_any();
+    if offers.is_empty() && plans.is_empty() {
+        return view! { <p class="card">"Nothing is on sale on this site."</p> }.into_any();
     }
+    let button = move |item: String, buyable: bool, label: String| {
+        if !buyable {
+            view! { <p class="text-sm text-ink-muted">"Not available for purchase here."</p> }
+                .into_any()
+        } else if !signed_in {
+            view! { <a class="btn-primary" href=format!("/sign-in?next={next}")>"Sign in to buy"</a> }
+                .into_any()
+        } else {
+            view! {
+                <ActionForm action=buy>
+                    <input type="hidden" name="pack" value=item />
+                    <button type="submit" class="btn-primary" disabled=move || buy.pending().get()>
+                        {label}
+                    </button>
+                </ActionForm>
+            }
+            .into_any()
+        }
+    };
     view! {
         <div class="space-y-3">
             {(!payments_enabled).then(|| view! {
@@ -32,34 +51,43 @@ fn Offers(data: PricingData, next: &'static str) -> impl IntoView {
             })}
             <FormError error=error_for(buy.value(), "pack") />
             <FormError error=general_error(buy.value()) />
+            {(!plans.is_empty()).then(|| view! {
+                <h3 class="text-lg font-semibold">"Plans"</h3>
+                <ul class="grid gap-3 sm:grid-cols-2">
+                    {plans.into_iter().map(|p: PlanDto| {
+                        let PlanDto { id, name, credits, price, interval, rollover, buyable } = p;
+                        let action = button(id.clone(), buyable, format!("Subscribe for {price}"));
+                        let keep = if rollover {
+                            "Unused credits carry over."
+                        } else {
+                            "Unused credits expire at the end of each period."
+                        };
+                        view! {
+                            <li class="card space-y-2" data-testid="plan" data-plan=id>
+                                <h4 class="text-lg font-semibold">{name}</h4>
+                                <p><span class="text-2xl font-bold">{credits}</span>{format!(" credits every {interval} · {price}")}</p>
+                                <p class="text-sm text-ink-muted">{keep}" Cancel any time; it then ends at the end of the period you paid for."</p>
+                                {action}
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            })}
+            {(!offers.is_empty()).then(|| view! { <h3 class="text-lg font-semibold">"Credit packs"</h3> })}
             <ul class="grid gap-3 sm:grid-cols-2">
                 {offers.into_iter().map(|o: OfferDto| {
                     let OfferDto { id, name, credits, price, buyable } = o;
-                    let (pack, label) = (id.clone(), format!("Buy for {price}"));
-                    let action = if !buyable {
-                        view! { <p class="text-sm text-ink-muted">"Not available for purchase here."</p> }.into_any()
-                    } else if !signed_in {
-                        view! { <a class="btn-primary" href=format!("/sign-in?next={next}")>"Sign in to buy"</a> }.into_any()
-                    } else {
-                        view! {
-                            <ActionForm action=buy>
-                                <input type="hidden" name="pack" value=pack />
-                                <button type="submit" class="btn-primary" disabled=move || buy.pending().get()>
-                                    {label}
-                                </button>
-                            </ActionForm>
-                        }.into_any()
-                    };
+                    let action = button(id.clone(), buyable, format!("Buy for {price}"));
                     view! {
                         <li class="card space-y-2" data-testid="offer" data-pack=id>
-                            <h3 class="text-lg font-semibold">{name}</h3>
+                            <h4 class="text-lg font-semibold">{name}</h4>
                             <p><span class="text-2xl font-bold">{credits}</span>" credits · "{price}</p>
                             {action}
                         </li>
                     }
                 }).collect_view()}
             </ul>
-            <p class="text-sm text-ink-muted">"You pay on the payment provider's page; uni1 never sees your card. Bought credits do not expire. Each image costs the credits shown next to its model in the studio."</p>
+            <p class="text-sm text-ink-muted">"You pay on the payment provider's page; uni1 never sees your card. Credits from packs do not expire. Plan credits are spent before pack credits. Each image costs the credits shown next to its model in the studio."</p>
         </div>
     }
     .into_any()
@@ -73,10 +101,10 @@ pub fn PricingPage() -> impl IntoView {
     let data = Resource::new_blocking(|| (), |_| pricing());
     view! {
         <Title text="Pricing" />
-        <Meta name="description" content="Credit packs for generating images on uni1." />
+        <Meta name="description" content="Credit packs and plans for generating images on uni1." />
         <section class="mx-auto max-w-3xl space-y-4">
             <h1 class="text-3xl font-bold">"Pricing"</h1>
-            <p class="text-ink-muted">"Generating an image uses credits. Buy a pack when you need more; there is no subscription to cancel."</p>
+            <p class="text-ink-muted">"Generating an image uses credits. Buy a pack when you need more, or take a plan that adds credits every period."</p>
             <Show when=canceled>
                 <p class="card" role="status">"The checkout was canceled. Nothing was charged."</p>
             </Show>
@@ -121,20 +149,34 @@ pub fn BillingPage() -> impl IntoView {
                     match data.await {
                         Ok(d) => {
                             let can_manage = d.pricing.payments_enabled && !d.orders.is_empty();
+                            let manage_label = if d.plan.as_ref().is_some_and(|p| p.live) {
+                                "Manage subscription, payment methods and invoices"
+                            } else {
+                                "Payment methods and invoices"
+                            };
                             view! {
                             <div class="card" data-testid="balance">
                                 <p><span class="text-3xl font-bold" data-testid="available">{d.available}</span>" credits available"</p>
                                 {(d.held > 0).then(|| view! { <p class="text-sm text-ink-muted">{format!("{} held by generations in progress", d.held)}</p> })}
+                                {d.expiring_on.clone().map(|on| view! {
+                                    <p class="text-sm text-ink-muted" data-testid="expiring">{format!("{} of them are plan credits that expire on {on}; they are spent first.", d.expiring)}</p>
+                                })}
                                 {(d.debt > 0).then(|| view! {
                                     <p class="text-sm text-danger" role="status" data-testid="debt">{format!("{} credits are owed from a refunded purchase: they were spent before the refund. The next credits you buy settle this first; until then no new generation can start.", d.debt)}</p>
                                 })}
                             </div>
+                            {d.plan.clone().map(|p| view! {
+                                <div class="card" data-testid="plan-state" data-live=p.live.to_string()>
+                                    <p><span class="font-semibold">{format!("Your plan: {}", p.name)}</span>{(!p.price.is_empty()).then(|| format!(" · {}", p.price))}</p>
+                                    <p class="text-sm">{p.state}</p>
+                                </div>
+                            })}
                             <h2 class="text-xl font-semibold">"Buy credits"</h2>
                             <Offers data=d.pricing next="/billing" />
                             <h2 class="text-xl font-semibold">"Purchases"</h2>
                             {can_manage.then(|| view! {
                                 <ActionForm action=portal>
-                                    <button type="submit" class="btn-secondary" disabled=move || portal.pending().get()>"Payment methods and invoices"</button>
+                                    <button type="submit" class="btn-secondary" disabled=move || portal.pending().get()>{manage_label}</button>
                                 </ActionForm>
                                 <FormError error=error_for(portal.value(), "pack") />
                                 <FormError error=general_error(portal.value()) />
@@ -147,7 +189,10 @@ pub fn BillingPage() -> impl IntoView {
                                         {d.orders.into_iter().map(|o| view! {
                                             <li class="card flex flex-wrap justify-between gap-2 text-sm" data-status=o.status.clone()>
                                                 <span>{format!("{} · {} credits · {}", o.item_name, o.credits, o.price)}</span>
-                                                <span>{format!("{} · {}", status_text(&o), o.paid_at.clone().unwrap_or(o.created_at.clone()))}</span>
+                                                <span>
+                                                    {format!("{} · {}", status_text(&o), o.paid_at.clone().unwrap_or(o.created_at.clone()))}
+                                                    {o.receipt_url.clone().map(|u| view! { " · " <a class="underline" href=u rel="external noopener noreferrer">"Invoice"</a> })}
+                                                </span>
                                             </li>
                                         }).collect_view()}
                                     </ul>

@@ -1,5 +1,10 @@
-//! What can be bought: credit packs from the config file, each with its
-//! price and, per provider, the provider's price id.
+//! What can be bought: credit packs and plans from the config file, each
+//! with its price and, per provider, the provider's price id.
+//!
+//! Credit rules: pack credits never expire. A plan grants its credits each
+//! period, when the provider reports the period's invoice paid; unless the
+//! plan rolls them over, what is left of them expires at the period's end.
+//! Expiring credits are spent first.
 
 /// A one-time pack of credits (pack credits never expire).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +19,70 @@ pub struct Pack {
     pub currency: String,
     /// Stripe's price id; without it the pack cannot be bought through Stripe.
     pub stripe_price: Option<String>,
+}
+
+/// How often a plan renews.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interval {
+    Month,
+    Year,
+}
+
+impl Interval {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Interval::Month => "month",
+            Interval::Year => "year",
+        }
+    }
+
+    /// `monthly`, `yearly`
+    pub fn adjective(self) -> &'static str {
+        match self {
+            Interval::Month => "monthly",
+            Interval::Year => "yearly",
+        }
+    }
+
+    /// A period's length when the provider does not say (31 or 366 days:
+    /// never shorter than the real period).
+    pub fn length(self) -> chrono::Duration {
+        match self {
+            Interval::Month => chrono::Duration::days(31),
+            Interval::Year => chrono::Duration::days(366),
+        }
+    }
+}
+
+/// A subscription plan: a price per period and the credits each period
+/// grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Stable id used in forms and orders, e.g. `pro-monthly`.
+    pub id: String,
+    pub name: String,
+    /// Granted each period.
+    pub credits: i64,
+    /// Per period, in the currency's minor unit.
+    pub amount: i64,
+    /// ISO 4217, lower case.
+    pub currency: String,
+    pub interval: Interval,
+    /// Unused credits carry over to the next period instead of expiring.
+    pub rollover: bool,
+    /// Stripe's recurring price id.
+    pub stripe_price: Option<String>,
+}
+
+impl Plan {
+    /// `$10.00 / month`
+    pub fn price_label(&self) -> String {
+        format!(
+            "{} / {}",
+            price_label(self.amount, &self.currency),
+            self.interval.as_str()
+        )
+    }
 }
 
 /// Currencies without a minor unit (Stripe's zero-decimal list, the common ones).
@@ -47,11 +116,23 @@ pub fn price_label(amount: i64, currency: &str) -> String {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Catalogue {
     pub packs: Vec<Pack>,
+    pub plans: Vec<Plan>,
 }
 
 impl Catalogue {
     pub fn pack(&self, id: &str) -> Option<&Pack> {
         self.packs.iter().find(|p| p.id == id)
+    }
+
+    pub fn plan(&self, id: &str) -> Option<&Plan> {
+        self.plans.iter().find(|p| p.id == id)
+    }
+
+    /// The plan sold at Stripe's `price` (after a plan change in the portal).
+    pub fn plan_with_stripe_price(&self, price: &str) -> Option<&Plan> {
+        self.plans
+            .iter()
+            .find(|p| p.stripe_price.as_deref() == Some(price))
     }
 }
 

@@ -17,8 +17,15 @@
 //! (already spent) becomes a debt instead of a negative balance. Credits
 //! that arrive while a debt is owed settle it first, and nothing can be
 //! reserved while it is above zero.
+//!
+//! A plan's credits for a period expire at its end ([`grant_expiring`]):
+//! `expiring` is the part of `available` that goes at `expiring_until`.
+//! Spending takes expiring credits first (the oldest-expiring first: pack
+//! credits never expire), a job that fails gives them back to the same
+//! lot, and [`expire_due`] writes an `expire` entry for what is left when
+//! the period is over.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
@@ -38,6 +45,7 @@ pub enum Kind {
     Release,
     Refund,
     Adjust,
+    Expire,
 }
 
 impl Kind {
@@ -49,6 +57,7 @@ impl Kind {
             Kind::Release => "release",
             Kind::Refund => "refund",
             Kind::Adjust => "adjust",
+            Kind::Expire => "expire",
         }
     }
 }
@@ -71,6 +80,9 @@ pub struct Balance {
     pub held: i64,
     /// Owed after a refund of credits already spent.
     pub debt: i64,
+    /// The part of `available` that expires at `expiring_until`.
+    pub expiring: i64,
+    pub expiring_until: Option<DateTime<Utc>>,
 }
 
 /// Credit rules that come from configuration.
@@ -112,6 +124,8 @@ async fn ensure_in(
         available: Set(0),
         held: Set(0),
         debt: Set(0),
+        expiring: Set(0),
+        expiring_until: Set(None),
         updated_at: Set(Utc::now()),
     })
     .on_conflict(
@@ -126,10 +140,7 @@ async fn ensure_in(
         apply(
             db,
             user,
-            Kind::Grant,
-            policy.signup_grant,
-            0,
-            None,
+            Change::incoming(Kind::Grant, policy.signup_grant),
             &format!("signup-grant:{user}"),
             Some("welcome credits"),
         )
@@ -148,6 +159,8 @@ pub async fn balance(db: &impl ConnectionTrait, user: Uuid) -> Result<Balance, U
             available: b.available,
             held: b.held,
             debt: b.debt,
+            expiring: b.expiring,
+            expiring_until: b.expiring_until,
         })
         .unwrap_or_default())
 }
@@ -161,7 +174,122 @@ pub async fn grant(
     note: Option<&str>,
 ) -> Result<bool, Unexpected> {
     ensure_in(db, user, &CreditPolicy { signup_grant: 0 }).await?;
-    apply(db, user, Kind::Grant, amount, 0, None, key, note).await
+    apply(db, user, Change::incoming(Kind::Grant, amount), key, note).await
+}
+
+/// Grants `amount` credits that expire at `until` (a plan's credits for a
+/// period), once per `key`. What is left of an earlier period that is over
+/// expires first; a lot still running takes them in and keeps the later
+/// of the two ends.
+pub async fn grant_expiring(
+    db: &impl ConnectionTrait,
+    user: Uuid,
+    amount: i64,
+    until: DateTime<Utc>,
+    key: &str,
+    note: Option<&str>,
+) -> Result<bool, Unexpected> {
+    ensure_in(db, user, &CreditPolicy { signup_grant: 0 }).await?;
+    if already_applied(db, key).await? {
+        return Ok(false);
+    }
+    expire_due(db, user, Utc::now()).await?;
+    let change = Change {
+        expiring: amount,
+        until: Some(until),
+        ..Change::incoming(Kind::Grant, amount)
+    };
+    apply(db, user, change, key, note).await
+}
+
+/// Expires what is left of `user`'s expiring credits if their period ended
+/// by `now` (an `expire` entry, once per period end). Returns the credits
+/// that expired.
+pub async fn expire_due(
+    db: &impl ConnectionTrait,
+    user: Uuid,
+    now: DateTime<Utc>,
+) -> Result<i64, Unexpected> {
+    for _ in 0..RACE_RETRIES {
+        let b = balance(db, user).await?;
+        let Some(until) = b.expiring_until.filter(|u| *u <= now) else {
+            return Ok(0);
+        };
+        let gone = b.expiring.clamp(0, b.available.max(0));
+        let updated = credit_balance::Entity::update_many()
+            .col_expr(
+                credit_balance::Column::Available,
+                Expr::col(credit_balance::Column::Available).sub(gone),
+            )
+            .col_expr(credit_balance::Column::Expiring, Expr::value(0i64))
+            .col_expr(
+                credit_balance::Column::ExpiringUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(credit_balance::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(credit_balance::Column::UserId.eq(user))
+            .filter(credit_balance::Column::Expiring.eq(b.expiring))
+            .filter(credit_balance::Column::ExpiringUntil.eq(until))
+            .filter(credit_balance::Column::Available.eq(b.available))
+            .exec(db)
+            .await
+            .unexpected("expiring credits")?;
+        if updated.rows_affected == 0 {
+            continue; // spent or granted meanwhile: read it again
+        }
+        if b.expiring != 0 {
+            record(
+                db,
+                user,
+                Entry {
+                    kind: Kind::Expire,
+                    amount: -gone,
+                    held_change: 0,
+                    debt_change: 0,
+                    expiring_change: -b.expiring,
+                    generation: None,
+                    key: &format!("expire:{user}:{}", until.timestamp()),
+                    note: Some("plan credits of a period that ended"),
+                },
+            )
+            .await?;
+        }
+        return Ok(gone);
+    }
+    Err(Unexpected::new(
+        "expiring credits",
+        std::io::Error::other("the balance kept changing"),
+    ))
+}
+
+/// How often servers look for plan credits whose period ended.
+pub const EXPIRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Expires the credits of every period that ended by `now`, each person in
+/// a transaction of their own; returns how many people had some expire.
+/// Run periodically by every server (the entry's key makes it once).
+pub async fn expire_pass<C>(db: &C, now: DateTime<Utc>) -> Result<usize, Unexpected>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let due: Vec<Uuid> = credit_balance::Entity::find()
+        .select_only()
+        .column(credit_balance::Column::UserId)
+        .filter(credit_balance::Column::ExpiringUntil.lte(now))
+        .limit(500)
+        .into_tuple()
+        .all(db)
+        .await
+        .unexpected("finding credits to expire")?;
+    let mut expired = 0;
+    for user in due {
+        let txn = crate::support::tx::begin(db).await?;
+        if expire_due(&txn, user, now).await? > 0 {
+            expired += 1;
+        }
+        txn.commit().await.unexpected("expiring credits")?;
+    }
+    Ok(expired)
 }
 
 /// Moves `amount` from available to held for `generation`. Call inside the
@@ -176,47 +304,64 @@ pub async fn reserve(
     if already_applied(db, &key).await? {
         return Ok(());
     }
-    let updated = credit_balance::Entity::update_many()
-        .col_expr(
-            credit_balance::Column::Available,
-            Expr::col(credit_balance::Column::Available).sub(amount),
-        )
-        .col_expr(
-            credit_balance::Column::Held,
-            Expr::col(credit_balance::Column::Held).add(amount),
-        )
-        .col_expr(credit_balance::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(credit_balance::Column::UserId.eq(user))
-        .filter(credit_balance::Column::Available.gte(amount))
-        .filter(credit_balance::Column::Debt.eq(0))
-        .exec(db)
-        .await
-        .unexpected("reserving credits")?;
-    if updated.rows_affected == 0 {
+    for _ in 0..RACE_RETRIES {
         let now = balance(db, user).await?;
         if now.debt > 0 {
             return Err(CreditError::InDebt { owed: now.debt });
         }
-        return Err(CreditError::Insufficient {
-            needed: amount,
-            available: now.available,
-        });
+        if now.available < amount {
+            return Err(CreditError::Insufficient {
+                needed: amount,
+                available: now.available,
+            });
+        }
+        // Expiring credits go first.
+        let from_expiring = amount.min(now.expiring).max(0);
+        let updated = credit_balance::Entity::update_many()
+            .col_expr(
+                credit_balance::Column::Available,
+                Expr::col(credit_balance::Column::Available).sub(amount),
+            )
+            .col_expr(
+                credit_balance::Column::Held,
+                Expr::col(credit_balance::Column::Held).add(amount),
+            )
+            .col_expr(
+                credit_balance::Column::Expiring,
+                Expr::value(now.expiring - from_expiring),
+            )
+            .col_expr(credit_balance::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(credit_balance::Column::UserId.eq(user))
+            .filter(credit_balance::Column::Available.gte(amount))
+            .filter(credit_balance::Column::Expiring.eq(now.expiring))
+            .filter(credit_balance::Column::Debt.eq(0))
+            .exec(db)
+            .await
+            .unexpected("reserving credits")?;
+        if updated.rows_affected == 0 {
+            continue; // the balance changed meanwhile: read it again
+        }
+        record(
+            db,
+            user,
+            Entry {
+                kind: Kind::Reserve,
+                amount: -amount,
+                held_change: amount,
+                debt_change: 0,
+                expiring_change: -from_expiring,
+                generation: Some(generation),
+                key: &key,
+                note: None,
+            },
+        )
+        .await?;
+        return Ok(());
     }
-    record(
-        db,
-        user,
-        Entry {
-            kind: Kind::Reserve,
-            amount: -amount,
-            held_change: amount,
-            debt_change: 0,
-            generation: Some(generation),
-            key: &key,
-            note: None,
-        },
-    )
-    .await?;
-    Ok(())
+    Err(CreditError::Unexpected(Unexpected::new(
+        "reserving credits",
+        std::io::Error::other("the balance kept changing"),
+    )))
 }
 
 /// Spends the credits held for `generation` (success). Returns whether this
@@ -250,11 +395,28 @@ async fn settle(
 ) -> Result<bool, Unexpected> {
     // One settlement per generation, whichever kind: the key does not name it.
     let key = format!("settle:{generation}");
-    if amount == 0 || !already_applied(db, &format!("reserve:{generation}")).await? {
+    let Some(reserved) = entry(db, &format!("reserve:{generation}")).await? else {
+        return Ok(false);
+    };
+    if amount == 0 {
         return Ok(false);
     }
-    let back = if kind == Kind::Release { amount } else { 0 };
-    apply(db, user, kind, back, -amount, Some(generation), &key, None).await
+    let change = if kind == Kind::Release {
+        // Expiring credits go back to their lot (if it is still running).
+        Change {
+            held_change: -amount,
+            generation: Some(generation),
+            expiring: -reserved.expiring_change,
+            ..Change::incoming(kind, amount)
+        }
+    } else {
+        Change {
+            held_change: -amount,
+            generation: Some(generation),
+            ..Change::incoming(kind, 0)
+        }
+    };
+    apply(db, user, change, &key, None).await
 }
 
 /// The ledger entry written under `key`, if any.
@@ -288,39 +450,83 @@ struct Entry<'a> {
     amount: i64,
     held_change: i64,
     debt_change: i64,
+    expiring_change: i64,
     generation: Option<Uuid>,
     key: &'a str,
     note: Option<&'a str>,
+}
+
+/// A change [`apply`] makes.
+#[derive(Debug, Clone, Copy)]
+struct Change {
+    kind: Kind,
+    /// Credits coming in (>= 0), or spent.
+    amount: i64,
+    held_change: i64,
+    generation: Option<Uuid>,
+    /// How much of `amount` is expiring credits.
+    expiring: i64,
+    /// When a new lot of expiring credits ends (`None`: they join the
+    /// running lot, or become lasting credits when there is none).
+    until: Option<DateTime<Utc>>,
+}
+
+impl Change {
+    fn incoming(kind: Kind, amount: i64) -> Self {
+        Self {
+            kind,
+            amount,
+            held_change: 0,
+            generation: None,
+            expiring: 0,
+            until: None,
+        }
+    }
 }
 
 /// Attempts at a change that lost a race with another one (debt).
 const RACE_RETRIES: usize = 8;
 
 /// Applies a change to available and held, once per `key`. Credits coming
-/// in (a grant, a release) settle a debt first.
-#[allow(clippy::too_many_arguments)]
+/// in (a grant, a release) settle a debt first (expiring ones first).
 async fn apply(
     db: &impl ConnectionTrait,
     user: Uuid,
-    kind: Kind,
-    amount: i64,
-    held_change: i64,
-    generation: Option<Uuid>,
+    change: Change,
     key: &str,
     note: Option<&str>,
 ) -> Result<bool, Unexpected> {
     if already_applied(db, key).await? {
         return Ok(false);
     }
+    let Change {
+        kind,
+        amount,
+        held_change,
+        generation,
+        ..
+    } = change;
     for _ in 0..RACE_RETRIES {
-        // Only credits coming in can settle a debt: holds and charges (every
-        // job) skip the read.
-        let debt = if amount > 0 {
-            balance(db, user).await?.debt
+        // Only credits coming in can settle a debt or join a lot: holds
+        // and charges (every job) skip the read.
+        let now = if amount > 0 {
+            balance(db, user).await?
         } else {
-            0
+            Balance::default()
         };
-        let settle = amount.min(debt).max(0);
+        let settle = amount.min(now.debt).max(0);
+        // Expiring credits that arrive: the debt takes them first; with no
+        // lot running and no new one, they last.
+        let mut expiring_in = (change.expiring.min(amount) - settle).max(0);
+        // A lot that ended but is not expired yet takes released credits
+        // back; [`expire_due`] expires them with it.
+        let until = match (change.until, now.expiring_until) {
+            (Some(new), Some(old)) => Some(new.max(old)),
+            (new, old) => new.or(old),
+        };
+        if until.is_none() {
+            expiring_in = 0;
+        }
         let mut update = credit_balance::Entity::update_many()
             .col_expr(
                 credit_balance::Column::Available,
@@ -338,14 +544,29 @@ async fn apply(
                     credit_balance::Column::Debt,
                     Expr::col(credit_balance::Column::Debt).sub(settle),
                 )
-                .filter(credit_balance::Column::Debt.eq(debt));
+                .filter(credit_balance::Column::Debt.eq(now.debt));
+        }
+        if expiring_in > 0 {
+            // A new period's grant expires the old lot first
+            // ([`grant_expiring`]), so lots only merge while both run.
+            update = update
+                .col_expr(
+                    credit_balance::Column::Expiring,
+                    Expr::value(now.expiring + expiring_in),
+                )
+                .col_expr(credit_balance::Column::ExpiringUntil, Expr::value(until))
+                .filter(credit_balance::Column::Expiring.eq(now.expiring))
+                .filter(match now.expiring_until {
+                    Some(u) => credit_balance::Column::ExpiringUntil.eq(u),
+                    None => credit_balance::Column::ExpiringUntil.is_null(),
+                });
         }
         let updated = update
             .exec(db)
             .await
             .unexpected("updating a credit balance")?;
-        if updated.rows_affected == 0 && settle > 0 {
-            continue; // the debt changed meanwhile: read it again
+        if updated.rows_affected == 0 && (settle > 0 || expiring_in > 0) {
+            continue; // the balance changed meanwhile: read it again
         }
         let settled_note = (settle > 0).then(|| {
             format!(
@@ -361,6 +582,7 @@ async fn apply(
                 amount: amount - settle,
                 held_change,
                 debt_change: -settle,
+                expiring_change: expiring_in,
                 generation,
                 key,
                 note: settled_note.as_deref().or(note),
@@ -390,14 +612,22 @@ pub async fn claw_back(
     }
     ensure_in(db, user, &CreditPolicy { signup_grant: 0 }).await?;
     for _ in 0..RACE_RETRIES {
-        let available = balance(db, user).await?.available;
+        let now = balance(db, user).await?;
+        let available = now.available;
         let taken = credits.min(available.max(0));
         let owed = credits - taken;
+        // Expiring credits are taken first, as in spending.
+        let from_expiring = taken.min(now.expiring).max(0);
         let updated = credit_balance::Entity::update_many()
             .col_expr(
                 credit_balance::Column::Available,
                 Expr::col(credit_balance::Column::Available).sub(taken),
             )
+            .col_expr(
+                credit_balance::Column::Expiring,
+                Expr::value(now.expiring - from_expiring),
+            )
+            .filter(credit_balance::Column::Expiring.eq(now.expiring))
             .col_expr(
                 credit_balance::Column::Debt,
                 Expr::col(credit_balance::Column::Debt).add(owed),
@@ -419,6 +649,7 @@ pub async fn claw_back(
                 amount: -taken,
                 held_change: 0,
                 debt_change: owed,
+                expiring_change: -from_expiring,
                 generation: None,
                 key,
                 note,
@@ -442,6 +673,7 @@ async fn record(db: &impl ConnectionTrait, user: Uuid, e: Entry<'_>) -> Result<(
         amount: Set(e.amount),
         held_change: Set(e.held_change),
         debt_change: Set(e.debt_change),
+        expiring_change: Set(e.expiring_change),
         balance_after: Set(after),
         generation_id: Set(e.generation),
         idempotency_key: Set(e.key.into()),
@@ -465,6 +697,7 @@ pub async fn audit(db: &impl ConnectionTrait, user: Uuid) -> Result<bool, Unexpe
     let sum: i64 = entries.iter().map(|e| e.amount).sum();
     let held: i64 = entries.iter().map(|e| e.held_change).sum();
     let debt: i64 = entries.iter().map(|e| e.debt_change).sum();
+    let expiring: i64 = entries.iter().map(|e| e.expiring_change).sum();
     let b = balance(db, user).await?;
-    Ok(sum == b.available && held == b.held && debt == b.debt)
+    Ok(sum == b.available && held == b.held && debt == b.debt && expiring == b.expiring)
 }

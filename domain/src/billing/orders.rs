@@ -7,6 +7,12 @@
 //! an event repeated by the provider (or a second event for the same
 //! payment) changes nothing. The receipt mail is queued in the same
 //! transaction as the grant.
+//!
+//! Plans: a plan's checkout starts a subscription; its credits come with
+//! each paid invoice (`invoice.paid`, one order per invoice, the invoice id
+//! UNIQUE), expiring at the period's end unless the plan rolls them over.
+//! A subscription's state is read back from the provider on every event
+//! that names it, so events out of order never leave an old state.
 
 use std::sync::Arc;
 
@@ -16,13 +22,16 @@ use sea_orm::{
     ActiveModelTrait as _, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
     EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use uni1_payments::{CheckoutRequest, CompletedCheckout, Dispute, Effect, Refund, Refused, Stripe};
+use uni1_payments::{
+    CheckoutRequest, CompletedCheckout, Dispute, Effect, PaidInvoice, Refund, Refused, Stripe,
+    SubscriptionState,
+};
 use uuid::Uuid;
 
-use super::catalog::{price_label, Catalogue, Pack};
+use super::catalog::{price_label, Catalogue, Pack, Plan};
 use super::credits;
 use crate::accounts::CurrentUser;
-use crate::entities::{billing_customer, credit_ledger, order, payment_event, user};
+use crate::entities::{billing_customer, credit_ledger, order, payment_event, subscription, user};
 use crate::mail::{self, templates, MailContext};
 use crate::support::crypto::AppKey;
 use crate::support::error::{ResultExt as _, Unexpected};
@@ -42,13 +51,25 @@ pub mod status {
     pub const EXPIRED: &str = "expired";
 }
 
+/// Order kinds.
+pub mod kind {
+    /// A credit pack's checkout.
+    pub const PACK: &str = "pack";
+    /// A plan's checkout and its first invoice.
+    pub const PLAN: &str = "plan";
+    /// A plan's later paid invoice.
+    pub const RENEWAL: &str = "renewal";
+}
+
 /// Why a purchase could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum BillingError {
     #[error("Payments are not set up on this site.")]
     NotConfigured,
-    #[error("There is no such credit pack.")]
+    #[error("There is no such credit pack or plan.")]
     UnknownPack,
+    #[error("You already have a plan. Change or cancel it under “Manage subscription” on the billing page.")]
+    AlreadySubscribed,
     #[error("There is nothing to manage yet: this opens once you have bought credits.")]
     NoPurchases,
     #[error("The payment provider did not open a checkout. Nothing was charged; please try again later.")]
@@ -68,6 +89,10 @@ pub enum WebhookError {
     /// Not from the provider, too old, or unreadable: nothing done.
     #[error(transparent)]
     Refused(#[from] Refused),
+    /// The provider's API did not answer a read the event needs; nothing
+    /// was stored, so the provider's retry will apply it.
+    #[error("the payment provider cannot be reached: {0}")]
+    ProviderUnavailable(String),
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -90,6 +115,27 @@ pub struct Offer {
     pub buyable: bool,
 }
 
+/// A plan as the pricing and billing pages show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanOffer {
+    pub plan: Plan,
+    pub price: String,
+    /// A configured provider sells it.
+    pub buyable: bool,
+}
+
+/// A person's plan as the billing page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionView {
+    pub plan_name: String,
+    pub price: String,
+    /// The provider's status: active, trialing, past_due, canceled, …
+    pub status: String,
+    pub current_period_end: Option<chrono::DateTime<Utc>>,
+    /// It ends at `current_period_end` instead of renewing.
+    pub cancel_at_period_end: bool,
+}
+
 /// An order as its owner sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderView {
@@ -102,6 +148,8 @@ pub struct OrderView {
     pub refunded: Option<String>,
     pub created_at: chrono::DateTime<Utc>,
     pub paid_at: Option<chrono::DateTime<Utc>>,
+    /// The provider's page for the invoice.
+    pub receipt_url: Option<String>,
 }
 
 /// One line of the credit history.
@@ -172,22 +220,62 @@ impl Billing {
             .collect()
     }
 
-    /// Creates an order for `pack_id` and opens the provider's checkout for
-    /// it; returns the page where the person pays.
+    /// Every plan, and whether it can be bought here.
+    pub fn plan_offers(&self) -> Vec<PlanOffer> {
+        self.catalogue
+            .plans
+            .iter()
+            .map(|p| PlanOffer {
+                price: p.price_label(),
+                buyable: self.stripe.is_some() && p.stripe_price.is_some(),
+                plan: p.clone(),
+            })
+            .collect()
+    }
+
+    /// The person's plan: the one running, else the latest that ended.
+    pub async fn subscription(&self, owner: Uuid) -> Result<Option<SubscriptionView>, Unexpected> {
+        let rows = subscription::Entity::find()
+            .filter(subscription::Column::UserId.eq(owner))
+            .order_by_desc(subscription::Column::UpdatedAt)
+            .limit(20)
+            .all(&self.db)
+            .await
+            .unexpected("reading subscriptions")?;
+        let pick = rows
+            .iter()
+            .find(|s| is_live(&s.status))
+            .or(rows.first())
+            .cloned();
+        Ok(pick.map(|s| {
+            let plan = self.catalogue.plan(&s.plan);
+            SubscriptionView {
+                plan_name: plan.map_or_else(|| s.plan.clone(), |p| p.name.clone()),
+                price: plan.map(Plan::price_label).unwrap_or_default(),
+                status: s.status,
+                current_period_end: s.current_period_end,
+                cancel_at_period_end: s.cancel_at_period_end,
+            }
+        }))
+    }
+
+    /// Creates an order for the pack or plan `item_id` and opens the
+    /// provider's checkout for it; returns the page where the person pays.
     pub async fn start_checkout(
         &self,
         who: &CurrentUser,
-        pack_id: &str,
+        item_id: &str,
     ) -> Result<String, BillingError> {
         let stripe = self.stripe.as_ref().ok_or(BillingError::NotConfigured)?;
-        let pack = self
-            .catalogue
-            .pack(pack_id)
-            .ok_or(BillingError::UnknownPack)?;
-        let price = pack
-            .stripe_price
-            .as_deref()
-            .ok_or(BillingError::UnknownPack)?;
+        let item = match (self.catalogue.pack(item_id), self.catalogue.plan(item_id)) {
+            (Some(p), _) => Item::from(p),
+            (None, Some(p)) => Item::from(p),
+            (None, None) => return Err(BillingError::UnknownPack),
+        };
+        let price = item.stripe_price.ok_or(BillingError::UnknownPack)?;
+        if item.kind == kind::PLAN && self.has_live_plan(who.id).await? {
+            return Err(BillingError::AlreadySubscribed);
+        }
         let customer = self.stripe_customer(stripe, who).await?;
         let now = Utc::now();
         let order_id = Uuid::now_v7();
@@ -195,16 +283,20 @@ impl Billing {
             id: Set(order_id),
             user_id: Set(Some(who.id)),
             provider: Set(STRIPE.into()),
-            item: Set(pack.id.clone()),
-            item_name: Set(pack.name.clone()),
-            credits: Set(pack.credits),
-            amount: Set(pack.amount),
-            currency: Set(pack.currency.clone()),
+            kind: Set(item.kind.into()),
+            item: Set(item.id.into()),
+            item_name: Set(item.name.into()),
+            credits: Set(item.credits),
+            amount: Set(item.amount),
+            currency: Set(item.currency.into()),
             status: Set(status::PENDING.into()),
             checkout_id: Set(None),
             payment_id: Set(None),
             refunded_amount: Set(0),
             refunded_credits: Set(0),
+            invoice_id: Set(None),
+            subscription_id: Set(None),
+            receipt_url: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
             paid_at: Set(None),
@@ -223,6 +315,7 @@ impl Billing {
                 user_id: &who.id.to_string(),
                 success_url: &success,
                 cancel_url: &cancel,
+                recurring: item.kind == kind::PLAN,
             })
             .await;
         let checkout = match checkout {
@@ -242,6 +335,17 @@ impl Billing {
             .await
             .unexpected("recording the checkout of an order")?;
         Ok(checkout.url)
+    }
+
+    /// True when `owner` has a plan that is running.
+    async fn has_live_plan(&self, owner: Uuid) -> Result<bool, Unexpected> {
+        Ok(subscription::Entity::find()
+            .filter(subscription::Column::UserId.eq(owner))
+            .filter(subscription::Column::Status.is_in(LIVE))
+            .one(&self.db)
+            .await
+            .unexpected("reading subscriptions")?
+            .is_some())
     }
 
     /// Opens the payment provider's portal (payment methods, invoices) for
@@ -409,6 +513,32 @@ impl Billing {
         let payload = std::str::from_utf8(payload)
             .map_err(|_| Refused::Malformed("the body is not UTF-8".into()))?;
         let event = stripe.verify(payload, signature)?;
+        // A repeat is answered without asking the provider anything.
+        let seen = payment_event::Entity::find()
+            .filter(payment_event::Column::Provider.eq(STRIPE))
+            .filter(payment_event::Column::EventId.eq(event.id.as_str()))
+            .one(&self.db)
+            .await
+            .unexpected("reading payment events")?;
+        if seen.is_some() {
+            return Ok(WebhookOutcome::Duplicate);
+        }
+        // Subscription events are applied with the subscription as the
+        // provider has it now, read before the transaction opens.
+        let named = match &event.effect {
+            Effect::SubscriptionChanged { subscription_id } => Some(subscription_id.as_str()),
+            Effect::InvoicePaid(i) => i.subscription_id.as_deref(),
+            _ => None,
+        };
+        let current = match named {
+            Some(id) => Some(
+                stripe
+                    .subscription(id)
+                    .await
+                    .map_err(|e| WebhookError::ProviderUnavailable(e.to_string()))?,
+            ),
+            None => None,
+        };
         let txn = tx::begin(&self.db).await?;
         let row = Uuid::now_v7();
         // The event's id is the dedupe key; the insert comes first, so the
@@ -447,6 +577,14 @@ impl Billing {
             Effect::Refunded(r) => refunded(&txn, r).await?,
             Effect::Disputed(d) => disputed(&txn, d).await?,
             Effect::DisputeWon(d) => dispute_won(&txn, d).await?,
+            Effect::SubscriptionChanged { .. } => match &current {
+                Some(sub) => {
+                    let (_, outcome) = self.sync_subscription(&txn, sub).await?;
+                    (outcome, None)
+                }
+                None => ("ignored: no subscription".into(), None),
+            },
+            Effect::InvoicePaid(i) => self.invoice_paid(&txn, i, current.as_ref()).await?,
             Effect::Other => ("ignored: not an event uni1 acts on".to_owned(), None),
         };
         payment_event::Entity::update_many()
@@ -484,6 +622,29 @@ impl Billing {
         }
         if !c.paid {
             return Ok(("pending: the payment has not arrived yet".into(), id));
+        }
+        if o.kind == kind::PLAN {
+            // A plan's order is paid, and its credits granted, by its
+            // first invoice (`invoice.paid`), which may come before or
+            // after this event.
+            order::Entity::update_many()
+                .col_expr(order::Column::UpdatedAt, Expr::value(Utc::now()))
+                .col_expr(
+                    order::Column::CheckoutId,
+                    Expr::value(c.checkout_id.clone()),
+                )
+                .col_expr(
+                    order::Column::SubscriptionId,
+                    Expr::value(c.subscription_id.clone()),
+                )
+                .filter(order::Column::Id.eq(o.id))
+                .exec(txn)
+                .await
+                .unexpected("recording a plan's checkout")?;
+            return Ok((
+                "plan started: its credits come with its paid invoice".into(),
+                id,
+            ));
         }
         let currency_matches = c
             .currency
@@ -528,31 +689,343 @@ impl Billing {
             Some(&format!("Purchase: {}", o.item_name)),
         )
         .await?;
-        if let Some(person) = user::Entity::find_by_id(owner)
+        self.send_receipt(
+            txn,
+            owner,
+            &o.item_name,
+            o.amount,
+            &o.currency,
+            o.credits,
+            o.id,
+        )
+        .await?;
+        Ok((format!("granted {} credits", o.credits), id))
+    }
+
+    /// Queues the receipt of a paid order (MAIL-1), in the grant's
+    /// transaction.
+    #[allow(clippy::too_many_arguments)]
+    async fn send_receipt(
+        &self,
+        txn: &impl ConnectionTrait,
+        owner: Uuid,
+        item_name: &str,
+        amount: i64,
+        currency: &str,
+        credits: i64,
+        order_id: Uuid,
+    ) -> Result<(), Unexpected> {
+        let Some(person) = user::Entity::find_by_id(owner)
             .one(txn)
             .await
             .unexpected("reading the buyer")?
-        {
-            let message = templates::receipt(
-                &self.mail,
-                &person.display_name,
-                &o.item_name,
-                &price_label(o.amount, &o.currency),
-                o.credits,
-                &o.id.to_string(),
-                &now.format("%-d %B %Y").to_string(),
-            );
-            mail::enqueue(
-                txn,
-                &self.key,
-                Some(owner),
-                "receipt",
-                &person.email,
-                message,
-            )
-            .await?;
+        else {
+            return Ok(());
+        };
+        let message = templates::receipt(
+            &self.mail,
+            &person.display_name,
+            item_name,
+            &price_label(amount, currency),
+            credits,
+            &order_id.to_string(),
+            &Utc::now().format("%-d %B %Y").to_string(),
+        );
+        mail::enqueue(
+            txn,
+            &self.key,
+            Some(owner),
+            "receipt",
+            &person.email,
+            message,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Stores `sub` as the provider has it now; returns whose it is (if
+    /// known here) and the outcome text.
+    async fn sync_subscription(
+        &self,
+        txn: &impl ConnectionTrait,
+        sub: &SubscriptionState,
+    ) -> Result<(Option<Uuid>, String), Unexpected> {
+        let owner = subscriber(txn, sub).await?;
+        let plan = sub
+            .price
+            .as_deref()
+            .and_then(|p| self.catalogue.plan_with_stripe_price(p));
+        let plan_id = plan.map_or_else(|| sub.price.clone().unwrap_or_default(), |p| p.id.clone());
+        if plan.is_none() {
+            tracing::error!(subscription = %sub.id, price = ?sub.price, "a subscription's price is no plan in the catalogue");
         }
-        Ok((format!("granted {} credits", o.credits), id))
+        let now = Utc::now();
+        let period_end = sub
+            .current_period_end
+            .and_then(|t| chrono::DateTime::from_timestamp(t, 0));
+        subscription::Entity::insert(subscription::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(owner),
+            provider: Set(STRIPE.into()),
+            subscription_id: Set(sub.id.clone()),
+            customer_id: Set(sub.customer_id.clone()),
+            plan: Set(plan_id.chars().take(64).collect()),
+            status: Set(sub.status.chars().take(32).collect()),
+            current_period_end: Set(period_end),
+            cancel_at_period_end: Set(sub.cancel_at_period_end),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                subscription::Column::Provider,
+                subscription::Column::SubscriptionId,
+            ])
+            .update_columns([
+                subscription::Column::UserId,
+                subscription::Column::CustomerId,
+                subscription::Column::Plan,
+                subscription::Column::Status,
+                subscription::Column::CurrentPeriodEnd,
+                subscription::Column::CancelAtPeriodEnd,
+                subscription::Column::UpdatedAt,
+            ])
+            .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await
+        .unexpected("storing a subscription")?;
+        let end = if sub.cancel_at_period_end {
+            ", ends at the period's end"
+        } else {
+            ""
+        };
+        Ok((owner, format!("subscription {}{end}", sub.status)))
+    }
+
+    /// A subscription's invoice was paid: one order per invoice, and the
+    /// plan's credits for the period, once.
+    async fn invoice_paid(
+        &self,
+        txn: &impl ConnectionTrait,
+        inv: &PaidInvoice,
+        sub: Option<&SubscriptionState>,
+    ) -> Result<(String, Option<Uuid>), Unexpected> {
+        let Some(sub) = sub else {
+            return Ok(("ignored: not a subscription's invoice".into(), None));
+        };
+        let (owner, _) = self.sync_subscription(txn, sub).await?;
+        let Some(owner) = owner else {
+            return Ok((
+                "ignored: no account here for this subscription".into(),
+                None,
+            ));
+        };
+        let Some(plan) = sub
+            .price
+            .as_deref()
+            .and_then(|p| self.catalogue.plan_with_stripe_price(p))
+            .cloned()
+        else {
+            return Ok((
+                "refused: no plan sells this subscription's price".into(),
+                None,
+            ));
+        };
+        if !inv.currency.eq_ignore_ascii_case(&plan.currency) {
+            tracing::error!(invoice = %inv.invoice_id, "an invoice's currency is not its plan's: nothing granted, check it by hand");
+            return Ok(("refused: the currency does not match the plan".into(), None));
+        }
+        if inv.billing_reason.as_deref() == Some("subscription_update") {
+            return Ok((
+                "ignored: a plan change's prorated invoice grants no credits".into(),
+                None,
+            ));
+        }
+        let now = Utc::now();
+        // The plan's first invoice pays the order of its checkout.
+        let checkout_order = sub
+            .metadata
+            .get("uni1_order_id")
+            .and_then(|r| Uuid::parse_str(r).ok())
+            .filter(|_| inv.billing_reason.as_deref() == Some("subscription_create"));
+        let mut order_id = None;
+        if let Some(id) = checkout_order {
+            let updated = order::Entity::update_many()
+                .col_expr(order::Column::Status, Expr::value(status::PAID))
+                .col_expr(order::Column::PaidAt, Expr::value(now))
+                .col_expr(order::Column::UpdatedAt, Expr::value(now))
+                .col_expr(order::Column::Amount, Expr::value(inv.amount_paid))
+                .col_expr(
+                    order::Column::InvoiceId,
+                    Expr::value(inv.invoice_id.clone()),
+                )
+                .col_expr(
+                    order::Column::PaymentId,
+                    Expr::value(inv.payment_id.clone()),
+                )
+                .col_expr(order::Column::SubscriptionId, Expr::value(sub.id.clone()))
+                .col_expr(
+                    order::Column::ReceiptUrl,
+                    Expr::value(inv.receipt_url.clone()),
+                )
+                .filter(order::Column::Id.eq(id))
+                .filter(order::Column::UserId.eq(owner))
+                .filter(order::Column::Kind.eq(kind::PLAN))
+                .filter(order::Column::InvoiceId.is_null())
+                .exec(txn)
+                .await
+                .unexpected("recording an invoice")?;
+            if updated.rows_affected == 1 {
+                order_id = Some(id);
+            }
+        }
+        let order_id = match order_id {
+            Some(id) => id,
+            None => {
+                let id = Uuid::now_v7();
+                let first = inv.billing_reason.as_deref() == Some("subscription_create");
+                let inserted = order::Entity::insert(order::ActiveModel {
+                    id: Set(id),
+                    user_id: Set(Some(owner)),
+                    provider: Set(STRIPE.into()),
+                    kind: Set(if first { kind::PLAN } else { kind::RENEWAL }.into()),
+                    item: Set(plan.id.clone()),
+                    item_name: Set(plan.name.clone()),
+                    credits: Set(plan.credits),
+                    amount: Set(inv.amount_paid),
+                    currency: Set(inv.currency.to_ascii_lowercase()),
+                    status: Set(status::PAID.into()),
+                    checkout_id: Set(None),
+                    payment_id: Set(inv.payment_id.clone()),
+                    refunded_amount: Set(0),
+                    refunded_credits: Set(0),
+                    invoice_id: Set(Some(inv.invoice_id.clone())),
+                    subscription_id: Set(Some(sub.id.clone())),
+                    receipt_url: Set(inv.receipt_url.clone()),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    paid_at: Set(Some(now)),
+                })
+                .on_conflict(
+                    OnConflict::column(order::Column::InvoiceId)
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(txn)
+                .await
+                .unexpected("recording an invoice")?;
+                if inserted == 0 {
+                    return Ok(("ignored: this invoice was recorded before".into(), None));
+                }
+                id
+            }
+        };
+        let key = format!("invoice:{}", inv.invoice_id);
+        let note = format!("Plan: {}", plan.name);
+        let granted = if plan.rollover {
+            credits::grant(txn, owner, plan.credits, &key, Some(&note)).await?
+        } else {
+            let until = sub
+                .current_period_end
+                .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+                .filter(|t| *t > now)
+                .unwrap_or_else(|| now + plan.interval.length());
+            credits::grant_expiring(txn, owner, plan.credits, until, &key, Some(&note)).await?
+        };
+        if !granted {
+            return Ok((
+                "ignored: this invoice's credits were granted before".into(),
+                Some(order_id),
+            ));
+        }
+        let name = format!("{} ({} plan)", plan.name, plan.interval.adjective());
+        self.send_receipt(
+            txn,
+            owner,
+            &name,
+            inv.amount_paid,
+            &inv.currency,
+            plan.credits,
+            order_id,
+        )
+        .await?;
+        Ok((
+            format!("granted {} plan credits", plan.credits),
+            Some(order_id),
+        ))
+    }
+}
+
+/// Subscription states in which a plan runs (credits, renewals).
+const LIVE: [&str; 3] = ["active", "trialing", "past_due"];
+
+fn is_live(status: &str) -> bool {
+    LIVE.contains(&status)
+}
+
+/// Whose subscription `sub` is: the person uni1 put in its metadata, if
+/// the provider's customer is theirs, else the owner of the customer.
+async fn subscriber(
+    txn: &impl ConnectionTrait,
+    sub: &SubscriptionState,
+) -> Result<Option<Uuid>, Unexpected> {
+    let customer = billing_customer::Entity::find()
+        .filter(billing_customer::Column::Provider.eq(STRIPE))
+        .filter(billing_customer::Column::CustomerId.eq(sub.customer_id.as_str()))
+        .one(txn)
+        .await
+        .unexpected("reading a billing customer")?;
+    let named = sub
+        .metadata
+        .get("uni1_user_id")
+        .and_then(|u| Uuid::parse_str(u).ok());
+    Ok(match (customer, named) {
+        (Some(c), Some(n)) if c.user_id != n => {
+            tracing::error!(subscription = %sub.id, "a subscription names a person who is not its customer");
+            Some(c.user_id)
+        }
+        (Some(c), _) => Some(c.user_id),
+        (None, _) => None,
+    })
+}
+
+/// What a checkout sells: a pack or a plan.
+struct Item<'a> {
+    kind: &'static str,
+    id: &'a str,
+    name: &'a str,
+    credits: i64,
+    amount: i64,
+    currency: &'a str,
+    stripe_price: Option<&'a str>,
+}
+
+impl<'a> From<&'a Pack> for Item<'a> {
+    fn from(p: &'a Pack) -> Self {
+        Item {
+            kind: kind::PACK,
+            id: &p.id,
+            name: &p.name,
+            credits: p.credits,
+            amount: p.amount,
+            currency: &p.currency,
+            stripe_price: p.stripe_price.as_deref(),
+        }
+    }
+}
+
+impl<'a> From<&'a Plan> for Item<'a> {
+    fn from(p: &'a Plan) -> Self {
+        Item {
+            kind: kind::PLAN,
+            id: &p.id,
+            name: &p.name,
+            credits: p.credits,
+            amount: p.amount,
+            currency: &p.currency,
+            stripe_price: p.stripe_price.as_deref(),
+        }
     }
 }
 
@@ -785,6 +1258,7 @@ fn view(o: order::Model) -> OrderView {
         status: o.status,
         created_at: o.created_at,
         paid_at: o.paid_at,
+        receipt_url: o.receipt_url,
     }
 }
 

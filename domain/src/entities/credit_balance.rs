@@ -13,6 +13,10 @@ pub struct Model {
     /// Credits a refund could not take back: settled first by the next
     /// credits, and no generation starts while it is above zero.
     pub debt: i64,
+    /// The part of `available` that expires at `expiring_until` (a plan's
+    /// credits for its current period); spent before the rest.
+    pub expiring: i64,
+    pub expiring_until: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,
 }
 

@@ -9,7 +9,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub user_id: Uuid,
-    /// grant | reserve | capture | release | refund | adjust
+    /// grant | reserve | capture | release | refund | adjust | expire
     pub kind: String,
     /// Change to `available` (negative for a reserve).
     pub amount: i64,
@@ -17,6 +17,8 @@ pub struct Model {
     pub held_change: i64,
     /// Change to `debt`.
     pub debt_change: i64,
+    /// Change to `expiring`.
+    pub expiring_change: i64,
     /// `available` after this entry.
     pub balance_after: i64,
     pub generation_id: Option<Uuid>,

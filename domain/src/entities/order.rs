@@ -11,7 +11,10 @@ pub struct Model {
     pub user_id: Option<Uuid>,
     /// `stripe`
     pub provider: String,
-    /// The catalogue id of what was bought (a credit pack).
+    /// `pack` (a credit pack's checkout), `plan` (a plan's first checkout
+    /// and invoice) or `renewal` (a plan's later paid invoice).
+    pub kind: String,
+    /// The catalogue id of what was bought (a pack or a plan).
     pub item: String,
     pub item_name: String,
     pub credits: i64,
@@ -29,6 +32,13 @@ pub struct Model {
     /// Refunded so far (minor units) and the credits taken back for it.
     pub refunded_amount: i64,
     pub refunded_credits: i64,
+    /// The provider's invoice (plans): each paid invoice is one order.
+    #[sea_orm(unique)]
+    pub invoice_id: Option<String>,
+    /// The provider's subscription a plan order belongs to.
+    pub subscription_id: Option<String>,
+    /// The provider's page for the invoice or receipt.
+    pub receipt_url: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub paid_at: Option<DateTimeUtc>,

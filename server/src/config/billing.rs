@@ -1,12 +1,13 @@
 //! Billing settings: the Stripe keys (variables or flags) and the credit
-//! packs on sale (`[[packs]]` in the config file). With no provider
+//! packs and plans on sale (`[[packs]]` and `[[plans]]` in the config
+//! file). With no provider
 //! configured the product runs as before (the sign-up grant stays) and the
 //! pricing page says that payments are not set up.
 
 use clap::Args;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
-use uni1_domain::billing::catalog::{Catalogue, Pack};
+use uni1_domain::billing::catalog::{Catalogue, Interval, Pack, Plan};
 
 use super::{invalid, pair, ConfigError};
 
@@ -62,6 +63,28 @@ pub struct PackFileEntry {
     pub stripe_price: Option<String>,
 }
 
+/// One `[[plans]]` entry of the config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanFileEntry {
+    pub id: String,
+    pub name: String,
+    /// Granted each period.
+    pub credits: i64,
+    /// Per period, in the currency's minor unit (1000 = 10.00).
+    pub price: i64,
+    /// ISO 4217 code, e.g. `usd`.
+    pub currency: String,
+    /// `month` or `year`.
+    pub interval: String,
+    /// Unused credits carry over instead of expiring at the period's end.
+    #[serde(default)]
+    pub rollover: bool,
+    /// Stripe's recurring price id (`price_…`) of this plan.
+    #[serde(default)]
+    pub stripe_price: Option<String>,
+}
+
 /// Stripe, configured.
 #[derive(Debug, Clone)]
 pub struct StripeConfig {
@@ -95,6 +118,7 @@ impl BillingSettings {
     pub(super) fn resolve(
         args: BillingArgs,
         packs: Option<Vec<PackFileEntry>>,
+        plans: Option<Vec<PlanFileEntry>>,
     ) -> Result<Self, ConfigError> {
         let stripe = match pair(
             ("UNI1_STRIPE_SECRET_KEY", args.stripe_secret_key),
@@ -157,13 +181,128 @@ impl BillingSettings {
         };
         let mut catalogue = Catalogue::default();
         for p in packs.unwrap_or_default() {
-            catalogue.packs.push(pack(p, &catalogue)?);
+            let c = common(
+                &PACK_KEYS,
+                Fields {
+                    id: &p.id,
+                    name: &p.name,
+                    credits: p.credits,
+                    price: p.price,
+                    currency: &p.currency,
+                    stripe_price: p.stripe_price.as_deref(),
+                },
+                &catalogue,
+            )?;
+            catalogue.packs.push(Pack {
+                id: p.id,
+                name: c.name,
+                credits: p.credits,
+                amount: p.price,
+                currency: c.currency,
+                stripe_price: p.stripe_price,
+            });
+        }
+        for p in plans.unwrap_or_default() {
+            let c = common(
+                &PLAN_KEYS,
+                Fields {
+                    id: &p.id,
+                    name: &p.name,
+                    credits: p.credits,
+                    price: p.price,
+                    currency: &p.currency,
+                    stripe_price: p.stripe_price.as_deref(),
+                },
+                &catalogue,
+            )?;
+            let interval = match p.interval.trim() {
+                "month" => Interval::Month,
+                "year" => Interval::Year,
+                other => {
+                    return Err(invalid(
+                        "plans.interval",
+                        format!("plan {:?}: {other:?} must be month or year", p.id),
+                    ))
+                }
+            };
+            let price_twice = p.stripe_price.is_some()
+                && catalogue
+                    .packs
+                    .iter()
+                    .map(|x| &x.stripe_price)
+                    .chain(catalogue.plans.iter().map(|x| &x.stripe_price))
+                    .any(|x| *x == p.stripe_price);
+            if price_twice {
+                return Err(invalid(
+                    "plans.stripe_price",
+                    format!("plan {:?}: another pack or plan has this price", p.id),
+                ));
+            }
+            catalogue.plans.push(Plan {
+                id: p.id,
+                name: c.name,
+                credits: p.credits,
+                amount: p.price,
+                currency: c.currency,
+                interval,
+                rollover: p.rollover,
+                stripe_price: p.stripe_price,
+            });
         }
         Ok(Self { stripe, catalogue })
     }
 }
 
-fn pack(p: PackFileEntry, so_far: &Catalogue) -> Result<Pack, ConfigError> {
+/// What packs and plans both have.
+struct Fields<'a> {
+    id: &'a str,
+    name: &'a str,
+    credits: i64,
+    price: i64,
+    currency: &'a str,
+    stripe_price: Option<&'a str>,
+}
+
+/// A pack's or plan's fields, checked: the trimmed name and the
+/// lower-case currency.
+struct Checked {
+    name: String,
+    currency: String,
+}
+
+/// The setting names errors use, per list.
+struct Keys {
+    what: &'static str,
+    id: &'static str,
+    name: &'static str,
+    credits: &'static str,
+    price: &'static str,
+    currency: &'static str,
+    stripe_price: &'static str,
+}
+
+const PACK_KEYS: Keys = Keys {
+    what: "pack",
+    id: "packs.id",
+    name: "packs.name",
+    credits: "packs.credits",
+    price: "packs.price",
+    currency: "packs.currency",
+    stripe_price: "packs.stripe_price",
+};
+
+const PLAN_KEYS: Keys = Keys {
+    what: "plan",
+    id: "plans.id",
+    name: "plans.name",
+    credits: "plans.credits",
+    price: "plans.price",
+    currency: "plans.currency",
+    stripe_price: "plans.stripe_price",
+};
+
+fn common(keys: &Keys, p: Fields<'_>, so_far: &Catalogue) -> Result<Checked, ConfigError> {
+    let what = keys.what;
     let id_ok = !p.id.is_empty()
         && p.id.len() <= 40
         && p.id
@@ -171,31 +310,31 @@ fn pack(p: PackFileEntry, so_far: &Catalogue) -> Result<Pack, ConfigError> {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !id_ok {
         return Err(invalid(
-            "packs.id",
+            keys.id,
             format!("{:?} must be 1 to 40 of a-z, 0-9 and -", p.id),
         ));
     }
-    if so_far.pack(&p.id).is_some() {
-        return Err(invalid("packs.id", format!("{:?} is listed twice", p.id)));
+    if so_far.pack(p.id).is_some() || so_far.plan(p.id).is_some() {
+        return Err(invalid(keys.id, format!("{:?} is listed twice", p.id)));
     }
     let name = p.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(invalid(
-            "packs.name",
-            format!("pack {:?}: must be 1 to 100 characters", p.id),
+            keys.name,
+            format!("{what} {:?}: must be 1 to 100 characters", p.id),
         ));
     }
     if !(1..=1_000_000).contains(&p.credits) {
         return Err(invalid(
-            "packs.credits",
-            format!("pack {:?}: must be 1 to 1000000", p.id),
+            keys.credits,
+            format!("{what} {:?}: must be 1 to 1000000", p.id),
         ));
     }
     if !(1..=100_000_000).contains(&p.price) {
         return Err(invalid(
-            "packs.price",
+            keys.price,
             format!(
-                "pack {:?}: must be 1 to 100000000, in the currency's minor unit (500 = 5.00)",
+                "{what} {:?}: must be 1 to 100000000, in the currency's minor unit (500 = 5.00)",
                 p.id
             ),
         ));
@@ -203,28 +342,24 @@ fn pack(p: PackFileEntry, so_far: &Catalogue) -> Result<Pack, ConfigError> {
     let currency = p.currency.trim().to_ascii_lowercase();
     if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_lowercase()) {
         return Err(invalid(
-            "packs.currency",
+            keys.currency,
             format!(
-                "pack {:?}: {:?} is not an ISO 4217 code such as usd",
+                "{what} {:?}: {:?} is not an ISO 4217 code such as usd",
                 p.id, p.currency
             ),
         ));
     }
-    if let Some(price) = &p.stripe_price {
+    if let Some(price) = p.stripe_price {
         if !price.starts_with("price_") || price.len() > 255 {
             return Err(invalid(
-                "packs.stripe_price",
-                format!("pack {:?}: must be a Stripe price id (price_…)", p.id),
+                keys.stripe_price,
+                format!("{what} {:?}: must be a Stripe price id (price_…)", p.id),
             ));
         }
     }
-    Ok(Pack {
-        id: p.id,
+    Ok(Checked {
         name: name.to_owned(),
-        credits: p.credits,
-        amount: p.price,
         currency,
-        stripe_price: p.stripe_price,
     })
 }
 
@@ -246,20 +381,67 @@ mod tests {
     #[test]
     fn packs_are_checked_and_named_in_errors() {
         let ok =
-            BillingSettings::resolve(BillingArgs::default(), Some(vec![entry("starter")])).unwrap();
+            BillingSettings::resolve(BillingArgs::default(), Some(vec![entry("starter")]), None)
+                .unwrap();
         assert_eq!(ok.catalogue.packs[0].currency, "usd");
         assert!(ok.stripe.is_none());
-        let twice =
-            BillingSettings::resolve(BillingArgs::default(), Some(vec![entry("a"), entry("a")]));
+        let twice = BillingSettings::resolve(
+            BillingArgs::default(),
+            Some(vec![entry("a"), entry("a")]),
+            None,
+        );
         assert!(twice.unwrap_err().to_string().contains("listed twice"));
         let mut bad = entry("b");
         bad.price = 0;
-        let e = BillingSettings::resolve(BillingArgs::default(), Some(vec![bad])).unwrap_err();
+        let e =
+            BillingSettings::resolve(BillingArgs::default(), Some(vec![bad]), None).unwrap_err();
         assert!(e.to_string().contains("packs.price"), "{e}");
         let mut bad = entry("Bad Id");
         bad.credits = 5;
-        let e = BillingSettings::resolve(BillingArgs::default(), Some(vec![bad])).unwrap_err();
+        let e =
+            BillingSettings::resolve(BillingArgs::default(), Some(vec![bad]), None).unwrap_err();
         assert!(e.to_string().contains("packs.id"), "{e}");
+    }
+
+    #[test]
+    fn plans_are_checked_and_share_ids_with_packs() {
+        let plan = |id: &str, interval: &str, price: &str| PlanFileEntry {
+            id: id.into(),
+            name: "Pro".into(),
+            credits: 500,
+            price: 1000,
+            currency: "usd".into(),
+            interval: interval.into(),
+            rollover: false,
+            stripe_price: Some(price.into()),
+        };
+        let ok = BillingSettings::resolve(
+            BillingArgs::default(),
+            Some(vec![entry("starter")]),
+            Some(vec![plan("pro", "month", "price_pro")]),
+        )
+        .unwrap();
+        assert_eq!(ok.catalogue.plans[0].interval, Interval::Month);
+        let clash = BillingSettings::resolve(
+            BillingArgs::default(),
+            Some(vec![entry("pro")]),
+            Some(vec![plan("pro", "month", "price_pro")]),
+        );
+        assert!(clash.unwrap_err().to_string().contains("plans.id"));
+        let e = BillingSettings::resolve(
+            BillingArgs::default(),
+            None,
+            Some(vec![plan("pro", "week", "price_pro")]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("plans.interval"), "{e}");
+        let e = BillingSettings::resolve(
+            BillingArgs::default(),
+            Some(vec![entry("starter")]),
+            Some(vec![plan("pro", "month", "price_123")]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("plans.stripe_price"), "{e}");
     }
 
     #[test]
@@ -268,7 +450,7 @@ mod tests {
             stripe_secret_key: Some("sk_test_abc".into()),
             ..BillingArgs::default()
         };
-        let e = BillingSettings::resolve(half, None)
+        let e = BillingSettings::resolve(half, None, None)
             .unwrap_err()
             .to_string();
         assert!(e.contains("UNI1_STRIPE_WEBHOOK_SECRET"), "{e}");
@@ -277,7 +459,7 @@ mod tests {
             stripe_webhook_secret: Some("sk_test_abc".into()),
             ..BillingArgs::default()
         };
-        let e = BillingSettings::resolve(swapped, None)
+        let e = BillingSettings::resolve(swapped, None, None)
             .unwrap_err()
             .to_string();
         assert!(
@@ -290,7 +472,7 @@ mod tests {
             stripe_api_url: Some("http://127.0.0.1:4010".into()),
             stripe_automatic_tax: None,
         };
-        let s = BillingSettings::resolve(ok, None).unwrap();
+        let s = BillingSettings::resolve(ok, None, None).unwrap();
         let stripe = s.stripe.unwrap();
         assert_eq!(stripe.api_url.as_deref(), Some("http://127.0.0.1:4010/"));
         assert!(!format!("{stripe:?}").contains("sk_test_abc"));

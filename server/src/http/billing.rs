@@ -2,7 +2,8 @@
 //! - `POST /hooks/stripe`: Stripe's webhook, verified on the raw body;
 //!   answered 2xx once the event is stored with its effect (or was stored
 //!   before), 400 when it is not from Stripe or cannot be read (nothing
-//!   done; Stripe retries), 500 when it could not be stored (Stripe retries).
+//!   done; Stripe retries), 503 when the object it names could not be read
+//!   back from Stripe, 500 when it could not be stored (Stripe retries both).
 //! - `GET /billing/history.csv`: the signed-in person's credit history.
 
 use axum::body::Bytes;
@@ -31,6 +32,10 @@ pub async fn stripe_webhook(
         Err(WebhookError::Refused(e)) => {
             tracing::warn!(error = %e, "refused a Stripe webhook");
             (StatusCode::BAD_REQUEST, e.to_string()).into_response()
+        }
+        Err(WebhookError::ProviderUnavailable(e)) => {
+            tracing::warn!(error = %e, "a Stripe webhook waits for Stripe's API");
+            (StatusCode::SERVICE_UNAVAILABLE, "not applied, retry later").into_response()
         }
         Err(WebhookError::Unexpected(e)) => {
             tracing::error!(error = ?e, "a Stripe webhook could not be stored");

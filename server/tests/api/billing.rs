@@ -11,7 +11,7 @@ use http::{Request, StatusCode};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::Value;
 use uni1_domain::billing::credits;
-use uni1_domain::entities::{order, payment_event};
+use uni1_domain::entities::{order, payment_event, subscription};
 
 use crate::fixtures::{mail_of_kind, member};
 use crate::support::{run_with_file, Backend, TestApp, Visitor};
@@ -43,6 +43,25 @@ credits = 1000
 price = 4000
 currency = "usd"
 stripe_price = "price_pro"
+
+[[plans]]
+id = "monthly"
+name = "Monthly"
+credits = 300
+price = 1000
+currency = "usd"
+interval = "month"
+stripe_price = "price_monthly"
+
+[[plans]]
+id = "keeper"
+name = "Keeper"
+credits = 200
+price = 900
+currency = "usd"
+interval = "month"
+rollover = true
+stripe_price = "price_keeper"
 "#;
 
 /// The app served on loopback with Stripe pointed at a running fake.
@@ -65,18 +84,20 @@ where
         .await
         .expect("bind");
     let fake = format!("http://{}", fake_listener.local_addr().expect("addr"));
-    let prices = [("price_starter", 500), ("price_pro", 4000)]
-        .into_iter()
-        .map(|(id, amount)| {
-            (
-                id.to_owned(),
-                uni1_payment_fake::Price {
-                    amount,
-                    currency: "usd".into(),
-                },
-            )
-        })
-        .collect();
+    let prices = [
+        ("price_starter", "500:usd"),
+        ("price_pro", "4000:usd"),
+        ("price_monthly", "1000:usd:month"),
+        ("price_keeper", "900:usd:month"),
+    ]
+    .into_iter()
+    .map(|(id, spec)| {
+        (
+            id.to_owned(),
+            uni1_payment_fake::Price::parse(spec).expect("a price"),
+        )
+    })
+    .collect();
     let fake_task = tokio::spawn(uni1_payment_fake::serve(
         fake_listener,
         uni1_payment_fake::FakeSettings {
@@ -204,6 +225,29 @@ fn signed(payload: &str) -> String {
     uni1_payment_fake::signature_header(payload, WEBHOOK_SECRET, uni1_payment_fake::now())
 }
 
+/// Every event the fake sent, in order.
+async fn fake_events(shop: &Shop) -> Vec<Value> {
+    shop.http
+        .get(format!("{}/_fake/events", shop.fake))
+        .send()
+        .await
+        .expect("events")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// Delivers `payload` (signed) 100 times at once; every delivery is answered 200.
+async fn replay_100_at_once(app: &TestApp, payload: &str) {
+    let replays =
+        (0..100).map(|_| async move { hook(app, payload, Some(&signed(payload))).await.0 });
+    let statuses = futures::future::join_all(replays).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+}
+
 async fn events(app: &TestApp) -> u64 {
     payment_event::Entity::find()
         .count(&app.db)
@@ -308,25 +352,9 @@ async fn purchase_through_the_fake(backend: Backend) {
         );
 
         // The provider repeats its event: 100 deliveries at once, one effect.
-        let sent: Vec<Value> = shop
-            .http
-            .get(format!("{}/_fake/events", shop.fake))
-            .send()
-            .await
-            .expect("events")
-            .json()
-            .await
-            .expect("json");
+        let sent = fake_events(&shop).await;
         let payload = sent[0].to_string();
-        let replays = (0..100).map(|_| {
-            let payload = payload.clone();
-            async move { hook(app, &payload, Some(&signed(&payload))).await.0 }
-        });
-        let statuses = futures::future::join_all(replays).await;
-        assert!(
-            statuses.iter().all(|s| *s == StatusCode::OK),
-            "{statuses:?}"
-        );
+        replay_100_at_once(app, &payload).await;
         assert_eq!(
             credits::balance(&app.db, user)
                 .await
@@ -368,7 +396,7 @@ async fn forged_stale_and_wrong_events_grant_nothing(backend: Backend) {
                 &checkout_id,
                 "cus_x",
                 &o.id.to_string(),
-                &uni1_payment_fake::Price { amount, currency: "usd".into() },
+                &uni1_payment_fake::Price::once(amount, "usd"),
                 &shop.fake,
                 "",
                 "",
@@ -500,10 +528,7 @@ async fn refund_takes_credits_back_and_spent_ones_become_debt(backend: Backend) 
         credits::capture(&app.db, user, job, available - 30)
             .await
             .expect("capture");
-        let price = uni1_payment_fake::Price {
-            amount: 500,
-            currency: "usd".into(),
-        };
+        let price = uni1_payment_fake::Price::once(500, "usd");
         let refund = |total: i64| {
             uni1_payment_fake::event(
                 "charge.refunded",
@@ -599,10 +624,7 @@ async fn a_dispute_takes_credits_back_until_it_is_won(backend: Backend) {
         pay(&shop, &url).await;
         let o = wait_paid(app, user).await;
         let payment = o.payment_id.clone().expect("payment id");
-        let price = uni1_payment_fake::Price {
-            amount: 500,
-            currency: "usd".into(),
-        };
+        let price = uni1_payment_fake::Price::once(500, "usd");
         let event = |kind: &str, status: &str| {
             uni1_payment_fake::event(
                 kind,
@@ -647,6 +669,248 @@ async fn a_dispute_takes_credits_back_until_it_is_won(backend: Backend) {
 }
 
 /// One test per back-end for a test that takes the back-end.
+/// Waits until `check` holds (10 s at most).
+async fn until<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what}: not within 10 s");
+}
+
+async fn subscription_of(app: &TestApp, user: uuid::Uuid) -> subscription::Model {
+    subscription::Entity::find()
+        .filter(subscription::Column::UserId.eq(user))
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("a subscription")
+}
+
+async fn plan_orders(app: &TestApp, user: uuid::Uuid) -> Vec<order::Model> {
+    order::Entity::find()
+        .filter(order::Column::UserId.eq(user))
+        .filter(order::Column::Kind.ne("pack"))
+        .all(&app.db)
+        .await
+        .expect("orders")
+}
+
+async fn fake_post(shop: &Shop, path: &str) -> Value {
+    let r = shop
+        .http
+        .post(format!("{}{path}", shop.fake))
+        .send()
+        .await
+        .expect("fake");
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+    r.json().await.expect("json")
+}
+
+async fn a_plan_grants_each_period_expires_and_ends(backend: Backend) {
+    with_shop(backend, |shop| async move {
+        let app = &shop.app;
+        let pricing = app.get("/pricing").await;
+        assert!(
+            pricing.body.contains("Monthly") && pricing.body.contains("$10.00 / month"),
+            "{}",
+            pricing.body
+        );
+        let (visitor, user) = member(app, "subscriber@example.com", "203.0.113.50").await;
+        let start = credits::balance(&app.db, user).await.expect("balance");
+        let url = checkout(&shop, &visitor, "monthly").await;
+        pay(&shop, &url).await;
+        // The fake sends the invoice before the checkout event: the first
+        // invoice pays the plan's order either way.
+        let first = wait_paid_for(app, user, "monthly").await;
+        assert_eq!((first.kind.as_str(), first.amount), ("plan", 1000));
+        assert!(first.invoice_id.is_some() && first.receipt_url.is_some());
+        until("the checkout event", || async {
+            payment_event::Entity::find()
+                .filter(payment_event::Column::EventType.eq("checkout.session.completed"))
+                .all(&app.db)
+                .await
+                .expect("events")
+                .iter()
+                .any(|e| e.outcome.starts_with("plan started"))
+        })
+        .await;
+        let b = credits::balance(&app.db, user).await.expect("balance");
+        assert_eq!((b.available, b.expiring), (start.available + 300, 300));
+        let sub = subscription_of(app, user).await;
+        assert_eq!(
+            (sub.plan.as_str(), sub.status.as_str()),
+            ("monthly", "active")
+        );
+        assert_eq!(
+            b.expiring_until.map(|t| t.timestamp()),
+            sub.current_period_end.map(|t| t.timestamp())
+        );
+        let receipt = mail_of_kind(app, "subscriber@example.com", "receipt").await;
+        assert!(
+            receipt.text_body.contains("Monthly (monthly plan)"),
+            "{}",
+            receipt.text_body
+        );
+        let billing = app.get_as("/billing", &visitor).await;
+        assert!(
+            billing.body.contains("Your plan: Monthly")
+                && billing.body.contains("Renews on")
+                && billing.body.contains("expire on")
+                && billing.body.contains("Manage subscription"),
+            "{}",
+            billing.body
+        );
+        // One plan at a time.
+        let r = app
+            .post_as("/api/start_checkout", &[("pack", "keeper")], &visitor)
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert!(r.body.contains("already have a plan"), "{}", r.body);
+
+        // The invoice event 100 times at once: one grant, one order.
+        let sent = fake_events(&shop).await;
+        let invoice_event = sent
+            .iter()
+            .find(|e| e["type"] == "invoice.paid")
+            .expect("an invoice event")
+            .to_string();
+        replay_100_at_once(app, &invoice_event).await;
+        // The same invoice in another event: still nothing more.
+        let again: Value = serde_json::from_str(&invoice_event).expect("json");
+        let again =
+            uni1_payment_fake::event("invoice.paid", again["data"]["object"].clone()).to_string();
+        assert_eq!(
+            hook(app, &again, Some(&signed(&again))).await.0,
+            StatusCode::OK
+        );
+        assert_eq!(plan_orders(app, user).await.len(), 1);
+        assert_eq!(
+            credits::balance(&app.db, user)
+                .await
+                .expect("balance")
+                .available,
+            start.available + 300
+        );
+
+        // Spend some plan credits, then the period ends: the rest expire.
+        let job = uuid::Uuid::now_v7();
+        credits::reserve(&app.db, user, job, 100)
+            .await
+            .expect("reserve");
+        credits::capture(&app.db, user, job, 100)
+            .await
+            .expect("capture");
+        let end = sub.current_period_end.expect("period end");
+        credits::expire_pass(&app.db, end + chrono::Duration::seconds(1))
+            .await
+            .expect("expiry");
+        let b = credits::balance(&app.db, user).await.expect("balance");
+        assert_eq!((b.available, b.expiring), (start.available, 0));
+        assert!(credits::audit(&app.db, user).await.expect("audit"));
+
+        // The next period: a renewal order and a fresh grant, with a receipt.
+        let renewal = fake_post(
+            &shop,
+            &format!("/_fake/subscriptions/{}/renew", sub.subscription_id),
+        )
+        .await;
+        until("the renewal", || async {
+            plan_orders(app, user).await.len() == 2
+        })
+        .await;
+        let orders = plan_orders(app, user).await;
+        let renewed = orders
+            .iter()
+            .find(|o| o.kind == "renewal")
+            .expect("a renewal");
+        assert_eq!(renewed.invoice_id.as_deref(), renewal["id"].as_str());
+        let b = credits::balance(&app.db, user).await.expect("balance");
+        assert_eq!((b.available, b.expiring), (start.available + 300, 300));
+        until("the new period", || async {
+            subscription_of(app, user).await.current_period_end > sub.current_period_end
+        })
+        .await;
+
+        // Refunding the renewal takes its credits back (plan credits first).
+        let payment = renewed.payment_id.clone().expect("payment id");
+        let refund = uni1_payment_fake::event(
+            "charge.refunded",
+            uni1_payment_fake::refunded_charge(
+                &payment,
+                &uni1_payment_fake::Price::once(1000, "usd"),
+                1000,
+            ),
+        )
+        .to_string();
+        assert_eq!(
+            hook(app, &refund, Some(&signed(&refund))).await.0,
+            StatusCode::OK
+        );
+        let b = credits::balance(&app.db, user).await.expect("balance");
+        assert_eq!((b.available, b.expiring, b.debt), (start.available, 0, 0));
+        assert!(credits::audit(&app.db, user).await.expect("audit"));
+
+        // Canceled at the period's end, then ended; an old "created" event
+        // arriving last changes nothing: the state is read back from Stripe.
+        let created = sent
+            .iter()
+            .find(|e| e["type"] == "customer.subscription.created")
+            .expect("a created event")["data"]["object"]
+            .clone();
+        fake_post(
+            &shop,
+            &format!(
+                "/_fake/subscriptions/{}/cancel?at_period_end=true",
+                sub.subscription_id
+            ),
+        )
+        .await;
+        until("cancel at the period's end", || async {
+            subscription_of(app, user).await.cancel_at_period_end
+        })
+        .await;
+        let billing = app.get_as("/billing", &visitor).await;
+        assert!(
+            billing.body.contains("it will not renew"),
+            "{}",
+            billing.body
+        );
+        fake_post(
+            &shop,
+            &format!("/_fake/subscriptions/{}/cancel", sub.subscription_id),
+        )
+        .await;
+        until("the end", || async {
+            subscription_of(app, user).await.status == "canceled"
+        })
+        .await;
+        let late = uni1_payment_fake::event("customer.subscription.created", created).to_string();
+        assert_eq!(
+            hook(app, &late, Some(&signed(&late))).await.0,
+            StatusCode::OK
+        );
+        assert_eq!(subscription_of(app, user).await.status, "canceled");
+        let billing = app.get_as("/billing", &visitor).await;
+        assert!(billing.body.contains("Ended."), "{}", billing.body);
+
+        // A plan that rolls its credits over grants lasting credits.
+        let url = checkout(&shop, &visitor, "keeper").await;
+        pay(&shop, &url).await;
+        wait_paid_for(app, user, "keeper").await;
+        let b = credits::balance(&app.db, user).await.expect("balance");
+        assert_eq!((b.available, b.expiring), (start.available + 200, 0));
+        assert!(credits::audit(&app.db, user).await.expect("audit"));
+    })
+    .await;
+}
+
 macro_rules! on_both {
     ($name:ident, $test:path) => {
         mod $name {
@@ -669,4 +933,5 @@ on_both!(
     super::refund_takes_credits_back_and_spent_ones_become_debt
 );
 on_both!(unconfigured, super::without_a_provider_the_site_says_so);
+on_both!(plan, super::a_plan_grants_each_period_expires_and_ends);
 on_both!(dispute, super::a_dispute_takes_credits_back_until_it_is_won);
