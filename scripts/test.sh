@@ -99,12 +99,12 @@ browser_tests() {
   port=$E2E_PORT
   data=$(mktemp -d)
   log="$data/server.log"
-  # Payments: the project's Stripe fake, and one credit pack it sells.
+  # Payments: the project's Stripe fake, a credit pack and a plan it sells.
   fake_port=$(free_port)
   "$TARGET_DIR/debug/uni1" payment-fake --listen "127.0.0.1:$fake_port" \
-    --webhook-url "http://127.0.0.1:$port/hooks/stripe" --price price_starter=500:usd >"$data/payment-fake.log" 2>&1 &
+    --webhook-url "http://127.0.0.1:$port/hooks/stripe" --price price_starter=500:usd --price price_monthly=1000:usd:month >"$data/payment-fake.log" 2>&1 &
   fake_pid=$!
-  printf '[[packs]]\nid = "starter"\nname = "Starter"\ncredits = 100\nprice = 500\ncurrency = "usd"\nstripe_price = "price_starter"\n' >"$data/uni1.toml"
+  printf '[[packs]]\nid = "starter"\nname = "Starter"\ncredits = 100\nprice = 500\ncurrency = "usd"\nstripe_price = "price_starter"\n\n[[plans]]\nid = "monthly"\nname = "Monthly"\ncredits = 300\nprice = 1000\ncurrency = "usd"\ninterval = "month"\nstripe_price = "price_monthly"\n' >"$data/uni1.toml"
   # X-Forwarded-For is trusted so that each browser test is its own visitor
   # for the per-address rate limits (end2end/tests/fixtures.ts). Trusting it
   # turns the default /dev/outbox off, so the tests ask for it (they read

@@ -46,3 +46,31 @@ test("a pack bought through the checkout adds its credits once, with a receipt",
   const receipt = page.locator("article", { hasText: `to ${email}` }).filter({ hasText: "Your receipt: Starter" });
   await expect(receipt.first()).toContainText("100 credits");
 });
+
+test("a plan bought through the checkout shows on the billing page with its expiring credits", async ({ page }) => {
+  const email = uniqueEmail("subscriber");
+  await signUp(page, "Sam Subscriber", email);
+  await confirmFromOutbox(page, email);
+  await signIn(page, email);
+  await expect(page).toHaveURL(/\/studio$/);
+
+  await page.goto("/pricing");
+  await hydrated(page);
+  const monthly = page.locator('[data-plan="monthly"]');
+  await expect(monthly).toContainText("300 credits every month");
+  await monthly.getByRole("button", { name: /Subscribe for/ }).click();
+
+  await expect(page.getByRole("heading", { name: /Test checkout/ })).toBeVisible();
+  await page.getByRole("button", { name: /^Pay / }).click();
+  await expect(page).toHaveURL(/\/billing\/return\?order=/);
+  // Paid only once the plan's first invoice has granted its credits.
+  await expect(page.getByTestId("order-paid")).toBeVisible({ timeout: 20_000 });
+
+  await page.goto("/billing");
+  await hydrated(page);
+  await expect(page.getByTestId("plan-state")).toContainText("Your plan: Monthly");
+  await expect(page.getByTestId("plan-state")).toContainText("Renews on");
+  await expect(page.getByTestId("expiring")).toContainText("300 of them are plan credits");
+  await expect(page.getByRole("link", { name: "Invoice" })).toBeVisible();
+  await expect(page.getByRole("button", { name: /Manage subscription/ })).toBeVisible();
+});

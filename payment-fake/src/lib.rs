@@ -1,4 +1,5 @@
-//! A Stripe-shaped fake: the parts of Stripe's API uni1 uses, answering
+//! A Stripe-shaped (and Creem-shaped, see [`creem`]) fake: the parts of
+//! Stripe's API uni1 uses, answering
 //! with Stripe's JSON shapes, a hosted "checkout" page, and webhook events
 //! signed the way Stripe signs them.
 //!
@@ -23,6 +24,10 @@
 //!   (a new paid invoice) and `POST /_fake/subscriptions/{id}/cancel`
 //!   ends it (`?at_period_end=true` to let the period run out). The portal
 //!   page lists subscriptions with a button to cancel at the period's end.
+
+pub mod creem;
+
+pub use creem::CreemFake;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -86,17 +91,21 @@ pub struct FakeSettings {
     pub webhook_secret: String,
     /// The fake's own origin, for the checkout page links it hands out.
     pub public_origin: String,
-    /// The prices it knows, by price id.
+    /// The prices it knows, by price id (Stripe) or product id (Creem).
     pub prices: HashMap<String, Price>,
+    /// Fake Creem too (`/v1/checkouts`, …).
+    pub creem: Option<CreemFake>,
 }
 
 #[derive(Default)]
-struct Store {
+pub(crate) struct Store {
     customers: HashMap<String, Value>,
     sessions: HashMap<String, Value>,
     portals: HashMap<String, Value>,
     subscriptions: HashMap<String, Value>,
     invoices: HashMap<String, Value>,
+    creem_checkouts: HashMap<String, Value>,
+    creem_subscriptions: HashMap<String, Value>,
     /// Idempotency-Key -> the first answer.
     answers: HashMap<String, (StatusCode, Value)>,
     /// Every event sent, in order.
@@ -104,14 +113,14 @@ struct Store {
 }
 
 #[derive(Clone)]
-struct Fake {
+pub(crate) struct Fake {
     settings: Arc<FakeSettings>,
     store: Arc<Mutex<Store>>,
     http: reqwest::Client,
 }
 
 impl Fake {
-    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+    pub(crate) fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -139,6 +148,17 @@ pub fn router(settings: FakeSettings) -> Router {
         .route("/_fake/subscriptions/{id}/renew", post(renew))
         .route("/_fake/subscriptions/{id}/cancel", post(cancel))
         .route("/portal/{id}/cancel/{sub}", post(portal_cancel))
+        .route("/v1/checkouts", post(creem::create_checkout))
+        .route("/creem/checkout/{id}", get(creem::checkout_page))
+        .route("/creem/checkout/{id}/pay", post(creem::pay))
+        .route("/v1/subscriptions", get(creem::get_subscription))
+        .route("/v1/customers/billing", post(creem::portal))
+        .route("/creem/portal/{customer}", get(creem::portal_page))
+        .route("/_fake/creem/subscriptions/{id}/renew", post(creem::renew))
+        .route(
+            "/_fake/creem/subscriptions/{id}/cancel",
+            post(creem::cancel),
+        )
         .with_state(fake)
 }
 
@@ -172,7 +192,7 @@ pub fn signature_header(payload: &str, secret: &str, timestamp: i64) -> String {
     format!("t={timestamp},v1={hex}")
 }
 
-fn new_id(prefix: &str) -> String {
+pub(crate) fn new_id(prefix: &str) -> String {
     format!("{prefix}_test_{}", uuid::Uuid::new_v4().simple())
 }
 
@@ -230,7 +250,7 @@ pub fn checkout_session(
 }
 
 /// The seconds a period of `interval` lasts in the fake (30 or 365 days).
-fn period(interval: Option<&str>) -> i64 {
+pub(crate) fn period(interval: Option<&str>) -> i64 {
     match interval {
         Some("year") => 365 * 24 * 3600,
         _ => 30 * 24 * 3600,
@@ -657,7 +677,7 @@ async fn portal_page(State(fake): State<Fake>, Path(id): Path<String>) -> Respon
     .into_response()
 }
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     html_escape::encode_quoted_attribute(s).into_owned()
 }
 
@@ -882,6 +902,35 @@ async fn portal_cancel(
 async fn deliver_all(fake: Fake, events: Vec<Value>) {
     for e in events {
         deliver(fake.clone(), e).await;
+    }
+}
+
+/// Posts `payload` with its signature header to `url`, retrying (1, 2, 4 …
+/// 30 s) until it is answered with a 2xx or ten attempts have failed.
+pub(crate) async fn deliver_signed(
+    fake: &Fake,
+    url: &str,
+    header: &str,
+    payload: &str,
+    signature: &str,
+) {
+    let mut wait = Duration::from_secs(1);
+    for attempt in 1..=10 {
+        let sent = fake
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .header(header, signature)
+            .body(payload.to_owned())
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => return,
+            Ok(r) => tracing::warn!(attempt, status = %r.status(), "webhook refused"),
+            Err(e) => tracing::warn!(attempt, error = %e, "webhook not delivered"),
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(30));
     }
 }
 

@@ -1,12 +1,14 @@
-//! Payment providers behind provider-neutral types.
+//! Payment providers (Stripe, Creem) behind provider-neutral types.
 //!
 //! The domain (orders, credits, receipts) never sees a provider's types: it
 //! asks for a customer and a checkout, and gets every webhook as a verified
 //! [`Event`] with the [`Effect`] the product acts on. Card data never
 //! reaches uni1: people pay on the provider's own checkout page (PAY-1).
 
+pub mod creem;
 pub mod stripe;
 
+pub use creem::{Creem, CreemSettings};
 pub use stripe::{Stripe, StripeSettings};
 
 use std::collections::HashMap;
@@ -14,8 +16,11 @@ use std::collections::HashMap;
 /// A hosted checkout to open for one order.
 #[derive(Debug, Clone)]
 pub struct CheckoutRequest<'a> {
-    /// The provider's customer id for the person.
+    /// The provider's customer id for the person (Stripe).
     pub customer: &'a str,
+    /// The person's address, for providers that make the customer at
+    /// checkout (Creem).
+    pub email: &'a str,
     /// The provider's price id of what is bought.
     pub price: &'a str,
     /// Our order id: the checkout's reference, and its idempotency key.
@@ -135,6 +140,8 @@ pub struct CompletedCheckout {
     pub paid: bool,
     /// The subscription a plan's checkout started.
     pub subscription_id: Option<String>,
+    /// The provider's customer (where the provider makes it at checkout).
+    pub customer_id: Option<String>,
 }
 
 /// A refund, as the provider reports it.

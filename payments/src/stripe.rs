@@ -221,6 +221,7 @@ impl Stripe {
                             | CheckoutSessionPaymentStatus::NoPaymentRequired
                     ),
                     subscription_id: s.subscription.as_ref().map(|x| x.id().as_str().to_owned()),
+                    customer_id: None,
                 })
             }
             EventObject::CheckoutSessionExpired(s)
@@ -333,6 +334,7 @@ fn lenient(payload: &str, drift: bool) -> Option<Event> {
                     Some("paid" | "no_payment_required")
                 ),
                 subscription_id: id_of(&o["subscription"]),
+                customer_id: None,
             })
         }
         "checkout.session.expired" | "checkout.session.async_payment_failed" => {
@@ -448,6 +450,7 @@ mod tests {
                 currency: Some("usd".into()),
                 paid: true,
                 subscription_id: None,
+                customer_id: None,
             })
         );
         // Signed but not an event at all: refused.

@@ -88,6 +88,26 @@ pub struct PaymentFakeArgs {
     /// or `price_pro=1000:usd:month`; repeat for more
     #[arg(long = "price", value_name = "ID=AMOUNT:CURRENCY[:INTERVAL]")]
     pub prices: Vec<String>,
+    /// The Creem API key uni1 must use (set the same as UNI1_CREEM_API_KEY)
+    #[arg(
+        long,
+        env = "UNI1_PAYMENT_FAKE_CREEM_API_KEY",
+        default_value = "creem_test_uni1_payment_fake",
+        hide_env_values = true
+    )]
+    pub creem_api_key: String,
+    /// The secret Creem events are signed with (set the same as
+    /// UNI1_CREEM_WEBHOOK_SECRET)
+    #[arg(
+        long,
+        env = "UNI1_PAYMENT_FAKE_CREEM_WEBHOOK_SECRET",
+        default_value = "whsec_creem_uni1_payment_fake",
+        hide_env_values = true
+    )]
+    pub creem_webhook_secret: String,
+    /// Where Creem events are sent: uni1's `/hooks/creem`
+    #[arg(long, default_value = "http://127.0.0.1:3000/hooks/creem")]
+    pub creem_webhook_url: String,
 }
 
 #[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
@@ -588,6 +608,7 @@ impl Settings {
                 on(self.generation.model_webhook_secret.is_some())
             ),
             format!("stripe={}", on(self.billing.stripe.is_some())),
+            format!("creem={}", on(self.billing.creem.is_some())),
             format!("packs={}", self.billing.catalogue.packs.len()),
             format!("plans={}", self.billing.catalogue.plans.len()),
         ]

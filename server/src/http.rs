@@ -183,6 +183,14 @@ pub fn router(
                 )),
         )
         .route(
+            "/hooks/creem",
+            axum::routing::post(billing::creem_webhook)
+                .with_state(state.app.billing.clone())
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    billing::WEBHOOK_BODY_LIMIT,
+                )),
+        )
+        .route(
             "/billing/history.csv",
             get(billing::history_csv).with_state(state.app.billing.clone()),
         );

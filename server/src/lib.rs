@@ -199,6 +199,11 @@ pub async fn payment_fake(args: config::PaymentFakeArgs) -> anyhow::Result<()> {
             webhook_secret: args.webhook_secret,
             public_origin: origin,
             prices,
+            creem: Some(uni1_payment_fake::CreemFake {
+                api_key: args.creem_api_key,
+                webhook_url: args.creem_webhook_url,
+                webhook_secret: args.creem_webhook_secret,
+            }),
         },
     )
     .await

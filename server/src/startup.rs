@@ -102,10 +102,24 @@ impl Services {
             })
             .transpose()
             .context("cannot set up Stripe")?;
+        let creem = settings
+            .billing
+            .creem
+            .as_ref()
+            .map(|c| {
+                uni1_payments::Creem::new(uni1_payments::CreemSettings {
+                    api_key: c.api_key.clone(),
+                    webhook_secret: c.webhook_secret.clone(),
+                    api_base: c.api_url.clone(),
+                })
+            })
+            .transpose()
+            .context("cannot set up Creem")?;
         let billing = uni1_domain::billing::Billing::new(
             db.clone(),
             settings.billing.catalogue.clone(),
             stripe,
+            creem,
             mail.clone(),
             key.clone(),
         );

@@ -19,6 +19,8 @@ pub struct Pack {
     pub currency: String,
     /// Stripe's price id; without it the pack cannot be bought through Stripe.
     pub stripe_price: Option<String>,
+    /// Creem's product id (`prod_…`).
+    pub creem_product: Option<String>,
 }
 
 /// How often a plan renews.
@@ -72,6 +74,8 @@ pub struct Plan {
     pub rollover: bool,
     /// Stripe's recurring price id.
     pub stripe_price: Option<String>,
+    /// Creem's recurring product id (`prod_…`).
+    pub creem_product: Option<String>,
 }
 
 impl Plan {
@@ -128,11 +132,17 @@ impl Catalogue {
         self.plans.iter().find(|p| p.id == id)
     }
 
-    /// The plan sold at Stripe's `price` (after a plan change in the portal).
-    pub fn plan_with_stripe_price(&self, price: &str) -> Option<&Plan> {
-        self.plans
-            .iter()
-            .find(|p| p.stripe_price.as_deref() == Some(price))
+    /// The plan `provider` (`stripe`, `creem`) sells as `id` (its price
+    /// or product id; after a plan change in the portal too).
+    pub fn plan_sold_as(&self, provider: &str, id: &str) -> Option<&Plan> {
+        self.plans.iter().find(|p| {
+            let theirs = match provider {
+                "stripe" => &p.stripe_price,
+                "creem" => &p.creem_product,
+                _ => return false,
+            };
+            theirs.as_deref() == Some(id)
+        })
     }
 }
 

@@ -23,8 +23,8 @@ use sea_orm::{
     EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uni1_payments::{
-    CheckoutRequest, CompletedCheckout, Dispute, Effect, PaidInvoice, Refund, Refused, Stripe,
-    SubscriptionState,
+    Checkout, CheckoutRequest, CompletedCheckout, Creem, Dispute, Effect, Event, PaidInvoice,
+    ProviderError, Refund, Refused, Stripe, SubscriptionState,
 };
 use uuid::Uuid;
 
@@ -39,6 +39,7 @@ use crate::support::pagination::{self, Cursor};
 use crate::support::tx;
 
 pub const STRIPE: &str = "stripe";
+pub const CREEM: &str = "creem";
 
 /// Order states.
 pub mod status {
@@ -181,6 +182,7 @@ pub struct Billing {
     db: DatabaseConnection,
     catalogue: Arc<Catalogue>,
     stripe: Option<Arc<Stripe>>,
+    creem: Option<Arc<Creem>>,
     mail: MailContext,
     key: AppKey,
 }
@@ -190,6 +192,7 @@ impl Billing {
         db: DatabaseConnection,
         catalogue: Catalogue,
         stripe: Option<Stripe>,
+        creem: Option<Creem>,
         mail: MailContext,
         key: AppKey,
     ) -> Self {
@@ -197,6 +200,7 @@ impl Billing {
             db,
             catalogue: Arc::new(catalogue),
             stripe: stripe.map(Arc::new),
+            creem: creem.map(Arc::new),
             mail,
             key,
         }
@@ -204,7 +208,21 @@ impl Billing {
 
     /// True when at least one payment provider is configured.
     pub fn payments_enabled(&self) -> bool {
-        self.stripe.is_some()
+        self.stripe.is_some() || self.creem.is_some()
+    }
+
+    /// Who sells an item with these ids here (Stripe first), and its id
+    /// there.
+    fn seller<'a>(
+        &self,
+        stripe_price: Option<&'a str>,
+        creem_product: Option<&'a str>,
+    ) -> Option<(&'static str, &'a str)> {
+        match (stripe_price, creem_product) {
+            (Some(p), _) if self.stripe.is_some() => Some((STRIPE, p)),
+            (_, Some(p)) if self.creem.is_some() => Some((CREEM, p)),
+            _ => None,
+        }
     }
 
     /// Every pack, and whether it can be bought here.
@@ -214,7 +232,9 @@ impl Billing {
             .iter()
             .map(|p| Offer {
                 price: p.price_label(),
-                buyable: self.stripe.is_some() && p.stripe_price.is_some(),
+                buyable: self
+                    .seller(p.stripe_price.as_deref(), p.creem_product.as_deref())
+                    .is_some(),
                 pack: p.clone(),
             })
             .collect()
@@ -227,7 +247,9 @@ impl Billing {
             .iter()
             .map(|p| PlanOffer {
                 price: p.price_label(),
-                buyable: self.stripe.is_some() && p.stripe_price.is_some(),
+                buyable: self
+                    .seller(p.stripe_price.as_deref(), p.creem_product.as_deref())
+                    .is_some(),
                 plan: p.clone(),
             })
             .collect()
@@ -266,23 +288,30 @@ impl Billing {
         who: &CurrentUser,
         item_id: &str,
     ) -> Result<String, BillingError> {
-        let stripe = self.stripe.as_ref().ok_or(BillingError::NotConfigured)?;
+        if !self.payments_enabled() {
+            return Err(BillingError::NotConfigured);
+        }
         let item = match (self.catalogue.pack(item_id), self.catalogue.plan(item_id)) {
             (Some(p), _) => Item::from(p),
             (None, Some(p)) => Item::from(p),
             (None, None) => return Err(BillingError::UnknownPack),
         };
-        let price = item.stripe_price.ok_or(BillingError::UnknownPack)?;
+        let (provider, price) = self
+            .seller(item.stripe_price, item.creem_product)
+            .ok_or(BillingError::UnknownPack)?;
         if item.kind == kind::PLAN && self.has_live_plan(who.id).await? {
             return Err(BillingError::AlreadySubscribed);
         }
-        let customer = self.stripe_customer(stripe, who).await?;
+        let customer = match &self.stripe {
+            Some(stripe) if provider == STRIPE => self.stripe_customer(stripe, who).await?,
+            _ => String::new(),
+        };
         let now = Utc::now();
         let order_id = Uuid::now_v7();
         order::ActiveModel {
             id: Set(order_id),
             user_id: Set(Some(who.id)),
-            provider: Set(STRIPE.into()),
+            provider: Set(provider.into()),
             kind: Set(item.kind.into()),
             item: Set(item.id.into()),
             item_name: Set(item.name.into()),
@@ -307,21 +336,21 @@ impl Billing {
         let order_ref = order_id.to_string();
         let success = self.mail.link(&format!("/billing/return?order={order_id}"));
         let cancel = self.mail.link("/pricing?canceled=1");
-        let checkout = stripe
-            .create_checkout(&CheckoutRequest {
-                customer: &customer,
-                price,
-                order_id: &order_ref,
-                user_id: &who.id.to_string(),
-                success_url: &success,
-                cancel_url: &cancel,
-                recurring: item.kind == kind::PLAN,
-            })
-            .await;
+        let request = CheckoutRequest {
+            customer: &customer,
+            email: &who.email,
+            price,
+            order_id: &order_ref,
+            user_id: &who.id.to_string(),
+            success_url: &success,
+            cancel_url: &cancel,
+            recurring: item.kind == kind::PLAN,
+        };
+        let checkout = self.open_checkout(provider, &request).await;
         let checkout = match checkout {
             Ok(c) => c,
             Err(e) => {
-                tracing::error!(error = %e, order = %order_id, "cannot open a Stripe checkout");
+                tracing::error!(error = %e, order = %order_id, %provider, "cannot open a checkout");
                 // Nothing can pay this order: it is not left waiting.
                 set_status(&self.db, order_id, status::PENDING, status::EXPIRED).await?;
                 return Err(BillingError::ProviderUnavailable);
@@ -335,6 +364,18 @@ impl Billing {
             .await
             .unexpected("recording the checkout of an order")?;
         Ok(checkout.url)
+    }
+
+    async fn open_checkout(
+        &self,
+        provider: &str,
+        request: &CheckoutRequest<'_>,
+    ) -> Result<Checkout, ProviderError> {
+        match (provider, &self.stripe, &self.creem) {
+            (STRIPE, Some(stripe), _) => stripe.create_checkout(request).await,
+            (CREEM, _, Some(creem)) => creem.create_checkout(request).await,
+            _ => Err(ProviderError::Config(format!("{provider} is not set up"))),
+        }
     }
 
     /// True when `owner` has a plan that is running.
@@ -351,19 +392,28 @@ impl Billing {
     /// Opens the payment provider's portal (payment methods, invoices) for
     /// someone who has bought before; returns its page.
     pub async fn portal(&self, who: &CurrentUser) -> Result<String, BillingError> {
-        let stripe = self.stripe.as_ref().ok_or(BillingError::NotConfigured)?;
-        let customer = billing_customer::Entity::find_by_id((who.id, STRIPE.to_owned()))
-            .one(&self.db)
+        if !self.payments_enabled() {
+            return Err(BillingError::NotConfigured);
+        }
+        let customers = billing_customer::Entity::find()
+            .filter(billing_customer::Column::UserId.eq(who.id))
+            .all(&self.db)
             .await
-            .unexpected("reading a billing customer")?
-            .ok_or(BillingError::NoPurchases)?;
-        stripe
-            .portal(&customer.customer_id, &self.mail.link("/billing"))
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "cannot open the Stripe customer portal");
-                BillingError::PortalUnavailable
-            })
+            .unexpected("reading a billing customer")?;
+        let find = |p: &str| customers.iter().find(|c| c.provider == p);
+        let link = match (&self.stripe, &self.creem, find(STRIPE), find(CREEM)) {
+            (Some(stripe), _, Some(c), _) => {
+                stripe
+                    .portal(&c.customer_id, &self.mail.link("/billing"))
+                    .await
+            }
+            (_, Some(creem), _, Some(c)) => creem.portal(&c.customer_id).await,
+            _ => return Err(BillingError::NoPurchases),
+        };
+        link.map_err(|e| {
+            tracing::error!(error = %e, "cannot open the payment provider's portal");
+            BillingError::PortalUnavailable
+        })
     }
 
     /// The person's Stripe customer id, created once (the idempotency key
@@ -508,14 +558,64 @@ impl Billing {
         payload: &[u8],
         signature: Option<&str>,
     ) -> Result<WebhookOutcome, WebhookError> {
-        let stripe = self.stripe.as_ref().ok_or(WebhookError::NotConfigured)?;
+        self.webhook(STRIPE, payload, signature).await
+    }
+
+    /// Handles a Creem webhook request: the raw body and its
+    /// `creem-signature` header.
+    pub async fn creem_webhook(
+        &self,
+        payload: &[u8],
+        signature: Option<&str>,
+    ) -> Result<WebhookOutcome, WebhookError> {
+        self.webhook(CREEM, payload, signature).await
+    }
+
+    fn verify(
+        &self,
+        provider: &str,
+        payload: &str,
+        signature: &str,
+    ) -> Result<Event, WebhookError> {
+        Ok(match (provider, &self.stripe, &self.creem) {
+            (STRIPE, Some(stripe), _) => stripe.verify(payload, signature)?,
+            (CREEM, _, Some(creem)) => creem.verify(payload, signature)?,
+            _ => return Err(WebhookError::NotConfigured),
+        })
+    }
+
+    async fn read_subscription(
+        &self,
+        provider: &str,
+        id: &str,
+    ) -> Result<SubscriptionState, WebhookError> {
+        let read = match (provider, &self.stripe, &self.creem) {
+            (STRIPE, Some(stripe), _) => stripe.subscription(id).await,
+            (CREEM, _, Some(creem)) => creem.subscription(id).await,
+            _ => return Err(WebhookError::NotConfigured),
+        };
+        read.map_err(|e| WebhookError::ProviderUnavailable(e.to_string()))
+    }
+
+    async fn webhook(
+        &self,
+        provider: &'static str,
+        payload: &[u8],
+        signature: Option<&str>,
+    ) -> Result<WebhookOutcome, WebhookError> {
+        if !matches!(
+            (provider, &self.stripe, &self.creem),
+            (STRIPE, Some(_), _) | (CREEM, _, Some(_))
+        ) {
+            return Err(WebhookError::NotConfigured);
+        }
         let signature = signature.ok_or(Refused::Header)?;
         let payload = std::str::from_utf8(payload)
             .map_err(|_| Refused::Malformed("the body is not UTF-8".into()))?;
-        let event = stripe.verify(payload, signature)?;
+        let event = self.verify(provider, payload, signature)?;
         // A repeat is answered without asking the provider anything.
         let seen = payment_event::Entity::find()
-            .filter(payment_event::Column::Provider.eq(STRIPE))
+            .filter(payment_event::Column::Provider.eq(provider))
             .filter(payment_event::Column::EventId.eq(event.id.as_str()))
             .one(&self.db)
             .await
@@ -531,12 +631,7 @@ impl Billing {
             _ => None,
         };
         let current = match named {
-            Some(id) => Some(
-                stripe
-                    .subscription(id)
-                    .await
-                    .map_err(|e| WebhookError::ProviderUnavailable(e.to_string()))?,
-            ),
+            Some(id) => Some(self.read_subscription(provider, id).await?),
             None => None,
         };
         let txn = tx::begin(&self.db).await?;
@@ -546,7 +641,7 @@ impl Billing {
         // concurrent delivery of the same event to commit (PostgreSQL).
         let inserted = payment_event::Entity::insert(payment_event::ActiveModel {
             id: Set(row),
-            provider: Set(STRIPE.into()),
+            provider: Set(provider.into()),
             event_id: Set(event.id.clone()),
             event_type: Set(event.kind.chars().take(100).collect()),
             received_at: Set(Utc::now()),
@@ -569,22 +664,25 @@ impl Billing {
             return Ok(WebhookOutcome::Duplicate);
         }
         let (outcome, order_id) = match &event.effect {
-            Effect::CheckoutCompleted(c) => self.checkout_completed(&txn, c).await?,
+            Effect::CheckoutCompleted(c) => self.checkout_completed(&txn, provider, c).await?,
             Effect::CheckoutExpired {
                 checkout_id,
                 order_ref,
             } => checkout_expired(&txn, checkout_id, order_ref.as_deref()).await?,
-            Effect::Refunded(r) => refunded(&txn, r).await?,
-            Effect::Disputed(d) => disputed(&txn, d).await?,
-            Effect::DisputeWon(d) => dispute_won(&txn, d).await?,
+            Effect::Refunded(r) => refunded(&txn, provider, r).await?,
+            Effect::Disputed(d) => disputed(&txn, provider, d).await?,
+            Effect::DisputeWon(d) => dispute_won(&txn, provider, d).await?,
             Effect::SubscriptionChanged { .. } => match &current {
                 Some(sub) => {
-                    let (_, outcome) = self.sync_subscription(&txn, sub).await?;
+                    let (_, outcome) = self.sync_subscription(&txn, provider, sub).await?;
                     (outcome, None)
                 }
                 None => ("ignored: no subscription".into(), None),
             },
-            Effect::InvoicePaid(i) => self.invoice_paid(&txn, i, current.as_ref()).await?,
+            Effect::InvoicePaid(i) => {
+                self.invoice_paid(&txn, provider, i, current.as_ref())
+                    .await?
+            }
             Effect::Other => ("ignored: not an event uni1 acts on".to_owned(), None),
         };
         payment_event::Entity::update_many()
@@ -595,7 +693,7 @@ impl Billing {
             .await
             .unexpected("recording a payment event")?;
         txn.commit().await.unexpected("applying a payment event")?;
-        tracing::info!(event = %event.id, kind = %event.kind, %outcome, "payment event");
+        tracing::info!(event = %event.id, kind = %event.kind, %provider, %outcome, "payment event");
         Ok(WebhookOutcome::Applied(outcome))
     }
 
@@ -603,6 +701,7 @@ impl Billing {
     async fn checkout_completed(
         &self,
         txn: &impl ConnectionTrait,
+        provider: &str,
         c: &CompletedCheckout,
     ) -> Result<(String, Option<Uuid>), Unexpected> {
         let Some(order_id) = c.order_ref.as_deref().and_then(|r| Uuid::parse_str(r).ok()) else {
@@ -616,12 +715,33 @@ impl Billing {
             return Ok(("ignored: unknown order".into(), None));
         };
         let id = Some(o.id);
-        if o.provider != STRIPE || o.checkout_id.as_deref().is_some_and(|k| k != c.checkout_id) {
+        if o.provider != provider || o.checkout_id.as_deref().is_some_and(|k| k != c.checkout_id) {
             tracing::error!(order = %o.id, checkout = %c.checkout_id, "a checkout event names an order it does not belong to");
             return Ok(("refused: the checkout is not this order's".into(), id));
         }
         if !c.paid {
             return Ok(("pending: the payment has not arrived yet".into(), id));
+        }
+        // A provider that makes the customer at checkout (Creem): its id
+        // opens the portal later.
+        if let (Some(customer), Some(owner)) = (&c.customer_id, o.user_id) {
+            billing_customer::Entity::insert(billing_customer::ActiveModel {
+                user_id: Set(owner),
+                provider: Set(provider.into()),
+                customer_id: Set(customer.chars().take(255).collect()),
+                created_at: Set(Utc::now()),
+            })
+            .on_conflict(
+                OnConflict::columns([
+                    billing_customer::Column::UserId,
+                    billing_customer::Column::Provider,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await
+            .unexpected("storing a billing customer")?;
         }
         if o.kind == kind::PLAN {
             // A plan's order is paid, and its credits granted, by its
@@ -748,13 +868,14 @@ impl Billing {
     async fn sync_subscription(
         &self,
         txn: &impl ConnectionTrait,
+        provider: &str,
         sub: &SubscriptionState,
     ) -> Result<(Option<Uuid>, String), Unexpected> {
-        let owner = subscriber(txn, sub).await?;
+        let owner = subscriber(txn, provider, sub).await?;
         let plan = sub
             .price
             .as_deref()
-            .and_then(|p| self.catalogue.plan_with_stripe_price(p));
+            .and_then(|p| self.catalogue.plan_sold_as(provider, p));
         let plan_id = plan.map_or_else(|| sub.price.clone().unwrap_or_default(), |p| p.id.clone());
         if plan.is_none() {
             tracing::error!(subscription = %sub.id, price = ?sub.price, "a subscription's price is no plan in the catalogue");
@@ -766,7 +887,7 @@ impl Billing {
         subscription::Entity::insert(subscription::ActiveModel {
             id: Set(Uuid::now_v7()),
             user_id: Set(owner),
-            provider: Set(STRIPE.into()),
+            provider: Set(provider.into()),
             subscription_id: Set(sub.id.clone()),
             customer_id: Set(sub.customer_id.clone()),
             plan: Set(plan_id.chars().take(64).collect()),
@@ -808,13 +929,14 @@ impl Billing {
     async fn invoice_paid(
         &self,
         txn: &impl ConnectionTrait,
+        provider: &str,
         inv: &PaidInvoice,
         sub: Option<&SubscriptionState>,
     ) -> Result<(String, Option<Uuid>), Unexpected> {
         let Some(sub) = sub else {
             return Ok(("ignored: not a subscription's invoice".into(), None));
         };
-        let (owner, _) = self.sync_subscription(txn, sub).await?;
+        let (owner, _) = self.sync_subscription(txn, provider, sub).await?;
         let Some(owner) = owner else {
             return Ok((
                 "ignored: no account here for this subscription".into(),
@@ -824,7 +946,7 @@ impl Billing {
         let Some(plan) = sub
             .price
             .as_deref()
-            .and_then(|p| self.catalogue.plan_with_stripe_price(p))
+            .and_then(|p| self.catalogue.plan_sold_as(provider, p))
             .cloned()
         else {
             return Ok((
@@ -843,12 +965,19 @@ impl Billing {
             ));
         }
         let now = Utc::now();
-        // The plan's first invoice pays the order of its checkout.
+        // The plan's first invoice pays the order of its checkout (a
+        // provider that does not say which invoice is the first: whichever
+        // comes while the order has none).
         let checkout_order = sub
             .metadata
             .get("uni1_order_id")
             .and_then(|r| Uuid::parse_str(r).ok())
-            .filter(|_| inv.billing_reason.as_deref() == Some("subscription_create"));
+            .filter(|_| {
+                matches!(
+                    inv.billing_reason.as_deref(),
+                    None | Some("subscription_create")
+                )
+            });
         let mut order_id = None;
         if let Some(id) = checkout_order {
             let updated = order::Entity::update_many()
@@ -888,7 +1017,7 @@ impl Billing {
                 let inserted = order::Entity::insert(order::ActiveModel {
                     id: Set(id),
                     user_id: Set(Some(owner)),
-                    provider: Set(STRIPE.into()),
+                    provider: Set(provider.into()),
                     kind: Set(if first { kind::PLAN } else { kind::RENEWAL }.into()),
                     item: Set(plan.id.clone()),
                     item_name: Set(plan.name.clone()),
@@ -968,10 +1097,11 @@ fn is_live(status: &str) -> bool {
 /// the provider's customer is theirs, else the owner of the customer.
 async fn subscriber(
     txn: &impl ConnectionTrait,
+    provider: &str,
     sub: &SubscriptionState,
 ) -> Result<Option<Uuid>, Unexpected> {
     let customer = billing_customer::Entity::find()
-        .filter(billing_customer::Column::Provider.eq(STRIPE))
+        .filter(billing_customer::Column::Provider.eq(provider))
         .filter(billing_customer::Column::CustomerId.eq(sub.customer_id.as_str()))
         .one(txn)
         .await
@@ -986,7 +1116,27 @@ async fn subscriber(
             Some(c.user_id)
         }
         (Some(c), _) => Some(c.user_id),
-        (None, _) => None,
+        // A provider that makes the customer at checkout may report the
+        // subscription before the checkout: the person uni1 named, if the
+        // order's checkout is theirs.
+        (None, Some(n)) => {
+            let ordered = match sub
+                .metadata
+                .get("uni1_order_id")
+                .and_then(|r| Uuid::parse_str(r).ok())
+            {
+                Some(id) => order::Entity::find_by_id(id)
+                    .filter(order::Column::UserId.eq(n))
+                    .filter(order::Column::Provider.eq(provider))
+                    .one(txn)
+                    .await
+                    .unexpected("reading an order")?
+                    .is_some(),
+                None => false,
+            };
+            ordered.then_some(n)
+        }
+        (None, None) => None,
     })
 }
 
@@ -999,6 +1149,7 @@ struct Item<'a> {
     amount: i64,
     currency: &'a str,
     stripe_price: Option<&'a str>,
+    creem_product: Option<&'a str>,
 }
 
 impl<'a> From<&'a Pack> for Item<'a> {
@@ -1011,6 +1162,7 @@ impl<'a> From<&'a Pack> for Item<'a> {
             amount: p.amount,
             currency: &p.currency,
             stripe_price: p.stripe_price.as_deref(),
+            creem_product: p.creem_product.as_deref(),
         }
     }
 }
@@ -1025,6 +1177,7 @@ impl<'a> From<&'a Plan> for Item<'a> {
             amount: p.amount,
             currency: &p.currency,
             stripe_price: p.stripe_price.as_deref(),
+            creem_product: p.creem_product.as_deref(),
         }
     }
 }
@@ -1034,9 +1187,10 @@ impl<'a> From<&'a Plan> for Item<'a> {
 /// already spent becomes a debt.
 async fn refunded(
     txn: &impl ConnectionTrait,
+    provider: &str,
     r: &Refund,
 ) -> Result<(String, Option<Uuid>), Unexpected> {
-    let Some(o) = order_paid_by(txn, r.payment_id.as_deref()).await? else {
+    let Some(o) = order_paid_by(txn, provider, r.payment_id.as_deref()).await? else {
         return Ok(("ignored: no order for this payment".into(), None));
     };
     let id = Some(o.id);
@@ -1128,13 +1282,14 @@ async fn take_back(
 /// before anyone can refund or dispute it.
 async fn order_paid_by(
     txn: &impl ConnectionTrait,
+    provider: &str,
     payment: Option<&str>,
 ) -> Result<Option<order::Model>, Unexpected> {
     let Some(payment) = payment else {
         return Ok(None);
     };
     order::Entity::find()
-        .filter(order::Column::Provider.eq(STRIPE))
+        .filter(order::Column::Provider.eq(provider))
         .filter(order::Column::PaymentId.eq(payment))
         .one(txn)
         .await
@@ -1163,9 +1318,10 @@ async fn set_status(
 /// spent becomes a debt.
 async fn disputed(
     txn: &impl ConnectionTrait,
+    provider: &str,
     d: &Dispute,
 ) -> Result<(String, Option<Uuid>), Unexpected> {
-    let Some(o) = order_paid_by(txn, d.payment_id.as_deref()).await? else {
+    let Some(o) = order_paid_by(txn, provider, d.payment_id.as_deref()).await? else {
         return Ok(("ignored: no order for this payment".into(), None));
     };
     let id = Some(o.id);
@@ -1194,9 +1350,10 @@ async fn disputed(
 /// A dispute decided for the seller: what it took back is given back.
 async fn dispute_won(
     txn: &impl ConnectionTrait,
+    provider: &str,
     d: &Dispute,
 ) -> Result<(String, Option<Uuid>), Unexpected> {
-    let Some(o) = order_paid_by(txn, d.payment_id.as_deref()).await? else {
+    let Some(o) = order_paid_by(txn, provider, d.payment_id.as_deref()).await? else {
         return Ok(("ignored: no order for this payment".into(), None));
     };
     let id = Some(o.id);

@@ -45,6 +45,35 @@ pub struct BillingArgs {
     /// Tax set up in the Stripe account) [default: false]
     #[arg(long, env = "UNI1_STRIPE_AUTOMATIC_TAX", value_name = "BOOL")]
     pub stripe_automatic_tax: Option<bool>,
+
+    /// Creem API key (`creem_…`); with the webhook secret, turns on payments
+    /// through Creem [default: none]
+    #[arg(
+        long,
+        env = "UNI1_CREEM_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub creem_api_key: Option<String>,
+
+    /// Signing secret of the webhook registered at Creem for
+    /// `<public URL>/hooks/creem` [default: none]
+    #[arg(
+        long,
+        env = "UNI1_CREEM_WEBHOOK_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub creem_webhook_secret: Option<String>,
+
+    /// Use Creem's test mode (https://test-api.creem.io) [default: false]
+    #[arg(long, env = "UNI1_CREEM_TEST_MODE", value_name = "BOOL")]
+    pub creem_test_mode: Option<bool>,
+
+    /// Base URL of Creem's API; only for a test double such as
+    /// `uni1 payment-fake` [default: https://api.creem.io/]
+    #[arg(long, env = "UNI1_CREEM_API_URL", value_name = "URL")]
+    pub creem_api_url: Option<String>,
 }
 
 /// One `[[packs]]` entry of the config file.
@@ -61,6 +90,9 @@ pub struct PackFileEntry {
     /// Stripe's price id (`price_…`) of this pack.
     #[serde(default)]
     pub stripe_price: Option<String>,
+    /// Creem's product id (`prod_…`) of this pack.
+    #[serde(default)]
+    pub creem_product: Option<String>,
 }
 
 /// One `[[plans]]` entry of the config file.
@@ -83,6 +115,9 @@ pub struct PlanFileEntry {
     /// Stripe's recurring price id (`price_…`) of this plan.
     #[serde(default)]
     pub stripe_price: Option<String>,
+    /// Creem's recurring product id (`prod_…`) of this plan.
+    #[serde(default)]
+    pub creem_product: Option<String>,
 }
 
 /// Stripe, configured.
@@ -94,10 +129,22 @@ pub struct StripeConfig {
     pub automatic_tax: bool,
 }
 
+/// Creem, configured.
+#[derive(Debug, Clone)]
+pub struct CreemConfig {
+    pub api_key: SecretString,
+    pub webhook_secret: SecretString,
+    /// Ends with `/`.
+    pub api_url: String,
+    /// A test double's URL was given (its own checkout pages).
+    pub custom_url: bool,
+}
+
 /// Billing settings, validated.
 #[derive(Debug, Clone, Default)]
 pub struct BillingSettings {
     pub stripe: Option<StripeConfig>,
+    pub creem: Option<CreemConfig>,
     pub catalogue: Catalogue,
 }
 
@@ -106,13 +153,25 @@ impl BillingSettings {
     /// buy forms redirect to (the pages' CSP `form-action` allows it):
     /// Stripe's, or a test double's own.
     pub fn checkout_origin(&self) -> Option<String> {
-        let stripe = self.stripe.as_ref()?;
-        Some(match &stripe.api_url {
-            Some(url) => url::Url::parse(url)
+        let origin = |url: &str| {
+            url::Url::parse(url)
                 .map(|u| u.origin().ascii_serialization())
-                .unwrap_or_default(),
+                .unwrap_or_default()
+        };
+        let stripe = self.stripe.as_ref().map(|s| match &s.api_url {
+            Some(url) => origin(url),
             None => "https://checkout.stripe.com".to_owned(),
-        })
+        });
+        let creem = self.creem.as_ref().map(|c| {
+            if c.custom_url {
+                origin(&c.api_url)
+            } else {
+                "https://checkout.creem.io".to_owned()
+            }
+        });
+        let mut all: Vec<String> = stripe.into_iter().chain(creem).collect();
+        all.dedup();
+        (!all.is_empty()).then(|| all.join(" "))
     }
 
     pub(super) fn resolve(
@@ -151,31 +210,52 @@ impl BillingSettings {
                         "must be the endpoint's signing secret (whsec_…); the value is not shown",
                     ));
                 }
-                let api_url = match args.stripe_api_url {
-                    None => None,
-                    Some(raw) => {
-                        let url = url::Url::parse(raw.trim()).map_err(|e| {
-                            invalid("UNI1_STRIPE_API_URL", format!("{raw:?} is not a URL ({e})"))
-                        })?;
-                        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-                            return Err(invalid(
-                                "UNI1_STRIPE_API_URL",
-                                format!("{raw:?} must be an http(s) URL"),
-                            ));
-                        }
-                        // async-stripe appends `v1/…` to the base.
-                        let mut text = url.to_string();
-                        if !text.ends_with('/') {
-                            text.push('/');
-                        }
-                        Some(text)
-                    }
-                };
+                // async-stripe appends `v1/…` to the base.
+                let api_url = args
+                    .stripe_api_url
+                    .map(|raw| http_base("UNI1_STRIPE_API_URL", &raw))
+                    .transpose()?;
                 Some(StripeConfig {
                     secret_key: key,
                     webhook_secret: webhook,
                     api_url,
                     automatic_tax: args.stripe_automatic_tax.unwrap_or(false),
+                })
+            }
+        };
+        let creem = match pair(
+            ("UNI1_CREEM_API_KEY", args.creem_api_key),
+            ("UNI1_CREEM_WEBHOOK_SECRET", args.creem_webhook_secret),
+        )? {
+            None => {
+                if args.creem_api_url.is_some() || args.creem_test_mode.is_some() {
+                    return Err(invalid(
+                        "UNI1_CREEM_API_URL",
+                        "UNI1_CREEM_API_URL and UNI1_CREEM_TEST_MODE only apply with UNI1_CREEM_API_KEY and UNI1_CREEM_WEBHOOK_SECRET",
+                    ));
+                }
+                None
+            }
+            Some((key, webhook)) => {
+                let key = SecretString::from(key.trim().to_owned());
+                if key.expose_secret().len() < 8
+                    || key.expose_secret().contains(char::is_whitespace)
+                {
+                    return Err(invalid(
+                        "UNI1_CREEM_API_KEY",
+                        "must be the API key from Creem's dashboard; the value is not shown",
+                    ));
+                }
+                let (api_url, custom_url) = match (args.creem_api_url, args.creem_test_mode) {
+                    (Some(raw), _) => (http_base("UNI1_CREEM_API_URL", &raw)?, true),
+                    (None, Some(true)) => (uni1_payments::creem::TEST_API_BASE.to_owned(), false),
+                    (None, _) => (uni1_payments::creem::DEFAULT_API_BASE.to_owned(), false),
+                };
+                Some(CreemConfig {
+                    api_key: key,
+                    webhook_secret: SecretString::from(webhook.trim().to_owned()),
+                    api_url,
+                    custom_url,
                 })
             }
         };
@@ -190,6 +270,7 @@ impl BillingSettings {
                     price: p.price,
                     currency: &p.currency,
                     stripe_price: p.stripe_price.as_deref(),
+                    creem_product: p.creem_product.as_deref(),
                 },
                 &catalogue,
             )?;
@@ -200,6 +281,7 @@ impl BillingSettings {
                 amount: p.price,
                 currency: c.currency,
                 stripe_price: p.stripe_price,
+                creem_product: p.creem_product,
             });
         }
         for p in plans.unwrap_or_default() {
@@ -212,6 +294,7 @@ impl BillingSettings {
                     price: p.price,
                     currency: &p.currency,
                     stripe_price: p.stripe_price.as_deref(),
+                    creem_product: p.creem_product.as_deref(),
                 },
                 &catalogue,
             )?;
@@ -247,10 +330,29 @@ impl BillingSettings {
                 interval,
                 rollover: p.rollover,
                 stripe_price: p.stripe_price,
+                creem_product: p.creem_product,
             });
         }
-        Ok(Self { stripe, catalogue })
+        Ok(Self {
+            stripe,
+            creem,
+            catalogue,
+        })
     }
+}
+
+/// An http(s) API base URL, ending with `/`.
+fn http_base(setting: &'static str, raw: &str) -> Result<String, ConfigError> {
+    let url = url::Url::parse(raw.trim())
+        .map_err(|e| invalid(setting, format!("{raw:?} is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid(setting, format!("{raw:?} must be an http(s) URL")));
+    }
+    let mut text = url.to_string();
+    if !text.ends_with('/') {
+        text.push('/');
+    }
+    Ok(text)
 }
 
 /// What packs and plans both have.
@@ -261,6 +363,7 @@ struct Fields<'a> {
     price: i64,
     currency: &'a str,
     stripe_price: Option<&'a str>,
+    creem_product: Option<&'a str>,
 }
 
 /// A pack's or plan's fields, checked: the trimmed name and the
@@ -279,6 +382,7 @@ struct Keys {
     price: &'static str,
     currency: &'static str,
     stripe_price: &'static str,
+    creem_product: &'static str,
 }
 
 const PACK_KEYS: Keys = Keys {
@@ -289,6 +393,7 @@ const PACK_KEYS: Keys = Keys {
     price: "packs.price",
     currency: "packs.currency",
     stripe_price: "packs.stripe_price",
+    creem_product: "packs.creem_product",
 };
 
 const PLAN_KEYS: Keys = Keys {
@@ -299,6 +404,7 @@ const PLAN_KEYS: Keys = Keys {
     price: "plans.price",
     currency: "plans.currency",
     stripe_price: "plans.stripe_price",
+    creem_product: "plans.creem_product",
 };
 
 fn common(keys: &Keys, p: Fields<'_>, so_far: &Catalogue) -> Result<Checked, ConfigError> {
@@ -357,6 +463,23 @@ fn common(keys: &Keys, p: Fields<'_>, so_far: &Catalogue) -> Result<Checked, Con
             ));
         }
     }
+    if let Some(product) = p.creem_product {
+        let taken = so_far
+            .packs
+            .iter()
+            .map(|x| &x.creem_product)
+            .chain(so_far.plans.iter().map(|x| &x.creem_product))
+            .any(|x| x.as_deref() == Some(product));
+        if !product.starts_with("prod_") || product.len() > 255 || taken {
+            return Err(invalid(
+                keys.creem_product,
+                format!(
+                    "{what} {:?}: must be a Creem product id (prod_…) that no other pack or plan has",
+                    p.id
+                ),
+            ));
+        }
+    }
     Ok(Checked {
         name: name.to_owned(),
         currency,
@@ -375,6 +498,7 @@ mod tests {
             price: 500,
             currency: "USD".into(),
             stripe_price: Some("price_123".into()),
+            creem_product: None,
         }
     }
 
@@ -414,6 +538,7 @@ mod tests {
             interval: interval.into(),
             rollover: false,
             stripe_price: Some(price.into()),
+            creem_product: None,
         };
         let ok = BillingSettings::resolve(
             BillingArgs::default(),
@@ -445,6 +570,40 @@ mod tests {
     }
 
     #[test]
+    fn creem_needs_both_secrets_and_picks_its_test_mode() {
+        let half = BillingArgs {
+            creem_api_key: Some("creem_test_abcdef".into()),
+            ..BillingArgs::default()
+        };
+        let e = BillingSettings::resolve(half, None, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("UNI1_CREEM_WEBHOOK_SECRET"), "{e}");
+        let test = BillingArgs {
+            creem_api_key: Some("creem_test_abcdef".into()),
+            creem_webhook_secret: Some("whsec_creem".into()),
+            creem_test_mode: Some(true),
+            stripe_secret_key: Some("sk_test_abc".into()),
+            stripe_webhook_secret: Some("whsec_abc".into()),
+            ..BillingArgs::default()
+        };
+        let s = BillingSettings::resolve(test, None, None).unwrap();
+        let creem = s.creem.as_ref().unwrap();
+        assert_eq!(creem.api_url, "https://test-api.creem.io/");
+        assert!(!format!("{creem:?}").contains("creem_test_abcdef"));
+        assert_eq!(
+            s.checkout_origin().as_deref(),
+            Some("https://checkout.stripe.com https://checkout.creem.io")
+        );
+        let mut pack = entry("a");
+        pack.creem_product = Some("price_nope".into());
+        let e = BillingSettings::resolve(BillingArgs::default(), Some(vec![pack]), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("packs.creem_product"), "{e}");
+    }
+
+    #[test]
     fn stripe_needs_both_secrets_of_the_right_kind_and_never_shows_them() {
         let half = BillingArgs {
             stripe_secret_key: Some("sk_test_abc".into()),
@@ -470,7 +629,7 @@ mod tests {
             stripe_secret_key: Some("sk_test_abc".into()),
             stripe_webhook_secret: Some("whsec_abc".into()),
             stripe_api_url: Some("http://127.0.0.1:4010".into()),
-            stripe_automatic_tax: None,
+            ..BillingArgs::default()
         };
         let s = BillingSettings::resolve(ok, None, None).unwrap();
         let stripe = s.stripe.unwrap();

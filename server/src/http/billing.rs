@@ -4,6 +4,7 @@
 //!   before), 400 when it is not from Stripe or cannot be read (nothing
 //!   done; Stripe retries), 503 when the object it names could not be read
 //!   back from Stripe, 500 when it could not be stored (Stripe retries both).
+//! - `POST /hooks/creem`: Creem's, the same way (`creem-signature`).
 //! - `GET /billing/history.csv`: the signed-in person's credit history.
 
 use axum::body::Bytes;
@@ -25,20 +26,34 @@ pub async fn stripe_webhook(
     let signature = headers
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok());
-    match billing.stripe_webhook(&body, signature).await {
+    answer("Stripe", billing.stripe_webhook(&body, signature).await)
+}
+
+pub async fn creem_webhook(
+    State(billing): State<Billing>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let signature = headers.get("creem-signature").and_then(|v| v.to_str().ok());
+    answer("Creem", billing.creem_webhook(&body, signature).await)
+}
+
+/// The answer to a provider's webhook request.
+fn answer(provider: &str, outcome: Result<WebhookOutcome, WebhookError>) -> Response {
+    match outcome {
         Ok(WebhookOutcome::Applied(_)) => (StatusCode::OK, "ok").into_response(),
         Ok(WebhookOutcome::Duplicate) => (StatusCode::OK, "already received").into_response(),
         Err(WebhookError::NotConfigured) => StatusCode::NOT_FOUND.into_response(),
         Err(WebhookError::Refused(e)) => {
-            tracing::warn!(error = %e, "refused a Stripe webhook");
+            tracing::warn!(error = %e, %provider, "refused a payment webhook");
             (StatusCode::BAD_REQUEST, e.to_string()).into_response()
         }
         Err(WebhookError::ProviderUnavailable(e)) => {
-            tracing::warn!(error = %e, "a Stripe webhook waits for Stripe's API");
+            tracing::warn!(error = %e, %provider, "a payment webhook waits for the provider's API");
             (StatusCode::SERVICE_UNAVAILABLE, "not applied, retry later").into_response()
         }
         Err(WebhookError::Unexpected(e)) => {
-            tracing::error!(error = ?e, "a Stripe webhook could not be stored");
+            tracing::error!(error = ?e, %provider, "a payment webhook could not be stored");
             (StatusCode::INTERNAL_SERVER_ERROR, "not stored, retry later").into_response()
         }
     }

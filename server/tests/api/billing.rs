@@ -18,6 +18,8 @@ use crate::support::{run_with_file, Backend, TestApp, Visitor};
 
 const SECRET_KEY: &str = "sk_test_billing";
 const WEBHOOK_SECRET: &str = "whsec_billing";
+const CREEM_KEY: &str = "creem_test_billing";
+const CREEM_SECRET: &str = "whsec_creem_billing";
 
 const PACKS: &str = r#"
 [[packs]]
@@ -52,6 +54,23 @@ price = 1000
 currency = "usd"
 interval = "month"
 stripe_price = "price_monthly"
+
+[[packs]]
+id = "creem-pack"
+name = "Creem pack"
+credits = 70
+price = 700
+currency = "usd"
+creem_product = "prod_pack"
+
+[[plans]]
+id = "creem-plan"
+name = "Creem plan"
+credits = 150
+price = 1500
+currency = "usd"
+interval = "month"
+creem_product = "prod_plan"
 
 [[plans]]
 id = "keeper"
@@ -89,6 +108,8 @@ where
         ("price_pro", "4000:usd"),
         ("price_monthly", "1000:usd:month"),
         ("price_keeper", "900:usd:month"),
+        ("prod_pack", "700:usd"),
+        ("prod_plan", "1500:usd:month"),
     ]
     .into_iter()
     .map(|(id, spec)| {
@@ -106,6 +127,11 @@ where
             webhook_secret: WEBHOOK_SECRET.into(),
             public_origin: fake.clone(),
             prices,
+            creem: Some(uni1_payment_fake::CreemFake {
+                api_key: CREEM_KEY.into(),
+                webhook_url: format!("http://{app_addr}/hooks/creem"),
+                webhook_secret: CREEM_SECRET.into(),
+            }),
         },
     ));
     let fake_url = fake.clone();
@@ -116,7 +142,10 @@ where
         move |args| {
             args.billing.stripe_secret_key = Some(SECRET_KEY.into());
             args.billing.stripe_webhook_secret = Some(WEBHOOK_SECRET.into());
-            args.billing.stripe_api_url = Some(fake_url);
+            args.billing.stripe_api_url = Some(fake_url.clone());
+            args.billing.creem_api_key = Some(CREEM_KEY.into());
+            args.billing.creem_webhook_secret = Some(CREEM_SECRET.into());
+            args.billing.creem_api_url = Some(fake_url);
         },
         |app| async move {
             let router = app.router.clone();
@@ -141,13 +170,17 @@ where
 
 /// Starts a checkout for `pack` as `visitor`; returns the fake's checkout URL.
 async fn checkout(shop: &Shop, visitor: &Visitor, pack: &str) -> String {
+    checkout_at(shop, visitor, pack, "/checkout/cs_test_").await
+}
+
+async fn checkout_at(shop: &Shop, visitor: &Visitor, pack: &str, page: &str) -> String {
     let r = shop
         .app
         .post_as("/api/start_checkout", &[("pack", pack)], visitor)
         .await;
     let url = r.header("location").unwrap_or_default().to_owned();
     assert!(
-        url.starts_with(&format!("{}/checkout/cs_test_", shop.fake)),
+        url.starts_with(&format!("{}{page}", shop.fake)),
         "status {}, location {url:?}: {}",
         r.status,
         r.body
@@ -911,6 +944,143 @@ async fn a_plan_grants_each_period_expires_and_ends(backend: Backend) {
     .await;
 }
 
+/// Sends `payload` to `/hooks/creem`, signed with `secret`.
+async fn creem_hook(app: &TestApp, payload: &str, secret: &str) -> StatusCode {
+    let r = app
+        .send(
+            Request::post("/hooks/creem")
+                .header("content-type", "application/json")
+                .header(
+                    "creem-signature",
+                    uni1_payment_fake::creem::signature(payload, secret),
+                )
+                .body(Body::from(payload.to_owned()))
+                .expect("request"),
+        )
+        .await;
+    r.status
+}
+
+async fn creem_packs_plans_and_refunds(backend: Backend) {
+    with_shop(backend, |shop| async move {
+        let app = &shop.app;
+        let (visitor, user) = member(app, "creem@example.com", "203.0.113.60").await;
+        let start = credits::balance(&app.db, user).await.expect("balance");
+
+        // A pack through Creem's checkout.
+        let url = checkout_at(&shop, &visitor, "creem-pack", "/creem/checkout/ch_test_").await;
+        let back = pay(&shop, &url).await;
+        assert!(
+            back.starts_with(&format!("{}/billing/return?order=", app.origin)),
+            "{back}"
+        );
+        let o = wait_paid_for(app, user, "creem-pack").await;
+        assert_eq!((o.provider.as_str(), o.amount), ("creem", 700));
+        let payment = o.payment_id.clone().expect("the transaction");
+        assert!(payment.starts_with("tran_test_"), "{payment}");
+        assert_eq!(
+            credits::balance(&app.db, user)
+                .await
+                .expect("balance")
+                .available,
+            start.available + 70
+        );
+        mail_of_kind(app, "creem@example.com", "receipt").await;
+
+        // Repeated 100 times at once: one grant. Forged: refused.
+        let completed = fake_events(&shop)
+            .await
+            .into_iter()
+            .find(|e| e["eventType"] == "checkout.completed")
+            .expect("the event")
+            .to_string();
+        let replays = (0..100).map(|_| creem_hook(app, &completed, CREEM_SECRET));
+        let statuses = futures::future::join_all(replays).await;
+        assert!(
+            statuses.iter().all(|s| *s == StatusCode::OK),
+            "{statuses:?}"
+        );
+        assert_eq!(
+            creem_hook(app, &completed, "whsec_forged").await,
+            StatusCode::BAD_REQUEST
+        );
+        let (status, _) = hook(app, &completed, None).await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "a Stripe route refuses it too"
+        );
+        assert_eq!(
+            credits::balance(&app.db, user)
+                .await
+                .expect("balance")
+                .available,
+            start.available + 70
+        );
+
+        // A plan through Creem: its first paid period pays the order.
+        let url = checkout_at(&shop, &visitor, "creem-plan", "/creem/checkout/ch_test_").await;
+        pay(&shop, &url).await;
+        let first = wait_paid_for(app, user, "creem-plan").await;
+        assert_eq!(first.kind, "plan");
+        let b = credits::balance(&app.db, user).await.expect("balance");
+        assert_eq!((b.available, b.expiring), (start.available + 220, 150));
+        let sub = subscription_of(app, user).await;
+        assert_eq!(
+            (sub.provider.as_str(), sub.status.as_str()),
+            ("creem", "active")
+        );
+        fake_post(
+            &shop,
+            &format!("/_fake/creem/subscriptions/{}/renew", sub.subscription_id),
+        )
+        .await;
+        until("the Creem renewal", || async {
+            plan_orders(app, user)
+                .await
+                .iter()
+                .any(|o| o.kind == "renewal")
+        })
+        .await;
+        assert!(credits::audit(&app.db, user).await.expect("audit"));
+
+        // A full refund of the pack takes its credits back.
+        let price = uni1_payment_fake::Price::once(700, "usd");
+        let refund = uni1_payment_fake::creem::event(
+            "refund.created",
+            uni1_payment_fake::creem::refund(&payment, &price, 700, 700),
+        )
+        .to_string();
+        assert_eq!(creem_hook(app, &refund, CREEM_SECRET).await, StatusCode::OK);
+        let refunded = order::Entity::find_by_id(o.id)
+            .one(&app.db)
+            .await
+            .expect("query")
+            .expect("order");
+        assert_eq!(refunded.status, "refunded");
+        assert!(credits::audit(&app.db, user).await.expect("audit"));
+
+        // The portal is Creem's; canceling ends the plan.
+        let r = app.post_as("/api/open_billing_portal", &[], &visitor).await;
+        let portal = r.header("location").unwrap_or_default().to_owned();
+        assert!(
+            portal.starts_with(&format!("{}/creem/portal/cust_test_", shop.fake)),
+            "{} {portal:?}",
+            r.status
+        );
+        fake_post(
+            &shop,
+            &format!("/_fake/creem/subscriptions/{}/cancel", sub.subscription_id),
+        )
+        .await;
+        until("the end", || async {
+            subscription_of(app, user).await.status == "canceled"
+        })
+        .await;
+    })
+    .await;
+}
+
 macro_rules! on_both {
     ($name:ident, $test:path) => {
         mod $name {
@@ -934,4 +1104,5 @@ on_both!(
 );
 on_both!(unconfigured, super::without_a_provider_the_site_says_so);
 on_both!(plan, super::a_plan_grants_each_period_expires_and_ends);
+on_both!(creem, super::creem_packs_plans_and_refunds);
 on_both!(dispute, super::a_dispute_takes_credits_back_until_it_is_won);
