@@ -126,6 +126,18 @@ if [[ $WITH_TEST_TOOLS -eq 1 ]]; then
   else
     die "install Chromium and set UNI1_CHROMIUM to its path"
   fi
+  # localstripe (PyPI): a Stripe API emulator with customers, plans,
+  # subscriptions and signed webhooks, for the subscription test.
+  LOCALSTRIPE_VERSION=1.15.10
+  LOCALSTRIPE_VENV="$HOME/.cache/uni1/localstripe-$LOCALSTRIPE_VERSION"
+  if "$LOCALSTRIPE_VENV/bin/python" -c "import localstripe" 2>/dev/null; then
+    say "localstripe $LOCALSTRIPE_VERSION: installed"
+  else
+    say "localstripe $LOCALSTRIPE_VERSION: installing from PyPI"
+    have python3 || apt_install python3 python3-venv
+    python3 -m venv "$LOCALSTRIPE_VENV" || { apt_install python3-venv && python3 -m venv "$LOCALSTRIPE_VENV"; }
+    "$LOCALSTRIPE_VENV/bin/pip" install --quiet "localstripe==$LOCALSTRIPE_VERSION"
+  fi
   # A local S3 server that really checks SigV4 signatures, for the S3 tests.
   S3S_VERSION=0.14.1
   if [[ "$(cat "$HOME/.cargo/bin/.s3s-fs-version" 2>/dev/null)" == "$S3S_VERSION" ]] && have s3s-fs; then

@@ -89,10 +89,25 @@ start_s3() {
     UNI1_TEST_S3_ACCESS_KEY=uni1-test-ak UNI1_TEST_S3_SECRET_KEY=uni1-test-sk UNI1_REQUIRE_S3=1
   echo "s3s-fs: $UNI1_TEST_S3_ENDPOINT (bucket uni1-test)"
 }
+# localstripe: a Stripe API emulator (PyPI, installed by setup) with
+# subscriptions and signed webhooks; its own CLI binds every interface, so it
+# is started on loopback through its aiohttp app.
+start_localstripe() {
+  local port log
+  port=$(free_port); log=$(mktemp)
+  "$HOME/.cache/uni1/localstripe-1.15.10/bin/python" -c \
+    "from localstripe.server import app; from aiohttp import web; web.run_app(app, host='127.0.0.1', port=$port)" >"$log" 2>&1 &
+  LOCALSTRIPE_PID=$!
+  for _ in $(seq 40); do curl -s -o /dev/null "http://127.0.0.1:$port/v1/customers" && break; sleep 0.25; done
+  curl -s -o /dev/null "http://127.0.0.1:$port/v1/customers" || { cat "$log"; echo "localstripe did not start"; return 1; }
+  export UNI1_TEST_LOCALSTRIPE_URL="http://127.0.0.1:$port"
+  echo "localstripe: $UNI1_TEST_LOCALSTRIPE_URL"
+}
 MAILDEV_PID=""
 OIDC_PID=""
 S3_PID=""
-trap 'for p in $MAILDEV_PID $OIDC_PID $S3_PID; do kill "$p" 2>/dev/null; done; true' EXIT
+LOCALSTRIPE_PID=""
+trap 'for p in $MAILDEV_PID $OIDC_PID $S3_PID $LOCALSTRIPE_PID; do kill "$p" 2>/dev/null; done; true' EXIT
 
 browser_tests() {
   local port data log pid fake_port fake_pid
@@ -147,6 +162,7 @@ step "postgresql" ensure_postgres
 step "test peers: maildev" start_maildev
 step "test peers: OpenID provider" start_oidc_provider
 step "test peers: S3 (s3s-fs)" start_s3
+step "test peers: localstripe" start_localstripe
 # One test at a time: the HTTP tests share two cores with the worker
 # processes some of them start, and with PostgreSQL. In parallel runs a rare
 # 30 s stall (a 408 from the request timeout) on PostgreSQL share and public

@@ -215,7 +215,12 @@ fn read_event(payload: &str) -> Option<Event> {
                 checkout_id: text(&o["id"])?,
                 order_ref: text(&o["request_id"]).or_else(|| text(&o["metadata"]["uni1_order_id"])),
                 payment_id: id_of(&order["transaction"]).or_else(|| text(&order["id"])),
-                amount_total: order["amount"].as_i64(),
+                amount_total: order["amount_paid"]
+                    .as_i64()
+                    .or_else(|| order["amount"].as_i64()),
+                amount_subtotal: order["sub_total"]
+                    .as_i64()
+                    .or_else(|| order["amount"].as_i64()),
                 currency: lower(&order["currency"]),
                 paid: order["status"] == "paid" || o["status"] == "completed",
                 subscription_id: id_of(&o["subscription"]),

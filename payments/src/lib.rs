@@ -132,8 +132,10 @@ pub struct CompletedCheckout {
     pub order_ref: Option<String>,
     /// The provider's payment id (Stripe's payment intent).
     pub payment_id: Option<String>,
-    /// In the currency's minor unit.
+    /// What was charged (tax included), in the currency's minor unit.
     pub amount_total: Option<i64>,
+    /// The price before tax and discounts (what the order says).
+    pub amount_subtotal: Option<i64>,
     /// ISO 4217, lower case.
     pub currency: Option<String>,
     /// True when the money is there (not for a delayed payment still pending).

@@ -214,6 +214,7 @@ impl Stripe {
                         .as_ref()
                         .map(|p| p.id().as_str().to_owned()),
                     amount_total: s.amount_total,
+                    amount_subtotal: s.amount_subtotal,
                     currency: s.currency.map(|c| c.to_string()),
                     paid: matches!(
                         s.payment_status,
@@ -255,7 +256,8 @@ impl Stripe {
 /// API version to the next, and a subscription's state is read back from
 /// the API anyway.
 fn is_read_narrowly(kind: &str) -> bool {
-    kind == "invoice.paid" || kind.starts_with("customer.subscription.")
+    matches!(kind, "invoice.paid" | "invoice.payment_succeeded")
+        || kind.starts_with("customer.subscription.")
 }
 
 fn text(v: &serde_json::Value) -> Option<String> {
@@ -295,7 +297,8 @@ fn subscription_state(o: &serde_json::Value) -> Option<SubscriptionState> {
         id: text(&o["id"])?,
         customer_id: id_of(&o["customer"])?,
         status: text(&o["status"])?,
-        price: id_of(&item["price"]),
+        // Older API versions name the item's plan, not its price.
+        price: id_of(&item["price"]).or_else(|| id_of(&item["plan"])),
         current_period_end: item["current_period_end"]
             .as_i64()
             .or_else(|| o["current_period_end"].as_i64()),
@@ -328,6 +331,7 @@ fn lenient(payload: &str, drift: bool) -> Option<Event> {
                 order_ref: text(&o["client_reference_id"]),
                 payment_id: id_of(&o["payment_intent"]),
                 amount_total: o["amount_total"].as_i64(),
+                amount_subtotal: o["amount_subtotal"].as_i64(),
                 currency: text(&o["currency"]),
                 paid: matches!(
                     o["payment_status"].as_str(),
@@ -362,7 +366,9 @@ fn lenient(payload: &str, drift: bool) -> Option<Event> {
                 Effect::DisputeWon(d)
             }
         }
-        "invoice.paid" => Effect::InvoicePaid(paid_invoice(o)?),
+        // Stripe sends both for a paid invoice (older integrations and
+        // emulators only the second); the invoice id makes it one grant.
+        "invoice.paid" | "invoice.payment_succeeded" => Effect::InvoicePaid(paid_invoice(o)?),
         k if k.starts_with("customer.subscription.") => Effect::SubscriptionChanged {
             subscription_id: text(&o["id"])?,
         },
@@ -447,6 +453,7 @@ mod tests {
                 order_ref: Some("order-1".into()),
                 payment_id: Some("pi_1".into()),
                 amount_total: Some(500),
+                amount_subtotal: None,
                 currency: Some("usd".into()),
                 paid: true,
                 subscription_id: None,

@@ -722,6 +722,11 @@ impl Billing {
         if !c.paid {
             return Ok(("pending: the payment has not arrived yet".into(), id));
         }
+        let settled = [status::PAID, status::REFUNDED, status::DISPUTED];
+        if settled.contains(&o.status.as_str()) && o.kind != kind::PLAN {
+            // Its amount is now what was charged: nothing to compare.
+            return Ok(("ignored: the order was already paid".into(), id));
+        }
         // A provider that makes the customer at checkout (Creem): its id
         // opens the portal later.
         if let (Some(customer), Some(owner)) = (&c.customer_id, o.user_id) {
@@ -770,13 +775,18 @@ impl Billing {
             .currency
             .as_deref()
             .is_some_and(|cur| cur.eq_ignore_ascii_case(&o.currency));
-        if c.amount_total != Some(o.amount) || !currency_matches {
-            tracing::error!(order = %o.id, paid = ?c.amount_total, currency = ?c.currency, "a payment does not match its order: nothing granted, check it by hand");
+        // The price before tax and discounts is the order's; what was
+        // charged (tax included) becomes the order's amount, so refunds and
+        // disputes of it match.
+        let price = c.amount_subtotal.or(c.amount_total);
+        if price != Some(o.amount) || !currency_matches {
+            tracing::error!(order = %o.id, price = ?price, currency = ?c.currency, "a payment does not match its order: nothing granted, check it by hand");
             return Ok((
                 "refused: the amount or currency does not match the order".into(),
                 id,
             ));
         }
+        let charged = c.amount_total.unwrap_or(o.amount).max(0);
         let now = Utc::now();
         let updated = order::Entity::update_many()
             .col_expr(order::Column::Status, Expr::value(status::PAID))
@@ -787,6 +797,7 @@ impl Billing {
                 Expr::value(c.checkout_id.clone()),
             )
             .col_expr(order::Column::PaymentId, Expr::value(c.payment_id.clone()))
+            .col_expr(order::Column::Amount, Expr::value(charged))
             .filter(order::Column::Id.eq(o.id))
             .filter(order::Column::Status.ne(status::PAID))
             .exec(txn)
@@ -813,7 +824,7 @@ impl Billing {
             txn,
             owner,
             &o.item_name,
-            o.amount,
+            charged,
             &o.currency,
             o.credits,
             o.id,
@@ -1013,7 +1024,18 @@ impl Billing {
             Some(id) => id,
             None => {
                 let id = Uuid::now_v7();
-                let first = inv.billing_reason.as_deref() == Some("subscription_create");
+                // A provider that does not say: the subscription's first
+                // order is its first invoice.
+                let first = match inv.billing_reason.as_deref() {
+                    Some(reason) => reason == "subscription_create",
+                    None => order::Entity::find()
+                        .filter(order::Column::Provider.eq(provider))
+                        .filter(order::Column::SubscriptionId.eq(sub.id.as_str()))
+                        .one(txn)
+                        .await
+                        .unexpected("reading orders")?
+                        .is_none(),
+                };
                 let inserted = order::Entity::insert(order::ActiveModel {
                     id: Set(id),
                     user_id: Set(Some(owner)),
