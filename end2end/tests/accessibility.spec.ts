@@ -19,6 +19,9 @@ async function noViolations(page: Page, path: string) {
 test.describe("accessibility", () => {
   // 401: the private pages asked for while signed out.
   test.use({ expectedStatuses: [401] });
+  // Each test walks a dozen pages (load, hydrate, axe): 30 s was the whole
+  // budget and a loaded two-core machine ran out on the last page.
+  test.describe.configure({ timeout: 120_000 });
 
   test("public pages have no axe violations", async ({ page }) => {
     for (const path of ["/", "/sign-in", "/sign-up", "/privacy", "/terms", "/cookies", "/contact", "/report-underage", "/explore", "/reset-password", "/settings", "/pricing"]) {

@@ -338,6 +338,13 @@ async fn deliver_all(fake: Fake, creem: CreemFake, events: Vec<Value>) {
     for e in events {
         let payload = e.to_string();
         let sig = signature(&payload, &creem.webhook_secret);
-        crate::deliver_signed(&fake, &creem.webhook_url, "creem-signature", &payload, &sig).await;
+        crate::deliver_signed(
+            &fake,
+            &creem.webhook_url,
+            "creem-signature",
+            &payload,
+            || sig.clone(),
+        )
+        .await;
     }
 }

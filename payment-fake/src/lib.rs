@@ -905,14 +905,15 @@ async fn deliver_all(fake: Fake, events: Vec<Value>) {
     }
 }
 
-/// Posts `payload` with its signature header to `url`, retrying (1, 2, 4 …
-/// 30 s) until it is answered with a 2xx or ten attempts have failed.
+/// Posts `payload` to `url` with the header `header` (its value from
+/// `sign`, asked again for each attempt), retrying (1, 2, 4 … 30 s) until it
+/// is answered with a 2xx or ten attempts have failed.
 pub(crate) async fn deliver_signed(
     fake: &Fake,
     url: &str,
     header: &str,
     payload: &str,
-    signature: &str,
+    sign: impl Fn() -> String,
 ) {
     let mut wait = Duration::from_secs(1);
     for attempt in 1..=10 {
@@ -920,7 +921,7 @@ pub(crate) async fn deliver_signed(
             .http
             .post(url)
             .header("content-type", "application/json")
-            .header(header, signature)
+            .header(header, sign())
             .body(payload.to_owned())
             .send()
             .await;
@@ -934,29 +935,16 @@ pub(crate) async fn deliver_signed(
     }
 }
 
-/// Sends `event` to the webhook URL, retrying (1, 2, 4 … 30 s) until it
-/// is answered with a 2xx or ten attempts have failed.
+/// Sends `event` to the webhook URL, signed the Stripe way (a fresh
+/// timestamp for each attempt).
 async fn deliver(fake: Fake, event: Value) {
     let payload = event.to_string();
-    let mut wait = Duration::from_secs(1);
-    for attempt in 1..=10 {
-        let header = signature_header(&payload, &fake.settings.webhook_secret, now());
-        let sent = fake
-            .http
-            .post(&fake.settings.webhook_url)
-            .header("content-type", "application/json")
-            .header("stripe-signature", header)
-            .body(payload.clone())
-            .send()
-            .await;
-        match sent {
-            Ok(r) if r.status().is_success() => return,
-            Ok(r) => tracing::warn!(attempt, status = %r.status(), "webhook refused"),
-            Err(e) => tracing::warn!(attempt, error = %e, "webhook not delivered"),
-        }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(30));
-    }
+    let secret = fake.settings.webhook_secret.clone();
+    let url = fake.settings.webhook_url.clone();
+    deliver_signed(&fake, &url, "stripe-signature", &payload, || {
+        signature_header(&payload, &secret, now())
+    })
+    .await;
 }
 
 async fn events(State(fake): State<Fake>) -> Json<Vec<Value>> {

@@ -437,23 +437,7 @@ impl Billing {
                 tracing::error!(error = %e, "cannot create a Stripe customer");
                 BillingError::ProviderUnavailable
             })?;
-        billing_customer::Entity::insert(billing_customer::ActiveModel {
-            user_id: Set(who.id),
-            provider: Set(STRIPE.into()),
-            customer_id: Set(id.clone()),
-            created_at: Set(Utc::now()),
-        })
-        .on_conflict(
-            OnConflict::columns([
-                billing_customer::Column::UserId,
-                billing_customer::Column::Provider,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .exec_without_returning(&self.db)
-        .await
-        .unexpected("storing a billing customer")?;
+        remember_customer(&self.db, who.id, STRIPE, &id).await?;
         Ok(id)
     }
 
@@ -730,23 +714,7 @@ impl Billing {
         // A provider that makes the customer at checkout (Creem): its id
         // opens the portal later.
         if let (Some(customer), Some(owner)) = (&c.customer_id, o.user_id) {
-            billing_customer::Entity::insert(billing_customer::ActiveModel {
-                user_id: Set(owner),
-                provider: Set(provider.into()),
-                customer_id: Set(customer.chars().take(255).collect()),
-                created_at: Set(Utc::now()),
-            })
-            .on_conflict(
-                OnConflict::columns([
-                    billing_customer::Column::UserId,
-                    billing_customer::Column::Provider,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(txn)
-            .await
-            .unexpected("storing a billing customer")?;
+            remember_customer(txn, owner, provider, customer).await?;
         }
         if o.kind == kind::PLAN {
             // A plan's order is paid, and its credits granted, by its
@@ -1106,6 +1074,33 @@ impl Billing {
             Some(order_id),
         ))
     }
+}
+
+/// Stores `owner`'s customer id at `provider` (the first one stays).
+async fn remember_customer(
+    db: &impl ConnectionTrait,
+    owner: Uuid,
+    provider: &str,
+    customer: &str,
+) -> Result<(), Unexpected> {
+    billing_customer::Entity::insert(billing_customer::ActiveModel {
+        user_id: Set(owner),
+        provider: Set(provider.into()),
+        customer_id: Set(customer.chars().take(255).collect()),
+        created_at: Set(Utc::now()),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            billing_customer::Column::UserId,
+            billing_customer::Column::Provider,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await
+    .unexpected("storing a billing customer")?;
+    Ok(())
 }
 
 /// Subscription states in which a plan runs (credits, renewals).

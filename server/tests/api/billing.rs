@@ -749,6 +749,15 @@ async fn fake_post(shop: &Shop, path: &str) -> Value {
     r.json().await.expect("json")
 }
 
+/// Ends a subscription at the fake (`path`) and waits until uni1 has it ended.
+async fn end_at_the_fake(shop: &Shop, user: uuid::Uuid, path: &str) {
+    fake_post(shop, path).await;
+    until("the end", || async {
+        subscription_of(&shop.app, user).await.status == "canceled"
+    })
+    .await;
+}
+
 async fn a_plan_grants_each_period_expires_and_ends(backend: Backend) {
     with_shop(backend, |shop| async move {
         let app = &shop.app;
@@ -918,14 +927,11 @@ async fn a_plan_grants_each_period_expires_and_ends(backend: Backend) {
             "{}",
             billing.body
         );
-        fake_post(
+        end_at_the_fake(
             &shop,
+            user,
             &format!("/_fake/subscriptions/{}/cancel", sub.subscription_id),
         )
-        .await;
-        until("the end", || async {
-            subscription_of(app, user).await.status == "canceled"
-        })
         .await;
         let late = uni1_payment_fake::event("customer.subscription.created", created).to_string();
         assert_eq!(
@@ -1071,14 +1077,11 @@ async fn creem_packs_plans_and_refunds(backend: Backend) {
             "{} {portal:?}",
             r.status
         );
-        fake_post(
+        end_at_the_fake(
             &shop,
+            user,
             &format!("/_fake/creem/subscriptions/{}/cancel", sub.subscription_id),
         )
-        .await;
-        until("the end", || async {
-            subscription_of(app, user).await.status == "canceled"
-        })
         .await;
     })
     .await;
