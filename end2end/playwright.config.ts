@@ -23,7 +23,9 @@ export default defineConfig({
   workers: 2,
   retries: 0,
   reporter: [["list"]],
-  timeout: 30_000,
+  // Two workers on two cores next to the server and its worker: the
+  // longest tests take 25-30 s on a loaded machine, so 30 s was no margin.
+  timeout: 60_000,
   use: {
     baseURL: process.env.UNI1_E2E_BASE_URL ?? "http://127.0.0.1:3000",
     trace: "off",
