@@ -13,6 +13,8 @@ pub struct UserSummary {
     pub display_name: String,
     pub email: String,
     pub email_confirmed: bool,
+    /// When the account is to be deleted ("2026-12-14 10:00 UTC"), if asked.
+    pub deletion_due: Option<String>,
 }
 
 /// Which "Sign in with …" buttons to show.
@@ -84,6 +86,7 @@ pub async fn get_current_user() -> Result<Option<UserSummary>, AppError> {
         display_name: u.display_name,
         email: u.email,
         email_confirmed: u.email_confirmed,
+        deletion_due: u.deletion_due.map(crate::dates::minute),
     }))
 }
 

@@ -170,7 +170,7 @@ mod server {
             match err {
                 E::NotFound => AppError::NotFound.respond(),
                 E::BadReport => AppError::invalid("reason", err.to_string()).respond(),
-                E::Expired | E::Hidden | E::Refused(_) => AppError::Invalid {
+                E::Expired | E::Hidden | E::Refused(_) | E::NotNow(_) => AppError::Invalid {
                     field: None,
                     message: err.to_string(),
                 }
@@ -185,7 +185,7 @@ mod server {
             use uni1_domain::library::sharing::ShareError as E;
             match err {
                 E::BadExpiry => AppError::invalid("expires_in_days", err.to_string()).respond(),
-                E::TooMany { .. } => AppError::Invalid {
+                E::TooMany { .. } | E::NotNow(_) => AppError::Invalid {
                     field: None,
                     message: err.to_string(),
                 }
@@ -203,13 +203,29 @@ mod server {
                 E::Invalid(e) => return AppError::invalid(e.field, e.message.clone()).respond(),
                 E::Unexpected(_) => "",
                 E::Insufficient { .. } | E::InDebt { .. } => "credits",
-                E::TooManyPending { .. } | E::EmailNotConfirmed => "form",
+                E::TooManyPending { .. } | E::EmailNotConfirmed | E::NotNow(_) => "form",
                 E::ReferenceGone => "reference",
                 E::TooManyRefused { .. } => "prompt",
             };
             match err {
                 E::Unexpected(e) => e.into(),
                 err => AppError::invalid(field, err.to_string()).respond(),
+            }
+        }
+    }
+
+    impl From<uni1_domain::privacy::PrivacyError> for AppError {
+        fn from(err: uni1_domain::privacy::PrivacyError) -> Self {
+            use uni1_domain::privacy::PrivacyError as E;
+            match err {
+                E::Account(e) => e.into(),
+                E::Unexpected(e) => e.into(),
+                E::ExportGone => AppError::NotFound.respond(),
+                err => AppError::Invalid {
+                    field: None,
+                    message: err.to_string(),
+                }
+                .respond(),
             }
         }
     }

@@ -26,6 +26,7 @@ pub mod gallery;
 pub mod layout;
 pub mod pages;
 pub mod params;
+pub mod privacy;
 pub mod publishing;
 #[cfg(feature = "hydrate")]
 pub mod scroll;
@@ -59,6 +60,7 @@ use pages::{
     landing::Landing,
     legal::{Cookies, Privacy, Terms},
     not_found::NotFound,
+    privacy::{PrivacyChoicesPage, PrivacySettingsPage},
     security::SecurityPage,
     share::{ShareLinksPage, SharePage},
     studio::Studio,
@@ -133,6 +135,8 @@ lazy_pages!(
     SecurityRoute => SecurityPage,
     ShareLinksRoute => ShareLinksPage,
     ReportUnderageRoute => ReportUnderagePage,
+    PrivacySettingsRoute => PrivacySettingsPage,
+    PrivacyChoicesRoute => PrivacyChoicesPage,
 );
 
 /// The actions that change who is signed in. They live at the top so the
@@ -270,6 +274,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/reset-password/new") view={Lazy::<ResetPasswordRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/settings/security") view={Lazy::<SecurityRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/settings/sharing") view={Lazy::<ShareLinksRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/settings/privacy") view={Lazy::<PrivacySettingsRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/privacy-choices") view={Lazy::<PrivacyChoicesRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/report-underage") view={Lazy::<ReportUnderageRoute>::new()} ssr=SsrMode::InOrder />
                 </Routes>
             </Layout>

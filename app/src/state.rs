@@ -34,6 +34,11 @@ pub struct AppState {
     pub billing: uni1_domain::billing::Billing,
     /// The payment provider's checkout origin, allowed as a form target.
     pub checkout_origin: Option<String>,
+    /// The privacy center: requests, choices, exports, deletion.
+    pub privacy: uni1_domain::privacy::Privacy,
+    /// Who processes personal data for this site (from the settings), for
+    /// `/privacy-choices`.
+    pub processors: Arc<Vec<crate::privacy::ProcessorDto>>,
 }
 
 /// The [`AppState`] the server provided to this request.

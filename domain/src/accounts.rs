@@ -92,6 +92,9 @@ pub struct CurrentUser {
     pub email_confirmed: bool,
     /// The session this request belongs to.
     pub session_id: Uuid,
+    /// When the account is to be deleted, if the person asked (the
+    /// privacy center's grace period).
+    pub deletion_due: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// How long things last.

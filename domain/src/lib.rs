@@ -17,6 +17,7 @@ pub mod library;
 pub mod mail;
 pub mod moderation;
 pub mod personal_data;
+pub mod privacy;
 pub mod support;
 
 pub use sea_orm;

@@ -48,7 +48,7 @@ const CASCADE: OnDelete = OnDelete::Cascade;
 
 /// Every table that holds a person's data.
 pub const TABLES: &[Table] = &[
-    Table { name: "users", holds: "e-mail, display name, picture URL, password hash, role, attestation and terms times, expiry-reminder opt-in", key: "id", on_delete: OnDelete::IsThePerson },
+    Table { name: "users", holds: "e-mail, display name, picture URL, password hash, role, attestation and terms times, expiry-reminder opt-in, objection / restriction / training-consent times, scheduled deletion", key: "id", on_delete: OnDelete::IsThePerson },
     Table { name: "sessions", holds: "IP, user agent (browser, OS, device), sign-in and last-seen times", key: "user_id", on_delete: CASCADE },
     Table { name: "email_tokens", holds: "the address a link was sent to (confirmation, reset, address change), token hash", key: "user_id", on_delete: CASCADE },
     Table { name: "mail_outbox", holds: "recipient address, mail text (sealed; cleared once sent, row purged after 30 days)", key: "user_id", on_delete: CASCADE },
@@ -72,6 +72,8 @@ pub const TABLES: &[Table] = &[
     Table { name: "moderation_flags", holds: "refused prompts and anonymous reports about published images, for staff review", key: "user_id", on_delete: CASCADE },
     Table { name: "uploads", holds: "reference images, until their job ends or one hour unused", key: "user_id", on_delete: CASCADE },
     Table { name: "underage_reports", holds: "the reporter's optional e-mail and account, their IP, the reported account as typed, free text", key: "reporter_user_id", on_delete: OnDelete::Anonymized("a report about someone else outlives the reporter's account") },
+    Table { name: "privacy_requests", holds: "each right exercised (export, deletion, objection, restriction, training consent), its state and due date; no personal data in its text", key: "user_id", on_delete: OnDelete::Anonymized("the record that a request was answered (GDPR art. 5(2) accountability)") },
+    Table { name: "data_exports", holds: "the person's data exports: state, size, download window (the ZIP itself is stored encrypted under users/<user id>/exports/)", key: "user_id", on_delete: CASCADE },
     Table { name: "contact_messages", holds: "name, e-mail, message text", key: "email", on_delete: OnDelete::ByValue("kept to answer the message; found by address") },
 ];
 
@@ -85,6 +87,12 @@ pub const OBJECTS: &[Objects] = &[
     Objects {
         prefix: "users/<user id>/uploads/",
         holds: "reference images, encrypted",
+        on_delete: "Blobs::delete_prefix(\"users/<user id>/\")",
+    },
+    Objects {
+        prefix: "users/<user id>/exports/",
+        holds:
+            "the person's data exports (ZIP parts), encrypted; deleted 7 days after they are ready",
         on_delete: "Blobs::delete_prefix(\"users/<user id>/\")",
     },
 ];

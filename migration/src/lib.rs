@@ -18,6 +18,7 @@ mod m20261124_000009_collections_publishing;
 mod m20261204_000010_billing;
 mod m20261204_000011_refunds;
 mod m20261205_000012_subscriptions;
+mod m20261206_000013_privacy;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000010_billing::Migration),
             Box::new(m20261204_000011_refunds::Migration),
             Box::new(m20261205_000012_subscriptions::Migration),
+            Box::new(m20261206_000013_privacy::Migration),
         ]
     }
 }

@@ -315,6 +315,25 @@ pub(crate) async fn renew(State(fake): State<Fake>, Path(id): Path<String>) -> R
 }
 
 /// Ends a subscription now: `subscription.canceled`.
+/// `POST /v1/subscriptions/{id}/cancel` (Creem's API, with its key).
+pub(crate) async fn cancel_api(
+    State(fake): State<Fake>,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let key_ok = fake.settings.creem.as_ref().is_some_and(|c| {
+        headers.get("x-api-key").and_then(|v| v.to_str().ok()) == Some(c.api_key.as_str())
+    });
+    if !key_ok {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({"message": "Invalid API key"})),
+        )
+            .into_response();
+    }
+    cancel(State(fake), Path(id)).await
+}
+
 pub(crate) async fn cancel(State(fake): State<Fake>, Path(id): Path<String>) -> Response {
     let Some(creem) = fake.settings.creem.clone() else {
         return StatusCode::NOT_FOUND.into_response();
@@ -322,7 +341,11 @@ pub(crate) async fn cancel(State(fake): State<Fake>, Path(id): Path<String>) -> 
     let sub = {
         let mut store = fake.store();
         let Some(sub) = store.creem_subscriptions.get_mut(&id) else {
-            return (StatusCode::NOT_FOUND, "No such subscription.").into_response();
+            return (
+                StatusCode::NOT_FOUND,
+                Json(json!({"message": "Subscription not found"})),
+            )
+                .into_response();
         };
         sub["status"] = json!("canceled");
         sub["canceled_at"] = json!(iso(now()));

@@ -137,6 +137,7 @@ pub fn router(settings: FakeSettings) -> Router {
     };
     Router::new()
         .route("/v1/customers", post(create_customer))
+        .route("/v1/customers/{id}", axum::routing::delete(delete_customer))
         .route("/v1/checkout/sessions", post(create_session))
         .route("/v1/checkout/sessions/{id}", get(get_session))
         .route("/checkout/{id}", get(checkout_page))
@@ -144,7 +145,11 @@ pub fn router(settings: FakeSettings) -> Router {
         .route("/v1/billing_portal/sessions", post(create_portal))
         .route("/portal/{id}", get(portal_page))
         .route("/_fake/events", get(events))
-        .route("/v1/subscriptions/{id}", get(get_subscription))
+        .route(
+            "/v1/subscriptions/{id}",
+            get(get_subscription).delete(delete_subscription),
+        )
+        .route("/v1/subscriptions/{id}/cancel", post(creem::cancel_api))
         .route("/_fake/subscriptions/{id}/renew", post(renew))
         .route("/_fake/subscriptions/{id}/cancel", post(cancel))
         .route("/portal/{id}/cancel/{sub}", post(portal_cancel))
@@ -793,6 +798,37 @@ async fn get_subscription(
     read(&fake, &headers, "subscription", |store| {
         store.subscriptions.get(&id).cloned()
     })
+}
+
+/// `DELETE /v1/subscriptions/{id}`: cancels at once, as Stripe does
+/// (`customer.subscription.deleted` follows).
+async fn delete_subscription(
+    State(fake): State<Fake>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if !authorized(&fake, &headers) {
+        return stripe_error(StatusCode::UNAUTHORIZED, "Invalid API Key provided", None);
+    }
+    match end_subscription(&fake, &id, false) {
+        Some(sub) => Json(sub).into_response(),
+        None => stripe_error(StatusCode::NOT_FOUND, "No such subscription", Some("id")),
+    }
+}
+
+/// `DELETE /v1/customers/{id}`: Stripe forgets the customer.
+async fn delete_customer(
+    State(fake): State<Fake>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if !authorized(&fake, &headers) {
+        return stripe_error(StatusCode::UNAUTHORIZED, "Invalid API Key provided", None);
+    }
+    match fake.store().customers.remove(&id) {
+        Some(_) => Json(json!({"id": id, "object": "customer", "deleted": true})).into_response(),
+        None => stripe_error(StatusCode::NOT_FOUND, "No such customer", Some("id")),
+    }
 }
 
 /// Starts the next period of a subscription: a new paid invoice

@@ -150,6 +150,28 @@ impl Creem {
             .ok_or_else(|| ProviderError::Unavailable("the subscription cannot be read".into()))
     }
 
+    /// Cancels subscription `id` at once (its owner's account is being
+    /// deleted). One Creem no longer has counts as done.
+    pub async fn cancel_subscription(&self, id: &str) -> Result<(), ProviderError> {
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(ProviderError::Refused(format!(
+                "{id:?} is not a subscription id"
+            )));
+        }
+        let answer = self
+            .call(
+                self.http
+                    .post(format!("{}v1/subscriptions/{id}/cancel", self.base))
+                    .json(&json!({})),
+            )
+            .await;
+        match answer {
+            Ok(_) => Ok(()),
+            Err(ProviderError::Refused(m)) if m.ends_with("(HTTP 404 Not Found)") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Verifies a webhook request (the raw body and its `creem-signature`)
     /// and reads the event.
     pub fn verify(&self, payload: &str, signature: &str) -> Result<Event, Refused> {

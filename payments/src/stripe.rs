@@ -159,11 +159,7 @@ impl Stripe {
     /// The subscription `id` as Stripe has it now (read for the fields uni1
     /// uses, like the events that name it).
     pub async fn subscription(&self, id: &str) -> Result<SubscriptionState, ProviderError> {
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(ProviderError::Refused(format!(
-                "{id:?} is not a subscription id"
-            )));
-        }
+        object_id(id, "subscription")?;
         let value: miniserde::json::Value =
             RequestBuilder::new(StripeMethod::Get, format!("/subscriptions/{id}"))
                 .customize()
@@ -175,6 +171,33 @@ impl Stripe {
             .as_ref()
             .and_then(subscription_state)
             .ok_or_else(|| ProviderError::Unavailable("the subscription cannot be read".into()))
+    }
+
+    /// Cancels subscription `id` at once, without proration (its owner's
+    /// account is being deleted). One Stripe no longer has counts as done.
+    pub async fn cancel_subscription(&self, id: &str) -> Result<(), ProviderError> {
+        object_id(id, "subscription")?;
+        self.delete(format!("/subscriptions/{id}")).await
+    }
+
+    /// Deletes customer `id` (its owner's account is being deleted): Stripe
+    /// then forgets their address and payment methods. One Stripe no longer
+    /// has counts as done.
+    pub async fn delete_customer(&self, id: &str) -> Result<(), ProviderError> {
+        object_id(id, "customer")?;
+        self.delete(format!("/customers/{id}")).await
+    }
+
+    async fn delete(&self, path: String) -> Result<(), ProviderError> {
+        let answer: Result<miniserde::json::Value, StripeError> =
+            RequestBuilder::new(StripeMethod::Delete, path)
+                .customize()
+                .send(&self.client)
+                .await;
+        match answer {
+            Ok(_) | Err(StripeError::Stripe(_, 404)) => Ok(()),
+            Err(e) => Err(provider_error(e)),
+        }
     }
 
     /// Verifies a webhook request (the raw body and its `Stripe-Signature`
@@ -396,6 +419,14 @@ fn idempotent(key: &str) -> Result<RequestStrategy, ProviderError> {
     IdempotencyKey::new(key)
         .map(RequestStrategy::Idempotent)
         .map_err(|e| ProviderError::Config(format!("idempotency key: {e:?}")))
+}
+
+/// Refuses an id that could change the request's path.
+fn object_id(id: &str, what: &str) -> Result<(), ProviderError> {
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(ProviderError::Refused(format!("{id:?} is not a {what} id")));
+    }
+    Ok(())
 }
 
 fn provider_error(e: StripeError) -> ProviderError {

@@ -289,6 +289,11 @@ pub struct ServeArgs {
     #[arg(long, env = "UNI1_SESSION_MAX_HOURS", value_name = "HOURS")]
     pub session_max_hours: Option<u32>,
 
+    /// Days between asking for an account's deletion and the deletion,
+    /// during which the person can cancel (1 to 90) [default: 7]
+    #[arg(long, env = "UNI1_DELETION_GRACE_DAYS", value_name = "DAYS")]
+    pub deletion_grace_days: Option<u32>,
+
     /// Take the client's address from X-Forwarded-For. Only behind a
     /// reverse proxy that sets it [default: false]
     #[arg(long, env = "UNI1_TRUST_PROXY_HEADERS", value_name = "BOOL")]
@@ -470,6 +475,8 @@ pub struct Settings {
     pub mail_from: lettre::message::Mailbox,
     pub session_idle_hours: u32,
     pub session_max_hours: u32,
+    /// Between asking for an account's deletion and the deletion.
+    pub deletion_grace_days: u32,
     pub trust_proxy_headers: bool,
     /// Proxies that append to X-Forwarded-For (used with
     /// `trust_proxy_headers` only); at least 1.
@@ -590,6 +597,7 @@ impl Settings {
             format!("mail_from={}", self.mail_from.email),
             format!("session_idle_hours={}", self.session_idle_hours),
             format!("session_max_hours={}", self.session_max_hours),
+            format!("deletion_grace_days={}", self.deletion_grace_days),
             format!("trust_proxy_headers={}", self.trust_proxy_headers),
             format!("trusted_proxy_hops={}", self.trusted_proxy_hops),
             format!("dev_outbox={}", self.dev_outbox),
@@ -668,6 +676,13 @@ impl Settings {
         };
         let session_idle_hours = args.session_idle_hours.unwrap_or(336);
         let session_max_hours = args.session_max_hours.unwrap_or(720);
+        let deletion_grace_days = args.deletion_grace_days.unwrap_or(7);
+        if !(1..=90).contains(&deletion_grace_days) {
+            return Err(invalid(
+                "UNI1_DELETION_GRACE_DAYS",
+                format!("must be 1 to 90 days, not {deletion_grace_days}"),
+            ));
+        }
         if session_idle_hours == 0 {
             return Err(invalid("UNI1_SESSION_IDLE_HOURS", "must be at least 1"));
         }
@@ -709,6 +724,7 @@ impl Settings {
             mail_from,
             session_idle_hours,
             session_max_hours,
+            deletion_grace_days,
             trust_proxy_headers,
             trusted_proxy_hops,
             dev_outbox,
@@ -1143,6 +1159,18 @@ mod tests {
         };
         let err = Settings::resolve(args, None).unwrap_err().to_string();
         assert!(err.contains("UNI1_SESSION_MAX_HOURS"), "{err}");
+
+        for days in [0, 91] {
+            let args = ServeArgs {
+                deletion_grace_days: Some(days),
+                ..Default::default()
+            };
+            let err = Settings::resolve(args, None).unwrap_err().to_string();
+            assert!(
+                err.contains("UNI1_DELETION_GRACE_DAYS") && err.contains("1 to 90"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod host;
 pub mod logging;
 pub mod media;
 pub mod oauth;
+pub mod privacy;
 pub mod security_headers;
 pub mod session;
 
@@ -193,6 +194,10 @@ pub fn router(
         .route(
             "/billing/history.csv",
             get(billing::history_csv).with_state(state.app.billing.clone()),
+        )
+        .route(
+            "/settings/privacy/exports/{id}",
+            get(privacy::export_download).with_state(state.app.privacy.clone()),
         );
     if policy.dev_outbox {
         plain = plain.route(

@@ -62,6 +62,7 @@ pub struct Services {
     pub wakeups: Wakeups,
     pub limits: Arc<RateLimits>,
     pub billing: uni1_domain::billing::Billing,
+    pub privacy: uni1_domain::privacy::Privacy,
 }
 
 impl Services {
@@ -123,7 +124,20 @@ impl Services {
             mail.clone(),
             key.clone(),
         );
+        let privacy = uni1_domain::privacy::Privacy::new(
+            db.clone(),
+            generations.blobs.clone(),
+            mail.clone(),
+            key.clone(),
+            accounts.clone(),
+            billing.clone(),
+            uni1_domain::privacy::PrivacyPolicy {
+                deletion_grace: chrono::Duration::days(settings.deletion_grace_days.into()),
+                ..Default::default()
+            },
+        );
         Ok(Self {
+            privacy,
             billing,
             db,
             key,
@@ -161,6 +175,8 @@ impl Services {
                 public_origin: settings.public_origin(),
                 billing: self.billing.clone(),
                 checkout_origin: settings.billing.checkout_origin(),
+                privacy: self.privacy.clone(),
+                processors: Arc::new(processors(settings)),
             },
         };
         let oauth = http::oauth::OAuth {
@@ -248,6 +264,14 @@ impl Services {
                 }
             },
         );
+        // The privacy center's work (PRV-2, PRV-3): build queued exports,
+        // delete expired ones, delete accounts whose grace period ended.
+        // Every server runs it; each export and account is claimed first.
+        let privacy = self.privacy.clone();
+        tasks.every("privacy", PRIVACY_INTERVAL, move || {
+            let privacy = privacy.clone();
+            async move { privacy_pass(&privacy).await }
+        });
         if settings.generation.worker_slots > 0 {
             with_worker(
                 &mut tasks,
@@ -258,6 +282,111 @@ impl Services {
         }
         Ok(tasks)
     }
+}
+
+/// How often exports and deletions are looked for.
+pub const PRIVACY_INTERVAL: Duration = Duration::from_secs(10);
+
+/// One round of the privacy center's background work.
+pub async fn privacy_pass(privacy: &uni1_domain::privacy::Privacy) {
+    use uni1_domain::privacy::{deletion, export};
+    // Build every queued export, one after another.
+    loop {
+        match export::export_pass(privacy).await {
+            Ok(true) => continue,
+            Ok(false) => break,
+            Err(e) => {
+                tracing::error!(error = ?e, "export pass failed");
+                break;
+            }
+        }
+    }
+    if let Err(e) = export::purge_pass(privacy).await {
+        tracing::error!(error = ?e, "export purge failed");
+    }
+    if let Err(e) = deletion::deletion_pass(privacy).await {
+        tracing::error!(error = ?e, "deletion pass failed");
+    }
+}
+
+/// Who processes personal data for this site, from `settings` (PRV-6):
+/// hosting and storage, mail, payment providers, sign-in providers and
+/// outside model back-ends. Hosts only; never a credential.
+pub fn processors(settings: &Settings) -> Vec<uni1_app::privacy::ProcessorDto> {
+    let p = |name: String, role: &str| uni1_app::privacy::ProcessorDto {
+        name,
+        role: role.to_owned(),
+    };
+    let host = |url: &str| {
+        url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "a configured service".to_owned())
+    };
+    let mut out = vec![p(
+        settings.operator_name.clone(),
+        "runs uni1 and its database on its own servers.",
+    )];
+    if let uni1_storage::StoreConfig::S3 {
+        endpoint, bucket, ..
+    } = &settings.generation.storage.config
+    {
+        out.push(p(
+            format!(
+                "Object storage ({})",
+                endpoint
+                    .as_deref()
+                    .map_or_else(|| "Amazon S3".to_owned(), host)
+            ),
+            &format!("stores your images and uploads, encrypted before they leave our servers (bucket {bucket})."),
+        ));
+    }
+    if let Some(smtp) = &settings.smtp_url {
+        out.push(p(
+            format!(
+                "Mail delivery ({})",
+                host(secrecy::ExposeSecret::expose_secret(smtp))
+            ),
+            "delivers the mails we send you: receives your address and the mail.",
+        ));
+    }
+    if settings.billing.stripe.is_some() {
+        out.push(p(
+            "Stripe".into(),
+            "takes payments: receives your address, payment details and what you buy.",
+        ));
+    }
+    if settings.billing.creem.is_some() {
+        out.push(p(
+            "Creem".into(),
+            "sells credits and plans as merchant of record: receives your address, payment details and what you buy.",
+        ));
+    }
+    if settings.google.is_some() {
+        out.push(p(
+            "Google".into(),
+            "signs you in if you choose \"Continue with Google\".",
+        ));
+    }
+    if settings.github.is_some() {
+        out.push(p(
+            "GitHub".into(),
+            "signs you in if you choose \"Continue with GitHub\".",
+        ));
+    }
+    for m in &settings.generation.models {
+        if m.backend != "builtin" && m.enabled {
+            out.push(p(
+                format!(
+                    "Image model {} ({})",
+                    m.name,
+                    m.base_url.as_deref().map_or_else(|| "its provider".to_owned(), host)
+                ),
+                "generates images when you choose this model: receives your prompt, settings and reference image, never your name or address.",
+            ));
+        }
+    }
+    out
 }
 
 /// Adds the generation worker (`slots` jobs at once) and the queue's

@@ -129,6 +129,7 @@ impl Accounts {
             role: Role::from_stored(&user.role),
             email_confirmed: user.email_confirmed_at.is_some(),
             session_id: session.id,
+            deletion_due: user.deletion_due_at,
         }))
     }
 

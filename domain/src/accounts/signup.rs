@@ -66,6 +66,11 @@ impl NewAccount<'_> {
             updated_at: Set(now),
             expiry_reminders: Set(false),
             expiry_reminded_at: Set(None),
+            objected_at: Set(None),
+            restricted_at: Set(None),
+            training_consent_at: Set(None),
+            training_consent_version: Set(None),
+            deletion_due_at: Set(None),
         }
     }
 }

@@ -78,6 +78,8 @@ pub enum BillingError {
     #[error("The payment provider's page cannot be opened right now. Please try again later.")]
     PortalUnavailable,
     #[error(transparent)]
+    NotNow(#[from] crate::privacy::NotNow),
+    #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
 
@@ -291,6 +293,7 @@ impl Billing {
         if !self.payments_enabled() {
             return Err(BillingError::NotConfigured);
         }
+        crate::privacy::ensure_may_process(&self.db, who.id).await??;
         let item = match (self.catalogue.pack(item_id), self.catalogue.plan(item_id)) {
             (Some(p), _) => Item::from(p),
             (None, Some(p)) => Item::from(p),
@@ -414,6 +417,63 @@ impl Billing {
             tracing::error!(error = %e, "cannot open the payment provider's portal");
             BillingError::PortalUnavailable
         })
+    }
+
+    /// Ends the person's billing relationship before their account is
+    /// deleted: running plans are canceled at once at their provider, and
+    /// the Stripe customer (address, payment methods) is deleted. A
+    /// provider that cannot be reached is an error, so the deletion waits
+    /// and retries; one that is no longer configured here cannot be reached
+    /// at all and is skipped with an error in the log for the operator.
+    /// Creem has no API to delete a customer: its customer id stays with
+    /// Creem, which keeps its own records as the merchant of record.
+    pub async fn end_for_deletion(&self, owner: Uuid) -> Result<(), Unexpected> {
+        let running = subscription::Entity::find()
+            .filter(subscription::Column::UserId.eq(owner))
+            .filter(subscription::Column::Status.is_in(LIVE))
+            .all(&self.db)
+            .await
+            .unexpected("reading plans to cancel")?;
+        for sub in running {
+            let canceled = match (sub.provider.as_str(), &self.stripe, &self.creem) {
+                (STRIPE, Some(stripe), _) => stripe.cancel_subscription(&sub.subscription_id).await,
+                (CREEM, _, Some(creem)) => creem.cancel_subscription(&sub.subscription_id).await,
+                (provider, _, _) => {
+                    tracing::error!(%provider, subscription = %sub.subscription_id, "a plan of an account being deleted cannot be canceled: its provider is not configured; cancel it in the provider's dashboard");
+                    continue;
+                }
+            };
+            canceled
+                .map_err(|e| Unexpected::new("canceling a plan of an account being deleted", e))?;
+            subscription::Entity::update_many()
+                .col_expr(subscription::Column::Status, Expr::value("canceled"))
+                .col_expr(subscription::Column::CancelAtPeriodEnd, Expr::value(false))
+                .col_expr(subscription::Column::UpdatedAt, Expr::value(Utc::now()))
+                .filter(subscription::Column::Id.eq(sub.id))
+                .exec(&self.db)
+                .await
+                .unexpected("recording a canceled plan")?;
+        }
+        let customers = billing_customer::Entity::find()
+            .filter(billing_customer::Column::UserId.eq(owner))
+            .filter(billing_customer::Column::Provider.eq(STRIPE))
+            .all(&self.db)
+            .await
+            .unexpected("reading payment customers")?;
+        for c in customers {
+            match &self.stripe {
+                Some(stripe) => stripe.delete_customer(&c.customer_id).await.map_err(|e| {
+                    Unexpected::new(
+                        "deleting the Stripe customer of an account being deleted",
+                        e,
+                    )
+                })?,
+                None => {
+                    tracing::error!(customer = %c.customer_id, "the Stripe customer of an account being deleted cannot be deleted: Stripe is not configured; delete it in the Stripe dashboard")
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The person's Stripe customer id, created once (the idempotency key

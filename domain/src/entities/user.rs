@@ -28,6 +28,19 @@ pub struct Model {
     pub expiry_reminders: bool,
     /// When the last expiry reminder was queued (at most one a day).
     pub expiry_reminded_at: Option<DateTimeUtc>,
+    /// Since when the person objects to their data being used to improve
+    /// the service (PRV-4): left out of analytics and improvement datasets.
+    pub objected_at: Option<DateTimeUtc>,
+    /// Since when processing is restricted (PRV-4): the account is
+    /// read-only (no new generations, sharing, publishing or purchases).
+    pub restricted_at: Option<DateTimeUtc>,
+    /// When the person opted in to training on their images (PRV-5), and
+    /// under which privacy policy version; `None`: not opted in.
+    pub training_consent_at: Option<DateTimeUtc>,
+    pub training_consent_version: Option<String>,
+    /// The account is deleted at this time unless the person cancels
+    /// (PRV-3); until then it cannot generate, share or buy.
+    pub deletion_due_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -72,6 +72,8 @@ pub enum SubmitError {
     TooManyPending { limit: u64 },
     #[error("The reference image has expired. Upload it again.")]
     ReferenceGone,
+    #[error(transparent)]
+    NotNow(#[from] crate::privacy::NotNow),
     #[error("{limit} of your prompts were refused in the last hour. Try again later.")]
     TooManyRefused { limit: u64 },
     #[error(transparent)]
@@ -198,6 +200,7 @@ impl Generations {
         if !email_confirmed {
             return Err(SubmitError::EmailNotConfirmed);
         }
+        crate::privacy::ensure_may_process(&self.db, user).await??;
         let (sub, model) = Submission::parse(input, &self.catalog)?;
         if let Some(parent) = sub.parent_id {
             let owned = image::Entity::find_by_id(parent)

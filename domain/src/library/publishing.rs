@@ -67,6 +67,8 @@ pub enum PublishError {
     #[error("Say in 1 to {MAX_REPORT} characters what is wrong with this image.")]
     BadReport,
     #[error(transparent)]
+    NotNow(#[from] crate::privacy::NotNow),
+    #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
 
@@ -121,6 +123,7 @@ impl Publishing {
                 .unexpected("unpublishing an image")?;
             return Ok(false);
         }
+        crate::privacy::ensure_may_process(&self.db, user).await??;
         if img.hidden_at.is_some() {
             return Err(PublishError::Hidden);
         }

@@ -239,6 +239,8 @@ pub enum ShareError {
     #[error("You have {limit} share links open. Turn some off in Settings, Share links, first.")]
     TooMany { limit: u64 },
     #[error(transparent)]
+    NotNow(#[from] crate::privacy::NotNow),
+    #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
 
@@ -264,6 +266,7 @@ impl Sharing {
         if expires_in_days.is_some_and(|d| d == 0 || d > MAX_EXPIRY_DAYS) {
             return Err(ShareError::BadExpiry);
         }
+        crate::privacy::ensure_may_process(&self.db, user).await??;
         let owned = match target {
             ShareTarget::Image(id) => image::Entity::find_by_id(id)
                 .filter(image::Column::UserId.eq(user))

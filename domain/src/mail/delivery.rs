@@ -34,6 +34,19 @@ const LEASE: chrono::Duration = chrono::Duration::minutes(2);
 const BATCH: u64 = 20;
 /// Sent and failed mails are deleted this long after they ended.
 pub const RETENTION: chrono::Duration = chrono::Duration::days(30);
+/// Mails whose row goes as soon as it is sent (or given up): the last mail
+/// to a deleted account's address, which must not keep the address.
+pub const ERASED_WHEN_DONE: &[&str] = &["account_deleted"];
+
+/// Deletes mail `id`'s row.
+async fn erase(db: &sea_orm::DatabaseConnection, id: uuid::Uuid) -> Result<(), Unexpected> {
+    mail_outbox::Entity::delete_by_id(id)
+        .exec(db)
+        .await
+        .unexpected("deleting a sent mail")?;
+    Ok(())
+}
+
 /// How often old mails are purged ([`purge_pass`]).
 pub const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 
@@ -117,6 +130,13 @@ pub async fn deliver_due(
                 .col_expr(Column::HtmlBody, Expr::value(""))
         };
         match outcome {
+            Ok(())
+                if ERASED_WHEN_DONE.contains(&mail.kind.as_str())
+                    && transport.clears_sent_bodies() =>
+            {
+                erase(db, mail.id).await?;
+                report.sent += 1;
+            }
             Ok(()) => {
                 let update = update.col_expr(Column::SentAt, Expr::value(now));
                 let update = if transport.clears_sent_bodies() {
@@ -136,7 +156,12 @@ pub async fn deliver_due(
                         Column::LastError,
                         Expr::value(crate::support::audit::truncate(&error, 1000)),
                     );
-                if attempts >= MAX_ATTEMPTS || permanent {
+                if (attempts >= MAX_ATTEMPTS || permanent)
+                    && ERASED_WHEN_DONE.contains(&mail.kind.as_str())
+                {
+                    erase(db, mail.id).await?;
+                    report.failed += 1;
+                } else if attempts >= MAX_ATTEMPTS || permanent {
                     cleared(update)
                         .col_expr(Column::FailedAt, Expr::value(now))
                         .exec(db)

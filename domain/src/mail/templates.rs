@@ -218,6 +218,51 @@ pub fn receipt(
     )
 }
 
+/// A data export is ready to download.
+pub fn export_ready(ctx: &MailContext, name: &str, until: &str) -> Message {
+    render(
+        ctx,
+        "Your uni1 data export is ready".into(),
+        &format!("Hello {name},"),
+        &[
+            format!("The copy of your data you asked for is ready. Download it from Settings → Privacy while signed in, until {until}; then it is deleted."),
+            "If you did not ask for it, sign in, end the sessions you do not know under Settings → Security, and change your password.".into(),
+        ],
+        Some(("Open my privacy settings", &ctx.link("/settings/privacy"))),
+    )
+}
+
+/// The account will be deleted after the grace period.
+pub fn deletion_scheduled(ctx: &MailContext, name: &str, on: &str) -> Message {
+    render(
+        ctx,
+        format!("Your uni1 account will be deleted on {on}"),
+        &format!("Hello {name},"),
+        &[
+            format!("You asked us to delete your uni1 account. It will be deleted on {on}, with your images, prompts and everything else we store about you, except the records of purchases the law requires us to keep (without your name or address)."),
+            "Until then your account is read-only. Changed your mind? Sign in and cancel the deletion under Settings → Privacy.".into(),
+            format!("If this was not you, sign in, cancel the deletion and change your password, and write to {}.", ctx.operator_email),
+        ],
+        Some(("Open my privacy settings", &ctx.link("/settings/privacy"))),
+    )
+}
+
+/// The account was deleted (sent to the address it had; the mail's row is
+/// removed once sent).
+pub fn account_deleted(ctx: &MailContext) -> Message {
+    render(
+        ctx,
+        "Your uni1 account was deleted".into(),
+        "Hello,",
+        &[
+            "Your uni1 account was deleted as you asked: your images, prompts, uploads, sessions and settings are gone, and any plan was canceled.".into(),
+            "We keep only the records of purchases the law requires (amounts and dates, without your name or address).".into(),
+            "This is the last mail we send to this address.".into(),
+        ],
+        None,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -99,6 +99,11 @@ pub async fn person(db: &DatabaseConnection, email: &str) -> Uuid {
         updated_at: Set(now),
         expiry_reminders: Set(false),
         expiry_reminded_at: Set(None),
+        objected_at: Set(None),
+        restricted_at: Set(None),
+        training_consent_at: Set(None),
+        training_consent_version: Set(None),
+        deletion_due_at: Set(None),
     }
     .insert(db)
     .await

@@ -704,6 +704,143 @@ async fn a_dispute_takes_credits_back_until_it_is_won(backend: Backend) {
     .await;
 }
 
+/// PRV-3 with PAY: deleting an account cancels its plans at Stripe and
+/// Creem and deletes its Stripe customer, before anything is deleted here;
+/// the orders stay without the person; the provider's late events about
+/// the canceled plan are harmless.
+async fn deleting_an_account_ends_it_at_the_providers(backend: Backend) {
+    with_shop(backend, |shop| async move {
+        let app = &shop.app;
+        let (stripe_v, stripe_user) = member(app, "leaving@example.com", "203.0.113.70").await;
+        let url = checkout(&shop, &stripe_v, "monthly").await;
+        pay(&shop, &url).await;
+        wait_paid_for(app, stripe_user, "monthly").await;
+        let (creem_v, creem_user) = member(app, "leaving.too@example.com", "203.0.113.71").await;
+        let url = checkout_at(&shop, &creem_v, "creem-plan", "/creem/checkout/ch_test_").await;
+        pay(&shop, &url).await;
+        wait_paid_for(app, creem_user, "creem-plan").await;
+        until("both plans live", || async {
+            subscription_of(app, stripe_user).await.status == "active"
+                && subscription_of(app, creem_user).await.status == "active"
+        })
+        .await;
+        let stripe_sub = subscription_of(app, stripe_user).await;
+        let creem_sub = subscription_of(app, creem_user).await;
+
+        for v in [&stripe_v, &creem_v] {
+            let r = app
+                .post_as(
+                    "/api/schedule_deletion",
+                    &[("confirm", "on"), ("password", crate::fixtures::PASSWORD)],
+                    v,
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            // Held: no buying in the grace period.
+            let r = app
+                .post_as("/api/start_checkout", &[("pack", "starter")], v)
+                .await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+            assert!(r.body.contains("scheduled for deletion"), "{}", r.body);
+        }
+        uni1_domain::entities::user::Entity::update_many()
+            .col_expr(
+                uni1_domain::entities::user::Column::DeletionDueAt,
+                sea_orm::sea_query::Expr::value(chrono::Utc::now()),
+            )
+            .exec(&app.db)
+            .await
+            .expect("due now");
+        uni1_server::startup::privacy_pass(&app.privacy).await;
+        for id in [stripe_user, creem_user] {
+            assert!(
+                uni1_domain::entities::user::Entity::find_by_id(id)
+                    .one(&app.db)
+                    .await
+                    .expect("query")
+                    .is_none(),
+                "deleted"
+            );
+        }
+
+        // At Stripe: the plan is canceled, the customer is gone.
+        let at_stripe: Value = shop
+            .http
+            .get(format!(
+                "{}/v1/subscriptions/{}",
+                shop.fake, stripe_sub.subscription_id
+            ))
+            .bearer_auth(SECRET_KEY)
+            .send()
+            .await
+            .expect("fake")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(at_stripe["status"], "canceled");
+        let again = shop
+            .http
+            .delete(format!(
+                "{}/v1/customers/{}",
+                shop.fake, stripe_sub.customer_id
+            ))
+            .bearer_auth(SECRET_KEY)
+            .send()
+            .await
+            .expect("fake");
+        assert_eq!(
+            again.status(),
+            reqwest::StatusCode::NOT_FOUND,
+            "already deleted"
+        );
+        // At Creem: canceled.
+        let at_creem: Value = shop
+            .http
+            .get(format!("{}/v1/subscriptions", shop.fake))
+            .query(&[("subscription_id", creem_sub.subscription_id.as_str())])
+            .header("x-api-key", CREEM_KEY)
+            .send()
+            .await
+            .expect("fake")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(at_creem["status"], "canceled");
+
+        // Here: the sales stay without the people; the late events about
+        // the canceled plans are stored and change nothing.
+        let kept = order::Entity::find().all(&app.db).await.expect("orders");
+        assert_eq!(kept.len(), 2);
+        assert!(kept
+            .iter()
+            .all(|o| o.user_id.is_none() && o.status == "paid"));
+        until("the cancel events", || async {
+            payment_event::Entity::find()
+                .all(&app.db)
+                .await
+                .expect("events")
+                .iter()
+                .filter(|e| {
+                    e.event_type == "customer.subscription.deleted"
+                        || e.event_type == "subscription.canceled"
+                })
+                .count()
+                == 2
+        })
+        .await;
+        let subs = subscription::Entity::find()
+            .all(&app.db)
+            .await
+            .expect("subs");
+        assert!(
+            subs.iter()
+                .all(|s| s.user_id.is_none() && s.status == "canceled"),
+            "{subs:?}"
+        );
+    })
+    .await;
+}
+
 /// One test per back-end for a test that takes the back-end.
 /// Waits until `check` holds (10 s at most).
 async fn until<F, Fut>(what: &str, check: F)
@@ -1301,3 +1438,7 @@ on_both!(
     super::a_localstripe_subscription_is_granted_and_ended
 );
 on_both!(dispute, super::a_dispute_takes_credits_back_until_it_is_won);
+on_both!(
+    account_deletion,
+    super::deleting_an_account_ends_it_at_the_providers
+);

@@ -16,6 +16,7 @@ mod health;
 mod http_policy;
 mod mail;
 mod pages;
+mod privacy;
 mod providers;
 mod publishing;
 mod sharing;

@@ -38,6 +38,8 @@ pub struct TestApp {
     pub database_url: String,
     /// The public origin the app was configured with (usually [`ORIGIN`]).
     pub origin: String,
+    /// The privacy center the router uses; tests run its passes themselves.
+    pub privacy: uni1_domain::privacy::Privacy,
 }
 
 /// A response, read whole.
@@ -406,6 +408,7 @@ pub async fn run_with_file<C, F, Fut>(
         gens,
         database_url: database.url.clone(),
         origin: settings.public_origin(),
+        privacy: services.privacy.clone(),
     };
     test(app).await;
     db.close().await.ok();
