@@ -36,6 +36,7 @@ pub fn Layout(children: Children) -> impl IntoView {
         <div class="flex min-h-screen flex-col">
             <Header />
             <ConfirmBanner />
+            <DeletionBanner />
             <main id="main" class="mx-auto w-full max-w-6xl flex-1 px-4 py-8 sm:px-6">
                 {children()}
             </main>
@@ -128,6 +129,31 @@ fn ConfirmBanner() -> impl IntoView {
                                     }}
                                 </button>
                             </ActionForm>
+                        </div>
+                    </div>
+                })
+            })}
+        </Suspense>
+    }
+}
+
+/// Tells a person whose account is scheduled for deletion when it happens,
+/// on every page, with the way back (PRV-3).
+#[component]
+fn DeletionBanner() -> impl IntoView {
+    let user = expect_context::<UserResource>().0;
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let due = match user.await {
+                    Ok(Some(u)) => u.deletion_due,
+                    _ => None,
+                };
+                due.map(|due| view! {
+                    <div class="border-b border-line bg-surface-sunken" role="status" data-testid="deletion-banner">
+                        <div class="mx-auto flex max-w-6xl flex-wrap items-center gap-3 px-4 py-2 text-sm sm:px-6">
+                            <span class="font-medium text-danger">{format!("Your account will be deleted on {due}.")}</span>
+                            <a href="/settings/privacy" class="underline">"Keep my account"</a>
                         </div>
                     </div>
                 })

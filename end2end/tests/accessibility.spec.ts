@@ -24,7 +24,7 @@ test.describe("accessibility", () => {
   test.describe.configure({ timeout: 120_000 });
 
   test("public pages have no axe violations", async ({ page }) => {
-    for (const path of ["/", "/sign-in", "/sign-up", "/privacy", "/terms", "/cookies", "/contact", "/report-underage", "/explore", "/reset-password", "/settings", "/pricing"]) {
+    for (const path of ["/", "/sign-in", "/sign-up", "/privacy", "/terms", "/cookies", "/contact", "/report-underage", "/explore", "/reset-password", "/settings", "/pricing", "/privacy-choices"]) {
       await noViolations(page, path);
     }
   });
@@ -39,7 +39,7 @@ test.describe("accessibility", () => {
     await page.getByLabel("Prompt", { exact: true }).fill("a quiet harbour at dawn");
     await page.getByRole("button", { name: "Generate" }).click();
     await expect(page.getByTestId("job").first()).toHaveAttribute("data-status", "succeeded", { timeout: 30_000 });
-    for (const path of ["/studio", "/gallery", "/collections", "/settings", "/settings/security", "/settings/sharing", "/billing"]) {
+    for (const path of ["/studio", "/gallery", "/collections", "/settings", "/settings/security", "/settings/sharing", "/settings/privacy", "/billing"]) {
       await noViolations(page, path);
     }
     await page.goto("/gallery");

@@ -13,7 +13,11 @@
 //!    transaction; no model time);
 //! 6. payment webhooks: signed `checkout.session.completed` events for
 //!    distinct orders, each delivered twice (the second a duplicate), 16 at
-//!    a time, on SQLite and PostgreSQL: events/s and latency p50/p99.
+//!    a time, on SQLite and PostgreSQL: events/s and latency p50/p99;
+//! 7. the privacy center: the data export of an account with 10,000
+//!    generations and 1,000 stored images (time, ZIP size, the process's
+//!    peak memory above its level before), then deleting the account
+//!    (time, and what is left of it), on SQLite with a local object folder.
 //!
 //! Figures are printed as Markdown tables for docs/benchmarks.md.
 
@@ -605,37 +609,14 @@ async fn gallery(n: usize, secs: u64) {
         for i in chunk * 500..((chunk + 1) * 500).min(n) {
             let at = start + chrono::Duration::seconds(i as i64 * 60);
             let g = uuid::Uuid::now_v7();
-            gens_rows.push(generation::ActiveModel {
-                id: Set(g),
-                user_id: Set(user),
-                idempotency_key: Set(format!("bench-gallery-{i:06}")),
-                model_id: Set("builtin".into()),
-                backend: Set("builtin".into()),
-                prompt: Set(format!("bench prompt number {i} with a lighthouse")),
-                negative_prompt: Set(None),
-                aspect_ratio: Set("1:1".into()),
-                image_count: Set(1),
-                seed_requested: Set(None),
-                seed_used: Set(Some(i as i64)),
-                style: Set(None),
-                reference_path: Set(None),
-                reference_strength: Set(None),
-                credits: Set(1),
-                status: Set(status::SUCCEEDED),
-                attempts: Set(1),
-                max_attempts: Set(3),
-                run_after: Set(at),
-                lease_owner: Set(None),
-                lease_expires_at: Set(None),
-                external_id: Set(None),
-                cancel_requested: Set(false),
-                error: Set(None),
-                error_detail: Set(None),
-                parent_id: Set(None),
-                queued_at: Set(at),
-                started_at: Set(Some(at)),
-                finished_at: Set(Some(at)),
-            });
+            gens_rows.push(succeeded_generation(
+                g,
+                user,
+                format!("bench-gallery-{i:06}"),
+                format!("bench prompt number {i} with a lighthouse"),
+                i,
+                at,
+            ));
             let id = uuid::Uuid::now_v7();
             image_rows.push(image::ActiveModel {
                 id: Set(id),
@@ -752,6 +733,9 @@ async fn main() {
     }
     if run("webhooks") {
         webhook_tables(jobs.max(500)).await;
+    }
+    if run("privacy") {
+        privacy_bench(10_000, 1_000).await;
     }
     if run("gallery") {
         let n = std::env::var("UNI1_BENCH_GALLERY_IMAGES")
@@ -948,4 +932,250 @@ async fn webhooks(label: &str, database_url: &str, orders: usize) -> String {
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99)
     )
+}
+
+/// The resident set size of this process, in KiB (Linux).
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Runs `work` while a thread samples the RSS every 5 ms; returns its
+/// result, the time it took and the peak RSS above the level before (KiB).
+async fn with_peak<T>(work: impl std::future::Future<Output = T>) -> (T, Duration, u64) {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let base = rss_kib();
+    let peak = Arc::new(AtomicU64::new(base));
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (peak, stop) = (peak.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                peak.fetch_max(rss_kib(), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let t = Instant::now();
+    let out = work.await;
+    let took = t.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    sampler.join().unwrap();
+    (out, took, peak.load(Ordering::Relaxed).saturating_sub(base))
+}
+
+/// PRV-2 and PRV-3 at size: export then delete an account with `gens_n`
+/// generations and `images_n` stored images (real encrypted objects in a
+/// local folder).
+async fn privacy_bench(gens_n: usize, images_n: usize) {
+    use sea_orm::ActiveValue::Set;
+    let dir = std::env::temp_dir().join(format!("uni1-bench-privacy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut args = ServeArgs {
+        public_url: Some("http://127.0.0.1:9".into()),
+        ..Default::default()
+    };
+    args.database.database_url = Some(format!("sqlite://{}/bench.db?mode=rwc", dir.display()));
+    args.database.data_dir = Some(dir.clone());
+    args.generation.storage = Some(StorageKind::Local);
+    args.generation.storage_dir = Some(dir.join("objects"));
+    args.generation.worker_slots = Some(0);
+    let settings = Settings::resolve(args, None).expect("bench settings");
+    let db = uni1_server::startup::open_database(&settings.database)
+        .await
+        .unwrap();
+    let key = uni1_domain::support::crypto::AppKey::from_base64(
+        &uni1_domain::support::crypto::AppKey::generate_base64(),
+    )
+    .unwrap();
+    let services =
+        uni1_server::startup::Services::build(&settings, db.clone(), key.clone()).unwrap();
+    let user = new_user(&db, &key, "privacy@example.org").await;
+    let png = uni1_imaging::render_builtin_png("bench export", 1, 512, 512, None);
+    let start = chrono::Utc::now() - chrono::Duration::days(30);
+    let seeded = Instant::now();
+    for chunk in 0..gens_n.div_ceil(500) {
+        let mut gens_rows = Vec::new();
+        let mut image_rows = Vec::new();
+        for i in chunk * 500..((chunk + 1) * 500).min(gens_n) {
+            let at = start + chrono::Duration::seconds(i as i64 * 60);
+            let g = uuid::Uuid::now_v7();
+            gens_rows.push(succeeded_generation(g, user, format!("bench-privacy-{i:06}"), format!("bench prompt number {i}: a lighthouse on a cliff at dusk, oil painting, warm light"), i, at));
+            if i < images_n {
+                let id = uuid::Uuid::now_v7();
+                let base = format!("users/{user}/images/{id}");
+                for variant in ["original.png", "preview-v2.webp", "thumb-v2.webp"] {
+                    services
+                        .generations
+                        .blobs
+                        .put(&format!("{base}/{variant}"), &png)
+                        .await
+                        .unwrap();
+                }
+                image_rows.push(image::ActiveModel {
+                    id: Set(id),
+                    generation_id: Set(g),
+                    user_id: Set(user),
+                    position: Set(0),
+                    width: Set(512),
+                    height: Set(512),
+                    original_path: Set(format!("{base}/original.png")),
+                    preview_path: Set(format!("{base}/preview-v2.webp")),
+                    thumb_path: Set(format!("{base}/thumb-v2.webp")),
+                    bytes: Set(3 * png.len() as i64),
+                    key_id: Set("bench".into()),
+                    created_at: Set(chrono::Utc::now() - chrono::Duration::days(1)),
+                    expires_at: Set(chrono::Utc::now() + chrono::Duration::days(60)),
+                    purged_at: Set(None),
+                    favorite: Set(false),
+                    published_at: Set(None),
+                    hidden_at: Set(None),
+                    reminded_at: Set(None),
+                });
+            }
+        }
+        generation::Entity::insert_many(gens_rows)
+            .exec_without_returning(&db)
+            .await
+            .unwrap();
+        if !image_rows.is_empty() {
+            image::Entity::insert_many(image_rows)
+                .exec_without_returning(&db)
+                .await
+                .unwrap();
+        }
+    }
+    let seeded = seeded.elapsed();
+    let who = uni1_domain::accounts::CurrentUser {
+        id: user,
+        email: "privacy@example.org".into(),
+        display_name: "Bench".into(),
+        role: uni1_domain::accounts::Role::User,
+        email_confirmed: true,
+        session_id: uuid::Uuid::now_v7(),
+        deletion_due: None,
+    };
+    let privacy = services.privacy.clone();
+    privacy.request_export(&who).await.unwrap();
+    let (built, export_time, export_peak) =
+        with_peak(uni1_domain::privacy::export::export_pass(&privacy)).await;
+    assert!(built.unwrap(), "an export was built");
+    let export = privacy.exports(user).await.unwrap().remove(0);
+    assert_eq!(export.status, "ready");
+    // Download: read every part back, decrypted, as the route streams it.
+    let ((), download_time, download_peak) = with_peak(async {
+        let mut d = privacy.open_export(user, export.id).await.unwrap();
+        let mut n = 0u64;
+        while let Some(part) = d.next_part().await {
+            n += part.unwrap().len() as u64;
+        }
+        assert_eq!(n as i64, export.size_bytes);
+    })
+    .await;
+    uni1_domain::entities::user::Entity::update_many()
+        .col_expr(
+            uni1_domain::entities::user::Column::DeletionDueAt,
+            sea_orm::sea_query::Expr::value(chrono::Utc::now()),
+        )
+        .filter(uni1_domain::entities::user::Column::Id.eq(user))
+        .exec(&db)
+        .await
+        .unwrap();
+    let (deleted, delete_time, _) =
+        with_peak(uni1_domain::privacy::deletion::deletion_pass(&privacy)).await;
+    assert_eq!(deleted.unwrap(), 1);
+    let rows_left = generation::Entity::find()
+        .filter(generation::Column::UserId.eq(user))
+        .count(&db)
+        .await
+        .unwrap()
+        + image::Entity::find()
+            .filter(image::Column::UserId.eq(user))
+            .count(&db)
+            .await
+            .unwrap();
+    let objects_left = services
+        .generations
+        .blobs
+        .list_prefix(&format!("users/{user}/"))
+        .await
+        .unwrap()
+        .len();
+    println!(
+        "\n### Privacy center: export and deletion of one account (release, SQLite, local object folder; {gens_n} generations, {images_n} images of {} KiB, 3 objects each; seeded in {:.1} s)\n",
+        png.len() / 1024,
+        seeded.as_secs_f64()
+    );
+    println!("| step | time | peak memory above the start | result |\n|---|---|---|---|");
+    println!(
+        "| build the export (JSON of every row, {images_n} originals decrypted, ZIP written into sealed 8 MiB parts) | {:.2} s | {} MiB | {} MiB ZIP, {} files, {} parts |",
+        export_time.as_secs_f64(),
+        export_peak / 1024,
+        export.size_bytes / (1024 * 1024),
+        export.files,
+        (export.size_bytes as u64).div_ceil(8 * 1024 * 1024),
+    );
+    println!(
+        "| read it back (every part decrypted, as the download streams it) | {:.2} s | {} MiB | {} bytes |",
+        download_time.as_secs_f64(),
+        download_peak / 1024,
+        export.size_bytes
+    );
+    println!(
+        "| delete the account (objects, rows, goodbye mail) | {:.2} s | | {rows_left} rows and {objects_left} objects of the person left |",
+        delete_time.as_secs_f64()
+    );
+    db.close().await.ok();
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A succeeded generation row of `user`, made at `at`, for seeding.
+fn succeeded_generation(
+    id: uuid::Uuid,
+    user: uuid::Uuid,
+    key: String,
+    prompt: String,
+    seed: usize,
+    at: chrono::DateTime<chrono::Utc>,
+) -> generation::ActiveModel {
+    use sea_orm::ActiveValue::Set;
+    generation::ActiveModel {
+        id: Set(id),
+        user_id: Set(user),
+        idempotency_key: Set(key),
+        model_id: Set("builtin".into()),
+        backend: Set("builtin".into()),
+        prompt: Set(prompt),
+        negative_prompt: Set(None),
+        aspect_ratio: Set("1:1".into()),
+        image_count: Set(1),
+        seed_requested: Set(None),
+        seed_used: Set(Some(seed as i64)),
+        style: Set(None),
+        reference_path: Set(None),
+        reference_strength: Set(None),
+        credits: Set(1),
+        status: Set(status::SUCCEEDED),
+        attempts: Set(1),
+        max_attempts: Set(3),
+        run_after: Set(at),
+        lease_owner: Set(None),
+        lease_expires_at: Set(None),
+        external_id: Set(None),
+        cancel_requested: Set(false),
+        error: Set(None),
+        error_detail: Set(None),
+        parent_id: Set(None),
+        queued_at: Set(at),
+        started_at: Set(Some(at)),
+        finished_at: Set(Some(at)),
+    }
 }

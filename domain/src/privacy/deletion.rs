@@ -152,10 +152,14 @@ pub async fn delete_account(privacy: &Privacy, id: Uuid) -> Result<(), Unexpecte
     if let Some(open) = requests::open_of(&txn, id, RequestKind::Deletion).await? {
         requests::close(&txn, open.id, request_status::DONE).await?;
     }
-    user::Entity::delete_by_id(id)
+    let gone = user::Entity::delete_by_id(id)
         .exec(&txn)
         .await
         .unexpected("deleting an account")?;
+    if gone.rows_affected != 1 {
+        // Another server deleted it first (and sent the mail).
+        return Ok(());
+    }
     crate::mail::enqueue(
         &txn,
         &privacy.key,

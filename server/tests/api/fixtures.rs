@@ -206,6 +206,24 @@ pub async fn images(
     rows
 }
 
+/// Turns two-factor on for the signed-in `v` (enrol, confirm with a
+/// current code); returns the secret.
+pub async fn enable_two_factor(app: &TestApp, v: &Visitor) -> String {
+    let secret = app.post_as("/api/begin_two_factor", &[], v).await.json()["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let r = app
+        .post_as(
+            "/api/confirm_two_factor",
+            &[("code", &code_at(&secret, 0))],
+            v,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    secret
+}
+
 /// The TOTP code for `secret`, `offset_secs` from now.
 pub fn code_at(secret: &str, offset_secs: i64) -> String {
     let totp = TOTP::new(

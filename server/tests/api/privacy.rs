@@ -23,7 +23,7 @@ use uni1_domain::library::sharing::{ShareTarget, Sharing};
 use uni1_domain::privacy::export::SCHEMA;
 use uuid::Uuid;
 
-use crate::fixtures::{code_at, images, input, member, open_as, PASSWORD};
+use crate::fixtures::{images, input, member, open_as, PASSWORD};
 use crate::on_both_backends;
 use crate::support::{TestApp, Visitor};
 
@@ -85,6 +85,18 @@ fn python_reads(bytes: &[u8]) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
+}
+
+/// Turns `choice` on or off as `v`, through the form's server function.
+async fn choose(app: &TestApp, v: &Visitor, choice: &str, on: &str) {
+    let r = app
+        .post_as(
+            "/api/set_privacy_choice",
+            &[("choice", choice), ("on", on)],
+            v,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{choice} {on}: {}", r.body);
 }
 
 fn ids(rows: &Value) -> Vec<String> {
@@ -324,14 +336,7 @@ on_both_backends!(
         images(&app, bob_id, "key-priv-bob-1", "a busy street", 1).await;
 
         // Restriction: read-only.
-        let r = app
-            .post_as(
-                "/api/set_privacy_choice",
-                &[("choice", "restriction"), ("on", "on")],
-                &alice,
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.body);
+        choose(&app, &alice, "restriction", "on").await;
         let refused = app
             .gens
             .submit(alice_id, true, input("key-priv-alice-2", "one more", 1))
@@ -349,14 +354,7 @@ on_both_backends!(
             app.post_as("/api/request_export", &[], &alice).await.status,
             200
         );
-        let r = app
-            .post_as(
-                "/api/set_privacy_choice",
-                &[("choice", "restriction"), ("on", "off")],
-                &alice,
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.body);
+        choose(&app, &alice, "restriction", "off").await;
         app.gens
             .submit(
                 alice_id,
@@ -381,14 +379,7 @@ on_both_backends!(
             .await
             .unwrap();
         assert!(eligible.is_empty(), "off by default");
-        let r = app
-            .post_as(
-                "/api/set_privacy_choice",
-                &[("choice", "training_consent"), ("on", "on")],
-                &alice,
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.body);
+        choose(&app, &alice, "training_consent", "on").await;
         drop(bob);
         let eligible = uni1_domain::privacy::choices::training_eligible(&app.db)
             .await
@@ -399,14 +390,7 @@ on_both_backends!(
             eligible[0].consent_version,
             uni1_domain::privacy::POLICY_VERSION
         );
-        let r = app
-            .post_as(
-                "/api/set_privacy_choice",
-                &[("choice", "objection"), ("on", "on")],
-                &alice,
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.body);
+        choose(&app, &alice, "objection", "on").await;
         assert!(
             uni1_domain::privacy::choices::training_eligible(&app.db)
                 .await
@@ -449,6 +433,25 @@ on_both_backends!(
             page.body
                 .contains("data-choice=\"objection\" data-on=\"true\""),
             "the page shows it"
+        );
+
+        // CCPA: categories, processors from the settings, no sale.
+        let page = app.get("/privacy-choices").await;
+        assert_eq!(page.status, 200);
+        assert!(
+            page.body
+                .contains("We do not sell your personal information"),
+            "{}",
+            page.body
+        );
+        assert!(
+            page.body.contains("data-testid=\"processors\""),
+            "{}",
+            page.body
+        );
+        assert!(
+            page.body.contains("runs uni1 and its database"),
+            "the operator is listed"
         );
     }
 );
@@ -595,18 +598,7 @@ on_both_backends!(
             .id;
 
         // Everything an account can have.
-        let secret = app.post_as("/api/begin_two_factor", &[], &v).await.json()["secret"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let r = app
-            .post_as(
-                "/api/confirm_two_factor",
-                &[("code", &code_at(&secret, 0))],
-                &v,
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.body);
+        crate::fixtures::enable_two_factor(&app, &v).await;
         let now = chrono::Utc::now();
         user_identity::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -678,16 +670,8 @@ on_both_backends!(
             )
             .await;
         assert!(r.status == 200 || r.status == 303, "{}", r.body);
-        for (choice, on) in [("objection", "on"), ("training_consent", "on")] {
-            let r = app
-                .post_as(
-                    "/api/set_privacy_choice",
-                    &[("choice", choice), ("on", on)],
-                    &v,
-                )
-                .await;
-            assert_eq!(r.status, 200, "{}", r.body);
-        }
+        choose(&app, &v, "objection", "on").await;
+        choose(&app, &v, "training_consent", "on").await;
         assert_eq!(
             app.post_as("/api/request_export", &[], &v).await.status,
             200
@@ -756,6 +740,11 @@ on_both_backends!(
         assert!(
             page.body.contains("data-testid=\"deletion-scheduled\""),
             "the page says so"
+        );
+        let elsewhere = app.get_as("/settings", &v).await;
+        assert!(
+            elsewhere.body.contains("data-testid=\"deletion-banner\""),
+            "every page says when"
         );
         let refused = app
             .gens
