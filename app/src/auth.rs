@@ -15,6 +15,8 @@ pub struct UserSummary {
     pub email_confirmed: bool,
     /// When the account is to be deleted ("2026-12-14 10:00 UTC"), if asked.
     pub deletion_due: Option<String>,
+    /// The privacy policy changed since the person last saw it.
+    pub policy_changed: bool,
 }
 
 /// Which "Sign in with …" buttons to show.
@@ -87,6 +89,7 @@ pub async fn get_current_user() -> Result<Option<UserSummary>, AppError> {
         email: u.email,
         email_confirmed: u.email_confirmed,
         deletion_due: u.deletion_due.map(crate::dates::minute),
+        policy_changed: u.policy_changed,
     }))
 }
 

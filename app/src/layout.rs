@@ -37,6 +37,7 @@ pub fn Layout(children: Children) -> impl IntoView {
             <Header />
             <ConfirmBanner />
             <DeletionBanner />
+            <PolicyNotice />
             <main id="main" class="mx-auto w-full max-w-6xl flex-1 px-4 py-8 sm:px-6">
                 {children()}
             </main>
@@ -156,6 +157,36 @@ fn DeletionBanner() -> impl IntoView {
                             <a href="/settings/privacy" class="underline">"Keep my account"</a>
                         </div>
                     </div>
+                })
+            })}
+        </Suspense>
+    }
+}
+
+/// Tells a signed-in person that the privacy policy changed since they
+/// last saw it, with the summary, until they dismiss it (POL-1).
+#[component]
+fn PolicyNotice() -> impl IntoView {
+    let user = expect_context::<UserResource>().0;
+    let dismiss = ServerAction::<crate::privacy::DismissPolicyNotice>::new();
+    let (date, summary) = crate::pages::legal::POLICY_VERSIONS[0];
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let changed = matches!(user.await, Ok(Some(u)) if u.policy_changed);
+                let dismissed = move || matches!(dismiss.value().get(), Some(Ok(())));
+                changed.then(|| view! {
+                    <Show when=move || !dismissed()>
+                        <div class="border-b border-line bg-surface-sunken" role="status" data-testid="policy-notice">
+                            <div class="mx-auto flex max-w-6xl flex-wrap items-center gap-3 px-4 py-2 text-sm sm:px-6">
+                                <span>{format!("We updated our privacy policy on {date}: {summary}")}</span>
+                                <a href="/privacy" class="underline">"Read it"</a>
+                                <ActionForm action=dismiss>
+                                    <button type="submit" class="underline" data-testid="dismiss-policy-notice">"Dismiss"</button>
+                                </ActionForm>
+                            </div>
+                        </div>
+                    </Show>
                 })
             })}
         </Suspense>

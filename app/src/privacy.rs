@@ -42,6 +42,8 @@ pub struct RequestDto {
 /// Everything the privacy page shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrivacyData {
+    /// The name shown to the person and in mails.
+    pub display_name: String,
     pub stored: Vec<StoredDto>,
     pub exports: Vec<ExportDto>,
     pub requests: Vec<RequestDto>,
@@ -77,6 +79,7 @@ pub async fn privacy_overview() -> Result<PrivacyData, AppError> {
     let exports = state.privacy.exports(user.id).await?;
     let requests = state.privacy.requests(user.id, 50).await?;
     Ok(PrivacyData {
+        display_name: user.display_name.clone(),
         stored: stored
             .into_iter()
             .map(|s| StoredDto {
@@ -122,6 +125,17 @@ pub async fn privacy_overview() -> Result<PrivacyData, AppError> {
         has_password: state.accounts.has_password(&user).await?,
         two_factor: state.accounts.two_factor_enabled(user.id).await?,
     })
+}
+
+/// Corrects the display name (PRV-1).
+#[server(prefix = "/api", endpoint = "set_display_name")]
+pub async fn set_display_name(display_name: String) -> Result<String, AppError> {
+    let state = crate::state::app_state()?;
+    let user = crate::session::require_user()?;
+    Ok(state
+        .accounts
+        .set_display_name(&user, &display_name)
+        .await?)
 }
 
 #[server(prefix = "/api", endpoint = "request_export")]
@@ -201,4 +215,13 @@ pub struct ProcessorDto {
 #[server(prefix = "/api", endpoint = "processors")]
 pub async fn processors() -> Result<Vec<ProcessorDto>, AppError> {
     Ok(crate::state::app_state()?.processors.as_ref().clone())
+}
+
+/// Dismisses the notice of the current privacy policy (POL-1).
+#[server(prefix = "/api", endpoint = "dismiss_policy_notice")]
+pub async fn dismiss_policy_notice() -> Result<(), AppError> {
+    let state = crate::state::app_state()?;
+    let user = crate::session::require_user()?;
+    state.accounts.policy_seen(&user).await?;
+    Ok(())
 }

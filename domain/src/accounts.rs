@@ -10,6 +10,7 @@ mod email_change;
 mod email_tokens;
 mod operator;
 pub mod password;
+mod profile;
 pub mod providers;
 mod reauth;
 mod reclaim;
@@ -95,6 +96,8 @@ pub struct CurrentUser {
     /// When the account is to be deleted, if the person asked (the
     /// privacy center's grace period).
     pub deletion_due: Option<chrono::DateTime<chrono::Utc>>,
+    /// The privacy policy changed since the person last saw it (POL-1).
+    pub policy_changed: bool,
 }
 
 /// How long things last.

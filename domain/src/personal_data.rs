@@ -48,7 +48,7 @@ const CASCADE: OnDelete = OnDelete::Cascade;
 
 /// Every table that holds a person's data.
 pub const TABLES: &[Table] = &[
-    Table { name: "users", holds: "e-mail, display name, picture URL, password hash, role, attestation and terms times, expiry-reminder opt-in, objection / restriction / training-consent times, scheduled deletion", key: "id", on_delete: OnDelete::IsThePerson },
+    Table { name: "users", holds: "e-mail, display name, picture URL, password hash, role, attestation and terms times, expiry-reminder opt-in, objection / restriction / training-consent times, scheduled deletion, the privacy policy version seen", key: "id", on_delete: OnDelete::IsThePerson },
     Table { name: "sessions", holds: "IP, user agent (browser, OS, device), sign-in and last-seen times", key: "user_id", on_delete: CASCADE },
     Table { name: "email_tokens", holds: "the address a link was sent to (confirmation, reset, address change), token hash", key: "user_id", on_delete: CASCADE },
     Table { name: "mail_outbox", holds: "recipient address, mail text (sealed; cleared once sent, row purged after 30 days)", key: "user_id", on_delete: CASCADE },

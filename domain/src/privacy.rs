@@ -31,9 +31,11 @@ use crate::support::error::Unexpected;
 pub use choices::{ensure_may_process, Choices, NotNow};
 pub use requests::{RequestKind, RequestView};
 
-/// The version of the privacy policy in force; recorded with a training
-/// consent. A new version of `/privacy` changes it.
-pub const POLICY_VERSION: &str = "2026-12-06";
+/// The version of the privacy policy in force (its date): recorded with a
+/// training consent and with the notice a person dismissed. Publishing a
+/// new version of `/privacy` (`uni1_app::pages::legal::POLICY_VERSIONS`)
+/// changes it; a test keeps the two equal.
+pub const POLICY_VERSION: &str = "2026-12-04";
 
 /// How long things last.
 #[derive(Debug, Clone)]

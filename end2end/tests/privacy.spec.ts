@@ -47,35 +47,40 @@ test("export: mail, download, and the ZIP opens with its JSON", async ({ page },
   expect(out).toContain(email);
 });
 
-test("deletion: asked with the password, shown with its date, and taken back", async ({ page }) => {
-  const email = uniqueEmail("leaver");
-  await signUp(page, "Lee Leaver", email);
-  await confirmFromOutbox(page, email);
-  await signIn(page, email);
-  await expect(page).toHaveURL(/\/studio$/);
+test.describe("account deletion", () => {
+  // The first try leaves the box unticked on purpose: a 422 with its message.
+  test.use({ expectedStatuses: [422] });
 
-  await page.goto("/settings/privacy");
-  await hydrated(page);
-  await page.getByText("Delete my account", { exact: true }).first().click();
-  // Without the box ticked: a clear error, nothing scheduled.
-  await page.getByLabel("Your password").fill(PASSWORD);
-  await page.getByTestId("delete-account").click();
-  await expect(page.getByText("Tick the box to confirm")).toBeVisible();
-  await page.getByLabel("I understand that my account").check();
-  await page.getByTestId("delete-account").click();
-  await expect(page.getByTestId("deletion-scheduled")).toContainText("Your account will be deleted on");
+  test("deletion: asked with the password, shown with its date, and taken back", async ({ page }) => {
+    const email = uniqueEmail("leaver");
+    await signUp(page, "Lee Leaver", email);
+    await confirmFromOutbox(page, email);
+    await signIn(page, email);
+    await expect(page).toHaveURL(/\/studio$/);
 
-  // Every page says so until it is taken back.
-  await page.goto("/gallery");
-  await hydrated(page);
-  await expect(page.getByTestId("deletion-banner")).toBeVisible();
-  await page.getByTestId("deletion-banner").getByRole("link", { name: "Keep my account" }).click();
-  await expect(page).toHaveURL(/\/settings\/privacy$/);
-  await hydrated(page);
-  await page.getByTestId("cancel-deletion").click();
-  await expect(page.getByTestId("deletion-scheduled")).toHaveCount(0);
-  await expect(page.getByTestId("requests")).toContainText("Account deletion");
-  await expect(page.getByTestId("requests")).toContainText("Canceled");
-  await page.goto("/gallery");
-  await expect(page.getByTestId("deletion-banner")).toHaveCount(0);
+    await page.goto("/settings/privacy");
+    await hydrated(page);
+    await page.getByText("Delete my account", { exact: true }).first().click();
+    // Without the box ticked: a clear error, nothing scheduled.
+    await page.getByLabel("Your password").fill(PASSWORD);
+    await page.getByTestId("delete-account").click();
+    await expect(page.getByText("Tick the box to confirm")).toBeVisible();
+    await page.getByLabel("I understand that my account").check();
+    await page.getByTestId("delete-account").click();
+    await expect(page.getByTestId("deletion-scheduled")).toContainText("Your account will be deleted on");
+
+    // Every page says so until it is taken back.
+    await page.goto("/gallery");
+    await hydrated(page);
+    await expect(page.getByTestId("deletion-banner")).toBeVisible();
+    await page.getByTestId("deletion-banner").getByRole("link", { name: "Keep my account" }).click();
+    await expect(page).toHaveURL(/\/settings\/privacy$/);
+    await hydrated(page);
+    await page.getByTestId("cancel-deletion").click();
+    await expect(page.getByTestId("deletion-scheduled")).toHaveCount(0);
+    await expect(page.getByTestId("requests")).toContainText("Account deletion");
+    await expect(page.getByTestId("requests")).toContainText("Canceled");
+    await page.goto("/gallery");
+    await expect(page.getByTestId("deletion-banner")).toHaveCount(0);
+  });
 });

@@ -3,7 +3,8 @@
 //! that it was answered); data exports are built by a background pass into
 //! encrypted objects (`data_exports`); a person's choices (objection,
 //! restriction, training consent) and a scheduled account deletion are
-//! columns of `users`, each with its time.
+//! columns of `users`, each with its time, as is the privacy policy
+//! version whose notice the person last saw.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -50,6 +51,7 @@ enum Users {
     TrainingConsentAt,
     TrainingConsentVersion,
     DeletionDueAt,
+    PolicySeenVersion,
 }
 
 #[async_trait::async_trait]
@@ -140,6 +142,7 @@ impl MigrationTrait for Migration {
             timestamp_with_time_zone_null(Users::TrainingConsentAt),
             string_len_null(Users::TrainingConsentVersion, 32),
             timestamp_with_time_zone_null(Users::DeletionDueAt),
+            string_len_null(Users::PolicySeenVersion, 32),
         ];
         for mut column in columns {
             manager
@@ -172,6 +175,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         for column in [
+            Users::PolicySeenVersion,
             Users::DeletionDueAt,
             Users::TrainingConsentVersion,
             Users::TrainingConsentAt,

@@ -1062,6 +1062,7 @@ async fn privacy_bench(gens_n: usize, images_n: usize) {
         email_confirmed: true,
         session_id: uuid::Uuid::now_v7(),
         deletion_due: None,
+        policy_changed: false,
     };
     let privacy = services.privacy.clone();
     privacy.request_export(&who).await.unwrap();

@@ -29,7 +29,7 @@ pub async fn run(
     password: Option<String>,
 ) -> anyhow::Result<String> {
     let accounts = Accounts::new(
-        db,
+        db.clone(),
         AccountPolicy::default(),
         MailContext {
             base_url: String::new(),
@@ -63,7 +63,30 @@ pub async fn run(
         AdminCommand::RebuildVariants { .. } => {
             bail!("rebuild-variants needs the object store: run it with `uni1 admin rebuild-variants`")
         }
+        AdminCommand::TrainingExport => training_export(&db).await,
     }
+}
+
+/// `uni1 admin training-export`: the training-eligible images as JSON lines.
+async fn training_export(db: &DatabaseConnection) -> anyhow::Result<String> {
+    let rows = uni1_domain::privacy::choices::training_eligible(db)
+        .await
+        .context("cannot read the training consents")?;
+    let lines: Vec<String> = rows
+        .into_iter()
+        .map(|r| {
+            serde_json::json!({
+                "image_id": r.image_id,
+                "owner_id": r.owner,
+                "prompt": r.prompt,
+                "original_path": r.original_path,
+                "created_at": r.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "consent_version": r.consent_version,
+            })
+            .to_string()
+        })
+        .collect();
+    Ok(lines.join("\n"))
 }
 
 /// `uni1 admin rebuild-variants`: previews and thumbnails of older images

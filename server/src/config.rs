@@ -180,6 +180,12 @@ pub enum AdminCommand {
         #[arg(long)]
         role: String,
     },
+    /// List, one JSON object per line, the stored images whose owners
+    /// agreed that they may be used to train models (PRV-5): opted in, not
+    /// objecting, not restricted, not being deleted. Each line: image id,
+    /// owner id, prompt, object path (encrypted; read it with the storage
+    /// keys), creation time and the privacy policy version consented to.
+    TrainingExport,
     /// Make the preview and thumbnail of every image stored with an older
     /// encoding again from its original (today: lossy WebP within 150 KiB
     /// and 25 KiB). Takes the object-store settings of `uni1 serve`.

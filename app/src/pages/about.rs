@@ -24,7 +24,7 @@ pub fn Settings() -> impl IntoView {
             </a>
             <crate::pages::gallery::ReminderSetting />
             <p class="rounded-md border border-line bg-surface-sunken p-4 text-sm" role="status">
-                "Changing your display name and picture is not available in this version yet; write to us to correct them."
+                "Changing your picture is not available in this version yet (your name is under Privacy)."
             </p>
         </section>
     }

@@ -7,8 +7,21 @@ use leptos_meta::Title;
 
 use crate::site::{WithSiteInfo, PRODUCT};
 
+/// Every version of the privacy text below, newest first: its date and
+/// what changed. The first is in force; signed-in people who have not
+/// seen it get a notice with its summary until they dismiss it. A change
+/// to the text adds a line here (and moves
+/// `uni1_domain::privacy::POLICY_VERSION`, which a test keeps equal).
+pub const POLICY_VERSIONS: &[(&str, &str)] = &[
+    (
+        "2026-12-04",
+        "Describes generation, images, payments and the privacy center: you can now see, export and delete your data, object, restrict processing and choose whether your images may train models, from Settings → Privacy.",
+    ),
+    ("2026-11-24", "First version: accounts, sessions and the contact form."),
+];
+
 /// When the privacy text below last changed.
-pub const POLICY_UPDATED: &str = "2026-11-24";
+pub const POLICY_UPDATED: &str = POLICY_VERSIONS[0].0;
 
 #[component]
 fn Prose(title: &'static str, children: Children) -> impl IntoView {
@@ -33,22 +46,28 @@ pub fn Privacy() -> impl IntoView {
                     <a class="underline" href=format!("mailto:{}", info.operator_email)>{info.operator_email.clone()}</a> "."
                 </p>
             } />
-            <h2 class="text-xl font-semibold">"What this version stores"</h2>
+            <h2 class="text-xl font-semibold">"What we store, and why"</h2>
             <ul class="list-disc space-y-2 pl-6">
-                <li>"Your account: e-mail address, display name, a one-way hash of your password (never the password itself), when you confirmed you are 18 or older and accepted the terms, and whether your address is confirmed."</li>
+                <li>"Your account: e-mail address, display name, a one-way hash of your password (never the password itself), when you confirmed you are 18 or older and accepted the terms, and your privacy choices with their times. To run your account."</li>
                 <li>"If you sign in with Google or GitHub: the provider's id for you, the e-mail address, name and picture address it gives us. We ask only for your basic profile and e-mail address."</li>
                 <li>"Your sessions: when you signed in and were last active, your IP address and your browser, operating system and device type, so you can see where you are signed in and sign out any device. Ended sessions stay listed as your sign-in history."</li>
                 <li>"If you turn on two-factor authentication: its secret, encrypted with the site's key, and one-way hashes of your recovery codes."</li>
-                <li>"A security log of sign-ins, failed sign-ins, sign-outs and password changes on your account, with IP address and browser, to detect and investigate misuse."</li>
-                <li>"Mails we send you (address confirmation, password reset): kept in a queue until delivered."</li>
-                <li>"Messages you send through the contact form: your name, e-mail address and message, so the operator can answer you."</li>
+                <li>"A security log of sign-ins, failed sign-ins, sign-outs and account changes, with IP address and browser, to detect and investigate misuse."</li>
+                <li>"What you create: prompts and settings of each generation, the images (encrypted, downloadable for a limited time, then their files are deleted), reference images you upload (deleted when their job ends or after an hour), collections and share links. To make and keep your images."</li>
+                <li>"Credits and purchases: your balance and every change to it, what you bought, amounts and refunds. Payments are taken by the payment provider named on "<a class="underline" href="/privacy-choices">"Your privacy choices"</a>"; we never receive your card details. Records of sales are kept as long as tax law requires."</li>
+                <li>"Mails we send you (confirmations, receipts, notices): kept in a queue until delivered; their text is deleted once sent."</li>
+                <li>"Messages you send through the contact form, and reports about underage accounts: so the operator can answer and act."</li>
                 <li>"Server logs of each request (time, method, path, status, duration and a request id) to keep the service running. They do not contain what you type into forms."</li>
             </ul>
-            <p>"Image generation, payments and analytics are not part of this version, so no data for them is collected."</p>
+            <p>"There is no analytics or advertising. Your images and prompts are not used to train models unless you opt in under Settings → Privacy, and you can withdraw at any time."</p>
             <h2 class="text-xl font-semibold">"Cookies"</h2>
             <p>"One essential cookie keeps you signed in, and only after you sign in. There are no analytics or advertising cookies."</p>
             <h2 class="text-xl font-semibold">"Your rights"</h2>
-            <p>"You can see and end your sessions under Settings, Security. You can ask the operator to see, correct or delete your account data and the messages you sent, using the contact details above. Your data is not sold."</p>
+            <p>"Under "<a class="underline" href="/settings/privacy">"Settings → Privacy"</a>" you can see what we store about you, correct your name, download a copy of all of it, object to its use for improving the service, restrict its processing, give or withdraw consent to training, and delete your account (after a grace period in which you can change your mind). Each request is recorded with the date by which it must be answered: one month. Your address and password are under Settings → Security. For anything else, write to the operator above. Your data is not sold, and not shared for advertising: see "<a class="underline" href="/privacy-choices">"Your privacy choices"</a>"."</p>
+            <h2 class="text-xl font-semibold">"Versions"</h2>
+            <ul class="list-disc space-y-1 pl-6" data-testid="policy-versions">
+                {POLICY_VERSIONS.iter().map(|(date, what)| view! { <li><strong>{*date}</strong>": "{*what}</li> }).collect_view()}
+            </ul>
         </Prose>
     }
 }

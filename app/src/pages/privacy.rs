@@ -12,7 +12,7 @@ use crate::components::form::{error_for, general_error, Checkbox, FormError};
 use crate::error::AppError;
 use crate::privacy::{
     privacy_overview, CancelDeletion, ExportDto, PrivacyData, RequestDto, RequestExport,
-    ScheduleDeletion, SetPrivacyChoice, StoredDto,
+    ScheduleDeletion, SetDisplayName, SetPrivacyChoice, StoredDto,
 };
 
 #[component]
@@ -21,9 +21,11 @@ pub fn PrivacySettingsPage() -> impl IntoView {
     let choice = ServerAction::<SetPrivacyChoice>::new();
     let delete = ServerAction::<ScheduleDeletion>::new();
     let cancel = ServerAction::<CancelDeletion>::new();
+    let rename = ServerAction::<SetDisplayName>::new();
     let overview = Resource::new_blocking(
         move || {
             (
+                rename.version().get(),
                 export.version().get(),
                 choice.version().get(),
                 delete.version().get(),
@@ -46,7 +48,7 @@ pub fn PrivacySettingsPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match overview.await {
-                        Ok(data) => view! { <Sections data export choice delete cancel /> }.into_any(),
+                        Ok(data) => view! { <Sections data export choice delete cancel rename /> }.into_any(),
                         Err(AppError::Unauthenticated) => view! {
                             <p class="card">"Please "
                                 <A href="/sign-in?next=/settings/privacy" attr:class="underline">"sign in"</A>
@@ -67,8 +69,10 @@ fn Sections(
     choice: ServerAction<SetPrivacyChoice>,
     delete: ServerAction<ScheduleDeletion>,
     cancel: ServerAction<CancelDeletion>,
+    rename: ServerAction<SetDisplayName>,
 ) -> impl IntoView {
     let PrivacyData {
+        display_name,
         stored,
         exports,
         requests,
@@ -83,6 +87,7 @@ fn Sections(
     view! {
         <Deletion due=deletion_due grace_days has_password two_factor delete cancel />
         <Stored stored />
+        <Profile display_name rename />
         <Exports exports export />
         <div class="space-y-3">
             <h2 class="text-xl font-semibold">"How your data may be used"</h2>
@@ -120,6 +125,25 @@ fn Stored(stored: Vec<StoredDto>) -> impl IntoView {
                     </div>
                 }).collect_view()}
             </dl>
+        </div>
+    }
+}
+
+#[component]
+fn Profile(display_name: String, rename: ServerAction<SetDisplayName>) -> impl IntoView {
+    let value = rename.value();
+    view! {
+        <div class="card space-y-2">
+            <h2 class="text-xl font-semibold">"Your name"</h2>
+            <ActionForm action=rename attr:class="flex flex-wrap items-end gap-2">
+                <div class="space-y-1">
+                    <label for="field-display_name" class="block text-sm font-medium">"Display name"</label>
+                    <input id="field-display_name" type="text" name="display_name" autocomplete="name" required
+                        class="input" value=display_name aria-describedby="field-display_name-error" />
+                </div>
+                <button type="submit" class="btn-secondary" data-testid="save-name">"Save"</button>
+            </ActionForm>
+            <p id="field-display_name-error" class="text-sm text-danger" role="alert">{error_for(value, "display_name")}</p>
         </div>
     }
 }

@@ -130,6 +130,8 @@ impl Accounts {
             email_confirmed: user.email_confirmed_at.is_some(),
             session_id: session.id,
             deletion_due: user.deletion_due_at,
+            policy_changed: user.policy_seen_version.as_deref()
+                != Some(crate::privacy::POLICY_VERSION),
         }))
     }
 

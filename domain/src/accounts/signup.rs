@@ -71,6 +71,7 @@ impl NewAccount<'_> {
             training_consent_at: Set(None),
             training_consent_version: Set(None),
             deletion_due_at: Set(None),
+            policy_seen_version: Set(Some(crate::privacy::POLICY_VERSION.to_owned())),
         }
     }
 }
@@ -81,6 +82,19 @@ pub struct SignUp {
     email: EmailAddress,
     display_name: String,
     password: NewPassword,
+}
+
+/// A display name as typed: trimmed, 1 to [`NAME_MAX`] characters, no
+/// control characters.
+pub(crate) fn parse_display_name(name: &str) -> Result<String, AccountError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > NAME_MAX || name.chars().any(char::is_control) {
+        return Err(AccountError::invalid(
+            "display_name",
+            format!("Enter a name of 1 to {NAME_MAX} characters."),
+        ));
+    }
+    Ok(name.to_owned())
 }
 
 impl SignUp {
@@ -94,16 +108,8 @@ impl SignUp {
         accepts_terms: bool,
     ) -> Result<Self, AccountError> {
         let email = EmailAddress::parse(email).map_err(|e| AccountError::invalid("email", e))?;
-        let display_name = display_name.trim();
-        if display_name.is_empty()
-            || display_name.chars().count() > NAME_MAX
-            || display_name.chars().any(char::is_control)
-        {
-            return Err(AccountError::invalid(
-                "display_name",
-                format!("Enter a name of 1 to {NAME_MAX} characters."),
-            ));
-        }
+        let display_name = parse_display_name(display_name)?;
+        let display_name = display_name.as_str();
         let password = NewPassword::parse(password, &[email.as_str(), display_name])
             .map_err(|e| AccountError::invalid("password", e))?;
         require_attestation(adult, accepts_terms)?;

@@ -41,6 +41,9 @@ pub struct Model {
     /// The account is deleted at this time unless the person cancels
     /// (PRV-3); until then it cannot generate, share or buy.
     pub deletion_due_at: Option<DateTimeUtc>,
+    /// The privacy policy version the person accepted at sign-up or whose
+    /// change notice they dismissed (POL-1).
+    pub policy_seen_version: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

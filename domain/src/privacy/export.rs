@@ -285,7 +285,7 @@ pub struct Category {
 
 /// Every category, in the order of the manifest.
 pub const CATEGORIES: &[Category] = &[
-    Category { file: "account.json", holds: "your account: address, name, picture, role, attestation and terms, choices (objection, restriction, training consent) and a scheduled deletion" },
+    Category { file: "account.json", holds: "your account: address, name, picture, role, attestation and terms, choices (objection, restriction, training consent), a scheduled deletion and the privacy policy version you last saw" },
     Category { file: "sessions.json", holds: "devices signed in to your account, with IP address and browser" },
     Category { file: "sign_in_history.json", holds: "the security log of your account: sign-ins, sign-outs, changes" },
     Category { file: "sign_in_providers.json", holds: "linked Google or GitHub accounts" },
@@ -352,6 +352,7 @@ pub async fn collect(
             "training_consent_at": iso_opt(u.training_consent_at),
             "training_consent_version": u.training_consent_version,
             "deletion_due_at": iso_opt(u.deletion_due_at),
+            "policy_seen_version": u.policy_seen_version,
             "created_at": iso(u.created_at),
             "updated_at": iso(u.updated_at),
         }),

@@ -104,6 +104,7 @@ pub async fn person(db: &DatabaseConnection, email: &str) -> Uuid {
         training_consent_at: Set(None),
         training_consent_version: Set(None),
         deletion_due_at: Set(None),
+        policy_seen_version: Set(None),
     }
     .insert(db)
     .await

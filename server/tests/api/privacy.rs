@@ -390,6 +390,24 @@ on_both_backends!(
             eligible[0].consent_version,
             uni1_domain::privacy::POLICY_VERSION
         );
+        // The operator's export: the same images, as JSON lines.
+        let lines = uni1_server::admin::run(
+            app.db.clone(),
+            app.key.clone(),
+            uni1_server::config::AdminCommand::TrainingExport,
+            None,
+        )
+        .await
+        .expect("training export");
+        let listed: Vec<Value> = lines
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect();
+        assert_eq!(listed.len(), eligible.len());
+        assert!(listed.iter().all(|l| l["owner_id"] == alice_id.to_string()));
+        assert!(listed
+            .iter()
+            .any(|l| l["image_id"] == hers[0].id.to_string() && l["prompt"] == "a quiet harbour"));
         choose(&app, &alice, "objection", "on").await;
         assert!(
             uni1_domain::privacy::choices::training_eligible(&app.db)
@@ -398,6 +416,15 @@ on_both_backends!(
                 .is_empty(),
             "an objection wins over the consent"
         );
+        let lines = uni1_server::admin::run(
+            app.db.clone(),
+            app.key.clone(),
+            uni1_server::config::AdminCommand::TrainingExport,
+            None,
+        )
+        .await
+        .expect("training export");
+        assert!(lines.is_empty(), "{lines}");
 
         // Every switch is a request with its time, in order.
         let kinds: Vec<(String, Option<String>)> = privacy_request::Entity::find()
@@ -421,6 +448,27 @@ on_both_backends!(
                 "objection"
             ]
         );
+        // Correcting the name: checked, saved, recorded.
+        let r = app
+            .post_as("/api/set_display_name", &[("display_name", "   ")], &alice)
+            .await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert!(r.body.contains("Enter a name"), "{}", r.body);
+        let r = app
+            .post_as(
+                "/api/set_display_name",
+                &[("display_name", " Alice A. ")],
+                &alice,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let corrected = privacy_request::Entity::find()
+            .filter(privacy_request::Column::UserId.eq(alice_id))
+            .filter(privacy_request::Column::Kind.eq("correction"))
+            .count(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(corrected, 1);
         let account = user::Entity::find_by_id(alice_id)
             .one(&app.db)
             .await
@@ -428,6 +476,7 @@ on_both_backends!(
             .unwrap();
         assert!(account.objected_at.is_some() && account.training_consent_at.is_some());
         assert!(account.restricted_at.is_none());
+        assert_eq!(account.display_name, "Alice A.");
         let page = app.get_as("/settings/privacy", &alice).await;
         assert!(
             page.body
@@ -858,5 +907,70 @@ on_both_backends!(
             "objects left: {objects:?}"
         );
         let _ = Duration::from_secs(0);
+    }
+);
+
+on_both_backends!(
+    a_new_policy_version_is_announced_until_dismissed,
+    |app: TestApp| async move {
+        assert_eq!(
+            uni1_app::pages::legal::POLICY_VERSIONS[0].0,
+            uni1_domain::privacy::POLICY_VERSION,
+            "the page and the domain name the same version"
+        );
+        let page = app.get("/privacy").await;
+        let text = page.body.replace("<!>", "");
+        assert!(
+            text.contains(&format!(
+                "Last updated: {}",
+                uni1_domain::privacy::POLICY_VERSION
+            )),
+            "the date of the version in force"
+        );
+        assert!(page.body.contains("data-testid=\"policy-versions\""));
+
+        // Accepted at sign-up: no notice.
+        let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.55").await;
+        let r = app.get_as("/gallery", &alice).await;
+        assert!(!r.body.contains("data-testid=\"policy-notice\""));
+        // Someone who last saw an older version: told on every page.
+        user::Entity::update_many()
+            .col_expr(
+                user::Column::PolicySeenVersion,
+                sea_orm::sea_query::Expr::value("2026-11-24"),
+            )
+            .filter(user::Column::Id.eq(alice_id))
+            .exec(&app.db)
+            .await
+            .unwrap();
+        let r = app.get_as("/gallery", &alice).await;
+        assert!(
+            r.body.contains("data-testid=\"policy-notice\""),
+            "{}",
+            r.body
+        );
+        assert!(r.body.contains(
+            uni1_app::pages::legal::POLICY_VERSIONS[0]
+                .1
+                .split(':')
+                .next()
+                .unwrap()
+        ));
+        let r = app.post_as("/api/dismiss_policy_notice", &[], &alice).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let r = app.get_as("/gallery", &alice).await;
+        assert!(
+            !r.body.contains("data-testid=\"policy-notice\""),
+            "dismissed"
+        );
+        let seen = user::Entity::find_by_id(alice_id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            seen.policy_seen_version.as_deref(),
+            Some(uni1_domain::privacy::POLICY_VERSION)
+        );
     }
 );
