@@ -225,3 +225,12 @@ pub async fn dismiss_policy_notice() -> Result<(), AppError> {
     state.accounts.policy_seen(&user).await?;
     Ok(())
 }
+
+/// Deletes the person's reference uploads that no waiting job needs, now
+/// (PRV-3); returns how many.
+#[server(prefix = "/api", endpoint = "delete_unused_uploads")]
+pub async fn delete_unused_uploads() -> Result<usize, AppError> {
+    let state = crate::state::app_state()?;
+    let user = crate::session::require_user()?;
+    Ok(state.generations.delete_unused_uploads(user.id).await?)
+}

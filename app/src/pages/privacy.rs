@@ -11,8 +11,8 @@ use leptos_router::components::A;
 use crate::components::form::{error_for, general_error, Checkbox, FormError};
 use crate::error::AppError;
 use crate::privacy::{
-    privacy_overview, CancelDeletion, ExportDto, PrivacyData, RequestDto, RequestExport,
-    ScheduleDeletion, SetDisplayName, SetPrivacyChoice, StoredDto,
+    privacy_overview, CancelDeletion, DeleteUnusedUploads, ExportDto, PrivacyData, RequestDto,
+    RequestExport, ScheduleDeletion, SetDisplayName, SetPrivacyChoice, StoredDto,
 };
 
 #[component]
@@ -22,9 +22,11 @@ pub fn PrivacySettingsPage() -> impl IntoView {
     let delete = ServerAction::<ScheduleDeletion>::new();
     let cancel = ServerAction::<CancelDeletion>::new();
     let rename = ServerAction::<SetDisplayName>::new();
+    let uploads = ServerAction::<DeleteUnusedUploads>::new();
     let overview = Resource::new_blocking(
         move || {
             (
+                uploads.version().get(),
                 rename.version().get(),
                 export.version().get(),
                 choice.version().get(),
@@ -48,7 +50,7 @@ pub fn PrivacySettingsPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match overview.await {
-                        Ok(data) => view! { <Sections data export choice delete cancel rename /> }.into_any(),
+                        Ok(data) => view! { <Sections data export choice delete cancel rename uploads /> }.into_any(),
                         Err(AppError::Unauthenticated) => view! {
                             <p class="card">"Please "
                                 <A href="/sign-in?next=/settings/privacy" attr:class="underline">"sign in"</A>
@@ -70,6 +72,7 @@ fn Sections(
     delete: ServerAction<ScheduleDeletion>,
     cancel: ServerAction<CancelDeletion>,
     rename: ServerAction<SetDisplayName>,
+    uploads: ServerAction<DeleteUnusedUploads>,
 ) -> impl IntoView {
     let PrivacyData {
         display_name,
@@ -86,7 +89,7 @@ fn Sections(
     } = data;
     view! {
         <Deletion due=deletion_due grace_days has_password two_factor delete cancel />
-        <Stored stored />
+        <Stored stored uploads />
         <Profile display_name rename />
         <Exports exports export />
         <div class="space-y-3">
@@ -110,7 +113,8 @@ fn Sections(
 }
 
 #[component]
-fn Stored(stored: Vec<StoredDto>) -> impl IntoView {
+fn Stored(stored: Vec<StoredDto>, uploads: ServerAction<DeleteUnusedUploads>) -> impl IntoView {
+    let has_uploads = stored.iter().any(|s| s.key == "uploads" && s.count > 0);
     view! {
         <div class="space-y-3">
             <h2 class="text-xl font-semibold">"Your data"</h2>
@@ -125,6 +129,12 @@ fn Stored(stored: Vec<StoredDto>) -> impl IntoView {
                     </div>
                 }).collect_view()}
             </dl>
+            {has_uploads.then(|| view! {
+                <ActionForm action=uploads>
+                    <button type="submit" class="btn-secondary text-sm" data-testid="delete-uploads">"Delete my uploaded reference images now"</button>
+                </ActionForm>
+            })}
+            <FormError error=general_error(uploads.value()) />
         </div>
     }
 }

@@ -648,6 +648,40 @@ impl Generations {
         Ok(row)
     }
 
+    /// Deletes `user`'s reference uploads now (object, then row), except
+    /// those a queued or running job still needs (PRV-3: "unused uploads
+    /// now, not only after an hour"); returns how many went.
+    pub async fn delete_unused_uploads(&self, user: Uuid) -> Result<usize, Unexpected> {
+        let uploads = upload::Entity::find()
+            .filter(upload::Column::UserId.eq(user))
+            .all(&self.db)
+            .await
+            .unexpected("finding uploads")?;
+        let mut n = 0;
+        for u in uploads {
+            let in_use = generation::Entity::find()
+                .filter(generation::Column::UserId.eq(user))
+                .filter(generation::Column::ReferencePath.eq(u.path.as_str()))
+                .filter(generation::Column::Status.is_in([status::QUEUED, status::RUNNING]))
+                .count(&self.db)
+                .await
+                .unexpected("checking an upload's use")?;
+            if in_use > 0 {
+                continue;
+            }
+            self.blobs
+                .delete(&u.path)
+                .await
+                .map_err(|e| Unexpected::new("deleting an upload", e))?;
+            upload::Entity::delete_by_id(u.id)
+                .exec(&self.db)
+                .await
+                .unexpected("deleting an upload")?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Deletes reference uploads that expired unused (object and row).
     pub async fn sweep_uploads(&self) -> Result<usize, Unexpected> {
         let expired = upload::Entity::find()

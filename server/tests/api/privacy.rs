@@ -324,6 +324,35 @@ on_both_backends!(
         assert!(left.is_empty(), "{left:?}");
         let (status, _) = export_bytes(&app, export.id, &alice).await;
         assert_eq!(status, 404);
+
+        // Unused uploads go now; one a waiting job needs stays.
+        let png = uni1_imaging::render_builtin_png("needed", 1, 64, 48, None);
+        let needed = app.gens.store_reference(alice_id, png).await.unwrap();
+        app.gens
+            .submit(
+                alice_id,
+                true,
+                uni1_domain::generation::SubmitInput {
+                    reference_upload: Some(needed.id),
+                    reference_strength: Some(0.5),
+                    ..input("key-priv-ref-1", "like this", 1)
+                },
+            )
+            .await
+            .unwrap();
+        let r = app.post_as("/api/delete_unused_uploads", &[], &alice).await;
+        assert_eq!((r.status.as_u16(), r.body.as_str()), (200, "1"));
+        assert!(
+            !app.gens.blobs.exists(&up.path).await.unwrap(),
+            "the unused one is gone"
+        );
+        assert!(
+            app.gens.blobs.exists(&needed.path).await.unwrap(),
+            "the queued job's stays"
+        );
+        let r = app.post_as("/api/delete_unused_uploads", &[], &bob).await;
+        assert_eq!(r.body, "0", "never someone else's");
+        assert!(app.gens.blobs.exists(&needed.path).await.unwrap());
     }
 );
 
