@@ -618,26 +618,9 @@ async fn gallery(n: usize, secs: u64) {
                 at,
             ));
             let id = uuid::Uuid::now_v7();
-            image_rows.push(image::ActiveModel {
-                id: Set(id),
-                generation_id: Set(g),
-                user_id: Set(user),
-                position: Set(0),
-                width: Set(512),
-                height: Set(512),
-                original_path: Set(format!("users/{user}/images/{id}/original.png")),
-                preview_path: Set(format!("users/{user}/images/{id}/preview-v2.webp")),
-                thumb_path: Set(format!("users/{user}/images/{id}/thumb-v2.webp")),
-                bytes: Set(0),
-                key_id: Set("bench".into()),
-                created_at: Set(at),
-                expires_at: Set(at + chrono::Duration::days(90)),
-                purged_at: Set(None),
-                favorite: Set(i % 10 == 0),
-                published_at: Set(None),
-                hidden_at: Set(None),
-                reminded_at: Set(None),
-            });
+            let mut row = bench_image(id, g, user, at, at + chrono::Duration::days(90));
+            row.favorite = Set(i % 10 == 0);
+            image_rows.push(row);
         }
         generation::Entity::insert_many(gens_rows)
             .exec_without_returning(&s.db)
@@ -1020,26 +1003,15 @@ async fn privacy_bench(gens_n: usize, images_n: usize) {
                         .await
                         .unwrap();
                 }
-                image_rows.push(image::ActiveModel {
-                    id: Set(id),
-                    generation_id: Set(g),
-                    user_id: Set(user),
-                    position: Set(0),
-                    width: Set(512),
-                    height: Set(512),
-                    original_path: Set(format!("{base}/original.png")),
-                    preview_path: Set(format!("{base}/preview-v2.webp")),
-                    thumb_path: Set(format!("{base}/thumb-v2.webp")),
-                    bytes: Set(3 * png.len() as i64),
-                    key_id: Set("bench".into()),
-                    created_at: Set(chrono::Utc::now() - chrono::Duration::days(1)),
-                    expires_at: Set(chrono::Utc::now() + chrono::Duration::days(60)),
-                    purged_at: Set(None),
-                    favorite: Set(false),
-                    published_at: Set(None),
-                    hidden_at: Set(None),
-                    reminded_at: Set(None),
-                });
+                let mut row = bench_image(
+                    id,
+                    g,
+                    user,
+                    chrono::Utc::now() - chrono::Duration::days(1),
+                    chrono::Utc::now() + chrono::Duration::days(60),
+                );
+                row.bytes = Set(3 * png.len() as i64);
+                image_rows.push(row);
             }
         }
         generation::Entity::insert_many(gens_rows)
@@ -1178,5 +1150,37 @@ fn succeeded_generation(
         queued_at: Set(at),
         started_at: Set(Some(at)),
         finished_at: Set(Some(at)),
+    }
+}
+
+/// An image row of `user` for generation `generation`, at the paths its
+/// objects have (`users/<user>/images/<id>/…`), for seeding.
+fn bench_image(
+    id: uuid::Uuid,
+    generation: uuid::Uuid,
+    user: uuid::Uuid,
+    created: chrono::DateTime<chrono::Utc>,
+    expires: chrono::DateTime<chrono::Utc>,
+) -> image::ActiveModel {
+    use sea_orm::ActiveValue::Set;
+    image::ActiveModel {
+        id: Set(id),
+        generation_id: Set(generation),
+        user_id: Set(user),
+        position: Set(0),
+        width: Set(512),
+        height: Set(512),
+        original_path: Set(format!("users/{user}/images/{id}/original.png")),
+        preview_path: Set(format!("users/{user}/images/{id}/preview-v2.webp")),
+        thumb_path: Set(format!("users/{user}/images/{id}/thumb-v2.webp")),
+        bytes: Set(0),
+        key_id: Set("bench".into()),
+        created_at: Set(created),
+        expires_at: Set(expires),
+        purged_at: Set(None),
+        favorite: Set(false),
+        published_at: Set(None),
+        hidden_at: Set(None),
+        reminded_at: Set(None),
     }
 }
