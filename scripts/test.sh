@@ -140,7 +140,10 @@ browser_tests() {
     sleep 0.5
   done
   local rc=0
-  UNI1_E2E_BASE_URL="http://127.0.0.1:$port" npx playwright test -c end2end/playwright.config.ts || rc=$?
+  # The staff test makes an account admin with `uni1 admin set-role` on
+  # the same database.
+  UNI1_E2E_BASE_URL="http://127.0.0.1:$port" UNI1_E2E_BIN="$TARGET_DIR/debug/uni1" UNI1_E2E_DATA_DIR="$data" \
+    npx playwright test -c end2end/playwright.config.ts || rc=$?
   kill "$pid" "$fake_pid" 2>/dev/null || true
   wait "$pid" "$fake_pid" 2>/dev/null || true
   if [[ $rc -ne 0 ]]; then

@@ -17,6 +17,8 @@ pub struct UserSummary {
     pub deletion_due: Option<String>,
     /// The privacy policy changed since the person last saw it.
     pub policy_changed: bool,
+    /// Support or admin: the menu links the staff pages.
+    pub staff: bool,
 }
 
 /// Which "Sign in with …" buttons to show.
@@ -90,6 +92,7 @@ pub async fn get_current_user() -> Result<Option<UserSummary>, AppError> {
         email_confirmed: u.email_confirmed,
         deletion_due: u.deletion_due.map(crate::dates::minute),
         policy_changed: u.policy_changed,
+        staff: u.role != uni1_domain::accounts::Role::User,
     }))
 }
 
@@ -123,6 +126,7 @@ pub async fn complete_sign_up(
         .complete_provider_sign_up(&token, adult.is_some(), terms.is_some(), &client)
         .await?;
     crate::session::set_session_cookie(&state.cookie, &session);
+    crate::session::count_event(uni1_domain::analytics::EventKind::SignUp, false).await;
     leptos_axum::redirect("/studio");
     Ok(())
 }
@@ -150,6 +154,7 @@ pub async fn sign_up(
     // recipient, whoever asks, so nobody can fill someone's inbox.
     state.limits.sign_up_recipient(&email)?;
     state.accounts.sign_up(form, &client).await?;
+    crate::session::count_event(uni1_domain::analytics::EventKind::SignUp, false).await;
     leptos_axum::redirect("/sign-up?done=1");
     Ok(())
 }

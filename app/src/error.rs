@@ -22,6 +22,9 @@ pub enum AppError {
     Unauthenticated,
     #[error("You do not have access to that.")]
     Forbidden,
+    /// Refused, with the reason and what to do about it.
+    #[error("{message}")]
+    ForbiddenBecause { message: String },
     #[error("We could not find that.")]
     NotFound,
     #[error("Too many attempts. Please wait {retry_after_secs} seconds and try again.")]
@@ -81,7 +84,7 @@ mod server {
             match self {
                 AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
                 AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
-                AppError::Forbidden => StatusCode::FORBIDDEN,
+                AppError::Forbidden | AppError::ForbiddenBecause { .. } => StatusCode::FORBIDDEN,
                 AppError::NotFound => StatusCode::NOT_FOUND,
                 AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
                 AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -236,6 +239,23 @@ mod server {
             match err {
                 E::Unexpected(e) => e.into(),
                 err => AppError::invalid("pack", err.to_string()).respond(),
+            }
+        }
+    }
+
+    impl From<uni1_domain::admin::AdminError> for AppError {
+        fn from(err: uni1_domain::admin::AdminError) -> Self {
+            use uni1_domain::admin::AdminError as E;
+            match err {
+                E::Unauthenticated => AppError::Unauthenticated.respond(),
+                E::Forbidden => AppError::Forbidden.respond(),
+                E::NeedsTwoFactor => AppError::ForbiddenBecause {
+                    message: err.to_string(),
+                }
+                .respond(),
+                E::Invalid { field, message } => AppError::invalid(field, message).respond(),
+                E::NotFound => AppError::NotFound.respond(),
+                E::Unexpected(e) => e.into(),
             }
         }
     }

@@ -93,6 +93,7 @@ fn UserMenu() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match user.await {
                         Ok(Some(u)) => view! {
+                            {u.staff.then(|| view! { <A href="/admin" attr:class="text-sm font-medium underline" attr:data-testid="staff-link">"Staff"</A> })}
                             <A href="/settings/security" attr:class="max-w-40 truncate text-sm font-medium" attr:data-testid="signed-in-as">
                                 {u.display_name}
                             </A>

@@ -15,10 +15,12 @@ use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{lazy_route, path, Lazy, LazyRoute, SsrMode};
 
+pub mod admin;
 pub mod auth;
 pub mod billing;
 pub mod collections;
 pub mod components;
+pub mod consent;
 pub mod contact;
 pub mod dates;
 pub mod error;
@@ -48,6 +50,7 @@ use error::AppError;
 use layout::Layout;
 use pages::{
     about::Settings,
+    admin::{AdminAuditPage, AdminHomePage, AdminIncidentsPage},
     auth::{
         CompleteSignUpPage, ConfirmEmailChangePage, ConfirmEmailPage, ResetPasswordPage,
         ResetRequestPage, SecondFactorPage, SignInPage, SignUpPage,
@@ -123,6 +126,9 @@ lazy_pages!(
     PrivacyRoute => Privacy,
     TermsRoute => Terms,
     CookiesRoute => Cookies,
+    AdminHomeRoute => AdminHomePage,
+    AdminIncidentsRoute => AdminIncidentsPage,
+    AdminAuditRoute => AdminAuditPage,
     ContactRoute => ContactPage,
     SignInRoute => SignInPage,
     SecondFactorRoute => SecondFactorPage,
@@ -201,8 +207,17 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </head>
             <body class="min-h-screen bg-surface text-ink antialiased">
                 <App />
+                {banner()}
             </body>
         </html>
+    }
+}
+
+/// The cookie banner, outside the hydrated application (server only).
+fn banner() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        view! { <consent::ConsentBanner /> }
     }
 }
 
@@ -276,6 +291,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/sharing") view={Lazy::<ShareLinksRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/settings/privacy") view={Lazy::<PrivacySettingsRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/privacy-choices") view={Lazy::<PrivacyChoicesRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin") view={Lazy::<AdminHomeRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/incidents") view={Lazy::<AdminIncidentsRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/audit") view={Lazy::<AdminAuditRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/report-underage") view={Lazy::<ReportUnderageRoute>::new()} ssr=SsrMode::InOrder />
                 </Routes>
             </Layout>

@@ -1,6 +1,7 @@
 //! One module per page or group of small pages.
 
 pub mod about;
+pub mod admin;
 pub mod auth;
 pub mod billing;
 pub mod collections;

@@ -14,6 +14,8 @@ use crate::error::AppError;
 pub struct RequestAuth {
     pub client: ClientInfo,
     pub user: Option<CurrentUser>,
+    /// What the visitor allows beyond essential cookies (CK-1).
+    pub visitor: uni1_domain::consent::Visitor,
 }
 
 /// How the session cookie (and the short-lived cookie of a sign-in
@@ -27,6 +29,12 @@ pub struct CookieSettings {
     /// `__Host-uni1_oauth` over https, `uni1_oauth` otherwise: binds a
     /// Google/GitHub sign-in to the browser that started it.
     pub oauth_name: &'static str,
+    /// `__Host-uni1_consent` over https, `uni1_consent` otherwise: the
+    /// visitor's cookie choices (essential).
+    pub consent_name: &'static str,
+    /// `__Host-uni1_studio` over https, `uni1_studio` otherwise: the
+    /// studio's last model and aspect ratio (preferences category).
+    pub studio_name: &'static str,
     pub secure: bool,
 }
 
@@ -46,6 +54,16 @@ impl CookieSettings {
                 "__Host-uni1_oauth"
             } else {
                 "uni1_oauth"
+            },
+            consent_name: if https {
+                "__Host-uni1_consent"
+            } else {
+                "uni1_consent"
+            },
+            studio_name: if https {
+                "__Host-uni1_studio"
+            } else {
+                "uni1_studio"
             },
             secure: https,
         }
@@ -76,6 +94,29 @@ impl CookieSettings {
     /// The `Set-Cookie` value that binds an OAuth flow to this browser.
     pub fn set_oauth(&self, state: &str) -> String {
         self.cookie(self.oauth_name, state, CHALLENGE_MAX_AGE_SECS)
+    }
+
+    /// The `Set-Cookie` value that stores the visitor's cookie choices.
+    pub fn set_consent(&self, value: &str) -> String {
+        self.cookie(
+            self.consent_name,
+            value,
+            uni1_domain::consent::MAX_AGE_DAYS * 86_400,
+        )
+    }
+
+    /// The `Set-Cookie` value that remembers the studio's settings.
+    pub fn set_studio(&self, value: &str) -> String {
+        self.cookie(
+            self.studio_name,
+            value,
+            uni1_domain::consent::MAX_AGE_DAYS * 86_400,
+        )
+    }
+
+    /// The `Set-Cookie` value that removes the studio's settings.
+    pub fn clear_studio(&self) -> String {
+        self.cookie(self.studio_name, "", 0)
     }
 
     /// The `Set-Cookie` value that removes the challenge cookie.
@@ -114,6 +155,11 @@ pub fn client_info() -> ClientInfo {
     request_auth().client
 }
 
+/// What the visitor allows beyond essential cookies.
+pub fn visitor() -> uni1_domain::consent::Visitor {
+    request_auth().visitor
+}
+
 /// The signed-in person, if any.
 pub fn current_user() -> Option<CurrentUser> {
     request_auth().user
@@ -145,4 +191,32 @@ pub fn set_session_cookie(settings: &CookieSettings, session: &NewSession) {
 /// Removes the session cookie.
 pub fn clear_session_cookie(settings: &CookieSettings) {
     set_cookie_header(settings.clear());
+}
+
+/// Counts a product event (sign-up, generation) for this request's
+/// visitor, only if they allow analytics and have not objected (ANA-1).
+/// A failure is logged and never fails the request.
+pub async fn count_event(kind: uni1_domain::analytics::EventKind, objected: bool) {
+    use uni1_domain::analytics::{permit, Hit};
+    let auth = request_auth();
+    let Some(permit) = permit(&auth.visitor, objected) else {
+        return;
+    };
+    let Some(state) = use_context::<crate::state::AppState>() else {
+        return;
+    };
+    let host = uni1_domain::analytics::site_host(&state.public_origin);
+    let hit = Hit {
+        own_host: &host,
+        user_agent: &auth.client.user_agent,
+        ip: &auth.client.ip,
+        ..Hit::default()
+    };
+    if let Err(e) = state
+        .analytics
+        .record(permit, kind, hit, chrono::Utc::now())
+        .await
+    {
+        tracing::warn!(error = ?e, "counting an event failed");
+    }
 }

@@ -39,6 +39,12 @@ pub struct AppState {
     /// Who processes personal data for this site (from the settings), for
     /// `/privacy-choices`.
     pub processors: Arc<Vec<crate::privacy::ProcessorDto>>,
+    /// Recorded cookie choices (CK-1).
+    pub consent: uni1_domain::consent::Consent,
+    /// First-party analytics without identifiers (ANA-1).
+    pub analytics: uni1_domain::analytics::Analytics,
+    /// Staff work: the guard, incidents, the audit log.
+    pub admin: uni1_domain::admin::Admin,
 }
 
 /// The [`AppState`] the server provided to this request.

@@ -84,6 +84,39 @@ pub struct StudioState {
     /// A fresh idempotency key for the next submission.
     pub form_key: String,
     pub recent: Vec<GenerationDto>,
+    /// The model and aspect ratio used last, when the visitor allows the
+    /// preferences cookie that remembers them.
+    pub remembered: Option<(String, String)>,
+}
+
+/// The `uni1_studio` cookie's value for `model|aspect`, if it is one a
+/// cookie can carry as it is.
+#[cfg(feature = "ssr")]
+fn studio_cookie_value(value: &str) -> Option<String> {
+    (value.len() <= 100
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._:|-".contains(c)))
+    .then(|| value.to_owned())
+}
+
+/// The remembered studio settings of this request, if allowed and valid.
+#[cfg(feature = "ssr")]
+fn remembered_settings(models: &[ModelOption]) -> Option<(String, String)> {
+    if !crate::session::visitor().preferences_allowed() {
+        return None;
+    }
+    let state = crate::state::app_state().ok()?;
+    let parts = use_context::<http::request::Parts>()?;
+    let value = crate::session::cookie_value(&parts.headers, state.cookie.studio_name)?;
+    let (model, aspect) = value.split_once('|')?;
+    let known = models
+        .iter()
+        .find(|m| m.id == model)?
+        .aspect_ratios
+        .iter()
+        .any(|a| a == aspect);
+    known.then(|| (model.to_owned(), aspect.to_owned()))
 }
 
 #[cfg(feature = "ssr")]
@@ -139,31 +172,33 @@ pub async fn get_studio() -> Result<StudioState, AppError> {
     uni1_domain::billing::credits::ensure_account(&gens.db, user.id, &gens.credits).await?;
     let balance = uni1_domain::billing::credits::balance(&gens.db, user.id).await?;
     let recent = gens.recent(user.id, 20).await?;
+    let models: Vec<ModelOption> = gens
+        .catalog
+        .all()
+        .iter()
+        .map(|m| {
+            let c = m.capabilities();
+            ModelOption {
+                id: m.id.clone(),
+                name: m.name.clone(),
+                description: m.description.clone(),
+                credits_per_image: m.credits_per_image,
+                aspect_ratios: c
+                    .aspect_ratios
+                    .iter()
+                    .map(|a| a.label().to_owned())
+                    .collect(),
+                max_images: c.max_images,
+                negative_prompt: c.negative_prompt,
+                seed: c.seed,
+                reference_image: c.reference_image,
+                style_presets: c.style_presets.clone(),
+            }
+        })
+        .collect();
     Ok(StudioState {
-        models: gens
-            .catalog
-            .all()
-            .iter()
-            .map(|m| {
-                let c = m.capabilities();
-                ModelOption {
-                    id: m.id.clone(),
-                    name: m.name.clone(),
-                    description: m.description.clone(),
-                    credits_per_image: m.credits_per_image,
-                    aspect_ratios: c
-                        .aspect_ratios
-                        .iter()
-                        .map(|a| a.label().to_owned())
-                        .collect(),
-                    max_images: c.max_images,
-                    negative_prompt: c.negative_prompt,
-                    seed: c.seed,
-                    reference_image: c.reference_image,
-                    style_presets: c.style_presets.clone(),
-                }
-            })
-            .collect(),
+        remembered: remembered_settings(&models),
+        models,
         available: balance.available,
         held: balance.held,
         email_confirmed: user.email_confirmed,
@@ -241,7 +276,22 @@ pub async fn generate(
             })?),
         },
     };
+    let remembered = crate::session::visitor()
+        .preferences_allowed()
+        .then(|| format!("{}|{}", input.model_id, input.aspect_ratio));
     let view = gens.submit(user.id, user.email_confirmed, input).await?;
+    crate::session::count_event(
+        uni1_domain::analytics::EventKind::GenerationSubmitted,
+        user.objected,
+    )
+    .await;
+    // With the preferences category allowed, the studio starts with this
+    // model and aspect ratio next time (the `uni1_studio` cookie).
+    if let (Some(value), Ok(state)) = (remembered, crate::state::app_state()) {
+        if let Some(value) = studio_cookie_value(&value) {
+            crate::session::set_cookie_header(state.cookie.set_studio(&value));
+        }
+    }
     Ok(to_dto(view))
 }
 

@@ -98,6 +98,9 @@ pub struct CurrentUser {
     pub deletion_due: Option<chrono::DateTime<chrono::Utc>>,
     /// The privacy policy changed since the person last saw it (POL-1).
     pub policy_changed: bool,
+    /// The person objected to processing beyond the service (PRV-4): no
+    /// analytics about them.
+    pub objected: bool,
 }
 
 /// How long things last.

@@ -3,10 +3,13 @@
 //! Every table that holds a person's data is listed in ARCHITECTURE.md under
 //! "Personal data map" so that export and deletion can reach all of it.
 
+pub mod analytics_event;
+pub mod analytics_salt;
 pub mod audit_log;
 pub mod billing_customer;
 pub mod collection;
 pub mod collection_image;
+pub mod consent_record;
 pub mod contact_message;
 pub mod credit_balance;
 pub mod credit_ledger;
@@ -14,6 +17,8 @@ pub mod data_export;
 pub mod email_token;
 pub mod generation;
 pub mod image;
+pub mod incident;
+pub mod incident_notice;
 pub mod mail_outbox;
 pub mod moderation_flag;
 pub mod oauth_state;
@@ -24,6 +29,7 @@ pub mod privacy_request;
 pub mod recovery_code;
 pub mod session;
 pub mod share_link;
+pub mod staff_action;
 pub mod subscription;
 pub mod two_factor;
 pub mod two_factor_challenge;

@@ -10,7 +10,10 @@
 //! database.
 
 pub mod accounts;
+pub mod admin;
+pub mod analytics;
 pub mod billing;
+pub mod consent;
 pub mod entities;
 pub mod generation;
 pub mod library;

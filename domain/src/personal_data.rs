@@ -74,6 +74,9 @@ pub const TABLES: &[Table] = &[
     Table { name: "underage_reports", holds: "the reporter's optional e-mail and account, their IP, the reported account as typed, free text", key: "reporter_user_id", on_delete: OnDelete::Anonymized("a report about someone else outlives the reporter's account") },
     Table { name: "privacy_requests", holds: "each right exercised (export, deletion, objection, restriction, training consent), its state and due date; no personal data in its text", key: "user_id", on_delete: OnDelete::Anonymized("the record that a request was answered (GDPR art. 5(2) accountability)") },
     Table { name: "data_exports", holds: "the person's data exports: state, size, download window (the ZIP itself is stored encrypted under users/<user id>/exports/)", key: "user_id", on_delete: CASCADE },
+    Table { name: "consent_records", holds: "each cookie choice: categories, Global Privacy Control, policy version, where and when (never an IP address)", key: "user_id", on_delete: CASCADE },
+    Table { name: "staff_actions", holds: "what staff did to the person's account or data, by whom, why, in which request", key: "target_user_id", on_delete: OnDelete::Anonymized("the record of what staff did (SEC-2) stays without the person") },
+    Table { name: "incident_notices", holds: "that the person was told about a breach, and when", key: "user_id", on_delete: CASCADE },
     Table { name: "contact_messages", holds: "name, e-mail, message text", key: "email", on_delete: OnDelete::ByValue("kept to answer the message; found by address") },
 ];
 

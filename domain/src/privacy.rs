@@ -35,7 +35,7 @@ pub use requests::{RequestKind, RequestView};
 /// training consent and with the notice a person dismissed. Publishing a
 /// new version of `/privacy` (`uni1_app::pages::legal::POLICY_VERSIONS`)
 /// changes it; a test keeps the two equal.
-pub const POLICY_VERSION: &str = "2026-12-04";
+pub const POLICY_VERSION: &str = "2026-12-07";
 
 /// How long things last.
 #[derive(Debug, Clone)]

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod crypto;
+pub mod csv;
 pub mod email;
 pub mod error;
 pub mod health;

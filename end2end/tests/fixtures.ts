@@ -6,11 +6,20 @@
 // error still fails the test.
 import { test as base, expect, Page } from "@playwright/test";
 
-type Options = { expectedStatuses: number[] };
+// `consent`: the cookie choice the visitor has already made ("1.pa" with
+// p and a 0 or 1 for preferences and analytics), so the first-visit banner
+// does not cover the page; `null` for a visitor who has not chosen yet
+// (the consent tests).
+type Options = { expectedStatuses: number[]; consent: string | null };
 
 export const test = base.extend<Options & { page: Page }>({
   expectedStatuses: [[], { option: true }],
-  page: async ({ page, expectedStatuses }, use) => {
+  consent: ["1.00", { option: true }],
+  page: async ({ page, expectedStatuses, consent, baseURL }, use) => {
+    if (consent !== null) {
+      const id = crypto.randomUUID().replace(/-/g, "");
+      await page.context().addCookies([{ name: "uni1_consent", value: `${consent}.${id}`, url: baseURL! }]);
+    }
     // Each test is its own visitor: the test server trusts X-Forwarded-For,
     // so per-address rate limits (10 sign-ups an hour) apply per test, as
     // they would to different people, instead of to the whole suite.

@@ -1035,6 +1035,7 @@ async fn privacy_bench(gens_n: usize, images_n: usize) {
         session_id: uuid::Uuid::now_v7(),
         deletion_due: None,
         policy_changed: false,
+        objected: false,
     };
     let privacy = services.privacy.clone();
     privacy.request_export(&who).await.unwrap();

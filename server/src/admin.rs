@@ -64,7 +64,71 @@ pub async fn run(
             bail!("rebuild-variants needs the object store: run it with `uni1 admin rebuild-variants`")
         }
         AdminCommand::TrainingExport => training_export(&db).await,
+        AdminCommand::Analytics { days, json } => analytics(db, days, json).await,
     }
+}
+
+/// `uni1 admin analytics`: aggregates of the last `days` days.
+async fn analytics(db: DatabaseConnection, days: u32, json: bool) -> anyhow::Result<String> {
+    let summary = uni1_domain::analytics::Analytics::new(db)
+        .summary(days, chrono::Utc::now())
+        .await
+        .context("cannot read the analytics")?;
+    let pairs = |v: &[(String, u64)]| {
+        v.iter()
+            .map(|(k, n)| serde_json::json!({ "key": k, "count": n }))
+            .collect::<Vec<_>>()
+    };
+    if json {
+        let value = serde_json::json!({
+            "days": summary.days.iter().map(|d| serde_json::json!({
+                "day": d.day.to_string(),
+                "pageviews": d.pageviews,
+                "visitors": d.visitors,
+                "events": d.events.iter().map(|(k, n)| (k.clone(), serde_json::json!(n))).collect::<serde_json::Map<_, _>>(),
+            })).collect::<Vec<_>>(),
+            "top_pages": pairs(&summary.top_pages),
+            "top_referrers": pairs(&summary.top_referrers),
+            "devices": pairs(&summary.devices),
+        });
+        return Ok(serde_json::to_string_pretty(&value)?);
+    }
+    let mut out = format!(
+        "{:<10}  {:>9}  {:>8}  {:>7}  {:>10}  {:>9}\n",
+        "day", "pageviews", "visitors", "signups", "generations", "purchases"
+    );
+    let event = |d: &uni1_domain::analytics::Day, kind: uni1_domain::analytics::EventKind| {
+        d.events
+            .iter()
+            .find(|(k, _)| k == kind.as_str())
+            .map_or(0, |(_, n)| *n)
+    };
+    use uni1_domain::analytics::EventKind;
+    for d in &summary.days {
+        out.push_str(&format!(
+            "{:<10}  {:>9}  {:>8}  {:>7}  {:>10}  {:>9}\n",
+            d.day,
+            d.pageviews,
+            d.visitors,
+            event(d, EventKind::SignUp),
+            event(d, EventKind::GenerationSubmitted),
+            event(d, EventKind::Purchase),
+        ));
+    }
+    for (title, rows) in [
+        ("top pages", &summary.top_pages),
+        ("top referrers", &summary.top_referrers),
+        ("devices", &summary.devices),
+    ] {
+        out.push_str(&format!("\n{title}:\n"));
+        if rows.is_empty() {
+            out.push_str("  (none)\n");
+        }
+        for (k, n) in rows.iter() {
+            out.push_str(&format!("  {n:>8}  {k}\n"));
+        }
+    }
+    Ok(out.trim_end().to_owned())
 }
 
 /// `uni1 admin training-export`: the training-eligible images as JSON lines.

@@ -186,6 +186,17 @@ pub enum AdminCommand {
     /// owner id, prompt, object path (encrypted; read it with the storage
     /// keys), creation time and the privacy policy version consented to.
     TrainingExport,
+    /// Print the analytics of the last days (ANA-1): page views, unique
+    /// visitors, product events, top pages, referrers and devices. Only
+    /// aggregates: nothing stored identifies a person.
+    Analytics {
+        /// How many days, up to today (UTC)
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=366))]
+        days: u32,
+        /// JSON instead of a table, for charts
+        #[arg(long)]
+        json: bool,
+    },
     /// Make the preview and thumbnail of every image stored with an older
     /// encoding again from its original (today: lossy WebP within 150 KiB
     /// and 25 KiB). Takes the object-store settings of `uni1 serve`.

@@ -1,8 +1,10 @@
 //! The HTTP application: Leptos pages and server functions, plain routes,
 //! and the middleware every request passes through.
 
+pub mod admin;
 pub mod billing;
 pub mod cache;
+pub mod consent;
 pub mod csrf;
 pub mod dev_outbox;
 pub mod error;
@@ -115,9 +117,13 @@ pub fn router(
                 } else {
                     0
                 },
+                consent: state.app.consent.clone(),
+                analytics: state.app.analytics.clone(),
+                own_host: uni1_domain::analytics::site_host(&policy.public_origin),
             },
             session::resolve,
         ))
+        .layer(axum::middleware::from_fn(admin::gate))
         // ZIPs hold PNGs and WebPs, which do not compress further.
         .layer(CompressionLayer::new().compress_when(
             DefaultPredicate::new().and(NotForContentType::const_new("application/zip")),
@@ -190,6 +196,24 @@ pub fn router(
                 .layer(axum::extract::DefaultBodyLimit::max(
                     billing::WEBHOOK_BODY_LIMIT,
                 )),
+        )
+        .route(
+            "/admin/audit.csv",
+            get(admin::audit_csv).with_state(state.app.admin.clone()),
+        )
+        .route(
+            "/admin/incidents/{id}/record.txt",
+            get(admin::incident_record).with_state(state.app.admin.clone()),
+        )
+        .route(
+            "/consent",
+            axum::routing::post(consent::choose)
+                .with_state(consent::ConsentRoute {
+                    consent: state.app.consent.clone(),
+                    cookie: state.app.cookie.clone(),
+                    limits: state.app.limits.clone(),
+                })
+                .layer(axum::extract::DefaultBodyLimit::max(8 * 1024)),
         )
         .route(
             "/billing/history.csv",

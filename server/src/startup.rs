@@ -63,6 +63,9 @@ pub struct Services {
     pub limits: Arc<RateLimits>,
     pub billing: uni1_domain::billing::Billing,
     pub privacy: uni1_domain::privacy::Privacy,
+    pub consent: uni1_domain::consent::Consent,
+    pub analytics: uni1_domain::analytics::Analytics,
+    pub admin: uni1_domain::admin::Admin,
 }
 
 impl Services {
@@ -137,6 +140,9 @@ impl Services {
             },
         );
         Ok(Self {
+            admin: uni1_domain::admin::Admin::new(db.clone(), mail.clone(), key.clone()),
+            consent: uni1_domain::consent::Consent::new(db.clone()),
+            analytics: uni1_domain::analytics::Analytics::new(db.clone()),
             privacy,
             billing,
             db,
@@ -177,6 +183,9 @@ impl Services {
                 checkout_origin: settings.billing.checkout_origin(),
                 privacy: self.privacy.clone(),
                 processors: Arc::new(processors(settings)),
+                consent: self.consent.clone(),
+                analytics: self.analytics.clone(),
+                admin: self.admin.clone(),
             },
         };
         let oauth = http::oauth::OAuth {
@@ -272,6 +281,31 @@ impl Services {
             let privacy = privacy.clone();
             async move { privacy_pass(&privacy).await }
         });
+        // Yesterday's analytics salt goes once the day is over (ANA-1):
+        // from then on that day's visitors cannot be recognised.
+        let analytics = self.analytics.clone();
+        tasks.every("analytics salts", ANALYTICS_ROTATE_INTERVAL, move || {
+            let analytics = analytics.clone();
+            async move {
+                if let Err(e) = analytics.rotate(chrono::Utc::now()).await {
+                    tracing::error!(error = ?e, "deleting old analytics salts failed");
+                }
+            }
+        });
+        // Incident notifications a stopped server left unfinished (SEC-3).
+        let admin = self.admin.clone();
+        tasks.every(
+            "incident notices",
+            uni1_domain::admin::incidents::PASS_INTERVAL,
+            move || {
+                let admin = admin.clone();
+                async move {
+                    if let Err(e) = uni1_domain::admin::incidents::notify_pass(&admin).await {
+                        tracing::error!(error = ?e, "continuing incident notifications failed");
+                    }
+                }
+            },
+        );
         if settings.generation.worker_slots > 0 {
             with_worker(
                 &mut tasks,
@@ -283,6 +317,9 @@ impl Services {
         Ok(tasks)
     }
 }
+
+/// How often past days' analytics salts are looked for.
+pub const ANALYTICS_ROTATE_INTERVAL: Duration = Duration::from_secs(300);
 
 /// How often exports and deletions are looked for.
 pub const PRIVACY_INTERVAL: Duration = Duration::from_secs(10);

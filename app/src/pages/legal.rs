@@ -14,6 +14,10 @@ use crate::site::{WithSiteInfo, PRODUCT};
 /// `uni1_domain::privacy::POLICY_VERSION`, which a test keeps equal).
 pub const POLICY_VERSIONS: &[(&str, &str)] = &[
     (
+        "2026-12-07",
+        "Adds cookie choices and first-party analytics without identifiers, counted only if you allow them; lists every cookie on the cookies page.",
+    ),
+    (
         "2026-12-04",
         "Describes generation, images, payments and the privacy center: you can now see, export and delete your data, object, restrict processing and choose whether your images may train models, from Settings → Privacy.",
     ),
@@ -59,9 +63,11 @@ pub fn Privacy() -> impl IntoView {
                 <li>"Messages you send through the contact form, and reports about underage accounts: so the operator can answer and act."</li>
                 <li>"Server logs of each request (time, method, path, status, duration and a request id) to keep the service running. They do not contain what you type into forms."</li>
             </ul>
-            <p>"There is no analytics or advertising. Your images and prompts are not used to train models unless you opt in under Settings → Privacy, and you can withdraw at any time."</p>
+            <p>"There is no advertising. Your images and prompts are not used to train models unless you opt in under Settings → Privacy, and you can withdraw at any time."</p>
+            <h2 class="text-xl font-semibold">"Analytics"</h2>
+            <p>"Only if you allow analytics in your cookie choices, and not if your browser sends Global Privacy Control or you objected under Settings → Privacy, we count the pages you open and when you sign up, start a generation or buy credits. We store the day, the kind of page (never an id or a link's token), the website that sent you (its name only) and whether you use a computer, a tablet or a phone. We store no cookie for it, no IP address and no account: to count unique visitors we keep a one-way hash of your address and browser under a random value of that day, which we delete when the day is over, so visits cannot be linked across days. The operator sees only totals. There are no third-party scripts."</p>
             <h2 class="text-xl font-semibold">"Cookies"</h2>
-            <p>"One essential cookie keeps you signed in, and only after you sign in. There are no analytics or advertising cookies."</p>
+            <p>"Essential cookies keep you signed in and remember your cookie choices. With your consent, a preferences cookie remembers your studio settings. Every cookie is listed, with its purpose and lifetime, on "<a class="underline" href="/cookies">"the cookies page"</a>", where you can change your choices at any time."</p>
             <h2 class="text-xl font-semibold">"Your rights"</h2>
             <p>"Under "<a class="underline" href="/settings/privacy">"Settings → Privacy"</a>" you can see what we store about you, correct your name, download a copy of all of it, object to its use for improving the service, restrict its processing, give or withdraw consent to training, and delete your account (after a grace period in which you can change your mind). Each request is recorded with the date by which it must be answered: one month. Your address and password are under Settings → Security. For anything else, write to the operator above. Your data is not sold, and not shared for advertising: see "<a class="underline" href="/privacy-choices">"Your privacy choices"</a>"."</p>
             <h2 class="text-xl font-semibold">"Versions"</h2>
@@ -86,10 +92,43 @@ pub fn Terms() -> impl IntoView {
 
 #[component]
 pub fn Cookies() -> impl IntoView {
+    use crate::consent::{get_cookie_consent, ConsentForm, CookieCategory, COOKIES};
+    let state = Resource::new_blocking(|| (), |_| get_cookie_consent());
+    let row = |c: &crate::consent::CookieInfo| {
+        view! {
+            <tr class="border-t border-line align-top">
+                <td class="py-2 pr-3"><code>{c.name}</code></td>
+                <td class="py-2 pr-3">{c.category.label()}</td>
+                <td class="py-2 pr-3">{c.purpose}</td>
+                <td class="py-2">{c.lifetime}</td>
+            </tr>
+        }
+    };
     view! {
         <Prose title="Cookies">
-            <p>{PRODUCT} " sets one cookie, and only when you sign in: "<code>"uni1_session"</code>" (named "<code>"__Host-uni1_session"</code>" on https sites). It holds a random token that identifies your session, is sent only to this site, cannot be read by scripts, and is removed when you sign out or the session ends. It is essential: without it you cannot stay signed in."</p>
-            <p>"There are no analytics, advertising or preference cookies. If any are ever added, they will be set only with your consent, which you will be able to change at any time."</p>
+            <p>"Essential cookies are needed for what you ask for (signing in, remembering your choices) and are always on. Everything else is set only with your consent: until you choose, only essential cookies are set. Analytics use no cookie at all, and count you only if you allow them (see "<a class="underline" href="/privacy">"Privacy"</a>")."</p>
+            <h2 class="text-xl font-semibold">"Every cookie this site sets"</h2>
+            <p class="text-sm text-ink-muted">"On https sites each name starts with "<code>"__Host-"</code>": the cookie is then sent only to this site, over https. No cookie can be read by scripts."</p>
+            <div class="not-prose overflow-x-auto">
+                <table class="w-full text-left text-sm" data-testid="cookie-table">
+                    <thead>
+                        <tr><th scope="col" class="py-2 pr-3">"Name"</th><th scope="col" class="py-2 pr-3">"Category"</th><th scope="col" class="py-2 pr-3">"Purpose"</th><th scope="col" class="py-2">"Lifetime"</th></tr>
+                    </thead>
+                    <tbody>
+                        {COOKIES.iter().filter(|c| c.category == CookieCategory::Essential).map(row).collect_view()}
+                        {COOKIES.iter().filter(|c| c.category != CookieCategory::Essential).map(row).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+            <h2 class="text-xl font-semibold">"Your choices"</h2>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match state.await {
+                        Ok(state) => view! { <ConsentForm state /> }.into_any(),
+                        Err(e) => view! { <p class="text-danger" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
         </Prose>
     }
 }

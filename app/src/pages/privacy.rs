@@ -97,7 +97,7 @@ fn Sections(
             <FormError error=general_error(choice.value()) />
             <Switch choice key="objection" title="Do not use my data to improve uni1"
                 on_text="On: your prompts and images are left out of every dataset used to improve the service, and out of any analytics."
-                off_text="Off: uni1 keeps no analytics and trains no models today; turn this on to object in advance."
+                off_text="Off: visits are counted, without identifying you, only if you allow analytics in your cookie choices; no models are trained on your data without your consent below."
                 since=objected />
             <Switch choice key="restriction" title="Restrict processing"
                 on_text="On: your account is read-only. You can view, download, export and delete, but not generate, share, publish or buy."

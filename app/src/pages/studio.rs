@@ -61,7 +61,15 @@ fn StudioBody(
     cancel: ServerAction<CancelGeneration>,
 ) -> impl IntoView {
     let v = submit.value();
-    let prefill = Prefill::from_query();
+    let mut prefill = Prefill::from_query();
+    // No model in the URL: start from the one used last, if remembered
+    // (the preferences cookie, CK-1).
+    if prefill.model.is_none() {
+        if let Some((model, aspect)) = state.remembered.clone() {
+            prefill.model = Some(model);
+            prefill.aspect_ratio = aspect;
+        }
+    }
     let models = StoredValue::new(state.models.clone());
     let model_id = RwSignal::new(
         state

@@ -132,6 +132,7 @@ impl Accounts {
             deletion_due: user.deletion_due_at,
             policy_changed: user.policy_seen_version.as_deref()
                 != Some(crate::privacy::POLICY_VERSION),
+            objected: user.objected_at.is_some(),
         }))
     }
 

@@ -588,7 +588,7 @@ impl Billing {
                 e.amount,
                 e.held_change,
                 e.balance_after,
-                csv_field(e.note.as_deref().unwrap_or("")),
+                crate::support::csv::field(e.note.as_deref().unwrap_or("")),
                 e.generation_id.map(|g| g.to_string()).unwrap_or_default(),
             ));
         }
@@ -738,7 +738,29 @@ impl Billing {
             .unexpected("recording a payment event")?;
         txn.commit().await.unexpected("applying a payment event")?;
         tracing::info!(event = %event.id, kind = %event.kind, %provider, %outcome, "payment event");
+        // A purchase whose credits were just granted (a pack, or a plan's
+        // paid invoice) counts once in the analytics, if the buyer allows it.
+        if let (true, Some(order_id)) = (outcome.starts_with("granted "), order_id) {
+            self.count_purchase(order_id).await;
+        }
         Ok(WebhookOutcome::Applied(outcome))
+    }
+
+    /// Counts a purchase in the analytics (ANA-1); a failure is logged,
+    /// never the payment's problem.
+    async fn count_purchase(&self, order_id: Uuid) {
+        let owner = match order::Entity::find_by_id(order_id).one(&self.db).await {
+            Ok(Some(o)) => o.user_id,
+            _ => None,
+        };
+        if let Some(owner) = owner {
+            if let Err(e) = crate::analytics::Analytics::new(self.db.clone())
+                .record_for_person(owner, crate::analytics::EventKind::Purchase, Utc::now())
+                .await
+            {
+                tracing::warn!(error = ?e, "counting a purchase failed");
+            }
+        }
     }
 
     /// A finished checkout: the order is paid and its credits granted, once.
@@ -1493,33 +1515,5 @@ fn view(o: order::Model) -> OrderView {
         created_at: o.created_at,
         paid_at: o.paid_at,
         receipt_url: o.receipt_url,
-    }
-}
-
-/// A CSV field: quoted when needed, and never read as a formula by a
-/// spreadsheet (a leading `=`, `+`, `-` or `@` gets a `'`).
-fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_owned()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv_field;
-
-    #[test]
-    fn csv_fields_are_quoted_and_never_formulas() {
-        assert_eq!(csv_field("Purchase: Starter"), "Purchase: Starter");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
     }
 }

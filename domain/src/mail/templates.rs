@@ -263,6 +263,32 @@ pub fn account_deleted(ctx: &MailContext) -> Message {
     )
 }
 
+/// A personal-data breach that concerns the person (SEC-3): what
+/// happened, what the operator does, what the person should do.
+pub fn incident_notice(
+    ctx: &MailContext,
+    name: &str,
+    title: &str,
+    discovered: &str,
+    what_happened: &str,
+    what_we_do: &str,
+    what_to_do: &str,
+) -> Message {
+    render(
+        ctx,
+        format!("Important: a security incident concerning your uni1 account ({title})"),
+        &format!("Hello {name},"),
+        &[
+            format!("We are writing to tell you about a security incident that concerns your personal data. We discovered it on {discovered}."),
+            format!("What happened: {what_happened}"),
+            format!("What we are doing: {what_we_do}"),
+            format!("What you should do: {what_to_do}"),
+            format!("If you have questions, write to {} at {}.", ctx.operator_name, ctx.operator_email),
+        ],
+        Some(("Review your account's security", &ctx.link("/settings/security"))),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,10 +35,10 @@ use super::requests::{self, status as request_status, RequestKind};
 use super::{Privacy, PrivacyError};
 use crate::accounts::CurrentUser;
 use crate::entities::{
-    audit_log, billing_customer, collection, collection_image, contact_message, credit_balance,
-    credit_ledger, data_export, email_token, generation, image, mail_outbox, moderation_flag,
-    order, privacy_request, recovery_code, session, share_link, subscription, two_factor,
-    underage_report, upload, user, user_identity,
+    audit_log, billing_customer, collection, collection_image, consent_record, contact_message,
+    credit_balance, credit_ledger, data_export, email_token, generation, image, mail_outbox,
+    moderation_flag, order, privacy_request, recovery_code, session, share_link, subscription,
+    two_factor, underage_report, upload, user, user_identity,
 };
 use crate::library::archive::ZipStream;
 use crate::support::error::{ResultExt, Unexpected};
@@ -303,6 +303,7 @@ pub const CATEGORIES: &[Category] = &[
     Category { file: "moderation.json", holds: "prompts that were refused, and reports about your published images" },
     Category { file: "mail.json", holds: "mails sent to you: kind, subject, times (bodies are deleted once sent)" },
     Category { file: "privacy_requests.json", holds: "your privacy requests, their state and due dates" },
+    Category { file: "cookie_choices.json", holds: "your cookie choices made while signed in: categories, Global Privacy Control, policy version, where and when" },
     Category { file: "exports.json", holds: "your data exports" },
     Category { file: "underage_reports.json", holds: "reports you filed about possibly underage users" },
     Category { file: "contact_messages.json", holds: "messages you sent through the contact form with your address" },
@@ -765,6 +766,27 @@ pub async fn collect(
                 "created_at": iso(r.created_at),
                 "due_at": iso(r.due_at),
                 "completed_at": iso_opt(r.completed_at),
+            })
+        }),
+    );
+    let rows = consent_record::Entity::find()
+        .filter(consent_record::Column::UserId.eq(user_id))
+        .order_by_asc(consent_record::Column::CreatedAt)
+        .order_by_asc(consent_record::Column::Id)
+        .all(conn)
+        .await
+        .unexpected("exporting cookie choices")?;
+    push(
+        &mut values,
+        "cookie_choices.json",
+        rows.iter().map(|r| {
+            json!({
+                "preferences": r.preferences,
+                "analytics": r.analytics,
+                "global_privacy_control": r.gpc,
+                "policy_version": r.policy_version,
+                "source": r.source,
+                "created_at": iso(r.created_at),
             })
         }),
     );

@@ -6,8 +6,9 @@ use uuid::Uuid;
 
 use super::Privacy;
 use crate::entities::{
-    audit_log, collection, credit_ledger, data_export, generation, image, mail_outbox, order,
-    privacy_request, session, share_link, subscription, two_factor, upload, user_identity,
+    audit_log, collection, consent_record, credit_ledger, data_export, generation, image,
+    mail_outbox, order, privacy_request, session, share_link, subscription, two_factor, upload,
+    user_identity,
 };
 use crate::support::error::{ResultExt, Unexpected};
 
@@ -152,6 +153,16 @@ impl Privacy {
             count(
                 db,
                 privacy_request::Entity::find().filter(privacy_request::Column::UserId.eq(user)),
+            )
+            .await?,
+        );
+        add(
+            "cookie_choices",
+            "Cookie choices",
+            "The cookie choices you made while signed in, with the policy version and time (change them on the cookies page).",
+            count(
+                db,
+                consent_record::Entity::find().filter(consent_record::Column::UserId.eq(user)),
             )
             .await?,
         );

@@ -51,6 +51,7 @@ pub struct RateLimits {
     contact_ip: Keyed,
     sign_up_recipient: Keyed,
     checkout_account: Keyed,
+    consent_ip: Keyed,
     account_failures: AccountBackoff,
     clock: DefaultClock,
 }
@@ -76,6 +77,7 @@ impl Default for RateLimits {
             contact_ip: RateLimiter::keyed(quota(5, Duration::from_secs(3600))),
             sign_up_recipient: RateLimiter::keyed(quota(3, Duration::from_secs(3600))),
             checkout_account: RateLimiter::keyed(quota(20, Duration::from_secs(3600))),
+            consent_ip: RateLimiter::keyed(quota(30, Duration::from_secs(600))),
             account_failures: AccountBackoff::default(),
             clock: DefaultClock::default(),
         }
@@ -164,6 +166,11 @@ impl RateLimits {
     /// the payment provider).
     pub fn checkout(&self, user: &str) -> Result<(), RetryAfter> {
         self.check(&self.checkout_account, user.to_owned())
+    }
+
+    /// A cookie choice from `ip` (each one is a recorded row).
+    pub fn consent(&self, ip: &str) -> Result<(), RetryAfter> {
+        self.check(&self.consent_ip, ip.to_owned())
     }
 
     /// A contact form message from `ip`.

@@ -9,6 +9,9 @@
 //!   `/explore`, `/p/{id}`, the legal and contact pages), such as the reset
 //!   and confirmation pages whose URLs carry one-time tokens.
 //!
+//! Public pages get `Vary: Cookie`: the cookie banner shows on them until
+//! the consent cookie records a choice.
+//!
 //! Static files (`/pkg/…`, `/favicon.svg`, `/robots.txt`) never get
 //! `no-store`. Files whose names carry a content hash (what
 //! `cargo leptos build` writes to `/pkg` with `hash-files`) are kept for a
@@ -75,11 +78,7 @@ pub fn needs_no_store(path: &str, has_session_cookie: bool, response: &HeaderMap
     if has_session_cookie || path.starts_with("/api/") {
         return true;
     }
-    let html = response
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("text/html"));
-    html && !public_page(path)
+    is_html(response) && !public_page(path)
 }
 
 /// Middleware: adds `Cache-Control: no-store` where [`needs_no_store`].
@@ -99,8 +98,21 @@ pub async fn apply(State(policy): State<HttpPolicy>, request: Request, next: Nex
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    } else if is_html(response.headers()) {
+        // A public page shows the cookie banner until the consent cookie
+        // says a choice was made: a cache must key it by the cookies.
+        response
+            .headers_mut()
+            .append(header::VARY, HeaderValue::from_static("Cookie"));
     }
     response
+}
+
+fn is_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("text/html"))
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use http::{header, HeaderMap, HeaderValue};
 use uni1_app::session::{cookie_value, CookieSettings, RequestAuth};
-use uni1_domain::accounts::{Accounts, ClientInfo};
+use uni1_domain::accounts::{Accounts, ClientInfo, CurrentUser};
+use uni1_domain::analytics::{self, Analytics, EventKind, Hit};
+use uni1_domain::consent::{parse_cookie, Consent, Visitor};
 
 /// What the middleware needs.
 #[derive(Clone)]
@@ -19,6 +21,12 @@ pub struct SessionLayer {
     /// Proxies in front that append to X-Forwarded-For; 0: the header is
     /// not trusted and the connection's peer is the client.
     pub trusted_proxy_hops: usize,
+    /// Cookie choices recorded for signed-in people.
+    pub consent: Consent,
+    /// Page views, for visitors who allow them.
+    pub analytics: Analytics,
+    /// This site's host, so internal navigation has no referrer.
+    pub own_host: String,
 }
 
 /// The client's address. Without trusted proxies, the connection's peer.
@@ -107,10 +115,48 @@ pub async fn resolve(
         },
         None => (None, false),
     };
-    request
-        .extensions_mut()
-        .insert(RequestAuth { client, user });
+    let visitor = resolve_visitor(&layer, request.headers(), user.as_ref()).await;
+    let page_view = is_page_view(&request).then(|| {
+        (
+            request.uri().path().to_owned(),
+            request
+                .headers()
+                .get(header::REFERER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        )
+    });
+    let permit = analytics::permit(&visitor, user.as_ref().is_some_and(|u| u.objected));
+    let client_for_count = client.clone();
+    request.extensions_mut().insert(RequestAuth {
+        client,
+        user,
+        visitor,
+    });
     let mut response = next.run(request).await;
+    if let (Some((path, referrer)), Some(permit)) = (page_view, permit) {
+        let html = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/html"));
+        if response.status() == http::StatusCode::OK && html {
+            let hit = Hit {
+                path: Some(&path),
+                referrer: referrer.as_deref(),
+                own_host: &layer.own_host,
+                user_agent: &client_for_count.user_agent,
+                ip: &client_for_count.ip,
+            };
+            if let Err(e) = layer
+                .analytics
+                .record(permit, EventKind::PageView, hit, chrono::Utc::now())
+                .await
+            {
+                tracing::warn!(error = ?e, "counting a page view failed");
+            }
+        }
+    }
     let handler_set_cookie = response
         .headers()
         .get_all(header::SET_COOKIE)
@@ -125,6 +171,56 @@ pub async fn resolve(
         }
     }
     response
+}
+
+/// What the visitor allows: their browser's consent cookie; without one,
+/// the signed-in person's last recorded choice; `Sec-GPC: 1` refuses
+/// analytics either way.
+async fn resolve_visitor(
+    layer: &SessionLayer,
+    headers: &HeaderMap,
+    user: Option<&CurrentUser>,
+) -> Visitor {
+    let gpc = headers
+        .get("sec-gpc")
+        .is_some_and(|v| v.as_bytes().trim_ascii() == b"1");
+    let cookie = cookie_value(headers, layer.cookie.consent_name).and_then(parse_cookie);
+    let (choice, browser) = match (cookie, user) {
+        (Some((choice, browser)), _) => (Some(choice), Some(browser)),
+        (None, Some(user)) => match layer.consent.latest_for_user(user.id).await {
+            Ok(latest) => (latest.map(|r| r.choice), None),
+            Err(e) => {
+                tracing::error!(error = ?e, "reading a person's cookie choice failed");
+                (None, None)
+            }
+        },
+        (None, None) => (None, None),
+    };
+    Visitor {
+        choice,
+        browser,
+        gpc,
+    }
+}
+
+/// A browser loading a page (not a script, an image or a server function).
+fn is_page_view(request: &Request) -> bool {
+    let headers = request.headers();
+    let path = request.uri().path();
+    if request.method() != http::Method::GET
+        || path.starts_with("/api/")
+        || path.starts_with("/dev/")
+        || path.starts_with("/media/")
+    {
+        return false;
+    }
+    match headers.get("sec-fetch-dest") {
+        Some(dest) => dest.as_bytes() == b"document",
+        None => headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html")),
+    }
 }
 
 #[cfg(test)]

@@ -313,6 +313,12 @@ async fn purchase_through_the_fake(backend: Backend) {
             .await
             .expect("balance")
             .available;
+        // The buyer allows analytics (ANA-1): the purchase is counted once
+        // the provider confirms it, without any identifier.
+        let r = app
+            .post_as("/consent", &[("choice", "all")], &visitor)
+            .await;
+        assert_eq!(r.status, 303, "{}", r.body);
         let url = checkout(&shop, &visitor, "starter").await;
         let pending = order_of(app, user).await;
         assert_eq!(
@@ -338,6 +344,19 @@ async fn purchase_through_the_fake(backend: Backend) {
             .available;
         assert_eq!(after, before + 100);
         assert!(credits::audit(&app.db, user).await.expect("audit"));
+        let purchases = || async {
+            uni1_domain::entities::analytics_event::Entity::find()
+                .filter(uni1_domain::entities::analytics_event::Column::Kind.eq("purchase"))
+                .all(&app.db)
+                .await
+                .expect("events")
+        };
+        until("the purchase is counted", || async {
+            purchases().await.len() == 1
+        })
+        .await;
+        let counted = format!("{:?}", purchases().await);
+        assert!(!counted.contains(&user.to_string()), "{counted}");
         let receipt = mail_of_kind(app, "buyer@example.com", "receipt").await;
         assert!(
             receipt.text_body.contains("100 credits") && receipt.text_body.contains("$5.00"),

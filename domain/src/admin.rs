@@ -1,0 +1,112 @@
+//! Staff work (ADM-1): the one guard every staff function passes
+//! ([`Admin::require`], SEC-1), the audit log of what staff did
+//! ([`audit`], SEC-2), and personal-data breaches with their 72-hour clock
+//! ([`incidents`], SEC-3).
+//!
+//! Roles: `support` reads the staff pages and the audit log; `admin` does
+//! everything, including recording incidents and notifying people. Staff
+//! functions also need two-factor authentication on for the staff account:
+//! a stolen password alone opens no staff page.
+
+pub mod audit;
+pub mod incidents;
+
+use sea_orm::DatabaseConnection;
+
+use crate::accounts::{CurrentUser, Role};
+use crate::mail::MailContext;
+use crate::support::crypto::AppKey;
+use crate::support::error::Unexpected;
+
+/// Why a staff function refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("Please sign in to continue.")]
+    Unauthenticated,
+    /// Not staff, or staff without the role the action needs.
+    #[error("You do not have access to that.")]
+    Forbidden,
+    #[error("Staff pages need two-factor authentication on your account: turn it on under Settings, Security.")]
+    NeedsTwoFactor,
+    #[error("{message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("We could not find that.")]
+    NotFound,
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+impl AdminError {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// Proof that the request comes from staff with enough of a role and
+/// two-factor on; only [`Admin::require`] makes one.
+#[derive(Debug, Clone)]
+pub struct Staff {
+    pub user: CurrentUser,
+}
+
+impl Staff {
+    pub fn id(&self) -> uuid::Uuid {
+        self.user.id
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.user.role == Role::Admin
+    }
+}
+
+fn rank(role: Role) -> u8 {
+    match role {
+        Role::User => 0,
+        Role::Support => 1,
+        Role::Admin => 2,
+    }
+}
+
+/// The staff service.
+#[derive(Clone, Debug)]
+pub struct Admin {
+    pub(crate) db: DatabaseConnection,
+    pub(crate) mail: MailContext,
+    pub(crate) key: AppKey,
+}
+
+impl Admin {
+    pub fn new(db: DatabaseConnection, mail: MailContext, key: AppKey) -> Self {
+        Self { db, mail, key }
+    }
+
+    /// The one check of every staff function: signed in, at least `need`,
+    /// and two-factor on.
+    pub async fn require(
+        &self,
+        user: Option<&CurrentUser>,
+        need: Role,
+    ) -> Result<Staff, AdminError> {
+        let user = user.ok_or(AdminError::Unauthenticated)?;
+        if rank(user.role) < rank(need) || user.role == Role::User {
+            return Err(AdminError::Forbidden);
+        }
+        let two_factor = crate::entities::two_factor::Entity::find_by_id(user.id);
+        use sea_orm::EntityTrait as _;
+        let on = two_factor
+            .one(&self.db)
+            .await
+            .map_err(|e| Unexpected::new("checking a staff account's two-factor", e))?
+            .is_some_and(|t| t.enabled_at.is_some());
+        if !on {
+            return Err(AdminError::NeedsTwoFactor);
+        }
+        Ok(Staff { user: user.clone() })
+    }
+}

@@ -1,0 +1,102 @@
+// Staff pages in a browser: an account made admin from the command line,
+// with two-factor on, records an incident, sees the 72-hour clock on every
+// staff page, notifies the affected people and sees the clock stop; the
+// audit log lists what was done. Someone who is not staff gets a 404.
+import { createHmac } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { test, expect, hydrated } from "./fixtures";
+import { uniqueEmail, signUp, signIn, confirmFromOutbox } from "./helpers";
+
+/** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) for a base32 secret. */
+function totp(secret: string): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of secret.replace(/=+$/, "").toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g)!.map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30)));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  const code = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return code.toString().padStart(6, "0");
+}
+
+/** `uni1 admin set-role` against the test server's database. */
+function setRole(email: string, role: string) {
+  const bin = process.env.UNI1_E2E_BIN;
+  const data = process.env.UNI1_E2E_DATA_DIR;
+  if (!bin || !data) throw new Error("UNI1_E2E_BIN and UNI1_E2E_DATA_DIR are set by scripts/test.sh");
+  execFileSync(bin, ["admin", "set-role", "--email", email, "--role", role], { env: { ...process.env, UNI1_DATA_DIR: data } });
+}
+
+test.describe("staff", () => {
+  test.use({ expectedStatuses: [403, 404] });
+  test.describe.configure({ timeout: 120_000 });
+
+  test("an incident: record, the clock, notify, the audit log", async ({ page }) => {
+    const email = uniqueEmail("staff");
+    await signUp(page, "Sam Staff", email);
+    await confirmFromOutbox(page, email);
+    await signIn(page, email);
+    await expect(page).toHaveURL(/\/studio$/);
+    // Not staff yet: the staff pages do not exist for this account.
+    const response = await page.goto("/admin");
+    expect(response!.status()).toBe(404);
+
+    // A role change ends the person's sessions: sign in again.
+    setRole(email, "admin");
+    await signIn(page, email);
+    await expect(page).toHaveURL(/\/studio$/);
+    await page.goto("/admin");
+    await hydrated(page);
+    await expect(page.getByTestId("staff-refused")).toContainText("two-factor");
+    await page.goto("/settings/security");
+    await hydrated(page);
+    await page.getByRole("button", { name: "Set up two-factor authentication" }).click();
+    const secret = (await page.getByTestId("totp-secret").textContent())!.trim();
+    await page.getByLabel("The 6-digit code your app shows").fill(totp(secret));
+    await page.getByRole("button", { name: "Turn on" }).click();
+    await expect(page.getByTestId("recovery-codes")).toBeVisible();
+
+    await page.goto("/admin/incidents");
+    await hydrated(page);
+    // Other tests may record incidents on the same server at the same time:
+    // this one is found by its own title.
+    const title = `Leaked log file ${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
+    const form = page.getByTestId("record-incident");
+    await form.getByLabel("Title").fill(title);
+    await form.getByLabel("What happened").fill("A log file with e-mail addresses was public for an hour.");
+    await form.getByLabel("What we are doing").fill("We removed it and changed the log settings.");
+    await form.getByLabel("What people should do").fill("Nothing; be wary of phishing mails.");
+    await form.getByLabel("Categories of personal data").fill("e-mail addresses");
+    const discovered = new Date(Date.now() - 3600_000).toISOString().slice(0, 16);
+    await form.getByLabel("Discovered at (UTC)").fill(discovered);
+    await form.getByLabel("These addresses, one per line:").check();
+    await form.getByLabel("Affected addresses").fill(email);
+    await form.getByRole("button", { name: "Record the incident" }).click();
+
+    const incident = page.getByTestId("incident").filter({ hasText: title });
+    await expect(incident).toHaveCount(1);
+    await expect(incident.getByTestId("affected")).toContainText("1 (1 listed addresses)");
+    // The clock is on every staff page.
+    await page.goto("/admin/audit");
+    await hydrated(page);
+    const clock = page.getByTestId("incident-clock").locator("li").filter({ hasText: title });
+    await expect(clock.getByTestId("clock-remaining")).toHaveText(/^(70|71) h \d+ min left$/);
+    await page.goto("/admin/incidents");
+    await hydrated(page);
+    await incident.getByTestId("notify").click();
+    await expect(incident.getByTestId("notification")).toContainText("1 told");
+    await expect(page.getByTestId("incident-clock").locator("li").filter({ hasText: title })).toHaveCount(0);
+
+    // The person's notice is in the mail queue.
+    await page.goto("/dev/outbox");
+    await expect(page.locator("article", { hasText: `to ${email}` }).filter({ hasText: "security incident" })).toHaveCount(1);
+
+    await page.goto("/admin/audit?action=incident.");
+    await hydrated(page);
+    const log = page.getByTestId("audit-log");
+    await expect(log).toContainText("incident.record");
+    await expect(log).toContainText("incident.notify");
+  });
+});
