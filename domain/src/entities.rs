@@ -3,6 +3,8 @@
 //! Every table that holds a person's data is listed in ARCHITECTURE.md under
 //! "Personal data map" so that export and deletion can reach all of it.
 
+pub mod announcement;
+pub mod announcement_recipient;
 pub mod audit_log;
 pub mod billing_customer;
 pub mod collection;

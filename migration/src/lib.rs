@@ -19,6 +19,7 @@ mod m20261204_000010_billing;
 mod m20261204_000011_refunds;
 mod m20261205_000012_subscriptions;
 mod m20261206_000013_privacy;
+mod m20261207_000015_mail_preferences;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000011_refunds::Migration),
             Box::new(m20261205_000012_subscriptions::Migration),
             Box::new(m20261206_000013_privacy::Migration),
+            Box::new(m20261207_000015_mail_preferences::Migration),
         ]
     }
 }
