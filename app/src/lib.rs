@@ -26,6 +26,7 @@ pub mod dates;
 pub mod error;
 pub mod gallery;
 pub mod layout;
+pub mod notifications;
 pub mod pages;
 pub mod params;
 pub mod privacy;
@@ -63,6 +64,7 @@ use pages::{
     landing::Landing,
     legal::{Cookies, Privacy, Terms},
     not_found::NotFound,
+    notifications::NotificationsPage,
     privacy::{PrivacyChoicesPage, PrivacySettingsPage},
     security::SecurityPage,
     share::{ShareLinksPage, SharePage},
@@ -143,6 +145,7 @@ lazy_pages!(
     ReportUnderageRoute => ReportUnderagePage,
     PrivacySettingsRoute => PrivacySettingsPage,
     PrivacyChoicesRoute => PrivacyChoicesPage,
+    NotificationsRoute => NotificationsPage,
 );
 
 /// The actions that change who is signed in. They live at the top so the
@@ -163,7 +166,7 @@ pub struct UserResource(pub Resource<Result<Option<UserSummary>, AppError>>);
 /// `/pkg/<output name>.css`, with the content hash in the name when the
 /// build wrote one (cargo-leptos `hash-files`: its `hash.txt` next to the
 /// server binary, read once).
-fn stylesheet_href(options: &LeptosOptions) -> String {
+pub fn stylesheet_href(options: &LeptosOptions) -> String {
     static HASH: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     let hash = HASH.get_or_init(|| {
         if !options.hash_files {
@@ -290,6 +293,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/security") view={Lazy::<SecurityRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/settings/sharing") view={Lazy::<ShareLinksRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/settings/privacy") view={Lazy::<PrivacySettingsRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/settings/notifications") view={Lazy::<NotificationsRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/privacy-choices") view={Lazy::<PrivacyChoicesRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin") view={Lazy::<AdminHomeRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/incidents") view={Lazy::<AdminIncidentsRoute>::new()} ssr=SsrMode::InOrder />

@@ -11,6 +11,7 @@ pub mod gallery;
 pub mod landing;
 pub mod legal;
 pub mod not_found;
+pub mod notifications;
 pub mod privacy;
 pub mod security;
 pub mod share;

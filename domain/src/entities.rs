@@ -5,6 +5,8 @@
 
 pub mod analytics_event;
 pub mod analytics_salt;
+pub mod announcement;
+pub mod announcement_recipient;
 pub mod audit_log;
 pub mod billing_customer;
 pub mod collection;

@@ -8,9 +8,19 @@
 //! to the row's id and part) and opened only by [`open_bodies`]: at
 //! delivery, on the development outbox page and in tests. Delivery clears
 //! them once sent, and old rows are purged (see [`delivery`]).
+//!
+//! Besides transactional mail (always sent), a person chooses what else
+//! they get ([`preferences`]): a mail when a generation ends unwatched
+//! ([`notices`]), expiry reminders, service updates and product news
+//! ([`announcements`]). Each of those carries a signed one-click
+//! unsubscribe link ([`unsubscribe`]).
 
+pub mod announcements;
 pub mod delivery;
+pub mod notices;
+pub mod preferences;
 pub mod templates;
+pub mod unsubscribe;
 
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
@@ -54,7 +64,58 @@ pub async fn enqueue(
     to: &str,
     message: Message,
 ) -> Result<Uuid, Unexpected> {
+    enqueue_with(conn, key, user_id, kind, to, message, Extras::default()).await
+}
+
+/// What a non-transactional mail adds to a queued one.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// The `List-Unsubscribe` header value ([`unsubscribe::header`]).
+    pub list_unsubscribe: Option<String>,
+    /// Not sent before this time (announcements are paced); now if `None`.
+    pub send_after: Option<chrono::DateTime<Utc>>,
+}
+
+/// [`enqueue`] with a `List-Unsubscribe` header or a later send time.
+pub async fn enqueue_with(
+    conn: &impl ConnectionTrait,
+    key: &AppKey,
+    user_id: Option<Uuid>,
+    kind: &str,
+    to: &str,
+    message: Message,
+    extras: Extras,
+) -> Result<Uuid, Unexpected> {
     let id = Uuid::now_v7();
+    row(id, key, user_id, kind, to, message, extras)
+        .insert(conn)
+        .await
+        .unexpected("queueing a mail")?;
+    Ok(id)
+}
+
+/// The outbox row of a mail, its bodies sealed, not yet inserted (for
+/// inserting many at once).
+pub fn outbox_row(
+    key: &AppKey,
+    user_id: Option<Uuid>,
+    kind: &str,
+    to: &str,
+    message: Message,
+    extras: Extras,
+) -> mail_outbox::ActiveModel {
+    row(Uuid::now_v7(), key, user_id, kind, to, message, extras)
+}
+
+fn row(
+    id: Uuid,
+    key: &AppKey,
+    user_id: Option<Uuid>,
+    kind: &str,
+    to: &str,
+    message: Message,
+    extras: Extras,
+) -> mail_outbox::ActiveModel {
     let now = Utc::now();
     mail_outbox::ActiveModel {
         id: Set(id),
@@ -65,17 +126,14 @@ pub async fn enqueue(
         text_body: Set(key.seal(message.text.as_bytes(), &aad(id, Part::Text))),
         html_body: Set(key.seal(message.html.as_bytes(), &aad(id, Part::Html))),
         created_at: Set(now),
-        send_after: Set(now),
+        send_after: Set(extras.send_after.unwrap_or(now)),
         attempts: Set(0),
         locked_until: Set(None),
         last_error: Set(None),
         sent_at: Set(None),
         failed_at: Set(None),
+        list_unsubscribe: Set(extras.list_unsubscribe),
     }
-    .insert(conn)
-    .await
-    .unexpected("queueing a mail")?;
-    Ok(id)
 }
 
 /// The two bodies of a mail.

@@ -48,10 +48,11 @@ const CASCADE: OnDelete = OnDelete::Cascade;
 
 /// Every table that holds a person's data.
 pub const TABLES: &[Table] = &[
-    Table { name: "users", holds: "e-mail, display name, picture URL, password hash, role, attestation and terms times, expiry-reminder opt-in, objection / restriction / training-consent times, scheduled deletion, the privacy policy version seen", key: "id", on_delete: OnDelete::IsThePerson },
+    Table { name: "users", holds: "e-mail, display name, picture URL, password hash, role, attestation and terms times, mail preferences (expiry reminders, generation-finished mails, service updates), marketing consent with its time and source, when a browser last followed their jobs, objection / restriction / training-consent times, scheduled deletion, the privacy policy version seen", key: "id", on_delete: OnDelete::IsThePerson },
     Table { name: "sessions", holds: "IP, user agent (browser, OS, device), sign-in and last-seen times", key: "user_id", on_delete: CASCADE },
     Table { name: "email_tokens", holds: "the address a link was sent to (confirmation, reset, address change), token hash", key: "user_id", on_delete: CASCADE },
-    Table { name: "mail_outbox", holds: "recipient address, mail text (sealed; cleared once sent, row purged after 30 days)", key: "user_id", on_delete: CASCADE },
+    Table { name: "mail_outbox", holds: "recipient address, mail text (sealed; cleared once sent, row purged after 30 days), the unsubscribe header", key: "user_id", on_delete: CASCADE },
+    Table { name: "announcement_recipients", holds: "which announcements were queued to the person, and when", key: "user_id", on_delete: CASCADE },
     Table { name: "audit_log", holds: "IP, user agent, what happened", key: "user_id", on_delete: OnDelete::Anonymized("the security record stays without the person") },
     Table { name: "user_identities", holds: "provider, the provider's id for the person, the address it reported", key: "user_id", on_delete: CASCADE },
     Table { name: "oauth_states", holds: "a sign-in in progress (10 minutes; PKCE verifier, nonce, return path)", key: "link_user_id", on_delete: CASCADE },

@@ -39,7 +39,7 @@ test.describe("accessibility", () => {
     await page.getByLabel("Prompt", { exact: true }).fill("a quiet harbour at dawn");
     await page.getByRole("button", { name: "Generate" }).click();
     await expect(page.getByTestId("job").first()).toHaveAttribute("data-status", "succeeded", { timeout: 30_000 });
-    for (const path of ["/studio", "/gallery", "/collections", "/settings", "/settings/security", "/settings/sharing", "/settings/privacy", "/billing"]) {
+    for (const path of ["/studio", "/gallery", "/collections", "/settings", "/settings/security", "/settings/sharing", "/settings/privacy", "/settings/notifications", "/billing"]) {
       await noViolations(page, path);
     }
     await page.goto("/gallery");

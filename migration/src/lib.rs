@@ -20,6 +20,7 @@ mod m20261204_000011_refunds;
 mod m20261205_000012_subscriptions;
 mod m20261206_000013_privacy;
 mod m20261207_000014_consent;
+mod m20261207_000015_mail_preferences;
 mod m20261207_000016_incidents;
 
 /// Applies every migration in order.
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000012_subscriptions::Migration),
             Box::new(m20261206_000013_privacy::Migration),
             Box::new(m20261207_000014_consent::Migration),
+            Box::new(m20261207_000015_mail_preferences::Migration),
             Box::new(m20261207_000016_incidents::Migration),
         ]
     }

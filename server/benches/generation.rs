@@ -1151,6 +1151,7 @@ fn succeeded_generation(
         queued_at: Set(at),
         started_at: Set(Some(at)),
         finished_at: Set(Some(at)),
+        done_notice: Set(None),
     }
 }
 

@@ -65,6 +65,11 @@ pub async fn run(
         }
         AdminCommand::TrainingExport => training_export(&db).await,
         AdminCommand::Analytics { days, json } => analytics(db, days, json).await,
+        AdminCommand::Announce {
+            kind,
+            subject,
+            body_file,
+        } => announce(&db, &kind, &subject, &body_file).await,
     }
 }
 
@@ -129,6 +134,31 @@ async fn analytics(db: DatabaseConnection, days: u32, json: bool) -> anyhow::Res
         }
     }
     Ok(out.trim_end().to_owned())
+}
+
+/// `uni1 admin announce`: records the announcement; the running servers
+/// queue its mails (MAIL-3).
+pub async fn announce(
+    db: &DatabaseConnection,
+    kind: &str,
+    subject: &str,
+    body_file: &std::path::Path,
+) -> anyhow::Result<String> {
+    use uni1_domain::mail::announcements::{self, AnnounceError, Kind};
+    let kind = Kind::parse(kind)
+        .ok_or_else(|| anyhow!("unknown kind {kind:?}: use service, policy or marketing"))?;
+    let body = std::fs::read_to_string(body_file)
+        .with_context(|| format!("cannot read {}", body_file.display()))?;
+    let id = announcements::create(db, kind, subject, &body, chrono::Utc::now())
+        .await
+        .map_err(|e| match e {
+            AnnounceError::Invalid(why) => anyhow!("{why}"),
+            AnnounceError::Unexpected(e) => anyhow::Error::new(e),
+        })?;
+    Ok(format!(
+        "announcement {id} ({}) recorded; the running servers queue its mails (UNI1_ANNOUNCEMENT_MAILS_PER_MINUTE a minute)",
+        kind.as_str()
+    ))
 }
 
 /// `uni1 admin training-export`: the training-eligible images as JSON lines.

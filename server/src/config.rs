@@ -197,6 +197,24 @@ pub enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Announce a service update, a policy change or product news by mail
+    /// (MAIL-3). Service updates and policy changes go to every account
+    /// with a confirmed address that is not being deleted (service updates
+    /// not to those who unsubscribed from them); marketing only to those
+    /// who consented. The running servers queue the mails in batches,
+    /// paced by UNI1_ANNOUNCEMENT_MAILS_PER_MINUTE, each person once.
+    Announce {
+        /// service, policy or marketing
+        #[arg(long)]
+        kind: String,
+        /// The mail's subject (one line)
+        #[arg(long)]
+        subject: String,
+        /// A plain-text file with the body; paragraphs separated by blank
+        /// lines
+        #[arg(long, value_name = "FILE")]
+        body_file: std::path::PathBuf,
+    },
     /// Make the preview and thumbnail of every image stored with an older
     /// encoding again from its original (today: lossy WebP within 150 KiB
     /// and 25 KiB). Takes the object-store settings of `uni1 serve`.
@@ -310,6 +328,12 @@ pub struct ServeArgs {
     /// during which the person can cancel (1 to 90) [default: 7]
     #[arg(long, env = "UNI1_DELETION_GRACE_DAYS", value_name = "DAYS")]
     pub deletion_grace_days: Option<u32>,
+
+    /// Announcement mails (service updates, policy changes, news) that may
+    /// fall due per minute, per announcement, so transactional mail is not
+    /// held up behind them (1 to 100000) [default: 600]
+    #[arg(long, env = "UNI1_ANNOUNCEMENT_MAILS_PER_MINUTE", value_name = "N")]
+    pub announcement_mails_per_minute: Option<u32>,
 
     /// Take the client's address from X-Forwarded-For. Only behind a
     /// reverse proxy that sets it [default: false]
@@ -494,6 +518,8 @@ pub struct Settings {
     pub session_max_hours: u32,
     /// Between asking for an account's deletion and the deletion.
     pub deletion_grace_days: u32,
+    /// At most this many mails of one announcement fall due per minute.
+    pub announcement_mails_per_minute: u32,
     pub trust_proxy_headers: bool,
     /// Proxies that append to X-Forwarded-For (used with
     /// `trust_proxy_headers` only); at least 1.
@@ -615,6 +641,10 @@ impl Settings {
             format!("session_idle_hours={}", self.session_idle_hours),
             format!("session_max_hours={}", self.session_max_hours),
             format!("deletion_grace_days={}", self.deletion_grace_days),
+            format!(
+                "announcement_mails_per_minute={}",
+                self.announcement_mails_per_minute
+            ),
             format!("trust_proxy_headers={}", self.trust_proxy_headers),
             format!("trusted_proxy_hops={}", self.trusted_proxy_hops),
             format!("dev_outbox={}", self.dev_outbox),
@@ -700,6 +730,13 @@ impl Settings {
                 format!("must be 1 to 90 days, not {deletion_grace_days}"),
             ));
         }
+        let announcement_mails_per_minute = args.announcement_mails_per_minute.unwrap_or(600);
+        if !(1..=100_000).contains(&announcement_mails_per_minute) {
+            return Err(invalid(
+                "UNI1_ANNOUNCEMENT_MAILS_PER_MINUTE",
+                format!("must be 1 to 100000, not {announcement_mails_per_minute}"),
+            ));
+        }
         if session_idle_hours == 0 {
             return Err(invalid("UNI1_SESSION_IDLE_HOURS", "must be at least 1"));
         }
@@ -742,6 +779,7 @@ impl Settings {
             session_idle_hours,
             session_max_hours,
             deletion_grace_days,
+            announcement_mails_per_minute,
             trust_proxy_headers,
             trusted_proxy_hops,
             dev_outbox,
@@ -1188,6 +1226,20 @@ mod tests {
                 "{err}"
             );
         }
+
+        for rate in [0, 100_001] {
+            let args = ServeArgs {
+                announcement_mails_per_minute: Some(rate),
+                ..Default::default()
+            };
+            let err = Settings::resolve(args, None).unwrap_err().to_string();
+            assert!(
+                err.contains("UNI1_ANNOUNCEMENT_MAILS_PER_MINUTE") && err.contains("1 to 100000"),
+                "{err}"
+            );
+        }
+        let s = Settings::resolve(ServeArgs::default(), None).unwrap();
+        assert_eq!(s.announcement_mails_per_minute, 600);
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod oauth;
 pub mod privacy;
 pub mod security_headers;
 pub mod session;
+pub mod unsubscribe;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -222,6 +223,19 @@ pub fn router(
         .route(
             "/settings/privacy/exports/{id}",
             get(privacy::export_download).with_state(state.app.privacy.clone()),
+        )
+        .route(
+            "/unsubscribe/{token}",
+            get(unsubscribe::confirm)
+                .post(unsubscribe::one_click)
+                .with_state(unsubscribe::UnsubscribeState {
+                    db: state.app.db.clone(),
+                    links: uni1_domain::mail::unsubscribe::Unsubscribe::new(
+                        state.app.accounts.key(),
+                    ),
+                    stylesheet: uni1_app::stylesheet_href(&state.leptos),
+                })
+                .layer(axum::extract::DefaultBodyLimit::max(4 * 1024)),
         );
     if policy.dev_outbox {
         plain = plain.route(

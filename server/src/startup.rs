@@ -217,7 +217,7 @@ impl Services {
     }
 
     /// The periodic work of a web process: mail delivery and its purge,
-    /// the expiry reminders, and (with worker slots) the generation worker
+    /// the expiry reminders, generation-finished mails, announcements, and (with worker slots) the generation worker
     /// with its reaper and sweepers.
     pub fn background(&self, settings: &Settings) -> anyhow::Result<Background> {
         let mut tasks = Background::new();
@@ -254,6 +254,34 @@ impl Services {
             move || {
                 let (db, mail, key) = (db.clone(), mail.clone(), key.clone());
                 async move { uni1_domain::library::reminders::pass(&db, &mail, &key).await }
+            },
+        );
+        // "A generation finished while you were away" (MAIL-1): jobs a
+        // worker (in any process) marked due get their mail here; each is
+        // claimed in the transaction that queues it.
+        let (db, mail, key) = (self.db.clone(), self.mail.clone(), self.key.clone());
+        tasks.every(
+            "generation mails",
+            uni1_domain::mail::notices::INTERVAL,
+            move || {
+                let (db, mail, key) = (db.clone(), mail.clone(), key.clone());
+                async move { uni1_domain::mail::notices::pass(&db, &mail, &key).await }
+            },
+        );
+        // Announcements (MAIL-3): every server runs the sender; batches
+        // move the announcement's cursor by compare-and-swap, so two
+        // servers never queue a mail twice, and a restart resumes.
+        let (db, mail, key) = (self.db.clone(), self.mail.clone(), self.key.clone());
+        let pace = uni1_domain::mail::announcements::Pace {
+            per_minute: settings.announcement_mails_per_minute,
+            ..Default::default()
+        };
+        tasks.every(
+            "announcements",
+            uni1_domain::mail::announcements::INTERVAL,
+            move || {
+                let (db, mail, key) = (db.clone(), mail.clone(), key.clone());
+                async move { uni1_domain::mail::announcements::pass(&db, &mail, &key, pace).await }
             },
         );
         // Plan credits whose period ended (PAY-3). Every server runs it;

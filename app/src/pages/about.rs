@@ -18,11 +18,14 @@ pub fn Settings() -> impl IntoView {
                 <span class="block font-semibold">"Share links"</span>
                 <span class="text-ink-muted">"Every link you made to your images: when they expire, and turning them off."</span>
             </a>
+            <a href="/settings/notifications" class="card block hover:bg-surface-sunken">
+                <span class="block font-semibold">"Notifications"</span>
+                <span class="text-ink-muted">"Which mails you get: generations that finish while you are away, expiry reminders, service updates, news."</span>
+            </a>
             <a href="/settings/privacy" class="card block hover:bg-surface-sunken">
                 <span class="block font-semibold">"Privacy"</span>
                 <span class="text-ink-muted">"What we store about you, a copy of it, how it may be used, and deleting your account."</span>
             </a>
-            <crate::pages::gallery::ReminderSetting />
             <p class="rounded-md border border-line bg-surface-sunken p-4 text-sm" role="status">
                 "Changing your picture is not available in this version yet (your name is under Privacy)."
             </p>

@@ -14,7 +14,7 @@ use crate::collections::{list_collections, ChangeCollection, CollectionDto, Crea
 use crate::error::AppError;
 use crate::gallery::{
     get_gallery, get_image_details, DeleteImages, GalleryItemDto, GalleryPageDto, ImageDetailsDto,
-    SetExpiryReminders, SetFavorite,
+    SetFavorite,
 };
 use crate::pages::share::ShareLinksBox;
 
@@ -728,40 +728,5 @@ pub fn DeleteImagesPage() -> impl IntoView {
                 _ => None,
             }}
         </section>
-    }
-}
-
-/// Settings: the 7-day expiry reminder (off unless the person turns it on).
-#[component]
-pub fn ReminderSetting() -> impl IntoView {
-    let action = ServerAction::<SetExpiryReminders>::new();
-    let current = Resource::new_blocking(
-        move || action.version().get(),
-        |_| crate::gallery::get_expiry_reminders(),
-    );
-    view! {
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                current.await.ok().flatten().map(|r| {
-                    let on = r.on;
-                    view! {
-                    <div class="card space-y-2" data-testid="reminder-setting">
-                        <span class="block font-semibold">"Expiry reminders"</span>
-                        <p class="text-ink-muted">{if on {
-                            format!("On: we mail you 7 days before images stop being downloadable ({} days after they were made).", r.retention_days)
-                        } else {
-                            format!("Off: images stop being downloadable {} days after they were made, without a mail.", r.retention_days)
-                        }}</p>
-                        <ActionForm action>
-                            <input type="hidden" name="on" value=if on { "false" } else { "true" } />
-                            <button type="submit" class="btn-secondary text-sm" data-testid="reminder-toggle">
-                                {if on { "Turn off" } else { "Turn on" }}
-                            </button>
-                        </ActionForm>
-                    </div>
-                    }
-                })
-            })}
-        </Suspense>
     }
 }

@@ -72,6 +72,11 @@ impl NewAccount<'_> {
             training_consent_version: Set(None),
             deletion_due_at: Set(None),
             policy_seen_version: Set(Some(crate::privacy::POLICY_VERSION.to_owned())),
+            notify_generation_done: Set(false),
+            service_updates: Set(true),
+            marketing_consent_at: Set(None),
+            marketing_consent_source: Set(None),
+            progress_watched_until: Set(None),
         }
     }
 }

@@ -38,6 +38,9 @@ pub struct Model {
     pub queued_at: DateTimeUtc,
     pub started_at: Option<DateTimeUtc>,
     pub finished_at: Option<DateTimeUtc>,
+    /// `due` when the owner is to be mailed that the job ended (opted in,
+    /// not watched), `queued` once that mail is in the outbox.
+    pub done_notice: Option<String>,
 }
 
 /// Where a job is, stored as its lower-case name.

@@ -44,6 +44,19 @@ pub struct Model {
     /// The privacy policy version the person accepted at sign-up or whose
     /// change notice they dismissed (POL-1).
     pub policy_seen_version: Option<String>,
+    /// Opted in to a mail when a generation ends while no browser of the
+    /// person follows it (MAIL-1).
+    pub notify_generation_done: bool,
+    /// Service updates from the operator (on unless unsubscribed; MAIL-3).
+    pub service_updates: bool,
+    /// When the person agreed to product news and offers, and where
+    /// (`settings`); `None`: no consent (MAIL-2).
+    pub marketing_consent_at: Option<DateTimeUtc>,
+    pub marketing_consent_source: Option<String>,
+    /// Stamped every few seconds while a browser of the person follows
+    /// their jobs (the progress stream): a job ending before this time was
+    /// watched.
+    pub progress_watched_until: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

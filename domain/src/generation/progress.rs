@@ -264,7 +264,16 @@ async fn poll_loop(
 ) {
     let mut pause = policy.busy;
     let mut poll = 0;
+    // While this poller runs, a browser of the person is watching: stamp it
+    // in the database so every worker process knows (MAIL-1).
+    let mut stamped: Option<tokio::time::Instant> = None;
     loop {
+        if stamped.is_none_or(|at| at.elapsed() >= crate::mail::notices::STAMP_EVERY) {
+            match crate::mail::notices::stamp_watched(&gens.db, user, Utc::now()).await {
+                Ok(()) => stamped = Some(tokio::time::Instant::now()),
+                Err(e) => tracing::warn!(error = ?e, "cannot stamp a watched stream"),
+            }
+        }
         polls.fetch_add(1, Ordering::SeqCst);
         poll += 1;
         let since = Utc::now() - policy.window;

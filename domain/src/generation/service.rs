@@ -322,6 +322,7 @@ impl Generations {
                         queued_at: Set(now),
                         started_at: Set(None),
                         finished_at: Set(refusal.as_ref().map(|_| now)),
+                        done_notice: Set(None),
                     })
                     .exec_without_returning(txn)
                     .await

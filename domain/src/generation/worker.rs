@@ -282,6 +282,7 @@ async fn run_job(
                 if queue::succeed(&gens.db, job, worker, seed, stored, gens.queue.retention).await?
                 {
                     delete_reference(gens, job).await;
+                    mark_for_mail(gens, job).await;
                     "succeeded"
                 } else {
                     for p in paths {
@@ -315,8 +316,19 @@ async fn finish(
     .await?
     {
         delete_reference(gens, job).await;
+        if final_status != status::CANCELLED {
+            mark_for_mail(gens, job).await;
+        }
     }
     Ok(())
+}
+
+/// Marks an ended job for a mail to its owner if they asked for one and
+/// were not watching (MAIL-1; a web process queues it).
+async fn mark_for_mail(gens: &Generations, job: &generation::Model) {
+    if let Err(e) = crate::mail::notices::mark_if_due(&gens.db, job.id, chrono::Utc::now()).await {
+        tracing::warn!(error = ?e, job = %job.id, "cannot mark a finished job for a mail");
+    }
 }
 
 async fn fail(

@@ -135,19 +135,26 @@ async fn remind(
         .await
         .unexpected("marking images reminded")?
         .rows_affected;
+    let links = mail::unsubscribe::Unsubscribe::new(key);
+    let category = mail::unsubscribe::Category::ExpiryReminders;
     let message = templates::expiry_reminder(
         ctx,
         &person.display_name,
         count,
         &first.expires_at.format("%Y-%m-%d").to_string(),
+        &links.link(ctx, user_id, category),
     );
-    mail::enqueue(
+    mail::enqueue_with(
         &txn,
         key,
         Some(user_id),
         "expiry_reminder",
         &person.email,
         message,
+        mail::Extras {
+            list_unsubscribe: Some(links.header(ctx, user_id, category)),
+            send_after: None,
+        },
     )
     .await?;
     txn.commit().await.unexpected("committing a reminder")?;

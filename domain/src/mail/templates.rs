@@ -17,6 +17,21 @@ fn render(
     paragraphs: &[String],
     action: Option<(&str, &str)>,
 ) -> Message {
+    render_with(ctx, subject, greeting, paragraphs, action, None)
+}
+
+/// Why a mail came and how to stop it: (why, unsubscribe link), or (why,
+/// no link) for a required notice.
+type Footnote<'a> = Option<(&'a str, Option<&'a str>)>;
+
+fn render_with(
+    ctx: &MailContext,
+    subject: String,
+    greeting: &str,
+    paragraphs: &[String],
+    action: Option<(&str, &str)>,
+    footnote: Footnote<'_>,
+) -> Message {
     let mut text = format!("{greeting}\n\n");
     let mut html = format!(
         "<!doctype html><html><body style=\"font-family:system-ui,sans-serif;line-height:1.5;color:#16161d\">\
@@ -37,6 +52,21 @@ fn render(
             escape(label),
             escape(url)
         ));
+    }
+    if let Some((why, link)) = footnote {
+        text.push_str(&format!("{why}\n"));
+        html.push_str(&format!(
+            "<p style=\"font-size:12px;color:#4b4b5a\">{}</p>",
+            escape(why)
+        ));
+        if let Some(url) = link {
+            text.push_str(&format!("Unsubscribe with one click: {url}\n"));
+            html.push_str(&format!(
+                "<p style=\"font-size:12px;color:#4b4b5a\"><a href=\"{}\">Unsubscribe</a> with one click (no sign-in needed).</p>",
+                escape(url)
+            ));
+        }
+        text.push('\n');
     }
     let footer = format!(
         "Sent by uni1, operated by {}. Questions: {}",
@@ -116,22 +146,31 @@ pub fn password_changed(ctx: &MailContext, name: &str) -> Message {
 }
 
 /// Images will stop being downloadable soon (sent to those who opted in).
-pub fn expiry_reminder(ctx: &MailContext, name: &str, count: u64, first_day: &str) -> Message {
+pub fn expiry_reminder(
+    ctx: &MailContext,
+    name: &str,
+    count: u64,
+    first_day: &str,
+    unsubscribe: &str,
+) -> Message {
     let what = if count == 1 {
         "One of your images".to_owned()
     } else {
         format!("{count} of your images")
     };
-    render(
+    render_with(
         ctx,
         format!("{what} can be downloaded until {first_day}"),
         &format!("Hello {name},"),
         &[
             format!("{what} will reach the end of the download period in the coming days, the first on {first_day}. After that the files are deleted; your gallery keeps the settings."),
             "Download what you want to keep from your gallery (the filter \"From\"/\"To\" finds them by date).".into(),
-            "You get this mail because you turned on expiry reminders. Turn them off in Settings.".into(),
         ],
         Some(("Open my gallery", &ctx.link("/gallery"))),
+        Some((
+            "You get this mail because you turned on expiry reminders (Settings → Notifications).",
+            Some(unsubscribe),
+        )),
     )
 }
 
@@ -286,6 +325,77 @@ pub fn incident_notice(
             format!("If you have questions, write to {} at {}.", ctx.operator_name, ctx.operator_email),
         ],
         Some(("Review your account's security", &ctx.link("/settings/security"))),
+    )
+}
+
+/// A generation ended while no browser of the person watched it (sent to
+/// those who opted in; carries the unsubscribe link).
+pub fn generation_done(
+    ctx: &MailContext,
+    name: &str,
+    succeeded: bool,
+    images: u64,
+    unsubscribe: &str,
+) -> Message {
+    let (subject, line) = if succeeded {
+        let what = if images == 1 {
+            "Your image is ready".to_owned()
+        } else {
+            format!("Your {images} images are ready")
+        };
+        (what.clone(), format!("{what}: the generation you started finished while you were away. They are in your gallery."))
+    } else {
+        (
+            "Your generation did not finish".to_owned(),
+            "The generation you started ended without an image while you were away. Its credits were returned; the studio shows why.".to_owned(),
+        )
+    };
+    let (label, url) = if succeeded {
+        ("Open my gallery", ctx.link("/gallery"))
+    } else {
+        ("Open the studio", ctx.link("/studio"))
+    };
+    render_with(
+        ctx,
+        subject,
+        &format!("Hello {name},"),
+        &[line],
+        Some((label, &url)),
+        Some((
+            "You get this mail because you asked for one when a generation finishes while you are away (Settings → Notifications).",
+            Some(unsubscribe),
+        )),
+    )
+}
+
+/// An operator's announcement. `kind` is `service`, `policy` or
+/// `marketing`; `unsubscribe` is the link (none for a policy change, a
+/// required notice).
+pub fn announcement(
+    ctx: &MailContext,
+    name: &str,
+    kind: &str,
+    subject: &str,
+    body: &str,
+    unsubscribe: Option<&str>,
+) -> Message {
+    let paragraphs: Vec<String> = body
+        .split("\n\n")
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let why = match kind {
+        "policy" => "This is a required notice about a change to our terms or privacy policy: it goes to every account and cannot be turned off.",
+        "marketing" => "You get this mail because you agreed to product news and offers (Settings → Notifications).",
+        _ => "You get this service update because you have a uni1 account (Settings → Notifications).",
+    };
+    render_with(
+        ctx,
+        subject.to_owned(),
+        &format!("Hello {name},"),
+        &paragraphs,
+        None,
+        Some((why, unsubscribe)),
     )
 }
 

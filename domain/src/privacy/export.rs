@@ -285,7 +285,7 @@ pub struct Category {
 
 /// Every category, in the order of the manifest.
 pub const CATEGORIES: &[Category] = &[
-    Category { file: "account.json", holds: "your account: address, name, picture, role, attestation and terms, choices (objection, restriction, training consent), a scheduled deletion and the privacy policy version you last saw" },
+    Category { file: "account.json", holds: "your account: address, name, picture, role, attestation and terms, choices (objection, restriction, training consent), mail preferences and marketing consent (with its time and source), a scheduled deletion and the privacy policy version you last saw" },
     Category { file: "sessions.json", holds: "devices signed in to your account, with IP address and browser" },
     Category { file: "sign_in_history.json", holds: "the security log of your account: sign-ins, sign-outs, changes" },
     Category { file: "sign_in_providers.json", holds: "linked Google or GitHub accounts" },
@@ -348,6 +348,10 @@ pub async fn collect(
             "terms_version": u.terms_version,
             "terms_accepted_at": iso(u.terms_accepted_at),
             "expiry_reminders": u.expiry_reminders,
+            "mail_generation_done": u.notify_generation_done,
+            "mail_service_updates": u.service_updates,
+            "marketing_consent_at": iso_opt(u.marketing_consent_at),
+            "marketing_consent_source": u.marketing_consent_source,
             "objected_at": iso_opt(u.objected_at),
             "restricted_at": iso_opt(u.restricted_at),
             "training_consent_at": iso_opt(u.training_consent_at),

@@ -105,6 +105,11 @@ pub async fn person(db: &DatabaseConnection, email: &str) -> Uuid {
         training_consent_version: Set(None),
         deletion_due_at: Set(None),
         policy_seen_version: Set(None),
+        notify_generation_done: Set(false),
+        service_updates: Set(true),
+        marketing_consent_at: Set(None),
+        marketing_consent_source: Set(None),
+        progress_watched_until: Set(None),
     }
     .insert(db)
     .await

@@ -15,6 +15,11 @@
 //! `multipart/form-data`, `text/plain`): an old browser that labels nothing
 //! could be made to send those cross-site, so they need a label.
 //! SameSite=Lax session cookies back this up.
+//!
+//! One path is exempt: `/unsubscribe/{token}` (RFC 8058 one-click
+//! unsubscribe). Mail programs POST to it with no Origin and no cookie;
+//! its only authority is the signed token in the path, which can only turn
+//! a mail off, so a request from anywhere may use it.
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -105,12 +110,21 @@ fn origin_matches(origin: &str, public_origin: &str, allowed_hosts: &[String]) -
         )
 }
 
+/// Paths that take no session and are authorized by a signed token alone.
+fn exempt(path: &str) -> bool {
+    path.strip_prefix(uni1_domain::mail::unsubscribe::PATH_PREFIX)
+        .is_some_and(|token| !token.is_empty() && !token.contains('/'))
+}
+
 /// Middleware: refuses cross-site state-changing requests with 403.
 pub async fn refuse_foreign_origin(
     State(policy): State<HttpPolicy>,
     request: Request,
     next: Next,
 ) -> Response {
+    if exempt(request.uri().path()) {
+        return next.run(request).await;
+    }
     match check(
         request.method(),
         request.headers(),
@@ -242,6 +256,15 @@ mod tests {
                 "{form}"
             );
         }
+    }
+
+    #[test]
+    fn only_the_unsubscribe_link_is_exempt() {
+        assert!(exempt("/unsubscribe/abc.marketing.sig"));
+        assert!(!exempt("/unsubscribe/"));
+        assert!(!exempt("/unsubscribe/a/b"));
+        assert!(!exempt("/api/unsubscribe/abc"));
+        assert!(!exempt("/api/set_mail_preference"));
     }
 
     #[test]

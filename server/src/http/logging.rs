@@ -18,6 +18,9 @@ use super::REQUEST_ID;
 /// are checked against their owner; one-time tokens travel in query
 /// strings, which are never logged).
 pub fn loggable_path(path: &str) -> Cow<'_, str> {
+    if path.starts_with("/unsubscribe/") {
+        return Cow::Borrowed("/unsubscribe/{token}");
+    }
     match path.strip_prefix("/s/") {
         Some(rest) => {
             let tail = rest.find('/').map_or("", |i| &rest[i..]);

@@ -224,7 +224,7 @@ on_both_backends!(
 );
 
 /// GET `url` over plain HTTP/1.1 and return the body.
-async fn http_get(url: &str) -> String {
+pub(crate) async fn http_get(url: &str) -> String {
     let rest = url.strip_prefix("http://").expect("http URL");
     let (authority, path) = rest
         .split_once('/')

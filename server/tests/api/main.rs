@@ -16,6 +16,7 @@ mod generation;
 mod health;
 mod http_policy;
 mod mail;
+mod mail_preferences;
 mod pages;
 mod privacy;
 mod providers;

@@ -253,8 +253,9 @@ on_both_backends!(
             app.post_as("/api/reminders", &[], &alice).await.json()["on"],
             true
         );
-        let settings = app.get_as("/settings", &alice).await;
-        assert!(settings.body.contains("On: we mail you 7 days before"));
+        // The switch lives on Settings -> Notifications (MAIL-2).
+        let settings = app.get_as("/settings/notifications", &alice).await;
+        assert!(settings.body.contains("On: a mail 7 days before"));
 
         let ctx = uni1_domain::mail::MailContext {
             base_url: crate::support::ORIGIN.into(),
@@ -304,6 +305,12 @@ on_both_backends!(
         );
         let bodies = uni1_domain::mail::open_bodies(&app.key, &mails[0]).unwrap();
         assert!(bodies.text.contains("http://uni1.test/gallery"));
+        // Not transactional: the one-click unsubscribe link and header.
+        assert!(bodies.text.contains("http://uni1.test/unsubscribe/"));
+        assert!(mails[0]
+            .list_unsubscribe
+            .as_deref()
+            .is_some_and(|h| h.contains("expiry_reminders")));
         // The third image was not in it (it ends more than a day later); it
         // gets its own mail when it comes within 7 days, and never twice.
         assert_eq!(run(due + day).await.unwrap(), 0);
