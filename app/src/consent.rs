@@ -99,6 +99,53 @@ pub async fn get_cookie_consent() -> Result<ConsentState, AppError> {
     })
 }
 
+/// Counts a page opened inside the app (a client-side navigation): only
+/// for a visitor who allows analytics, as for page loads (ANA-1).
+#[server(prefix = "/api", endpoint = "page_view")]
+pub async fn count_page_view(path: String) -> Result<(), AppError> {
+    if !path.starts_with('/') || path.starts_with("//") || path.len() > 2000 {
+        return Err(AppError::invalid("path", "Not a page of this site.").respond());
+    }
+    crate::session::count_page_view(&path).await;
+    Ok(())
+}
+
+/// In the browser: reports each client-side navigation as a page view,
+/// when the server marked the page as counted (`<body data-analytics>`);
+/// the first page was counted when the server sent it.
+#[cfg(feature = "hydrate")]
+pub fn count_navigations() {
+    let counted = document()
+        .body()
+        .is_some_and(|b| b.has_attribute("data-analytics"));
+    if !counted {
+        return;
+    }
+    let location = leptos_router::hooks::use_location();
+    Effect::new(move |previous: Option<String>| {
+        let path = location.pathname.get();
+        if previous.is_some_and(|p| p != path) {
+            let path = path.clone();
+            leptos::task::spawn_local(async move {
+                let _ = count_page_view(path).await;
+            });
+        }
+        path
+    });
+}
+
+/// `data-analytics` on `<body>` when this visitor is counted.
+pub fn body_marker() -> Option<&'static str> {
+    #[cfg(feature = "ssr")]
+    {
+        crate::session::counted().then_some("on")
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        None
+    }
+}
+
 /// Where a consent form sends the visitor back to: the page it was on.
 #[cfg(feature = "ssr")]
 fn current_path() -> String {

@@ -22,13 +22,15 @@ const FOOTER: [(&str, &str); 6] = [
     ("Pricing", "/pricing"),
     ("Privacy", "/privacy"),
     ("Terms", "/terms"),
-    ("Cookies", "/cookies"),
+    ("Cookie settings", "/cookies"),
     ("Contact", "/contact"),
     ("Report underage use", "/report-underage"),
 ];
 
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    crate::consent::count_navigations();
     view! {
         <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:p-3 focus:bg-brand-600 focus:text-white">
             "Skip to content"

@@ -208,7 +208,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <HydrationScripts options />
                 <MetaTags />
             </head>
-            <body class="min-h-screen bg-surface text-ink antialiased">
+            <body class="min-h-screen bg-surface text-ink antialiased" data-analytics=consent::body_marker()>
                 <App />
                 {banner()}
             </body>

@@ -197,6 +197,30 @@ pub fn clear_session_cookie(settings: &CookieSettings) {
 /// visitor, only if they allow analytics and have not objected (ANA-1).
 /// A failure is logged and never fails the request.
 pub async fn count_event(kind: uni1_domain::analytics::EventKind, objected: bool) {
+    count(kind, None, objected).await;
+}
+
+/// Counts a page the visitor opened inside the app (a client-side
+/// navigation, which never reaches the server as a page load).
+pub async fn count_page_view(path: &str) {
+    let objected = current_user().is_some_and(|u| u.objected);
+    count(
+        uni1_domain::analytics::EventKind::PageView,
+        Some(path),
+        objected,
+    )
+    .await;
+}
+
+/// Whether this request's visitor is counted at all (the `<body>` tells
+/// the browser, so it reports client-side navigations only then).
+pub fn counted() -> bool {
+    let auth = request_auth();
+    let objected = auth.user.as_ref().is_some_and(|u| u.objected);
+    uni1_domain::analytics::permit(&auth.visitor, objected).is_some()
+}
+
+async fn count(kind: uni1_domain::analytics::EventKind, path: Option<&str>, objected: bool) {
     use uni1_domain::analytics::{permit, Hit};
     let auth = request_auth();
     let Some(permit) = permit(&auth.visitor, objected) else {
@@ -207,6 +231,7 @@ pub async fn count_event(kind: uni1_domain::analytics::EventKind, objected: bool
     };
     let host = uni1_domain::analytics::site_host(&state.public_origin);
     let hit = Hit {
+        path,
         own_host: &host,
         user_agent: &auth.client.user_agent,
         ip: &auth.client.ip,

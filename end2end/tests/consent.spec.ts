@@ -3,6 +3,7 @@
 // absent per choice, and every cookie a session ends up with listed on the
 // cookies page.
 import AxeBuilder from "@axe-core/playwright";
+import { execFileSync } from "node:child_process";
 import type { BrowserContext, Page } from "@playwright/test";
 import { test, expect, hydrated } from "./fixtures";
 import { uniqueEmail, signUp, signIn, confirmFromOutbox } from "./helpers";
@@ -51,6 +52,17 @@ test("accept all, then every cookie of a whole session is on the cookies page", 
   await page.getByTestId("consent-accept").click();
   await expect(page).toHaveURL(/\/explore$/);
   expect(await consentValue(context)).toMatch(/^1\.11\./);
+  // A navigation inside the app (no page load) is counted too.
+  await hydrated(page);
+  await page.getByRole("contentinfo").getByRole("link", { name: "Terms" }).click();
+  await expect(page).toHaveURL(/\/terms$/);
+  await expect(async () => {
+    const out = execFileSync(process.env.UNI1_E2E_BIN!, ["admin", "analytics", "--days", "1", "--json"], {
+      env: { ...process.env, UNI1_DATA_DIR: process.env.UNI1_E2E_DATA_DIR },
+    }).toString();
+    const pages = JSON.parse(out).top_pages.map((p: { key: string }) => p.key);
+    expect(pages).toContain("/terms");
+  }).toPass({ timeout: 10_000 });
 
   const email = uniqueEmail("cookies");
   await signUp(page, "Cora Cookie", email);

@@ -5,7 +5,7 @@ test("the landing page says what uni1 does", async ({ page }) => {
   expect(response?.status()).toBe(200);
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Turn words into images you own.");
   await expect(page).toHaveTitle("uni1");
-  for (const name of ["Privacy", "Terms", "Cookies", "Contact"]) {
+  for (const name of ["Privacy", "Terms", "Cookie settings", "Contact"]) {
     await expect(page.getByRole("contentinfo").getByRole("link", { name })).toBeVisible();
   }
 });

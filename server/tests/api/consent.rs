@@ -468,3 +468,48 @@ on_both_backends!(
         );
     }
 );
+
+on_both_backends!(
+    navigations_inside_the_app_count_only_for_counted_visitors,
+    |app| async move {
+        let browser = uuid::Uuid::new_v4().simple().to_string();
+        let analytics = format!("uni1_consent=1.01.{browser}");
+        let none = format!("uni1_consent=1.00.{browser}");
+        // The page tells the browser whether to report navigations.
+        let counted = page(&app, "/explore", Some(&analytics), &[]).await;
+        assert!(counted.contains("data-analytics=\"on\""), "{counted}");
+        let not_counted = page(&app, "/explore", Some(&none), &[]).await;
+        assert!(!not_counted.contains("data-analytics"));
+        let gpc = page(&app, "/explore", Some(&analytics), &[("sec-gpc", "1")]).await;
+        assert!(!gpc.contains("data-analytics"));
+        let before = events(&app).await.len();
+        assert_eq!(before, 1, "the counted page load");
+
+        let mut v = Visitor::new("198.51.100.70");
+        v.cookie = Some(none.clone());
+        let r = app
+            .post_as("/api/page_view", &[("path", "/pricing")], &v)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(events(&app).await.len(), before, "no consent: nothing");
+        v.cookie = Some(analytics.clone());
+        let r = app
+            .post_as(
+                "/api/page_view",
+                &[("path", "/gallery/0193a1b2-c3d4?x=1")],
+                &v,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let rows = events(&app).await;
+        assert_eq!(rows.len(), before + 1);
+        assert!(rows
+            .iter()
+            .any(|e| e.kind == "pageview" && e.path.as_deref() == Some("/gallery/:id")));
+        for bad in ["https://evil.example/", "//evil.example", ""] {
+            let r = app.post_as("/api/page_view", &[("path", bad)], &v).await;
+            assert_eq!(r.status, 422, "{bad:?}");
+        }
+        assert_eq!(events(&app).await.len(), before + 1);
+    }
+);
