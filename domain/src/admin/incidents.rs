@@ -357,18 +357,7 @@ impl Admin {
         .insert(&txn)
         .await
         .unexpected("recording an incident")?;
-        audit::record(
-            &txn,
-            staff,
-            "incident.record",
-            Target {
-                user: None,
-                other: Some(format!("incident:{id}")),
-            },
-            None,
-            request_id,
-        )
-        .await?;
+        audit_incident(&txn, staff, "incident.record", id, request_id).await?;
         txn.commit().await.unexpected("recording an incident")?;
         Ok(id)
     }
@@ -473,18 +462,7 @@ impl Admin {
                 .exec(&txn)
                 .await
                 .unexpected("starting notifications")?;
-            audit::record(
-                &txn,
-                staff,
-                "incident.notify",
-                Target {
-                    user: None,
-                    other: Some(format!("incident:{id}")),
-                },
-                None,
-                request_id,
-            )
-            .await?;
+            audit_incident(&txn, staff, "incident.notify", id, request_id).await?;
             txn.commit().await.unexpected("starting notifications")?;
         }
         Ok(notify_run(&self.db, &self.mail, &self.key, id, budget).await?)
@@ -515,18 +493,7 @@ impl Admin {
         if closed == 0 {
             return Err(AdminError::NotFound);
         }
-        audit::record(
-            &txn,
-            staff,
-            "incident.close",
-            Target {
-                user: None,
-                other: Some(format!("incident:{id}")),
-            },
-            None,
-            request_id,
-        )
-        .await?;
+        audit_incident(&txn, staff, "incident.close", id, request_id).await?;
         txn.commit().await.unexpected("closing an incident")?;
         Ok(())
     }
@@ -550,18 +517,7 @@ impl Admin {
             row.what_to_do.clone(),
         );
         let v = self.view(row).await?;
-        audit::record(
-            &self.db,
-            staff,
-            "incident.report",
-            Target {
-                user: None,
-                other: Some(format!("incident:{id}")),
-            },
-            None,
-            request_id,
-        )
-        .await?;
+        audit_incident(&self.db, staff, "incident.report", id, request_id).await?;
         let t = |d: DateTime<Utc>| d.format("%Y-%m-%d %H:%M UTC").to_string();
         let notified = match v.notified_at {
             Some(at) => format!(
@@ -616,6 +572,21 @@ impl Admin {
                 .unwrap_or_else(|| "(not yet recorded)".to_owned()),
         ))
     }
+}
+
+/// Writes the audit row of a staff action on incident `id`.
+async fn audit_incident(
+    conn: &impl sea_orm::ConnectionTrait,
+    staff: &Staff,
+    action: &str,
+    id: Uuid,
+    request_id: Option<&str>,
+) -> Result<(), Unexpected> {
+    let target = Target {
+        user: None,
+        other: Some(format!("incident:{id}")),
+    };
+    audit::record(conn, staff, action, target, None, request_id).await
 }
 
 /// Queues notices for up to `budget` affected people who have none yet.
