@@ -174,22 +174,16 @@ impl Consent {
         Ok(())
     }
 
-    /// The newest choice `user` made in any browser.
+    /// The newest choice `user` made in any browser. Read on every request
+    /// of a signed-in person whose browser has no consent cookie: one row.
     pub async fn latest_for_user(&self, user: Uuid) -> Result<Option<Recorded>, Unexpected> {
-        Ok(self.history(user).await?.into_iter().next())
-    }
-
-    /// Every choice `user` made, newest first.
-    pub async fn history(&self, user: Uuid) -> Result<Vec<Recorded>, Unexpected> {
-        let rows = consent_record::Entity::find()
+        Ok(consent_record::Entity::find()
             .filter(Column::UserId.eq(user))
             .order_by_desc(Column::CreatedAt)
             .order_by_desc(Column::Id)
-            .all(&self.db)
+            .one(&self.db)
             .await
-            .unexpected("reading cookie choices")?;
-        Ok(rows
-            .into_iter()
+            .unexpected("reading cookie choices")?
             .map(|r| Recorded {
                 choice: CookieChoice {
                     preferences: r.preferences,
@@ -199,8 +193,7 @@ impl Consent {
                 policy_version: r.policy_version,
                 source: r.source,
                 at: r.created_at,
-            })
-            .collect())
+            }))
     }
 }
 
