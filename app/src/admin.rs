@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
+pub mod privacy_queue;
+pub mod users;
+
 /// An incident whose clock runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClockDto {
@@ -108,7 +111,7 @@ mod server {
 }
 
 #[cfg(feature = "ssr")]
-pub use server::{remaining, staff};
+pub use server::{remaining, request_id, staff, when};
 
 /// The frame of every staff page: the asking person's role and the clocks.
 #[server(prefix = "/api", endpoint = "admin_frame")]

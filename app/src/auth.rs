@@ -19,6 +19,8 @@ pub struct UserSummary {
     pub policy_changed: bool,
     /// Support or admin: the menu links the staff pages.
     pub staff: bool,
+    /// The address of the person's profile picture, if they uploaded one.
+    pub picture: Option<String>,
 }
 
 /// Which "Sign in with …" buttons to show.
@@ -50,6 +52,7 @@ pub fn provider_error_text(code: &str, provider: &str) -> &'static str {
         "unconfirmed" => "Confirm your e-mail address first (see the link we sent you), then link it.",
         "existing_account" if google => "An account with this e-mail address already exists. Sign in to it first (with your password or the way you signed in before), then link Google from Settings > Security.",
         "existing_account" => "An account with this e-mail address already exists. Sign in to it first (with your password or the way you signed in before), then link GitHub from Settings > Security.",
+        "disabled" => "This account has been disabled by uni1 staff. If you think this is a mistake, write to us through the contact page.",
         "internal" => "Something went wrong on our side. Please try again in a moment.",
         _ => "The sign-in provider's answer could not be verified. Please try again.",
     }
@@ -93,6 +96,9 @@ pub async fn get_current_user() -> Result<Option<UserSummary>, AppError> {
         deletion_due: u.deletion_due.map(crate::dates::minute),
         policy_changed: u.policy_changed,
         staff: u.role != uni1_domain::accounts::Role::User,
+        picture: u
+            .picture
+            .map(|p| crate::privacy::picture_url(&p.to_string())),
     }))
 }
 

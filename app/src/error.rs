@@ -120,13 +120,13 @@ mod server {
                 AccountError::Invalid { field, message } => {
                     AppError::invalid(field, message).respond()
                 }
-                AccountError::InvalidCredentials | AccountError::ReauthRequired => {
-                    AppError::Invalid {
-                        field: None,
-                        message: err.to_string(),
-                    }
-                    .respond()
+                AccountError::InvalidCredentials
+                | AccountError::ReauthRequired
+                | AccountError::Disabled { .. } => AppError::Invalid {
+                    field: None,
+                    message: err.to_string(),
                 }
+                .respond(),
                 AccountError::LinkInvalid => AppError::invalid("token", err.to_string()).respond(),
                 AccountError::NotFound => AppError::NotFound.respond(),
                 AccountError::ProviderEmailUnverified(_)
@@ -251,6 +251,11 @@ mod server {
                 E::Forbidden => AppError::Forbidden.respond(),
                 E::NeedsTwoFactor => AppError::ForbiddenBecause {
                     message: err.to_string(),
+                }
+                .respond(),
+                E::Invalid { field: "", message } => AppError::Invalid {
+                    field: None,
+                    message,
                 }
                 .respond(),
                 E::Invalid { field, message } => AppError::invalid(field, message).respond(),

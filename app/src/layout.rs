@@ -96,8 +96,11 @@ fn UserMenu() -> impl IntoView {
                     match user.await {
                         Ok(Some(u)) => view! {
                             {u.staff.then(|| view! { <A href="/admin" attr:class="text-sm font-medium underline" attr:data-testid="staff-link">"Staff"</A> })}
-                            <A href="/settings/security" attr:class="max-w-40 truncate text-sm font-medium" attr:data-testid="signed-in-as">
-                                {u.display_name}
+                            <A href="/settings/security" attr:class="flex max-w-40 items-center gap-2 text-sm font-medium" attr:data-testid="signed-in-as">
+                                {u.picture.map(|src| view! {
+                                    <img src=src alt="" width="28" height="28" class="h-7 w-7 shrink-0 rounded-full object-cover" data-testid="menu-picture" />
+                                })}
+                                <span class="truncate">{u.display_name}</span>
                             </A>
                             <ActionForm action=sign_out>
                                 <button type="submit" class="btn-secondary px-3 py-1.5 text-sm">"Sign out"</button>

@@ -42,6 +42,8 @@ pub mod site;
 pub mod state;
 pub mod studio;
 pub mod underage;
+#[cfg(feature = "hydrate")]
+pub mod upload;
 
 use auth::{
     get_current_user, CompleteSignUp, ResetPassword, SignIn, SignOut, UserSummary,
@@ -51,7 +53,11 @@ use error::AppError;
 use layout::Layout;
 use pages::{
     about::Settings,
-    admin::{AdminAuditPage, AdminHomePage, AdminIncidentsPage},
+    admin::{
+        privacy_queue::AdminPrivacyPage,
+        users::{AdminPersonPage, AdminUsersPage},
+        AdminAuditPage, AdminHomePage, AdminIncidentsPage,
+    },
     auth::{
         CompleteSignUpPage, ConfirmEmailChangePage, ConfirmEmailPage, ResetPasswordPage,
         ResetRequestPage, SecondFactorPage, SignInPage, SignUpPage,
@@ -131,6 +137,9 @@ lazy_pages!(
     AdminHomeRoute => AdminHomePage,
     AdminIncidentsRoute => AdminIncidentsPage,
     AdminAuditRoute => AdminAuditPage,
+    AdminUsersRoute => AdminUsersPage,
+    AdminPersonRoute => AdminPersonPage,
+    AdminPrivacyRoute => AdminPrivacyPage,
     ContactRoute => ContactPage,
     SignInRoute => SignInPage,
     SecondFactorRoute => SecondFactorPage,
@@ -298,6 +307,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin") view={Lazy::<AdminHomeRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/incidents") view={Lazy::<AdminIncidentsRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/audit") view={Lazy::<AdminAuditRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/users") view={Lazy::<AdminUsersRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/users/:id") view={Lazy::<AdminPersonRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/privacy") view={Lazy::<AdminPrivacyRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/report-underage") view={Lazy::<ReportUnderageRoute>::new()} ssr=SsrMode::InOrder />
                 </Routes>
             </Layout>

@@ -44,6 +44,8 @@ pub struct RequestDto {
 pub struct PrivacyData {
     /// The name shown to the person and in mails.
     pub display_name: String,
+    /// The address of their profile picture, if they uploaded one.
+    pub picture: Option<String>,
     pub stored: Vec<StoredDto>,
     pub exports: Vec<ExportDto>,
     pub requests: Vec<RequestDto>,
@@ -80,6 +82,7 @@ pub async fn privacy_overview() -> Result<PrivacyData, AppError> {
     let requests = state.privacy.requests(user.id, 50).await?;
     Ok(PrivacyData {
         display_name: user.display_name.clone(),
+        picture: user.picture.map(|p| picture_url(&p.to_string())),
         stored: stored
             .into_iter()
             .map(|s| StoredDto {
@@ -125,6 +128,20 @@ pub async fn privacy_overview() -> Result<PrivacyData, AppError> {
         has_password: state.accounts.has_password(&user).await?,
         two_factor: state.accounts.two_factor_enabled(user.id).await?,
     })
+}
+
+/// Where the signed-in person's profile picture `id` is served (to them
+/// only; `POST /api/profile/picture` uploads a new one).
+pub fn picture_url(id: &str) -> String {
+    format!("/settings/profile/picture/{id}.webp")
+}
+
+/// Removes the profile picture (PRV-1).
+#[server(prefix = "/api", endpoint = "remove_picture")]
+pub async fn remove_picture() -> Result<bool, AppError> {
+    let state = crate::state::app_state()?;
+    let user = crate::session::require_user()?;
+    Ok(state.privacy.remove_picture(user.id).await?)
 }
 
 /// Corrects the display name (PRV-1).

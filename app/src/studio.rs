@@ -306,3 +306,14 @@ pub async fn cancel_generation(id: String) -> Result<GenerationDto, AppError> {
         None => Err(AppError::NotFound.respond()),
     }
 }
+
+/// Deletes a reference image the person uploaded and no longer wants, at
+/// once (not only after the hour). One a job already uses stays until the
+/// job ends; the answer says whether it went.
+#[server(prefix = "/api", endpoint = "remove-reference")]
+pub async fn remove_reference(id: String) -> Result<bool, AppError> {
+    let user = crate::session::require_user()?;
+    let gens = generations()?;
+    let id = crate::params::id(&id)?;
+    Ok(gens.delete_upload(user.id, id).await?)
+}

@@ -15,7 +15,7 @@ pub mod providers;
 mod reauth;
 mod reclaim;
 mod reset;
-mod sessions;
+pub(crate) mod sessions;
 mod signin;
 mod signup;
 pub mod token;
@@ -101,6 +101,8 @@ pub struct CurrentUser {
     /// The person objected to processing beyond the service (PRV-4): no
     /// analytics about them.
     pub objected: bool,
+    /// The uploaded profile picture, if any (PRV-1).
+    pub picture: Option<Uuid>,
 }
 
 /// How long things last.
@@ -149,8 +151,34 @@ pub enum AccountError {
     ProviderAddressHasAccount(providers::Provider),
     #[error("For your safety, confirm it is you: enter your password (or a code from your authenticator app), or sign in again, then try once more.")]
     ReauthRequired,
+    #[error("This account has been disabled by uni1 staff: {reason}. If you think this is a mistake, write to us through the contact page.")]
+    Disabled { reason: String },
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
+}
+
+/// Refuses a sign-in to an account staff disabled (after the first factor
+/// was proven, so the answer tells nothing to someone without it).
+pub(crate) async fn ensure_enabled(
+    conn: &impl sea_orm::ConnectionTrait,
+    user_id: Uuid,
+) -> Result<(), AccountError> {
+    use crate::entities::user;
+    use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _, QuerySelect as _};
+    let disabled: Option<Option<String>> = user::Entity::find_by_id(user_id)
+        .select_only()
+        .column(user::Column::DisabledReason)
+        .filter(user::Column::DisabledAt.is_not_null())
+        .into_tuple()
+        .one(conn)
+        .await
+        .map_err(|e| Unexpected::new("checking whether an account is disabled", e))?;
+    match disabled {
+        Some(reason) => Err(AccountError::Disabled {
+            reason: reason.unwrap_or_else(|| "no reason given".into()),
+        }),
+        None => Ok(()),
+    }
 }
 
 impl AccountError {

@@ -1,7 +1,7 @@
 //! Staff work (ADM-1): the one guard every staff function passes
 //! ([`Admin::require`], SEC-1), the audit log of what staff did
-//! ([`audit`], SEC-2), and personal-data breaches with their 72-hour clock
-//! ([`incidents`], SEC-3).
+//! ([`audit`], SEC-2), personal-data breaches with their 72-hour clock
+//! ([`incidents`], SEC-3), and people with their accounts ([`users`]).
 //!
 //! Roles: `support` reads the staff pages and the audit log; `admin` does
 //! everything, including recording incidents and notifying people. Staff
@@ -10,10 +10,12 @@
 
 pub mod audit;
 pub mod incidents;
+pub mod privacy_queue;
+pub mod users;
 
 use sea_orm::DatabaseConnection;
 
-use crate::accounts::{CurrentUser, Role};
+use crate::accounts::{Accounts, CurrentUser, Role};
 use crate::mail::MailContext;
 use crate::support::crypto::AppKey;
 use crate::support::error::Unexpected;
@@ -37,6 +39,19 @@ pub enum AdminError {
     NotFound,
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
+}
+
+impl From<crate::accounts::AccountError> for AdminError {
+    fn from(e: crate::accounts::AccountError) -> Self {
+        match e {
+            crate::accounts::AccountError::Unexpected(e) => Self::Unexpected(e),
+            crate::accounts::AccountError::NotFound => Self::NotFound,
+            other => Self::Invalid {
+                field: "",
+                message: other.to_string(),
+            },
+        }
+    }
 }
 
 impl AdminError {
@@ -79,11 +94,17 @@ pub struct Admin {
     pub(crate) db: DatabaseConnection,
     pub(crate) mail: MailContext,
     pub(crate) key: AppKey,
+    pub(crate) accounts: Accounts,
 }
 
 impl Admin {
-    pub fn new(db: DatabaseConnection, mail: MailContext, key: AppKey) -> Self {
-        Self { db, mail, key }
+    pub fn new(db: DatabaseConnection, mail: MailContext, key: AppKey, accounts: Accounts) -> Self {
+        Self {
+            db,
+            mail,
+            key,
+            accounts,
+        }
     }
 
     /// The one check of every staff function: signed in, at least `need`,
@@ -97,13 +118,7 @@ impl Admin {
         if rank(user.role) < rank(need) || user.role == Role::User {
             return Err(AdminError::Forbidden);
         }
-        let two_factor = crate::entities::two_factor::Entity::find_by_id(user.id);
-        use sea_orm::EntityTrait as _;
-        let on = two_factor
-            .one(&self.db)
-            .await
-            .map_err(|e| Unexpected::new("checking a staff account's two-factor", e))?
-            .is_some_and(|t| t.enabled_at.is_some());
+        let on = self.accounts.two_factor_enabled(user.id).await?;
         if !on {
             return Err(AdminError::NeedsTwoFactor);
         }

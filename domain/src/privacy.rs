@@ -7,6 +7,7 @@
 //!   (PRV-5), and the one check every processing path makes
 //!   ([`ensure_may_process`]);
 //! - [`overview`]: what is stored about the person right now (PRV-1);
+//! - [`picture`]: the profile picture they upload (PRV-1);
 //! - [`export`]: the ZIP of everything (PRV-2), built by a background pass;
 //! - [`deletion`]: the account's deletion after a grace period (PRV-3).
 //!
@@ -17,6 +18,7 @@ pub mod choices;
 pub mod deletion;
 pub mod export;
 pub mod overview;
+pub mod picture;
 pub mod requests;
 
 use chrono::Duration;
@@ -112,6 +114,8 @@ pub enum PrivacyError {
     NotScheduled,
     #[error("Your account is already scheduled for deletion.")]
     AlreadyScheduled,
+    #[error("This image cannot be used: {0}.")]
+    Picture(#[from] uni1_imaging::ImageError),
     #[error(transparent)]
     NotNow(#[from] NotNow),
     #[error(transparent)]

@@ -204,6 +204,24 @@ pub fn reference_png(bytes: &[u8], limits: &Limits) -> Result<Vec<u8>, ImageErro
     encode_dynamic_png(&shrink(img, PREVIEW_SIDE))
 }
 
+/// Side of a profile picture, in pixels (square).
+pub const PICTURE_SIDE: u32 = 256;
+
+/// Checks an uploaded profile picture exactly like a reference image and
+/// makes it a square lossy WebP of [`PICTURE_SIDE`] (centre crop, no
+/// metadata) within [`THUMB_BUDGET`]. Returns the file.
+pub fn profile_picture_webp(bytes: &[u8], limits: &Limits) -> Result<Vec<u8>, ImageError> {
+    let img = shrink(decode_checked(bytes, limits)?, PREVIEW_SIDE);
+    let side = img.width().min(img.height());
+    let square = img.crop_imm(
+        (img.width() - side) / 2,
+        (img.height() - side) / 2,
+        side,
+        side,
+    );
+    encode_lossy_webp(&downscale(&square, PICTURE_SIDE), THUMB_BUDGET)
+}
+
 // ------------------------------------------------------------- decoding
 
 impl Format {

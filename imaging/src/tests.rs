@@ -930,6 +930,25 @@ fn reference_png_scales_down_only() {
 }
 
 #[test]
+fn profile_pictures_are_small_square_webp_without_metadata() {
+    // A wide JPEG: centre-cropped to a square of 256 px, re-encoded.
+    let wide = jpeg_of(&test_card(1600, 900));
+    let p = profile_picture_webp(&wide, &Limits::UPLOAD).unwrap();
+    assert_eq!(sniff(&p), Some(Format::Webp));
+    assert_eq!(decode(&p).dimensions(), (PICTURE_SIDE, PICTURE_SIDE));
+    assert!(p.len() <= THUMB_BUDGET, "{} bytes", p.len());
+    // A small one is cropped, never enlarged.
+    let small = png_of(&DynamicImage::ImageRgb8(test_card(90, 40)));
+    let p = profile_picture_webp(&small, &Limits::UPLOAD).unwrap();
+    assert_eq!(decode(&p).dimensions(), (40, 40));
+    // The same checks as any upload.
+    assert_eq!(
+        profile_picture_webp(b"GIF89a not accepted", &Limits::UPLOAD).unwrap_err(),
+        ImageError::UnsupportedFormat
+    );
+}
+
+#[test]
 fn builtin_output_goes_through_variants() {
     let png = render_builtin_png("ocean waves", 11, 640, 480, Some("vivid"));
     let v = variants(&png, &Limits::MODEL_OUTPUT).unwrap();

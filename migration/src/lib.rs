@@ -22,6 +22,8 @@ mod m20261206_000013_privacy;
 mod m20261207_000014_consent;
 mod m20261207_000015_mail_preferences;
 mod m20261207_000016_incidents;
+mod m20261208_000017_profile_picture;
+mod m20261208_000020_staff_users;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -46,6 +48,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000014_consent::Migration),
             Box::new(m20261207_000015_mail_preferences::Migration),
             Box::new(m20261207_000016_incidents::Migration),
+            Box::new(m20261208_000017_profile_picture::Migration),
+            Box::new(m20261208_000020_staff_users::Migration),
         ]
     }
 }

@@ -1036,6 +1036,7 @@ async fn privacy_bench(gens_n: usize, images_n: usize) {
         deletion_due: None,
         policy_changed: false,
         objected: false,
+        picture: None,
     };
     let privacy = services.privacy.clone();
     privacy.request_export(&who).await.unwrap();

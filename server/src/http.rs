@@ -221,6 +221,18 @@ pub fn router(
             get(billing::history_csv).with_state(state.app.billing.clone()),
         )
         .route(
+            "/api/profile/picture",
+            axum::routing::post(privacy::upload_picture)
+                .with_state(state.app.clone())
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    10 * 1024 * 1024 + 1024,
+                )),
+        )
+        .route(
+            "/settings/profile/picture/{id}",
+            get(privacy::picture).with_state(state.app.clone()),
+        )
+        .route(
             "/settings/privacy/exports/{id}",
             get(privacy::export_download).with_state(state.app.privacy.clone()),
         )

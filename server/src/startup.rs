@@ -140,7 +140,12 @@ impl Services {
             },
         );
         Ok(Self {
-            admin: uni1_domain::admin::Admin::new(db.clone(), mail.clone(), key.clone()),
+            admin: uni1_domain::admin::Admin::new(
+                db.clone(),
+                mail.clone(),
+                key.clone(),
+                accounts.clone(),
+            ),
             consent: uni1_domain::consent::Consent::new(db.clone()),
             analytics: uni1_domain::analytics::Analytics::new(db.clone()),
             privacy,

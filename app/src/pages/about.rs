@@ -24,11 +24,8 @@ pub fn Settings() -> impl IntoView {
             </a>
             <a href="/settings/privacy" class="card block hover:bg-surface-sunken">
                 <span class="block font-semibold">"Privacy"</span>
-                <span class="text-ink-muted">"What we store about you, a copy of it, how it may be used, and deleting your account."</span>
+                <span class="text-ink-muted">"Your name and picture, what we store about you, a copy of it, how it may be used, and deleting your account."</span>
             </a>
-            <p class="rounded-md border border-line bg-surface-sunken p-4 text-sm" role="status">
-                "Changing your picture is not available in this version yet (your name is under Privacy)."
-            </p>
         </section>
     }
 }

@@ -15,6 +15,9 @@ use crate::admin::{
 };
 use crate::components::form::{error_for, general_error, Field, FormError};
 
+pub mod privacy_queue;
+pub mod users;
+
 /// The frame of every staff page: navigation and the running clocks.
 #[component]
 fn StaffPage(
@@ -31,6 +34,8 @@ fn StaffPage(
         <section class="space-y-6">
             <nav aria-label="Staff" class="flex flex-wrap gap-4 border-b border-line pb-3 text-sm font-medium">
                 <A href="/admin" attr:class="underline-offset-4 hover:underline">"Overview"</A>
+                <A href="/admin/users" attr:class="underline-offset-4 hover:underline">"People"</A>
+                <A href="/admin/privacy" attr:class="underline-offset-4 hover:underline">"Privacy requests"</A>
                 <A href="/admin/incidents" attr:class="underline-offset-4 hover:underline">"Incidents"</A>
                 <A href="/admin/audit" attr:class="underline-offset-4 hover:underline">"Audit log"</A>
             </nav>

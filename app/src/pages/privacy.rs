@@ -11,8 +11,8 @@ use leptos_router::components::A;
 use crate::components::form::{error_for, general_error, Checkbox, FormError};
 use crate::error::AppError;
 use crate::privacy::{
-    privacy_overview, CancelDeletion, DeleteUnusedUploads, ExportDto, PrivacyData, RequestDto,
-    RequestExport, ScheduleDeletion, SetDisplayName, SetPrivacyChoice, StoredDto,
+    privacy_overview, CancelDeletion, DeleteUnusedUploads, ExportDto, PrivacyData, RemovePicture,
+    RequestDto, RequestExport, ScheduleDeletion, SetDisplayName, SetPrivacyChoice, StoredDto,
 };
 
 #[component]
@@ -23,9 +23,24 @@ pub fn PrivacySettingsPage() -> impl IntoView {
     let cancel = ServerAction::<CancelDeletion>::new();
     let rename = ServerAction::<SetDisplayName>::new();
     let uploads = ServerAction::<DeleteUnusedUploads>::new();
+    let remove_picture = ServerAction::<RemovePicture>::new();
+    // Bumped when a new picture is uploaded (a plain fetch, not an action).
+    let picture_changed = RwSignal::new(0usize);
+    // The header shows the picture too: fetch the person again after a change.
+    let user = use_context::<crate::UserResource>();
+    Effect::new(move |prev: Option<(usize, usize)>| {
+        let now = (picture_changed.get(), remove_picture.version().get());
+        if prev.is_some_and(|p| p != now) {
+            if let Some(user) = user {
+                user.0.refetch();
+            }
+        }
+        now
+    });
     let overview = Resource::new_blocking(
         move || {
             (
+                (picture_changed.get(), remove_picture.version().get()),
                 uploads.version().get(),
                 rename.version().get(),
                 export.version().get(),
@@ -50,7 +65,9 @@ pub fn PrivacySettingsPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match overview.await {
-                        Ok(data) => view! { <Sections data export choice delete cancel rename uploads /> }.into_any(),
+                        Ok(data) => view! {
+                            <Sections data export choice delete cancel rename uploads remove_picture picture_changed />
+                        }.into_any(),
                         Err(AppError::Unauthenticated) => view! {
                             <p class="card">"Please "
                                 <A href="/sign-in?next=/settings/privacy" attr:class="underline">"sign in"</A>
@@ -73,9 +90,12 @@ fn Sections(
     cancel: ServerAction<CancelDeletion>,
     rename: ServerAction<SetDisplayName>,
     uploads: ServerAction<DeleteUnusedUploads>,
+    remove_picture: ServerAction<RemovePicture>,
+    picture_changed: RwSignal<usize>,
 ) -> impl IntoView {
     let PrivacyData {
         display_name,
+        picture,
         stored,
         exports,
         requests,
@@ -91,6 +111,7 @@ fn Sections(
         <Deletion due=deletion_due grace_days has_password two_factor delete cancel />
         <Stored stored uploads />
         <Profile display_name rename />
+        <Picture picture remove=remove_picture changed=picture_changed />
         <Exports exports export />
         <div class="space-y-3">
             <h2 class="text-xl font-semibold">"How your data may be used"</h2>
@@ -154,6 +175,69 @@ fn Profile(display_name: String, rename: ServerAction<SetDisplayName>) -> impl I
                 <button type="submit" class="btn-secondary" data-testid="save-name">"Save"</button>
             </ActionForm>
             <p id="field-display_name-error" class="text-sm text-danger" role="alert">{error_for(value, "display_name")}</p>
+        </div>
+    }
+}
+
+/// The profile picture: upload (the same checks as reference images),
+/// replace or remove (PRV-1). Uploading needs JavaScript, like the studio's.
+#[component]
+fn Picture(
+    picture: Option<String>,
+    remove: ServerAction<RemovePicture>,
+    changed: RwSignal<usize>,
+) -> impl IntoView {
+    let note = RwSignal::new(String::new());
+    let has_picture = picture.is_some();
+    view! {
+        <div class="card space-y-3">
+            <h2 class="text-xl font-semibold">"Your picture"</h2>
+            <div class="flex flex-wrap items-center gap-4">
+                {match picture {
+                    Some(src) => view! {
+                        <img src=src alt="Your profile picture" width="96" height="96"
+                            class="h-24 w-24 rounded-full object-cover" data-testid="picture" />
+                    }.into_any(),
+                    None => view! {
+                        <p class="text-sm text-ink-muted" data-testid="no-picture">"No picture. Only you see it, next to your name."</p>
+                    }.into_any(),
+                }}
+                <div class="space-y-1">
+                    <label for="field-picture" class="block text-sm font-medium">
+                        {if has_picture { "Replace it" } else { "Upload a picture" }}
+                    </label>
+                    <input id="field-picture" type="file" accept="image/png,image/jpeg,image/webp" class="input"
+                        aria-describedby="field-picture-note"
+                        on:change=move |ev| {
+                            #[cfg(feature = "hydrate")]
+                            if let Some(file) = crate::upload::picked_file(&ev) {
+                                note.set("Uploading…".into());
+                                leptos::task::spawn_local(async move {
+                                    match crate::upload::post_file("/api/profile/picture", file).await {
+                                        Ok(_) => {
+                                            note.set("Saved.".into());
+                                            changed.update(|n| *n += 1);
+                                        }
+                                        Err(message) => note.set(message),
+                                    }
+                                });
+                            }
+                            #[cfg(not(feature = "hydrate"))]
+                            let _ = (ev, note, changed);
+                        } />
+                    <p id="field-picture-note" class="text-xs text-ink-muted" role="status" data-testid="picture-note">
+                        {move || note.get()}
+                        " PNG, JPEG or WebP, up to 10 MB; cropped to a square, without its metadata."
+                    </p>
+                    <noscript><p class="text-xs text-ink-muted">"Uploading a picture needs JavaScript."</p></noscript>
+                </div>
+                {has_picture.then(|| view! {
+                    <ActionForm action=remove>
+                        <button type="submit" class="btn-secondary text-sm" data-testid="remove-picture">"Remove picture"</button>
+                    </ActionForm>
+                })}
+            </div>
+            <FormError error=general_error(remove.value()) />
         </div>
     }
 }

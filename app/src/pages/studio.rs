@@ -12,7 +12,8 @@ use leptos_router::hooks::use_query_map;
 use crate::components::form::{error_for, general_error, FormError};
 use crate::error::AppError;
 use crate::studio::{
-    get_studio, CancelGeneration, Generate, GenerationDto, ModelOption, StudioState,
+    get_studio, remove_reference, CancelGeneration, Generate, GenerationDto, ModelOption,
+    StudioState,
 };
 
 #[component]
@@ -304,30 +305,43 @@ fn ReferenceImage(submit: ServerAction<Generate>) -> impl IntoView {
     let v = submit.value();
     let reference = RwSignal::new(String::new());
     let note = RwSignal::new(String::new());
+    let file_input = NodeRef::<leptos::html::Input>::new();
     let _ = (&reference, &note);
     view! {
         <div class="space-y-1">
             <label for="field-reference" class="block text-sm font-medium">"Reference image (optional)"</label>
             <input id="field-reference" type="file" accept="image/png,image/jpeg,image/webp" class="input"
-                aria-describedby="field-reference-note"
+                node_ref=file_input aria-describedby="field-reference-note"
                 on:change=move |ev| {
                     #[cfg(feature = "hydrate")]
-                    {
-                        use wasm_bindgen::JsCast as _;
-                        let file = ev
-                            .target()
-                            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
-                            .and_then(|input| input.files())
-                            .and_then(|files| files.get(0));
-                        match file {
-                            Some(file) => upload_reference(file, reference, note),
-                            None => reference.set(String::new()),
-                        }
+                    match crate::upload::picked_file(&ev) {
+                        Some(file) => upload_reference(file, reference, note),
+                        None => reference.set(String::new()),
                     }
                     #[cfg(not(feature = "hydrate"))]
                     let _ = ev;
                 } />
             <input type="hidden" name="reference" prop:value=move || reference.get() />
+            <Show when=move || !reference.get().is_empty()>
+                <button type="button" class="btn-secondary px-3 py-1 text-sm" data-testid="remove-reference"
+                    on:click=move |_| {
+                        let id = reference.get_untracked();
+                        reference.set(String::new());
+                        if let Some(input) = file_input.get_untracked() {
+                            input.set_value("");
+                        }
+                        note.set("Removing…".into());
+                        leptos::task::spawn_local(async move {
+                            match remove_reference(id).await {
+                                Ok(true) => note.set("Removed: the image is deleted.".into()),
+                                Ok(false) => note.set("Removed from this form.".into()),
+                                Err(e) => note.set(e.to_string()),
+                            }
+                        });
+                    }>
+                    "Remove"
+                </button>
+            </Show>
             <label for="field-strength" class="block text-xs text-ink-muted">"How closely to follow it"</label>
             <input id="field-strength" name="reference_strength" type="range" min="0" max="1" step="0.05" value="0.5" class="w-full" />
             <p id="field-reference-note" class="text-xs text-ink-muted" role="status" data-testid="reference-note">{move || note.get()}</p>
@@ -339,48 +353,21 @@ fn ReferenceImage(submit: ServerAction<Generate>) -> impl IntoView {
 
 #[cfg(feature = "hydrate")]
 fn upload_reference(file: web_sys::File, reference: RwSignal<String>, note: RwSignal<String>) {
-    use wasm_bindgen::JsCast as _;
-    use wasm_bindgen_futures::JsFuture;
-
     reference.set(String::new());
     note.set("Uploading…".into());
     leptos::task::spawn_local(async move {
-        let failed = || "The upload failed. Check your connection and try again.".to_owned();
-        let result: Result<(String, i64, i64), String> = async {
-            let init = web_sys::RequestInit::new();
-            init.set_method("POST");
-            init.set_body(&file.into());
-            let window = web_sys::window().ok_or_else(failed)?;
-            let response: web_sys::Response =
-                JsFuture::from(window.fetch_with_str_and_init("/api/uploads/reference", &init))
-                    .await
-                    .map_err(|_| failed())?
-                    .dyn_into()
-                    .map_err(|_| failed())?;
-            let text = JsFuture::from(response.text().map_err(|_| failed())?)
-                .await
-                .map_err(|_| failed())?
-                .as_string()
-                .unwrap_or_default();
-            if !response.ok() {
-                return Err(text);
-            }
-            let json: serde_json::Value = serde_json::from_str(&text).map_err(|_| failed())?;
-            Ok((
-                json["id"].as_str().unwrap_or_default().to_owned(),
-                json["width"].as_i64().unwrap_or_default(),
-                json["height"].as_i64().unwrap_or_default(),
-            ))
-        }
-        .await;
-        match result {
-            Ok((id, w, h)) if !id.is_empty() => {
-                reference.set(id);
-                note.set(format!(
-                    "Reference image ready ({w}×{h}). It is deleted when the job ends."
-                ));
-            }
-            Ok(_) => note.set(failed()),
+        match crate::upload::post_file("/api/uploads/reference", file).await {
+            Ok(json) => match json["id"].as_str() {
+                Some(id) if !id.is_empty() => {
+                    reference.set(id.to_owned());
+                    note.set(format!(
+                        "Reference image ready ({}×{}). It is deleted when the job ends.",
+                        json["width"].as_i64().unwrap_or_default(),
+                        json["height"].as_i64().unwrap_or_default()
+                    ));
+                }
+                _ => note.set("The upload failed. Please try again.".into()),
+            },
             Err(message) => note.set(message),
         }
     });

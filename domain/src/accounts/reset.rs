@@ -12,7 +12,7 @@ use super::{email_key, AccountError, Accounts, ClientInfo, CurrentUser};
 use crate::entities::{session, user};
 use crate::mail::{self, templates};
 use crate::support::audit::{self, Action};
-use crate::support::error::ResultExt;
+use crate::support::error::{ResultExt, Unexpected};
 
 impl Accounts {
     /// Confirms the address a confirmation link was sent to. The link
@@ -62,21 +62,34 @@ impl Accounts {
             return Ok(());
         }
         let txn = crate::support::tx::begin(&self.db).await?;
-        let token = self
-            .issue_token(&txn, who.id, Purpose::ConfirmEmail, &who.email)
-            .await?;
-        mail::enqueue(
-            &txn,
-            &self.key,
-            Some(who.id),
-            "confirm_email",
-            &who.email,
-            templates::confirm_email(&self.mail, &token),
-        )
-        .await?;
+        self.queue_confirmation(&txn, who.id, &who.email).await?;
         txn.commit()
             .await
             .unexpected("committing a confirmation mail")?;
+        Ok(())
+    }
+
+    /// Queues a mail with a fresh confirmation link for `email` of
+    /// `user_id`, inside the caller's transaction (the person's own
+    /// "send it again", and staff's).
+    pub(crate) async fn queue_confirmation(
+        &self,
+        conn: &impl sea_orm::ConnectionTrait,
+        user_id: Uuid,
+        email: &str,
+    ) -> Result<(), Unexpected> {
+        let token = self
+            .issue_token(conn, user_id, Purpose::ConfirmEmail, email)
+            .await?;
+        mail::enqueue(
+            conn,
+            &self.key,
+            Some(user_id),
+            "confirm_email",
+            email,
+            templates::confirm_email(&self.mail, &token),
+        )
+        .await?;
         Ok(())
     }
 

@@ -102,7 +102,10 @@ impl Accounts {
             return Ok(None);
         };
         let now = Utc::now();
-        let expired = if now >= session.expires_at {
+        let expired = if user.disabled_at.is_some() {
+            // Disabling ends sessions; this catches one started meanwhile.
+            Some("disabled")
+        } else if now >= session.expires_at {
             Some("expired")
         } else if now - session.last_seen_at >= self.policy.session_idle {
             Some("idle")
@@ -133,6 +136,7 @@ impl Accounts {
             policy_changed: user.policy_seen_version.as_deref()
                 != Some(crate::privacy::POLICY_VERSION),
             objected: user.objected_at.is_some(),
+            picture: user.picture_id,
         }))
     }
 
@@ -150,15 +154,25 @@ impl Accounts {
 
     /// The owner's live sessions, newest first, then recent ended ones.
     pub async fn sessions(&self, who: &CurrentUser) -> Result<Vec<SessionView>, AccountError> {
+        Ok(self.sessions_of(who.id, Some(who.session_id)).await?)
+    }
+
+    /// The live sessions of `user_id`, newest first, then recent ended
+    /// ones; `current` marks the one a page was requested with.
+    pub async fn sessions_of(
+        &self,
+        user_id: Uuid,
+        current: Option<Uuid>,
+    ) -> Result<Vec<SessionView>, Unexpected> {
         let live = session::Entity::find()
-            .filter(session::Column::UserId.eq(who.id))
+            .filter(session::Column::UserId.eq(user_id))
             .filter(session::Column::EndedAt.is_null())
             .order_by_desc(session::Column::LastSeenAt)
             .all(&self.db)
             .await
             .unexpected("listing sessions")?;
         let ended = session::Entity::find()
-            .filter(session::Column::UserId.eq(who.id))
+            .filter(session::Column::UserId.eq(user_id))
             .filter(session::Column::EndedAt.is_not_null())
             .order_by_desc(session::Column::EndedAt)
             .limit(HISTORY)
@@ -169,7 +183,7 @@ impl Accounts {
             .into_iter()
             .chain(ended)
             .map(|s| SessionView {
-                current: s.id == who.session_id,
+                current: Some(s.id) == current,
                 id: s.id,
                 started_at: s.created_at,
                 last_seen_at: s.last_seen_at,

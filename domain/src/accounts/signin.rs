@@ -7,7 +7,7 @@ use super::two_factor::SignInOutcome;
 use super::{email_key, password, AccountError, Accounts, ClientInfo, CurrentUser};
 use crate::entities::{audit_log, user};
 use crate::support::audit::{self, Action};
-use crate::support::error::ResultExt;
+use crate::support::error::{ResultExt, Unexpected};
 
 /// One entry of a person's security history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,8 +56,14 @@ impl Accounts {
 
     /// The owner's recent security events, newest first.
     pub async fn history(&self, who: &CurrentUser) -> Result<Vec<HistoryEntry>, AccountError> {
+        Ok(self.history_of(who.id).await?)
+    }
+
+    /// The recent security events of the account `user_id`, newest first
+    /// (the owner's page, and staff's page about the person).
+    pub async fn history_of(&self, user_id: uuid::Uuid) -> Result<Vec<HistoryEntry>, Unexpected> {
         let rows = audit_log::Entity::find()
-            .filter(audit_log::Column::UserId.eq(who.id))
+            .filter(audit_log::Column::UserId.eq(user_id))
             .order_by_desc(audit_log::Column::CreatedAt)
             .limit(50)
             .all(&self.db)

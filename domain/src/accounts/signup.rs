@@ -77,6 +77,9 @@ impl NewAccount<'_> {
             marketing_consent_at: Set(None),
             marketing_consent_source: Set(None),
             progress_watched_until: Set(None),
+            picture_id: Set(None),
+            disabled_at: Set(None),
+            disabled_reason: Set(None),
         }
     }
 }

@@ -427,7 +427,8 @@ impl Accounts {
         method: &str,
         next_path: &str,
         client: &ClientInfo,
-    ) -> Result<SignInOutcome, Unexpected> {
+    ) -> Result<SignInOutcome, AccountError> {
+        super::ensure_enabled(conn, user_id).await?;
         if self
             .two_factor_row(conn, user_id)
             .await?
@@ -519,6 +520,7 @@ impl Accounts {
         if used.rows_affected != 1 {
             return Err(AccountError::LinkInvalid);
         }
+        super::ensure_enabled(&txn, row.user_id).await?;
         let session = self.start_session(&txn, row.user_id, client).await?;
         audit::record(
             &txn,

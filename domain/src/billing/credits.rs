@@ -664,6 +664,92 @@ pub async fn claw_back(
     ))
 }
 
+/// What a staff credit adjustment did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adjusted {
+    Done,
+    /// The key was applied before (a repeated form).
+    AlreadyApplied,
+    /// Taking more than is available is refused: an adjustment never
+    /// makes a debt.
+    NotEnough {
+        available: i64,
+    },
+}
+
+/// A staff adjustment of `amount` credits (an `adjust` entry), once per
+/// `key`: positive gives (settling a debt first, like any credit coming
+/// in), negative takes from what is available (lasting credits first).
+pub async fn adjust(
+    db: &impl ConnectionTrait,
+    user: Uuid,
+    amount: i64,
+    key: &str,
+    note: Option<&str>,
+) -> Result<Adjusted, Unexpected> {
+    ensure_in(db, user, &CreditPolicy { signup_grant: 0 }).await?;
+    if amount >= 0 {
+        let applied = apply(db, user, Change::incoming(Kind::Adjust, amount), key, note).await?;
+        return Ok(if applied {
+            Adjusted::Done
+        } else {
+            Adjusted::AlreadyApplied
+        });
+    }
+    if already_applied(db, key).await? {
+        return Ok(Adjusted::AlreadyApplied);
+    }
+    let taking = -amount;
+    for _ in 0..RACE_RETRIES {
+        let now = balance(db, user).await?;
+        if now.available < taking {
+            return Ok(Adjusted::NotEnough {
+                available: now.available,
+            });
+        }
+        let from_expiring = (taking - (now.available - now.expiring)).max(0);
+        let updated = credit_balance::Entity::update_many()
+            .col_expr(
+                credit_balance::Column::Available,
+                Expr::col(credit_balance::Column::Available).sub(taking),
+            )
+            .col_expr(
+                credit_balance::Column::Expiring,
+                Expr::value(now.expiring - from_expiring),
+            )
+            .col_expr(credit_balance::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(credit_balance::Column::UserId.eq(user))
+            .filter(credit_balance::Column::Available.eq(now.available))
+            .filter(credit_balance::Column::Expiring.eq(now.expiring))
+            .exec(db)
+            .await
+            .unexpected("adjusting credits")?;
+        if updated.rows_affected == 0 {
+            continue; // spent or credited meanwhile: read it again
+        }
+        record(
+            db,
+            user,
+            Entry {
+                kind: Kind::Adjust,
+                amount: -taking,
+                held_change: 0,
+                debt_change: 0,
+                expiring_change: -from_expiring,
+                generation: None,
+                key,
+                note,
+            },
+        )
+        .await?;
+        return Ok(Adjusted::Done);
+    }
+    Err(Unexpected::new(
+        "adjusting credits",
+        std::io::Error::other("the balance kept changing"),
+    ))
+}
+
 async fn record(db: &impl ConnectionTrait, user: Uuid, e: Entry<'_>) -> Result<(), Unexpected> {
     let after = balance(db, user).await?.available;
     credit_ledger::Entity::insert(credit_ledger::ActiveModel {

@@ -22,6 +22,10 @@ pub struct Model {
     /// One month after `created_at` (GDPR art. 12(3)).
     pub due_at: DateTimeUtc,
     pub completed_at: Option<DateTimeUtc>,
+    /// What staff noted while handling it (no personal data).
+    pub staff_note: Option<String>,
+    /// How it ended, in staff's words, when staff closed it.
+    pub outcome: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

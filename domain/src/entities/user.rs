@@ -57,6 +57,13 @@ pub struct Model {
     /// their jobs (the progress stream): a job ending before this time was
     /// watched.
     pub progress_watched_until: Option<DateTimeUtc>,
+    /// The uploaded profile picture (PRV-1): the object
+    /// `users/<id>/picture/<picture_id>.webp`; `None`: no picture.
+    pub picture_id: Option<Uuid>,
+    /// Staff disabled the account (no sign-in); the reason is shown to the
+    /// person when they try.
+    pub disabled_at: Option<DateTimeUtc>,
+    pub disabled_reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

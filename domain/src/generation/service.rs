@@ -660,27 +660,46 @@ impl Generations {
             .unexpected("finding uploads")?;
         let mut n = 0;
         for u in uploads {
-            let in_use = generation::Entity::find()
-                .filter(generation::Column::UserId.eq(user))
-                .filter(generation::Column::ReferencePath.eq(u.path.as_str()))
-                .filter(generation::Column::Status.is_in([status::QUEUED, status::RUNNING]))
-                .count(&self.db)
-                .await
-                .unexpected("checking an upload's use")?;
-            if in_use > 0 {
-                continue;
-            }
-            self.blobs
-                .delete(&u.path)
-                .await
-                .map_err(|e| Unexpected::new("deleting an upload", e))?;
-            upload::Entity::delete_by_id(u.id)
-                .exec(&self.db)
-                .await
-                .unexpected("deleting an upload")?;
-            n += 1;
+            n += usize::from(self.delete_upload_if_unused(u).await?);
         }
         Ok(n)
+    }
+
+    /// Deletes `user`'s reference upload `id` now (the studio's "Remove"),
+    /// unless a queued or running job uses it; whether it went. Another
+    /// person's upload, or one already gone: `false`.
+    pub async fn delete_upload(&self, user: Uuid, id: Uuid) -> Result<bool, Unexpected> {
+        let found = upload::Entity::find_by_id(id)
+            .filter(upload::Column::UserId.eq(user))
+            .one(&self.db)
+            .await
+            .unexpected("finding an upload")?;
+        match found {
+            Some(u) => self.delete_upload_if_unused(u).await,
+            None => Ok(false),
+        }
+    }
+
+    async fn delete_upload_if_unused(&self, u: upload::Model) -> Result<bool, Unexpected> {
+        let in_use = generation::Entity::find()
+            .filter(generation::Column::UserId.eq(u.user_id))
+            .filter(generation::Column::ReferencePath.eq(u.path.as_str()))
+            .filter(generation::Column::Status.is_in([status::QUEUED, status::RUNNING]))
+            .count(&self.db)
+            .await
+            .unexpected("checking an upload's use")?;
+        if in_use > 0 {
+            return Ok(false);
+        }
+        self.blobs
+            .delete(&u.path)
+            .await
+            .map_err(|e| Unexpected::new("deleting an upload", e))?;
+        upload::Entity::delete_by_id(u.id)
+            .exec(&self.db)
+            .await
+            .unexpected("deleting an upload")?;
+        Ok(true)
     }
 
     /// Deletes reference uploads that expired unused (object and row).

@@ -20,6 +20,8 @@
 //!   window, named as in `images.json` (`file`), which also holds each
 //!   image's prompt and settings, so another service can import them;
 //! - `uploads/<id>.png`: reference images not yet deleted;
+//! - `picture.webp`: the profile picture, if any (`account.json`'s
+//!   `picture` names it);
 //! - `README.txt`: the above in words.
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -309,6 +311,9 @@ pub const CATEGORIES: &[Category] = &[
     Category { file: "contact_messages.json", holds: "messages you sent through the contact form with your address" },
 ];
 
+/// The profile picture's name in the ZIP.
+const PICTURE_FILE: &str = "picture.webp";
+
 /// The person's data, one JSON value per entry of [`CATEGORIES`], and the
 /// images and uploads to add (ZIP name, object path).
 pub struct Collected {
@@ -334,6 +339,14 @@ pub async fn collect(
             )
         })?;
     let mut values: Vec<(&'static str, Value, usize)> = Vec::new();
+    let mut uploads = Vec::new();
+    let picture = u.picture_id.map(|p| {
+        uploads.push((
+            PICTURE_FILE.to_owned(),
+            super::picture::picture_path(u.id, p),
+        ));
+        PICTURE_FILE
+    });
     values.push((
         "account.json",
         json!({
@@ -342,6 +355,7 @@ pub async fn collect(
             "email_confirmed_at": iso_opt(u.email_confirmed_at),
             "display_name": u.display_name,
             "avatar_url": u.avatar_url,
+            "picture": picture,
             "has_password": u.password_hash.is_some(),
             "role": u.role,
             "adult_attested_at": iso(u.adult_attested_at),
@@ -577,7 +591,6 @@ pub async fn collect(
         .all(conn)
         .await
         .unexpected("exporting uploads")?;
-    let mut uploads = Vec::new();
     push(
         &mut values,
         "uploads.json",
@@ -906,7 +919,8 @@ every other file is an array of objects.
 
 images/ holds the original PNG of every image still in its download window
 (images.json names each file, with its prompt and settings). uploads/ holds
-reference images not yet deleted.
+reference images not yet deleted, and picture.webp your profile picture, if
+you uploaded one.
 
 Never included: your password (only whether you have one), two-factor
 secrets, the secrets of links, and card data (uni1 never receives it).

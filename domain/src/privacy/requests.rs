@@ -27,6 +27,8 @@ pub enum RequestKind {
     Restriction,
     TrainingConsent,
     Correction,
+    /// Anything else a person asked staff for (recorded by staff).
+    Other,
 }
 
 impl RequestKind {
@@ -38,6 +40,7 @@ impl RequestKind {
             RequestKind::Restriction => "restriction",
             RequestKind::TrainingConsent => "training_consent",
             RequestKind::Correction => "correction",
+            RequestKind::Other => "other",
         }
     }
 
@@ -52,6 +55,23 @@ impl RequestKind {
             "correction" => "Correction of your data",
             _ => "Other request",
         }
+    }
+}
+
+impl RequestKind {
+    /// The kinds staff record for a request made by mail or in person.
+    pub fn by_staff(s: &str) -> Option<Self> {
+        match s {
+            "correction" => Some(RequestKind::Correction),
+            "other" => Some(RequestKind::Other),
+            _ => None,
+        }
+    }
+
+    /// Whether requests of this kind end by themselves (an export when its
+    /// ZIP is ready, a deletion with the account), not by staff.
+    pub fn closes_itself(kind: &str) -> bool {
+        matches!(kind, "export" | "deletion")
     }
 }
 
@@ -96,6 +116,8 @@ pub(crate) async fn open(
         created_at: Set(now),
         due_at: Set(due.map_or(within, |d| d.min(within))),
         completed_at: Set(None),
+        staff_note: Set(None),
+        outcome: Set(None),
     }
     .insert(conn)
     .await

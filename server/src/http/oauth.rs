@@ -172,6 +172,7 @@ enum Failure {
     LinkedElsewhere,
     Unconfirmed,
     ExistingAccount,
+    Disabled,
     Internal,
 }
 
@@ -186,6 +187,7 @@ impl Failure {
             Failure::LinkedElsewhere => "linked_elsewhere",
             Failure::Unconfirmed => "unconfirmed",
             Failure::ExistingAccount => "existing_account",
+            Failure::Disabled => "disabled",
             Failure::Internal => "internal",
         }
     }
@@ -197,6 +199,7 @@ fn from_account(err: AccountError) -> Failure {
         AccountError::ProviderEmailUnverified(_) => Failure::Unverified,
         AccountError::ProviderLinkedElsewhere(_) => Failure::LinkedElsewhere,
         AccountError::ProviderAddressHasAccount(_) => Failure::ExistingAccount,
+        AccountError::Disabled { .. } => Failure::Disabled,
         AccountError::Unexpected(e) => {
             tracing::error!(error = %uni1_app::error::chain(&e), "provider sign-in failed");
             Failure::Internal

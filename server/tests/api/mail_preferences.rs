@@ -418,6 +418,9 @@ async fn many_accounts(app: &TestApp, n: usize) -> Vec<user::ActiveModel> {
             marketing_consent_at: Set((i % 7 == 0).then_some(now)),
             marketing_consent_source: Set((i % 7 == 0).then(|| "settings".to_owned())),
             progress_watched_until: Set(None),
+            picture_id: Set(None),
+            disabled_at: Set(None),
+            disabled_reason: Set(None),
         })
         .collect();
     for chunk in rows.chunks(500) {

@@ -23,6 +23,7 @@ mod providers;
 mod publishing;
 mod sharing;
 mod staff;
+mod staff_users;
 mod two_factor;
 mod underage;
 mod webhooks;

@@ -699,7 +699,8 @@ on_both_backends!(
             .await
             .unwrap();
         let png = uni1_imaging::render_builtin_png("reference", 1, 64, 48, None);
-        app.gens.store_reference(id, png).await.unwrap();
+        app.gens.store_reference(id, png.clone()).await.unwrap();
+        app.privacy.set_picture(id, png).await.unwrap();
         order::ActiveModel {
             id: Set(Uuid::now_v7()),
             user_id: Set(Some(id)),
@@ -1001,5 +1002,182 @@ on_both_backends!(
             seen.policy_seen_version.as_deref(),
             Some(uni1_domain::privacy::POLICY_VERSION)
         );
+    }
+);
+
+on_both_backends!(
+    a_profile_picture_is_checked_shown_only_to_its_owner_exported_and_removed,
+    |app: TestApp| async move {
+        let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.60").await;
+        let (bob, _) = member(&app, "bob@uni1.test", "203.0.113.61").await;
+        let anonymous = Visitor::new("203.0.113.62");
+
+        // Checked like every upload; nothing is stored on a refusal.
+        let r = app
+            .post_bytes_as("/api/profile/picture", b"GIF89a".to_vec(), &alice)
+            .await;
+        assert_eq!(r.status, 422);
+        assert!(r.body.contains("not a PNG, JPEG or WebP"), "{}", r.body);
+        let r = app
+            .post_bytes_as("/api/profile/picture", vec![1, 2, 3], &anonymous)
+            .await;
+        assert_eq!(r.status, 401);
+        let prefix = format!("users/{alice_id}/picture/");
+        assert!(app
+            .gens
+            .blobs
+            .list_prefix(&prefix)
+            .await
+            .unwrap()
+            .is_empty());
+
+        // A wide image becomes a small square WebP.
+        let png = uni1_imaging::render_builtin_png("a portrait", 3, 600, 400, None);
+        let r = app
+            .post_bytes_as("/api/profile/picture", png.clone(), &alice)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let first = r.json()["url"].as_str().unwrap().to_owned();
+        let r = app.get_as(&first, &alice).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-type"), Some("image/webp"));
+        assert_eq!(r.header("cache-control"), Some("private, no-cache"));
+        let decoded = ::image::load_from_memory(&r.bytes).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (256, 256));
+        assert!(r.bytes.len() <= uni1_imaging::THUMB_BUDGET);
+        // Revalidation answers 304 without reading the object.
+        let etag = r.header("etag").unwrap().to_owned();
+        let mut req = http::Request::get(first.as_str())
+            .header("cookie", alice.cookie.clone().unwrap())
+            .header("if-none-match", etag)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(
+                alice.ip, 40000,
+            )));
+        assert_eq!(app.send(req).await.status, 304);
+        // Nobody else sees it, whoever they are.
+        assert_eq!(app.get_as(&first, &bob).await.status, 404);
+        assert_eq!(app.get_as(&first, &anonymous).await.status, 404);
+        // The header shows it.
+        let r = app.get_as("/gallery", &alice).await;
+        assert!(
+            r.body.contains("data-testid=\"menu-picture\""),
+            "{}",
+            r.body
+        );
+        assert!(r.body.contains(&first));
+
+        // Replacing it: a new address, the old object gone.
+        let r = app.post_bytes_as("/api/profile/picture", png, &alice).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let second = r.json()["url"].as_str().unwrap().to_owned();
+        assert_ne!(first, second);
+        assert_eq!(app.get_as(&first, &alice).await.status, 404);
+        let objects = app.gens.blobs.list_prefix(&prefix).await.unwrap();
+        assert_eq!(objects.len(), 1, "{objects:?}");
+        assert!(second.contains(objects[0].rsplit('/').next().unwrap()));
+
+        // It is in the export, as stored.
+        let collected =
+            uni1_domain::privacy::export::collect(&app.db, alice_id, chrono::Utc::now())
+                .await
+                .unwrap();
+        let account = &collected
+            .values
+            .iter()
+            .find(|(f, _, _)| *f == "account.json")
+            .unwrap()
+            .1;
+        assert_eq!(account["picture"], "picture.webp");
+        assert!(collected
+            .uploads
+            .iter()
+            .any(|(name, path)| name == "picture.webp" && *path == objects[0]));
+
+        // Removed: row, object and address.
+        let r = app.post_as("/api/remove_picture", &[], &alice).await;
+        assert_eq!((r.status.as_u16(), r.body.as_str()), (200, "true"));
+        assert!(app
+            .gens
+            .blobs
+            .list_prefix(&prefix)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(app.get_as(&second, &alice).await.status, 404);
+        let r = app.post_as("/api/remove_picture", &[], &alice).await;
+        assert_eq!(r.body, "false", "nothing left to remove");
+        let r = app.get_as("/gallery", &alice).await;
+        assert!(!r.body.contains("menu-picture"));
+
+        // Each change is a correction the person sees in their requests.
+        let corrections = privacy_request::Entity::find()
+            .filter(privacy_request::Column::UserId.eq(alice_id))
+            .filter(privacy_request::Column::Kind.eq("correction"))
+            .count(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(corrections, 3, "two uploads and one removal");
+    }
+);
+
+on_both_backends!(
+    the_studio_removes_an_unused_reference_image_at_once,
+    |app: TestApp| async move {
+        let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.63").await;
+        let (bob, _) = member(&app, "bob@uni1.test", "203.0.113.64").await;
+        let png = uni1_imaging::render_builtin_png("reference", 2, 64, 48, None);
+        let up = app
+            .gens
+            .store_reference(alice_id, png.clone())
+            .await
+            .unwrap();
+        let id = up.id.to_string();
+
+        let r = app
+            .post_as("/api/remove-reference", &[("id", &id)], &bob)
+            .await;
+        assert_eq!(r.body, "false", "never someone else's");
+        assert!(app.gens.blobs.exists(&up.path).await.unwrap());
+        let r = app
+            .post_as("/api/remove-reference", &[("id", "not-an-id")], &alice)
+            .await;
+        assert_eq!(r.status, 404, "a malformed id is one that does not exist");
+        let r = app
+            .post_as("/api/remove-reference", &[("id", &id)], &alice)
+            .await;
+        assert_eq!((r.status.as_u16(), r.body.as_str()), (200, "true"));
+        assert!(!app.gens.blobs.exists(&up.path).await.unwrap());
+        assert!(uni1_domain::entities::upload::Entity::find_by_id(up.id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .is_none());
+
+        // One a waiting job needs stays until the job ends.
+        let needed = app.gens.store_reference(alice_id, png).await.unwrap();
+        app.gens
+            .submit(
+                alice_id,
+                true,
+                uni1_domain::generation::SubmitInput {
+                    reference_upload: Some(needed.id),
+                    reference_strength: Some(0.5),
+                    ..input("key-priv-ref-remove", "like this", 1)
+                },
+            )
+            .await
+            .unwrap();
+        let r = app
+            .post_as(
+                "/api/remove-reference",
+                &[("id", &needed.id.to_string())],
+                &alice,
+            )
+            .await;
+        assert_eq!(r.body, "false");
+        assert!(app.gens.blobs.exists(&needed.path).await.unwrap());
     }
 );

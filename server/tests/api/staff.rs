@@ -24,7 +24,7 @@ async fn set_role(app: &TestApp, id: uuid::Uuid, role: &str) {
 }
 
 /// A signed-in person with `role`, with two-factor on when `two_factor`.
-async fn staff(
+pub(crate) async fn staff(
     app: &TestApp,
     email: &str,
     ip: &str,
@@ -81,7 +81,7 @@ async fn post(
 on_both_backends!(
     only_staff_with_two_factor_reach_staff_functions,
     |app| async move {
-        let (user_v, _) = member(&app, "user@example.org", "198.51.100.40").await;
+        let (user_v, user_id) = member(&app, "user@example.org", "198.51.100.40").await;
         let (support_bare, _) = staff(
             &app,
             "support1@example.org",
@@ -115,12 +115,32 @@ on_both_backends!(
             ("/api/admin_frame", vec![]),
             ("/api/admin_incidents", vec![]),
             ("/api/admin_audit", vec![]),
+            ("/api/admin_people", vec![("q", "user@".into())]),
+            ("/api/admin_person", vec![("id", user_id.to_string())]),
+            ("/api/admin_privacy_queue", vec![]),
         ];
         let writes: Vec<(&str, Vec<(&str, String)>)> = vec![
             ("/api/admin_record_incident", incident_form("everyone", "")),
             (
                 "/api/admin_close_incident",
                 vec![("id", id.clone()), ("measures", "Keys rotated.".into())],
+            ),
+            (
+                "/api/admin_adjust_credits",
+                vec![
+                    ("id", user_id.to_string()),
+                    ("amount", "10".into()),
+                    ("reason", "goodwill".into()),
+                    ("form_key", "matrix-key-1".into()),
+                ],
+            ),
+            (
+                "/api/admin_change_role",
+                vec![
+                    ("id", user_id.to_string()),
+                    ("role", "support".into()),
+                    ("reason", "promotion".into()),
+                ],
             ),
         ];
         // (who, status of reads, status of writes)
@@ -149,6 +169,9 @@ on_both_backends!(
             "/admin/incidents",
             "/admin/audit",
             "/admin/audit.csv",
+            "/admin/users",
+            &format!("/admin/users/{user_id}"),
+            "/admin/privacy",
             &format!("/admin/incidents/{id}/record.txt"),
         ] {
             let r = app.get_as(path, &anon).await;
@@ -417,15 +440,7 @@ on_both_backends!(
         let id = uuid::Uuid::parse_str(r.json().as_str().unwrap()).unwrap();
 
         // A run that stops after 150 people (the budget stands for a crash).
-        let admin = uni1_domain::admin::Admin::new(
-            app.db.clone(),
-            uni1_domain::mail::MailContext {
-                base_url: app.origin.clone(),
-                operator_name: "Operator".into(),
-                operator_email: "ops@example.org".into(),
-            },
-            app.key.clone(),
-        );
+        let admin = app.admin.clone();
         let who = uni1_domain::accounts::CurrentUser {
             id: user::Entity::find()
                 .filter(user::Column::Email.eq("admin@example.org"))
@@ -442,6 +457,7 @@ on_both_backends!(
             deletion_due: None,
             policy_changed: false,
             objected: false,
+            picture: None,
         };
         let staff = admin
             .require(Some(&who), uni1_domain::accounts::Role::Admin)

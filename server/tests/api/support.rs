@@ -40,6 +40,8 @@ pub struct TestApp {
     pub origin: String,
     /// The privacy center the router uses; tests run its passes themselves.
     pub privacy: uni1_domain::privacy::Privacy,
+    /// The staff service the router uses.
+    pub admin: uni1_domain::admin::Admin,
 }
 
 /// A response, read whole.
@@ -202,6 +204,24 @@ impl TestApp {
         let mut request = Request::post(path)
             .header("content-type", "application/x-www-form-urlencoded")
             .header("accept", "application/json")
+            .header("origin", &self.origin)
+            .header("user-agent", visitor.user_agent);
+        if let Some(cookie) = &visitor.cookie {
+            request = request.header("cookie", cookie);
+        }
+        let mut request = request.body(Body::from(body)).expect("request builds");
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(
+                visitor.ip, 40000,
+            )));
+        self.send(request).await
+    }
+
+    /// A POST of raw `body` (an upload) from `visitor`.
+    pub async fn post_bytes_as(&self, path: &str, body: Vec<u8>, visitor: &Visitor) -> Reply {
+        let mut request = Request::post(path)
+            .header("content-type", "application/octet-stream")
             .header("origin", &self.origin)
             .header("user-agent", visitor.user_agent);
         if let Some(cookie) = &visitor.cookie {
@@ -409,6 +429,7 @@ pub async fn run_with_file<C, F, Fut>(
         database_url: database.url.clone(),
         origin: settings.public_origin(),
         privacy: services.privacy.clone(),
+        admin: services.admin.clone(),
     };
     test(app).await;
     db.close().await.ok();
