@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
+pub mod payments;
 pub mod privacy_queue;
 pub mod users;
 

@@ -54,6 +54,7 @@ use layout::Layout;
 use pages::{
     about::Settings,
     admin::{
+        payments::AdminPaymentsPage,
         privacy_queue::AdminPrivacyPage,
         users::{AdminPersonPage, AdminUsersPage},
         AdminAuditPage, AdminHomePage, AdminIncidentsPage,
@@ -140,6 +141,7 @@ lazy_pages!(
     AdminUsersRoute => AdminUsersPage,
     AdminPersonRoute => AdminPersonPage,
     AdminPrivacyRoute => AdminPrivacyPage,
+    AdminPaymentsRoute => AdminPaymentsPage,
     ContactRoute => ContactPage,
     SignInRoute => SignInPage,
     SecondFactorRoute => SecondFactorPage,
@@ -310,6 +312,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/users") view={Lazy::<AdminUsersRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/users/:id") view={Lazy::<AdminPersonRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/privacy") view={Lazy::<AdminPrivacyRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/payments") view={Lazy::<AdminPaymentsRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/report-underage") view={Lazy::<ReportUnderageRoute>::new()} ssr=SsrMode::InOrder />
                 </Routes>
             </Layout>

@@ -46,6 +46,8 @@ pub struct PrivacyData {
     pub display_name: String,
     /// The address of their profile picture, if they uploaded one.
     pub picture: Option<String>,
+    /// Their sign-in provider gave a picture that can be used instead.
+    pub provider_picture: bool,
     pub stored: Vec<StoredDto>,
     pub exports: Vec<ExportDto>,
     pub requests: Vec<RequestDto>,
@@ -83,6 +85,7 @@ pub async fn privacy_overview() -> Result<PrivacyData, AppError> {
     Ok(PrivacyData {
         display_name: user.display_name.clone(),
         picture: user.picture.map(|p| picture_url(&p.to_string())),
+        provider_picture: choices.has_provider_picture,
         stored: stored
             .into_iter()
             .map(|s| StoredDto {
@@ -142,6 +145,15 @@ pub async fn remove_picture() -> Result<bool, AppError> {
     let state = crate::state::app_state()?;
     let user = crate::session::require_user()?;
     Ok(state.privacy.remove_picture(user.id).await?)
+}
+
+/// Makes the picture the sign-in provider gave the profile picture.
+#[server(prefix = "/api", endpoint = "use_provider_picture")]
+pub async fn use_provider_picture() -> Result<String, AppError> {
+    let state = crate::state::app_state()?;
+    let user = crate::session::require_user()?;
+    let id = state.privacy.use_provider_picture(user.id).await?;
+    Ok(picture_url(&id.to_string()))
 }
 
 /// Corrects the display name (PRV-1).

@@ -10,6 +10,7 @@
 
 pub mod audit;
 pub mod incidents;
+pub mod payments;
 pub mod privacy_queue;
 pub mod users;
 

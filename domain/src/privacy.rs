@@ -67,6 +67,8 @@ pub struct Privacy {
     accounts: Accounts,
     billing: Billing,
     policy: PrivacyPolicy,
+    /// Fetches providers' pictures (`picture::provider_picture_client`).
+    pictures: Option<uni1_models::outbound::Outbound>,
 }
 
 impl std::fmt::Debug for Privacy {
@@ -95,7 +97,15 @@ impl Privacy {
             accounts,
             billing,
             policy,
+            pictures: picture::provider_picture_client(),
         }
+    }
+
+    /// Fetches providers' pictures with `client` instead (tests: a
+    /// picture server on loopback).
+    pub fn with_picture_client(mut self, client: uni1_models::outbound::Outbound) -> Self {
+        self.pictures = Some(client);
+        self
     }
 
     pub fn policy(&self) -> &PrivacyPolicy {
@@ -116,6 +126,10 @@ pub enum PrivacyError {
     AlreadyScheduled,
     #[error("This image cannot be used: {0}.")]
     Picture(#[from] uni1_imaging::ImageError),
+    #[error("Your sign-in provider gave no picture when you signed up.")]
+    NoProviderPicture,
+    #[error("We could not fetch the picture from your sign-in provider. Try again later, or upload one.")]
+    ProviderPictureUnavailable,
     #[error(transparent)]
     NotNow(#[from] NotNow),
     #[error(transparent)]

@@ -84,3 +84,40 @@ test.describe("account deletion", () => {
     await expect(page.getByTestId("deletion-banner")).toHaveCount(0);
   });
 });
+
+test.describe("profile picture", () => {
+  // The text file is refused with a 422 and its message.
+  test.use({ expectedStatuses: [422] });
+
+  test("picture: a wrong file is refused, a picture is shown in the menu, then removed", async ({ page }) => {
+    const email = uniqueEmail("picture");
+    await signUp(page, "Pia Picture", email);
+    await confirmFromOutbox(page, email);
+    await signIn(page, email);
+    await expect(page).toHaveURL(/\/studio$/);
+
+    await page.goto("/settings/privacy");
+    await hydrated(page);
+    await expect(page.getByTestId("no-picture")).toBeVisible();
+    await page.getByLabel("Upload a picture").setInputFiles({ name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("not an image") });
+    await expect(page.getByTestId("picture-note")).toContainText("not a PNG, JPEG or WebP image");
+
+    // A 2×1 PNG: cropped to a square, re-encoded, stored encrypted.
+    const png = Buffer.from(
+      "iVBORw0KGgoAAAANSUhEUgAAAAIAAAABCAIAAAB7QOjdAAAADUlEQVR4nGP4zwAE/wEHAAH/4iOeWQAAAABJRU5ErkJggg==",
+      "base64",
+    );
+    await page.getByLabel("Upload a picture").setInputFiles({ name: "me.png", mimeType: "image/png", buffer: png });
+    await expect(page.getByTestId("picture")).toBeVisible();
+    await expect(page.getByTestId("menu-picture")).toBeVisible();
+    const src = await page.getByTestId("picture").getAttribute("src");
+    expect(src).toMatch(/^\/settings\/profile\/picture\/[0-9a-f-]{36}\.webp$/);
+    const image = await page.request.get(src!);
+    expect(image.status()).toBe(200);
+    expect(image.headers()["content-type"]).toBe("image/webp");
+
+    await page.getByTestId("remove-picture").click();
+    await expect(page.getByTestId("no-picture")).toBeVisible();
+    await expect(page.getByTestId("menu-picture")).toHaveCount(0);
+  });
+});

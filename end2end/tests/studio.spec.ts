@@ -63,6 +63,23 @@ test.describe("studio", () => {
     await expect(page.getByTestId("job").first()).toHaveAttribute("data-status", "succeeded", { timeout: 30_000 });
   });
 
+  test("a reference image that is no longer wanted is removed at once", async ({ page }) => {
+    await member(page);
+    await hydrated(page);
+    await page.getByText("More settings").click();
+    const png = Buffer.from(
+      "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+      "base64",
+    );
+    const field = page.getByLabel("Reference image (optional)");
+    await field.setInputFiles({ name: "ref.png", mimeType: "image/png", buffer: png });
+    await expect(page.getByTestId("reference-note")).toContainText("Reference image ready");
+    await page.getByTestId("remove-reference").click();
+    await expect(page.getByTestId("reference-note")).toHaveText("Removed: the image is deleted.");
+    await expect(page.getByTestId("remove-reference")).toHaveCount(0);
+    expect(await field.evaluate((el: HTMLInputElement) => el.files?.length ?? 0)).toBe(0);
+  });
+
   test("the form queues a job without JavaScript", async ({ browser }) => {
     const context = await browser.newContext({ javaScriptEnabled: true });
     const page = await context.newPage();

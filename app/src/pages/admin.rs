@@ -15,6 +15,7 @@ use crate::admin::{
 };
 use crate::components::form::{error_for, general_error, Field, FormError};
 
+pub mod payments;
 pub mod privacy_queue;
 pub mod users;
 
@@ -35,6 +36,7 @@ fn StaffPage(
             <nav aria-label="Staff" class="flex flex-wrap gap-4 border-b border-line pb-3 text-sm font-medium">
                 <A href="/admin" attr:class="underline-offset-4 hover:underline">"Overview"</A>
                 <A href="/admin/users" attr:class="underline-offset-4 hover:underline">"People"</A>
+                <A href="/admin/payments" attr:class="underline-offset-4 hover:underline">"Payments"</A>
                 <A href="/admin/privacy" attr:class="underline-offset-4 hover:underline">"Privacy requests"</A>
                 <A href="/admin/incidents" attr:class="underline-offset-4 hover:underline">"Incidents"</A>
                 <A href="/admin/audit" attr:class="underline-offset-4 hover:underline">"Audit log"</A>

@@ -13,6 +13,7 @@ use crate::error::AppError;
 use crate::privacy::{
     privacy_overview, CancelDeletion, DeleteUnusedUploads, ExportDto, PrivacyData, RemovePicture,
     RequestDto, RequestExport, ScheduleDeletion, SetDisplayName, SetPrivacyChoice, StoredDto,
+    UseProviderPicture,
 };
 
 #[component]
@@ -24,12 +25,16 @@ pub fn PrivacySettingsPage() -> impl IntoView {
     let rename = ServerAction::<SetDisplayName>::new();
     let uploads = ServerAction::<DeleteUnusedUploads>::new();
     let remove_picture = ServerAction::<RemovePicture>::new();
+    let provider_picture = ServerAction::<UseProviderPicture>::new();
     // Bumped when a new picture is uploaded (a plain fetch, not an action).
     let picture_changed = RwSignal::new(0usize);
     // The header shows the picture too: fetch the person again after a change.
     let user = use_context::<crate::UserResource>();
     Effect::new(move |prev: Option<(usize, usize)>| {
-        let now = (picture_changed.get(), remove_picture.version().get());
+        let now = (
+            picture_changed.get() + provider_picture.version().get(),
+            remove_picture.version().get(),
+        );
         if prev.is_some_and(|p| p != now) {
             if let Some(user) = user {
                 user.0.refetch();
@@ -40,7 +45,10 @@ pub fn PrivacySettingsPage() -> impl IntoView {
     let overview = Resource::new_blocking(
         move || {
             (
-                (picture_changed.get(), remove_picture.version().get()),
+                (
+                    picture_changed.get() + provider_picture.version().get(),
+                    remove_picture.version().get(),
+                ),
                 uploads.version().get(),
                 rename.version().get(),
                 export.version().get(),
@@ -66,7 +74,7 @@ pub fn PrivacySettingsPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match overview.await {
                         Ok(data) => view! {
-                            <Sections data export choice delete cancel rename uploads remove_picture picture_changed />
+                            <Sections data export choice delete cancel rename uploads remove_picture provider_picture picture_changed />
                         }.into_any(),
                         Err(AppError::Unauthenticated) => view! {
                             <p class="card">"Please "
@@ -91,11 +99,13 @@ fn Sections(
     rename: ServerAction<SetDisplayName>,
     uploads: ServerAction<DeleteUnusedUploads>,
     remove_picture: ServerAction<RemovePicture>,
+    provider_picture: ServerAction<UseProviderPicture>,
     picture_changed: RwSignal<usize>,
 ) -> impl IntoView {
     let PrivacyData {
         display_name,
         picture,
+        provider_picture: has_provider_picture,
         stored,
         exports,
         requests,
@@ -111,7 +121,7 @@ fn Sections(
         <Deletion due=deletion_due grace_days has_password two_factor delete cancel />
         <Stored stored uploads />
         <Profile display_name rename />
-        <Picture picture remove=remove_picture changed=picture_changed />
+        <Picture picture remove=remove_picture provider=provider_picture has_provider_picture changed=picture_changed />
         <Exports exports export />
         <div class="space-y-3">
             <h2 class="text-xl font-semibold">"How your data may be used"</h2>
@@ -185,6 +195,8 @@ fn Profile(display_name: String, rename: ServerAction<SetDisplayName>) -> impl I
 fn Picture(
     picture: Option<String>,
     remove: ServerAction<RemovePicture>,
+    provider: ServerAction<UseProviderPicture>,
+    has_provider_picture: bool,
     changed: RwSignal<usize>,
 ) -> impl IntoView {
     let note = RwSignal::new(String::new());
@@ -231,6 +243,11 @@ fn Picture(
                     </p>
                     <noscript><p class="text-xs text-ink-muted">"Uploading a picture needs JavaScript."</p></noscript>
                 </div>
+                {has_provider_picture.then(|| view! {
+                    <ActionForm action=provider>
+                        <button type="submit" class="btn-secondary text-sm" data-testid="provider-picture">"Use the picture from my sign-in provider"</button>
+                    </ActionForm>
+                })}
                 {has_picture.then(|| view! {
                     <ActionForm action=remove>
                         <button type="submit" class="btn-secondary text-sm" data-testid="remove-picture">"Remove picture"</button>
@@ -238,6 +255,7 @@ fn Picture(
                 })}
             </div>
             <FormError error=general_error(remove.value()) />
+            <FormError error=general_error(provider.value()) />
         </div>
     }
 }

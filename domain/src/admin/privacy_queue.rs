@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::audit::{self, Target};
 use super::{Admin, AdminError, Staff};
-use crate::entities::{privacy_request, user};
+use crate::entities::privacy_request;
 use crate::privacy::requests::{self, status};
 use crate::privacy::RequestKind;
 use crate::support::error::ResultExt;
@@ -88,17 +88,7 @@ impl Admin {
             );
         }
         let ids: Vec<Uuid> = rows.iter().filter_map(|r| r.user_id).collect();
-        let emails: std::collections::HashMap<Uuid, String> = user::Entity::find()
-            .select_only()
-            .column(user::Column::Id)
-            .column(user::Column::Email)
-            .filter(user::Column::Id.is_in(ids))
-            .into_tuple::<(Uuid, String)>()
-            .all(&self.db)
-            .await
-            .unexpected("reading the privacy queue")?
-            .into_iter()
-            .collect();
+        let emails = self.emails(ids).await?;
         Ok(rows
             .into_iter()
             .map(|r| QueuedRequest {

@@ -33,6 +33,9 @@ pub struct Choices {
     pub training_consent_at: Option<DateTime<Utc>>,
     pub training_consent_version: Option<String>,
     pub deletion_due_at: Option<DateTime<Utc>>,
+    /// The sign-in provider gave a picture at sign-up (it can be used as
+    /// the profile picture).
+    pub has_provider_picture: bool,
 }
 
 impl Choices {
@@ -43,6 +46,7 @@ impl Choices {
             training_consent_at: u.training_consent_at,
             training_consent_version: u.training_consent_version.clone(),
             deletion_due_at: u.deletion_due_at,
+            has_provider_picture: u.avatar_url.is_some(),
         }
     }
 }

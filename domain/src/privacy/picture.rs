@@ -3,7 +3,12 @@
 //! format, byte and pixel limits before decoding), becomes a square WebP
 //! without metadata, and is stored encrypted under the person's prefix
 //! (`users/<id>/picture/<picture>.webp`), so export and deletion reach it.
-//! Each change is a done `correction` request.
+//! Each change is a done `correction` request. The picture a sign-in
+//! provider gave at sign-up can be used instead: it is fetched once,
+//! through the outbound client every fetch of an outside URL uses (https,
+//! public addresses, the providers' picture hosts only, no redirects,
+//! capped), then checked like an upload. Pages never load it from the
+//! provider, so no visit tells Google or GitHub anything.
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
@@ -15,6 +20,22 @@ use crate::entities::user;
 use crate::generation::decoding::DecodeGate;
 use crate::support::error::{ResultExt, Unexpected};
 use crate::support::tx;
+
+/// The hosts a provider's picture is fetched from: Google's and GitHub's.
+pub const PROVIDER_PICTURE_HOSTS: [&str; 2] =
+    ["*.googleusercontent.com", "avatars.githubusercontent.com"];
+
+/// The client that fetches providers' pictures.
+pub fn provider_picture_client() -> Option<uni1_models::outbound::Outbound> {
+    let base = url::Url::parse("https://avatars.githubusercontent.com/").ok()?;
+    let hosts: Vec<String> = PROVIDER_PICTURE_HOSTS
+        .iter()
+        .map(|h| (*h).to_owned())
+        .collect();
+    uni1_models::outbound::Outbound::for_model(&base, &hosts, std::time::Duration::from_secs(10))
+        .ok()
+        .map(|o| o.with_max_image_bytes(uni1_imaging::Limits::UPLOAD.max_bytes))
+}
 
 /// The object of picture `picture` of `user`.
 pub fn picture_path(user: Uuid, picture: Uuid) -> String {
@@ -54,6 +75,30 @@ impl Privacy {
             self.delete_picture_object(user, old).await;
         }
         Ok(id)
+    }
+
+    /// Makes the picture the sign-in provider gave at sign-up `user`'s
+    /// profile picture; returns its id.
+    pub async fn use_provider_picture(&self, user: Uuid) -> Result<Uuid, PrivacyError> {
+        let avatar = user::Entity::find_by_id(user)
+            .one(&self.db)
+            .await
+            .unexpected("reading an account")?
+            .and_then(|u| u.avatar_url)
+            .ok_or(PrivacyError::NoProviderPicture)?;
+        let client = self
+            .pictures
+            .as_ref()
+            .ok_or(PrivacyError::ProviderPictureUnavailable)?;
+        let url = url::Url::parse(&avatar).map_err(|_| PrivacyError::ProviderPictureUnavailable)?;
+        let bytes = client
+            .fetch_output(&url, client.max_image_bytes())
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "fetching a provider's picture failed");
+                PrivacyError::ProviderPictureUnavailable
+            })?;
+        self.set_picture(user, bytes).await
     }
 
     /// Removes `user`'s picture (the row at once, then the object); whether

@@ -1181,3 +1181,90 @@ on_both_backends!(
         assert!(app.gens.blobs.exists(&needed.path).await.unwrap());
     }
 );
+
+on_both_backends!(
+    a_providers_picture_is_fetched_once_through_the_outbound_client,
+    |app: TestApp| async move {
+        let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.65").await;
+        let set_avatar = |url: Option<String>| {
+            let db = app.db.clone();
+            async move {
+                user::Entity::update_many()
+                    .col_expr(
+                        user::Column::AvatarUrl,
+                        sea_orm::sea_query::Expr::value(url),
+                    )
+                    .filter(user::Column::Id.eq(alice_id))
+                    .exec(&db)
+                    .await
+                    .unwrap();
+            }
+        };
+        // Nothing to use.
+        let r = app.post_as("/api/use_provider_picture", &[], &alice).await;
+        assert_eq!(r.status, 422);
+        assert!(r.body.contains("gave no picture"), "{}", r.body);
+
+        // A picture server on this machine.
+        let png = uni1_imaging::render_builtin_png("a face", 4, 300, 300, None);
+        let served = png.clone();
+        let router = axum::Router::new()
+            .route(
+                "/me.png",
+                axum::routing::get(move || {
+                    let png = served.clone();
+                    async move { png }
+                }),
+            )
+            .route(
+                "/moved",
+                axum::routing::get(|| async { axum::response::Redirect::temporary("/me.png") }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+        // The app's own client refuses it: http, a private address, not a
+        // provider's picture host.
+        set_avatar(Some(format!("{base}/me.png"))).await;
+        let r = app.post_as("/api/use_provider_picture", &[], &alice).await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert!(r.body.contains("could not fetch"), "{}", r.body);
+        let prefix = format!("users/{alice_id}/picture/");
+        assert!(app
+            .gens
+            .blobs
+            .list_prefix(&prefix)
+            .await
+            .unwrap()
+            .is_empty());
+
+        // A client for that server (as for a loopback model) fetches it;
+        // a redirect is not followed.
+        let client = uni1_models::outbound::Outbound::for_model(
+            &url::Url::parse(&base).unwrap(),
+            &[],
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let privacy = app.privacy.clone().with_picture_client(client);
+        set_avatar(Some(format!("{base}/moved"))).await;
+        assert!(privacy.use_provider_picture(alice_id).await.is_err());
+        set_avatar(Some(format!("{base}/me.png"))).await;
+        let id = privacy.use_provider_picture(alice_id).await.unwrap();
+        let stored = user::Entity::find_by_id(alice_id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.picture_id, Some(id));
+        let webp = app
+            .gens
+            .blobs
+            .get(&uni1_domain::privacy::picture::picture_path(alice_id, id))
+            .await
+            .unwrap();
+        let decoded = ::image::load_from_memory(&webp).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (256, 256));
+    }
+);

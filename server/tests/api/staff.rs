@@ -118,6 +118,7 @@ on_both_backends!(
             ("/api/admin_people", vec![("q", "user@".into())]),
             ("/api/admin_person", vec![("id", user_id.to_string())]),
             ("/api/admin_privacy_queue", vec![]),
+            ("/api/admin_payments", vec![]),
         ];
         let writes: Vec<(&str, Vec<(&str, String)>)> = vec![
             ("/api/admin_record_incident", incident_form("everyone", "")),
@@ -172,6 +173,7 @@ on_both_backends!(
             "/admin/users",
             &format!("/admin/users/{user_id}"),
             "/admin/privacy",
+            "/admin/payments",
             &format!("/admin/incidents/{id}/record.txt"),
         ] {
             let r = app.get_as(path, &anon).await;

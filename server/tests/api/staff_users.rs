@@ -602,3 +602,107 @@ on_both_backends!(
         assert!(r.body.contains("Overdue since"), "{}", r.body);
     }
 );
+
+on_both_backends!(
+    payments_list_orders_by_buyer_and_put_refused_events_first,
+    |app: TestApp| async move {
+        use sea_orm::ActiveModelTrait;
+        use uni1_domain::entities::{order, payment_event};
+        let (support, _) = staff(
+            &app,
+            "support@example.org",
+            "198.51.100.97",
+            "support",
+            true,
+        )
+        .await;
+        let (_, ann) = member(&app, "ann@example.org", "198.51.100.98").await;
+        let (_, ben) = member(&app, "ben@example.org", "198.51.100.99").await;
+        let now = chrono::Utc::now();
+        for (who, item, status) in [(ann, "Starter pack", "paid"), (ben, "Big pack", "pending")] {
+            order::ActiveModel {
+                id: Set(uuid::Uuid::now_v7()),
+                user_id: Set(Some(who)),
+                provider: Set("stripe".into()),
+                kind: Set("pack".into()),
+                item: Set("starter".into()),
+                item_name: Set(item.into()),
+                credits: Set(100),
+                amount: Set(500),
+                currency: Set("eur".into()),
+                status: Set(status.into()),
+                refunded_amount: Set(0),
+                refunded_credits: Set(0),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&app.db)
+            .await
+            .unwrap();
+        }
+        for (i, outcome) in [
+            "granted 100 credits",
+            "refused: amount 400 does not match 500",
+            "ignored: not an event uni1 acts on",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            payment_event::ActiveModel {
+                id: Set(uuid::Uuid::now_v7()),
+                provider: Set("stripe".into()),
+                event_id: Set(format!("evt_{i}")),
+                event_type: Set("checkout.session.completed".into()),
+                received_at: Set(now + chrono::Duration::seconds(i as i64)),
+                outcome: Set(outcome.into()),
+                order_id: Set(None),
+            }
+            .insert(&app.db)
+            .await
+            .unwrap();
+        }
+        let r = post(
+            &app,
+            "/api/admin_payments",
+            &[("email", "ANN@example.org")],
+            &support,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let p = r.json();
+        let orders = p["orders"].as_array().unwrap();
+        assert_eq!(orders.len(), 1);
+        assert_eq!(orders[0]["cells"][1], "ann@example.org");
+        assert_eq!(orders[0]["cells"][2], "Starter pack");
+        assert_eq!(p["refused"], 1);
+        assert!(p["events"][0]["cells"][3]
+            .as_str()
+            .unwrap()
+            .starts_with("refused"));
+        assert_eq!(p["events"].as_array().unwrap().len(), 3);
+        let r = post(
+            &app,
+            "/api/admin_payments",
+            &[("status", "pending")],
+            &support,
+        )
+        .await;
+        assert_eq!(r.json()["orders"][0]["cells"][1], "ben@example.org");
+        let r = post(
+            &app,
+            "/api/admin_payments",
+            &[("email", "nobody@example.org")],
+            &support,
+        )
+        .await;
+        assert_eq!(r.status, 422);
+        let r = app.get_as("/admin/payments", &support).await;
+        assert_eq!(r.status, 200);
+        assert!(
+            r.body.contains("data-testid=\"refused-events\""),
+            "{}",
+            r.body
+        );
+    }
+);

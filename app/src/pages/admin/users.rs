@@ -159,7 +159,11 @@ pub fn AdminPersonPage() -> impl IntoView {
 }
 
 #[component]
-fn Table(caption: &'static str, heads: &'static [&'static str], lines: Vec<Line>) -> impl IntoView {
+pub(super) fn Table(
+    caption: &'static str,
+    heads: &'static [&'static str],
+    lines: Vec<Line>,
+) -> impl IntoView {
     view! {
         <div class="overflow-x-auto">
             <table class="w-full text-left text-sm">
