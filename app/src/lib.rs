@@ -51,7 +51,7 @@ use error::AppError;
 use layout::Layout;
 use pages::{
     about::Settings,
-    admin::{AdminAuditPage, AdminHomePage, AdminIncidentsPage},
+    admin::{AdminAuditPage, AdminHealthPage, AdminHomePage, AdminIncidentsPage},
     auth::{
         CompleteSignUpPage, ConfirmEmailChangePage, ConfirmEmailPage, ResetPasswordPage,
         ResetRequestPage, SecondFactorPage, SignInPage, SignUpPage,
@@ -131,6 +131,7 @@ lazy_pages!(
     AdminHomeRoute => AdminHomePage,
     AdminIncidentsRoute => AdminIncidentsPage,
     AdminAuditRoute => AdminAuditPage,
+    AdminHealthRoute => AdminHealthPage,
     ContactRoute => ContactPage,
     SignInRoute => SignInPage,
     SecondFactorRoute => SecondFactorPage,
@@ -298,6 +299,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin") view={Lazy::<AdminHomeRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/incidents") view={Lazy::<AdminIncidentsRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/audit") view={Lazy::<AdminAuditRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/health") view={Lazy::<AdminHealthRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/report-underage") view={Lazy::<ReportUnderageRoute>::new()} ssr=SsrMode::InOrder />
                 </Routes>
             </Layout>

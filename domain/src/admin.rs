@@ -1,7 +1,8 @@
 //! Staff work (ADM-1): the one guard every staff function passes
 //! ([`Admin::require`], SEC-1), the audit log of what staff did
 //! ([`audit`], SEC-2), and personal-data breaches with their 72-hour clock
-//! ([`incidents`], SEC-3).
+//! ([`incidents`], SEC-3), and the service's health for operators
+//! ([`health`], ANA-2).
 //!
 //! Roles: `support` reads the staff pages and the audit log; `admin` does
 //! everything, including recording incidents and notifying people. Staff
@@ -9,6 +10,7 @@
 //! a stolen password alone opens no staff page.
 
 pub mod audit;
+pub mod health;
 pub mod incidents;
 
 use sea_orm::DatabaseConnection;
