@@ -1,5 +1,6 @@
 //! Staff server functions (ADM-1): the 72-hour clock of open incidents,
-//! incidents (SEC-3) and the staff audit log (SEC-2). Every function starts
+//! incidents (SEC-3), the staff audit log (SEC-2) and the service's health
+//! (ANA-2). Every function starts
 //! with [`staff`]: the one guard (role and two-factor) in
 //! `uni1_domain::admin::Admin::require`. The pages are in
 //! `pages::admin`, lazy routes the server does not even route for people
@@ -68,6 +69,85 @@ pub struct AuditDto {
     pub request_id: String,
 }
 
+/// Jobs in one unfinished state on the Health page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueDto {
+    pub status: String,
+    pub jobs: u64,
+    /// "3 min 20 s ago", or "—".
+    pub oldest: String,
+}
+
+/// A worker seen through its leases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerDto {
+    pub worker: String,
+    pub running: u64,
+    pub lease_until: String,
+    pub alive: bool,
+}
+
+/// Outcomes and times in one window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowDto {
+    pub succeeded: u64,
+    pub failed: u64,
+    pub refused: u64,
+    pub cancelled: u64,
+    /// "1.2 s", or "—".
+    pub p50: String,
+    pub p95: String,
+    /// "4.0 %", or "—".
+    pub error_rate: String,
+}
+
+/// One model (or all together) over the last hour and day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelHealthDto {
+    pub model: String,
+    pub hour: WindowDto,
+    pub day: WindowDto,
+}
+
+/// A failed job with its operator-side detail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDto {
+    pub at: String,
+    pub model: String,
+    pub attempts: i32,
+    pub detail: String,
+}
+
+/// Whether a dependency answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeDto {
+    pub ok: bool,
+    /// "12 ms".
+    pub took: String,
+}
+
+/// The Health page (ANA-2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthDto {
+    pub at: String,
+    pub queue: Vec<QueueDto>,
+    pub workers: Vec<WorkerDto>,
+    pub overall: ModelHealthDto,
+    pub models: Vec<ModelHealthDto>,
+    pub sampled: bool,
+    pub errors: Vec<ErrorDto>,
+    pub mail_pending: u64,
+    pub mail_due: u64,
+    pub mail_oldest_due: String,
+    pub mail_failed_day: u64,
+    pub webhooks_applied: u64,
+    pub webhooks_ignored: u64,
+    pub webhooks_refused: u64,
+    pub webhooks_last: String,
+    pub database: ProbeDto,
+    pub storage: ProbeDto,
+}
+
 #[cfg(feature = "ssr")]
 mod server {
     use chrono::{DateTime, Utc};
@@ -96,6 +176,50 @@ mod server {
 
     pub fn when(t: DateTime<Utc>) -> String {
         t.format("%Y-%m-%d %H:%M UTC").to_string()
+    }
+
+    /// "2 h 5 min ago", "3 min 20 s ago", "4 s ago"; "—" for none.
+    pub fn ago(t: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+        let Some(t) = t else {
+            return "—".to_owned();
+        };
+        let s = (now - t).num_seconds().max(0);
+        match s {
+            0..60 => format!("{s} s ago"),
+            60..3600 => format!("{} min {} s ago", s / 60, s % 60),
+            _ => format!("{} h {} min ago", s / 3600, s % 3600 / 60),
+        }
+    }
+
+    /// "850 ms", "12.4 s"; "—" for none.
+    pub fn took(d: Option<std::time::Duration>) -> String {
+        match d {
+            None => "—".to_owned(),
+            Some(d) if d.as_millis() < 1000 => format!("{} ms", d.as_millis()),
+            Some(d) => format!("{:.1} s", d.as_secs_f64()),
+        }
+    }
+
+    pub fn window(w: &uni1_domain::admin::health::Window) -> crate::admin::WindowDto {
+        crate::admin::WindowDto {
+            succeeded: w.succeeded,
+            failed: w.failed,
+            refused: w.refused,
+            cancelled: w.cancelled,
+            p50: took(w.p50),
+            p95: took(w.p95),
+            error_rate: w
+                .error_rate()
+                .map_or_else(|| "—".to_owned(), |r| format!("{:.1} %", r * 100.0)),
+        }
+    }
+
+    pub fn model_line(m: &uni1_domain::admin::health::ModelLine) -> crate::admin::ModelHealthDto {
+        crate::admin::ModelHealthDto {
+            model: m.model.clone(),
+            hour: window(&m.hour),
+            day: window(&m.day),
+        }
     }
 
     /// "41 h 12 min left" / "overdue by 3 h 5 min".
@@ -138,6 +262,70 @@ pub async fn admin_frame() -> Result<StaffFrame, AppError> {
     Ok(StaffFrame {
         admin: staff.is_admin(),
         clocks,
+    })
+}
+
+/// The service's health (ANA-2): queue, workers, generation times and
+/// errors, mail and webhook backlogs, database and storage. Reading it
+/// changes nothing, so it is not audited.
+#[server(prefix = "/api", endpoint = "admin_health")]
+pub async fn admin_health() -> Result<HealthDto, AppError> {
+    use uni1_domain::accounts::Role;
+    let (admin, staff) = staff(Role::Support).await?;
+    let blobs = crate::state::app_state()?.generations.blobs;
+    let now = chrono::Utc::now();
+    let h = admin.health(&staff, &blobs, now).await?;
+    let probe = |p: &uni1_domain::admin::health::Probe| ProbeDto {
+        ok: p.ok,
+        took: server::took(Some(p.took)),
+    };
+    Ok(HealthDto {
+        at: server::when(h.at),
+        queue: h
+            .queue
+            .iter()
+            .map(|q| QueueDto {
+                status: q.status.to_owned(),
+                jobs: q.jobs,
+                oldest: server::ago(q.oldest, now),
+            })
+            .collect(),
+        workers: h
+            .workers
+            .iter()
+            .map(|w| WorkerDto {
+                worker: w.worker.clone(),
+                running: w.running,
+                lease_until: server::when(w.lease_until),
+                alive: w.alive,
+            })
+            .collect(),
+        overall: server::model_line(&h.overall),
+        models: h.models.iter().map(server::model_line).collect(),
+        sampled: h.sampled,
+        errors: h
+            .errors
+            .iter()
+            .map(|e| ErrorDto {
+                at: server::when(e.at),
+                model: e.model.clone(),
+                attempts: e.attempts,
+                detail: e.detail.clone(),
+            })
+            .collect(),
+        mail_pending: h.mail.pending,
+        mail_due: h.mail.due,
+        mail_oldest_due: server::ago(h.mail.oldest_due, now),
+        mail_failed_day: h.mail.failed_day,
+        webhooks_applied: h.webhooks.applied,
+        webhooks_ignored: h.webhooks.ignored,
+        webhooks_refused: h.webhooks.refused,
+        webhooks_last: h
+            .webhooks
+            .last_received
+            .map_or_else(|| "—".to_owned(), server::when),
+        database: probe(&h.database),
+        storage: probe(&h.storage),
     })
 }
 

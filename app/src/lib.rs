@@ -57,7 +57,7 @@ use pages::{
         payments::AdminPaymentsPage,
         privacy_queue::AdminPrivacyPage,
         users::{AdminPersonPage, AdminUsersPage},
-        AdminAuditPage, AdminHomePage, AdminIncidentsPage,
+        AdminAuditPage, AdminHealthPage, AdminHomePage, AdminIncidentsPage,
     },
     auth::{
         CompleteSignUpPage, ConfirmEmailChangePage, ConfirmEmailPage, ResetPasswordPage,
@@ -142,6 +142,7 @@ lazy_pages!(
     AdminPersonRoute => AdminPersonPage,
     AdminPrivacyRoute => AdminPrivacyPage,
     AdminPaymentsRoute => AdminPaymentsPage,
+    AdminHealthRoute => AdminHealthPage,
     ContactRoute => ContactPage,
     SignInRoute => SignInPage,
     SecondFactorRoute => SecondFactorPage,
@@ -313,6 +314,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/users/:id") view={Lazy::<AdminPersonRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/privacy") view={Lazy::<AdminPrivacyRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/payments") view={Lazy::<AdminPaymentsRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/health") view={Lazy::<AdminHealthRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/report-underage") view={Lazy::<ReportUnderageRoute>::new()} ssr=SsrMode::InOrder />
                 </Routes>
             </Layout>

@@ -1,7 +1,9 @@
 //! Staff work (ADM-1): the one guard every staff function passes
 //! ([`Admin::require`], SEC-1), the audit log of what staff did
 //! ([`audit`], SEC-2), personal-data breaches with their 72-hour clock
-//! ([`incidents`], SEC-3), and people with their accounts ([`users`]).
+//! ([`incidents`], SEC-3), people with their accounts ([`users`]), the
+//! privacy-request queue ([`privacy_queue`]), payments ([`payments`]), and
+//! the service's health for operators ([`health`], ANA-2).
 //!
 //! Roles: `support` reads the staff pages and the audit log; `admin` does
 //! everything, including recording incidents and notifying people. Staff
@@ -9,6 +11,7 @@
 //! a stolen password alone opens no staff page.
 
 pub mod audit;
+pub mod health;
 pub mod incidents;
 pub mod payments;
 pub mod privacy_queue;

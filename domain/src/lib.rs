@@ -18,6 +18,7 @@ pub mod entities;
 pub mod generation;
 pub mod library;
 pub mod mail;
+pub mod metrics;
 pub mod moderation;
 pub mod personal_data;
 pub mod privacy;

@@ -335,6 +335,18 @@ pub struct ServeArgs {
     #[arg(long, env = "UNI1_ANNOUNCEMENT_MAILS_PER_MINUTE", value_name = "N")]
     pub announcement_mails_per_minute: Option<u32>,
 
+    /// Bearer token a Prometheus scraper sends to read /metrics
+    /// (`Authorization: Bearer <token>`); at least 32 characters, e.g.
+    /// `openssl rand -hex 32`. Without it /metrics answers 404
+    /// [default: none]
+    #[arg(
+        long,
+        env = "UNI1_METRICS_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub metrics_token: Option<String>,
+
     /// Take the client's address from X-Forwarded-For. Only behind a
     /// reverse proxy that sets it [default: false]
     #[arg(long, env = "UNI1_TRUST_PROXY_HEADERS", value_name = "BOOL")]
@@ -520,6 +532,8 @@ pub struct Settings {
     pub deletion_grace_days: u32,
     /// At most this many mails of one announcement fall due per minute.
     pub announcement_mails_per_minute: u32,
+    /// The bearer token of `/metrics`; `None`: no `/metrics`.
+    pub metrics_token: Option<SecretString>,
     pub trust_proxy_headers: bool,
     /// Proxies that append to X-Forwarded-For (used with
     /// `trust_proxy_headers` only); at least 1.
@@ -645,6 +659,7 @@ impl Settings {
                 "announcement_mails_per_minute={}",
                 self.announcement_mails_per_minute
             ),
+            format!("metrics_token={}", on(self.metrics_token.is_some())),
             format!("trust_proxy_headers={}", self.trust_proxy_headers),
             format!("trusted_proxy_hops={}", self.trusted_proxy_hops),
             format!("dev_outbox={}", self.dev_outbox),
@@ -737,6 +752,16 @@ impl Settings {
                 format!("must be 1 to 100000, not {announcement_mails_per_minute}"),
             ));
         }
+        let metrics_token = match args.metrics_token {
+            None => None,
+            Some(t) if t.len() < 32 || !t.chars().all(|c| c.is_ascii_graphic()) => {
+                return Err(invalid(
+                    "UNI1_METRICS_TOKEN",
+                    "must be at least 32 printable characters without spaces (openssl rand -hex 32); the value is not shown",
+                ))
+            }
+            Some(t) => Some(SecretString::from(t)),
+        };
         if session_idle_hours == 0 {
             return Err(invalid("UNI1_SESSION_IDLE_HOURS", "must be at least 1"));
         }
@@ -780,6 +805,7 @@ impl Settings {
             session_max_hours,
             deletion_grace_days,
             announcement_mails_per_minute,
+            metrics_token,
             trust_proxy_headers,
             trusted_proxy_hops,
             dev_outbox,
@@ -1326,6 +1352,7 @@ mod tests {
             google_client_secret: Some("SENTINEL-google".into()),
             github_client_id: Some("github-id".into()),
             github_client_secret: Some("SENTINEL-github".into()),
+            metrics_token: Some("SENTINEL-metrics-0123456789abcdef0123456789".into()),
             ..Default::default()
         };
         args.database.database_url = Some("postgres://u:SENTINEL-db@db/x".into());
@@ -1363,9 +1390,23 @@ mod tests {
             "storage=s3(bucket=images, region=auto)",
             "models=[remote:openai]",
             "model_webhook_secret=set",
+            "metrics_token=set",
         ] {
             assert!(summary.contains(expected), "{expected}: {summary}");
         }
+    }
+
+    #[test]
+    fn a_short_metrics_token_is_refused_without_showing_it() {
+        let args = ServeArgs {
+            metrics_token: Some("short secret".into()),
+            ..Default::default()
+        };
+        let err = Settings::resolve(args, None).unwrap_err().to_string();
+        assert!(err.contains("UNI1_METRICS_TOKEN"), "{err}");
+        assert!(!err.contains("short secret"), "{err}");
+        let s = Settings::resolve(ServeArgs::default(), None).unwrap();
+        assert!(s.metrics_token.is_none(), "no /metrics unless asked for");
     }
 
     fn outbox(configure: impl FnOnce(&mut ServeArgs)) -> Result<bool, String> {

@@ -13,6 +13,7 @@ pub mod health;
 pub mod host;
 pub mod logging;
 pub mod media;
+pub mod metrics;
 pub mod oauth;
 pub mod privacy;
 pub mod security_headers;
@@ -65,6 +66,8 @@ pub struct HttpPolicy {
     /// The session cookie's name: answers to requests that carry it are
     /// never stored by caches.
     pub session_cookie: &'static str,
+    /// `UNI1_METRICS_TOKEN`: `/metrics` answers only with it (404 without).
+    pub metrics_token: Option<Arc<secrecy::SecretString>>,
 }
 
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -81,6 +84,8 @@ pub fn router(
     let context = move || provide_context(app_state.clone());
 
     let middleware = ServiceBuilder::new()
+        // Outermost, so every answer is counted, refusals included.
+        .layer(axum::middleware::from_fn(metrics::record))
         // A client's x-request-id is kept only when well formed; otherwise
         // the next layer makes one.
         .layer(axum::middleware::from_fn(
@@ -276,10 +281,19 @@ pub fn router(
         .merge(plain)
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
+        .route(
+            "/metrics",
+            get(metrics::scrape).with_state(metrics::Scrape {
+                token: policy.metrics_token.clone(),
+                db: state.app.db.clone(),
+            }),
+        )
         .leptos_routes_with_context(&state, routes, context, {
             let options = state.leptos.clone();
             move || shell(options.clone())
         })
+        // Every route above tells the request metrics its pattern.
+        .route_layer(axum::middleware::from_fn(metrics::tag_route))
         .fallback_service(static_files)
         .with_state(state)
         .layer(middleware)

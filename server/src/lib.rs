@@ -9,6 +9,7 @@ pub mod files;
 pub mod generation;
 pub mod http;
 pub mod mailers;
+pub mod metrics;
 pub mod startup;
 pub mod telemetry;
 

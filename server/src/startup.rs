@@ -71,6 +71,8 @@ pub struct Services {
 impl Services {
     /// Builds every service for `settings` on an open, migrated database.
     pub fn build(settings: &Settings, db: DatabaseConnection, key: AppKey) -> anyhow::Result<Self> {
+        // The metrics recorder, before anything records.
+        crate::metrics::handle();
         let mail = MailContext {
             base_url: settings.public_origin(),
             operator_name: settings.operator_name.clone(),
@@ -212,6 +214,7 @@ impl Services {
             trusted_proxy_hops: settings.trusted_proxy_hops,
             dev_outbox: settings.dev_outbox,
             session_cookie: cookie.name,
+            metrics_token: settings.metrics_token.clone().map(Arc::new),
         };
         let webhooks = http::media::Webhooks::new(
             settings.generation.model_webhook_secret.clone(),
@@ -337,6 +340,14 @@ impl Services {
                         tracing::error!(error = ?e, "continuing incident notifications failed");
                     }
                 }
+            },
+        );
+        // Histograms folded in between scrapes (ANA-2).
+        tasks.every(
+            "metrics upkeep",
+            crate::metrics::UPKEEP_INTERVAL,
+            || async {
+                crate::metrics::handle().run_upkeep();
             },
         );
         if settings.generation.worker_slots > 0 {

@@ -600,6 +600,23 @@ fn open_s3(
 // Blobs
 // ---------------------------------------------------------------------------
 
+/// The metric every [`Blobs`] operation is counted in, labelled `op`
+/// (`put`, `get`, `exists`, `delete`, `list`, `delete_prefix`) and
+/// `outcome` (`ok`, `not_found`, `error`). `uni1_domain::metrics` lists
+/// it with the others.
+pub const OPERATIONS_METRIC: &str = "uni1_storage_operations_total";
+
+/// Counts one operation by its result.
+fn counted<T>(op: &'static str, result: Result<T, StorageError>) -> Result<T, StorageError> {
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(StorageError::NotFound(_)) => "not_found",
+        Err(_) => "error",
+    };
+    metrics::counter!(OPERATIONS_METRIC, "op" => op, "outcome" => outcome).increment(1);
+    result
+}
+
 /// Encrypted object storage.
 #[derive(Clone)]
 pub struct Blobs {
@@ -669,6 +686,10 @@ impl Blobs {
     /// Encrypts and writes `plaintext` at `path` (e.g.
     /// `users/<uuid>/images/<uuid>/original.png`); returns the master key id used.
     pub async fn put(&self, path: &str, plaintext: &[u8]) -> Result<String, StorageError> {
+        counted("put", self.put_uncounted(path, plaintext).await)
+    }
+
+    async fn put_uncounted(&self, path: &str, plaintext: &[u8]) -> Result<String, StorageError> {
         let location = object_path(path)?;
         let master = self.keys.current();
         let sealed = seal(master, path, plaintext)?;
@@ -679,6 +700,10 @@ impl Blobs {
 
     /// Reads and decrypts the object at `path`.
     pub async fn get(&self, path: &str) -> Result<Vec<u8>, StorageError> {
+        counted("get", self.get_uncounted(path).await)
+    }
+
+    async fn get_uncounted(&self, path: &str) -> Result<Vec<u8>, StorageError> {
         let data = self.get_raw(path).await?;
         open_sealed(&self.keys, path, &data)
     }
@@ -695,6 +720,10 @@ impl Blobs {
 
     /// Whether an object exists at `path` (its content is not checked).
     pub async fn exists(&self, path: &str) -> Result<bool, StorageError> {
+        counted("exists", self.exists_uncounted(path).await)
+    }
+
+    async fn exists_uncounted(&self, path: &str) -> Result<bool, StorageError> {
         let location = object_path(path)?;
         match self.store.head(&location).await {
             Ok(_) => Ok(true),
@@ -713,6 +742,10 @@ impl Blobs {
 
     /// Deletes the object at `path`; a missing object is not an error.
     pub async fn delete(&self, path: &str) -> Result<(), StorageError> {
+        counted("delete", self.delete_uncounted(path).await)
+    }
+
+    async fn delete_uncounted(&self, path: &str) -> Result<(), StorageError> {
         let location = object_path(path)?;
         match self.store.delete(&location).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {
@@ -726,6 +759,10 @@ impl Blobs {
     /// The paths of every object under `prefix` (e.g. `users/<uuid>/`),
     /// sorted.
     pub async fn list_prefix(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        counted("list", self.list_prefix_uncounted(prefix).await)
+    }
+
+    async fn list_prefix_uncounted(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
         let location = prefix_path(prefix)?;
         let mut paths: Vec<String> = self
             .store
@@ -739,6 +776,10 @@ impl Blobs {
 
     /// Deletes every object under `prefix` (e.g. `users/<uuid>/`); returns how many.
     pub async fn delete_prefix(&self, prefix: &str) -> Result<usize, StorageError> {
+        counted("delete_prefix", self.delete_prefix_uncounted(prefix).await)
+    }
+
+    async fn delete_prefix_uncounted(&self, prefix: &str) -> Result<usize, StorageError> {
         let location = prefix_path(prefix)?;
         let locations = self
             .store

@@ -1,5 +1,5 @@
 //! Staff pages (ADM-1): the overview, incidents with their 72-hour clock
-//! (SEC-3) and the staff audit log (SEC-2). Lazy routes: their code is a
+//! (SEC-3), the staff audit log (SEC-2) and the service's health (ANA-2). Lazy routes: their code is a
 //! chunk of its own, and the server answers `/admin…` with a 404 to anyone
 //! who is not staff, so nobody else downloads it.
 
@@ -10,8 +10,8 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::admin::{
-    admin_audit, admin_frame, admin_incidents, AuditDto, CloseIncident, IncidentDto,
-    NotifyIncident, RecordIncident, StaffFrame,
+    admin_audit, admin_frame, admin_health, admin_incidents, AuditDto, CloseIncident, HealthDto,
+    IncidentDto, ModelHealthDto, NotifyIncident, ProbeDto, RecordIncident, StaffFrame,
 };
 use crate::components::form::{error_for, general_error, Field, FormError};
 
@@ -40,6 +40,7 @@ fn StaffPage(
                 <A href="/admin/privacy" attr:class="underline-offset-4 hover:underline">"Privacy requests"</A>
                 <A href="/admin/incidents" attr:class="underline-offset-4 hover:underline">"Incidents"</A>
                 <A href="/admin/audit" attr:class="underline-offset-4 hover:underline">"Audit log"</A>
+                <A href="/admin/health" attr:class="underline-offset-4 hover:underline">"Health"</A>
             </nav>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
@@ -91,6 +92,10 @@ pub fn AdminHomePage() -> impl IntoView {
                 <li class="card space-y-1">
                     <A href="/admin/audit" attr:class="text-lg font-semibold underline">"Audit log"</A>
                     <p class="text-sm text-ink-muted">"Every action staff took: who, to whom, why, in which request. Filter it and download it as CSV."</p>
+                </li>
+                <li class="card space-y-1">
+                    <A href="/admin/health" attr:class="text-lg font-semibold underline">"Health"</A>
+                    <p class="text-sm text-ink-muted">"The job queue, workers, generation times and errors, mail and webhook backlogs, database and storage."</p>
                 </li>
             </ul>
         </StaffPage>
@@ -303,4 +308,132 @@ fn AuditTable(rows: Vec<AuditDto>) -> impl IntoView {
             </table>
         </div>
     }.into_any()
+}
+
+#[component]
+pub fn AdminHealthPage() -> impl IntoView {
+    let health = Resource::new_blocking(|| (), |_| admin_health());
+    view! {
+        <StaffPage title="Health">
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match health.await {
+                        Ok(h) => view! { <Health h /> }.into_any(),
+                        Err(e) => view! { <p class="text-danger" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </StaffPage>
+    }
+}
+
+fn probe_text(p: &ProbeDto) -> String {
+    if p.ok {
+        format!("reachable ({})", p.took)
+    } else {
+        format!("NOT reachable (gave up after {})", p.took)
+    }
+}
+
+#[component]
+fn Health(h: HealthDto) -> impl IntoView {
+    let th = "py-2 pr-3";
+    let td = "py-2 pr-3";
+    let models: Vec<ModelHealthDto> = std::iter::once(h.overall.clone())
+        .chain(h.models.clone())
+        .collect();
+    view! {
+        <p class="text-sm text-ink-muted">"As of " {h.at.clone()} ". Reload the page for fresh figures."</p>
+        <section class="card space-y-2" aria-labelledby="health-reach">
+            <h2 id="health-reach" class="text-xl font-semibold">"Reachability"</h2>
+            <dl class="grid gap-1 text-sm sm:grid-cols-2" data-testid="health-reachability">
+                <div><dt class="inline font-medium">"Database: "</dt><dd class="inline" class:text-danger=!h.database.ok>{probe_text(&h.database)}</dd></div>
+                <div><dt class="inline font-medium">"Object storage: "</dt><dd class="inline" class:text-danger=!h.storage.ok>{probe_text(&h.storage)}</dd></div>
+            </dl>
+        </section>
+        <section class="card space-y-2" aria-labelledby="health-queue">
+            <h2 id="health-queue" class="text-xl font-semibold">"Job queue"</h2>
+            <table class="w-full text-left text-sm" data-testid="health-queue">
+                <thead><tr><th scope="col" class=th>"State"</th><th scope="col" class=th>"Jobs"</th><th scope="col" class=th>"Oldest"</th></tr></thead>
+                <tbody>
+                    {h.queue.into_iter().map(|q| view! {
+                        <tr class="border-t border-line"><td class=td>{q.status}</td><td class=td>{q.jobs}</td><td class=td>{q.oldest}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+            <h3 class="font-semibold">"Workers"</h3>
+            <p class="text-sm text-ink-muted">"Workers are seen through the leases of the jobs they run (there is no separate heartbeat): an idle worker does not show here. A lease that ran out means its worker stopped renewing; the reaper gives the job to another."</p>
+            {if h.workers.is_empty() {
+                view! { <p class="text-sm" data-testid="health-no-workers">"No worker holds a job right now."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="w-full text-left text-sm" data-testid="health-workers">
+                        <thead><tr><th scope="col" class=th>"Worker"</th><th scope="col" class=th>"Jobs running"</th><th scope="col" class=th>"Lease until"</th><th scope="col" class=th>"Alive"</th></tr></thead>
+                        <tbody>
+                            {h.workers.into_iter().map(|w| view! {
+                                <tr class="border-t border-line">
+                                    <td class=td><code class="text-xs">{w.worker}</code></td><td class=td>{w.running}</td><td class=td>{w.lease_until}</td>
+                                    <td class=td class:text-danger=!w.alive>{if w.alive { "yes" } else { "lease ran out" }}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+        </section>
+        <section class="card space-y-2" aria-labelledby="health-times">
+            <h2 id="health-times" class="text-xl font-semibold">"Generations"</h2>
+            <p class="text-sm text-ink-muted">"Jobs that ended in the last hour and day. Times run from a job's first start to its end (succeeded jobs); the error rate is failed out of succeeded and failed (refusals and cancellations are not service errors)."</p>
+            {h.sampled.then(|| view! { <p class="text-sm">"More jobs ended in the last day than are read at once: the day's figures are of the latest ones."</p> })}
+            <div class="overflow-x-auto">
+                <table class="w-full text-left text-sm" data-testid="health-models">
+                    <thead>
+                        <tr>
+                            <th scope="col" class=th>"Model"</th><th scope="col" class=th>"Window"</th>
+                            <th scope="col" class=th>"Succeeded"</th><th scope="col" class=th>"Failed"</th>
+                            <th scope="col" class=th>"Refused"</th><th scope="col" class=th>"Cancelled"</th>
+                            <th scope="col" class=th>"Error rate"</th><th scope="col" class=th>"p50"</th><th scope="col" class=th>"p95"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {models.into_iter().flat_map(|m| {
+                            [("last hour", m.hour), ("last day", m.day)].into_iter().map(move |(label, w)| view! {
+                                <tr class="border-t border-line" data-model=m.model.clone()>
+                                    <th scope="row" class="py-2 pr-3 font-medium">{m.model.clone()}</th><td class=td>{label}</td>
+                                    <td class=td>{w.succeeded}</td><td class=td>{w.failed}</td><td class=td>{w.refused}</td><td class=td>{w.cancelled}</td>
+                                    <td class=td>{w.error_rate}</td><td class=td>{w.p50}</td><td class=td>{w.p95}</td>
+                                </tr>
+                            })
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+            <h3 class="font-semibold">"Recent errors"</h3>
+            {if h.errors.is_empty() {
+                view! { <p class="text-sm">"No failed job."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="space-y-2 text-sm" data-testid="health-errors">
+                        {h.errors.into_iter().map(|e| view! {
+                            <li class="border-t border-line pt-2">
+                                <span class="font-medium">{e.at}</span> " · " {e.model} " · " {format!("attempt {}", e.attempts)}
+                                <pre class="mt-1 whitespace-pre-wrap break-words text-xs">{e.detail}</pre>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </section>
+        <section class="card space-y-2" aria-labelledby="health-backlogs">
+            <h2 id="health-backlogs" class="text-xl font-semibold">"Mail and webhooks"</h2>
+            <dl class="grid gap-1 text-sm sm:grid-cols-2" data-testid="health-backlogs">
+                <div><dt class="inline font-medium">"Mails waiting: "</dt><dd class="inline">{format!("{} ({} due now)", h.mail_pending, h.mail_due)}</dd></div>
+                <div><dt class="inline font-medium">"Oldest due mail: "</dt><dd class="inline">{h.mail_oldest_due}</dd></div>
+                <div><dt class="inline font-medium">"Mails given up, last day: "</dt><dd class="inline">{h.mail_failed_day}</dd></div>
+                <div><dt class="inline font-medium">"Payment events, last day: "</dt><dd class="inline">{format!("{} applied, {} ignored, {} refused", h.webhooks_applied, h.webhooks_ignored, h.webhooks_refused)}</dd></div>
+                <div><dt class="inline font-medium">"Last payment event: "</dt><dd class="inline">{h.webhooks_last}</dd></div>
+            </dl>
+            <p class="text-sm text-ink-muted">"Payment events are applied as they arrive; one that fails is rolled back and sent again by the provider, so they have no queue of their own."</p>
+        </section>
+    }
 }

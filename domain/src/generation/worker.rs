@@ -138,6 +138,10 @@ impl JobHooks for Hooks<'_> {
 /// Runs one claimed job to its end (or until its lease is lost).
 pub async fn process(gens: &Generations, worker: &str, job: generation::Model) {
     let started = Instant::now();
+    // Runnable since it was queued, or since its retry time.
+    let runnable = job.queued_at.max(job.run_after);
+    let waited = (chrono::Utc::now() - runnable).to_std().unwrap_or_default();
+    metrics::histogram!(crate::metrics::GENERATION_QUEUE_WAIT_SECONDS).record(waited.as_secs_f64());
     let lost = Arc::new(AtomicBool::new(false));
     let lost_signal = Arc::new(Notify::new());
     let heartbeat = {
@@ -179,15 +183,53 @@ pub async fn process(gens: &Generations, worker: &str, job: generation::Model) {
     if lost.load(Ordering::SeqCst) {
         tracing::warn!(job = %job.id, "lease lost; another worker owns the job now");
     }
+    let elapsed = started.elapsed();
+    metrics::counter!(
+        crate::metrics::GENERATION_JOBS_TOTAL,
+        "model" => job.model_id.clone(),
+        "outcome" => outcome_label(outcome)
+    )
+    .increment(1);
+    metrics::histogram!(
+        crate::metrics::GENERATION_DURATION_SECONDS,
+        "model" => job.model_id.clone()
+    )
+    .record(elapsed.as_secs_f64());
     tracing::info!(
         job = %job.id,
         model = %job.model_id,
         backend = %job.backend,
         attempt = job.attempts,
-        elapsed_ms = started.elapsed().as_millis() as u64,
+        elapsed_ms = elapsed.as_millis() as u64,
         outcome,
         "generation finished"
     );
+}
+
+/// The `outcome` label of an attempt's end, one of a few words.
+fn outcome_label(outcome: &str) -> &'static str {
+    match outcome {
+        "succeeded" => "succeeded",
+        "failed" | "model missing" => "failed",
+        "refused" => "refused",
+        "cancelled" => "cancelled",
+        "retry later" => "retried",
+        "lease lost" | "lease lost before storing" => "lease_lost",
+        _ => "error",
+    }
+}
+
+/// The `status` label of a back-end's answer.
+fn answer_label(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Succeeded { .. } => "succeeded",
+        Outcome::Refused { .. } => "refused",
+        Outcome::Failed {
+            retryable: true, ..
+        } => "retryable_error",
+        Outcome::Failed { .. } => "error",
+        Outcome::Cancelled => "cancelled",
+    }
 }
 
 const FAILED_TEXT: &str = "The image service failed. The credits were returned.";
@@ -239,6 +281,12 @@ async fn run_job(
         worker,
     };
     let outcome = model.model.generate(&request, &hooks).await;
+    metrics::counter!(
+        crate::metrics::MODEL_REQUESTS_TOTAL,
+        "backend" => model.model.backend(),
+        "status" => answer_label(&outcome)
+    )
+    .increment(1);
     let cancel = queue::cancel_requested(&gens.db, job.id)
         .await
         .unwrap_or(false);

@@ -180,6 +180,16 @@ pub async fn deliver_due(
             }
         }
     }
+    for (outcome, n) in [
+        ("sent", report.sent),
+        ("retrying", report.retrying),
+        ("failed", report.failed),
+    ] {
+        if n > 0 {
+            metrics::counter!(crate::metrics::MAIL_DELIVERIES_TOTAL, "outcome" => outcome)
+                .increment(n as u64);
+        }
+    }
     Ok(report)
 }
 

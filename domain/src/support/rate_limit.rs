@@ -115,20 +115,23 @@ fn by_network(key: String) -> String {
 }
 
 impl RateLimits {
-    fn check(&self, limiter: &Keyed, key: String) -> Result<(), RetryAfter> {
+    /// Checks `key` against `limiter`; a refusal is counted under `limit`.
+    fn check(&self, limit: &'static str, limiter: &Keyed, key: String) -> Result<(), RetryAfter> {
         let key = by_network(key);
         if limiter.len() > 50_000 {
             limiter.retain_recent();
         }
-        limiter
-            .check_key(&key)
-            .map_err(|not_until| RetryAfter(not_until.wait_time_from(self.clock.now())))
+        limiter.check_key(&key).map_err(|not_until| {
+            crate::metrics::rate_limited(limit);
+            RetryAfter(not_until.wait_time_from(self.clock.now()))
+        })
     }
 
     /// A sign-in attempt from `ip` for the account `email`.
     pub fn sign_in(&self, ip: &str, email: &str) -> Result<(), RetryAfter> {
-        self.check(&self.sign_in_ip, ip.to_owned())?;
+        self.check("sign_in_ip", &self.sign_in_ip, ip.to_owned())?;
         self.check(
+            "sign_in_pair",
             &self.sign_in_pair,
             format!("{ip}\n{}", email.trim().to_lowercase()),
         )
@@ -136,60 +139,69 @@ impl RateLimits {
 
     /// A sign-up from `ip`.
     pub fn sign_up(&self, ip: &str) -> Result<(), RetryAfter> {
-        self.check(&self.sign_up_ip, ip.to_owned())
+        self.check("sign_up_ip", &self.sign_up_ip, ip.to_owned())
     }
 
     /// A report (underage account) from `ip`.
     pub fn report(&self, ip: &str) -> Result<(), RetryAfter> {
-        self.check(&self.report_ip, ip.to_owned())
+        self.check("report_ip", &self.report_ip, ip.to_owned())
     }
 
     /// A report about a published image from `ip` (its own budget, so it
     /// never uses up the underage-report one).
     pub fn image_report(&self, ip: &str) -> Result<(), RetryAfter> {
-        self.check(&self.image_report_ip, ip.to_owned())
+        self.check("image_report_ip", &self.image_report_ip, ip.to_owned())
     }
 
     /// A password reset request from `ip` for `email`.
     pub fn reset(&self, ip: &str, email: &str) -> Result<(), RetryAfter> {
-        self.check(&self.reset_ip, ip.to_owned())?;
-        self.check(&self.reset_account, email.trim().to_lowercase())
+        self.check("reset_ip", &self.reset_ip, ip.to_owned())?;
+        self.check(
+            "reset_account",
+            &self.reset_account,
+            email.trim().to_lowercase(),
+        )
     }
 
     /// A provider sign-in started from `ip` (each start stores a flow and,
     /// for an OpenID provider, may need its discovery document).
     pub fn oauth_start(&self, ip: &str) -> Result<(), RetryAfter> {
-        self.check(&self.oauth_start_ip, ip.to_owned())
+        self.check("oauth_start_ip", &self.oauth_start_ip, ip.to_owned())
     }
 
     /// A checkout opened by an account (each one is an order and a call to
     /// the payment provider).
     pub fn checkout(&self, user: &str) -> Result<(), RetryAfter> {
-        self.check(&self.checkout_account, user.to_owned())
+        self.check("checkout_account", &self.checkout_account, user.to_owned())
     }
 
     /// A cookie choice from `ip` (each one is a recorded row).
     pub fn consent(&self, ip: &str) -> Result<(), RetryAfter> {
-        self.check(&self.consent_ip, ip.to_owned())
+        self.check("consent_ip", &self.consent_ip, ip.to_owned())
     }
 
     /// A contact form message from `ip`.
     pub fn contact(&self, ip: &str) -> Result<(), RetryAfter> {
-        self.check(&self.contact_ip, ip.to_owned())
+        self.check("contact_ip", &self.contact_ip, ip.to_owned())
     }
 
     /// A sign-up mail (a confirmation link, or the notice to an existing
     /// account) to `email`, whoever asks: nobody can fill an inbox.
     pub fn sign_up_recipient(&self, email: &str) -> Result<(), RetryAfter> {
-        self.check(&self.sign_up_recipient, email.trim().to_lowercase())
+        self.check(
+            "sign_up_recipient",
+            &self.sign_up_recipient,
+            email.trim().to_lowercase(),
+        )
     }
 
     /// A second-factor code for the sign-in challenge `challenge` from `ip`:
     /// the budget belongs to that challenge (and its address), not to every
     /// person behind the same address.
     pub fn second_factor(&self, ip: &str, challenge: &str) -> Result<(), RetryAfter> {
-        self.check(&self.sign_in_ip, ip.to_owned())?;
+        self.check("sign_in_ip", &self.sign_in_ip, ip.to_owned())?;
         self.check(
+            "sign_in_pair",
             &self.sign_in_pair,
             format!(
                 "{ip}\nsecond-factor:{}",
@@ -203,6 +215,7 @@ impl RateLimits {
     pub fn account_sign_in(&self, email: &str) -> Result<(), RetryAfter> {
         self.account_failures
             .check(&account_key(email), Instant::now())
+            .inspect_err(|_| crate::metrics::rate_limited("sign_in_account"))
     }
 
     /// A wrong password for `email`.
@@ -344,29 +357,37 @@ impl Default for PersonLimits {
 }
 
 impl PersonLimits {
-    fn check(&self, limiter: &Keyed, who: uuid::Uuid) -> Result<(), RetryAfter> {
+    fn check(
+        &self,
+        limit: &'static str,
+        limiter: &Keyed,
+        who: uuid::Uuid,
+    ) -> Result<(), RetryAfter> {
         if limiter.len() > 50_000 {
             limiter.retain_recent();
         }
-        limiter
-            .check_key(&who.to_string())
-            .map_err(|not_until| RetryAfter(not_until.wait_time_from(self.clock.now())))
+        limiter.check_key(&who.to_string()).map_err(|not_until| {
+            crate::metrics::rate_limited(limit);
+            RetryAfter(not_until.wait_time_from(self.clock.now()))
+        })
     }
 
     /// A reference upload by `who`.
     pub fn upload(&self, who: uuid::Uuid) -> Result<(), RetryAfter> {
-        self.check(&self.upload, who)
+        self.check("upload", &self.upload, who)
     }
 
     /// A download of an original by `who`.
     pub fn media_original(&self, who: uuid::Uuid) -> Result<(), RetryAfter> {
-        self.check(&self.media_original, who)
+        self.check("media_original", &self.media_original, who)
     }
 
     /// A ZIP download by `who`: the slot is held until the returned guard is
     /// dropped (with the response body).
     pub fn zip(&self, who: uuid::Uuid) -> Result<Slot, Busy> {
-        self.zip.try_acquire(who)
+        self.zip
+            .try_acquire(who)
+            .inspect_err(|_| crate::metrics::rate_limited("zip"))
     }
 }
 

@@ -5,7 +5,9 @@
 //! evil.example:3000`, so it is answered 421 before any handler runs.
 //!
 //! `/healthz` and `/readyz` answer whatever the Host: load balancers and
-//! orchestrators probe by IP address, and the probes tell nothing.
+//! orchestrators probe by IP address, and the probes tell nothing. So does
+//! `/metrics`, which scrapers reach by address and which answers only
+//! with its bearer token.
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -76,7 +78,7 @@ pub fn of_request<B>(request: &http::Request<B>) -> Option<&str> {
 }
 
 fn exempt(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz")
+    matches!(path, "/healthz" | "/readyz" | "/metrics")
 }
 
 /// Middleware: answers 421 to a request for another host name.

@@ -153,6 +153,22 @@ pub async fn send(
 /// the session is checked again then.
 const STREAM_LIFETIME: Duration = Duration::from_secs(120);
 
+/// Counts a progress stream in `uni1_sse_connections` while it is open.
+struct OpenStream;
+
+impl OpenStream {
+    fn new() -> Self {
+        metrics::gauge!(uni1_domain::metrics::SSE_CONNECTIONS).increment(1.0);
+        Self
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        metrics::gauge!(uni1_domain::metrics::SSE_CONNECTIONS).decrement(1.0);
+    }
+}
+
 /// `GET /api/generations/events`: for confirmed addresses only, at most
 /// [`uni1_domain::generation::progress::MAX_STREAMS_PER_PERSON`] at once per
 /// person (429 past it) and
@@ -190,10 +206,11 @@ pub async fn events(
         }
     };
     let deadline = tokio::time::Instant::now() + STREAM_LIFETIME;
+    let open = OpenStream::new();
     // Each poll result is turned into JSON here; only a change is sent.
     let stream = futures::stream::unfold(
-        (progress, String::new()),
-        move |(mut progress, last)| async move {
+        (progress, String::new(), open),
+        move |(mut progress, last, open)| async move {
             loop {
                 let p = tokio::time::timeout_at(deadline, progress.next())
                     .await
@@ -211,7 +228,7 @@ pub async fn events(
                 let json = serde_json::to_string(&update).unwrap_or_else(|_| "{}".into());
                 if last.is_empty() || json != last {
                     let event = Event::default().event("jobs").data(json.clone());
-                    return Some((Ok::<_, Infallible>(event), (progress, json)));
+                    return Some((Ok::<_, Infallible>(event), (progress, json, open)));
                 }
             }
         },

@@ -73,7 +73,7 @@ fn skip(path: &str) -> bool {
     path.starts_with("/pkg/")
         || matches!(
             path,
-            "/healthz" | "/readyz" | "/favicon.svg" | "/robots.txt"
+            "/healthz" | "/readyz" | "/metrics" | "/favicon.svg" | "/robots.txt"
         )
 }
 

@@ -17,6 +17,7 @@ mod health;
 mod http_policy;
 mod mail;
 mod mail_preferences;
+mod metrics;
 mod pages;
 mod privacy;
 mod providers;

@@ -1,12 +1,15 @@
 //! Staff pages (ADM-1, SEC-1, SEC-2, SEC-3): the role matrix over every
 //! staff endpoint; an incident recorded, its clock, its people notified by
 //! mail exactly once (even when a run stops midway and two runs race), the
-//! authority's record; every action in the audit log and its CSV.
+//! authority's record; every action in the audit log and its CSV; the
+//! Health page's figures (ANA-2).
 
 #![allow(clippy::unwrap_used)] // test helpers may unwrap
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
-use uni1_domain::entities::{incident, incident_notice, mail_outbox, staff_action, user};
+use uni1_domain::entities::{
+    generation, incident, incident_notice, mail_outbox, staff_action, user,
+};
 
 use crate::fixtures::{enable_two_factor, member};
 use crate::on_both_backends;
@@ -119,6 +122,7 @@ on_both_backends!(
             ("/api/admin_person", vec![("id", user_id.to_string())]),
             ("/api/admin_privacy_queue", vec![]),
             ("/api/admin_payments", vec![]),
+            ("/api/admin_health", vec![]),
         ];
         let writes: Vec<(&str, Vec<(&str, String)>)> = vec![
             ("/api/admin_record_incident", incident_form("everyone", "")),
@@ -169,6 +173,7 @@ on_both_backends!(
             "/admin",
             "/admin/incidents",
             "/admin/audit",
+            "/admin/health",
             "/admin/audit.csv",
             "/admin/users",
             &format!("/admin/users/{user_id}"),
@@ -503,6 +508,117 @@ on_both_backends!(
             uni1_domain::admin::incidents::notify_pass(&admin)
                 .await
                 .unwrap(),
+            0
+        );
+    }
+);
+
+on_both_backends!(
+    the_health_page_counts_the_queue_times_and_errors,
+    |app| async move {
+        let (support, _) = staff(
+            &app,
+            "support@example.org",
+            "198.51.100.70",
+            "support",
+            true,
+        )
+        .await;
+        let (alice, _) = member(&app, "alice@example.org", "198.51.100.71").await;
+        let generate = |key: &'static str| {
+            let alice = alice.clone();
+            let app = app.clone();
+            async move {
+                let form = [
+                    ("form_key", key),
+                    ("model", "builtin"),
+                    ("prompt", "a lighthouse at dusk"),
+                    ("aspect_ratio", "1:1"),
+                    ("count", "1"),
+                ];
+                let r = app.post_as("/api/generate", &form, &alice).await;
+                assert_eq!(r.status, 200, "{}", r.body);
+                uuid::Uuid::parse_str(r.json()["id"].as_str().unwrap()).unwrap()
+            }
+        };
+        generate("key-health-0001").await;
+        generate("key-health-0002").await;
+        let failing = generate("key-health-0003").await;
+        crate::fixtures::drain(&app.gens, std::time::Duration::from_secs(30)).await;
+        // One of them failed at the provider, as a worker records it.
+        let mut row: generation::ActiveModel = generation::Entity::find_by_id(failing)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .into();
+        row.status = Set(generation::Status::Failed);
+        row.error_detail = Set(Some(
+            "HTTP 502 from the provider: upstream timed out".into(),
+        ));
+        row.update(&app.db).await.unwrap();
+        // And one waits in the queue.
+        generate("key-health-0004").await;
+
+        let r = post(&app, "/api/admin_health", &[], &support).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let h = r.json();
+        let queued = h["queue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["status"] == "queued")
+            .unwrap();
+        assert_eq!(queued["jobs"], 1);
+        assert!(queued["oldest"].as_str().unwrap().ends_with("ago"), "{h}");
+        let running = h["queue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["status"] == "running")
+            .unwrap();
+        assert_eq!(running["jobs"], 0);
+        assert_eq!(
+            h["workers"].as_array().unwrap().len(),
+            0,
+            "nobody holds a job"
+        );
+        for line in [&h["overall"], &h["models"][0]] {
+            for window in ["hour", "day"] {
+                let w = &line[window];
+                assert_eq!(
+                    (w["succeeded"].as_u64(), w["failed"].as_u64()),
+                    (Some(2), Some(1)),
+                    "{line}"
+                );
+                assert_eq!(w["error_rate"], "33.3 %", "{line}");
+                assert_ne!(w["p50"], "—", "{line}");
+                assert_ne!(w["p95"], "—", "{line}");
+            }
+        }
+        assert_eq!(h["models"][0]["model"], "builtin");
+        assert_eq!(h["models"].as_array().unwrap().len(), 1);
+        assert_eq!(h["errors"][0]["model"], "builtin");
+        assert_eq!(
+            h["errors"][0]["detail"],
+            "HTTP 502 from the provider: upstream timed out"
+        );
+        assert!(
+            h["mail_pending"].as_u64().unwrap() >= 1,
+            "the sign-up mails wait: {h}"
+        );
+        assert_eq!(h["webhooks_applied"], 0);
+        assert_eq!(h["database"]["ok"], true);
+        assert_eq!(h["storage"]["ok"], true);
+        // The page shows the same, for support too.
+        let page = app.get_as("/admin/health", &support).await;
+        assert_eq!(page.status, 200);
+        for text in ["Job queue", "upstream timed out", "33.3 %", "reachable"] {
+            assert!(page.body.contains(text), "{text}: {}", page.body);
+        }
+        // Reading health changes nothing: no audit row.
+        assert_eq!(
+            staff_action::Entity::find().count(&app.db).await.unwrap(),
             0
         );
     }
