@@ -8,8 +8,10 @@
 //! functions also need two-factor authentication on for the staff account:
 //! a stolen password alone opens no staff page.
 
+pub mod announcements;
 pub mod audit;
 pub mod incidents;
+pub mod stats;
 
 use sea_orm::DatabaseConnection;
 
