@@ -108,7 +108,7 @@ mod server {
 }
 
 #[cfg(feature = "ssr")]
-pub use server::{remaining, staff};
+pub use server::{remaining, request_id, staff};
 
 /// The frame of every staff page: the asking person's role and the clocks.
 #[server(prefix = "/api", endpoint = "admin_frame")]

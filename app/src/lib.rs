@@ -16,6 +16,8 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{lazy_route, path, Lazy, LazyRoute, SsrMode};
 
 pub mod admin;
+pub mod admin_announcements;
+pub mod admin_dashboard;
 pub mod auth;
 pub mod billing;
 pub mod collections;
@@ -52,6 +54,7 @@ use layout::Layout;
 use pages::{
     about::Settings,
     admin::{AdminAuditPage, AdminHomePage, AdminIncidentsPage},
+    admin_announcements::AdminAnnouncementsPage,
     auth::{
         CompleteSignUpPage, ConfirmEmailChangePage, ConfirmEmailPage, ResetPasswordPage,
         ResetRequestPage, SecondFactorPage, SignInPage, SignUpPage,
@@ -131,6 +134,7 @@ lazy_pages!(
     AdminHomeRoute => AdminHomePage,
     AdminIncidentsRoute => AdminIncidentsPage,
     AdminAuditRoute => AdminAuditPage,
+    AdminAnnouncementsRoute => AdminAnnouncementsPage,
     ContactRoute => ContactPage,
     SignInRoute => SignInPage,
     SecondFactorRoute => SecondFactorPage,
@@ -298,6 +302,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin") view={Lazy::<AdminHomeRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/incidents") view={Lazy::<AdminIncidentsRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/audit") view={Lazy::<AdminAuditRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/announcements") view={Lazy::<AdminAnnouncementsRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/report-underage") view={Lazy::<ReportUnderageRoute>::new()} ssr=SsrMode::InOrder />
                 </Routes>
             </Layout>

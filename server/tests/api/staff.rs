@@ -24,7 +24,7 @@ async fn set_role(app: &TestApp, id: uuid::Uuid, role: &str) {
 }
 
 /// A signed-in person with `role`, with two-factor on when `two_factor`.
-async fn staff(
+pub(crate) async fn staff(
     app: &TestApp,
     email: &str,
     ip: &str,
@@ -68,7 +68,7 @@ fn incident_form(selection: &str, accounts: &str) -> Vec<(&'static str, String)>
     ]
 }
 
-async fn post(
+pub(crate) async fn post(
     app: &TestApp,
     path: &str,
     form: &[(&str, String)],
@@ -115,12 +115,41 @@ on_both_backends!(
             ("/api/admin_frame", vec![]),
             ("/api/admin_incidents", vec![]),
             ("/api/admin_audit", vec![]),
+            ("/api/admin_dashboard", vec![]),
         ];
         let writes: Vec<(&str, Vec<(&str, String)>)> = vec![
             ("/api/admin_record_incident", incident_form("everyone", "")),
             (
                 "/api/admin_close_incident",
                 vec![("id", id.clone()), ("measures", "Keys rotated.".into())],
+            ),
+            ("/api/admin_announcements", vec![]),
+            (
+                "/api/admin_announcement_preview",
+                vec![
+                    ("kind", "service".into()),
+                    ("subject", "Maintenance".into()),
+                    ("body", "Down for an hour.".into()),
+                    ("confirm", "on".into()),
+                ],
+            ),
+            (
+                "/api/admin_announcement_test",
+                vec![
+                    ("kind", "service".into()),
+                    ("subject", "Maintenance".into()),
+                    ("body", "Down for an hour.".into()),
+                    ("confirm", "on".into()),
+                ],
+            ),
+            (
+                "/api/admin_announce",
+                vec![
+                    ("kind", "service".into()),
+                    ("subject", "Maintenance".into()),
+                    ("body", "Down for an hour.".into()),
+                    ("confirm", "on".into()),
+                ],
             ),
         ];
         // (who, status of reads, status of writes)
@@ -148,6 +177,7 @@ on_both_backends!(
             "/admin",
             "/admin/incidents",
             "/admin/audit",
+            "/admin/announcements",
             "/admin/audit.csv",
             &format!("/admin/incidents/{id}/record.txt"),
         ] {
