@@ -16,6 +16,8 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{lazy_route, path, Lazy, LazyRoute, SsrMode};
 
 pub mod admin;
+pub mod admin_announcements;
+pub mod admin_dashboard;
 pub mod auth;
 pub mod billing;
 pub mod collections;
@@ -59,6 +61,7 @@ use pages::{
         users::{AdminPersonPage, AdminUsersPage},
         AdminAuditPage, AdminHealthPage, AdminHomePage, AdminIncidentsPage,
     },
+    admin_announcements::AdminAnnouncementsPage,
     auth::{
         CompleteSignUpPage, ConfirmEmailChangePage, ConfirmEmailPage, ResetPasswordPage,
         ResetRequestPage, SecondFactorPage, SignInPage, SignUpPage,
@@ -143,6 +146,7 @@ lazy_pages!(
     AdminPrivacyRoute => AdminPrivacyPage,
     AdminPaymentsRoute => AdminPaymentsPage,
     AdminHealthRoute => AdminHealthPage,
+    AdminAnnouncementsRoute => AdminAnnouncementsPage,
     ContactRoute => ContactPage,
     SignInRoute => SignInPage,
     SecondFactorRoute => SecondFactorPage,
@@ -315,6 +319,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/privacy") view={Lazy::<AdminPrivacyRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/payments") view={Lazy::<AdminPaymentsRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/health") view={Lazy::<AdminHealthRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/announcements") view={Lazy::<AdminAnnouncementsRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/report-underage") view={Lazy::<ReportUnderageRoute>::new()} ssr=SsrMode::InOrder />
                 </Routes>
             </Layout>

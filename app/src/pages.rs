@@ -2,6 +2,8 @@
 
 pub mod about;
 pub mod admin;
+pub mod admin_announcements;
+pub mod admin_dashboard;
 pub mod auth;
 pub mod billing;
 pub mod collections;

@@ -10,11 +10,13 @@
 //! functions also need two-factor authentication on for the staff account:
 //! a stolen password alone opens no staff page.
 
+pub mod announcements;
 pub mod audit;
 pub mod health;
 pub mod incidents;
 pub mod payments;
 pub mod privacy_queue;
+pub mod stats;
 pub mod users;
 
 use sea_orm::DatabaseConnection;

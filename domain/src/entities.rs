@@ -15,6 +15,7 @@ pub mod consent_record;
 pub mod contact_message;
 pub mod credit_balance;
 pub mod credit_ledger;
+pub mod daily_stat;
 pub mod data_export;
 pub mod email_token;
 pub mod generation;

@@ -2,6 +2,8 @@
 // with two-factor on, records an incident, sees the 72-hour clock on every
 // staff page, notifies the affected people and sees the clock stop; the
 // audit log lists what was done. Someone who is not staff gets a 404.
+import AxeBuilder from "@axe-core/playwright";
+import type { Page } from "@playwright/test";
 import { createHmac } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { test, expect, hydrated } from "./fixtures";
@@ -27,6 +29,31 @@ function setRole(email: string, role: string) {
   const data = process.env.UNI1_E2E_DATA_DIR;
   if (!bin || !data) throw new Error("UNI1_E2E_BIN and UNI1_E2E_DATA_DIR are set by scripts/test.sh");
   execFileSync(bin, ["admin", "set-role", "--email", email, "--role", role], { env: { ...process.env, UNI1_DATA_DIR: data } });
+}
+
+/** axe-core (WCAG 2.1 A and AA) on the current page: no violations. */
+async function noAxeViolations(page: Page) {
+  const result = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
+  const found = result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  expect(found, `accessibility violations on ${page.url()}`).toEqual([]);
+}
+
+/** A new admin with two-factor on, signed in. */
+async function newAdmin(page: Page, name: string) {
+  const email = uniqueEmail("staff");
+  await signUp(page, name, email);
+  await confirmFromOutbox(page, email);
+  setRole(email, "admin");
+  await signIn(page, email);
+  await expect(page).toHaveURL(/\/studio$/);
+  await page.goto("/settings/security");
+  await hydrated(page);
+  await page.getByRole("button", { name: "Set up two-factor authentication" }).click();
+  const secret = (await page.getByTestId("totp-secret").textContent())!.trim();
+  await page.getByLabel("The 6-digit code your app shows").fill(totp(secret));
+  await page.getByRole("button", { name: "Turn on" }).click();
+  await expect(page.getByTestId("recovery-codes")).toBeVisible();
+  return email;
 }
 
 test.describe("staff", () => {
@@ -98,5 +125,32 @@ test.describe("staff", () => {
     const log = page.getByTestId("audit-log");
     await expect(log).toContainText("incident.record");
     await expect(log).toContainText("incident.notify");
+  });
+
+  test("the dashboard draws its charts; an announcement is previewed and tested", async ({ page }) => {
+    const email = await newAdmin(page, "Dana Dashboard");
+    await page.goto("/admin");
+    await hydrated(page);
+    const dashboard = page.getByTestId("dashboard");
+    await expect(dashboard.locator('svg[role="img"]').first()).toBeVisible();
+    await expect(dashboard.getByRole("img", { name: "Sign-ups per day" })).toBeVisible();
+    await expect(page.getByTestId("today")).toContainText("Sign-ups");
+    await noAxeViolations(page);
+
+    await page.goto("/admin/announcements");
+    await hydrated(page);
+    const subject = `Maintenance ${Date.now()}`;
+    const compose = page.getByTestId("compose");
+    await compose.getByLabel("Subject").fill(subject);
+    await compose.getByLabel("Text").fill("We update the servers on Sunday.\n\nThe studio pauses for ten minutes.");
+    await compose.getByRole("button", { name: "Preview" }).click();
+    const preview = page.getByTestId("preview");
+    await expect(preview.getByTestId("preview-subject")).toHaveText(subject);
+    await expect(preview.getByTestId("preview-text")).toContainText("The studio pauses for ten minutes.");
+    await noAxeViolations(page);
+    await preview.getByRole("button", { name: "Send a test to myself" }).click();
+    await expect(preview).toContainText(`A test is queued to ${email}.`);
+    await page.goto("/dev/outbox");
+    await expect(page.locator("article", { hasText: `to ${email}` }).filter({ hasText: subject })).toHaveCount(1);
   });
 });

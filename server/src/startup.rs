@@ -350,6 +350,17 @@ impl Services {
                 crate::metrics::handle().run_upkeep();
             },
         );
+        // The staff dashboard's figures (ADM-1): today and yesterday again,
+        // missing days of the last 30 once; upserts keyed by the day.
+        let db = self.db.clone();
+        tasks.every(
+            "daily stats",
+            uni1_domain::admin::stats::INTERVAL,
+            move || {
+                let db = db.clone();
+                async move { uni1_domain::admin::stats::pass(&db).await }
+            },
+        );
         if settings.generation.worker_slots > 0 {
             with_worker(
                 &mut tasks,

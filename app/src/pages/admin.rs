@@ -21,7 +21,7 @@ pub mod users;
 
 /// The frame of every staff page: navigation and the running clocks.
 #[component]
-fn StaffPage(
+pub(crate) fn StaffPage(
     title: &'static str,
     /// Changes when the page did something that may stop a clock.
     #[prop(optional, into)]
@@ -41,6 +41,7 @@ fn StaffPage(
                 <A href="/admin/incidents" attr:class="underline-offset-4 hover:underline">"Incidents"</A>
                 <A href="/admin/audit" attr:class="underline-offset-4 hover:underline">"Audit log"</A>
                 <A href="/admin/health" attr:class="underline-offset-4 hover:underline">"Health"</A>
+                <A href="/admin/announcements" attr:class="underline-offset-4 hover:underline">"Announcements"</A>
             </nav>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
@@ -84,6 +85,7 @@ fn Clocks(frame: StaffFrame) -> impl IntoView {
 pub fn AdminHomePage() -> impl IntoView {
     view! {
         <StaffPage title="Staff">
+            <super::admin_dashboard::Dashboard />
             <ul class="grid gap-4 sm:grid-cols-2">
                 <li class="card space-y-1">
                     <A href="/admin/incidents" attr:class="text-lg font-semibold underline">"Incidents"</A>

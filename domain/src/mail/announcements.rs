@@ -27,8 +27,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -93,14 +93,8 @@ pub const MAX_SUBJECT: usize = 200;
 /// The longest body, in characters.
 pub const MAX_BODY: usize = 50_000;
 
-/// Records an announcement; the background sender queues its mails.
-pub async fn create(
-    db: &DatabaseConnection,
-    kind: Kind,
-    subject: &str,
-    body: &str,
-    now: DateTime<Utc>,
-) -> Result<Uuid, AnnounceError> {
+/// The subject and body trimmed, or why they cannot be sent.
+pub fn check<'a>(subject: &'a str, body: &'a str) -> Result<(&'a str, &'a str), AnnounceError> {
     let subject = subject.trim();
     let body = body.trim();
     if subject.is_empty() || subject.chars().count() > MAX_SUBJECT || subject.contains(['\r', '\n'])
@@ -114,6 +108,19 @@ pub async fn create(
             "the body must be 1 to 50,000 characters",
         ));
     }
+    Ok((subject, body))
+}
+
+/// Records an announcement (inside the caller's transaction when given
+/// one); the background sender queues its mails.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    kind: Kind,
+    subject: &str,
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<Uuid, AnnounceError> {
+    let (subject, body) = check(subject, body)?;
     let id = Uuid::now_v7();
     announcement::Entity::insert(announcement::ActiveModel {
         id: Set(id),
@@ -158,7 +165,7 @@ impl Pace {
 }
 
 /// Who gets announcement `kind` made at `made`.
-fn recipients(kind: Kind, made: DateTime<Utc>) -> Condition {
+pub(crate) fn recipients(kind: Kind, made: DateTime<Utc>) -> Condition {
     let all = Condition::all()
         .add(user::Column::EmailConfirmedAt.is_not_null())
         .add(user::Column::DeletionDueAt.is_null())

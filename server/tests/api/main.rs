@@ -11,6 +11,7 @@ mod billing;
 mod collections;
 mod consent;
 mod contact;
+mod dashboard;
 mod gallery;
 mod generation;
 mod health;

@@ -71,7 +71,7 @@ fn incident_form(selection: &str, accounts: &str) -> Vec<(&'static str, String)>
     ]
 }
 
-async fn post(
+pub(crate) async fn post(
     app: &TestApp,
     path: &str,
     form: &[(&str, String)],
@@ -123,6 +123,7 @@ on_both_backends!(
             ("/api/admin_privacy_queue", vec![]),
             ("/api/admin_payments", vec![]),
             ("/api/admin_health", vec![]),
+            ("/api/admin_dashboard", vec![]),
         ];
         let writes: Vec<(&str, Vec<(&str, String)>)> = vec![
             ("/api/admin_record_incident", incident_form("everyone", "")),
@@ -145,6 +146,34 @@ on_both_backends!(
                     ("id", user_id.to_string()),
                     ("role", "support".into()),
                     ("reason", "promotion".into()),
+                ],
+            ),
+            ("/api/admin_announcements", vec![]),
+            (
+                "/api/admin_announcement_preview",
+                vec![
+                    ("kind", "service".into()),
+                    ("subject", "Maintenance".into()),
+                    ("body", "Down for an hour.".into()),
+                    ("confirm", "on".into()),
+                ],
+            ),
+            (
+                "/api/admin_announcement_test",
+                vec![
+                    ("kind", "service".into()),
+                    ("subject", "Maintenance".into()),
+                    ("body", "Down for an hour.".into()),
+                    ("confirm", "on".into()),
+                ],
+            ),
+            (
+                "/api/admin_announce",
+                vec![
+                    ("kind", "service".into()),
+                    ("subject", "Maintenance".into()),
+                    ("body", "Down for an hour.".into()),
+                    ("confirm", "on".into()),
                 ],
             ),
         ];
@@ -174,6 +203,7 @@ on_both_backends!(
             "/admin/incidents",
             "/admin/audit",
             "/admin/health",
+            "/admin/announcements",
             "/admin/audit.csv",
             "/admin/users",
             &format!("/admin/users/{user_id}"),
