@@ -22,6 +22,7 @@ mod m20261206_000013_privacy;
 mod m20261207_000014_consent;
 mod m20261207_000015_mail_preferences;
 mod m20261207_000016_incidents;
+mod m20261208_000019_moderation;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000014_consent::Migration),
             Box::new(m20261207_000015_mail_preferences::Migration),
             Box::new(m20261207_000016_incidents::Migration),
+            Box::new(m20261208_000019_moderation::Migration),
         ]
     }
 }
