@@ -52,6 +52,7 @@ use layout::Layout;
 use pages::{
     about::Settings,
     admin::{AdminAuditPage, AdminHomePage, AdminIncidentsPage},
+    admin_moderation::AdminModerationPage,
     auth::{
         CompleteSignUpPage, ConfirmEmailChangePage, ConfirmEmailPage, ResetPasswordPage,
         ResetRequestPage, SecondFactorPage, SignInPage, SignUpPage,
@@ -131,6 +132,7 @@ lazy_pages!(
     AdminHomeRoute => AdminHomePage,
     AdminIncidentsRoute => AdminIncidentsPage,
     AdminAuditRoute => AdminAuditPage,
+    AdminModerationRoute => AdminModerationPage,
     ContactRoute => ContactPage,
     SignInRoute => SignInPage,
     SecondFactorRoute => SecondFactorPage,
@@ -298,6 +300,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin") view={Lazy::<AdminHomeRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/incidents") view={Lazy::<AdminIncidentsRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/audit") view={Lazy::<AdminAuditRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/moderation") view={Lazy::<AdminModerationRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/report-underage") view={Lazy::<ReportUnderageRoute>::new()} ssr=SsrMode::InOrder />
                 </Routes>
             </Layout>

@@ -2,6 +2,7 @@
 
 pub mod about;
 pub mod admin;
+pub mod admin_moderation;
 pub mod auth;
 pub mod billing;
 pub mod collections;

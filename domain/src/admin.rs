@@ -1,7 +1,8 @@
 //! Staff work (ADM-1): the one guard every staff function passes
 //! ([`Admin::require`], SEC-1), the audit log of what staff did
 //! ([`audit`], SEC-2), and personal-data breaches with their 72-hour clock
-//! ([`incidents`], SEC-3).
+//! ([`incidents`], SEC-3), and the moderation queue with its decisions
+//! ([`moderation`], GEN-4, ACC-5, STO-3).
 //!
 //! Roles: `support` reads the staff pages and the audit log; `admin` does
 //! everything, including recording incidents and notifying people. Staff
@@ -10,6 +11,7 @@
 
 pub mod audit;
 pub mod incidents;
+pub mod moderation;
 
 use sea_orm::DatabaseConnection;
 

@@ -17,7 +17,7 @@ use crate::components::form::{error_for, general_error, Field, FormError};
 
 /// The frame of every staff page: navigation and the running clocks.
 #[component]
-fn StaffPage(
+pub(crate) fn StaffPage(
     title: &'static str,
     /// Changes when the page did something that may stop a clock.
     #[prop(optional, into)]
@@ -32,6 +32,7 @@ fn StaffPage(
             <nav aria-label="Staff" class="flex flex-wrap gap-4 border-b border-line pb-3 text-sm font-medium">
                 <A href="/admin" attr:class="underline-offset-4 hover:underline">"Overview"</A>
                 <A href="/admin/incidents" attr:class="underline-offset-4 hover:underline">"Incidents"</A>
+                <A href="/admin/moderation" attr:class="underline-offset-4 hover:underline">"Moderation"</A>
                 <A href="/admin/audit" attr:class="underline-offset-4 hover:underline">"Audit log"</A>
             </nav>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>

@@ -17,6 +17,7 @@ mod health;
 mod http_policy;
 mod mail;
 mod mail_preferences;
+mod moderation;
 mod pages;
 mod privacy;
 mod providers;
