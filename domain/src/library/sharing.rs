@@ -94,6 +94,9 @@ pub struct SharedImage {
 }
 
 /// What an open link shows.
+// One value per request, never stored in bulk: boxing the image would only
+// add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Shared {
     Image {
