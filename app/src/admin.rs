@@ -11,6 +11,8 @@
 // the function through to the code it generates.
 #![allow(clippy::too_many_arguments)]
 
+pub mod moderation;
+
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 

@@ -43,6 +43,9 @@ pub struct GalleryItemDto {
     pub published: bool,
     /// Taken out of the public gallery by moderation.
     pub hidden: bool,
+    /// Taken down by moderation: its files are no longer served to anyone.
+    #[serde(default)]
+    pub taken_down: bool,
 }
 
 /// One page of the gallery, with what the filter form offers.
@@ -128,6 +131,7 @@ pub(crate) mod server {
             favorite: i.favorite,
             published: i.published,
             hidden: i.hidden,
+            taken_down: i.taken_down,
         }
     }
 

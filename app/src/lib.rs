@@ -62,6 +62,7 @@ use pages::{
         AdminAuditPage, AdminHealthPage, AdminHomePage, AdminIncidentsPage,
     },
     admin_announcements::AdminAnnouncementsPage,
+    admin_moderation::AdminModerationPage,
     auth::{
         CompleteSignUpPage, ConfirmEmailChangePage, ConfirmEmailPage, ResetPasswordPage,
         ResetRequestPage, SecondFactorPage, SignInPage, SignUpPage,
@@ -147,6 +148,7 @@ lazy_pages!(
     AdminPaymentsRoute => AdminPaymentsPage,
     AdminHealthRoute => AdminHealthPage,
     AdminAnnouncementsRoute => AdminAnnouncementsPage,
+    AdminModerationRoute => AdminModerationPage,
     ContactRoute => ContactPage,
     SignInRoute => SignInPage,
     SecondFactorRoute => SecondFactorPage,
@@ -320,6 +322,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/payments") view={Lazy::<AdminPaymentsRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/health") view={Lazy::<AdminHealthRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/announcements") view={Lazy::<AdminAnnouncementsRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/moderation") view={Lazy::<AdminModerationRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/report-underage") view={Lazy::<ReportUnderageRoute>::new()} ssr=SsrMode::InOrder />
                 </Routes>
             </Layout>

@@ -4,6 +4,7 @@ pub mod about;
 pub mod admin;
 pub mod admin_announcements;
 pub mod admin_dashboard;
+pub mod admin_moderation;
 pub mod auth;
 pub mod billing;
 pub mod collections;

@@ -2,8 +2,9 @@
 //! ([`Admin::require`], SEC-1), the audit log of what staff did
 //! ([`audit`], SEC-2), personal-data breaches with their 72-hour clock
 //! ([`incidents`], SEC-3), people with their accounts ([`users`]), the
-//! privacy-request queue ([`privacy_queue`]), payments ([`payments`]), and
-//! the service's health for operators ([`health`], ANA-2).
+//! privacy-request queue ([`privacy_queue`]), payments ([`payments`]), the
+//! service's health for operators ([`health`], ANA-2), and the moderation
+//! queue with its decisions ([`moderation`], GEN-4, ACC-5, STO-3).
 //!
 //! Roles: `support` reads the staff pages and the audit log; `admin` does
 //! everything, including recording incidents and notifying people. Staff
@@ -14,6 +15,7 @@ pub mod announcements;
 pub mod audit;
 pub mod health;
 pub mod incidents;
+pub mod moderation;
 pub mod payments;
 pub mod privacy_queue;
 pub mod stats;

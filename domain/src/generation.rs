@@ -12,6 +12,7 @@
 //! - [`catalog`]: the configured models and what each costs.
 //! - [`request`]: parsing what the studio sends.
 //! - [`policy`]: the content policy (blocked terms, a moderation hook).
+//! - [`output_check`]: every output checked before its owner sees it.
 //! - [`service`]: submit, list, cancel: what the web layer calls.
 //! - [`queue`]: claim, renew, finish, retry, reap.
 //! - [`worker`]: the loop that runs jobs.
@@ -21,6 +22,7 @@
 
 pub mod catalog;
 pub mod decoding;
+pub mod output_check;
 pub mod policy;
 pub mod progress;
 pub mod queue;

@@ -22,6 +22,8 @@ pub enum Source {
     Backend,
     /// Someone reported a published image.
     Report,
+    /// The output check refused a generated image (kept for review).
+    Output,
 }
 
 impl Source {
@@ -31,6 +33,7 @@ impl Source {
             Source::Blocklist => "blocklist",
             Source::Backend => "backend",
             Source::Report => "report",
+            Source::Output => "output",
         }
     }
 }
@@ -64,6 +67,9 @@ pub async fn flag(
         source: Set(flag.source.as_str().to_owned()),
         created_at: Set(now),
         reviewed_at: Set(None),
+        decision: Set(None),
+        decision_note: Set(None),
+        review_object: Set(None),
     })
     .exec_without_returning(db)
     .await

@@ -70,7 +70,7 @@ pub const TABLES: &[Table] = &[
     Table { name: "collections", holds: "collection names", key: "user_id", on_delete: CASCADE },
     Table { name: "collection_images", holds: "which image is in which collection", key: "user_id", on_delete: CASCADE },
     Table { name: "share_links", holds: "which image or collection a link opens, its expiry and revocation (the token only hashed)", key: "user_id", on_delete: CASCADE },
-    Table { name: "moderation_flags", holds: "refused prompts and anonymous reports about published images, for staff review", key: "user_id", on_delete: CASCADE },
+    Table { name: "moderation_flags", holds: "refused prompts and outputs and anonymous reports about published images, for staff review, with the staff decision and its reason", key: "user_id", on_delete: CASCADE },
     Table { name: "uploads", holds: "reference images, until their job ends or one hour unused", key: "user_id", on_delete: CASCADE },
     Table { name: "underage_reports", holds: "the reporter's optional e-mail and account, their IP, the reported account as typed, free text", key: "reporter_user_id", on_delete: OnDelete::Anonymized("a report about someone else outlives the reporter's account") },
     Table { name: "privacy_requests", holds: "each right exercised (export, deletion, objection, restriction, training consent), its state and due date; no personal data in its text", key: "user_id", on_delete: OnDelete::Anonymized("the record that a request was answered (GDPR art. 5(2) accountability)") },
@@ -91,6 +91,11 @@ pub const OBJECTS: &[Objects] = &[
     Objects {
         prefix: "users/<user id>/uploads/",
         holds: "reference images, encrypted",
+        on_delete: "Blobs::delete_prefix(\"users/<user id>/\")",
+    },
+    Objects {
+        prefix: "users/<user id>/review/",
+        holds: "outputs refused by the output check (GEN-4), encrypted, for staff review only; purged after the decision or 30 days",
         on_delete: "Blobs::delete_prefix(\"users/<user id>/\")",
     },
     Objects {

@@ -32,6 +32,7 @@ fn service(db: &DatabaseConnection) -> Generations {
         }]),
         blobs: uni1_storage::Blobs::open(&uni1_storage::StoreConfig::Memory, keys).unwrap(),
         content: ContentPolicy::new(vec![]),
+        output: Default::default(),
         queue: Default::default(),
         credits: Default::default(),
         wake: Arc::default(),

@@ -24,6 +24,7 @@ mod m20261207_000015_mail_preferences;
 mod m20261207_000016_incidents;
 mod m20261208_000017_profile_picture;
 mod m20261208_000018_daily_stats;
+mod m20261208_000019_moderation;
 mod m20261208_000020_staff_users;
 
 /// Applies every migration in order.
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000016_incidents::Migration),
             Box::new(m20261208_000017_profile_picture::Migration),
             Box::new(m20261208_000018_daily_stats::Migration),
+            Box::new(m20261208_000019_moderation::Migration),
             Box::new(m20261208_000020_staff_users::Migration),
         ]
     }

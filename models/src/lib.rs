@@ -19,6 +19,7 @@
 //! crate, so this library carries no web server.
 
 pub mod builtin;
+pub mod moderation;
 pub mod openai;
 pub mod outbound;
 pub mod predictions;

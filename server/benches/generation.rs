@@ -1185,5 +1185,6 @@ fn bench_image(
         published_at: Set(None),
         hidden_at: Set(None),
         reminded_at: Set(None),
+        taken_down_at: Set(None),
     }
 }

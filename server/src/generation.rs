@@ -188,6 +188,7 @@ pub fn build(
         catalog: catalog(settings, public_origin, wakeups)?,
         blobs: blobs(settings, key)?,
         content: ContentPolicy::new(settings.blocked_terms.clone()),
+        output: output_checks(settings)?,
         queue: QueuePolicy {
             max_pending_per_user: settings.max_pending_per_user,
             lease: settings.job_lease,
@@ -202,4 +203,27 @@ pub fn build(
         limits: Arc::new(uni1_domain::support::rate_limit::PersonLimits::default()),
         progress: uni1_domain::generation::progress::ProgressHub::default(),
     })
+}
+
+/// The output checks (GEN-4): the built-in one, then the operator's
+/// moderation service when configured.
+fn output_checks(
+    settings: &GenerationSettings,
+) -> anyhow::Result<uni1_domain::generation::output_check::OutputChecks> {
+    use uni1_domain::generation::output_check::{
+        BuiltinOutputCheck, HttpOutputCheck, OutputChecks, OutputModerator,
+    };
+    let mut checks: Vec<Arc<dyn OutputModerator>> = vec![Arc::new(BuiltinOutputCheck::new(
+        settings.blocked_terms.clone(),
+        settings.output_blocked_terms.clone(),
+    ))];
+    if let Some(url) = &settings.output_moderation_url {
+        let service = uni1_models::moderation::HttpModeration::new(
+            url.clone(),
+            std::time::Duration::from_secs(30),
+        )
+        .map_err(|e| anyhow::anyhow!("UNI1_OUTPUT_MODERATION_URL: {e}"))?;
+        checks.push(Arc::new(HttpOutputCheck(service)));
+    }
+    Ok(OutputChecks::new(checks))
 }

@@ -212,6 +212,10 @@ pub fn router(
             get(admin::incident_record).with_state(state.app.admin.clone()),
         )
         .route(
+            "/admin/moderation/flags/{id}/image",
+            axum::routing::post(admin::flagged_image).with_state(state.app.clone()),
+        )
+        .route(
             "/consent",
             axum::routing::post(consent::choose)
                 .with_state(consent::ConsentRoute {

@@ -482,7 +482,7 @@ pub fn processors(settings: &Settings) -> Vec<uni1_app::privacy::ProcessorDto> {
 }
 
 /// Adds the generation worker (`slots` jobs at once) and the queue's
-/// reaper and sweepers to `tasks`.
+/// reaper and sweepers (and the purge of refused outputs) to `tasks`.
 pub fn with_worker(tasks: &mut Background, gens: &Generations, id: String, slots: usize) {
     let g = gens.clone();
     tasks.until_stopped("generation worker", move |stop| async move {
@@ -497,5 +497,12 @@ pub fn with_worker(tasks: &mut Background, gens: &Generations, id: String, slots
     tasks.every("sweepers", worker::SWEEP_INTERVAL, move || {
         let g = g.clone();
         async move { worker::sweep_pass(&g).await }
+    });
+    // Refused outputs kept for review: gone after the decision or 30 days.
+    let g = gens.clone();
+    let interval = uni1_domain::generation::output_check::PURGE_INTERVAL;
+    tasks.every("refused outputs", interval, move || {
+        let g = g.clone();
+        async move { uni1_domain::generation::output_check::purge_pass(&g).await }
     });
 }

@@ -39,6 +39,7 @@ pub(crate) fn StaffPage(
                 <A href="/admin/payments" attr:class="underline-offset-4 hover:underline">"Payments"</A>
                 <A href="/admin/privacy" attr:class="underline-offset-4 hover:underline">"Privacy requests"</A>
                 <A href="/admin/incidents" attr:class="underline-offset-4 hover:underline">"Incidents"</A>
+                <A href="/admin/moderation" attr:class="underline-offset-4 hover:underline">"Moderation"</A>
                 <A href="/admin/audit" attr:class="underline-offset-4 hover:underline">"Audit log"</A>
                 <A href="/admin/health" attr:class="underline-offset-4 hover:underline">"Health"</A>
                 <A href="/admin/announcements" attr:class="underline-offset-4 hover:underline">"Announcements"</A>

@@ -417,6 +417,11 @@ fn GalleryCard(item: GalleryItemDto, eager: bool) -> impl IntoView {
             </label>
             <a href=href.clone() class="block">
                 {match item.expired_on {
+                    _ if item.taken_down => view! {
+                        <div class="flex aspect-square w-full items-center justify-center rounded-md border border-line bg-surface-sunken p-2 text-center text-sm text-ink-muted" data-testid="taken-down">
+                            "Taken down by moderation"
+                        </div>
+                    }.into_any(),
                     None => view! {
                         <img src=thumb width=item.width height=item.height
                             alt=item.prompt.clone() loading=if eager { "eager" } else { "lazy" } decoding="async"
@@ -519,6 +524,9 @@ fn ImageDetails(
         <div class="grid gap-6 lg:grid-cols-[minmax(0,1fr)_22rem]">
             <div class="space-y-3">
                 {match item.expired_on.clone() {
+                    _ if item.taken_down => view! {
+                        <p class="card text-sm" data-testid="taken-down">"Moderation took this image down: it is no longer shown or downloadable, and its share links are closed. Questions: see Contact."</p>
+                    }.into_any(),
                     None => view! {
                         <a href=format!("/media/{id}/original") target="_blank" rel="noopener">
                             <img src=format!("/media/{id}/preview") width=item.width height=item.height

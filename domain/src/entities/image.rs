@@ -31,6 +31,8 @@ pub struct Model {
     pub hidden_at: Option<DateTimeUtc>,
     /// When the 7-day expiry reminder about it was queued.
     pub reminded_at: Option<DateTimeUtc>,
+    /// When moderation took it down: nobody but staff sees it any more.
+    pub taken_down_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

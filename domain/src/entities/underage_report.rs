@@ -18,6 +18,10 @@ pub struct Model {
     /// `open`, later `reviewed` by an admin.
     pub status: String,
     pub created_at: DateTimeUtc,
+    /// When staff marked it reviewed.
+    pub reviewed_at: Option<DateTimeUtc>,
+    /// The reviewer's outcome note.
+    pub outcome: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -207,6 +207,7 @@ pub async fn succeed(
                     published_at: Set(None),
                     hidden_at: Set(None),
                     reminded_at: Set(None),
+                    taken_down_at: Set(None),
                 })
                 .exec_without_returning(txn)
                 .await
@@ -299,7 +300,7 @@ pub async fn finish_without_images(
 
 /// The reference upload is only kept while its job needs it (GEN-3): its row
 /// goes with the job's end; the worker deletes the object.
-async fn forget_reference(
+pub(super) async fn forget_reference(
     txn: &impl ConnectionTrait,
     job: &generation::Model,
 ) -> Result<(), Unexpected> {

@@ -28,6 +28,8 @@ pub struct Generations {
     pub catalog: Catalog,
     pub blobs: uni1_storage::Blobs,
     pub content: ContentPolicy,
+    /// The checks every generated image passes before its owner sees it.
+    pub output: super::output_check::OutputChecks,
     pub queue: QueuePolicy,
     pub credits: CreditPolicy,
     /// Wakes this process's workers when a job is queued here.
@@ -570,6 +572,8 @@ impl Generations {
         let Some(img) = image::Entity::find_by_id(image_id)
             .filter(image::Column::UserId.eq(viewer))
             .filter(image::Column::PurgedAt.is_null())
+            // Taken down by moderation: nobody but staff sees it.
+            .filter(image::Column::TakenDownAt.is_null())
             .one(&self.db)
             .await
             .unexpected("reading an image")?

@@ -315,7 +315,17 @@ async fn run_job(
             fail(gens, job, worker, retryable, message).await?
         }
         Outcome::Succeeded { images, seed } => match store(gens, job, model, images).await {
-            Ok(stored) => {
+            Ok(Checked::Refused { png, reason }) => {
+                tracing::warn!(job = %job.id, %reason, "output refused by the output check");
+                if super::output_check::refuse(gens, job, worker, &png, &reason).await? {
+                    delete_reference(gens, job).await;
+                    mark_for_mail(gens, job).await;
+                    "output refused"
+                } else {
+                    "lease lost before refusing"
+                }
+            }
+            Ok(Checked::Stored(stored)) => {
                 let paths: Vec<String> = stored
                     .iter()
                     .flat_map(|s| {
@@ -415,14 +425,23 @@ async fn delete_reference(gens: &Generations, job: &generation::Model) {
     }
 }
 
-/// Turns back-end outputs into stored, encrypted variants. Errors carry
-/// (retryable, message for operators).
+/// What became of a job's outputs.
+enum Checked {
+    /// All passed the output check and are stored.
+    Stored(Vec<StoredImage>),
+    /// One was refused by the output check; nothing was stored.
+    Refused { png: Vec<u8>, reason: String },
+}
+
+/// Turns back-end outputs into variants, passes each through the output
+/// check (GEN-4), and stores them encrypted. Errors carry (retryable,
+/// message for operators).
 async fn store(
     gens: &Generations,
     job: &generation::Model,
     model: &ModelEntry,
     images: Vec<ImageData>,
-) -> Result<Vec<StoredImage>, (bool, String)> {
+) -> Result<Checked, (bool, String)> {
     if images.is_empty() {
         return Err((true, "the back-end returned no images".into()));
     }
@@ -437,10 +456,31 @@ async fn store(
             ),
         ));
     }
-    let mut stored = Vec::with_capacity(images.len());
-    let mut written: Vec<String> = Vec::new();
+    let mut prepared = Vec::with_capacity(images.len());
     for data in images {
-        let result = store_one(gens, job, model, data, &mut written).await;
+        prepared.push(prepare_one(model, data).await?);
+    }
+    for variants in &prepared {
+        match gens.output.check(&variants.original_png, &job.prompt).await {
+            Ok(super::output_check::Verdict::Allowed) => {}
+            Ok(super::output_check::Verdict::Refused(reason)) => {
+                return Ok(Checked::Refused {
+                    png: variants.original_png.clone(),
+                    reason,
+                })
+            }
+            Err(e) => {
+                return Err((
+                    e.retryable,
+                    format!("the output check failed: {}", e.message),
+                ))
+            }
+        }
+    }
+    let mut stored = Vec::with_capacity(prepared.len());
+    let mut written: Vec<String> = Vec::new();
+    for variants in prepared {
+        let result = store_one(gens, job, variants, &mut written).await;
         match result {
             Ok(s) => stored.push(s),
             Err(e) => {
@@ -451,16 +491,14 @@ async fn store(
             }
         }
     }
-    Ok(stored)
+    Ok(Checked::Stored(stored))
 }
 
-async fn store_one(
-    gens: &Generations,
-    job: &generation::Model,
+/// Decodes one back-end output into the stored variants (not yet stored).
+async fn prepare_one(
     model: &ModelEntry,
     data: ImageData,
-    written: &mut Vec<String>,
-) -> Result<StoredImage, (bool, String)> {
+) -> Result<uni1_imaging::Variants, (bool, String)> {
     let limits = uni1_imaging::Limits::MODEL_OUTPUT;
     let bytes = match data {
         ImageData::Bytes(b) => b,
@@ -480,11 +518,19 @@ async fn store_one(
                 )
             })?,
     };
-    let variants = super::decoding::DecodeGate::global()
+    super::decoding::DecodeGate::global()
         .run(move || uni1_imaging::variants(&bytes, &limits))
         .await
         .map_err(|e| (true, format!("encoder task failed: {e}")))?
-        .map_err(|e| (false, format!("the back-end's image is unusable: {e}")))?;
+        .map_err(|e| (false, format!("the back-end's image is unusable: {e}")))
+}
+
+async fn store_one(
+    gens: &Generations,
+    job: &generation::Model,
+    variants: uni1_imaging::Variants,
+    written: &mut Vec<String>,
+) -> Result<StoredImage, (bool, String)> {
     let id = Uuid::now_v7();
     let base = format!("{}images/{id}", user_prefix(job.user_id));
     let [original_path, preview_path, thumb_path] = super::variants::object_paths(&base);

@@ -303,6 +303,7 @@ impl OriginalsZip {
             .filter(image::Column::UserId.eq(user))
             .filter(image::Column::Id.is_in(ids))
             .filter(image::Column::PurgedAt.is_null())
+            .filter(image::Column::TakenDownAt.is_null())
             .order_by_desc(image::Column::CreatedAt)
             .all(db)
             .await

@@ -84,6 +84,8 @@ pub struct GalleryItem {
     pub published: bool,
     /// Taken out of the public gallery by moderation (for good).
     pub hidden: bool,
+    /// Taken down by moderation: its files are served to nobody but staff.
+    pub taken_down: bool,
 }
 
 impl GalleryItem {
@@ -158,6 +160,7 @@ struct ImageRow {
     purged_at: Option<DateTime<Utc>>,
     published_at: Option<DateTime<Utc>>,
     hidden_at: Option<DateTime<Utc>>,
+    taken_down_at: Option<DateTime<Utc>>,
     favorite: bool,
 }
 
@@ -180,6 +183,7 @@ fn image_rows(user: Uuid) -> sea_orm::Select<image::Entity> {
             image::Column::PurgedAt,
             image::Column::PublishedAt,
             image::Column::HiddenAt,
+            image::Column::TakenDownAt,
         ])
         .column_as(favorite_col(), "favorite")
         .filter(image::Column::UserId.eq(user))
@@ -238,6 +242,7 @@ fn item(row: ImageRow, g: &generation::Model) -> GalleryItem {
         purged_at: row.purged_at,
         published: row.published_at.is_some() && row.hidden_at.is_none(),
         hidden: row.hidden_at.is_some(),
+        taken_down: row.taken_down_at.is_some(),
     }
 }
 

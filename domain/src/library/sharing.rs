@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use sha2::Sha256;
 use uuid::Uuid;
@@ -94,6 +94,9 @@ pub struct SharedImage {
 }
 
 /// What an open link shows.
+// One value per request, never stored in bulk: boxing the image would only
+// add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Shared {
     Image {
@@ -356,15 +359,8 @@ impl Sharing {
 
     /// Revokes a link of `user`; `false` if there is no such link of theirs.
     pub async fn revoke(&self, user: Uuid, link: Uuid) -> Result<bool, Unexpected> {
-        let res = share_link::Entity::update_many()
-            .col_expr(share_link::Column::RevokedAt, Expr::value(Utc::now()))
-            .filter(share_link::Column::Id.eq(link))
-            .filter(share_link::Column::UserId.eq(user))
-            .filter(share_link::Column::RevokedAt.is_null())
-            .exec(&self.db)
-            .await
-            .unexpected("revoking a share link")?;
-        Ok(res.rows_affected == 1)
+        let which = Condition::all().add(share_link::Column::Id.eq(link));
+        Ok(revoke_where(&self.db, user, which, Utc::now()).await? == 1)
     }
 
     /// The open link with this id or token hash, or `None`.
@@ -540,6 +536,49 @@ impl Sharing {
         };
         self.image_through(&link, target, image_id).await
     }
+}
+
+/// Revokes the open links of `user` matching `which`; returns how many.
+async fn revoke_where(
+    conn: &impl ConnectionTrait,
+    user: Uuid,
+    which: Condition,
+    now: DateTime<Utc>,
+) -> Result<u64, Unexpected> {
+    let res = share_link::Entity::update_many()
+        .col_expr(share_link::Column::RevokedAt, Expr::value(now))
+        .filter(which)
+        .filter(share_link::Column::UserId.eq(user))
+        .filter(share_link::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await
+        .unexpected("revoking a share link")?;
+    Ok(res.rows_affected)
+}
+
+/// Moderation's take-down: revokes every open link of `owner` that shows
+/// `image`: links to the image, and to each collection holding it. In the
+/// caller's transaction; returns how many links were revoked.
+pub async fn revoke_for_image(
+    conn: &impl ConnectionTrait,
+    owner: Uuid,
+    image: Uuid,
+    now: DateTime<Utc>,
+) -> Result<u64, Unexpected> {
+    let collections: Vec<Uuid> = collection_image::Entity::find()
+        .select_only()
+        .column(collection_image::Column::CollectionId)
+        .filter(collection_image::Column::ImageId.eq(image))
+        .filter(collection_image::Column::UserId.eq(owner))
+        .into_tuple()
+        .all(conn)
+        .await
+        .unexpected("finding the collections of an image")?;
+    let mut which = Condition::any().add(share_link::Column::ImageId.eq(image));
+    if !collections.is_empty() {
+        which = which.add(share_link::Column::CollectionId.is_in(collections));
+    }
+    revoke_where(conn, owner, which, now).await
 }
 
 /// Signs preview-image URLs for link-preview crawlers: `exp` (unix seconds)

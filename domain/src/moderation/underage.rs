@@ -87,6 +87,8 @@ pub async fn submit(
         ip: Set(truncate(&client.ip, 45)),
         status: Set("open".into()),
         created_at: Set(Utc::now()),
+        reviewed_at: Set(None),
+        outcome: Set(None),
     }
     .insert(db)
     .await

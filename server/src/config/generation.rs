@@ -80,6 +80,17 @@ pub struct GenerationArgs {
     #[arg(long, env = "UNI1_BLOCKED_TERMS", value_name = "TERMS")]
     pub blocked_terms: Option<String>,
 
+    /// Comma-separated words and phrases whose prompts may run but whose
+    /// images are held for staff review instead of shown [default: none]
+    #[arg(long, env = "UNI1_OUTPUT_BLOCKED_TERMS", value_name = "TERMS")]
+    pub output_blocked_terms: Option<String>,
+
+    /// An output-moderation service every generated image is POSTed to
+    /// before its owner sees it (https, or http on loopback) [default: none,
+    /// the built-in check only]
+    #[arg(long, env = "UNI1_OUTPUT_MODERATION_URL", value_name = "URL")]
+    pub output_moderation_url: Option<String>,
+
     /// Jobs this process runs at once; 0 runs no worker here (`uni1 serve`
     /// only) [default: 2]
     #[arg(long, env = "UNI1_WORKER_SLOTS", value_name = "N")]
@@ -179,6 +190,8 @@ pub struct GenerationSettings {
     pub models: Vec<ModelFileEntry>,
     pub signup_credits: i64,
     pub blocked_terms: Vec<String>,
+    pub output_blocked_terms: Vec<String>,
+    pub output_moderation_url: Option<url::Url>,
     pub worker_slots: usize,
     pub job_lease: std::time::Duration,
     pub max_pending_per_user: u64,
@@ -248,6 +261,28 @@ impl GenerationSettings {
             .map(|t| t.trim().to_owned())
             .filter(|t| !t.is_empty())
             .collect();
+        let output_blocked_terms = args
+            .output_blocked_terms
+            .unwrap_or_default()
+            .split(',')
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect();
+        let output_moderation_url = match args
+            .output_moderation_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+        {
+            None => None,
+            Some(raw) => {
+                let url = url::Url::parse(raw)
+                    .map_err(|e| invalid("UNI1_OUTPUT_MODERATION_URL", format!("{raw:?}: {e}")))?;
+                uni1_models::outbound::check_base_url(&url)
+                    .map_err(|e| invalid("UNI1_OUTPUT_MODERATION_URL", e.to_string()))?;
+                Some(url)
+            }
+        };
         let lease = args.job_lease_seconds.unwrap_or(60);
         if !(2..=3600).contains(&lease) {
             return Err(invalid("UNI1_JOB_LEASE_SECONDS", "must be 2 to 3600"));
@@ -319,6 +354,8 @@ impl GenerationSettings {
             models,
             signup_credits,
             blocked_terms,
+            output_blocked_terms,
+            output_moderation_url,
             worker_slots: args.worker_slots.unwrap_or(2),
             job_lease: std::time::Duration::from_secs(lease),
             max_pending_per_user: max_pending,

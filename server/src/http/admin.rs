@@ -8,6 +8,9 @@
 //! - `GET /admin/audit.csv`: the audit log as CSV (filters as on the page).
 //! - `GET /admin/incidents/{id}/record.txt`: the record of a breach for
 //!   the supervisory authority.
+//! - `POST /admin/moderation/flags/{id}/image` (form field `reason`): a
+//!   flagged image for staff (STO-3); the look is written to the audit log
+//!   with its reason before a byte is sent, and the answer is `no-store`.
 
 use axum::extract::{Path, Query, Request, State};
 use axum::middleware::Next;
@@ -142,5 +145,56 @@ pub async fn incident_record(
         )
             .into_response(),
         Err(e) => refused(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ViewForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /admin/moderation/flags/{id}/image`: audited, then the image.
+pub async fn flagged_image(
+    State(app): State<uni1_app::state::AppState>,
+    Extension(auth): Extension<RequestAuth>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<ViewForm>,
+) -> Response {
+    let admin = &app.admin;
+    let staff = match admin.require(auth.user.as_ref(), Role::Support).await {
+        Ok(s) => s,
+        Err(e) => return refused(e),
+    };
+    let Ok(id) = uuid::Uuid::parse_str(&id) else {
+        return refused(AdminError::NotFound);
+    };
+    let object = match admin
+        .view_flagged(&staff, id, &form.reason, request_id(&headers))
+        .await
+    {
+        Ok(o) => o,
+        Err(e) => return refused(e),
+    };
+    match app.generations.blobs.get(&object.path).await {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, object.content_type),
+                (header::CACHE_CONTROL, "no-store"),
+                (header::CONTENT_DISPOSITION, "inline"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(uni1_storage::StorageError::NotFound(_)) => refused(AdminError::NotFound),
+        Err(e) => {
+            tracing::error!(error = %e, "reading a flagged image failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "This could not be prepared just now. Try again in a moment.",
+            )
+                .into_response()
+        }
     }
 }

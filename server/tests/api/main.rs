@@ -19,6 +19,7 @@ mod http_policy;
 mod mail;
 mod mail_preferences;
 mod metrics;
+mod moderation;
 mod pages;
 mod privacy;
 mod providers;

@@ -124,6 +124,7 @@ on_both_backends!(
             ("/api/admin_payments", vec![]),
             ("/api/admin_health", vec![]),
             ("/api/admin_dashboard", vec![]),
+            ("/api/admin_moderation", vec![]),
         ];
         let writes: Vec<(&str, Vec<(&str, String)>)> = vec![
             ("/api/admin_record_incident", incident_form("everyone", "")),
@@ -177,6 +178,23 @@ on_both_backends!(
                 ],
             ),
         ];
+        // Support's actions (moderation): support and admins reach them (404:
+        // nothing to decide), nobody else does.
+        let nil = uuid::Uuid::nil().to_string();
+        let support_writes: Vec<(&str, Vec<(&str, String)>)> = vec![
+            (
+                "/api/admin_moderation_decide",
+                vec![
+                    ("id", nil.clone()),
+                    ("decision", "dismiss".into()),
+                    ("reason", "Looked at it.".into()),
+                ],
+            ),
+            (
+                "/api/admin_underage_review",
+                vec![("id", nil.clone()), ("outcome", "Looked at it.".into())],
+            ),
+        ];
         // (who, status of reads, status of writes)
         let matrix = [
             (&anon, 401, 401),
@@ -193,7 +211,21 @@ on_both_backends!(
                 let r = post(&app, path, form, who).await;
                 assert_eq!(r.status, write, "{path} as {:?}: {}", who.ip, r.body);
             }
+            let reached = if read == 200 { 404 } else { read };
+            for (path, form) in &support_writes {
+                let r = post(&app, path, form, who).await;
+                assert_eq!(r.status, reached, "{path} as {:?}: {}", who.ip, r.body);
+            }
         }
+        for (path, form) in &support_writes {
+            assert_eq!(post(&app, path, form, &admin).await.status, 404, "{path}");
+        }
+        let look = format!("/admin/moderation/flags/{nil}/image");
+        let reason = [("reason", "Checking.".to_owned())];
+        assert_eq!(post(&app, &look, &reason, &anon).await.status, 303);
+        assert_eq!(post(&app, &look, &reason, &user_v).await.status, 404);
+        assert_eq!(post(&app, &look, &reason, &support_bare).await.status, 403);
+        assert_eq!(post(&app, &look, &reason, &support).await.status, 404);
         let r = post(&app, "/api/admin_frame", &[], &support_bare).await;
         assert!(r.body.contains("two-factor"), "says why: {}", r.body);
         // Staff pages and downloads: signed out -> sign in; not staff -> 404,
@@ -204,6 +236,7 @@ on_both_backends!(
             "/admin/audit",
             "/admin/health",
             "/admin/announcements",
+            "/admin/moderation",
             "/admin/audit.csv",
             "/admin/users",
             &format!("/admin/users/{user_id}"),
