@@ -434,6 +434,7 @@ async fn run(label: &str, database_url: &str, people: usize, gens: usize, secs: 
                 deletion_due: None,
                 policy_changed: false,
                 objected: false,
+                picture: None,
             }),
             Role::Admin,
         )
