@@ -129,10 +129,10 @@ fn Preview(
             <h2 id="preview-title" class="text-xl font-semibold">"Preview"</h2>
             <p class="text-sm">"Goes to " {p.audience.clone()} "."</p>
             <p><span class="font-medium">"Subject: "</span><span data-testid="preview-subject">{p.subject.clone()}</span></p>
-            <pre class="whitespace-pre-wrap rounded border border-line p-3 text-sm" data-testid="preview-text">{p.text.clone()}</pre>
+            <pre class="whitespace-pre-wrap break-all rounded border border-line p-3 text-sm" data-testid="preview-text">{p.text.clone()}</pre>
             <details class="text-sm">
                 <summary class="cursor-pointer underline">"The HTML part, as sent"</summary>
-                <pre class="mt-2 overflow-x-auto whitespace-pre-wrap rounded border border-line p-3 text-xs"><code>{p.html.clone()}</code></pre>
+                <pre class="mt-2 overflow-x-auto whitespace-pre-wrap break-all rounded border border-line p-3 text-xs"><code>{p.html.clone()}</code></pre>
             </details>
             <div class="flex flex-wrap items-end gap-6">
                 <ActionForm action=test attr:data-testid="send-test">
