@@ -7,7 +7,7 @@ import type { Page } from "@playwright/test";
 import { createHmac } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { test, expect, hydrated } from "./fixtures";
-import { uniqueEmail, signUp, signIn, confirmFromOutbox } from "./helpers";
+import { uniqueEmail, signUp, signIn, confirmFromOutbox, PASSWORD } from "./helpers";
 
 /** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) for a base32 secret. */
 function totp(secret: string): string {
@@ -125,6 +125,57 @@ test.describe("staff", () => {
     const log = page.getByTestId("audit-log");
     await expect(log).toContainText("incident.record");
     await expect(log).toContainText("incident.notify");
+  });
+
+  test("people: search, a person's page, disabling with a reason; every staff page passes axe", async ({ page, browser }) => {
+    await newAdmin(page, "Pat People");
+    // Someone to look for, signed in in a browser of their own.
+    const email = uniqueEmail("person");
+    const theirs = await browser.newContext();
+    const them = await theirs.newPage();
+    await signUp(them, "Quinn Person", email);
+    await confirmFromOutbox(them, email);
+    await signIn(them, email);
+    await expect(them).toHaveURL(/\/studio$/);
+
+    await page.goto("/admin/users");
+    await hydrated(page);
+    const search = page.getByTestId("people-search");
+    await search.getByLabel("E-mail or name").fill(email.toUpperCase());
+    await search.getByRole("button", { name: "Search" }).click();
+    await expect(page).toHaveURL(/q=/);
+    const row = page.getByTestId("person-row");
+    await expect(row).toHaveCount(1);
+    await expect(row).toContainText("Quinn Person");
+    await noAxeViolations(page);
+    await row.getByRole("link", { name: email }).click();
+    await expect(page.getByTestId("person")).toContainText(email);
+    await expect(page.getByRole("table", { name: "Sessions" })).toContainText("live");
+    await noAxeViolations(page);
+
+    const disable = page.getByTestId("disable-form");
+    await disable.getByLabel("Reason (goes into the audit log)").fill("Sharing the account");
+    await disable.getByRole("button", { name: /Disable the account/ }).click();
+    await expect(page.getByTestId("disabled-reason")).toContainText("Sharing the account");
+    // Their session is over, and signing in says why.
+    await them.goto("/studio");
+    await expect(them.getByTestId("signed-in-as")).toHaveCount(0);
+    await them.goto("/sign-in");
+    await hydrated(them);
+    await them.getByLabel("E-mail").fill(email);
+    await them.getByLabel("Password").fill(PASSWORD);
+    await them.getByRole("button", { name: "Sign in" }).click();
+    await expect(them.getByRole("alert").filter({ hasText: "disabled" })).toContainText("Sharing the account");
+    await theirs.close();
+
+    // The other staff pages render and pass axe.
+    for (const path of ["/admin/privacy", "/admin/payments", "/admin/moderation", "/admin/health", "/admin/audit?action=user."]) {
+      await page.goto(path);
+      await hydrated(page);
+      await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
+      await noAxeViolations(page);
+    }
+    await expect(page.getByTestId("audit-log")).toContainText("user.disable");
   });
 
   test("the dashboard draws its charts; an announcement is previewed and tested", async ({ page }) => {

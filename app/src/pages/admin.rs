@@ -292,7 +292,7 @@ fn AuditTable(rows: Vec<AuditDto>) -> impl IntoView {
         return view! { <p class="text-ink-muted">"No entries."</p> }.into_any();
     }
     view! {
-        <div class="overflow-x-auto">
+        <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Audit log entries">
             <table class="w-full text-left text-sm" data-testid="audit-log">
                 <thead><tr>
                     <th scope="col" class="py-2 pr-3">"Time"</th><th scope="col" class="py-2 pr-3">"Staff"</th>
@@ -388,7 +388,7 @@ fn Health(h: HealthDto) -> impl IntoView {
             <h2 id="health-times" class="text-xl font-semibold">"Generations"</h2>
             <p class="text-sm text-ink-muted">"Jobs that ended in the last hour and day. Times run from a job's first start to its end (succeeded jobs); the error rate is failed out of succeeded and failed (refusals and cancellations are not service errors)."</p>
             {h.sampled.then(|| view! { <p class="text-sm">"More jobs ended in the last day than are read at once: the day's figures are of the latest ones."</p> })}
-            <div class="overflow-x-auto">
+            <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Generation times per model">
                 <table class="w-full text-left text-sm" data-testid="health-models">
                     <thead>
                         <tr>

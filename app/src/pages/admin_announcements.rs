@@ -162,7 +162,7 @@ fn Progress(rows: Vec<AnnouncementDto>) -> impl IntoView {
         return view! { <p class="text-ink-muted" data-testid="no-announcements">"No announcement has been sent."</p> }.into_any();
     }
     view! {
-        <div class="overflow-x-auto">
+        <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Sent announcements">
             <table class="w-full text-left text-sm" data-testid="announcements">
                 <thead><tr>
                     <th scope="col" class="py-2 pr-3">"Made"</th><th scope="col" class="py-2 pr-3">"Kind"</th>

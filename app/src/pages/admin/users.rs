@@ -95,7 +95,7 @@ pub fn AdminUsersPage() -> impl IntoView {
                                 format!("/admin/users{}", q.to_query_string())
                             });
                             view! {
-                                <div class="overflow-x-auto">
+                                <div class="overflow-x-auto" tabindex="0" role="region" aria-label="People found">
                                     <table class="w-full text-left text-sm" data-testid="people">
                                         <thead><tr>
                                             <th scope="col" class="py-2 pr-3">"E-mail"</th><th scope="col" class="py-2 pr-3">"Name"</th>
@@ -164,8 +164,9 @@ pub(super) fn Table(
     heads: &'static [&'static str],
     lines: Vec<Line>,
 ) -> impl IntoView {
+    // Focusable, so a keyboard can scroll a table wider than a phone.
     view! {
-        <div class="overflow-x-auto">
+        <div class="overflow-x-auto" tabindex="0" role="region" aria-label=caption>
             <table class="w-full text-left text-sm">
                 <caption class="py-1 text-left font-semibold">{caption}</caption>
                 <thead><tr>
