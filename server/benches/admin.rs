@@ -466,16 +466,51 @@ async fn run(label: &str, database_url: &str, people: usize, gens: usize, secs: 
     );
     load(&client, &url, &cookie, 1, 4).await;
     let (rps, p99) = load(&client, &url, &cookie, secs, 8).await;
+
+    // People search: by part of a name (no index can serve `%…%`), the
+    // newest page with a filter, and the page by SSR.
+    use uni1_domain::admin::users::Search;
+    let mut by_text = Vec::new();
+    let mut by_filter = Vec::new();
+    for i in 0..50 {
+        let search = Search {
+            text: Some(format!("person {}", 4200 + i)),
+            ..Search::default()
+        };
+        let t = Instant::now();
+        let found = services.admin.search_people(&staff, &search).await.unwrap();
+        by_text.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert!(!found.is_empty());
+        let search = Search {
+            status: Some("active".into()),
+            two_factor: Some(false),
+            ..Search::default()
+        };
+        let t = Instant::now();
+        services.admin.search_people(&staff, &search).await.unwrap();
+        by_filter.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    by_text.sort_by(f64::total_cmp);
+    by_filter.sort_by(f64::total_cmp);
+    let users_url = format!("{origin}/admin/users?q=person+4242");
+    load(&client, &users_url, &cookie, 1, 4).await;
+    let (users_rps, users_p99) = load(&client, &users_url, &cookie, secs, 8).await;
+
     db.close().await.ok();
     std::fs::remove_dir_all(&dir).ok();
     format!(
-        "| {label} | {:.1} s | {:.2} s | {:.0} / {:.0} ms | {:.1} / {:.1} ms | {rps:.1} | {p99:.0} ms |",
+        "| {label} | {:.1} s | {:.2} s | {:.0} / {:.0} ms | {:.1} / {:.1} ms | {rps:.1} | {p99:.0} ms |\n\
+         USERS| {label} | {:.1} / {:.1} ms | {:.1} / {:.1} ms | {users_rps:.1} | {users_p99:.0} ms |",
         seeded.as_secs_f64(),
         first.as_secs_f64(),
         percentile(&steady, 0.5),
         percentile(&steady, 1.0),
         percentile(&lat, 0.5),
         percentile(&lat, 0.99),
+        percentile(&by_text, 0.5),
+        percentile(&by_text, 0.99),
+        percentile(&by_filter, 0.5),
+        percentile(&by_filter, 0.99),
     )
 }
 
@@ -499,7 +534,19 @@ async fn main() {
     );
     println!("| backend | seeding (bulk inserts) | stats job, first run (30 days) | stats job, steady run (today + yesterday) p50 / max | `Admin::dashboard` p50 / p99 | `/admin` SSR requests/s | `/admin` SSR p99 |");
     println!("|---|---|---|---|---|---|---|");
-    for l in lines {
+    let (users, dashboard): (Vec<&str>, Vec<&str>) = lines
+        .iter()
+        .flat_map(|l| l.lines())
+        .partition(|l| l.starts_with("USERS"));
+    for l in dashboard {
         println!("{l}");
+    }
+    println!(
+        "\n### People search: {people} people (50 searches each; 8 concurrent for `/admin/users?q=person+4242`, {secs} s)\n"
+    );
+    println!("| backend | by name part (`%person 42xx%`) p50 / p99 | active, two-factor off (first page) p50 / p99 | `/admin/users?q=…` SSR requests/s | SSR p99 |");
+    println!("|---|---|---|---|---|");
+    for l in users {
+        println!("{}", l.trim_start_matches("USERS"));
     }
 }

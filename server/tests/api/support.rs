@@ -201,48 +201,40 @@ impl TestApp {
             .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
             .collect::<Vec<_>>()
             .join("&");
-        let mut request = Request::post(path)
+        let request = Request::post(path)
             .header("content-type", "application/x-www-form-urlencoded")
             .header("accept", "application/json")
-            .header("origin", &self.origin)
-            .header("user-agent", visitor.user_agent);
-        if let Some(cookie) = &visitor.cookie {
-            request = request.header("cookie", cookie);
-        }
-        let mut request = request.body(Body::from(body)).expect("request builds");
-        request
-            .extensions_mut()
-            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(
-                visitor.ip, 40000,
-            )));
-        self.send(request).await
+            .header("origin", &self.origin);
+        self.send_from(request, Body::from(body), visitor).await
     }
 
-    /// A POST of raw `body` (an upload) from `visitor`.
+    /// A same-origin POST of raw `body` (an upload) from `visitor`.
     pub async fn post_bytes_as(&self, path: &str, body: Vec<u8>, visitor: &Visitor) -> Reply {
-        let mut request = Request::post(path)
+        let request = Request::post(path)
             .header("content-type", "application/octet-stream")
-            .header("origin", &self.origin)
-            .header("user-agent", visitor.user_agent);
-        if let Some(cookie) = &visitor.cookie {
-            request = request.header("cookie", cookie);
-        }
-        let mut request = request.body(Body::from(body)).expect("request builds");
-        request
-            .extensions_mut()
-            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(
-                visitor.ip, 40000,
-            )));
-        self.send(request).await
+            .header("origin", &self.origin);
+        self.send_from(request, Body::from(body), visitor).await
     }
 
     /// A page GET from `visitor`.
     pub async fn get_as(&self, path: &str, visitor: &Visitor) -> Reply {
-        let mut request = Request::get(path).header("user-agent", visitor.user_agent);
+        self.send_from(Request::get(path), Body::empty(), visitor)
+            .await
+    }
+
+    /// Sends `request` with `body` as `visitor`'s browser: its user agent,
+    /// its cookie if signed in, and its address as the peer.
+    async fn send_from(
+        &self,
+        request: http::request::Builder,
+        body: Body,
+        visitor: &Visitor,
+    ) -> Reply {
+        let mut request = request.header("user-agent", visitor.user_agent);
         if let Some(cookie) = &visitor.cookie {
             request = request.header("cookie", cookie);
         }
-        let mut request = request.body(Body::empty()).expect("request builds");
+        let mut request = request.body(body).expect("request builds");
         request
             .extensions_mut()
             .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(
