@@ -71,6 +71,41 @@ impl AdminError {
     }
 }
 
+/// A reason or outcome staff must give (it goes into the audit log):
+/// trimmed, 3 to 500 characters.
+pub fn reason(field: &'static str, text: &str) -> Result<String, AdminError> {
+    let t = text.trim();
+    if (3..=500).contains(&t.chars().count()) {
+        Ok(t.to_owned())
+    } else {
+        Err(AdminError::invalid(
+            field,
+            "Give a reason of 3 to 500 characters (it goes into the audit log).",
+        ))
+    }
+}
+
+/// A required staff text: trimmed, not empty (`empty` is the message
+/// then), at most `max` characters.
+pub(crate) fn text(
+    field: &'static str,
+    value: &str,
+    max: usize,
+    empty: &str,
+) -> Result<String, AdminError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(AdminError::invalid(field, empty));
+    }
+    if v.chars().count() > max {
+        return Err(AdminError::invalid(
+            field,
+            format!("Keep it under {max} characters."),
+        ));
+    }
+    Ok(v.to_owned())
+}
+
 /// Proof that the request comes from staff with enough of a role and
 /// two-factor on; only [`Admin::require`] makes one.
 #[derive(Debug, Clone)]

@@ -165,17 +165,7 @@ fn text_field(
     max: usize,
     what: &str,
 ) -> Result<String, AdminError> {
-    let v = value.trim();
-    if v.is_empty() {
-        return Err(AdminError::invalid(field, format!("Say {what}.")));
-    }
-    if v.chars().count() > max {
-        return Err(AdminError::invalid(
-            field,
-            format!("Keep it under {max} characters."),
-        ));
-    }
-    Ok(v.to_owned())
+    super::text(field, value, max, &format!("Say {what}."))
 }
 
 impl IncidentForm {

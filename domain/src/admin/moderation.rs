@@ -115,19 +115,6 @@ pub struct FlaggedObject {
     pub content_type: &'static str,
 }
 
-/// A staff reason or note: 3 to 500 characters.
-fn reason_text<'a>(field: &'static str, text: &'a str) -> Result<&'a str, AdminError> {
-    let text = text.trim();
-    if (3..=500).contains(&text.chars().count()) {
-        Ok(text)
-    } else {
-        Err(AdminError::invalid(
-            field,
-            "Give a reason of 3 to 500 characters.",
-        ))
-    }
-}
-
 impl Admin {
     /// The open flags and under-age reports, oldest first (at most
     /// [`QUEUE_LIMIT`] of each), with the counts of all open ones.
@@ -226,7 +213,7 @@ impl Admin {
         reason: &str,
         request_id: Option<&str>,
     ) -> Result<(), AdminError> {
-        let reason = reason_text("reason", reason)?;
+        let reason = super::reason("reason", reason)?;
         let txn = crate::support::tx::begin(&self.db).await?;
         let row = moderation_flag::Entity::find_by_id(flag)
             .one(&txn)
@@ -255,7 +242,10 @@ impl Admin {
                 moderation_flag::Column::Decision,
                 Expr::value(decision.as_str()),
             )
-            .col_expr(moderation_flag::Column::DecisionNote, Expr::value(reason))
+            .col_expr(
+                moderation_flag::Column::DecisionNote,
+                Expr::value(reason.clone()),
+            )
             .filter(moderation_flag::Column::Id.eq(flag))
             .filter(moderation_flag::Column::ReviewedAt.is_null())
             .exec(&txn)
@@ -278,7 +268,7 @@ impl Admin {
                     None => format!("flag:{flag}"),
                 }),
             },
-            Some(reason),
+            Some(&reason),
             request_id,
         )
         .await?;
@@ -296,12 +286,15 @@ impl Admin {
         outcome: &str,
         request_id: Option<&str>,
     ) -> Result<(), AdminError> {
-        let outcome = reason_text("outcome", outcome)?;
+        let outcome = super::reason("outcome", outcome)?;
         let txn = crate::support::tx::begin(&self.db).await?;
         let res = underage_report::Entity::update_many()
             .col_expr(underage_report::Column::Status, Expr::value("reviewed"))
             .col_expr(underage_report::Column::ReviewedAt, Expr::value(Utc::now()))
-            .col_expr(underage_report::Column::Outcome, Expr::value(outcome))
+            .col_expr(
+                underage_report::Column::Outcome,
+                Expr::value(outcome.clone()),
+            )
             .filter(underage_report::Column::Id.eq(report))
             .filter(underage_report::Column::Status.eq("open"))
             .exec(&txn)
@@ -327,7 +320,7 @@ impl Admin {
                 user: None,
                 other: Some(format!("underage_report:{report}")),
             },
-            Some(outcome),
+            Some(&outcome),
             request_id,
         )
         .await?;
@@ -348,7 +341,7 @@ impl Admin {
         reason: &str,
         request_id: Option<&str>,
     ) -> Result<FlaggedObject, AdminError> {
-        let reason = reason_text("reason", reason)?;
+        let reason = super::reason("reason", reason)?;
         let txn = crate::support::tx::begin(&self.db).await?;
         let row = moderation_flag::Entity::find_by_id(flag)
             .one(&txn)
@@ -382,7 +375,7 @@ impl Admin {
                 user: Some(row.user_id),
                 other: Some(format!("flag:{flag}")),
             },
-            Some(reason),
+            Some(&reason),
             request_id,
         )
         .await?;

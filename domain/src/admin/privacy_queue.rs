@@ -44,21 +44,6 @@ impl QueuedRequest {
     }
 }
 
-/// A staff text: trimmed, required, at most `max` characters.
-fn text(field: &'static str, value: &str, max: usize) -> Result<String, AdminError> {
-    let t = value.trim();
-    if t.is_empty() {
-        return Err(AdminError::invalid(field, "Write something here."));
-    }
-    if t.chars().count() > max {
-        return Err(AdminError::invalid(
-            field,
-            format!("Keep it under {max} characters."),
-        ));
-    }
-    Ok(t.to_owned())
-}
-
 impl Admin {
     /// Requests, open ones first by due date, then the rest newest first;
     /// only open ones when `open_only`.
@@ -116,7 +101,7 @@ impl Admin {
         note: &str,
         request_id: Option<&str>,
     ) -> Result<(), AdminError> {
-        let note = text("note", note, 500)?;
+        let note = super::text("note", note, 500, "Write something here.")?;
         let txn = self.db.begin().await.unexpected("noting a request")?;
         let row = privacy_request::Entity::find_by_id(id)
             .one(&txn)
@@ -159,7 +144,7 @@ impl Admin {
         outcome: &str,
         request_id: Option<&str>,
     ) -> Result<(), AdminError> {
-        let outcome = text("outcome", outcome, 500)?;
+        let outcome = super::text("outcome", outcome, 500, "Write something here.")?;
         let txn = self.db.begin().await.unexpected("closing a request")?;
         let row = privacy_request::Entity::find_by_id(id)
             .one(&txn)
@@ -215,7 +200,7 @@ impl Admin {
         let kind = RequestKind::by_staff(kind).ok_or_else(|| {
             AdminError::invalid("kind", "Choose a correction or another request.")
         })?;
-        let detail = text("detail", detail, 200)?;
+        let detail = super::text("detail", detail, 200, "Write something here.")?;
         let user = self.find_person(email).await?;
         let txn = self.db.begin().await.unexpected("recording a request")?;
         let id = requests::open(&txn, user, kind, Some(detail), None).await?;

@@ -27,22 +27,6 @@ use crate::support::error::ResultExt;
 /// People per page of the search.
 pub const PAGE: u64 = 50;
 
-/// A reason staff must give: 3 to 500 characters.
-pub fn reason(text: &str) -> Result<String, AdminError> {
-    let t = text.trim();
-    match t.chars().count() {
-        0..=2 => Err(AdminError::invalid(
-            "reason",
-            "Give a reason (it goes into the audit log).",
-        )),
-        501.. => Err(AdminError::invalid(
-            "reason",
-            "Keep the reason under 500 characters.",
-        )),
-        _ => Ok(t.to_owned()),
-    }
-}
-
 /// Which people to list.
 #[derive(Debug, Clone, Default)]
 pub struct Search {
@@ -283,7 +267,7 @@ impl Admin {
         why: &str,
         request_id: Option<&str>,
     ) -> Result<(), AdminError> {
-        let why = reason(why)?;
+        let why = super::reason("reason", why)?;
         if id == staff.id() {
             return Err(AdminError::invalid(
                 "reason",
@@ -341,7 +325,7 @@ impl Admin {
         why: &str,
         request_id: Option<&str>,
     ) -> Result<u64, AdminError> {
-        let why = reason(why)?;
+        let why = super::reason("reason", why)?;
         let txn = self.db.begin().await.unexpected("ending sessions")?;
         self.exists(&txn, id).await?;
         let n = crate::accounts::sessions::end_sessions_on(
@@ -377,7 +361,7 @@ impl Admin {
         if !staff.is_admin() {
             return Err(AdminError::Forbidden);
         }
-        let why = reason(why)?;
+        let why = super::reason("reason", why)?;
         if amount == 0 || amount.abs() > 1_000_000 {
             return Err(AdminError::invalid(
                 "amount",
@@ -429,7 +413,7 @@ impl Admin {
         if !staff.is_admin() {
             return Err(AdminError::Forbidden);
         }
-        let why = reason(why)?;
+        let why = super::reason("reason", why)?;
         if id == staff.id() {
             return Err(AdminError::invalid(
                 "role",
