@@ -131,7 +131,7 @@ browser_tests() {
     UNI1_GITHUB_AUTHORIZE_URL="$UNI1_TEST_OIDC_ISSUER/auth" UNI1_GITHUB_TOKEN_URL="$UNI1_TEST_OIDC_ISSUER/token" \
     UNI1_GITHUB_API_URL="$UNI1_TEST_OIDC_ISSUER/github" \
     UNI1_STRIPE_SECRET_KEY=sk_test_uni1_payment_fake UNI1_STRIPE_WEBHOOK_SECRET=whsec_uni1_payment_fake \
-    UNI1_STRIPE_API_URL="http://127.0.0.1:$fake_port" \
+    UNI1_STRIPE_API_URL="http://127.0.0.1:$fake_port" UNI1_BLOCKED_TERMS=uni1forbidden \
     "$TARGET_DIR/debug/uni1" --config "$data/uni1.toml" serve --listen "127.0.0.1:$port" >"$log" 2>&1 &
   pid=$!
   for _ in $(seq 60); do

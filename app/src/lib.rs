@@ -56,7 +56,7 @@ use layout::Layout;
 use pages::{
     about::Settings,
     admin::{
-        payments::AdminPaymentsPage,
+        payments::{AdminOrderPage, AdminPaymentsPage},
         privacy_queue::AdminPrivacyPage,
         users::{AdminPersonPage, AdminUsersPage},
         AdminAuditPage, AdminHealthPage, AdminHomePage, AdminIncidentsPage,
@@ -146,6 +146,7 @@ lazy_pages!(
     AdminPersonRoute => AdminPersonPage,
     AdminPrivacyRoute => AdminPrivacyPage,
     AdminPaymentsRoute => AdminPaymentsPage,
+    AdminOrderRoute => AdminOrderPage,
     AdminHealthRoute => AdminHealthPage,
     AdminAnnouncementsRoute => AdminAnnouncementsPage,
     AdminModerationRoute => AdminModerationPage,
@@ -320,6 +321,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/users/:id") view={Lazy::<AdminPersonRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/privacy") view={Lazy::<AdminPrivacyRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/payments") view={Lazy::<AdminPaymentsRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/payments/orders/:id") view={Lazy::<AdminOrderRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/health") view={Lazy::<AdminHealthRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/announcements") view={Lazy::<AdminAnnouncementsRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/moderation") view={Lazy::<AdminModerationRoute>::new()} ssr=SsrMode::InOrder />

@@ -2,7 +2,8 @@
 //! ([`Admin::require`], SEC-1), the audit log of what staff did
 //! ([`audit`], SEC-2), personal-data breaches with their 72-hour clock
 //! ([`incidents`], SEC-3), people with their accounts ([`users`]), the
-//! privacy-request queue ([`privacy_queue`]), payments ([`payments`]), the
+//! privacy-request queue ([`privacy_queue`]), payments ([`payments`]) and
+//! refunds from an order's page ([`refunds`]), the
 //! service's health for operators ([`health`], ANA-2), and the moderation
 //! queue with its decisions ([`moderation`], GEN-4, ACC-5, STO-3).
 //!
@@ -18,6 +19,7 @@ pub mod incidents;
 pub mod moderation;
 pub mod payments;
 pub mod privacy_queue;
+pub mod refunds;
 pub mod stats;
 pub mod users;
 

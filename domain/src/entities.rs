@@ -27,6 +27,7 @@ pub mod moderation_flag;
 pub mod oauth_state;
 pub mod order;
 pub mod payment_event;
+pub mod payment_event_failure;
 pub mod pending_signup;
 pub mod privacy_request;
 pub mod recovery_code;

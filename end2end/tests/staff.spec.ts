@@ -204,4 +204,67 @@ test.describe("staff", () => {
     await page.goto("/dev/outbox");
     await expect(page.locator("article", { hasText: `to ${email}` }).filter({ hasText: subject })).toHaveCount(1);
   });
+
+  test("a pack refunded from its order page; a refused prompt decided in the moderation queue", async ({ page, browser }) => {
+    // A buyer, in a browser of their own: a pack, and a prompt the site
+    // refuses (scripts/test.sh blocks "uni1forbidden").
+    const buyer = uniqueEmail("refund");
+    const theirs = await browser.newContext();
+    const them = await theirs.newPage();
+    await signUp(them, "Rae Refund", buyer);
+    await confirmFromOutbox(them, buyer);
+    await signIn(them, buyer);
+    await expect(them).toHaveURL(/\/studio$/);
+    await hydrated(them);
+    const marker = `lighthouse ${Date.now()}`;
+    await them.getByLabel("Prompt", { exact: true }).fill(`a uni1forbidden ${marker}`);
+    await them.getByRole("button", { name: "Generate" }).click();
+    await expect(them.getByTestId("job").first().getByTestId("job-status")).toHaveText("Refused");
+    await them.goto("/pricing");
+    await hydrated(them);
+    await them.locator('[data-pack="starter"]').getByRole("button", { name: /Buy for/ }).click();
+    await expect(them.getByRole("heading", { name: /Test checkout/ })).toBeVisible();
+    await them.getByRole("button", { name: /^Pay / }).click();
+    await expect(them.getByTestId("order-paid")).toBeVisible({ timeout: 20_000 });
+    await them.goto("/billing");
+    await hydrated(them);
+    const paid = Number(await them.getByTestId("available").textContent());
+
+    await newAdmin(page, "Riley Refunds");
+    await page.goto(`/admin/payments?email=${encodeURIComponent(buyer)}`);
+    await hydrated(page);
+    const orders = page.getByRole("region", { name: "Orders" });
+    await expect(orders).toContainText("Starter");
+    await orders.getByRole("link").first().click();
+    await expect(page).toHaveURL(/\/admin\/payments\/orders\//);
+    await hydrated(page);
+    await expect(page.getByTestId("order")).toContainText(buyer);
+    await noAxeViolations(page);
+    const refund = page.getByTestId("refund-form");
+    await refund.getByLabel("Amount (empty: all that is left)").fill("2.50");
+    await refund.getByLabel("Reason (goes into the audit log)").fill("Asked by mail");
+    await refund.getByRole("button", { name: "Refund" }).click();
+    await expect(page.getByRole("status").filter({ hasText: "Refunded $2.50" })).toBeVisible();
+    await expect(page.getByTestId("order")).toContainText("$2.50, 50 credits taken back");
+    // Stripe's own refund event arrives and changes nothing.
+    await expect(page.getByRole("region", { name: "The provider's events about it" })).toContainText("charge.refunded", { timeout: 20_000 });
+    await them.reload();
+    await hydrated(them);
+    await expect(them.getByTestId("available")).toHaveText(String(paid - 50));
+    await theirs.close();
+
+    await page.goto("/admin/moderation");
+    await hydrated(page);
+    const flag = page.getByTestId("flag").filter({ hasText: marker });
+    await expect(flag).toHaveCount(1);
+    await noAxeViolations(page);
+    const decide = flag.getByTestId("decide");
+    await decide.getByLabel("Decision").selectOption("dismiss");
+    await decide.getByLabel("Reason (recorded)").fill("A test prompt");
+    await decide.getByRole("button", { name: "Decide" }).click();
+    await expect(page.getByTestId("flag").filter({ hasText: marker })).toHaveCount(0);
+    await page.goto("/admin/audit");
+    await hydrated(page);
+    await expect(page.getByTestId("audit-log")).toContainText("order.refund");
+  });
 });

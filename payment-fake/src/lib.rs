@@ -11,6 +11,11 @@
 //! - `POST /v1/customers`, `POST /v1/checkout/sessions`,
 //!   `GET /v1/checkout/sessions/{id}`: form-encoded requests, `Bearer` key,
 //!   `Idempotency-Key` honoured (the same key returns the first answer).
+//! - `POST /v1/refunds` (`payment_intent`, optional `amount`): refunds
+//!   a paid checkout or invoice, in full or in part, and sends
+//!   `charge.refunded` with the running total.
+//! - `POST /_fake/outage/on` (and `/off`): reads of objects answer 503
+//!   until it ends, for tests of what uni1 does in a Stripe outage.
 //! - `GET /checkout/{id}`: the page where the person "pays" or cancels.
 //! - `POST /v1/billing_portal/sessions` and `GET /portal/{id}`: a Customer
 //!   Portal that lists the customer's payments and links back.
@@ -26,6 +31,7 @@
 //!   page lists subscriptions with a button to cancel at the period's end.
 
 pub mod creem;
+mod refunds;
 
 pub use creem::CreemFake;
 
@@ -110,6 +116,11 @@ pub(crate) struct Store {
     answers: HashMap<String, (StatusCode, Value)>,
     /// Every event sent, in order.
     events: Vec<Value>,
+    /// Payments taken, by payment intent (what `POST /v1/refunds` can give back).
+    paid: HashMap<String, refunds::Paid>,
+    /// `POST /_fake/outage/on`: reads of objects answer 503 (a Stripe
+    /// outage, for tests of what uni1 does then).
+    outage: bool,
 }
 
 #[derive(Clone)]
@@ -139,12 +150,14 @@ pub fn router(settings: FakeSettings) -> Router {
         .route("/v1/customers", post(create_customer))
         .route("/v1/customers/{id}", axum::routing::delete(delete_customer))
         .route("/v1/checkout/sessions", post(create_session))
+        .route("/v1/refunds", post(refunds::create))
         .route("/v1/checkout/sessions/{id}", get(get_session))
         .route("/checkout/{id}", get(checkout_page))
         .route("/checkout/{id}/pay", post(pay))
         .route("/v1/billing_portal/sessions", post(create_portal))
         .route("/portal/{id}", get(portal_page))
         .route("/_fake/events", get(events))
+        .route("/_fake/outage/{state}", post(outage))
         .route(
             "/v1/subscriptions/{id}",
             get(get_subscription).delete(delete_subscription),
@@ -439,7 +452,7 @@ fn authorized(fake: &Fake, headers: &HeaderMap) -> bool {
 
 /// Answers with the first answer given to the same `Idempotency-Key`, or
 /// computes, stores and returns a new one.
-fn idempotent(
+pub(crate) fn idempotent(
     fake: &Fake,
     headers: &HeaderMap,
     make: impl FnOnce(&mut Store) -> (StatusCode, Value),
@@ -543,10 +556,11 @@ async fn create_session(
             &cancel,
         );
         let mut session = session;
+        // Kept for `pay` (not part of Stripe's object).
+        session["_fake"] = json!({"price": price_id});
         if recurring {
             session["mode"] = json!("subscription");
-            // Kept for `pay` (not part of Stripe's object).
-            session["_fake"] = json!({"price": price_id, "subscription_metadata": sub_metadata});
+            session["_fake"]["subscription_metadata"] = Value::Object(sub_metadata);
         }
         store.sessions.insert(id, session.clone());
         (StatusCode::OK, session)
@@ -573,6 +587,13 @@ fn read(
 ) -> Response {
     if !authorized(fake, headers) {
         return stripe_error(StatusCode::UNAUTHORIZED, "Invalid API Key provided", None);
+    }
+    if fake.store().outage {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"error": {"type": "api_error", "message": "The fake is having an outage (POST /_fake/outage/off ends it)."}})),
+        )
+            .into_response();
     }
     let found = find(&fake.store());
     match found {
@@ -730,7 +751,12 @@ async fn pay(State(fake): State<Fake>, Path(id): Path<String>) -> Response {
                 // out before the checkout's (as Stripe's often do).
                 events = start_subscription(&fake, &mut store, &mut session);
             } else {
-                session["payment_intent"] = json!(new_id("pi"));
+                let pi = new_id("pi");
+                let price = session["_fake"]["price"].as_str().unwrap_or_default();
+                if let Some(price) = fake.settings.prices.get(price).cloned() {
+                    refunds::record(&mut store, &pi, &price);
+                }
+                session["payment_intent"] = json!(pi);
             }
             store.sessions.insert(id.clone(), session.clone());
         }
@@ -771,13 +797,15 @@ fn start_subscription(fake: &Fake, store: &mut Store, session: &mut Value) -> Ve
         now(),
     );
     let inv_id = new_id("in");
+    let pi = new_id("pi");
+    refunds::record(store, &pi, &price);
     let inv = invoice(
         &inv_id,
         &customer,
         &sub_id,
         &price,
         "subscription_create",
-        &new_id("pi"),
+        &pi,
         &fake.settings.public_origin,
     );
     session["subscription"] = json!(sub_id);
@@ -854,13 +882,15 @@ async fn renew(State(fake): State<Fake>, Path(id): Path<String>) -> Response {
         let sub = sub.clone();
         let customer = sub["customer"].as_str().unwrap_or_default().to_owned();
         let inv_id = new_id("in");
+        let pi = new_id("pi");
+        refunds::record(&mut store, &pi, &price);
         let inv = invoice(
             &inv_id,
             &customer,
             &id,
             &price,
             "subscription_cycle",
-            &new_id("pi"),
+            &pi,
             &fake.settings.public_origin,
         );
         store.invoices.insert(inv_id, inv.clone());
@@ -935,7 +965,7 @@ async fn portal_cancel(
 }
 
 /// Sends `events` one after the other, each as [`deliver`] does.
-async fn deliver_all(fake: Fake, events: Vec<Value>) {
+pub(crate) async fn deliver_all(fake: Fake, events: Vec<Value>) {
     for e in events {
         deliver(fake.clone(), e).await;
     }
@@ -981,6 +1011,17 @@ async fn deliver(fake: Fake, event: Value) {
         signature_header(&payload, &secret, now())
     })
     .await;
+}
+
+/// `POST /_fake/outage/on` or `/off`.
+async fn outage(State(fake): State<Fake>, Path(state): Path<String>) -> StatusCode {
+    match state.as_str() {
+        "on" | "off" => {
+            fake.store().outage = state == "on";
+            StatusCode::NO_CONTENT
+        }
+        _ => StatusCode::NOT_FOUND,
+    }
 }
 
 async fn events(State(fake): State<Fake>) -> Json<Vec<Value>> {

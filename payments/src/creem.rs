@@ -187,6 +187,14 @@ impl Creem {
     }
 }
 
+impl Creem {
+    /// Reads again an event [`Self::verify`] accepted before (kept sealed
+    /// since, to apply it again).
+    pub fn reread(&self, payload: &str) -> Result<Event, Refused> {
+        read_event(payload).ok_or_else(|| Refused::Malformed("not a Creem event".into()))
+    }
+}
+
 /// `creem-signature` for `payload` (tests and the fake sign this way).
 pub fn sign(payload: &str, secret: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");

@@ -158,6 +158,17 @@ pub struct Refund {
     pub currency: String,
 }
 
+/// A refund uni1 asked the provider for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MadeRefund {
+    /// The provider's refund id.
+    pub id: String,
+    /// This refund alone, in minor units.
+    pub amount: i64,
+    /// `succeeded`, or `pending` for payment methods that take time.
+    pub status: String,
+}
+
 /// A dispute (chargeback), as the provider reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dispute {

@@ -31,6 +31,9 @@ pub struct PeopleDto {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Line {
     pub cells: Vec<String>,
+    /// A page about the row: its first cell links there.
+    #[serde(default)]
+    pub href: Option<String>,
 }
 
 /// Everything staff see about one person.
@@ -83,6 +86,7 @@ fn status_of(
 fn line<const N: usize>(cells: [String; N]) -> Line {
     Line {
         cells: cells.into(),
+        href: None,
     }
 }
 

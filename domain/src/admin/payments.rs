@@ -1,12 +1,16 @@
 //! Payments as staff see them (ADM-1): orders and plans with filters, and
 //! the provider's webhook events with their outcome, the ones uni1 refused
 //! (an amount or currency that does not match, an event naming another
-//! order) first: those need a person.
+//! order) first: those need a person; and verified events that failed to
+//! apply, which admins can apply again once the cause is fixed.
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
+use super::audit::{self, Target};
 use super::{Admin, AdminError, Staff};
+use crate::billing::failed_events::{self, ApplyAgainError, FailedEvent};
+use crate::billing::{Billing, WebhookOutcome};
 use crate::entities::{order, payment_event, subscription, user};
 use crate::support::error::ResultExt;
 
@@ -32,6 +36,9 @@ pub struct Payments {
     pub subscriptions: Vec<(subscription::Model, Option<String>)>,
     /// Refused events first, then the newest.
     pub events: Vec<payment_event::Model>,
+    /// Verified events that failed to apply (the provider retries them;
+    /// staff can apply them again).
+    pub failed: Vec<FailedEvent>,
 }
 
 impl Payments {
@@ -107,7 +114,9 @@ impl Admin {
             .collect();
         let emails = self.emails(ids).await?;
         let email_of = |id: Option<Uuid>| id.and_then(|id| emails.get(&id).cloned());
+        let failed = failed_events::list(&self.db, LIMIT).await?;
         Ok(Payments {
+            failed,
             orders: orders
                 .into_iter()
                 .map(|o| {
@@ -124,6 +133,44 @@ impl Admin {
                 .collect(),
             events,
         })
+    }
+
+    /// Applies a verified event that failed again (admins), once the cause
+    /// is fixed; audited with the reason. Returns what it did.
+    pub async fn apply_event_again(
+        &self,
+        staff: &Staff,
+        billing: &Billing,
+        id: Uuid,
+        why: &str,
+        request_id: Option<&str>,
+    ) -> Result<String, AdminError> {
+        if !staff.is_admin() {
+            return Err(AdminError::Forbidden);
+        }
+        let why = super::reason("reason", why)?;
+        let (event, outcome) = billing.apply_again(id).await.map_err(|e| match e {
+            ApplyAgainError::Unexpected(e) => AdminError::Unexpected(e),
+            ApplyAgainError::NotFound => AdminError::invalid("", e.to_string()),
+            other => AdminError::invalid("", other.to_string()),
+        })?;
+        let outcome = match outcome {
+            WebhookOutcome::Applied(text) => text,
+            WebhookOutcome::Duplicate => "applied before (a repeat): nothing changed".into(),
+        };
+        audit::record(
+            &self.db,
+            staff,
+            "payment_event.apply_again",
+            Target {
+                user: None,
+                other: Some(format!("event:{}:{}", event.provider, event.event_id)),
+            },
+            Some(&why),
+            request_id,
+        )
+        .await?;
+        Ok(outcome)
     }
 
     /// The addresses of these accounts.

@@ -116,6 +116,27 @@ pub fn price_label(amount: i64, currency: &str) -> String {
     }
 }
 
+/// An amount of `currency` as people type it (`4.99`, `5`, `500` for yen)
+/// in minor units; `None` when it does not read as a positive amount.
+pub fn parse_amount(text: &str, currency: &str) -> Option<i64> {
+    let t = text.trim().trim_start_matches(['$', '€', '£', '¥']).trim();
+    let zero = ZERO_DECIMAL.contains(&currency.to_ascii_lowercase().as_str());
+    let (whole, cents) = match t.split_once('.') {
+        Some(_) if zero => return None,
+        Some((w, c)) if (1..=2).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_digit()) => {
+            (w, format!("{c:0<2}").parse::<i64>().ok()?)
+        }
+        Some(_) => return None,
+        None => (t, 0),
+    };
+    if whole.is_empty() || whole.len() > 12 || !whole.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let whole: i64 = whole.parse().ok()?;
+    let minor = if zero { whole } else { whole * 100 + cents };
+    (minor > 0).then_some(minor)
+}
+
 /// Everything on sale.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Catalogue {
@@ -157,5 +178,17 @@ mod tests {
         assert_eq!(price_label(500, "jpy"), "¥500");
         assert_eq!(price_label(999, "chf"), "9.99 CHF");
         assert_eq!(price_label(5, "gbp"), "£0.05");
+    }
+
+    #[test]
+    fn amounts_are_read_the_way_staff_type_them() {
+        assert_eq!(parse_amount("4.99", "usd"), Some(499));
+        assert_eq!(parse_amount(" $5 ", "usd"), Some(500));
+        assert_eq!(parse_amount("0.5", "eur"), Some(50));
+        assert_eq!(parse_amount("500", "jpy"), Some(500));
+        for bad in ["", "0", "0.00", "-1", "1.999", "1,00", "abc", "5.0.0", "."] {
+            assert_eq!(parse_amount(bad, "usd"), None, "{bad:?}");
+        }
+        assert_eq!(parse_amount("5.5", "jpy"), None);
     }
 }

@@ -181,12 +181,12 @@ pub struct HistoryPage {
 /// Credit packs, checkouts, orders and payment webhooks.
 #[derive(Clone, Debug)]
 pub struct Billing {
-    db: DatabaseConnection,
+    pub(super) db: DatabaseConnection,
     catalogue: Arc<Catalogue>,
-    stripe: Option<Arc<Stripe>>,
-    creem: Option<Arc<Creem>>,
+    pub(super) stripe: Option<Arc<Stripe>>,
+    pub(super) creem: Option<Arc<Creem>>,
     mail: MailContext,
-    key: AppKey,
+    pub(super) key: AppKey,
 }
 
 impl Billing {
@@ -657,6 +657,17 @@ impl Billing {
         let payload = std::str::from_utf8(payload)
             .map_err(|_| Refused::Malformed("the body is not UTF-8".into()))?;
         let event = self.verify(provider, payload, signature)?;
+        let applied = self.apply_event(provider, &event).await;
+        super::failed_events::note(&self.db, &self.key, provider, &event, payload, &applied).await;
+        applied
+    }
+
+    /// Applies a verified event once (a repeat changes nothing).
+    pub(super) async fn apply_event(
+        &self,
+        provider: &'static str,
+        event: &Event,
+    ) -> Result<WebhookOutcome, WebhookError> {
         // A repeat is answered without asking the provider anything.
         let seen = payment_event::Entity::find()
             .filter(payment_event::Column::Provider.eq(provider))
@@ -1284,68 +1295,79 @@ impl<'a> From<&'a Plan> for Item<'a> {
 /// Money went back: the order's credits are taken back in proportion
 /// (all of them for a full refund), once per refunded total; what was
 /// already spent becomes a debt.
-async fn refunded(
+pub(super) async fn refunded(
     txn: &impl ConnectionTrait,
     provider: &str,
     r: &Refund,
 ) -> Result<(String, Option<Uuid>), Unexpected> {
-    let Some(o) = order_paid_by(txn, provider, r.payment_id.as_deref()).await? else {
-        return Ok(("ignored: no order for this payment".into(), None));
-    };
-    let id = Some(o.id);
-    if !r.currency.eq_ignore_ascii_case(&o.currency) || r.amount != o.amount || o.amount <= 0 {
-        tracing::error!(order = %o.id, "a refund does not match its order: nothing taken back, check it by hand");
-        return Ok(("refused: the refund does not match the order".into(), id));
-    }
-    let refunded_amount = r.amount_refunded.clamp(0, o.amount);
-    let target = credits_for(&o, refunded_amount);
-    // Totals only grow: an older event arriving late changes nothing.
-    if refunded_amount <= o.refunded_amount && target <= o.refunded_credits {
-        return Ok(("ignored: this refund was applied before".into(), id));
-    }
-    let full = refunded_amount >= o.amount;
-    let updated = order::Entity::update_many()
-        .col_expr(
-            order::Column::RefundedAmount,
-            Expr::value(refunded_amount.max(o.refunded_amount)),
+    // A refund staff made and the provider's event for it (or two events)
+    // can race: the loser of the compare-and-swap reads the order again
+    // (PostgreSQL's READ COMMITTED sees the winner's commit), so a higher
+    // total is never dropped.
+    for _ in 0..5 {
+        let Some(o) = order_paid_by(txn, provider, r.payment_id.as_deref()).await? else {
+            return Ok(("ignored: no order for this payment".into(), None));
+        };
+        let id = Some(o.id);
+        if !r.currency.eq_ignore_ascii_case(&o.currency) || r.amount != o.amount || o.amount <= 0 {
+            tracing::error!(order = %o.id, "a refund does not match its order: nothing taken back, check it by hand");
+            return Ok(("refused: the refund does not match the order".into(), id));
+        }
+        let refunded_amount = r.amount_refunded.clamp(0, o.amount);
+        let target = credits_for(&o, refunded_amount);
+        // Totals only grow: an older event arriving late changes nothing.
+        if refunded_amount <= o.refunded_amount && target <= o.refunded_credits {
+            return Ok(("ignored: this refund was applied before".into(), id));
+        }
+        let full = refunded_amount >= o.amount;
+        let updated = order::Entity::update_many()
+            .col_expr(
+                order::Column::RefundedAmount,
+                Expr::value(refunded_amount.max(o.refunded_amount)),
+            )
+            .col_expr(
+                order::Column::RefundedCredits,
+                Expr::value(target.max(o.refunded_credits)),
+            )
+            .col_expr(
+                order::Column::Status,
+                Expr::value(if full {
+                    status::REFUNDED
+                } else {
+                    o.status.as_str()
+                }),
+            )
+            .col_expr(order::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(order::Column::Id.eq(o.id))
+            .filter(order::Column::RefundedCredits.eq(o.refunded_credits))
+            .filter(order::Column::RefundedAmount.eq(o.refunded_amount))
+            .exec(txn)
+            .await
+            .unexpected("recording a refund")?;
+        if updated.rows_affected == 0 {
+            continue;
+        }
+        let take = target - o.refunded_credits;
+        let (Some(owner), true) = (o.user_id, take > 0) else {
+            return Ok(("refund recorded, no credits to take back".into(), id));
+        };
+        return take_back(
+            txn,
+            owner,
+            take,
+            &format!("refund:{}:{target}", o.id),
+            &format!("Refund: {}", o.item_name),
+            "refunded",
+            "ignored: these credits were taken back before",
         )
-        .col_expr(
-            order::Column::RefundedCredits,
-            Expr::value(target.max(o.refunded_credits)),
-        )
-        .col_expr(
-            order::Column::Status,
-            Expr::value(if full {
-                status::REFUNDED
-            } else {
-                o.status.as_str()
-            }),
-        )
-        .col_expr(order::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(order::Column::Id.eq(o.id))
-        .filter(order::Column::RefundedCredits.eq(o.refunded_credits))
-        .filter(order::Column::RefundedAmount.eq(o.refunded_amount))
-        .exec(txn)
         .await
-        .unexpected("recording a refund")?;
-    if updated.rows_affected == 0 {
-        return Ok(("ignored: the order changed meanwhile".into(), id));
+        .map(|outcome| (outcome, id));
     }
-    let take = target - o.refunded_credits;
-    let (Some(owner), true) = (o.user_id, take > 0) else {
-        return Ok(("refund recorded, no credits to take back".into(), id));
-    };
-    take_back(
-        txn,
-        owner,
-        take,
-        &format!("refund:{}:{target}", o.id),
-        &format!("Refund: {}", o.item_name),
-        "refunded",
-        "ignored: these credits were taken back before",
-    )
-    .await
-    .map(|outcome| (outcome, id))
+    // Rolled back: the provider sends the event again.
+    Err(Unexpected::new(
+        "recording a refund",
+        std::io::Error::other("the order kept changing"),
+    ))
 }
 
 /// `o`'s credits in proportion to `amount` of its price.

@@ -11,7 +11,7 @@ use http::{Request, StatusCode};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::Value;
 use uni1_domain::billing::credits;
-use uni1_domain::entities::{order, payment_event, subscription};
+use uni1_domain::entities::{order, payment_event, payment_event_failure, subscription};
 
 use crate::fixtures::{mail_of_kind, member};
 use crate::support::{run_with_file, Backend, TestApp, Visitor};
@@ -1428,6 +1428,253 @@ async fn a_localstripe_subscription_is_granted_and_ended(backend: Backend) {
     .await;
 }
 
+/// A refund staff make from the order page: the money goes back through
+/// the provider (the fake), the credits come back in proportion once, and
+/// the provider's own `charge.refunded` for the same refund changes nothing.
+async fn a_refund_from_the_order_page_takes_credits_back_once(backend: Backend) {
+    with_shop(backend, |shop| async move {
+        let app = &shop.app;
+        let (visitor, user) = member(app, "refund-page@example.com", "203.0.113.60").await;
+        let (admin, _) =
+            crate::staff::staff(app, "refunds@example.org", "203.0.113.61", "admin", true).await;
+        let url = checkout(&shop, &visitor, "starter").await;
+        pay(&shop, &url).await;
+        let o = wait_paid(app, user).await;
+        let id = o.id.to_string();
+        let admin = &admin;
+        let refund = |amount: &str, reason: &str| {
+            let form = [
+                ("id", id.clone()),
+                ("amount", amount.to_owned()),
+                ("reason", reason.to_owned()),
+            ];
+            async move { crate::staff::post(app, "/api/admin_refund_order", &form, admin).await }
+        };
+        let page = app
+            .get_as(&format!("/admin/payments/orders/{id}"), admin)
+            .await;
+        assert_eq!(page.status, 200);
+        assert!(
+            page.body.contains("refund-form") && page.body.contains("Up to $5.00"),
+            "{}",
+            page.body
+        );
+
+        // Bad input: a clear message, nothing refunded.
+        for (amount, reason, says) in [
+            ("9.99", "Asked by mail", "up to $5.00"),
+            ("abc", "Asked by mail", "such as 4.99"),
+            ("2.50", "", "reason"),
+        ] {
+            let r = refund(amount, reason).await;
+            assert_eq!(r.status, 422, "{amount}: {}", r.body);
+            assert!(r.body.contains(says), "{amount}: {}", r.body);
+        }
+        assert_eq!(order_of(app, user).await.refunded_amount, 0);
+
+        // Half: 50 credits back.
+        let r = refund("2.50", "Asked by mail").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body.contains("Refunded $2.50"), "{}", r.body);
+        let balance = || async { credits::balance(&app.db, user).await.expect("balance") };
+        assert_eq!(balance().await.available, 50);
+        // Stripe's own event for it arrives and is a no-op.
+        let refunds_seen = || async {
+            payment_event::Entity::find()
+                .filter(payment_event::Column::EventType.eq("charge.refunded"))
+                .filter(payment_event::Column::OrderId.eq(o.id))
+                .all(&app.db)
+                .await
+                .expect("events")
+        };
+        until("the provider's refund event", || async {
+            refunds_seen().await.len() == 1
+        })
+        .await;
+        // Whichever came first took the credits back; the other did nothing.
+        let event = refunds_seen().await[0].outcome.clone();
+        let taken = "refunded: 50 credits taken back, 0 owed";
+        assert!(
+            (r.body.contains(taken) && event == "ignored: this refund was applied before")
+                || (event == taken && r.body.contains("applied before")),
+            "{} / {event}",
+            r.body
+        );
+        assert_eq!(balance().await.available, 50);
+
+        // The rest, the same form sent twice at once: one refund at the
+        // provider, credits taken back once.
+        let (a, b) = tokio::join!(refund("", "Asked again"), refund("", "Asked again"));
+        for r in [&a, &b] {
+            // The later one either got the same refund back or found the
+            // order refunded already.
+            assert!(
+                r.status == 200 || r.body.contains("refunded in full already"),
+                "{}",
+                r.body
+            );
+        }
+        assert!(
+            a.status == 200 || b.status == 200,
+            "{} / {}",
+            a.body,
+            b.body
+        );
+        let o = order_of(app, user).await;
+        assert_eq!(
+            (o.status.as_str(), o.refunded_amount, o.refunded_credits),
+            ("refunded", 500, 100)
+        );
+        assert_eq!(balance().await.available, 0);
+        until("the second refund event", || async {
+            refunds_seen().await.len() == 2
+        })
+        .await;
+        let sent: Vec<Value> = shop
+            .http
+            .get(format!("{}/_fake/events", shop.fake))
+            .send()
+            .await
+            .expect("events")
+            .json()
+            .await
+            .expect("json");
+        let at_provider = sent
+            .iter()
+            .filter(|e| e["type"] == "charge.refunded")
+            .count();
+        assert_eq!(at_provider, 2, "one refund per form, not per request");
+        let b = balance().await;
+        assert_eq!((b.available, b.debt), (0, 0));
+        assert!(credits::audit(&app.db, user).await.expect("audit"));
+
+        // Nothing left: a clear refusal.
+        let r = refund("", "Once more").await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert!(r.body.contains("refunded in full already"), "{}", r.body);
+        // Each refund is in the audit log with its reason.
+        let audit = crate::staff::post(app, "/api/admin_audit", &[], admin).await;
+        assert!(
+            audit.body.contains("order.refund") && audit.body.contains("Asked by mail"),
+            "{}",
+            audit.body
+        );
+    })
+    .await;
+}
+
+/// An event that fails to apply (the provider's API is down when the
+/// event needs a read) is kept sealed, shown to staff, and applied once
+/// when an admin applies it again; the provider's own retry afterwards
+/// changes nothing.
+async fn a_failed_event_is_kept_and_applied_again_once(backend: Backend) {
+    with_shop(backend, |shop| async move {
+        let app = &shop.app;
+        let (visitor, user) = member(app, "failed-event@example.com", "203.0.113.62").await;
+        let (admin, _) =
+            crate::staff::staff(app, "replays@example.org", "203.0.113.63", "admin", true).await;
+        let url = checkout(&shop, &visitor, "monthly").await;
+        pay(&shop, &url).await;
+        wait_paid_for(app, user, "monthly").await;
+        let sub = subscription_of(app, user).await;
+        let before = credits::balance(&app.db, user).await.expect("balance");
+
+        // A renewal's invoice arrives while Stripe's API is down.
+        assert_eq!(
+            shop.http
+                .post(format!("{}/_fake/outage/on", shop.fake))
+                .send()
+                .await
+                .expect("outage")
+                .status(),
+            204
+        );
+        let price = uni1_payment_fake::Price::parse("1000:usd:month").expect("price");
+        let invoice = uni1_payment_fake::invoice(
+            "in_test_while_down",
+            &sub.customer_id,
+            &sub.subscription_id,
+            &price,
+            "subscription_cycle",
+            "pi_test_while_down",
+            &shop.fake,
+        );
+        let event = uni1_payment_fake::event("invoice.paid", invoice).to_string();
+        for _ in 0..2 {
+            let (status, _) = hook(app, &event, Some(&signed(&event))).await;
+            assert!(status.is_server_error(), "{status}: the provider retries");
+        }
+        assert_eq!(plan_orders(app, user).await.len(), 1, "nothing applied");
+        let stored = payment_event_failure::Entity::find()
+            .all(&app.db)
+            .await
+            .expect("failures");
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].attempts, 2);
+        assert!(
+            !stored[0].payload.contains("in_test_while_down"),
+            "the payload is sealed"
+        );
+        let page = app.get_as("/admin/payments", &admin).await;
+        assert!(
+            page.body.contains("failed-events") && page.body.contains("did not answer"),
+            "{}",
+            page.body
+        );
+        let admin = &admin;
+        let again = |reason: &str| {
+            let form = [("id", stored[0].id.to_string()), ("reason", reason.to_owned())];
+            async move {
+                crate::staff::post(app, "/api/admin_apply_event_again", &form, admin).await
+            }
+        };
+        // Still down: it fails again and stays.
+        let r = again("Stripe is back?").await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert!(r.body.contains("failed again"), "{}", r.body);
+
+        // Stripe is back: applied once.
+        shop.http
+            .post(format!("{}/_fake/outage/off", shop.fake))
+            .send()
+            .await
+            .expect("outage off");
+        let r = again("Stripe is back").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body.contains("Applied"), "{}", r.body);
+        assert_eq!(plan_orders(app, user).await.len(), 2);
+        let after = credits::balance(&app.db, user).await.expect("balance");
+        assert_eq!(after.available, before.available + 300);
+        assert_eq!(
+            payment_event_failure::Entity::find()
+                .count(&app.db)
+                .await
+                .expect("count"),
+            0,
+            "applied: forgotten"
+        );
+        // The provider's retry, and another click: nothing more.
+        let (status, _) = hook(app, &event, Some(&signed(&event))).await;
+        assert_eq!(status, StatusCode::OK);
+        let r = again("Once more").await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert!(r.body.contains("not in the list"), "{}", r.body);
+        assert_eq!(plan_orders(app, user).await.len(), 2);
+        assert_eq!(
+            credits::balance(&app.db, user).await.expect("balance").available,
+            after.available
+        );
+        assert!(credits::audit(&app.db, user).await.expect("audit"));
+        let audit = crate::staff::post(app, "/api/admin_audit", &[], admin).await;
+        assert!(
+            audit.body.contains("payment_event.apply_again") && audit.body.contains("Stripe is back"),
+            "{}",
+            audit.body
+        );
+    })
+    .await;
+}
+
 macro_rules! on_both {
     ($name:ident, $test:path) => {
         mod $name {
@@ -1448,6 +1695,14 @@ on_both!(refusals, super::forged_stale_and_wrong_events_grant_nothing);
 on_both!(
     refund,
     super::refund_takes_credits_back_and_spent_ones_become_debt
+);
+on_both!(
+    refund_from_order_page,
+    super::a_refund_from_the_order_page_takes_credits_back_once
+);
+on_both!(
+    failed_event_applied_again,
+    super::a_failed_event_is_kept_and_applied_again_once
 );
 on_both!(unconfigured, super::without_a_provider_the_site_says_so);
 on_both!(plan, super::a_plan_grants_each_period_expires_and_ends);

@@ -194,6 +194,7 @@ on_both_backends!(
                 "/api/admin_underage_review",
                 vec![("id", nil.clone()), ("outcome", "Looked at it.".into())],
             ),
+            ("/api/admin_order", vec![("id", nil.clone())]),
         ];
         // (who, status of reads, status of writes)
         let matrix = [
@@ -220,6 +221,29 @@ on_both_backends!(
         for (path, form) in &support_writes {
             assert_eq!(post(&app, path, form, &admin).await.status, 404, "{path}");
         }
+        let again = [("id", nil.clone()), ("reason", "Fixed it.".into())];
+        for (who, status) in [
+            (&anon, 401),
+            (&user_v, 403),
+            (&support_bare, 403),
+            (&support, 403),
+            (&admin, 422),
+        ] {
+            let r = post(&app, "/api/admin_apply_event_again", &again, who).await;
+            assert_eq!(r.status, status, "apply again as {:?}: {}", who.ip, r.body);
+        }
+        // Refunds: admins only (404: no such order).
+        let refund = [("id", nil.clone()), ("reason", "Asked for it.".into())];
+        for (who, status) in [
+            (&anon, 401),
+            (&user_v, 403),
+            (&support_bare, 403),
+            (&support, 403),
+            (&admin, 404),
+        ] {
+            let r = post(&app, "/api/admin_refund_order", &refund, who).await;
+            assert_eq!(r.status, status, "refund as {:?}: {}", who.ip, r.body);
+        }
         let look = format!("/admin/moderation/flags/{nil}/image");
         let reason = [("reason", "Checking.".to_owned())];
         assert_eq!(post(&app, &look, &reason, &anon).await.status, 303);
@@ -242,6 +266,7 @@ on_both_backends!(
             &format!("/admin/users/{user_id}"),
             "/admin/privacy",
             "/admin/payments",
+            &format!("/admin/payments/orders/{nil}"),
             &format!("/admin/incidents/{id}/record.txt"),
         ] {
             let r = app.get_as(path, &anon).await;

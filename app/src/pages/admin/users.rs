@@ -27,7 +27,9 @@ fn outcome<T: Clone + Send + Sync + 'static>(
 }
 
 #[component]
-fn Outcome(show: impl Fn() -> Option<(bool, String)> + Send + Sync + 'static) -> impl IntoView {
+pub(super) fn Outcome(
+    show: impl Fn() -> Option<(bool, String)> + Send + Sync + 'static,
+) -> impl IntoView {
     move || {
         show().map(|(ok, text)| {
             view! {
@@ -178,7 +180,10 @@ pub(super) fn Table(
                     } else {
                         lines.into_iter().map(|l| view! {
                             <tr class="border-t border-line align-top">
-                                {l.cells.into_iter().map(|c| view! { <td class="py-1 pr-3">{c}</td> }).collect_view()}
+                                {l.cells.into_iter().enumerate().map(|(i, c)| match (i, l.href.clone()) {
+                                    (0, Some(href)) => view! { <td class="py-1 pr-3"><A href=href attr:class="underline">{c}</A></td> }.into_any(),
+                                    _ => view! { <td class="py-1 pr-3">{c}</td> }.into_any(),
+                                }).collect_view()}
                             </tr>
                         }).collect_view().into_any()
                     }}
