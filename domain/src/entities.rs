@@ -4,6 +4,8 @@
 //! "Personal data map" so that export and deletion can reach all of it.
 
 pub mod analytics_event;
+pub mod api_idempotency;
+pub mod api_key;
 pub mod analytics_salt;
 pub mod announcement;
 pub mod announcement_recipient;

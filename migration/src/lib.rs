@@ -26,6 +26,8 @@ mod m20261208_000017_profile_picture;
 mod m20261208_000018_daily_stats;
 mod m20261208_000019_moderation;
 mod m20261208_000020_staff_users;
+mod m20261209_000022_api_keys;
+mod m20261209_000023_api_idempotency;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -54,6 +56,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000018_daily_stats::Migration),
             Box::new(m20261208_000019_moderation::Migration),
             Box::new(m20261208_000020_staff_users::Migration),
+            Box::new(m20261209_000022_api_keys::Migration),
+            Box::new(m20261209_000023_api_idempotency::Migration),
         ]
     }
 }
