@@ -4,11 +4,11 @@
 //! "Personal data map" so that export and deletion can reach all of it.
 
 pub mod analytics_event;
-pub mod api_idempotency;
-pub mod api_key;
 pub mod analytics_salt;
 pub mod announcement;
 pub mod announcement_recipient;
+pub mod api_idempotency;
+pub mod api_key;
 pub mod audit_log;
 pub mod billing_customer;
 pub mod collection;

@@ -272,6 +272,14 @@ mod tests {
     }
 
     #[test]
+    fn the_developer_api_is_exempt_as_it_reads_no_cookie() {
+        assert!(exempt("/v1/images/generations"));
+        assert!(exempt("/v1/images/edits"));
+        assert!(!exempt("/v1"));
+        assert!(!exempt("/api/v1/images"));
+    }
+
+    #[test]
     fn non_browser_clients_pass() {
         assert_eq!(
             check_ours(&Method::POST, &HeaderMap::new()),
