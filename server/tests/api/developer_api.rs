@@ -136,6 +136,17 @@ on_both_backends!(
         assert_eq!(row.scopes, "generate read");
         assert!(row.expires_at.is_some());
 
+        // Settings -> API keys renders the key (never its secret).
+        let page = app.get_as("/settings/api-keys", &alice).await;
+        assert_eq!(page.status, 200);
+        assert!(
+            page.body.contains("API keys") && page.body.contains(&row.prefix),
+            "the page lists the key"
+        );
+        assert!(!page.body.contains(&secret));
+        let settings = app.get_as("/settings", &alice).await;
+        assert!(settings.body.contains("/settings/api-keys"));
+
         // The list never shows the secret; another person sees nothing.
         let r = app.post_as("/api/api-key-list", &[], &alice).await;
         assert_eq!(r.status, 200);
