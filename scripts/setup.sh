@@ -138,6 +138,18 @@ if [[ $WITH_TEST_TOOLS -eq 1 ]]; then
     python3 -m venv "$LOCALSTRIPE_VENV" || { apt_install python3-venv && python3 -m venv "$LOCALSTRIPE_VENV"; }
     "$LOCALSTRIPE_VENV/bin/pip" install --quiet "localstripe==$LOCALSTRIPE_VERSION"
   fi
+  # The official OpenAI Python client (PyPI), pinned: the developer API's
+  # conformance test runs it unmodified against uni1 (issue 17).
+  OPENAI_PY_VERSION=3.51.0
+  OPENAI_VENV="$HOME/.cache/uni1/openai-$OPENAI_PY_VERSION"
+  if "$OPENAI_VENV/bin/python" -c "import openai" 2>/dev/null; then
+    say "openai (Python) $OPENAI_PY_VERSION: installed"
+  else
+    say "openai (Python) $OPENAI_PY_VERSION: installing from PyPI"
+    have python3 || apt_install python3 python3-venv
+    python3 -m venv "$OPENAI_VENV" || { apt_install python3-venv && python3 -m venv "$OPENAI_VENV"; }
+    "$OPENAI_VENV/bin/pip" install --quiet "openai==$OPENAI_PY_VERSION"
+  fi
   # A local S3 server that really checks SigV4 signatures, for the S3 tests.
   S3S_VERSION=0.14.1
   if [[ "$(cat "$HOME/.cargo/bin/.s3s-fs-version" 2>/dev/null)" == "$S3S_VERSION" ]] && have s3s-fs; then

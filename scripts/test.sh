@@ -166,6 +166,9 @@ step "test peers: maildev" start_maildev
 step "test peers: OpenID provider" start_oidc_provider
 step "test peers: S3 (s3s-fs)" start_s3
 step "test peers: localstripe" start_localstripe
+# The pinned official OpenAI Python client (installed by setup), run by
+# the developer API's conformance test.
+export UNI1_TEST_OPENAI_PYTHON="$HOME/.cache/uni1/openai-3.51.0/bin/python"
 # One test at a time: the HTTP tests share two cores with the worker
 # processes some of them start, and with PostgreSQL. In parallel runs a rare
 # 30 s stall (a 408 from the request timeout) on PostgreSQL share and public

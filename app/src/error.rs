@@ -265,6 +265,21 @@ mod server {
         }
     }
 
+    impl From<uni1_domain::developer::ApiKeyError> for AppError {
+        fn from(err: uni1_domain::developer::ApiKeyError) -> Self {
+            use uni1_domain::developer::ApiKeyError as E;
+            match err {
+                E::Invalid { field, message } => AppError::invalid(field, message).respond(),
+                E::TooMany { .. } | E::NotNow(_) => AppError::Invalid {
+                    field: None,
+                    message: err.to_string(),
+                }
+                .respond(),
+                E::Unexpected(e) => e.into(),
+            }
+        }
+    }
+
     impl From<Unexpected> for AppError {
         fn from(err: Unexpected) -> Self {
             tracing::error!(error = %chain(&err), "request failed");

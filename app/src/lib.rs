@@ -18,6 +18,7 @@ use leptos_router::{lazy_route, path, Lazy, LazyRoute, SsrMode};
 pub mod admin;
 pub mod admin_announcements;
 pub mod admin_dashboard;
+pub mod api_keys;
 pub mod auth;
 pub mod billing;
 pub mod collections;
@@ -63,6 +64,7 @@ use pages::{
     },
     admin_announcements::AdminAnnouncementsPage,
     admin_moderation::AdminModerationPage,
+    api_keys::ApiKeysPage,
     auth::{
         CompleteSignUpPage, ConfirmEmailChangePage, ConfirmEmailPage, ResetPasswordPage,
         ResetRequestPage, SecondFactorPage, SignInPage, SignUpPage,
@@ -165,6 +167,7 @@ lazy_pages!(
     PrivacySettingsRoute => PrivacySettingsPage,
     PrivacyChoicesRoute => PrivacyChoicesPage,
     NotificationsRoute => NotificationsPage,
+    ApiKeysRoute => ApiKeysPage,
 );
 
 /// The actions that change who is signed in. They live at the top so the
@@ -313,6 +316,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/sharing") view={Lazy::<ShareLinksRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/settings/privacy") view={Lazy::<PrivacySettingsRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/settings/notifications") view={Lazy::<NotificationsRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/settings/api-keys") view={Lazy::<ApiKeysRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/privacy-choices") view={Lazy::<PrivacyChoicesRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin") view={Lazy::<AdminHomeRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/incidents") view={Lazy::<AdminIncidentsRoute>::new()} ssr=SsrMode::InOrder />

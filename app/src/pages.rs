@@ -5,6 +5,7 @@ pub mod admin;
 pub mod admin_announcements;
 pub mod admin_dashboard;
 pub mod admin_moderation;
+pub mod api_keys;
 pub mod auth;
 pub mod billing;
 pub mod collections;

@@ -45,6 +45,10 @@ pub struct AppState {
     pub analytics: uni1_domain::analytics::Analytics,
     /// Staff work: the guard, incidents, the audit log.
     pub admin: uni1_domain::admin::Admin,
+    /// The developer API's keys (issue 17).
+    pub api_keys: uni1_domain::developer::ApiKeys,
+    /// Signs the image URLs of API answers.
+    pub api_media: uni1_domain::developer::MediaSigner,
 }
 
 /// The [`AppState`] the server provided to this request.

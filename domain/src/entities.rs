@@ -7,6 +7,8 @@ pub mod analytics_event;
 pub mod analytics_salt;
 pub mod announcement;
 pub mod announcement_recipient;
+pub mod api_idempotency;
+pub mod api_key;
 pub mod audit_log;
 pub mod billing_customer;
 pub mod collection;

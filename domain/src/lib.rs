@@ -14,6 +14,7 @@ pub mod admin;
 pub mod analytics;
 pub mod billing;
 pub mod consent;
+pub mod developer;
 pub mod entities;
 pub mod generation;
 pub mod library;

@@ -27,6 +27,8 @@ mod m20261208_000018_daily_stats;
 mod m20261208_000019_moderation;
 mod m20261208_000020_staff_users;
 mod m20261209_000021_payment_event_failures;
+mod m20261209_000022_api_keys;
+mod m20261209_000023_api_idempotency;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -56,6 +58,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000019_moderation::Migration),
             Box::new(m20261208_000020_staff_users::Migration),
             Box::new(m20261209_000021_payment_event_failures::Migration),
+            Box::new(m20261209_000022_api_keys::Migration),
+            Box::new(m20261209_000023_api_idempotency::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 //! and the middleware every request passes through.
 
 pub mod admin;
+pub mod api;
 pub mod billing;
 pub mod cache;
 pub mod consent;
@@ -283,6 +284,7 @@ pub fn router(
         .not_found_service(not_found);
     Router::new()
         .merge(plain)
+        .merge(api::routes(&state.app))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route(

@@ -193,6 +193,8 @@ impl Services {
                 consent: self.consent.clone(),
                 analytics: self.analytics.clone(),
                 admin: self.admin.clone(),
+                api_keys: uni1_domain::developer::ApiKeys::new(self.db.clone()),
+                api_media: uni1_domain::developer::MediaSigner::new(self.db.clone(), &self.key),
             },
         };
         let oauth = http::oauth::OAuth {
@@ -317,6 +319,20 @@ impl Services {
             let privacy = privacy.clone();
             async move { privacy_pass(&privacy).await }
         });
+        // API idempotency keys older than 24 hours (issue 17).
+        let db = self.db.clone();
+        tasks.every(
+            "api idempotency purge",
+            uni1_domain::mail::delivery::PURGE_INTERVAL,
+            move || {
+                let db = db.clone();
+                async move {
+                    if let Err(e) = uni1_domain::developer::idempotency::purge_pass(&db).await {
+                        tracing::error!(error = ?e, "purging API idempotency keys failed");
+                    }
+                }
+            },
+        );
         // Yesterday's analytics salt goes once the day is over (ANA-1):
         // from then on that day's visitors cannot be recognised.
         let analytics = self.analytics.clone();

@@ -41,6 +41,8 @@ fn action_label(action: &str) -> &'static str {
         "two_factor_disabled" => "Two-factor authentication turned off",
         "two_factor_failed" => "Wrong two-factor code",
         "two_factor_paused" => "Two-factor codes paused after many wrong ones",
+        "api_key_created" => "API key created",
+        "api_key_revoked" => "API key revoked",
         _ => "Other",
     }
 }

@@ -309,6 +309,8 @@ pub const CATEGORIES: &[Category] = &[
     Category { file: "exports.json", holds: "your data exports" },
     Category { file: "underage_reports.json", holds: "reports you filed about possibly underage users" },
     Category { file: "contact_messages.json", holds: "messages you sent through the contact form with your address" },
+    Category { file: "api_keys.json", holds: "your API keys: name, scopes, first characters, created, last used, expiry and revocation (never the key)" },
+    Category { file: "api_idempotency_keys.json", holds: "Idempotency-Keys your API requests sent in the last 24 hours, with the status of their answer" },
 ];
 
 /// The profile picture's name in the ZIP.
@@ -868,6 +870,20 @@ pub async fn collect(
                 "created_at": iso(m.created_at),
             })
         }),
+    );
+    push(
+        &mut values,
+        "api_keys.json",
+        crate::developer::keys::export_json(conn, user_id)
+            .await?
+            .into_iter(),
+    );
+    push(
+        &mut values,
+        "api_idempotency_keys.json",
+        crate::developer::keys::export_idempotency_json(conn, user_id)
+            .await?
+            .into_iter(),
     );
     Ok(Collected {
         values,

@@ -34,6 +34,8 @@ pub enum Action {
     TwoFactorPaused,
     EmailChangeRequested,
     EmailChanged,
+    ApiKeyCreated,
+    ApiKeyRevoked,
 }
 
 impl Action {
@@ -59,6 +61,8 @@ impl Action {
             Action::TwoFactorPaused => "two_factor_paused",
             Action::EmailChangeRequested => "email_change_requested",
             Action::EmailChanged => "email_changed",
+            Action::ApiKeyCreated => "api_key_created",
+            Action::ApiKeyRevoked => "api_key_revoked",
         }
     }
 }

@@ -110,10 +110,14 @@ fn origin_matches(origin: &str, public_origin: &str, allowed_hosts: &[String]) -
         )
 }
 
-/// Paths that take no session and are authorized by a signed token alone.
+/// Paths that take no session and are authorized by a signed token alone,
+/// and the developer API (`/v1/`), which reads no cookie: only a bearer
+/// key, which a cross-site page cannot make a browser send.
 fn exempt(path: &str) -> bool {
-    path.strip_prefix(uni1_domain::mail::unsubscribe::PATH_PREFIX)
-        .is_some_and(|token| !token.is_empty() && !token.contains('/'))
+    path.starts_with("/v1/")
+        || path
+            .strip_prefix(uni1_domain::mail::unsubscribe::PATH_PREFIX)
+            .is_some_and(|token| !token.is_empty() && !token.contains('/'))
 }
 
 /// Middleware: refuses cross-site state-changing requests with 403.
@@ -265,6 +269,14 @@ mod tests {
         assert!(!exempt("/unsubscribe/a/b"));
         assert!(!exempt("/api/unsubscribe/abc"));
         assert!(!exempt("/api/set_mail_preference"));
+    }
+
+    #[test]
+    fn the_developer_api_is_exempt_as_it_reads_no_cookie() {
+        assert!(exempt("/v1/images/generations"));
+        assert!(exempt("/v1/images/edits"));
+        assert!(!exempt("/v1"));
+        assert!(!exempt("/api/v1/images"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod collections;
 mod consent;
 mod contact;
 mod dashboard;
+mod developer_api;
 mod gallery;
 mod generation;
 mod health;
