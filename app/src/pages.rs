@@ -20,3 +20,4 @@ pub mod security;
 pub mod share;
 pub mod studio;
 pub mod underage;
+pub mod webhooks;

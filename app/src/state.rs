@@ -45,6 +45,8 @@ pub struct AppState {
     pub analytics: uni1_domain::analytics::Analytics,
     /// Staff work: the guard, incidents, the audit log.
     pub admin: uni1_domain::admin::Admin,
+    /// Outbound webhook endpoints and their delivery log.
+    pub webhooks: uni1_domain::webhooks::Webhooks,
 }
 
 /// The [`AppState`] the server provided to this request.

@@ -78,6 +78,8 @@ pub const TABLES: &[Table] = &[
     Table { name: "consent_records", holds: "each cookie choice: categories, Global Privacy Control, policy version, where and when (never an IP address)", key: "user_id", on_delete: CASCADE },
     Table { name: "staff_actions", holds: "what staff did to the person's account or data, by whom, why, in which request", key: "target_user_id", on_delete: OnDelete::Anonymized("the record of what staff did (SEC-2) stays without the person") },
     Table { name: "incident_notices", holds: "that the person was told about a breach, and when", key: "user_id", on_delete: CASCADE },
+    Table { name: "webhook_endpoints", holds: "webhook endpoint URLs, the chosen events, the signing secret (sealed with the application key), when turned off and why", key: "user_id", on_delete: CASCADE },
+    Table { name: "webhook_deliveries", holds: "each event sent to an endpoint (job id, status, model, times, image ids; never the prompt), its attempts, last answer and state; purged 30 days after it ended", key: "user_id", on_delete: CASCADE },
     Table { name: "contact_messages", holds: "name, e-mail, message text", key: "email", on_delete: OnDelete::ByValue("kept to answer the message; found by address") },
 ];
 
