@@ -182,7 +182,6 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use base64::Engine as _;
 
     #[test]
     fn the_standard_schedule_spans_about_three_days() {
