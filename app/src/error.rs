@@ -183,6 +183,23 @@ mod server {
         }
     }
 
+    impl From<uni1_domain::webhooks::WebhookError> for AppError {
+        fn from(err: uni1_domain::webhooks::WebhookError) -> Self {
+            use uni1_domain::webhooks::WebhookError as E;
+            match err {
+                E::BadUrl | E::Refused(_) => AppError::invalid("url", err.to_string()).respond(),
+                E::NoEvents => AppError::invalid("events", err.to_string()).respond(),
+                E::TooMany | E::Disabled | E::InProgress => AppError::Invalid {
+                    field: None,
+                    message: err.to_string(),
+                }
+                .respond(),
+                E::NotFound => AppError::NotFound.respond(),
+                E::Unexpected(e) => e.into(),
+            }
+        }
+    }
+
     impl From<uni1_domain::library::sharing::ShareError> for AppError {
         fn from(err: uni1_domain::library::sharing::ShareError) -> Self {
             use uni1_domain::library::sharing::ShareError as E;

@@ -47,6 +47,7 @@ pub mod studio;
 pub mod underage;
 #[cfg(feature = "hydrate")]
 pub mod upload;
+pub mod webhooks;
 
 use auth::{
     get_current_user, CompleteSignUp, ResetPassword, SignIn, SignOut, UserSummary,
@@ -83,6 +84,7 @@ use pages::{
     share::{ShareLinksPage, SharePage},
     studio::Studio,
     underage::ReportUnderagePage,
+    webhooks::WebhooksPage,
 };
 
 /// Marks the document once the WASM has taken over the current page
@@ -168,6 +170,7 @@ lazy_pages!(
     PrivacyChoicesRoute => PrivacyChoicesPage,
     NotificationsRoute => NotificationsPage,
     ApiKeysRoute => ApiKeysPage,
+    WebhooksRoute => WebhooksPage,
 );
 
 /// The actions that change who is signed in. They live at the top so the
@@ -317,6 +320,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/privacy") view={Lazy::<PrivacySettingsRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/settings/notifications") view={Lazy::<NotificationsRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/settings/api-keys") view={Lazy::<ApiKeysRoute>::new()} ssr=SsrMode::InOrder />
+                    <Route path=path!("/settings/webhooks") view={Lazy::<WebhooksRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/privacy-choices") view={Lazy::<PrivacyChoicesRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin") view={Lazy::<AdminHomeRoute>::new()} ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/incidents") view={Lazy::<AdminIncidentsRoute>::new()} ssr=SsrMode::InOrder />

@@ -21,3 +21,4 @@ pub mod security;
 pub mod share;
 pub mod studio;
 pub mod underage;
+pub mod webhooks;

@@ -49,6 +49,8 @@ pub struct AppState {
     pub api_keys: uni1_domain::developer::ApiKeys,
     /// Signs the image URLs of API answers.
     pub api_media: uni1_domain::developer::MediaSigner,
+    /// Outbound webhook endpoints and their delivery log.
+    pub webhooks: uni1_domain::webhooks::Webhooks,
 }
 
 /// The [`AppState`] the server provided to this request.

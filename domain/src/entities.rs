@@ -43,3 +43,6 @@ pub mod underage_report;
 pub mod upload;
 pub mod user;
 pub mod user_identity;
+pub mod webhook_attempt;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;

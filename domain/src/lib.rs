@@ -24,6 +24,7 @@ pub mod moderation;
 pub mod personal_data;
 pub mod privacy;
 pub mod support;
+pub mod webhooks;
 
 pub use sea_orm;
 pub use support::error::Unexpected;

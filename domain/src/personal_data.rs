@@ -80,6 +80,8 @@ pub const TABLES: &[Table] = &[
     Table { name: "incident_notices", holds: "that the person was told about a breach, and when", key: "user_id", on_delete: CASCADE },
     Table { name: "api_keys", holds: "API keys: name, scopes, the first characters, created, last used, expiry and revocation times (the key itself only hashed)", key: "user_id", on_delete: CASCADE },
     Table { name: "api_idempotency", holds: "for 24 hours, the Idempotency-Key of each API request that sent one, a hash of the request and the first answer (which can hold the generated images)", key: "user_id", on_delete: CASCADE },
+    Table { name: "webhook_endpoints", holds: "webhook endpoint URLs, the chosen events, the signing secret (sealed with the application key), when turned off and why", key: "user_id", on_delete: CASCADE },
+    Table { name: "webhook_deliveries", holds: "each event sent to an endpoint (job id, status, model, times, image ids; never the prompt), its attempts, last answer and state; purged 30 days after it ended", key: "user_id", on_delete: CASCADE },
     Table { name: "contact_messages", holds: "name, e-mail, message text", key: "email", on_delete: OnDelete::ByValue("kept to answer the message; found by address") },
 ];
 

@@ -29,6 +29,7 @@ mod m20261208_000020_staff_users;
 mod m20261209_000021_payment_event_failures;
 mod m20261209_000022_api_keys;
 mod m20261209_000023_api_idempotency;
+mod m20261209_000024_webhooks;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000021_payment_event_failures::Migration),
             Box::new(m20261209_000022_api_keys::Migration),
             Box::new(m20261209_000023_api_idempotency::Migration),
+            Box::new(m20261209_000024_webhooks::Migration),
         ]
     }
 }

@@ -498,6 +498,84 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || (s[0] & 0xff00) == 0xff00) // multicast ff00::/8
 }
 
+// ----------------------------------------------------------- Webhooks
+
+/// How much of a webhook receiver's answer is read (and then dropped).
+pub const WEBHOOK_ANSWER_CAP: usize = 64 * 1024;
+
+impl Outbound {
+    /// The client that sends people's webhooks (Standard Webhooks): the same
+    /// address guard as model outputs, no redirects, no proxy, `timeout` per
+    /// request. https only; with `allow_loopback` (tests, and a demo on one
+    /// machine) also loopback addresses and `http://` to them, never other
+    /// private ones.
+    pub fn for_webhooks(timeout: Duration, allow_loopback: bool) -> Result<Self, OutboundError> {
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(PublicOnly { allow_loopback }))
+            .connect_timeout(Duration::from_secs(10).min(timeout))
+            .timeout(timeout)
+            .user_agent(concat!("uni1-webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| OutboundError::Client(error_chain(&e)))?;
+        Ok(Self {
+            client,
+            allow_loopback,
+            output_hosts: Vec::new().into(),
+            max_image_bytes: 0,
+        })
+    }
+
+    /// Whether a person may register `url` as a webhook endpoint:
+    /// [`Outbound::admit`], no user name or password in it, and a
+    /// `localhost` name only when loopback is allowed. (A name that
+    /// resolves to a private address passes here and is refused by the
+    /// resolver at every delivery.)
+    pub fn check_endpoint(&self, url: &url::Url) -> Result<(), String> {
+        self.admit(url)?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("the URL must not hold a user name or password".into());
+        }
+        let host = url.host().ok_or("the URL has no host")?;
+        if !self.allow_loopback && is_loopback_host(&host) {
+            return Err("refusing an address on this machine".into());
+        }
+        Ok(())
+    }
+
+    /// POSTs a webhook: `body` (JSON) with `headers`, after
+    /// [`Outbound::check_endpoint`]; reads at most [`WEBHOOK_ANSWER_CAP`] of
+    /// the answer and returns its status. A redirect is an answer like any
+    /// other (not followed).
+    pub async fn post_webhook(
+        &self,
+        url: &url::Url,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<u16, FetchError> {
+        self.check_endpoint(url).map_err(FetchError::permanent)?;
+        let mut request = self
+            .client
+            .post(url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, value.as_str());
+        }
+        let response = request
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| transport_error("sending the webhook", &e))?;
+        let status = response.status().as_u16();
+        // The answer is not used; reading (a little of) it lets the
+        // connection be reused.
+        let _ = read_capped(response, WEBHOOK_ANSWER_CAP).await;
+        Ok(status)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -709,5 +787,34 @@ mod tests {
         assert!(public
             .admit(&"https://127.0.0.1/".parse().unwrap())
             .is_err());
+    }
+
+    #[test]
+    fn webhook_endpoints_follow_the_address_rules() {
+        let t = Duration::from_secs(5);
+        let strict = Outbound::for_webhooks(t, false).unwrap();
+        let open = Outbound::for_webhooks(t, true).unwrap();
+        let url = |s: &str| -> url::Url { s.parse().unwrap() };
+        assert!(strict
+            .check_endpoint(&url("https://hooks.example/x"))
+            .is_ok());
+        for refused in [
+            "http://hooks.example/x",
+            "https://10.1.2.3/x",
+            "https://[fe80::1]/x",
+            "https://127.0.0.1/x",
+            "https://localhost/x",
+            "https://a.localhost/x",
+            "http://127.0.0.1:8080/x",
+            "https://user:pw@hooks.example/x",
+        ] {
+            assert!(strict.check_endpoint(&url(refused)).is_err(), "{refused}");
+        }
+        // Loopback (and http to it) only when allowed; other private
+        // addresses never.
+        assert!(open.check_endpoint(&url("http://127.0.0.1:8080/x")).is_ok());
+        assert!(open.check_endpoint(&url("https://localhost/x")).is_ok());
+        assert!(open.check_endpoint(&url("https://192.168.0.2/x")).is_err());
+        assert!(open.check_endpoint(&url("http://hooks.example/x")).is_err());
     }
 }

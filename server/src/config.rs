@@ -677,6 +677,10 @@ impl Settings {
                 "model_webhook_secret={}",
                 on(self.generation.model_webhook_secret.is_some())
             ),
+            format!(
+                "webhooks_allow_loopback={}",
+                self.generation.webhooks_allow_loopback
+            ),
             format!("stripe={}", on(self.billing.stripe.is_some())),
             format!("creem={}", on(self.billing.creem.is_some())),
             format!("packs={}", self.billing.catalogue.packs.len()),

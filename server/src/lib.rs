@@ -145,6 +145,8 @@ pub async fn worker(settings: config::WorkerSettings) -> anyhow::Result<()> {
     println!("uni1 worker {id} is running with {slots} slots");
     let mut tasks = background::Background::new();
     startup::with_worker(&mut tasks, &gens, id, slots);
+    let hooks = startup::webhooks(&settings.generation, db.clone(), key.clone())?;
+    startup::with_webhooks(&mut tasks, &hooks);
     let running = tasks.start();
     shutdown_signal().await;
     running.stop().await;

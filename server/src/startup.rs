@@ -66,6 +66,8 @@ pub struct Services {
     pub consent: uni1_domain::consent::Consent,
     pub analytics: uni1_domain::analytics::Analytics,
     pub admin: uni1_domain::admin::Admin,
+    /// People's outbound webhooks (endpoints, outbox, delivery).
+    pub webhooks: uni1_domain::webhooks::Webhooks,
 }
 
 impl Services {
@@ -141,7 +143,9 @@ impl Services {
                 ..Default::default()
             },
         );
+        let webhooks = webhooks(&settings.generation, db.clone(), key.clone())?;
         Ok(Self {
+            webhooks,
             admin: uni1_domain::admin::Admin::new(
                 db.clone(),
                 mail.clone(),
@@ -195,6 +199,7 @@ impl Services {
                 admin: self.admin.clone(),
                 api_keys: uni1_domain::developer::ApiKeys::new(self.db.clone()),
                 api_media: uni1_domain::developer::MediaSigner::new(self.db.clone(), &self.key),
+                webhooks: self.webhooks.clone(),
             },
         };
         let oauth = http::oauth::OAuth {
@@ -384,6 +389,7 @@ impl Services {
                 worker::worker_id(),
                 settings.generation.worker_slots,
             );
+            with_webhooks(&mut tasks, &self.webhooks);
         }
         Ok(tasks)
     }
@@ -520,5 +526,33 @@ pub fn with_worker(tasks: &mut Background, gens: &Generations, id: String, slots
     tasks.every("refused outputs", interval, move || {
         let g = g.clone();
         async move { uni1_domain::generation::output_check::purge_pass(&g).await }
+    });
+}
+
+/// People's outbound webhooks, with the outbound client the settings allow.
+pub fn webhooks(
+    settings: &GenerationSettings,
+    db: DatabaseConnection,
+    key: AppKey,
+) -> anyhow::Result<uni1_domain::webhooks::Webhooks> {
+    uni1_domain::webhooks::Webhooks::new(db, key, settings.webhooks_allow_loopback)
+        .context("cannot set up the webhook client")
+}
+
+/// Adds webhook delivery and its purge to `tasks`: registered where the
+/// generation worker runs (`uni1 serve` with worker slots, `uni1 worker`).
+/// Each delivery is claimed with a lease, so any number of processes may
+/// run it.
+pub fn with_webhooks(tasks: &mut Background, hooks: &uni1_domain::webhooks::Webhooks) {
+    use uni1_domain::webhooks::delivery;
+    let h = hooks.clone();
+    tasks.every("webhook delivery", delivery::INTERVAL, move || {
+        let h = h.clone();
+        async move { delivery::pass(&h).await }
+    });
+    let h = hooks.clone();
+    tasks.every("webhook purge", delivery::PURGE_INTERVAL, move || {
+        let h = h.clone();
+        async move { delivery::purge_pass(&h).await }
     });
 }

@@ -26,6 +26,10 @@ pub fn Settings() -> impl IntoView {
                 <span class="block font-semibold">"API keys"</span>
                 <span class="text-ink-muted">"Keys for programs that generate images with your credits through the OpenAI-compatible API."</span>
             </a>
+            <a href="/settings/webhooks" class="card block hover:bg-surface-sunken">
+                <span class="block font-semibold">"Webhooks"</span>
+                <span class="text-ink-muted">"Signed requests to your own server when a generation ends, and their delivery log."</span>
+            </a>
             <a href="/settings/privacy" class="card block hover:bg-surface-sunken">
                 <span class="block font-semibold">"Privacy"</span>
                 <span class="text-ink-muted">"Your name and picture, what we store about you, a copy of it, how it may be used, and deleting your account."</span>

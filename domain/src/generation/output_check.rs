@@ -239,6 +239,15 @@ pub async fn refuse(
                 .unexpected("flagging a refused output")?;
                 queue::forget_reference(txn, &job).await?;
                 credits::release(txn, job.user_id, job.id, job.credits).await?;
+                crate::webhooks::events::job_ended(
+                    txn,
+                    &job,
+                    status::REFUSED,
+                    Some(REFUSED_TEXT),
+                    &[],
+                    now,
+                )
+                .await?;
                 Ok(true)
             })
         })

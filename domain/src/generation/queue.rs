@@ -187,6 +187,7 @@ pub async fn succeed(
             if res.rows_affected != 1 {
                 return Ok(false);
             }
+            let image_ids: Vec<Uuid> = images.iter().map(|img| img.id).collect();
             for (position, img) in images.into_iter().enumerate() {
                 image::Entity::insert(image::ActiveModel {
                     id: Set(img.id),
@@ -215,6 +216,8 @@ pub async fn succeed(
             }
             forget_reference(txn, &job).await?;
             credits::capture(txn, job.user_id, job.id, job.credits).await?;
+            crate::webhooks::events::job_ended(txn, &job, status::SUCCEEDED, None, &image_ids, now)
+                .await?;
             Ok(true)
         })
     })
@@ -288,6 +291,15 @@ pub async fn finish_without_images(
             }
             forget_reference(txn, &job).await?;
             credits::release(txn, job.user_id, job.id, job.credits).await?;
+            crate::webhooks::events::job_ended(
+                txn,
+                &job,
+                final_status,
+                user_error.as_deref(),
+                &[],
+                now,
+            )
+            .await?;
             Ok(true)
         })
     })

@@ -297,6 +297,7 @@ pub const CATEGORIES: &[Category] = &[
     Category { file: "images.json", holds: "every image: size, times, download window, marks, its prompt and settings, its file in images/" },
     Category { file: "collections.json", holds: "your collections and the images in each" },
     Category { file: "share_links.json", holds: "share links you made (never the link's secret)" },
+    Category { file: "webhooks.json", holds: "your webhook endpoints (never their signing secret) and the events sent to each, with their attempts" },
     Category { file: "uploads.json", holds: "reference images not yet deleted, with their file in uploads/" },
     Category { file: "credits.json", holds: "your credit balance and every change to it" },
     Category { file: "orders.json", holds: "purchases: item, amount, status, refunds (no card data is ever stored)" },
@@ -584,6 +585,42 @@ pub async fn collect(
                 "created_at": iso(l.created_at),
                 "expires_at": iso_opt(l.expires_at),
                 "revoked_at": iso_opt(l.revoked_at),
+            })
+        }),
+    );
+    let endpoints = crate::entities::webhook_endpoint::Entity::find()
+        .filter(crate::entities::webhook_endpoint::Column::UserId.eq(user_id))
+        .order_by_asc(crate::entities::webhook_endpoint::Column::CreatedAt)
+        .all(conn)
+        .await
+        .unexpected("exporting webhook endpoints")?;
+    let deliveries = crate::entities::webhook_delivery::Entity::find()
+        .filter(crate::entities::webhook_delivery::Column::UserId.eq(user_id))
+        .order_by_asc(crate::entities::webhook_delivery::Column::CreatedAt)
+        .all(conn)
+        .await
+        .unexpected("exporting webhook deliveries")?;
+    push(
+        &mut values,
+        "webhooks.json",
+        endpoints.iter().map(|e| {
+            json!({
+                "id": e.id,
+                "url": e.url,
+                "events": e.events.split(',').collect::<Vec<_>>(),
+                "created_at": iso(e.created_at),
+                "disabled_at": iso_opt(e.disabled_at),
+                "disabled_reason": e.disabled_reason,
+                "deliveries": deliveries.iter().filter(|d| d.endpoint_id == e.id).map(|d| json!({
+                    "id": d.id,
+                    "event_type": d.event_type,
+                    "generation_id": d.generation_id,
+                    "created_at": iso(d.created_at),
+                    "state": crate::webhooks::endpoints::state_of(d),
+                    "attempts": d.attempts,
+                    "last_status": d.last_status,
+                    "payload": serde_json::from_str::<Value>(&d.payload).unwrap_or(Value::Null),
+                })).collect::<Vec<_>>(),
             })
         }),
     );

@@ -118,6 +118,12 @@ pub struct GenerationArgs {
         value_name = "SECRET"
     )]
     pub model_webhook_secret: Option<String>,
+
+    /// Let people's webhook endpoints be on this machine (loopback, and
+    /// http:// to it): for tests and a demo on one machine; never on a
+    /// shared server [default: false]
+    #[arg(long, env = "UNI1_WEBHOOKS_ALLOW_LOOPBACK", value_name = "BOOL")]
+    pub webhooks_allow_loopback: Option<bool>,
 }
 
 /// One `[[models]]` entry of the config file.
@@ -197,6 +203,8 @@ pub struct GenerationSettings {
     pub max_pending_per_user: u64,
     pub retention_days: i64,
     pub model_webhook_secret: Option<SecretString>,
+    /// People's webhook endpoints may be on loopback.
+    pub webhooks_allow_loopback: bool,
 }
 
 impl GenerationSettings {
@@ -361,6 +369,7 @@ impl GenerationSettings {
             max_pending_per_user: max_pending,
             retention_days,
             model_webhook_secret: args.model_webhook_secret.map(SecretString::from),
+            webhooks_allow_loopback: args.webhooks_allow_loopback.unwrap_or(false),
         })
     }
 }

@@ -21,6 +21,7 @@ mod mail;
 mod mail_preferences;
 mod metrics;
 mod moderation;
+mod outbound_webhooks;
 mod pages;
 mod privacy;
 mod providers;
