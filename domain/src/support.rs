@@ -9,5 +9,6 @@ pub mod email;
 pub mod error;
 pub mod health;
 pub mod pagination;
+pub mod limit_store;
 pub mod rate_limit;
 pub mod tx;

@@ -26,6 +26,7 @@ mod m20261208_000017_profile_picture;
 mod m20261208_000018_daily_stats;
 mod m20261208_000019_moderation;
 mod m20261208_000020_staff_users;
+mod m20261209_000025_rate_limits;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000018_daily_stats::Migration),
             Box::new(m20261208_000019_moderation::Migration),
             Box::new(m20261208_000020_staff_users::Migration),
+            Box::new(m20261209_000025_rate_limits::Migration),
         ]
     }
 }

@@ -141,6 +141,9 @@ impl Services {
                 ..Default::default()
             },
         );
+        // Rate limits are counted in the database: the same whatever the
+        // number of processes.
+        let limits = Arc::new(RateLimits::shared(db.clone()));
         Ok(Self {
             admin: uni1_domain::admin::Admin::new(
                 db.clone(),
@@ -158,7 +161,7 @@ impl Services {
             accounts,
             generations,
             wakeups,
-            limits: Arc::new(RateLimits::default()),
+            limits,
         })
     }
 
@@ -220,7 +223,8 @@ impl Services {
             settings.generation.model_webhook_secret.clone(),
             self.wakeups.clone(),
             &self.generations.catalog,
-        );
+        )
+        .forwarding_through(self.db.clone());
         http::router(state, policy, oauth, webhooks)
     }
 
@@ -361,6 +365,18 @@ impl Services {
                 async move { uni1_domain::admin::stats::pass(&db).await }
             },
         );
+        // Rate limit rows whose budget is full again (they mean the same as
+        // no row).
+        let db = self.db.clone();
+        tasks.every(
+            "rate limit purge",
+            uni1_domain::support::limit_store::PURGE_INTERVAL,
+            move || {
+                let db = db.clone();
+                async move { uni1_domain::support::limit_store::purge_pass(&db).await }
+            },
+        );
+        with_notifications(&mut tasks, &self.generations, &self.wakeups);
         if settings.generation.worker_slots > 0 {
             with_worker(
                 &mut tasks,
@@ -479,6 +495,20 @@ pub fn processors(settings: &Settings) -> Vec<uni1_app::privacy::ProcessorDto> {
         }
     }
     out
+}
+
+/// Adds the job notification listener (PostgreSQL `LISTEN`, one
+/// connection per process; nothing on SQLite): wakes this process's worker
+/// and progress streams when any process queues or changes a job, and the
+/// job waiting for a provider's webhook that another process received.
+pub fn with_notifications(tasks: &mut Background, gens: &Generations, wakeups: &Wakeups) {
+    if !uni1_domain::generation::notify::available(&gens.db) {
+        return;
+    }
+    let (g, w) = (gens.clone(), wakeups.clone());
+    tasks.until_stopped("job notifications", move |stop| async move {
+        uni1_domain::generation::notify::listen(g, w, stop).await;
+    });
 }
 
 /// Adds the generation worker (`slots` jobs at once) and the queue's

@@ -24,6 +24,7 @@ mod pages;
 mod privacy;
 mod providers;
 mod publishing;
+mod scale;
 mod sharing;
 mod staff;
 mod staff_users;
