@@ -135,14 +135,28 @@ async fn main() {
     let db = uni1_server::startup::open_database(&settings(&sqlite).database)
         .await
         .expect("sqlite");
-    rows.extend(run("SQLite (server pool: 1 connection)", LimitStore::database(db.clone()), secs).await);
+    rows.extend(
+        run(
+            "SQLite (server pool: 1 connection)",
+            LimitStore::database(db.clone()),
+            secs,
+        )
+        .await,
+    );
     db.close().await.ok();
     std::fs::remove_dir_all(&dir).ok();
     if let Some(url) = postgres_database().await {
         let db = uni1_server::startup::open_database(&settings(&url).database)
             .await
             .expect("postgres");
-        rows.extend(run("PostgreSQL (UNLOGGED)", LimitStore::database(db.clone()), secs).await);
+        rows.extend(
+            run(
+                "PostgreSQL (UNLOGGED)",
+                LimitStore::database(db.clone()),
+                secs,
+            )
+            .await,
+        );
         db.close().await.ok();
         drop_postgres(&url).await;
     }

@@ -122,7 +122,8 @@ impl RateLimits {
         self.check(
             SIGN_IN_PAIR,
             format!("{ip}\n{}", email.trim().to_lowercase()),
-        ).await
+        )
+        .await
     }
 
     /// A sign-up from `ip`.
@@ -144,10 +145,7 @@ impl RateLimits {
     /// A password reset request from `ip` for `email`.
     pub async fn reset(&self, ip: &str, email: &str) -> Result<(), RetryAfter> {
         self.check(RESET_IP, ip.to_owned()).await?;
-        self.check(
-            RESET_ACCOUNT,
-            email.trim().to_lowercase(),
-        ).await
+        self.check(RESET_ACCOUNT, email.trim().to_lowercase()).await
     }
 
     /// A provider sign-in started from `ip` (each start stores a flow and,
@@ -175,10 +173,8 @@ impl RateLimits {
     /// A sign-up mail (a confirmation link, or the notice to an existing
     /// account) to `email`, whoever asks: nobody can fill an inbox.
     pub async fn sign_up_recipient(&self, email: &str) -> Result<(), RetryAfter> {
-        self.check(
-            SIGN_UP_RECIPIENT,
-            email.trim().to_lowercase(),
-        ).await
+        self.check(SIGN_UP_RECIPIENT, email.trim().to_lowercase())
+            .await
     }
 
     /// A second-factor code for the sign-in challenge `challenge` from `ip`:
@@ -192,7 +188,8 @@ impl RateLimits {
                 "{ip}\nsecond-factor:{}",
                 crate::accounts::token::hash(challenge)
             ),
-        ).await
+        )
+        .await
     }
 
     /// Whether a password sign-in to `email` may be tried now, from any
@@ -502,7 +499,10 @@ mod tests {
             assert_eq!(allowed, 5, "the (address, account) budget is per /64");
             let mut allowed = 0;
             for i in 0..40 {
-                let (ip, email) = (format!("2001:db8:7:7:{i:x}::1"), format!("u{i}@example.org"));
+                let (ip, email) = (
+                    format!("2001:db8:7:7:{i:x}::1"),
+                    format!("u{i}@example.org"),
+                );
                 allowed += usize::from(limits.sign_in(&ip, &email).await.is_ok());
             }
             assert_eq!(allowed, 20, "30 a minute per /64, 10 of them used above");
@@ -670,7 +670,10 @@ mod tests {
 
     #[tokio::test]
     async fn uploads_are_limited_per_person() {
-        for limits in [PersonLimits::default(), PersonLimits::shared(sqlite().await)] {
+        for limits in [
+            PersonLimits::default(),
+            PersonLimits::shared(sqlite().await),
+        ] {
             let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
             for _ in 0..UPLOADS_PER_HOUR {
                 assert!(limits.upload(a).await.is_ok());

@@ -58,7 +58,11 @@ on_both_backends!(
         let there = Arc::new(RateLimits::shared(other_process(&app).await));
         let tasks: Vec<_> = (0..50)
             .map(|i| {
-                let limits = if i % 2 == 0 { here.clone() } else { there.clone() };
+                let limits = if i % 2 == 0 {
+                    here.clone()
+                } else {
+                    there.clone()
+                };
                 tokio::spawn(async move { limits.sign_up("198.51.100.50").await.is_ok() })
             })
             .collect();
@@ -141,52 +145,55 @@ async fn until_claimed(
 /// the generation tests cover).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_polling_once_an_hour_starts_jobs_queued_by_other_processes_within_a_second() {
-    crate::support::run(crate::support::Backend::Postgres, |app: TestApp| async move {
-        use std::time::Duration;
-        use uni1_domain::generation::progress::ProgressHub;
-        let (_alice, alice_id) =
-            crate::fixtures::member(&app, "alice@uni1.test", "203.0.113.40").await;
-        // Process A: a worker that polls once an hour, and its listener.
-        let mut a = app.gens.clone();
-        a.queue.poll_interval = Duration::from_secs(3600);
-        a.wake = Arc::new(tokio::sync::Notify::new());
-        a.progress = ProgressHub::default();
-        let mut tasks = uni1_server::background::Background::new();
-        uni1_server::startup::with_notifications(
-            &mut tasks,
-            &a,
-            &uni1_models::predictions::Wakeups::default(),
-        );
-        uni1_server::startup::with_worker(&mut tasks, &a, "worker-a".into(), 2);
-        assert!(tasks.names().contains(&"job notifications"));
-        let running = tasks.start();
-        // Let the worker find the queue empty and go to sleep for the hour,
-        // and the listener connect.
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        // Process B: its own pool and its own in-memory wake-up, which
-        // cannot reach A's worker.
-        let mut b = app.gens.clone();
-        b.db = other_process(&app).await;
-        b.wake = Arc::new(tokio::sync::Notify::new());
-        b.progress = ProgressHub::default();
-        for (i, via) in [&b, &app.gens].into_iter().enumerate() {
-            let job = via
-                .submit(
-                    alice_id,
-                    true,
-                    crate::fixtures::input(&format!("key-notify-{i:03}"), "wake", 1),
-                )
-                .await
-                .expect("queued");
-            let took = until_claimed(&app.db, job.id, Duration::from_secs(5))
-                .await
-                .expect("the worker woke up, not after its hour");
-            assert!(
-                took < Duration::from_secs(1),
-                "claimed {took:?} after the submit"
+    crate::support::run(
+        crate::support::Backend::Postgres,
+        |app: TestApp| async move {
+            use std::time::Duration;
+            use uni1_domain::generation::progress::ProgressHub;
+            let (_alice, alice_id) =
+                crate::fixtures::member(&app, "alice@uni1.test", "203.0.113.40").await;
+            // Process A: a worker that polls once an hour, and its listener.
+            let mut a = app.gens.clone();
+            a.queue.poll_interval = Duration::from_secs(3600);
+            a.wake = Arc::new(tokio::sync::Notify::new());
+            a.progress = ProgressHub::default();
+            let mut tasks = uni1_server::background::Background::new();
+            uni1_server::startup::with_notifications(
+                &mut tasks,
+                &a,
+                &uni1_models::predictions::Wakeups::default(),
             );
-        }
-        running.stop().await;
-    })
+            uni1_server::startup::with_worker(&mut tasks, &a, "worker-a".into(), 2);
+            assert!(tasks.names().contains(&"job notifications"));
+            let running = tasks.start();
+            // Let the worker find the queue empty and go to sleep for the hour,
+            // and the listener connect.
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            // Process B: its own pool and its own in-memory wake-up, which
+            // cannot reach A's worker.
+            let mut b = app.gens.clone();
+            b.db = other_process(&app).await;
+            b.wake = Arc::new(tokio::sync::Notify::new());
+            b.progress = ProgressHub::default();
+            for (i, via) in [&b, &app.gens].into_iter().enumerate() {
+                let job = via
+                    .submit(
+                        alice_id,
+                        true,
+                        crate::fixtures::input(&format!("key-notify-{i:03}"), "wake", 1),
+                    )
+                    .await
+                    .expect("queued");
+                let took = until_claimed(&app.db, job.id, Duration::from_secs(5))
+                    .await
+                    .expect("the worker woke up, not after its hour");
+                assert!(
+                    took < Duration::from_secs(1),
+                    "claimed {took:?} after the submit"
+                );
+            }
+            running.stop().await;
+        },
+    )
     .await;
 }
