@@ -197,3 +197,32 @@ async fn a_worker_polling_once_an_hour_starts_jobs_queued_by_other_processes_wit
     )
     .await;
 }
+
+/// PostgreSQL only: a provider's webhook verified by one web process wakes
+/// the worker of another process that waits for that prediction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_webhook_received_by_one_process_wakes_the_worker_waiting_in_another() {
+    crate::support::run(
+        crate::support::Backend::Postgres,
+        |app: TestApp| async move {
+            use std::time::Duration;
+            // Process A: a worker waiting for prediction "pred_42", and the
+            // process's listener.
+            let wakeups = uni1_models::predictions::Wakeups::default();
+            let waiting = wakeups.register("pred_42");
+            let mut tasks = uni1_server::background::Background::new();
+            uni1_server::startup::with_notifications(&mut tasks, &app.gens, &wakeups);
+            let running = tasks.start();
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            // Process B received and verified the webhook: it forwards it.
+            let b = other_process(&app).await;
+            uni1_domain::generation::notify::forward_webhook(&b, "pred_43").await;
+            uni1_domain::generation::notify::forward_webhook(&b, "pred_42").await;
+            tokio::time::timeout(Duration::from_secs(1), waiting.notified())
+                .await
+                .expect("the waiting worker woke within a second");
+            running.stop().await;
+        },
+    )
+    .await;
+}
