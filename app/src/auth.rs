@@ -126,7 +126,7 @@ pub async fn complete_sign_up(
 ) -> Result<(), AppError> {
     let state = crate::state::app_state()?;
     let client = crate::session::client_info();
-    state.limits.sign_up(&client.ip)?;
+    state.limits.sign_up(&client.ip).await?;
     let session = state
         .accounts
         .complete_provider_sign_up(&token, adult.is_some(), terms.is_some(), &client)
@@ -148,7 +148,7 @@ pub async fn sign_up(
     use uni1_domain::accounts::SignUp;
     let state = crate::state::app_state()?;
     let client = crate::session::client_info();
-    state.limits.sign_up(&client.ip)?;
+    state.limits.sign_up(&client.ip).await?;
     let form = SignUp::parse(
         &email,
         &password,
@@ -158,7 +158,7 @@ pub async fn sign_up(
     )?;
     // Every sign-up mails the address (a link or a notice): a budget per
     // recipient, whoever asks, so nobody can fill someone's inbox.
-    state.limits.sign_up_recipient(&email)?;
+    state.limits.sign_up_recipient(&email).await?;
     state.accounts.sign_up(form, &client).await?;
     crate::session::count_event(uni1_domain::analytics::EventKind::SignUp, false).await;
     leptos_axum::redirect("/sign-up?done=1");
@@ -175,7 +175,7 @@ pub async fn sign_in(
     use uni1_domain::accounts::AccountError;
     let state = crate::state::app_state()?;
     let client = crate::session::client_info();
-    state.limits.sign_in(&client.ip, &email)?;
+    state.limits.sign_in(&client.ip, &email).await?;
     // A soft budget per account, whatever the address the guesses come from.
     state.limits.account_sign_in(&email)?;
     let next = safe_next(next.as_deref());
@@ -217,7 +217,7 @@ pub async fn verify_second_factor(code: String) -> Result<(), AppError> {
     })?;
     // Limited per challenge (and address), not one budget for everyone
     // behind an address; wrong codes also count per person in the domain.
-    state.limits.second_factor(&client.ip, &challenge)?;
+    state.limits.second_factor(&client.ip, &challenge).await?;
     let (session, next) = state
         .accounts
         .complete_second_factor(&challenge, &code, &client)
@@ -239,7 +239,7 @@ pub async fn request_email_change(
     let state = crate::state::app_state()?;
     let user = crate::session::require_user()?;
     let client = crate::session::client_info();
-    state.limits.reset(&client.ip, &user.email)?;
+    state.limits.reset(&client.ip, &user.email).await?;
     state
         .accounts
         .request_email_change(
@@ -299,7 +299,8 @@ pub async fn resend_confirmation() -> Result<(), AppError> {
     let user = crate::session::require_user()?;
     state
         .limits
-        .reset(&crate::session::client_info().ip, &user.email)?;
+        .reset(&crate::session::client_info().ip, &user.email)
+        .await?;
     state.accounts.resend_confirmation(&user).await?;
     Ok(())
 }
@@ -310,7 +311,7 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
     let client = crate::session::client_info();
     uni1_domain::support::email::EmailAddress::parse(&email)
         .map_err(|e| AppError::invalid("email", e.to_string()).respond())?;
-    state.limits.reset(&client.ip, &email)?;
+    state.limits.reset(&client.ip, &email).await?;
     state
         .accounts
         .request_password_reset(&email, &client)
@@ -323,7 +324,7 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
 pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
     let state = crate::state::app_state()?;
     let client = crate::session::client_info();
-    state.limits.sign_in(&client.ip, "password-reset")?;
+    state.limits.sign_in(&client.ip, "password-reset").await?;
     state
         .accounts
         .reset_password(&token, &password, &client)

@@ -253,7 +253,7 @@ pub async fn start_checkout(pack: String) -> Result<(), AppError> {
         )
         .respond());
     }
-    state.limits.checkout(&user.id.to_string())?;
+    state.limits.checkout(&user.id.to_string()).await?;
     let url = state.billing.start_checkout(&user, pack.trim()).await?;
     leptos_axum::redirect(&url);
     Ok(())
@@ -265,7 +265,7 @@ pub async fn start_checkout(pack: String) -> Result<(), AppError> {
 pub async fn open_billing_portal() -> Result<(), AppError> {
     let state = crate::state::app_state()?;
     let user = crate::session::require_user()?;
-    state.limits.checkout(&user.id.to_string())?;
+    state.limits.checkout(&user.id.to_string()).await?;
     let url = state.billing.portal(&user).await?;
     leptos_axum::redirect(&url);
     Ok(())

@@ -13,7 +13,10 @@ pub async fn submit_contact(name: String, email: String, message: String) -> Res
     let msg = ContactMessage::parse(&name, &email, &message)
         .map_err(|e| AppError::invalid(e.field(), e.to_string()).respond())?;
     // Only messages that would be stored count against the address's budget.
-    state.limits.contact(&crate::session::client_info().ip)?;
+    state
+        .limits
+        .contact(&crate::session::client_info().ip)
+        .await?;
     contact::submit(&state.db, msg).await?;
     Ok(())
 }

@@ -211,7 +211,7 @@ pub async fn schedule_deletion(
         .respond());
     }
     let client = crate::session::client_info();
-    state.limits.sign_in(&client.ip, &user.email)?;
+    state.limits.sign_in(&client.ip, &user.email).await?;
     let due = state
         .privacy
         .schedule_deletion(

@@ -109,6 +109,6 @@ pub async fn report_image(id: String, reason: String) -> Result<(), AppError> {
     let image = crate::params::id(&id)?;
     uni1_domain::library::publishing::report_text(&reason)?;
     let client = crate::session::client_info();
-    state.limits.image_report(&client.ip)?;
+    state.limits.image_report(&client.ip).await?;
     Ok(publishing.report(image, &reason).await?)
 }

@@ -140,7 +140,7 @@ pub async fn unlink_provider(
     let password = password.unwrap_or_default();
     let code = code.unwrap_or_default();
     if !password.is_empty() || !code.is_empty() {
-        state.limits.sign_in(&client.ip, &user.email)?;
+        state.limits.sign_in(&client.ip, &user.email).await?;
     }
     state
         .accounts
@@ -159,7 +159,7 @@ pub async fn begin_two_factor(password: Option<String>) -> Result<TwoFactorSetup
     let client = crate::session::client_info();
     let password = password.unwrap_or_default();
     if !password.is_empty() {
-        state.limits.sign_in(&client.ip, &user.email)?;
+        state.limits.sign_in(&client.ip, &user.email).await?;
     }
     let enrolment = state
         .accounts
@@ -180,7 +180,8 @@ pub async fn confirm_two_factor(code: String) -> Result<Vec<String>, AppError> {
     let user = crate::session::require_user()?;
     state
         .limits
-        .sign_in(&crate::session::client_info().ip, &user.email)?;
+        .sign_in(&crate::session::client_info().ip, &user.email)
+        .await?;
     Ok(state
         .accounts
         .confirm_two_factor(&user, &code, &crate::session::client_info())
@@ -195,7 +196,7 @@ pub async fn disable_two_factor(
     let state = crate::state::app_state()?;
     let user = crate::session::require_user()?;
     let client = crate::session::client_info();
-    state.limits.sign_in(&client.ip, &user.email)?;
+    state.limits.sign_in(&client.ip, &user.email).await?;
     state
         .accounts
         .disable_two_factor(

@@ -14,7 +14,7 @@ pub async fn report_underage(
     use uni1_domain::moderation::underage::{self, UnderageReport};
     let state = crate::state::app_state()?;
     let client = crate::session::client_info();
-    state.limits.report(&client.ip)?;
+    state.limits.report(&client.ip).await?;
     let report = UnderageReport::parse(&reported_account, &details, &reporter_email)
         .map_err(|e| AppError::invalid(e.field(), e.to_string()).respond())?;
     let reporter = crate::session::current_user().map(|u| u.id);

@@ -19,9 +19,11 @@
 //! - [`retention`]: purging images whose download window ended.
 //! - [`progress`]: the progress streams (one poll per person, capped).
 //! - [`decoding`]: the bound on concurrent decodes of untrusted images.
+//! - [`notify`]: wake-ups across processes (PostgreSQL `LISTEN`/`NOTIFY`).
 
 pub mod catalog;
 pub mod decoding;
+pub mod notify;
 pub mod output_check;
 pub mod policy;
 pub mod progress;

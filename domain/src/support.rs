@@ -8,6 +8,7 @@ pub mod csv;
 pub mod email;
 pub mod error;
 pub mod health;
+pub mod limit_store;
 pub mod pagination;
 pub mod rate_limit;
 pub mod tx;

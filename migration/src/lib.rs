@@ -30,6 +30,7 @@ mod m20261209_000021_payment_event_failures;
 mod m20261209_000022_api_keys;
 mod m20261209_000023_api_idempotency;
 mod m20261209_000024_webhooks;
+mod m20261209_000025_rate_limits;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000022_api_keys::Migration),
             Box::new(m20261209_000023_api_idempotency::Migration),
             Box::new(m20261209_000024_webhooks::Migration),
+            Box::new(m20261209_000025_rate_limits::Migration),
         ]
     }
 }

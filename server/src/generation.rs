@@ -184,6 +184,9 @@ pub fn build(
     wakeups: &uni1_models::predictions::Wakeups,
 ) -> anyhow::Result<Generations> {
     Ok(Generations {
+        limits: Arc::new(uni1_domain::support::rate_limit::PersonLimits::shared(
+            db.clone(),
+        )),
         db,
         catalog: catalog(settings, public_origin, wakeups)?,
         blobs: blobs(settings, key)?,
@@ -200,7 +203,6 @@ pub fn build(
         },
         wake: Arc::new(tokio::sync::Notify::new()),
         signer: uni1_domain::library::sharing::LinkSigner::new(key.derive("share preview urls")),
-        limits: Arc::new(uni1_domain::support::rate_limit::PersonLimits::default()),
         progress: uni1_domain::generation::progress::ProgressHub::default(),
     })
 }

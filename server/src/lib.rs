@@ -137,13 +137,15 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 pub async fn worker(settings: config::WorkerSettings) -> anyhow::Result<()> {
     let db = startup::open_database(&settings.database).await?;
     let key = app_key(settings.app_key.as_ref(), &settings.data_dir)?;
-    // Webhooks reach the web servers; a lone worker polls.
-    let (gens, _wakeups) =
+    // Webhooks reach the web servers, which forward them on PostgreSQL
+    // (a lone worker on SQLite polls).
+    let (gens, wakeups) =
         startup::generations(&settings.generation, db.clone(), &key, "http://localhost")?;
     let slots = settings.generation.worker_slots.max(1);
     let id = uni1_domain::generation::worker::worker_id();
     println!("uni1 worker {id} is running with {slots} slots");
     let mut tasks = background::Background::new();
+    startup::with_notifications(&mut tasks, &gens, &wakeups);
     startup::with_worker(&mut tasks, &gens, id, slots);
     let hooks = startup::webhooks(&settings.generation, db.clone(), key.clone())?;
     startup::with_webhooks(&mut tasks, &hooks);

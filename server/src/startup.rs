@@ -144,6 +144,9 @@ impl Services {
             },
         );
         let webhooks = webhooks(&settings.generation, db.clone(), key.clone())?;
+        // Rate limits are counted in the database: the same whatever the
+        // number of processes.
+        let limits = Arc::new(RateLimits::shared(db.clone()));
         Ok(Self {
             webhooks,
             admin: uni1_domain::admin::Admin::new(
@@ -162,7 +165,7 @@ impl Services {
             accounts,
             generations,
             wakeups,
-            limits: Arc::new(RateLimits::default()),
+            limits,
         })
     }
 
@@ -227,7 +230,8 @@ impl Services {
             settings.generation.model_webhook_secret.clone(),
             self.wakeups.clone(),
             &self.generations.catalog,
-        );
+        )
+        .forwarding_through(self.db.clone());
         http::router(state, policy, oauth, webhooks)
     }
 
@@ -382,6 +386,18 @@ impl Services {
                 async move { uni1_domain::admin::stats::pass(&db).await }
             },
         );
+        // Rate limit rows whose budget is full again (they mean the same as
+        // no row).
+        let db = self.db.clone();
+        tasks.every(
+            "rate limit purge",
+            uni1_domain::support::limit_store::PURGE_INTERVAL,
+            move || {
+                let db = db.clone();
+                async move { uni1_domain::support::limit_store::purge_pass(&db).await }
+            },
+        );
+        with_notifications(&mut tasks, &self.generations, &self.wakeups);
         if settings.generation.worker_slots > 0 {
             with_worker(
                 &mut tasks,
@@ -501,6 +517,20 @@ pub fn processors(settings: &Settings) -> Vec<uni1_app::privacy::ProcessorDto> {
         }
     }
     out
+}
+
+/// Adds the job notification listener (PostgreSQL `LISTEN`, one
+/// connection per process; nothing on SQLite): wakes this process's worker
+/// and progress streams when any process queues or changes a job, and the
+/// job waiting for a provider's webhook that another process received.
+pub fn with_notifications(tasks: &mut Background, gens: &Generations, wakeups: &Wakeups) {
+    if !uni1_domain::generation::notify::available(&gens.db) {
+        return;
+    }
+    let (g, w) = (gens.clone(), wakeups.clone());
+    tasks.until_stopped("job notifications", move |stop| async move {
+        uni1_domain::generation::notify::listen(g, w, stop).await;
+    });
 }
 
 /// Adds the generation worker (`slots` jobs at once) and the queue's

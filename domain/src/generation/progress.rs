@@ -212,6 +212,14 @@ impl ProgressHub {
         }
     }
 
+    /// Polls every open stream's progress now (after the job notification
+    /// connection came back: what it missed is found by this poll).
+    pub fn wake_all(&self) {
+        for feed in lock(&self.feeds).values() {
+            feed.wake.notify_one();
+        }
+    }
+
     /// Opens a stream of `user`'s progress, starting their poller if it is
     /// their first. Must run inside a Tokio runtime.
     pub fn open(&self, gens: &Generations, user: Uuid) -> Result<ProgressStream, StreamRefused> {

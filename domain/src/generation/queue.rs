@@ -78,10 +78,15 @@ pub async fn claim(
     let id: Uuid = row
         .try_get("", "id")
         .unexpected("reading a claimed job id")?;
-    generation::Entity::find_by_id(id)
+    let job = generation::Entity::find_by_id(id)
         .one(db)
         .await
-        .unexpected("reading a claimed job")
+        .unexpected("reading a claimed job")?;
+    if let Some(job) = &job {
+        super::notify::announce_quietly(db, super::notify::Change::Started, Some(job.user_id))
+            .await;
+    }
+    Ok(job)
 }
 
 /// Renews `worker`'s lease on `job`; `false` means the lease was lost.
@@ -218,6 +223,7 @@ pub async fn succeed(
             credits::capture(txn, job.user_id, job.id, job.credits).await?;
             crate::webhooks::events::job_ended(txn, &job, status::SUCCEEDED, None, &image_ids, now)
                 .await?;
+            super::notify::announce(txn, super::notify::Change::Ended, Some(job.user_id)).await?;
             Ok(true)
         })
     })
@@ -300,6 +306,7 @@ pub async fn finish_without_images(
                 now,
             )
             .await?;
+            super::notify::announce(txn, super::notify::Change::Ended, Some(job.user_id)).await?;
             Ok(true)
         })
     })
@@ -360,6 +367,9 @@ pub async fn retry_later(
         .exec(db)
         .await
         .unexpected("re-queueing a job")?;
+    if res.rows_affected == 1 {
+        super::notify::announce_quietly(db, super::notify::Change::Requeued, None).await;
+    }
     Ok(res.rows_affected == 1)
 }
 
@@ -418,6 +428,7 @@ pub async fn reap(db: &DatabaseConnection) -> Result<usize, Unexpected> {
         touched += res.rows_affected as usize;
     }
     if touched > 0 {
+        super::notify::requeued(db).await;
         tracing::warn!(
             touched,
             "reaped jobs whose worker stopped renewing its lease"

@@ -361,6 +361,8 @@ impl Generations {
                             CreditError::InDebt { owed } => SubmitError::InDebt { owed },
                             CreditError::Unexpected(u) => SubmitError::Unexpected(u),
                         })?;
+                    // Delivered at commit: workers in every process wake.
+                    super::notify::announce(txn, super::notify::Change::Queued, Some(user)).await?;
                     Ok(())
                 })
             })
@@ -612,7 +614,10 @@ impl Generations {
         user: Uuid,
         bytes: Vec<u8>,
     ) -> Result<upload::Model, UploadError> {
-        self.limits.upload(user).map_err(UploadError::RateLimited)?;
+        self.limits
+            .upload(user)
+            .await
+            .map_err(UploadError::RateLimited)?;
         let live = upload::Entity::find()
             .filter(upload::Column::UserId.eq(user))
             .filter(upload::Column::ExpiresAt.gt(Utc::now()))

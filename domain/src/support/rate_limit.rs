@@ -1,4 +1,5 @@
-//! Rate limits for sign-in, sign-up and password reset (GCRA, in memory).
+//! Rate limits for sign-in, sign-up and password reset (GCRA, shared in
+//! the database).
 //!
 //! Sign-in is limited per IP address and per (IP, account) pair. Per
 //! account alone there is only a soft budget ([`AccountBackoff`]): a short
@@ -10,21 +11,17 @@
 //! whole, IPv6 addresses by their /64, so one host cannot rotate through
 //! its 2^64 addresses for fresh budgets.
 //!
-//! Each process keeps its own counters: with N web processes the effective
-//! limit is up to N times higher. A shared store is planned with the
-//! scale-out work.
+//! The counts live in the database ([`RateLimits::shared`], see
+//! [`super::limit_store`]): a limit is the same whatever the number of web
+//! processes. The per-account sign-in pause and the ZIP slots stay per
+//! process.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
-use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use governor::clock::{Clock, DefaultClock};
-use governor::state::keyed::DefaultKeyedStateStore;
-use governor::{Quota, RateLimiter};
-
-type Keyed = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
+use super::limit_store::{Limit, LimitStore};
 
 /// Refused: try again after this long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,51 +34,42 @@ impl RetryAfter {
     }
 }
 
-/// The limits one process enforces.
-#[derive(Debug)]
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// Sign-in attempts per address (network).
+pub const SIGN_IN_IP: Limit = Limit::new("sign_in_ip", 30, MINUTE);
+/// Sign-in attempts per (address, account) or (address, challenge).
+pub const SIGN_IN_PAIR: Limit = Limit::new("sign_in_pair", 5, MINUTE);
+/// Sign-ups per address.
+pub const SIGN_UP_IP: Limit = Limit::new("sign_up_ip", 10, HOUR);
+/// Password reset requests per address.
+pub const RESET_IP: Limit = Limit::new("reset_ip", 10, HOUR);
+/// Password reset mails per account.
+pub const RESET_ACCOUNT: Limit = Limit::new("reset_account", 3, HOUR);
+/// Underage reports per address.
+pub const REPORT_IP: Limit = Limit::new("report_ip", 10, HOUR);
+/// Reports about published images per address.
+pub const IMAGE_REPORT_IP: Limit = Limit::new("image_report_ip", 20, HOUR);
+/// Provider sign-ins started per address.
+pub const OAUTH_START_IP: Limit = Limit::new("oauth_start_ip", 20, Duration::from_secs(600));
+/// Contact form messages per address.
+pub const CONTACT_IP: Limit = Limit::new("contact_ip", 5, HOUR);
+/// Sign-up mails per recipient.
+pub const SIGN_UP_RECIPIENT: Limit = Limit::new("sign_up_recipient", 3, HOUR);
+/// Checkouts opened per account.
+pub const CHECKOUT_ACCOUNT: Limit = Limit::new("checkout_account", 20, HOUR);
+/// Cookie choices per address.
+pub const CONSENT_IP: Limit = Limit::new("consent_ip", 30, Duration::from_secs(600));
+
+/// The limits of the service. With [`RateLimits::shared`] the counts live
+/// in the database and hold whatever the number of processes; the
+/// [`Default`] keeps them in this process's memory (one process alone).
+/// The per-account sign-in pause ([`AccountBackoff`]) stays per process.
+#[derive(Debug, Default)]
 pub struct RateLimits {
-    sign_in_ip: Keyed,
-    sign_in_pair: Keyed,
-    sign_up_ip: Keyed,
-    reset_ip: Keyed,
-    reset_account: Keyed,
-    report_ip: Keyed,
-    image_report_ip: Keyed,
-    oauth_start_ip: Keyed,
-    contact_ip: Keyed,
-    sign_up_recipient: Keyed,
-    checkout_account: Keyed,
-    consent_ip: Keyed,
+    store: LimitStore,
     account_failures: AccountBackoff,
-    clock: DefaultClock,
-}
-
-fn quota(burst: u32, per: Duration) -> Quota {
-    let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-    Quota::with_period(per / burst.get())
-        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-        .allow_burst(burst)
-}
-
-impl Default for RateLimits {
-    fn default() -> Self {
-        Self {
-            sign_in_ip: RateLimiter::keyed(quota(30, Duration::from_secs(60))),
-            sign_in_pair: RateLimiter::keyed(quota(5, Duration::from_secs(60))),
-            sign_up_ip: RateLimiter::keyed(quota(10, Duration::from_secs(3600))),
-            reset_ip: RateLimiter::keyed(quota(10, Duration::from_secs(3600))),
-            reset_account: RateLimiter::keyed(quota(3, Duration::from_secs(3600))),
-            report_ip: RateLimiter::keyed(quota(10, Duration::from_secs(3600))),
-            image_report_ip: RateLimiter::keyed(quota(20, Duration::from_secs(3600))),
-            oauth_start_ip: RateLimiter::keyed(quota(20, Duration::from_secs(600))),
-            contact_ip: RateLimiter::keyed(quota(5, Duration::from_secs(3600))),
-            sign_up_recipient: RateLimiter::keyed(quota(3, Duration::from_secs(3600))),
-            checkout_account: RateLimiter::keyed(quota(20, Duration::from_secs(3600))),
-            consent_ip: RateLimiter::keyed(quota(30, Duration::from_secs(600))),
-            account_failures: AccountBackoff::default(),
-            clock: DefaultClock::default(),
-        }
-    }
 }
 
 /// What a limit counts an address against: an IPv4 address (or an
@@ -115,99 +103,93 @@ fn by_network(key: String) -> String {
 }
 
 impl RateLimits {
-    /// Checks `key` against `limiter`; a refusal is counted under `limit`.
-    fn check(&self, limit: &'static str, limiter: &Keyed, key: String) -> Result<(), RetryAfter> {
-        let key = by_network(key);
-        if limiter.len() > 50_000 {
-            limiter.retain_recent();
+    /// Limits counted in the database `db`, shared by every process.
+    pub fn shared(db: sea_orm::DatabaseConnection) -> Self {
+        Self {
+            store: LimitStore::database(db),
+            account_failures: AccountBackoff::default(),
         }
-        limiter.check_key(&key).map_err(|not_until| {
-            crate::metrics::rate_limited(limit);
-            RetryAfter(not_until.wait_time_from(self.clock.now()))
-        })
+    }
+
+    /// Checks `key` (its address counted by network) against `limit`.
+    async fn check(&self, limit: Limit, key: String) -> Result<(), RetryAfter> {
+        self.store.check(limit, &by_network(key)).await
     }
 
     /// A sign-in attempt from `ip` for the account `email`.
-    pub fn sign_in(&self, ip: &str, email: &str) -> Result<(), RetryAfter> {
-        self.check("sign_in_ip", &self.sign_in_ip, ip.to_owned())?;
+    pub async fn sign_in(&self, ip: &str, email: &str) -> Result<(), RetryAfter> {
+        self.check(SIGN_IN_IP, ip.to_owned()).await?;
         self.check(
-            "sign_in_pair",
-            &self.sign_in_pair,
+            SIGN_IN_PAIR,
             format!("{ip}\n{}", email.trim().to_lowercase()),
         )
+        .await
     }
 
     /// A sign-up from `ip`.
-    pub fn sign_up(&self, ip: &str) -> Result<(), RetryAfter> {
-        self.check("sign_up_ip", &self.sign_up_ip, ip.to_owned())
+    pub async fn sign_up(&self, ip: &str) -> Result<(), RetryAfter> {
+        self.check(SIGN_UP_IP, ip.to_owned()).await
     }
 
     /// A report (underage account) from `ip`.
-    pub fn report(&self, ip: &str) -> Result<(), RetryAfter> {
-        self.check("report_ip", &self.report_ip, ip.to_owned())
+    pub async fn report(&self, ip: &str) -> Result<(), RetryAfter> {
+        self.check(REPORT_IP, ip.to_owned()).await
     }
 
     /// A report about a published image from `ip` (its own budget, so it
     /// never uses up the underage-report one).
-    pub fn image_report(&self, ip: &str) -> Result<(), RetryAfter> {
-        self.check("image_report_ip", &self.image_report_ip, ip.to_owned())
+    pub async fn image_report(&self, ip: &str) -> Result<(), RetryAfter> {
+        self.check(IMAGE_REPORT_IP, ip.to_owned()).await
     }
 
     /// A password reset request from `ip` for `email`.
-    pub fn reset(&self, ip: &str, email: &str) -> Result<(), RetryAfter> {
-        self.check("reset_ip", &self.reset_ip, ip.to_owned())?;
-        self.check(
-            "reset_account",
-            &self.reset_account,
-            email.trim().to_lowercase(),
-        )
+    pub async fn reset(&self, ip: &str, email: &str) -> Result<(), RetryAfter> {
+        self.check(RESET_IP, ip.to_owned()).await?;
+        self.check(RESET_ACCOUNT, email.trim().to_lowercase()).await
     }
 
     /// A provider sign-in started from `ip` (each start stores a flow and,
     /// for an OpenID provider, may need its discovery document).
-    pub fn oauth_start(&self, ip: &str) -> Result<(), RetryAfter> {
-        self.check("oauth_start_ip", &self.oauth_start_ip, ip.to_owned())
+    pub async fn oauth_start(&self, ip: &str) -> Result<(), RetryAfter> {
+        self.check(OAUTH_START_IP, ip.to_owned()).await
     }
 
     /// A checkout opened by an account (each one is an order and a call to
     /// the payment provider).
-    pub fn checkout(&self, user: &str) -> Result<(), RetryAfter> {
-        self.check("checkout_account", &self.checkout_account, user.to_owned())
+    pub async fn checkout(&self, user: &str) -> Result<(), RetryAfter> {
+        self.check(CHECKOUT_ACCOUNT, user.to_owned()).await
     }
 
     /// A cookie choice from `ip` (each one is a recorded row).
-    pub fn consent(&self, ip: &str) -> Result<(), RetryAfter> {
-        self.check("consent_ip", &self.consent_ip, ip.to_owned())
+    pub async fn consent(&self, ip: &str) -> Result<(), RetryAfter> {
+        self.check(CONSENT_IP, ip.to_owned()).await
     }
 
     /// A contact form message from `ip`.
-    pub fn contact(&self, ip: &str) -> Result<(), RetryAfter> {
-        self.check("contact_ip", &self.contact_ip, ip.to_owned())
+    pub async fn contact(&self, ip: &str) -> Result<(), RetryAfter> {
+        self.check(CONTACT_IP, ip.to_owned()).await
     }
 
     /// A sign-up mail (a confirmation link, or the notice to an existing
     /// account) to `email`, whoever asks: nobody can fill an inbox.
-    pub fn sign_up_recipient(&self, email: &str) -> Result<(), RetryAfter> {
-        self.check(
-            "sign_up_recipient",
-            &self.sign_up_recipient,
-            email.trim().to_lowercase(),
-        )
+    pub async fn sign_up_recipient(&self, email: &str) -> Result<(), RetryAfter> {
+        self.check(SIGN_UP_RECIPIENT, email.trim().to_lowercase())
+            .await
     }
 
     /// A second-factor code for the sign-in challenge `challenge` from `ip`:
     /// the budget belongs to that challenge (and its address), not to every
     /// person behind the same address.
-    pub fn second_factor(&self, ip: &str, challenge: &str) -> Result<(), RetryAfter> {
-        self.check("sign_in_ip", &self.sign_in_ip, ip.to_owned())?;
+    pub async fn second_factor(&self, ip: &str, challenge: &str) -> Result<(), RetryAfter> {
+        self.check(SIGN_IN_IP, ip.to_owned()).await?;
         self.check(
-            "sign_in_pair",
-            &self.sign_in_pair,
+            SIGN_IN_PAIR,
             format!(
                 "{ip}\nsecond-factor:{}",
                 crate::accounts::token::hash(challenge)
             ),
         )
+        .await
     }
 
     /// Whether a password sign-in to `email` may be tried now, from any
@@ -322,14 +304,13 @@ impl AccountBackoff {
 
 /// Per-person budgets of generation and the library: reference uploads,
 /// downloads of originals and ZIP downloads (L4, M8). Keyed by account, so
-/// changing addresses does not help; in memory, per process, like
-/// [`RateLimits`].
+/// changing addresses does not help. The rates are shared like
+/// [`RateLimits`] (with [`PersonLimits::shared`]); the ZIP slots count
+/// streams this process serves, so they stay per process.
 #[derive(Debug)]
 pub struct PersonLimits {
-    upload: Keyed,
-    media_original: Keyed,
+    store: LimitStore,
     zip: Concurrency,
-    clock: DefaultClock,
 }
 
 /// Reference uploads one person may send in a burst (then one every two
@@ -342,44 +323,41 @@ pub const ZIP_STREAMS_PER_PERSON: usize = 2;
 /// ZIP downloads running at once in one process, everyone together.
 pub const ZIP_STREAMS: usize = 64;
 
+/// Reference uploads per person.
+pub const UPLOAD: Limit = Limit::new("upload", UPLOADS_PER_HOUR, HOUR);
+/// Downloads of originals per person.
+pub const MEDIA_ORIGINAL: Limit = Limit::new(
+    "media_original",
+    ORIGINALS_PER_10_MINUTES,
+    Duration::from_secs(600),
+);
+
 impl Default for PersonLimits {
     fn default() -> Self {
         Self {
-            upload: RateLimiter::keyed(quota(UPLOADS_PER_HOUR, Duration::from_secs(3600))),
-            media_original: RateLimiter::keyed(quota(
-                ORIGINALS_PER_10_MINUTES,
-                Duration::from_secs(600),
-            )),
+            store: LimitStore::default(),
             zip: Concurrency::new(ZIP_STREAMS_PER_PERSON, ZIP_STREAMS),
-            clock: DefaultClock::default(),
         }
     }
 }
 
 impl PersonLimits {
-    fn check(
-        &self,
-        limit: &'static str,
-        limiter: &Keyed,
-        who: uuid::Uuid,
-    ) -> Result<(), RetryAfter> {
-        if limiter.len() > 50_000 {
-            limiter.retain_recent();
+    /// Rates counted in the database `db`, shared by every process.
+    pub fn shared(db: sea_orm::DatabaseConnection) -> Self {
+        Self {
+            store: LimitStore::database(db),
+            ..Self::default()
         }
-        limiter.check_key(&who.to_string()).map_err(|not_until| {
-            crate::metrics::rate_limited(limit);
-            RetryAfter(not_until.wait_time_from(self.clock.now()))
-        })
     }
 
     /// A reference upload by `who`.
-    pub fn upload(&self, who: uuid::Uuid) -> Result<(), RetryAfter> {
-        self.check("upload", &self.upload, who)
+    pub async fn upload(&self, who: uuid::Uuid) -> Result<(), RetryAfter> {
+        self.store.check(UPLOAD, &who.to_string()).await
     }
 
     /// A download of an original by `who`.
-    pub fn media_original(&self, who: uuid::Uuid) -> Result<(), RetryAfter> {
-        self.check("media_original", &self.media_original, who)
+    pub async fn media_original(&self, who: uuid::Uuid) -> Result<(), RetryAfter> {
+        self.store.check(MEDIA_ORIGINAL, &who.to_string()).await
     }
 
     /// A ZIP download by `who`: the slot is held until the returned guard is
@@ -510,61 +488,66 @@ mod tests {
         assert_eq!(by_network("unknown".into()), "unknown");
     }
 
-    #[test]
-    fn rotating_through_one_ipv6_64_shares_one_budget() {
-        let limits = RateLimits::default();
-        let allowed = (0..10)
-            .filter(|i| {
+    #[tokio::test]
+    async fn rotating_through_one_ipv6_64_shares_one_budget() {
+        for limits in both().await {
+            let mut allowed = 0;
+            for i in 0..10 {
+                let ip = format!("2001:db8:7:7::{i:x}");
+                allowed += usize::from(limits.sign_in(&ip, "victim@example.org").await.is_ok());
+            }
+            assert_eq!(allowed, 5, "the (address, account) budget is per /64");
+            let mut allowed = 0;
+            for i in 0..40 {
+                let (ip, email) = (
+                    format!("2001:db8:7:7:{i:x}::1"),
+                    format!("u{i}@example.org"),
+                );
+                allowed += usize::from(limits.sign_in(&ip, &email).await.is_ok());
+            }
+            assert_eq!(allowed, 20, "30 a minute per /64, 10 of them used above");
+            assert!(
                 limits
-                    .sign_in(&format!("2001:db8:7:7::{i:x}"), "victim@example.org")
-                    .is_ok()
-            })
-            .count();
-        assert_eq!(allowed, 5, "the (address, account) budget is per /64");
-        let allowed = (0..40)
-            .filter(|i| {
-                limits
-                    .sign_in(
-                        &format!("2001:db8:7:7:{i:x}::1"),
-                        &format!("u{i}@example.org"),
-                    )
-                    .is_ok()
-            })
-            .count();
-        assert_eq!(allowed, 20, "30 a minute per /64, 10 of them used above");
-        assert!(
-            limits
-                .sign_in("2001:db8:7:8::1", "victim@example.org")
-                .is_ok(),
-            "the next /64 is someone else"
-        );
-    }
-
-    #[test]
-    fn sign_in_is_limited_per_pair_without_locking_out_other_addresses() {
-        let limits = RateLimits::default();
-        for _ in 0..5 {
-            assert!(limits.sign_in("198.51.100.1", "victim@example.org").is_ok());
+                    .sign_in("2001:db8:7:8::1", "victim@example.org")
+                    .await
+                    .is_ok(),
+                "the next /64 is someone else"
+            );
         }
-        let refused = limits
-            .sign_in("198.51.100.1", "victim@example.org")
-            .unwrap_err();
-        assert!(refused.seconds() >= 1 && refused.seconds() <= 60);
-        // The victim, from their own address, is not affected.
-        assert!(limits.sign_in("203.0.113.7", "victim@example.org").is_ok());
     }
 
-    #[test]
-    fn one_address_cannot_try_many_accounts_quickly() {
-        let limits = RateLimits::default();
-        let allowed = (0..40)
-            .filter(|i| {
-                limits
-                    .sign_in("198.51.100.2", &format!("user{i}@example.org"))
-                    .is_ok()
-            })
-            .count();
-        assert_eq!(allowed, 30);
+    #[tokio::test]
+    async fn sign_in_is_limited_per_pair_without_locking_out_other_addresses() {
+        for limits in both().await {
+            for _ in 0..5 {
+                assert!(limits
+                    .sign_in("198.51.100.1", "victim@example.org")
+                    .await
+                    .is_ok());
+            }
+            let refused = limits
+                .sign_in("198.51.100.1", "victim@example.org")
+                .await
+                .unwrap_err();
+            assert!(refused.seconds() >= 1 && refused.seconds() <= 60);
+            // The victim, from their own address, is not affected.
+            assert!(limits
+                .sign_in("203.0.113.7", "victim@example.org")
+                .await
+                .is_ok());
+        }
+    }
+
+    #[tokio::test]
+    async fn one_address_cannot_try_many_accounts_quickly() {
+        for limits in both().await {
+            let mut allowed = 0;
+            for i in 0..40 {
+                let email = format!("user{i}@example.org");
+                allowed += usize::from(limits.sign_in("198.51.100.2", &email).await.is_ok());
+            }
+            assert_eq!(allowed, 30);
+        }
     }
 
     #[test]
@@ -620,36 +603,49 @@ mod tests {
         );
     }
 
-    #[test]
-    fn second_factor_budget_is_per_challenge() {
-        let limits = RateLimits::default();
-        for _ in 0..5 {
-            assert!(limits.second_factor("198.51.100.3", "challenge-a").is_ok());
-        }
-        assert!(limits.second_factor("198.51.100.3", "challenge-a").is_err());
-        // Someone else behind the same address has their own budget.
-        assert!(limits.second_factor("198.51.100.3", "challenge-b").is_ok());
-    }
-
-    #[test]
-    fn sign_up_mail_is_limited_per_recipient() {
-        let limits = RateLimits::default();
-        for _ in 0..3 {
-            assert!(limits.sign_up_recipient("x@example.org").is_ok());
-        }
-        assert!(limits.sign_up_recipient(" X@example.org ").is_err());
-        assert!(limits.sign_up_recipient("y@example.org").is_ok());
-    }
-
-    #[test]
-    fn reset_mail_is_limited_per_account() {
-        let limits = RateLimits::default();
-        for i in 0..3 {
+    #[tokio::test]
+    async fn second_factor_budget_is_per_challenge() {
+        for limits in both().await {
+            for _ in 0..5 {
+                assert!(limits
+                    .second_factor("198.51.100.3", "challenge-a")
+                    .await
+                    .is_ok());
+            }
             assert!(limits
-                .reset(&format!("198.51.100.{i}"), "a@example.org")
+                .second_factor("198.51.100.3", "challenge-a")
+                .await
+                .is_err());
+            // Someone else behind the same address has their own budget.
+            assert!(limits
+                .second_factor("198.51.100.3", "challenge-b")
+                .await
                 .is_ok());
         }
-        assert!(limits.reset("198.51.100.9", "A@example.org").is_err());
+    }
+
+    #[tokio::test]
+    async fn sign_up_mail_is_limited_per_recipient() {
+        for limits in both().await {
+            for _ in 0..3 {
+                assert!(limits.sign_up_recipient("x@example.org").await.is_ok());
+            }
+            assert!(limits.sign_up_recipient(" X@example.org ").await.is_err());
+            assert!(limits.sign_up_recipient("y@example.org").await.is_ok());
+        }
+    }
+
+    #[tokio::test]
+    async fn reset_mail_is_limited_per_account() {
+        for limits in both().await {
+            for i in 0..3 {
+                assert!(limits
+                    .reset(&format!("198.51.100.{i}"), "a@example.org")
+                    .await
+                    .is_ok());
+            }
+            assert!(limits.reset("198.51.100.9", "A@example.org").await.is_err());
+        }
     }
 
     #[test]
@@ -672,14 +668,40 @@ mod tests {
         assert_eq!((c.held_by(a), c.held_by(b), c.total()), (0, 0, 0));
     }
 
-    #[test]
-    fn uploads_are_limited_per_person() {
-        let limits = PersonLimits::default();
-        let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
-        for _ in 0..UPLOADS_PER_HOUR {
-            assert!(limits.upload(a).is_ok());
+    #[tokio::test]
+    async fn uploads_are_limited_per_person() {
+        for limits in [
+            PersonLimits::default(),
+            PersonLimits::shared(sqlite().await),
+        ] {
+            let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+            for _ in 0..UPLOADS_PER_HOUR {
+                assert!(limits.upload(a).await.is_ok());
+            }
+            assert!(limits.upload(a).await.is_err());
+            assert!(limits.upload(b).await.is_ok());
         }
-        assert!(limits.upload(a).is_err());
-        assert!(limits.upload(b).is_ok());
+    }
+
+    /// A migrated in-memory SQLite database (one connection: each
+    /// in-memory connection is its own database).
+    async fn sqlite() -> sea_orm::DatabaseConnection {
+        use uni1_migration::MigratorTrait as _;
+        let mut options = sea_orm::ConnectOptions::new("sqlite::memory:");
+        options
+            .max_connections(1)
+            .min_connections(1)
+            .sqlx_logging(false);
+        let db = sea_orm::Database::connect(options).await.expect("sqlite");
+        uni1_migration::Migrator::up(&db, None)
+            .await
+            .expect("migrations");
+        db
+    }
+
+    /// The same limits in memory and in a database: both stores must
+    /// behave alike.
+    async fn both() -> [RateLimits; 2] {
+        [RateLimits::default(), RateLimits::shared(sqlite().await)]
     }
 }

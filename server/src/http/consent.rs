@@ -75,7 +75,7 @@ pub async fn choose(
                 "Choose \"Accept all\", \"Reject all\", or save your choices on the cookies page.",
             ),
         };
-    if let Err(retry) = route.limits.consent(&auth.client.ip) {
+    if let Err(retry) = route.limits.consent(&auth.client.ip).await {
         let mut response = message(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many changes to your cookie choices in a short time. Try again in a few minutes.",

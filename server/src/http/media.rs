@@ -69,6 +69,7 @@ pub async fn media(
     if variant == Variant::Original {
         gens.limits
             .media_original(user.id)
+            .await
             .map_err(|retry| HttpError::TooMany {
                 retry,
                 what: "Too many downloads of originals.",
@@ -227,7 +228,15 @@ pub async fn events(
                 };
                 let json = serde_json::to_string(&update).unwrap_or_else(|_| "{}".into());
                 if last.is_empty() || json != last {
-                    let event = Event::default().event("jobs").data(json.clone());
+                    // Every event is a whole snapshot (the jobs of the last
+                    // window), so a browser that reconnects, to this process
+                    // or another, is complete again with its first event; the
+                    // id (the snapshot's time, ms) lets it and a proxy tell
+                    // events apart across processes.
+                    let event = Event::default()
+                        .event("jobs")
+                        .id(Utc::now().timestamp_millis().to_string())
+                        .data(json.clone());
                     return Some((Ok::<_, Infallible>(event), (progress, json, open)));
                 }
             }
@@ -248,6 +257,10 @@ pub struct Webhooks {
     pub models: std::sync::Arc<std::collections::HashSet<String>>,
     /// `webhook-id`s accepted within the tolerance window (this process only).
     pub seen: uni1_models::predictions::SeenWebhooks,
+    /// On PostgreSQL, the database through which a webhook also wakes the
+    /// worker of another process that waits for it (see
+    /// `uni1_domain::generation::notify`).
+    pub forward: Option<uni1_domain::sea_orm::DatabaseConnection>,
 }
 
 impl Webhooks {
@@ -268,7 +281,15 @@ impl Webhooks {
             wakeups,
             models: std::sync::Arc::new(models),
             seen: uni1_models::predictions::SeenWebhooks::default(),
+            forward: None,
         }
+    }
+
+    /// Also forwards each verified webhook to every process through `db`
+    /// (PostgreSQL `NOTIFY`; nothing on SQLite).
+    pub fn forwarding_through(mut self, db: uni1_domain::sea_orm::DatabaseConnection) -> Self {
+        self.forward = Some(db);
+        self
     }
 }
 
@@ -305,6 +326,9 @@ pub async fn model_webhook(
         Ok(prediction) => {
             if hooks.seen.first_time(h("webhook-id"), now) {
                 hooks.wakeups.wake(&prediction);
+                if let Some(db) = &hooks.forward {
+                    uni1_domain::generation::notify::forward_webhook(db, &prediction).await;
+                }
             } else {
                 tracing::info!(model = %model, "ignored a replayed model webhook");
             }

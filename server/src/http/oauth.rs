@@ -239,7 +239,7 @@ pub async fn start(
     Query(query): Query<StartQuery>,
     Extension(auth): Extension<RequestAuth>,
 ) -> Response {
-    if let Err(wait) = oauth.limits.oauth_start(&auth.client.ip) {
+    if let Err(wait) = oauth.limits.oauth_start(&auth.client.ip).await {
         return too_many_starts(wait);
     }
     let Some(provider) = Provider::parse(&provider) else {

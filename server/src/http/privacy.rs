@@ -84,7 +84,7 @@ pub async fn upload_picture(
     let Some(user) = auth.user.as_ref() else {
         return (StatusCode::UNAUTHORIZED, "Sign in to change your picture.").into_response();
     };
-    if let Err(retry) = app.generations.limits.upload(user.id) {
+    if let Err(retry) = app.generations.limits.upload(user.id).await {
         return super::media::too_many(retry, "Too many uploads.");
     }
     match app.privacy.set_picture(user.id, body.to_vec()).await {

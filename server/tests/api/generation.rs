@@ -828,6 +828,7 @@ on_both_backends!(
             .unwrap();
         let event = String::from_utf8_lossy(&event).into_owned();
         assert!(event.starts_with("event: jobs"), "{event}");
+        assert!(event.contains("\nid: "), "an id to resume from: {event}");
         // One more is refused, with words; someone else is not affected.
         let r = open_events(&app, &alice).await;
         assert_eq!(r.status(), 429);

@@ -26,6 +26,7 @@ mod pages;
 mod privacy;
 mod providers;
 mod publishing;
+mod scale;
 mod sharing;
 mod staff;
 mod staff_users;
