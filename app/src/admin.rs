@@ -146,6 +146,10 @@ pub struct HealthDto {
     pub webhooks_ignored: u64,
     pub webhooks_refused: u64,
     pub webhooks_last: String,
+    pub webhooks_failing: u64,
+    pub outbound_pending: u64,
+    pub outbound_due: u64,
+    pub outbound_failed_day: u64,
     pub database: ProbeDto,
     pub storage: ProbeDto,
 }
@@ -326,6 +330,10 @@ pub async fn admin_health() -> Result<HealthDto, AppError> {
             .webhooks
             .last_received
             .map_or_else(|| "—".to_owned(), server::when),
+        webhooks_failing: h.webhooks.failing,
+        outbound_pending: h.webhooks.outbound_pending,
+        outbound_due: h.webhooks.outbound_due,
+        outbound_failed_day: h.webhooks.outbound_failed_day,
         database: probe(&h.database),
         storage: probe(&h.storage),
     })

@@ -69,9 +69,16 @@ pub async fn create_api_key(
     #[server(default)] scope_read: String,
     #[server(default)] scope_webhooks: String,
     #[server(default)] expires_in_days: String,
+    #[server(default)] password: String,
+    #[server(default)] code: String,
 ) -> Result<NewApiKeyDto, AppError> {
     let user = crate::session::require_user()?;
     let state = crate::state::app_state()?;
+    // A key outlives the session: a stolen session alone must not mint one.
+    state
+        .accounts
+        .require_recent_auth(&user, &password, &code, &crate::session::client_info())
+        .await?;
     let mut scopes = Vec::new();
     for (value, scope) in [
         (&scope_generate, "generate"),

@@ -161,6 +161,25 @@ fn base_policy(base_url: &url::Url) -> Result<bool, OutboundError> {
     Ok(loopback)
 }
 
+/// The one way an outside URL is reached: every address resolved is
+/// checked ([`PublicOnly`]), no redirects, no proxy, `timeout` per request.
+fn guarded_client(
+    timeout: Duration,
+    allow_loopback: bool,
+    user_agent: &'static str,
+) -> Result<reqwest::Client, OutboundError> {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(PublicOnly { allow_loopback }))
+        .connect_timeout(Duration::from_secs(10).min(timeout))
+        .timeout(timeout)
+        .user_agent(user_agent)
+        .build()
+        .map_err(|e| OutboundError::Client(error_chain(&e)))
+}
+
 impl Outbound {
     /// The client for a model at `base_url`: loopback (and `http://`) are
     /// allowed only when `base_url` is itself on loopback; outputs are
@@ -185,16 +204,11 @@ impl Outbound {
                 .map(|e| HostPattern::parse(e))
                 .collect::<Result<_, _>>()?
         };
-        let client = reqwest::Client::builder()
-            .use_rustls_tls()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(PublicOnly { allow_loopback }))
-            .connect_timeout(Duration::from_secs(10).min(timeout))
-            .timeout(timeout)
-            .user_agent(concat!("uni1/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| OutboundError::Client(error_chain(&e)))?;
+        let client = guarded_client(
+            timeout,
+            allow_loopback,
+            concat!("uni1/", env!("CARGO_PKG_VERSION")),
+        )?;
         Ok(Self {
             client,
             allow_loopback,
@@ -510,16 +524,11 @@ impl Outbound {
     /// machine) also loopback addresses and `http://` to them, never other
     /// private ones.
     pub fn for_webhooks(timeout: Duration, allow_loopback: bool) -> Result<Self, OutboundError> {
-        let client = reqwest::Client::builder()
-            .use_rustls_tls()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(PublicOnly { allow_loopback }))
-            .connect_timeout(Duration::from_secs(10).min(timeout))
-            .timeout(timeout)
-            .user_agent(concat!("uni1-webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| OutboundError::Client(error_chain(&e)))?;
+        let client = guarded_client(
+            timeout,
+            allow_loopback,
+            concat!("uni1-webhooks/", env!("CARGO_PKG_VERSION")),
+        )?;
         Ok(Self {
             client,
             allow_loopback,

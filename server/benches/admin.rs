@@ -16,10 +16,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/postgres.rs"]
+mod postgres;
+
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, Database, EntityTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 use uni1_domain::accounts::{CurrentUser, Role};
 use uni1_domain::entities::generation::Status;
 use uni1_domain::entities::{credit_ledger, generation, order, session, two_factor, user};
@@ -248,37 +251,6 @@ async fn seed(db: &sea_orm::DatabaseConnection, people: usize, gens: usize) -> D
     }
     db.execute_unprepared("ANALYZE").await.unwrap();
     t.elapsed()
-}
-
-async fn postgres_database() -> Option<String> {
-    let admin_url = std::env::var("UNI1_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let admin = Database::connect(&admin_url).await.ok()?;
-    let name = format!("uni1_bench_admin_{}", std::process::id());
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\""))
-        .await
-        .ok()?;
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .ok()?;
-    admin.close().await.ok();
-    let base = admin_url.rsplit_once('/').map(|(b, _)| b.to_owned())?;
-    Some(format!("{base}/{name}"))
-}
-
-async fn drop_postgres(url: &str) {
-    let admin_url = std::env::var("UNI1_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    if let (Ok(admin), Some((_, name))) =
-        (Database::connect(&admin_url).await, url.rsplit_once('/'))
-    {
-        admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .await
-            .ok();
-    }
 }
 
 /// GETs `url` with `cookie` from `concurrency` tasks for `secs`:
@@ -525,9 +497,9 @@ async fn main() {
     let sqlite = format!("sqlite://{}/bench.db?mode=rwc", dir.display());
     lines.push(run("SQLite", &sqlite, people, gens, secs).await);
     std::fs::remove_dir_all(&dir).ok();
-    if let Some(url) = postgres_database().await {
+    if let Some(url) = postgres::create("uni1_bench_admin").await {
         lines.push(run("PostgreSQL", &url, people, gens, secs).await);
-        drop_postgres(&url).await;
+        postgres::drop(&url).await;
     }
     println!(
         "\n### Staff dashboard: {people} people, {gens} generations over 30 days (8 concurrent for `/admin`, {secs} s)\n"

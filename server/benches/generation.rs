@@ -23,9 +23,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/postgres.rs"]
+mod postgres;
+
 use std::time::{Duration, Instant};
 
-use sea_orm::{ColumnTrait, ConnectionTrait, Database, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uni1_domain::entities::{generation, image};
 use uni1_domain::generation::{status, worker, Generations, SubmitInput};
 use uni1_server::config::{AdminCommand, ServeArgs, Settings, StorageKind};
@@ -658,37 +661,6 @@ async fn gallery(n: usize, secs: u64) {
     s.close().await;
 }
 
-async fn postgres_database() -> Option<String> {
-    let admin_url = std::env::var("UNI1_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let admin = Database::connect(&admin_url).await.ok()?;
-    let name = format!("uni1_bench_{}", std::process::id());
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\""))
-        .await
-        .ok()?;
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .ok()?;
-    admin.close().await.ok();
-    let base = admin_url.rsplit_once('/').map(|(b, _)| b.to_owned())?;
-    Some(format!("{base}/{name}"))
-}
-
-async fn drop_postgres(url: &str) {
-    let admin_url = std::env::var("UNI1_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    if let (Ok(admin), Some((_, name))) =
-        (Database::connect(&admin_url).await, url.rsplit_once('/'))
-    {
-        admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .await
-            .ok();
-    }
-}
-
 #[tokio::main]
 async fn main() {
     let jobs: usize = std::env::var("UNI1_BENCH_JOBS")
@@ -742,10 +714,10 @@ async fn queue_tables(jobs: usize) {
         let url = format!("sqlite://{}/q.db?mode=rwc", dir.display());
         println!("{}", queue("SQLite", &url, workers, jobs).await);
         std::fs::remove_dir_all(&dir).ok();
-        match postgres_database().await {
+        match postgres::create("uni1_bench").await {
             Some(url) => {
                 println!("{}", queue("PostgreSQL", &url, workers, jobs).await);
-                drop_postgres(&url).await;
+                postgres::drop(&url).await;
             }
             None => println!("| PostgreSQL | {workers} | not reachable: skipped | | | | | |"),
         }
@@ -768,13 +740,13 @@ async fn pipeline_tables(jobs: usize) {
             queue_with("SQLite", &url, workers, jobs, "instant").await
         );
         std::fs::remove_dir_all(&dir).ok();
-        match postgres_database().await {
+        match postgres::create("uni1_bench").await {
             Some(url) => {
                 println!(
                     "{}",
                     queue_with("PostgreSQL", &url, workers, jobs, "instant").await
                 );
-                drop_postgres(&url).await;
+                postgres::drop(&url).await;
             }
             None => println!("| PostgreSQL | {workers} | not reachable: skipped | | | | | |"),
         }
@@ -792,10 +764,10 @@ async fn webhook_tables(orders: usize) {
     let url = format!("sqlite://{}/w.db?mode=rwc", dir.display());
     println!("{}", webhooks("SQLite", &url, orders).await);
     std::fs::remove_dir_all(&dir).ok();
-    match postgres_database().await {
+    match postgres::create("uni1_bench").await {
         Some(url) => {
             println!("{}", webhooks("PostgreSQL", &url, orders).await);
-            drop_postgres(&url).await;
+            postgres::drop(&url).await;
         }
         None => println!("| PostgreSQL | not reachable: skipped | | | | |"),
     }

@@ -10,11 +10,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/postgres.rs"]
+mod postgres;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sea_orm::{ConnectionTrait, Database};
 use uni1_domain::support::limit_store::{Limit, LimitStore};
 use uni1_server::config::{ServeArgs, Settings, StorageKind};
 
@@ -91,37 +93,6 @@ async fn run(name: &str, store: LimitStore, secs: u64) -> Vec<String> {
     rows
 }
 
-async fn postgres_database() -> Option<String> {
-    let admin_url = std::env::var("UNI1_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let admin = Database::connect(&admin_url).await.ok()?;
-    let name = format!("uni1_bench_rate_limit_{}", std::process::id());
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\""))
-        .await
-        .ok()?;
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .ok()?;
-    admin.close().await.ok();
-    let base = admin_url.rsplit_once('/').map(|(b, _)| b.to_owned())?;
-    Some(format!("{base}/{name}"))
-}
-
-async fn drop_postgres(url: &str) {
-    let admin_url = std::env::var("UNI1_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    if let (Ok(admin), Some((_, name))) =
-        (Database::connect(&admin_url).await, url.rsplit_once('/'))
-    {
-        admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .await
-            .ok();
-    }
-}
-
 #[tokio::main]
 async fn main() {
     let secs = std::env::var("UNI1_BENCH_SECONDS")
@@ -145,7 +116,7 @@ async fn main() {
     );
     db.close().await.ok();
     std::fs::remove_dir_all(&dir).ok();
-    if let Some(url) = postgres_database().await {
+    if let Some(url) = postgres::create("uni1_bench_rate_limit").await {
         let db = uni1_server::startup::open_database(&settings(&url).database)
             .await
             .expect("postgres");
@@ -158,7 +129,7 @@ async fn main() {
             .await,
         );
         db.close().await.ok();
-        drop_postgres(&url).await;
+        postgres::drop(&url).await;
     }
     println!("\n### Rate limit checks ({secs} s per row, 10,000 keys, 30 a minute per key)\n");
     println!("| store | concurrent tasks | checks/s | latency p50 / p99 | refused |");

@@ -139,6 +139,9 @@ pub struct OrderDto {
     pub not_refundable: Option<String>,
     /// The viewer may refund (admins).
     pub viewer_admin: bool,
+    /// The refund form's own key: one refund per form, however often it is
+    /// sent.
+    pub form_key: String,
 }
 
 /// Order `id` with its buyer, refunds and events.
@@ -206,6 +209,7 @@ pub async fn admin_order(id: String) -> Result<OrderDto, AppError> {
             .then(|| price_label(left, &o.currency)),
         not_refundable,
         viewer_admin: staff.is_admin(),
+        form_key: uuid::Uuid::new_v4().simple().to_string(),
     })
 }
 
@@ -216,8 +220,10 @@ pub async fn admin_refund_order(
     id: String,
     #[server(default)] amount: String,
     #[server(default)] reason: String,
+    #[server(default)] form_key: String,
 ) -> Result<String, AppError> {
     use uni1_domain::accounts::Role;
+    use uni1_domain::admin::refunds::RefundForm;
     let (admin, staff) = crate::admin::staff(Role::Admin).await?;
     let billing = crate::state::app_state()?.billing;
     let id = crate::params::id(&id)?;
@@ -226,12 +232,25 @@ pub async fn admin_refund_order(
             &staff,
             &billing,
             id,
-            &amount,
-            &reason,
+            RefundForm {
+                amount: &amount,
+                form_key: &form_key,
+                reason: &reason,
+            },
             crate::admin::request_id().as_deref(),
         )
         .await?;
-    Ok(format!("Refunded {} ({}).", done.label, done.outcome))
+    Ok(if done.status == "succeeded" {
+        format!(
+            "Refunded {}. The credits it bought are taken back when the provider's refund event arrives (usually within seconds).",
+            done.label
+        )
+    } else {
+        format!(
+            "Refund of {} is {} at the provider; the credits are taken back when it completes.",
+            done.label, done.status
+        )
+    })
 }
 
 /// Applies a verified event that failed again (admins), with a reason.

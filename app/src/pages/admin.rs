@@ -435,6 +435,8 @@ fn Health(h: HealthDto) -> impl IntoView {
                 <div><dt class="inline font-medium">"Mails given up, last day: "</dt><dd class="inline">{h.mail_failed_day}</dd></div>
                 <div><dt class="inline font-medium">"Payment events, last day: "</dt><dd class="inline">{format!("{} applied, {} ignored, {} refused", h.webhooks_applied, h.webhooks_ignored, h.webhooks_refused)}</dd></div>
                 <div><dt class="inline font-medium">"Last payment event: "</dt><dd class="inline">{h.webhooks_last}</dd></div>
+                <div><dt class="inline font-medium">"Payment events failing to apply: "</dt><dd class="inline" data-testid="webhooks-failing">{h.webhooks_failing}</dd></div>
+                <div><dt class="inline font-medium">"Webhooks to people's endpoints: "</dt><dd class="inline" data-testid="outbound-webhooks">{format!("{} waiting ({} due now), {} given up in the last day", h.outbound_pending, h.outbound_due, h.outbound_failed_day)}</dd></div>
             </dl>
             <p class="text-sm text-ink-muted">"Payment events are applied as they arrive; one that fails is rolled back and sent again by the provider, so they have no queue of their own."</p>
         </section>

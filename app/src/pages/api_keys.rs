@@ -54,6 +54,13 @@ pub fn ApiKeysPage() -> impl IntoView {
                         <option value="365">"in a year"</option>
                     </select>
                 </label>
+                <p class="text-sm text-ink-muted">"A key lasts beyond this session, so if you signed in more than 10 minutes ago, confirm it is you with one of these:"</p>
+                <label class="block text-sm">"Your password"
+                    <input type="password" name="password" autocomplete="current-password" class="input" />
+                </label>
+                <label class="block text-sm">"Or a code from your authenticator app"
+                    <input type="text" name="code" inputmode="numeric" autocomplete="one-time-code" class="input w-32" />
+                </label>
                 <button type="submit" class="btn-primary">"Create key"</button>
             </ActionForm>
             {move || match created.get() {

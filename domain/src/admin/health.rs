@@ -20,7 +20,7 @@ use uni1_storage::Blobs;
 
 use super::{Admin, AdminError, Staff};
 use crate::entities::generation::{self, Status};
-use crate::entities::{mail_outbox, payment_event};
+use crate::entities::{mail_outbox, payment_event, payment_event_failure, webhook_delivery};
 use crate::support::error::{ResultExt, Unexpected};
 
 /// At most this many ended jobs are read for the times and error rates of
@@ -109,15 +109,25 @@ pub struct MailLine {
     pub failed_day: u64,
 }
 
-/// Payment webhook events of the last day. They are applied when they
-/// arrive (a failure rolls back and the provider sends the event again), so
-/// there is no queue to wait in: these are their outcomes.
+/// Payment webhook events of the last day with their outcomes (they are
+/// applied when they arrive; one that fails rolls back, waits for the
+/// provider's retry and is counted in `failing`), and the backlog of the
+/// webhooks uni1 sends to people's endpoints.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WebhookLine {
     pub applied: u64,
     pub ignored: u64,
     pub refused: u64,
     pub last_received: Option<DateTime<Utc>>,
+    /// Verified events that failed to apply, waiting for the provider's
+    /// retry or an admin (the payments page).
+    pub failing: u64,
+    /// People's outbound webhooks neither delivered nor given up.
+    pub outbound_pending: u64,
+    /// Of those, due now (not waiting for a retry).
+    pub outbound_due: u64,
+    /// Outbound deliveries given up in the last day.
+    pub outbound_failed_day: u64,
 }
 
 /// Whether a dependency answered, and how fast.
@@ -425,7 +435,32 @@ async fn webhooks(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Webhook
         .all(db)
         .await
         .unexpected("reading payment events")?;
-    let mut line = WebhookLine::default();
+    let pending = || {
+        webhook_delivery::Entity::find()
+            .filter(webhook_delivery::Column::DeliveredAt.is_null())
+            .filter(webhook_delivery::Column::FailedAt.is_null())
+    };
+    let mut line = WebhookLine {
+        failing: payment_event_failure::Entity::find()
+            .count(db)
+            .await
+            .unexpected("counting failed payment events")?,
+        outbound_pending: pending()
+            .count(db)
+            .await
+            .unexpected("counting webhook deliveries")?,
+        outbound_due: pending()
+            .filter(webhook_delivery::Column::NextAttemptAt.lte(now))
+            .count(db)
+            .await
+            .unexpected("counting webhook deliveries")?,
+        outbound_failed_day: webhook_delivery::Entity::find()
+            .filter(webhook_delivery::Column::FailedAt.gte(now - chrono::Duration::days(1)))
+            .count(db)
+            .await
+            .unexpected("counting webhook deliveries")?,
+        ..WebhookLine::default()
+    };
     for (outcome, at) in rows {
         if outcome.starts_with("ignored") {
             line.ignored += 1;

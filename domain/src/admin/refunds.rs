@@ -1,7 +1,7 @@
 //! An order as staff see it, and the refund staff start from its page
 //! (admins only, with a reason, audited). The money goes back through the
-//! provider; the credits come back through the same path as the provider's
-//! own refund event ([`crate::billing::refunds`]).
+//! provider; the credits come back by the provider's own refund event
+//! ([`crate::billing::refunds`]).
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
@@ -9,11 +9,10 @@ use uuid::Uuid;
 use super::audit::{self, Target};
 use super::{Admin, AdminError, Staff};
 use crate::billing::catalog::parse_amount;
-use crate::billing::refunds::{self, RefundError, Refunded};
+use crate::billing::refunds::{RefundError, Refunded};
 use crate::billing::Billing;
 use crate::entities::{order, payment_event};
 use crate::support::error::ResultExt;
-use crate::support::tx;
 
 /// One order with what happened to it.
 #[derive(Debug, Clone)]
@@ -23,6 +22,17 @@ pub struct OrderDetail {
     pub email: Option<String>,
     /// The provider's events that named it, oldest first.
     pub events: Vec<payment_event::Model>,
+}
+
+/// The refund form as sent.
+#[derive(Debug, Clone, Copy)]
+pub struct RefundForm<'a> {
+    /// As typed, in the order's currency; empty: all that is left.
+    pub amount: &'a str,
+    /// The form's random key: one refund per form.
+    pub form_key: &'a str,
+    /// Why (into the audit log).
+    pub reason: &'a str,
 }
 
 impl Admin {
@@ -51,16 +61,21 @@ impl Admin {
     }
 
     /// Refunds `amount` (as typed, in the order's currency; empty: all
-    /// that is left) of order `id` through its provider (admins only).
+    /// that is left) of order `id` through its provider (admins only);
+    /// `form_key` is the refund form's random key (one refund per form).
     pub async fn refund_order(
         &self,
         staff: &Staff,
         billing: &Billing,
         id: Uuid,
-        amount: &str,
-        why: &str,
+        form: RefundForm<'_>,
         request_id: Option<&str>,
     ) -> Result<Refunded, AdminError> {
+        let RefundForm {
+            amount,
+            form_key,
+            reason: why,
+        } = form;
         if !staff.is_admin() {
             return Err(AdminError::Forbidden);
         }
@@ -81,15 +96,12 @@ impl Admin {
                 )
             })?),
         };
-        let made = billing
-            .refund_through_provider(&o, amount)
+        let done = billing
+            .refund_through_provider(&o, amount, form_key)
             .await
             .map_err(refund_error)?;
-        // The money is back: the credits and the audit row go together.
-        let txn = tx::begin(&self.db).await?;
-        let done = refunds::apply(&txn, &o, made).await.map_err(refund_error)?;
         audit::record(
-            &txn,
+            &self.db,
             staff,
             "order.refund",
             Target {
@@ -100,7 +112,6 @@ impl Admin {
             request_id,
         )
         .await?;
-        txn.commit().await.unexpected("recording a refund")?;
         Ok(done)
     }
 }

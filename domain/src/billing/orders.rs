@@ -1295,7 +1295,7 @@ impl<'a> From<&'a Plan> for Item<'a> {
 /// Money went back: the order's credits are taken back in proportion
 /// (all of them for a full refund), once per refunded total; what was
 /// already spent becomes a debt.
-pub(super) async fn refunded(
+async fn refunded(
     txn: &impl ConnectionTrait,
     provider: &str,
     r: &Refund,

@@ -1,19 +1,18 @@
 //! Refunds staff start from an order's page: the money goes back through
-//! the provider, then the order's credits are taken back by the same code a
-//! provider's refund event runs ([`super::orders::refunded`]). Totals only
-//! grow and are applied with a compare-and-swap, so the provider's own
-//! `charge.refunded` event for the same refund, arriving before or after,
-//! changes nothing: credits are taken back once.
+//! the provider, and the order's credits come back by the provider's own
+//! refund event (`charge.refunded`, its running total applied once, as for
+//! a refund made in the provider's dashboard). The refund form's random key
+//! is the provider's idempotency key, so the same form sent twice (or again
+//! after a lost answer) makes one refund.
 
-use sea_orm::{ConnectionTrait, EntityTrait};
-use uni1_payments::{ProviderError, Refund};
+use sea_orm::EntityTrait;
+use uni1_payments::ProviderError;
 use uuid::Uuid;
 
 use super::catalog::price_label;
-use super::orders::{self, status, Billing, STRIPE};
+use super::orders::{status, Billing, STRIPE};
 use crate::entities::order;
 use crate::support::error::{ResultExt as _, Unexpected};
-use crate::support::tx;
 
 /// Why a refund was not made.
 #[derive(Debug, thiserror::Error)]
@@ -28,13 +27,18 @@ pub enum RefundError {
     /// The provider said no (its message is for staff).
     #[error("The payment provider refused the refund: {0}")]
     Refused(String),
-    #[error("The payment provider cannot be reached. Nothing was refunded; try again later.")]
+    /// The provider did not answer: the refund may have been made. The
+    /// same form again cannot refund twice (its key is the provider's
+    /// idempotency key).
+    #[error("The payment provider did not answer, so the refund may or may not have been made. Send the same form again (it cannot refund twice), or reload the order to see.")]
     Unavailable,
+    #[error("Reload the page and try again.")]
+    FormKey,
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
 
-/// A refund made.
+/// A refund the provider made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refunded {
     /// The provider's refund id.
@@ -42,23 +46,11 @@ pub struct Refunded {
     /// This refund, in minor units of the order's currency.
     pub amount: i64,
     pub label: String,
-    /// What it did to the order and the credits (as an event's outcome).
-    pub outcome: String,
+    /// `succeeded`, or `pending` for payment methods that take days.
+    pub status: String,
 }
 
 impl Billing {
-    /// Refunds `amount` (minor units; `None`: all that is left) of order
-    /// `id` through its payment provider, and takes its credits back in
-    /// proportion.
-    pub async fn refund(&self, id: Uuid, amount: Option<i64>) -> Result<Refunded, RefundError> {
-        let o = self.refundable(id).await?;
-        let made = self.refund_through_provider(&o, amount).await?;
-        let txn = tx::begin(&self.db).await?;
-        let done = apply(&txn, &o, made).await?;
-        txn.commit().await.unexpected("recording a refund")?;
-        Ok(done)
-    }
-
     /// Order `id`, read for a refund.
     pub(crate) async fn refundable(&self, id: Uuid) -> Result<order::Model, RefundError> {
         order::Entity::find_by_id(id)
@@ -69,13 +61,23 @@ impl Billing {
     }
 
     /// Asks the provider to refund `amount` of `o` (`None`: all that is
-    /// left). The idempotency key names the order and its refunded total
-    /// before this refund, so the same form sent twice refunds once.
+    /// left). `form_key` is the refund form's own random key (made when the
+    /// page was drawn): with the order it is the provider's idempotency key,
+    /// so the same form sent twice, or again after a timeout, refunds once.
     pub(crate) async fn refund_through_provider(
         &self,
         o: &order::Model,
         amount: Option<i64>,
-    ) -> Result<Made, RefundError> {
+        form_key: &str,
+    ) -> Result<Refunded, RefundError> {
+        let form_key = form_key.trim();
+        if !(16..=64).contains(&form_key.len())
+            || !form_key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(RefundError::FormKey);
+        }
         let Some(payment) = o.payment_id.clone().filter(|_| o.status == status::PAID) else {
             return Err(RefundError::NotRefundable(match o.status.as_str() {
                 status::REFUNDED => "This order is refunded in full already.".into(),
@@ -99,7 +101,7 @@ impl Billing {
         if amount <= 0 || amount > left {
             return Err(RefundError::Amount(price_label(left.max(0), &o.currency)));
         }
-        let key = format!("uni1-refund-{}-{}-{amount}", o.id, o.refunded_amount);
+        let key = format!("uni1-refund-{}-{form_key}", o.id);
         let made = stripe
             .refund(&payment, amount, &o.id.to_string(), &key)
             .await
@@ -110,40 +112,11 @@ impl Billing {
                 }
             })?;
         tracing::info!(order = %o.id, refund = %made.id, amount = made.amount, "refund made from the order page");
-        // What the provider's event will say next: the running total.
-        Ok(Made {
-            refund: Refund {
-                payment_id: Some(payment),
-                amount: o.amount,
-                amount_refunded: o.refunded_amount + made.amount.clamp(0, left),
-                currency: o.currency.clone(),
-            },
-            id: made.id,
+        Ok(Refunded {
+            label: price_label(made.amount, &o.currency),
+            refund_id: made.id,
             amount: made.amount,
+            status: made.status,
         })
     }
-}
-
-/// A refund the provider made, not applied yet.
-#[derive(Debug, Clone)]
-pub(crate) struct Made {
-    refund: Refund,
-    id: String,
-    amount: i64,
-}
-
-/// Applies a refund the provider made to `o` in the caller's transaction,
-/// by the path its refund event takes.
-pub(crate) async fn apply(
-    txn: &impl ConnectionTrait,
-    o: &order::Model,
-    made: Made,
-) -> Result<Refunded, RefundError> {
-    let (outcome, _) = orders::refunded(txn, &o.provider, &made.refund).await?;
-    Ok(Refunded {
-        refund_id: made.id,
-        amount: made.amount,
-        label: price_label(made.amount, &o.currency),
-        outcome,
-    })
 }

@@ -47,6 +47,10 @@ pub enum Begin {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Claim {
     pub id: Uuid,
+    /// This request made the row. A claim taken over from an earlier
+    /// request (its wait ran out, or its process died) may have a job
+    /// already, so it is never forgotten, only released.
+    pub fresh: bool,
 }
 
 /// Whether `key` is a usable idempotency key (1 to 255 visible ASCII
@@ -115,7 +119,10 @@ pub async fn begin(
                     .await
                     .unexpected("claiming an idempotency key")?;
                 return Ok(if res.rows_affected == 1 {
-                    Begin::Run(Claim { id: r.id })
+                    Begin::Run(Claim {
+                        id: r.id,
+                        fresh: false,
+                    })
                 } else {
                     Begin::InFlight
                 });
@@ -136,7 +143,7 @@ pub async fn begin(
                 .exec_without_returning(db)
                 .await;
                 match inserted {
-                    Ok(_) => return Ok(Begin::Run(Claim { id })),
+                    Ok(_) => return Ok(Begin::Run(Claim { id, fresh: true })),
                     // Another request with this key was first: look again.
                     Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
                     }
@@ -187,8 +194,13 @@ pub async fn release(db: &DatabaseConnection, claim: Claim) -> Result<(), Unexpe
 }
 
 /// Forgets the claim's key: its request made nothing (refused input, no
-/// credits), so the key is free for any request, as with Stripe.
+/// credits), so the key is free for any request, as with Stripe. A claim
+/// taken over from an earlier request is only released: that request may
+/// have made a job, which a retry with the key must find, not make again.
 pub async fn forget(db: &DatabaseConnection, claim: Claim) -> Result<(), Unexpected> {
+    if !claim.fresh {
+        return release(db, claim).await;
+    }
     api_idempotency::Entity::delete_many()
         .filter(api_idempotency::Column::Id.eq(claim.id))
         .filter(api_idempotency::Column::ResponseStatus.is_null())

@@ -27,9 +27,9 @@
 //! A row whose `tat` is in the past means a full budget, exactly as a
 //! missing row: [`purge`] deletes those.
 //!
-//! If the database cannot answer, a check is let through (and logged): the
-//! request behind it needs the database anyway and fails on its own with a
-//! clear error, while a database hiccup must not lock everyone out.
+//! If the database cannot answer, the check is counted in this process
+//! (and logged): limits never open up because the database is busy (a
+//! flood could make it so on purpose), and a hiccup locks nobody out.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -90,8 +90,9 @@ impl Limit {
 pub enum LimitStore {
     /// In this process only: with N processes a limit is N times looser.
     Memory(Arc<Memory>),
-    /// In the `rate_limits` table: the same limit for every process.
-    Database(DatabaseConnection),
+    /// In the `rate_limits` table: the same limit for every process; the
+    /// in-process store stands in while the database cannot answer.
+    Database(DatabaseConnection, Arc<Memory>),
 }
 
 impl Default for LimitStore {
@@ -151,7 +152,7 @@ fn now_micros() -> i64 {
 impl LimitStore {
     /// The shared store on `db`.
     pub fn database(db: DatabaseConnection) -> Self {
-        Self::Database(db)
+        Self::Database(db, Arc::default())
     }
 
     /// Counts one check of `key` against `limit`; refused (with the wait)
@@ -160,13 +161,18 @@ impl LimitStore {
     pub async fn check(&self, limit: Limit, key: &str) -> Result<(), RetryAfter> {
         let outcome = match self {
             Self::Memory(memory) => memory.check(limit, key),
-            Self::Database(db) => match check_in_database(db, limit, key, now_micros()).await {
-                Ok(outcome) => outcome,
-                Err(e) => {
-                    tracing::warn!(limit = limit.name, error = ?e, "rate limit store unavailable; the check is let through");
-                    Ok(())
+            Self::Database(db, fallback) => {
+                match check_in_database(db, limit, key, now_micros()).await {
+                    Ok(outcome) => outcome,
+                    Err(e) => {
+                        // Never open: a flood that makes the database busy
+                        // must not switch sign-in limits off. This process
+                        // counts alone until the database answers again.
+                        tracing::warn!(limit = limit.name, error = ?e, "rate limit store unavailable; counting in this process");
+                        fallback.check(limit, key)
+                    }
                 }
-            },
+            }
         };
         outcome.inspect_err(|_| crate::metrics::rate_limited(limit.name))
     }

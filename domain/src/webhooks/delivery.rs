@@ -87,9 +87,17 @@ pub async fn deliver_due(hooks: &Webhooks, now: DateTime<Utc>) -> Result<Report,
         .await
         .unexpected("reading due webhooks")?;
     let mut report = Report::default();
+    let started = Utc::now();
     for delivery in due {
+        // Each delivery at its own time (a slow endpoint earlier in the
+        // batch must not leave a stale timestamp or a lease already over).
+        let now = now + (Utc::now() - started);
+        let lease = now + LEASE;
+        let unlocked = Condition::any()
+            .add(Column::LockedUntil.is_null())
+            .add(Column::LockedUntil.lt(now));
         let claimed = webhook_delivery::Entity::update_many()
-            .col_expr(Column::LockedUntil, Expr::value(now + LEASE))
+            .col_expr(Column::LockedUntil, Expr::value(lease))
             .filter(Column::Id.eq(delivery.id))
             .filter(Column::NextAttemptAt.is_not_null())
             .filter(unlocked.clone())
@@ -112,7 +120,7 @@ pub async fn deliver_due(hooks: &Webhooks, now: DateTime<Utc>) -> Result<Report,
             }
             Some(e) => attempt(hooks, &e, &delivery, now).await,
         };
-        settle(hooks, &delivery, outcome, now, &mut report).await?;
+        settle(hooks, &delivery, outcome, now, lease, &mut report).await?;
     }
     Ok(report)
 }
@@ -159,6 +167,7 @@ async fn settle(
     delivery: &webhook_delivery::Model,
     outcome: Outcome,
     now: DateTime<Utc>,
+    lease: DateTime<Utc>,
     report: &mut Report,
 ) -> Result<(), Unexpected> {
     let db = &hooks.db;
@@ -189,7 +198,9 @@ async fn settle(
         .col_expr(Column::LockedUntil, Expr::value(None::<DateTime<Utc>>))
         .col_expr(Column::LastStatus, Expr::value(status.map(i32::from)))
         .col_expr(Column::LastError, Expr::value(error.clone()))
-        .filter(Column::Id.eq(delivery.id));
+        .filter(Column::Id.eq(delivery.id))
+        // Only while this process still holds the delivery.
+        .filter(Column::LockedUntil.eq(lease));
     let ended = |u: sea_orm::UpdateMany<webhook_delivery::Entity>| {
         u.col_expr(Column::NextAttemptAt, Expr::value(None::<DateTime<Utc>>))
     };

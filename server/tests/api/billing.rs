@@ -1429,8 +1429,9 @@ async fn a_localstripe_subscription_is_granted_and_ended(backend: Backend) {
 }
 
 /// A refund staff make from the order page: the money goes back through
-/// the provider (the fake), the credits come back in proportion once, and
-/// the provider's own `charge.refunded` for the same refund changes nothing.
+/// the provider (the fake), the credits come back in proportion by the
+/// provider's `charge.refunded`, once, and one form makes one refund however
+/// often it is sent.
 async fn a_refund_from_the_order_page_takes_credits_back_once(backend: Backend) {
     with_shop(backend, |shop| async move {
         let app = &shop.app;
@@ -1442,11 +1443,12 @@ async fn a_refund_from_the_order_page_takes_credits_back_once(backend: Backend) 
         let o = wait_paid(app, user).await;
         let id = o.id.to_string();
         let admin = &admin;
-        let refund = |amount: &str, reason: &str| {
+        let refund = |amount: &str, reason: &str, form_key: &str| {
             let form = [
                 ("id", id.clone()),
                 ("amount", amount.to_owned()),
                 ("reason", reason.to_owned()),
+                ("form_key", form_key.to_owned()),
             ];
             async move { crate::staff::post(app, "/api/admin_refund_order", &form, admin).await }
         };
@@ -1461,24 +1463,24 @@ async fn a_refund_from_the_order_page_takes_credits_back_once(backend: Backend) 
         );
 
         // Bad input: a clear message, nothing refunded.
-        for (amount, reason, says) in [
-            ("9.99", "Asked by mail", "up to $5.00"),
-            ("abc", "Asked by mail", "such as 4.99"),
-            ("2.50", "", "reason"),
+        for (amount, reason, key, says) in [
+            ("9.99", "Asked by mail", "form-key-000000001", "up to $5.00"),
+            ("abc", "Asked by mail", "form-key-000000001", "such as 4.99"),
+            ("2.50", "", "form-key-000000001", "reason"),
+            ("2.50", "Asked by mail", "short", "Reload the page"),
         ] {
-            let r = refund(amount, reason).await;
+            let r = refund(amount, reason, key).await;
             assert_eq!(r.status, 422, "{amount}: {}", r.body);
             assert!(r.body.contains(says), "{amount}: {}", r.body);
         }
         assert_eq!(order_of(app, user).await.refunded_amount, 0);
 
-        // Half: 50 credits back.
-        let r = refund("2.50", "Asked by mail").await;
+        // Half: the money goes back at once; the 50 credits come back with
+        // the provider's refund event, once.
+        let r = refund("2.50", "Asked by mail", "form-key-000000001").await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert!(r.body.contains("Refunded $2.50"), "{}", r.body);
         let balance = || async { credits::balance(&app.db, user).await.expect("balance") };
-        assert_eq!(balance().await.available, 50);
-        // Stripe's own event for it arrives and is a no-op.
         let refunds_seen = || async {
             payment_event::Entity::find()
                 .filter(payment_event::Column::EventType.eq("charge.refunded"))
@@ -1491,20 +1493,25 @@ async fn a_refund_from_the_order_page_takes_credits_back_once(backend: Backend) 
             refunds_seen().await.len() == 1
         })
         .await;
-        // Whichever came first took the credits back; the other did nothing.
-        let event = refunds_seen().await[0].outcome.clone();
-        let taken = "refunded: 50 credits taken back, 0 owed";
-        assert!(
-            (r.body.contains(taken) && event == "ignored: this refund was applied before")
-                || (event == taken && r.body.contains("applied before")),
-            "{} / {event}",
-            r.body
+        assert_eq!(
+            refunds_seen().await[0].outcome,
+            "refunded: 50 credits taken back, 0 owed"
         );
+        assert_eq!(balance().await.available, 50);
+        // The same form sent again (a lost answer, a double click): the
+        // provider answers the same refund, nothing more moves.
+        let again = refund("2.50", "Asked by mail", "form-key-000000001").await;
+        assert_eq!(again.status, 200, "{}", again.body);
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(order_of(app, user).await.refunded_amount, 250);
         assert_eq!(balance().await.available, 50);
 
         // The rest, the same form sent twice at once: one refund at the
         // provider, credits taken back once.
-        let (a, b) = tokio::join!(refund("", "Asked again"), refund("", "Asked again"));
+        let (a, b) = tokio::join!(
+            refund("", "Asked again", "form-key-000000002"),
+            refund("", "Asked again", "form-key-000000002")
+        );
         for r in [&a, &b] {
             // The later one either got the same refund back or found the
             // order refunded already.
@@ -1520,16 +1527,16 @@ async fn a_refund_from_the_order_page_takes_credits_back_once(backend: Backend) 
             a.body,
             b.body
         );
+        until("the second refund event", || async {
+            refunds_seen().await.len() == 2
+        })
+        .await;
         let o = order_of(app, user).await;
         assert_eq!(
             (o.status.as_str(), o.refunded_amount, o.refunded_credits),
             ("refunded", 500, 100)
         );
         assert_eq!(balance().await.available, 0);
-        until("the second refund event", || async {
-            refunds_seen().await.len() == 2
-        })
-        .await;
         let sent: Vec<Value> = shop
             .http
             .get(format!("{}/_fake/events", shop.fake))
@@ -1549,7 +1556,14 @@ async fn a_refund_from_the_order_page_takes_credits_back_once(backend: Backend) 
         assert!(credits::audit(&app.db, user).await.expect("audit"));
 
         // Nothing left: a clear refusal.
-        let r = refund("", "Once more").await;
+        // The same form again after a lost answer: no second refund.
+        let r = refund("", "Asked again", "form-key-000000002").await;
+        assert!(
+            r.status == 200 || r.body.contains("refunded in full already"),
+            "{}",
+            r.body
+        );
+        let r = refund("", "Once more", "form-key-000000003").await;
         assert_eq!(r.status, 422, "{}", r.body);
         assert!(r.body.contains("refunded in full already"), "{}", r.body);
         // Each refund is in the audit log with its reason.
@@ -1615,6 +1629,8 @@ async fn a_failed_event_is_kept_and_applied_again_once(backend: Backend) {
             !stored[0].payload.contains("in_test_while_down"),
             "the payload is sealed"
         );
+        let health = crate::staff::post(app, "/api/admin_health", &[], &admin).await;
+        assert_eq!(health.json()["webhooks_failing"], 1, "{}", health.body);
         let page = app.get_as("/admin/payments", &admin).await;
         assert!(
             page.body.contains("failed-events") && page.body.contains("did not answer"),

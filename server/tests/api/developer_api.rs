@@ -13,7 +13,7 @@ use http::Request;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uni1_domain::billing::credits;
-use uni1_domain::entities::{api_key, audit_log, generation, user};
+use uni1_domain::entities::{api_key, audit_log, generation, session, user};
 
 use crate::fixtures::member;
 use crate::on_both_backends;
@@ -23,7 +23,11 @@ const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
 
 /// Makes a key with `scopes` from Settings, as `v`; returns the secret.
 async fn new_key(app: &TestApp, v: &Visitor, scopes: &[&str]) -> String {
-    let mut form = vec![("name", "my script"), ("expires_in_days", "30")];
+    let mut form = vec![
+        ("name", "my script"),
+        ("expires_in_days", "30"),
+        ("password", crate::fixtures::PASSWORD),
+    ];
     for s in scopes {
         form.push(match *s {
             "generate" => ("scope_generate", "on"),
@@ -135,6 +139,35 @@ on_both_backends!(
         assert!(secret.starts_with(&row.prefix));
         assert_eq!(row.scopes, "generate read");
         assert!(row.expires_at.is_some());
+
+        let (carol, carol_id) = member(&app, "carol@uni1.test", "203.0.113.82").await;
+        // A key outlives the session: signed in over 10 minutes ago, it
+        // takes the password.
+        session::Entity::update_many()
+            .col_expr(
+                session::Column::CreatedAt,
+                Expr::value(chrono::Utc::now() - chrono::Duration::hours(1)),
+            )
+            .filter(session::Column::UserId.eq(carol_id))
+            .exec(&app.db)
+            .await
+            .unwrap();
+        let form = [("name", "old session"), ("scope_read", "on")];
+        let r = app.post_as("/api/api-key-create", &form, &carol).await;
+        assert_ne!(r.status, 200, "{}", r.body);
+        assert!(r.body.contains("confirm it is you"), "{}", r.body);
+        let r = app
+            .post_as(
+                "/api/api-key-create",
+                &[
+                    ("name", "old session"),
+                    ("scope_read", "on"),
+                    ("password", crate::fixtures::PASSWORD),
+                ],
+                &carol,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
 
         // Settings -> API keys renders the key (never its secret).
         let page = app.get_as("/settings/api-keys", &alice).await;

@@ -696,6 +696,18 @@ on_both_backends!(
             "the sign-up mails wait: {h}"
         );
         assert_eq!(h["webhooks_applied"], 0);
+        assert_eq!(
+            (
+                &h["webhooks_failing"],
+                &h["outbound_pending"],
+                &h["outbound_failed_day"]
+            ),
+            (
+                &serde_json::json!(0),
+                &serde_json::json!(0),
+                &serde_json::json!(0)
+            )
+        );
         assert_eq!(h["database"]["ok"], true);
         assert_eq!(h["storage"]["ok"], true);
         // The page shows the same, for support too.

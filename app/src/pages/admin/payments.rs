@@ -146,6 +146,7 @@ fn Order(o: OrderDto, refund: ServerAction<AdminRefundOrder>) -> impl IntoView {
                     <p class="text-sm">{format!("Up to {left} can be refunded. The money goes back through the provider; the credits it bought are taken back in proportion (what was spent becomes a debt).")}</p>
                     <ActionForm action=refund attr:class="flex flex-wrap items-end gap-2" attr:data-testid="refund-form">
                         <input type="hidden" name="id" value=o.id.clone() />
+                        <input type="hidden" name="form_key" value=o.form_key.clone() />
                         <label class="text-sm">
                             <span class="block font-medium">"Amount (empty: all that is left)"</span>
                             <input type="text" name="amount" inputmode="decimal" class="input w-28" placeholder=left.clone() />

@@ -127,7 +127,14 @@ pub(super) async fn run_job(
                 keep: true,
                 job_made: true,
             },
-            Err(e) => e.into(),
+            Err(e) => {
+                // The job is done but its answer could not be made (storage
+                // or database hiccup): not final, so the key is released and
+                // a retry answers from the same job.
+                let mut answer = Answer::from(e);
+                answer.job_made = true;
+                return answer;
+            }
         },
         status::REFUSED => ApiError::invalid(
             "prompt",
