@@ -57,7 +57,22 @@ pub async fn run(
         }
         AdminCommand::SetRole { email, role: r } => {
             let role = role(&r)?;
-            accounts.set_role(&email, role).await.map_err(explain)?;
+            let mut tries = 0;
+            loop {
+                match accounts.set_role(&email, role).await {
+                    Ok(()) => break,
+                    // SQLite next to a running server: a transaction that
+                    // read before the server wrote cannot write (no busy
+                    // wait applies). Nothing was changed: try again.
+                    Err(AccountError::Unexpected(e))
+                        if tries < 20 && format!("{e:?}").contains("database is locked") =>
+                    {
+                        tries += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(100 * tries)).await;
+                    }
+                    Err(e) => return Err(explain(e)),
+                }
+            }
             Ok(format!("{email} is now {}", role.as_str()))
         }
         AdminCommand::RebuildVariants { .. } => {
