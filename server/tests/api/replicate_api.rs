@@ -420,6 +420,16 @@ on_both_backends!(
         assert_eq!(jobs_of(&app, alice_id).await, 2);
         let b = credits::balance(&app.db, alice_id).await.unwrap();
         assert_eq!((b.available, b.held), (47, 3));
+        // The key with another body: a 422 problem, no job.
+        let other = r#"{"input":{"prompt":"another kite"}}"#;
+        let r = call(&app, "POST", path, &key, Some(other), &idem).await;
+        problem(&r, 422, None);
+        assert_eq!(r.header("x-should-retry"), Some("false"));
+        assert!(r.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Idempotency-Key"));
+        assert_eq!(jobs_of(&app, alice_id).await, 2);
     }
 );
 

@@ -199,7 +199,7 @@ async fn create(
     let api2 = api.clone();
     let p2 = principal.clone();
     let b2 = body.clone();
-    idempotent(
+    let answer = idempotent(
         &api,
         &principal,
         &headers,
@@ -213,7 +213,42 @@ async fn create(
             submit(&api2, &p2, input, wait, claim).await
         },
     )
-    .await
+    .await;
+    as_problem(answer).await
+}
+
+/// The `Idempotency-Key` refusals (422, 409, a malformed key) come from
+/// the shared wrapper in OpenAI's envelope: re-shaped as problem details,
+/// their status and headers kept.
+async fn as_problem(answer: Response) -> Response {
+    let is_envelope = !answer.status().is_success()
+        && answer
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes() == b"application/json");
+    if !is_envelope {
+        return answer;
+    }
+    let (mut parts, body) = answer.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, super::JSON_LIMIT).await else {
+        return Problem::new(parts.status, "Bad request", "The request failed.").into_response();
+    };
+    let message = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "The request failed.".into());
+    let title = match parts.status {
+        StatusCode::CONFLICT => "Conflict",
+        StatusCode::UNPROCESSABLE_ENTITY => "Idempotency key reused",
+        _ => "Bad request",
+    };
+    let problem = Problem::new(parts.status, title, message).answer();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(problem.body))
 }
 
 /// `Prefer: wait` (the API hold) or `Prefer: wait=n` (1..=60, held at most
