@@ -150,6 +150,18 @@ if [[ $WITH_TEST_TOOLS -eq 1 ]]; then
     python3 -m venv "$OPENAI_VENV" || { apt_install python3-venv && python3 -m venv "$OPENAI_VENV"; }
     "$OPENAI_VENV/bin/pip" install --quiet "openai==$OPENAI_PY_VERSION"
   fi
+  # The official Replicate Python client (PyPI), pinned: the predictions
+  # conformance test runs it unmodified against uni1 (issue 17).
+  REPLICATE_PY_VERSION=1.0.7
+  REPLICATE_VENV="$HOME/.cache/uni1/replicate-$REPLICATE_PY_VERSION"
+  if "$REPLICATE_VENV/bin/python" -c "import replicate" 2>/dev/null; then
+    say "replicate (Python) $REPLICATE_PY_VERSION: installed"
+  else
+    say "replicate (Python) $REPLICATE_PY_VERSION: installing from PyPI"
+    have python3 || apt_install python3 python3-venv
+    python3 -m venv "$REPLICATE_VENV" || { apt_install python3-venv && python3 -m venv "$REPLICATE_VENV"; }
+    "$REPLICATE_VENV/bin/pip" install --quiet "replicate==$REPLICATE_PY_VERSION"
+  fi
   # A local S3 server that really checks SigV4 signatures, for the S3 tests.
   S3S_VERSION=0.14.1
   if [[ "$(cat "$HOME/.cargo/bin/.s3s-fs-version" 2>/dev/null)" == "$S3S_VERSION" ]] && have s3s-fs; then

@@ -169,6 +169,8 @@ step "test peers: localstripe" start_localstripe
 # The pinned official OpenAI Python client (installed by setup), run by
 # the developer API's conformance test.
 export UNI1_TEST_OPENAI_PYTHON="$HOME/.cache/uni1/openai-3.51.0/bin/python"
+# The pinned official Replicate Python client, for the predictions test.
+export UNI1_TEST_REPLICATE_PYTHON="$HOME/.cache/uni1/replicate-1.0.7/bin/python"
 # One test at a time: the HTTP tests share two cores with the worker
 # processes some of them start, and with PostgreSQL. In parallel runs a rare
 # 30 s stall (a 408 from the request timeout) on PostgreSQL share and public

@@ -461,7 +461,10 @@ impl Generations {
 
     /// Rows -> views with images and queue positions: two queries, plus
     /// one count per queued job.
-    async fn views(&self, rows: Vec<generation::Model>) -> Result<Vec<GenerationView>, Unexpected> {
+    pub(crate) async fn views(
+        &self,
+        rows: Vec<generation::Model>,
+    ) -> Result<Vec<GenerationView>, Unexpected> {
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         let images = if ids.is_empty() {
             vec![]

@@ -1,5 +1,6 @@
 //! The developer API under `/v1` (issue 17): plain axum routes that speak
-//! OpenAI's wire protocol ([`openai`]), authorized by a bearer API key only.
+//! OpenAI's wire protocol ([`openai`]) and Replicate's predictions
+//! ([`replicate`], errors as problem details there), authorized by a bearer API key only.
 //! Cookies are never looked at here (and keys are never accepted on pages),
 //! so `/v1` has no CSRF surface and is exempt from the origin check.
 //!
@@ -12,6 +13,7 @@
 
 pub mod edits;
 pub mod openai;
+pub mod replicate;
 
 use std::time::Duration;
 
@@ -71,6 +73,19 @@ pub fn routes<S: Clone + Send + Sync + 'static>(app: &AppState) -> Router<S> {
             post(edits::edits).layer(axum::extract::DefaultBodyLimit::max(edits::BODY_LIMIT)),
         )
         .route("/v1/files/{file}", get(signed_file))
+        .route(
+            "/v1/models/{owner}/{name}/predictions",
+            post(replicate::create_for_model)
+                .layer(axum::extract::DefaultBodyLimit::max(JSON_LIMIT)),
+        )
+        .route(
+            "/v1/predictions",
+            post(replicate::create_with_version)
+                .get(replicate::list)
+                .layer(axum::extract::DefaultBodyLimit::max(JSON_LIMIT)),
+        )
+        .route("/v1/predictions/{id}", get(replicate::get_one))
+        .route("/v1/predictions/{id}/cancel", post(replicate::cancel))
         .route("/v1/{*rest}", any(unknown_route))
         .with_state(state)
 }

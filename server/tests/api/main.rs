@@ -26,6 +26,7 @@ mod pages;
 mod privacy;
 mod providers;
 mod publishing;
+mod replicate_api;
 mod scale;
 mod sharing;
 mod staff;
