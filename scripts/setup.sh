@@ -126,42 +126,26 @@ if [[ $WITH_TEST_TOOLS -eq 1 ]]; then
   else
     die "install Chromium and set UNI1_CHROMIUM to its path"
   fi
-  # localstripe (PyPI): a Stripe API emulator with customers, plans,
-  # subscriptions and signed webhooks, for the subscription test.
-  LOCALSTRIPE_VERSION=1.15.10
-  LOCALSTRIPE_VENV="$HOME/.cache/uni1/localstripe-$LOCALSTRIPE_VERSION"
-  if "$LOCALSTRIPE_VENV/bin/python" -c "import localstripe" 2>/dev/null; then
-    say "localstripe $LOCALSTRIPE_VERSION: installed"
-  else
-    say "localstripe $LOCALSTRIPE_VERSION: installing from PyPI"
-    have python3 || apt_install python3 python3-venv
-    python3 -m venv "$LOCALSTRIPE_VENV" || { apt_install python3-venv && python3 -m venv "$LOCALSTRIPE_VENV"; }
-    "$LOCALSTRIPE_VENV/bin/pip" install --quiet "localstripe==$LOCALSTRIPE_VERSION"
-  fi
-  # The official OpenAI Python client (PyPI), pinned: the developer API's
-  # conformance test runs it unmodified against uni1 (issue 17).
-  OPENAI_PY_VERSION=3.51.0
-  OPENAI_VENV="$HOME/.cache/uni1/openai-$OPENAI_PY_VERSION"
-  if "$OPENAI_VENV/bin/python" -c "import openai" 2>/dev/null; then
-    say "openai (Python) $OPENAI_PY_VERSION: installed"
-  else
-    say "openai (Python) $OPENAI_PY_VERSION: installing from PyPI"
-    have python3 || apt_install python3 python3-venv
-    python3 -m venv "$OPENAI_VENV" || { apt_install python3-venv && python3 -m venv "$OPENAI_VENV"; }
-    "$OPENAI_VENV/bin/pip" install --quiet "openai==$OPENAI_PY_VERSION"
-  fi
-  # The official Replicate Python client (PyPI), pinned: the predictions
-  # conformance test runs it unmodified against uni1 (issue 17).
-  REPLICATE_PY_VERSION=1.0.7
-  REPLICATE_VENV="$HOME/.cache/uni1/replicate-$REPLICATE_PY_VERSION"
-  if "$REPLICATE_VENV/bin/python" -c "import replicate" 2>/dev/null; then
-    say "replicate (Python) $REPLICATE_PY_VERSION: installed"
-  else
-    say "replicate (Python) $REPLICATE_PY_VERSION: installing from PyPI"
-    have python3 || apt_install python3 python3-venv
-    python3 -m venv "$REPLICATE_VENV" || { apt_install python3-venv && python3 -m venv "$REPLICATE_VENV"; }
-    "$REPLICATE_VENV/bin/pip" install --quiet "replicate==$REPLICATE_PY_VERSION"
-  fi
+  # A pinned PyPI package in its own venv under ~/.cache/uni1:
+  # py_venv <name> <version> <module it imports as>.
+  py_venv() {
+    local venv="$HOME/.cache/uni1/$1-$2"
+    if "$venv/bin/python" -c "import $3" 2>/dev/null; then
+      say "$1 (Python) $2: installed"
+    else
+      say "$1 (Python) $2: installing from PyPI"
+      have python3 || apt_install python3 python3-venv
+      python3 -m venv "$venv" || { apt_install python3-venv && python3 -m venv "$venv"; }
+      "$venv/bin/pip" install --quiet "$1==$2"
+    fi
+  }
+  # localstripe: a Stripe API emulator with customers, plans, subscriptions
+  # and signed webhooks, for the subscription test.
+  py_venv localstripe 1.15.10 localstripe
+  # The official OpenAI and Replicate Python clients, pinned: the developer
+  # API's conformance tests run them unmodified against uni1 (issue 17).
+  py_venv openai 3.51.0 openai
+  py_venv replicate 1.0.7 replicate
   # A local S3 server that really checks SigV4 signatures, for the S3 tests.
   S3S_VERSION=0.14.1
   if [[ "$(cat "$HOME/.cargo/bin/.s3s-fs-version" 2>/dev/null)" == "$S3S_VERSION" ]] && have s3s-fs; then
