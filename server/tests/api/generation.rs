@@ -576,7 +576,7 @@ async fn worker_processes_share_the_queue_and_survive_sigkill() {
             }
             let mut a = env.spawn(&app, &base);
             let mut b = env.spawn(&app, &base);
-            wait_for("twenty jobs to finish", Duration::from_secs(60), || async {
+            wait_for("twenty jobs to finish", Duration::from_secs(120), || async {
                 generation::Entity::find()
                     .filter(generation::Column::Id.is_in(ids.clone()))
                     .filter(generation::Column::Status.eq(status::SUCCEEDED))
