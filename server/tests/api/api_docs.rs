@@ -56,7 +56,7 @@ fn openapi_document_matches_the_committed_snapshot() {
             "docs/openapi.json is not the OpenAPI document the code generates (first difference at line {}: \
              committed {:?}, generated {:?}).\n\
              If the API changed on purpose, update the snapshot and commit it with the change:\n    \
-             UNI1_UPDATE_SNAPSHOTS=1 cargo test -p uni1-server --test api openapi_document_matches\n\
+             UNI1_UPDATE_SNAPSHOTS=1 cargo test -p uni1-server --features uni1-app/ssr --test api openapi_document_matches\n\
              then read `git diff docs/openapi.json`: it is what API clients will see change.",
             line + 1,
             committed.lines().nth(line).unwrap_or("<end of file>"),
