@@ -223,6 +223,8 @@ fn ok<T: serde::Serialize>(value: &T) -> Response {
     get,
     path = "/v1/models/{owner}/{name}",
     tag = "Replicate models",
+    operation_id = "get_model",
+    summary = "Get a model",
     params(
         ("owner" = String, Path, description = "Always `uni1`."),
         ("name" = String, Path, description = "A model id, e.g. `builtin`."),
@@ -251,6 +253,8 @@ pub async fn get_model(
     get,
     path = "/v1/models/{owner}/{name}/versions",
     tag = "Replicate models",
+    operation_id = "list_model_versions",
+    summary = "List a model's versions",
     params(
         ("owner" = String, Path, description = "Always `uni1`."),
         ("name" = String, Path, description = "A model id, e.g. `builtin`."),
@@ -283,6 +287,8 @@ pub async fn list_versions(
     get,
     path = "/v1/models/{owner}/{name}/versions/{id}",
     tag = "Replicate models",
+    operation_id = "get_model_version",
+    summary = "Get a model version",
     params(
         ("owner" = String, Path, description = "Always `uni1`."),
         ("name" = String, Path, description = "A model id, e.g. `builtin`."),

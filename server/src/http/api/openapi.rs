@@ -121,6 +121,7 @@ pub fn json() -> &'static str {
     path = "/v1/openapi.json",
     tag = "About",
     operation_id = "openapi_document",
+    summary = "This OpenAPI document",
     security(()),
     responses(
         (status = 200, description = "The OpenAPI 3.1 document (this one).", content_type = "application/json", body = Value),
