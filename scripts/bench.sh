@@ -7,6 +7,8 @@
 #   3. Generation (server/benches/generation.rs): encoding time of the
 #      stored variants, submit -> stored on SQLite and PostgreSQL with 1 and
 #      2 workers, and encrypted media vs the same bytes as a static file.
+#   4. The developer API (server/benches/api.rs): request -> job queued
+#      through /v1/predictions next to the studio's server function.
 # Needs wrk (apt-get install wrk; installed here if missing).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -58,3 +60,7 @@ echo "(machine: $(nproc) cores; wrk and the server share them)"
 echo
 echo "==> generation (cargo bench -p uni1-server --bench generation)"
 cargo bench --locked -p uni1-server --bench generation 2>/dev/null
+
+echo
+echo "==> developer API submit overhead (cargo bench -p uni1-server --bench api)"
+cargo bench --locked -p uni1-server --bench api 2>/dev/null

@@ -219,6 +219,8 @@ fn Footer() -> impl IntoView {
                         {FOOTER.map(|(label, href)| view! {
                             <li><A href=href attr:class="underline-offset-4 hover:underline">{label}</A></li>
                         })}
+                        // A plain server page, not a route of the app: a full load.
+                        <li><a href="/docs/api" rel="external" class="underline-offset-4 hover:underline">"API"</a></li>
                     </ul>
                 </nav>
             </div>

@@ -7,8 +7,10 @@ loopback, with the client from the pinned venv that `scripts/setup.sh
 
   UNI1_API_ORIGIN  e.g. http://127.0.0.1:41234 (the client's base_url)
   UNI1_API_KEY     a key with the `generate` and `read` scopes
-  UNI1_PHASE       "idle" (no worker runs: wait ends first, cancel, errors)
-                   or "run" (a worker runs: client.run, create + wait, list)
+  UNI1_PHASE       "idle" (no worker runs: wait ends first, cancel, errors),
+                   "run" (a worker runs: client.run, create + wait, list)
+                   or "models" (a worker runs: models.get, versions,
+                   client.run with owner/name:version)
 
 Prints one line per check and exits non-zero at the first failure.
 """
@@ -110,12 +112,47 @@ def run(client, origin):
     check("list: newest first", ids and ids[0] == p.id, repr(ids))
 
 
+def models(client, origin):
+    # The model, with its one version and the schema of its input.
+    model = client.models.get("uni1/builtin")
+    check("model", model.owner == "uni1" and model.name == "builtin" and model.id == "uni1/builtin", model.id)
+    check("model: public", model.visibility == "public" and model.run_count == 0)
+    version = model.latest_version
+    check("latest version", version is not None and version.id == "builtin", version and version.id)
+    inputs = version.openapi_schema["components"]["schemas"]["Input"]["properties"]
+    check("input schema", "prompt" in inputs and "16:9" in inputs["aspect_ratio"]["enum"], ", ".join(inputs))
+    versions = model.versions.list()
+    check("versions.list", [v.id for v in versions] == ["builtin"], repr([v.id for v in versions]))
+    again = model.versions.get("builtin")
+    check("versions.get", again.id == "builtin" and again.created_at == version.created_at, again.id)
+    model.reload()
+    check("reload", model.name == "builtin" and model.run_count == 0)
+    try:
+        client.models.get("uni1/no-such-model")
+        check("unknown model raises", False)
+    except ReplicateError as e:
+        check("unknown model: 404", e.status == 404 and "uni1/builtin" in (e.detail or ""), repr(e))
+    try:
+        model.versions.get("0123abcd")
+        check("unknown version raises", False)
+    except ReplicateError as e:
+        check("unknown version: 404", e.status == 404, repr(e))
+
+    # run with owner/name:version reads the version, then creates with it.
+    out = client.run("uni1/builtin:builtin", input={"prompt": "a kite by version"})
+    check("run by version: one output", isinstance(out, list) and len(out) == 1, repr(out))
+    opens(str(out[0]), origin)
+
+
 def main():
     origin = os.environ["UNI1_API_ORIGIN"]
     client = replicate.Client(api_token=os.environ["UNI1_API_KEY"], base_url=origin)
     client.poll_interval = 0.2
-    if os.environ.get("UNI1_PHASE") == "idle":
+    phase = os.environ.get("UNI1_PHASE")
+    if phase == "idle":
         idle(client)
+    elif phase == "models":
+        models(client, origin)
     else:
         run(client, origin)
     print("all checks passed")

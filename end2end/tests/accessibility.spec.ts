@@ -6,9 +6,11 @@ import type { Page } from "@playwright/test";
 import { test, expect, hydrated } from "./fixtures";
 import { uniqueEmail, signUp, signIn, confirmFromOutbox } from "./helpers";
 
-async function noViolations(page: Page, path: string) {
+// `hydrates: false` for the server's plain HTML pages (no WASM on them).
+async function noViolations(page: Page, path: string, hydrates = true) {
   await page.goto(path);
-  await hydrated(page);
+  if (hydrates) await hydrated(page);
+  else await page.waitForLoadState("load");
   const result = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
   const found = result.violations.map(
     (v) => `${path}: ${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join("\n    ")}`,
@@ -27,6 +29,8 @@ test.describe("accessibility", () => {
     for (const path of ["/", "/sign-in", "/sign-up", "/privacy", "/terms", "/cookies", "/contact", "/report-underage", "/explore", "/reset-password", "/settings", "/pricing", "/privacy-choices"]) {
       await noViolations(page, path);
     }
+    // The developer API's guide: plain HTML from the server.
+    await noViolations(page, "/docs/api", false);
   });
 
   test("signed-in pages have no axe violations", async ({ page }) => {

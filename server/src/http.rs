@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod api_docs;
 pub mod billing;
 pub mod cache;
 pub mod consent;
@@ -270,6 +271,15 @@ pub fn router(
             }),
         );
     }
+    // The developer API's guide: plain HTML made once, no WASM.
+    plain = plain.route(
+        "/docs/api",
+        get(api_docs::page).with_state(api_docs::ApiDocsPage::new(
+            &uni1_app::stylesheet_href(&state.leptos),
+            &state.app.public_origin,
+            &state.app.generations.catalog,
+        )),
+    );
     // Static files (the WASM, JS, CSS and public/) straight from the site
     // root; anything else that is not a route gets the Leptos 404 page.
     let not_found = file_and_error_handler_with_context::<ServerState, _>(context.clone(), shell)

@@ -35,6 +35,7 @@ pub fn ApiKeysPage() -> impl IntoView {
         <section class="mx-auto max-w-2xl space-y-4">
             <h1 class="text-3xl font-bold">"API keys"</h1>
             <p class="text-ink-muted">"A key lets a program generate images as you, with your credits, through uni1's OpenAI-compatible API (POST /v1/images/generations). Send it as \"Authorization: Bearer …\". Anyone with a key can spend your credits: keep it secret, and revoke it when you stop using it."</p>
+            <p class="text-sm"><a href="/docs/api" rel="external" class="underline">"How to use the API"</a>" (examples for curl, Python and JavaScript) and its "<a href="/v1/openapi.json" rel="external" class="underline">"OpenAPI description"</a>"."</p>
             <ActionForm action=create attr:class="card space-y-3" attr:data-testid="api-key-create">
                 <label class="block text-sm">"Name"
                     <input name="name" required maxlength="100" class="input" placeholder="e.g. my script" />

@@ -12,7 +12,9 @@
 //! semantics ([`idempotent`]).
 
 pub mod edits;
+pub mod models;
 pub mod openai;
+pub mod openapi;
 pub mod replicate;
 
 use std::time::Duration;
@@ -63,6 +65,7 @@ impl ApiState {
 /// The `/v1` routes, with their state.
 pub fn routes<S: Clone + Send + Sync + 'static>(app: &AppState) -> Router<S> {
     let state = ApiState::from_app(app);
+    models::offered_now();
     Router::new()
         .route(
             "/v1/images/generations",
@@ -86,6 +89,16 @@ pub fn routes<S: Clone + Send + Sync + 'static>(app: &AppState) -> Router<S> {
         )
         .route("/v1/predictions/{id}", get(replicate::get_one))
         .route("/v1/predictions/{id}/cancel", post(replicate::cancel))
+        .route("/v1/models/{owner}/{name}", get(models::get_model))
+        .route(
+            "/v1/models/{owner}/{name}/versions",
+            get(models::list_versions),
+        )
+        .route(
+            "/v1/models/{owner}/{name}/versions/{id}",
+            get(models::get_version),
+        )
+        .route("/v1/openapi.json", get(openapi::openapi_json))
         .route("/v1/{*rest}", any(unknown_route))
         .with_state(state)
 }
@@ -384,6 +397,25 @@ pub struct SignedQuery {
     sig: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/files/{file}",
+    tag = "Files",
+    operation_id = "get_file",
+    summary = "An image of an answer",
+    description = "The signed, expiring URL an answer gave (`response_format: url`, a prediction's `output`). Needs no key, and an `Authorization` header is ignored.",
+    security(()),
+    params(
+        ("file" = String, Path, description = "`<image id>.png`"),
+        ("exp" = i64, Query, description = "When the URL expires (Unix seconds)."),
+        ("sig" = String, Query, description = "The URL's signature."),
+    ),
+    responses(
+        (status = 200, description = "The PNG.", content(("image/png"))),
+        (status = 404, description = "The URL is not valid or has expired.", body = openapi::OpenAiError),
+        (status = 503, description = "The service cannot answer now.", body = openapi::OpenAiError),
+    )
+)]
 /// `GET /v1/files/{image}.png?exp=…&sig=…`: an image of an API answer,
 /// by its signed URL alone (an `Authorization` header is ignored).
 pub async fn signed_file(

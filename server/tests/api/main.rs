@@ -7,6 +7,7 @@ mod support;
 
 mod accounts;
 mod admin;
+mod api_docs;
 mod billing;
 mod collections;
 mod consent;
@@ -27,6 +28,7 @@ mod privacy;
 mod providers;
 mod publishing;
 mod replicate_api;
+mod replicate_models;
 mod scale;
 mod sharing;
 mod staff;

@@ -512,6 +512,12 @@ async fn the_official_replicate_client_works_unchanged(backend: crate::support::
         assert_eq!(jobs_of(&app, alice_id).await, 4);
         let b = credits::balance(&app.db, alice_id).await.unwrap();
         assert_eq!((b.available, b.held), (46, 0));
+
+        // Models and versions, and `run` by version: one more job.
+        script(&python, &origin, &key, "models").await;
+        assert_eq!(jobs_of(&app, alice_id).await, 5);
+        let b = credits::balance(&app.db, alice_id).await.unwrap();
+        assert_eq!((b.available, b.held), (45, 0));
         running.stop().await;
         served.abort();
     })

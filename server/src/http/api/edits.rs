@@ -23,6 +23,21 @@ const PATH: &str = "/v1/images/edits";
 /// limit) and the text fields.
 pub const BODY_LIMIT: usize = 10 * 1024 * 1024 + 64 * 1024;
 
+#[utoipa::path(
+    post,
+    path = "/v1/images/edits",
+    tag = "OpenAI Images",
+    operation_id = "edit_image",
+    summary = "Make images from an image",
+    description = "OpenAI's `images.edit`: one image (the job's reference image, checked like a studio upload) and a prompt, as multipart/form-data. Otherwise the same as a generation. Needs the `generate` scope.",
+    request_body(content = super::openapi::ImageEditForm, content_type = "multipart/form-data"),
+    params(super::openapi::IdempotencyKey),
+    responses(
+        (status = 200, description = "The images.", body = super::openapi::ImagesResponse,
+            headers(("x-request-id" = String, description = "This request's id"))),
+        super::openapi::OpenAiErrors,
+    )
+)]
 /// `POST /v1/images/edits`.
 pub async fn edits(State(api): State<ApiState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();

@@ -39,6 +39,21 @@ pub struct ImagesRequest {
     pub response_format: ResponseFormat,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/images/generations",
+    tag = "OpenAI Images",
+    operation_id = "create_image",
+    summary = "Generate images",
+    description = "OpenAI's `images.generate`. The request is a normal queued job (credits reserved, then captured or released; in the person's history and gallery) and the answer waits until it ends, or 25 s pass (504 `generation_pending`, naming the job). Needs the `generate` scope.",
+    request_body = super::openapi::ImageGenerationRequest,
+    params(super::openapi::IdempotencyKey),
+    responses(
+        (status = 200, description = "The images.", body = super::openapi::ImagesResponse,
+            headers(("x-request-id" = String, description = "This request's id"))),
+        super::openapi::OpenAiErrors,
+    )
+)]
 /// `POST /v1/images/generations`.
 pub async fn generations(
     State(api): State<ApiState>,

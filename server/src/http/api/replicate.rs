@@ -152,6 +152,26 @@ struct PredictionInput {
     style: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/models/{owner}/{name}/predictions",
+    tag = "Replicate predictions",
+    operation_id = "create_model_prediction",
+    summary = "Create a prediction of a model",
+    description = "Replicate's `models.predictions.create` (what `replicate.run(\"uni1/<id>\")` calls). Queues a normal job and answers at once, or after `Prefer: wait`. Needs the `generate` scope.",
+    params(
+        ("owner" = String, Path, description = "Always `uni1`."),
+        ("name" = String, Path, description = "A model id, e.g. `builtin`."),
+        super::openapi::IdempotencyKey,
+        super::openapi::PreferWait,
+    ),
+    request_body = super::openapi::PredictionRequest,
+    responses(
+        (status = 201, description = "The prediction: final when the job ended within the wait, otherwise `starting` or `processing`.", body = super::openapi::Prediction,
+            headers(("location" = String, description = "The prediction's URL"))),
+        super::openapi::CreateProblems,
+    )
+)]
 /// `POST /v1/models/{owner}/{name}/predictions`.
 pub async fn create_for_model(
     State(api): State<ApiState>,
@@ -163,6 +183,21 @@ pub async fn create_for_model(
     create(api, Some((owner, name)), path, headers, body).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/predictions",
+    tag = "Replicate predictions",
+    operation_id = "create_prediction",
+    summary = "Create a prediction of a version",
+    description = "Replicate's `predictions.create` with `version`: the same as creating through the model. Needs the `generate` scope.",
+    params(super::openapi::IdempotencyKey, super::openapi::PreferWait),
+    request_body = super::openapi::PredictionWithVersionRequest,
+    responses(
+        (status = 201, description = "The prediction: final when the job ended within the wait, otherwise `starting` or `processing`.", body = super::openapi::Prediction,
+            headers(("location" = String, description = "The prediction's URL"))),
+        super::openapi::CreateProblems,
+    )
+)]
 /// `POST /v1/predictions` (with `version`).
 pub async fn create_with_version(
     State(api): State<ApiState>,
@@ -636,6 +671,19 @@ fn ok(api: &ApiState, job: &GenerationView) -> Response {
     .into_response()
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/predictions/{id}",
+    tag = "Replicate predictions",
+    operation_id = "get_prediction",
+    summary = "Get a prediction",
+    description = "The key's person's prediction (another person's is not found). Needs the `read` scope.",
+    params(("id" = String, Path, description = "The prediction's id.")),
+    responses(
+        (status = 200, description = "The prediction.", body = super::openapi::Prediction),
+        super::openapi::ReadProblems,
+    )
+)]
 /// `GET /v1/predictions/{id}`: the owner's prediction, or 404.
 pub async fn get_one(
     State(api): State<ApiState>,
@@ -656,6 +704,19 @@ pub async fn get_one(
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/predictions/{id}/cancel",
+    tag = "Replicate predictions",
+    operation_id = "cancel_prediction",
+    summary = "Cancel a prediction",
+    description = "A queued job ends at once and its credits are released; a running one ends as soon as its worker notices. Cancelling an ended prediction changes nothing. Needs the `generate` scope.",
+    params(("id" = String, Path, description = "The prediction's id.")),
+    responses(
+        (status = 200, description = "The prediction, `canceled` unless it had already ended.", body = super::openapi::Prediction),
+        super::openapi::ReadProblems,
+    )
+)]
 /// `POST /v1/predictions/{id}/cancel`: a queued job ends at once (its
 /// credits released), a running one as soon as its worker notices.
 pub async fn cancel(
@@ -688,6 +749,23 @@ pub struct ListQuery {
     page_size: Option<u64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/predictions",
+    tag = "Replicate predictions",
+    operation_id = "list_predictions",
+    summary = "List predictions",
+    description = "The key's person's predictions, newest first, keyset paged: follow `next` as it is. Needs the `read` scope.",
+    params(
+        ("cursor" = Option<String>, Query, description = "From the previous page's `next`."),
+        ("page_size" = Option<u64>, Query, description = "1 to 100 (default 100)."),
+    ),
+    responses(
+        (status = 200, description = "A page.", body = super::openapi::PredictionPage),
+        (status = 400, description = "The cursor is not valid.", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::ReadProblems,
+    )
+)]
 /// `GET /v1/predictions[?cursor=…]`: the owner's predictions, newest
 /// first, keyset paged (`next` is the URL of the next page, or null).
 pub async fn list(
