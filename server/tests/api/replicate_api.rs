@@ -371,7 +371,7 @@ on_both_backends!(
             ),
             (
                 path,
-                r#"{"input":{"prompt":"k"},"webhook":"https://example.com/h"}"#,
+                r#"{"input":{"prompt":"k"},"webhook":"https://10.0.0.1/h"}"#,
                 "webhook",
             ),
             ("/v1/predictions", r#"{"input":{"prompt":"k"}}"#, "version"),
