@@ -375,3 +375,38 @@ pub struct NewHook<'a> {
     /// The origin the prediction is made on.
     pub origin: &'a str,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_parse_store_and_choose_the_end_event() {
+        assert_eq!(
+            Filter::parse(&["start", "completed"])
+                .ok()
+                .map(|f| f.stored()),
+            Some("start,completed".into())
+        );
+        assert_eq!(Filter::from_stored(&Filter::ALL.stored()), Filter::ALL);
+        assert!(Filter::parse(&["bogus"]).is_err());
+        assert!(Filter::parse::<&str>(&[]).is_err());
+        let completed = Filter::from_stored("completed");
+        assert_eq!(completed.on_end(status::SUCCEEDED), Some("completed"));
+        assert_eq!(completed.on_end(status::CANCELLED), Some("completed"));
+        let output = Filter::from_stored("start,output");
+        assert_eq!(output.on_end(status::SUCCEEDED), Some("output"));
+        assert_eq!(output.on_end(status::FAILED), None);
+        assert_eq!(Filter::from_stored("logs").on_end(status::SUCCEEDED), None);
+        // Both: one delivery, `completed`.
+        assert_eq!(Filter::ALL.on_end(status::SUCCEEDED), Some("completed"));
+    }
+
+    #[test]
+    fn delivery_ids_are_one_per_job_and_event() {
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        assert_eq!(delivery_id(a, "start"), delivery_id(a, "start"));
+        assert_ne!(delivery_id(a, "start"), delivery_id(a, "completed"));
+        assert_ne!(delivery_id(a, "start"), delivery_id(b, "start"));
+    }
+}
