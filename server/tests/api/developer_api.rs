@@ -645,6 +645,11 @@ on_both_backends!(
         let row = kept(&app, alice_id, "b64-0001").await;
         assert_eq!(row.response_kind.as_deref(), Some("b64_json"));
         let stored = row.response_body.unwrap();
+        eprintln!(
+            "idempotency: a b64 answer of n=2 is {} bytes, kept as {} bytes",
+            first.body.len(),
+            stored.len()
+        );
         assert!(stored.len() < 300, "{stored}");
         assert!(first.body.len() > 20 * stored.len());
         let b64 = first.json()["data"][0]["b64_json"]
