@@ -31,6 +31,7 @@ pub mod order;
 pub mod payment_event;
 pub mod payment_event_failure;
 pub mod pending_signup;
+pub mod prediction_webhook;
 pub mod privacy_request;
 pub mod recovery_code;
 pub mod session;

@@ -79,9 +79,10 @@ pub const TABLES: &[Table] = &[
     Table { name: "staff_actions", holds: "what staff did to the person's account or data, by whom, why, in which request", key: "target_user_id", on_delete: OnDelete::Anonymized("the record of what staff did (SEC-2) stays without the person") },
     Table { name: "incident_notices", holds: "that the person was told about a breach, and when", key: "user_id", on_delete: CASCADE },
     Table { name: "api_keys", holds: "API keys: name, scopes, the first characters, created, last used, expiry and revocation times (the key itself only hashed)", key: "user_id", on_delete: CASCADE },
-    Table { name: "api_idempotency", holds: "for 24 hours, the Idempotency-Key of each API request that sent one, a hash of the request and the first answer (which can hold the generated images)", key: "user_id", on_delete: CASCADE },
-    Table { name: "webhook_endpoints", holds: "webhook endpoint URLs, the chosen events, the signing secret (sealed with the application key), when turned off and why", key: "user_id", on_delete: CASCADE },
-    Table { name: "webhook_deliveries", holds: "each event sent to an endpoint (job id, status, model, times, image ids; never the prompt), its attempts, last answer and state; purged 30 days after it ended", key: "user_id", on_delete: CASCADE },
+    Table { name: "api_idempotency", holds: "for 24 hours, the Idempotency-Key of each API request that sent one, a hash of the request and the first answer (image links; images in base64 are kept only as the ids of the job's images)", key: "user_id", on_delete: CASCADE },
+    Table { name: "webhook_endpoints", holds: "webhook endpoint URLs, the chosen events, the signing secret (sealed with the application key), when turned off and why; and the default secret that signs the person's prediction webhooks (kind `predictions`)", key: "user_id", on_delete: CASCADE },
+    Table { name: "webhook_deliveries", holds: "each event sent to an endpoint (job id, status, model, times, image ids; never the prompt), its attempts, last answer and state; for a prediction's own webhook its URL and the prediction object (with the prompt); purged 30 days after it ended", key: "user_id", on_delete: CASCADE },
+    Table { name: "prediction_webhooks", holds: "the webhook URL and event filter a prediction was made with, and the origin it was made on; purged after 30 days", key: "user_id", on_delete: CASCADE },
     Table { name: "contact_messages", holds: "name, e-mail, message text", key: "email", on_delete: OnDelete::ByValue("kept to answer the message; found by address") },
 ];
 

@@ -16,10 +16,16 @@
 //! for a failure the plain-words reason the studio shows. Never the prompt:
 //! a webhook URL is often a third-party automation service, and the person
 //! can fetch the prompt with the job's id if they want it there.
+//!
+//! A prediction made through the Replicate-style API may also name its own
+//! `webhook` ([`predictions`]): that URL gets the prediction object (which
+//! does hold the prompt: the person chose that URL for that prediction),
+//! through the same outbox, signed with the person's default secret.
 
 pub mod delivery;
 pub mod endpoints;
 pub mod events;
+pub mod predictions;
 
 use std::sync::Arc;
 
@@ -152,6 +158,8 @@ pub struct Webhooks {
     /// The outbound client (its address rules also check registrations).
     pub http: uni1_models::Outbound,
     pub schedule: Schedule,
+    /// Signs the output URLs in a prediction webhook's body.
+    pub media: crate::developer::MediaSigner,
 }
 
 impl Webhooks {
@@ -163,6 +171,7 @@ impl Webhooks {
         allow_loopback: bool,
     ) -> Result<Self, uni1_models::outbound::OutboundError> {
         Ok(Self {
+            media: crate::developer::MediaSigner::new(db.clone(), &key),
             db,
             key,
             http: uni1_models::Outbound::for_webhooks(delivery::TIMEOUT, allow_loopback)?,

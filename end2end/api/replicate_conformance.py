@@ -6,7 +6,7 @@ loopback, with the client from the pinned venv that `scripts/setup.sh
 --test` makes (~/.cache/uni1/replicate-<version>). Reads:
 
   UNI1_API_ORIGIN  e.g. http://127.0.0.1:41234 (the client's base_url)
-  UNI1_API_KEY     a key with the `generate` and `read` scopes
+  UNI1_API_KEY     a key with the `generate`, `read` and `webhooks` scopes
   UNI1_PHASE       "idle" (no worker runs: wait ends first, cancel, errors),
                    "run" (a worker runs: client.run, create + wait, list)
                    or "models" (a worker runs: models.get, versions,
@@ -82,6 +82,17 @@ def idle(client):
             e.status == 422 and e.title == "Input validation failed" and "prompt" in (e.detail or ""),
             repr(e),
         )
+
+    # The default webhook signing secret, which predictions' webhooks are
+    # signed with (the key has the `webhooks` scope).
+    secret = client.webhooks.default.secret()
+    check("default webhook secret", secret.key.startswith("whsec_"), secret.key[:6])
+    check("the same on every read", client.webhooks.default.secret().key == secret.key)
+    try:
+        client.predictions.create(version="builtin", input={"prompt": "k"}, webhook="https://10.0.0.1/hook")
+        check("private webhook raises", False)
+    except ReplicateError as e:
+        check("private webhook: 422", e.status == 422 and "webhook" in (e.detail or ""), repr(e))
 
 
 def run(client, origin):

@@ -9,6 +9,10 @@
 //! frees its key ([`forget`]); one whose job was made but has no answer yet
 //! (the wait ran out) unlocks it ([`release`]), so a retry with the key
 //! waits for the same job.
+//!
+//! An answer of images in base64 is not kept whole: [`finish`] takes a
+//! compact form (which images of which job) and the API rebuilds the same
+//! bytes on a repeat.
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
@@ -33,8 +37,14 @@ pub const MAX_KEY_LEN: usize = 255;
 pub enum Begin {
     /// Run it; then [`finish`] or [`release`] the claim.
     Run(Claim),
-    /// Answer with the first request's answer.
-    Replay { status: u16, body: String },
+    /// Answer with the first request's answer: `body` itself when `kind`
+    /// is `None`, else rebuilt from the compact form `body` (see
+    /// [`finish`]).
+    Replay {
+        status: u16,
+        body: String,
+        kind: Option<String>,
+    },
     /// The first request with this key is still running.
     InFlight,
     /// This key was used with another request.
@@ -97,11 +107,13 @@ pub async fn begin(
             Some(api_idempotency::Model {
                 response_status: Some(status),
                 response_body,
+                response_kind,
                 ..
             }) => {
                 return Ok(Begin::Replay {
                     status: u16::try_from(status).unwrap_or(500),
                     body: response_body.unwrap_or_default(),
+                    kind: response_kind,
                 })
             }
             Some(r) if r.locked_until > now => return Ok(Begin::InFlight),
@@ -139,6 +151,7 @@ pub async fn begin(
                     created_at: Set(now),
                     locked_until: Set(now + Duration::seconds(LOCK_SECONDS)),
                     expires_at: Set(now + Duration::hours(KEEP_HOURS)),
+                    response_kind: Set(None),
                 })
                 .exec_without_returning(db)
                 .await;
@@ -156,11 +169,15 @@ pub async fn begin(
 }
 
 /// Keeps `status` and `body` as the answer to every repeat of the claim.
+/// With a `kind`, `body` is a compact form the caller rebuilds the answer
+/// from (an answer of images in base64 is megabytes; it is kept as the
+/// ids of the images, which stay stored, and rebuilt byte for byte).
 pub async fn finish(
     db: &DatabaseConnection,
     claim: Claim,
     status: u16,
     body: &str,
+    kind: Option<&str>,
 ) -> Result<(), Unexpected> {
     api_idempotency::Entity::update_many()
         .col_expr(
@@ -170,6 +187,10 @@ pub async fn finish(
         .col_expr(
             api_idempotency::Column::ResponseBody,
             Expr::value(body.to_owned()),
+        )
+        .col_expr(
+            api_idempotency::Column::ResponseKind,
+            Expr::value(kind.map(str::to_owned)),
         )
         .filter(api_idempotency::Column::Id.eq(claim.id))
         .exec(db)

@@ -2,17 +2,23 @@
 //! generation job whose studio idempotency key starts with [`KEY_PREFIX`]
 //! (so the API lists and finds only the jobs made through it). Every read
 //! is scoped to the owner: another person's prediction is `None`.
+//! [`render`] is the prediction object, the one JSON that `GET
+//! /v1/predictions/{id}` answers and a per-prediction webhook sends.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::MediaSigner;
 use crate::entities::generation;
-use crate::generation::{GenerationView, Generations};
+use crate::generation::{status, GenerationView, Generations};
 use crate::support::error::{ResultExt, Unexpected};
 
 /// The idempotency-key prefix of jobs made as predictions.
 pub const KEY_PREFIX: &str = "rep-";
+/// The owner every model of ours is published under (`uni1/<model id>`).
+pub const OWNER: &str = "uni1";
 /// The largest page of a listing.
 pub const MAX_PAGE: u64 = 100;
 
@@ -59,6 +65,83 @@ pub async fn get(
         Some(row) => Ok(gens.views(vec![row]).await?.pop()),
         None => Ok(None),
     }
+}
+
+/// The prediction object of `job` (Replicate's shape): job states map to
+/// `starting` (queued), `processing` (running), `succeeded`, `failed`
+/// (failed or refused) and `canceled`; outputs are signed URLs on
+/// `origin`, valid for [`super::media::URL_MINUTES`] from `now`.
+pub fn render(
+    job: &GenerationView,
+    origin: &str,
+    media: &MediaSigner,
+    now: DateTime<Utc>,
+) -> Value {
+    let id = job.id.simple().to_string();
+    let state = match job.status {
+        status::QUEUED => "starting",
+        status::RUNNING => "processing",
+        status::SUCCEEDED => "succeeded",
+        status::CANCELLED => "canceled",
+        _ => "failed",
+    };
+    let output = (job.status == status::SUCCEEDED).then(|| {
+        job.images
+            .iter()
+            .filter(|i| !i.purged)
+            .map(|i| format!("{origin}{}", media.path(i.id, now)))
+            .collect::<Vec<_>>()
+    });
+    let error = match job.status {
+        status::FAILED | status::REFUSED => Some(
+            job.error
+                .clone()
+                .unwrap_or_else(|| "The model did not answer.".into()),
+        ),
+        _ => None,
+    };
+    let mut input = json!({
+        "prompt": job.prompt,
+        "aspect_ratio": job.aspect_ratio,
+        "num_outputs": job.count,
+    });
+    if let Some(n) = &job.negative_prompt {
+        input["negative_prompt"] = json!(n);
+    }
+    if let Some(s) = &job.style {
+        input["style"] = json!(s);
+    }
+    if let Some(s) = job.seed {
+        input["seed"] = json!(s);
+    }
+    let mut metrics = json!({});
+    if let (Some(start), Some(end)) = (job.started_at, job.finished_at) {
+        metrics["predict_time"] = json!((end - start).num_milliseconds() as f64 / 1000.0);
+    }
+    if job.status == status::SUCCEEDED {
+        metrics["image_count"] = json!(job.images.len());
+    }
+    let time = |t: Option<DateTime<Utc>>| {
+        t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+    };
+    let base = format!("{origin}/v1/predictions/{id}");
+    json!({
+        "id": id,
+        "model": format!("{OWNER}/{}", job.model_id),
+        "version": job.model_id,
+        "input": input,
+        "logs": "",
+        "output": output,
+        "data_removed": false,
+        "error": error,
+        "status": state,
+        "source": "api",
+        "created_at": time(Some(job.queued_at)),
+        "started_at": time(job.started_at),
+        "completed_at": time(job.finished_at),
+        "urls": {"get": base, "cancel": format!("{base}/cancel")},
+        "metrics": metrics,
+    })
 }
 
 /// A page of `user`'s predictions, newest first, after `cursor`; with the

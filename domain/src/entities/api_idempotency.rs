@@ -20,6 +20,9 @@ pub struct Model {
     /// process that died mid-request does not hold it for a day).
     pub locked_until: DateTimeUtc,
     pub expires_at: DateTimeUtc,
+    /// `None`: `response_body` is the answer itself; `Some("b64_json")`:
+    /// it is a compact reference the answer is rebuilt from on replay.
+    pub response_kind: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

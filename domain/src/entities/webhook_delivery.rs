@@ -24,6 +24,9 @@ pub struct Model {
     pub failed_at: Option<DateTimeUtc>,
     pub last_status: Option<i32>,
     pub last_error: Option<String>,
+    /// Where a per-prediction delivery goes (the prediction's `webhook`);
+    /// `None`: the endpoint's own URL.
+    pub url: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -20,7 +20,16 @@ pub struct Model {
     pub disabled_at: Option<DateTimeUtc>,
     /// `by_owner`, or `gone` (the receiver answered 410).
     pub disabled_reason: Option<String>,
+    /// [`KIND_ENDPOINT`], or [`KIND_PREDICTIONS`]: the person's one signer
+    /// of per-prediction webhooks (its secret is the default signing
+    /// secret; never listed, counted or subscribed to events).
+    pub kind: String,
 }
+
+/// An endpoint registered under Settings -> Webhooks.
+pub const KIND_ENDPOINT: &str = "endpoint";
+/// The signer of a person's per-prediction webhooks.
+pub const KIND_PREDICTIONS: &str = "predictions";
 
 impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -28,6 +37,7 @@ impl std::fmt::Debug for Model {
             .field("id", &self.id)
             .field("user_id", &self.user_id)
             .field("events", &self.events)
+            .field("kind", &self.kind)
             .field("disabled_at", &self.disabled_at)
             .finish_non_exhaustive()
     }

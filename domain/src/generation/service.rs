@@ -465,6 +465,15 @@ impl Generations {
         &self,
         rows: Vec<generation::Model>,
     ) -> Result<Vec<GenerationView>, Unexpected> {
+        Self::views_in(&self.db, rows).await
+    }
+
+    /// [`Self::views`] on any connection (the webhook sender has no
+    /// `Generations`).
+    pub(crate) async fn views_in(
+        db: &DatabaseConnection,
+        rows: Vec<generation::Model>,
+    ) -> Result<Vec<GenerationView>, Unexpected> {
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         let images = if ids.is_empty() {
             vec![]
@@ -472,7 +481,7 @@ impl Generations {
             image::Entity::find()
                 .filter(image::Column::GenerationId.is_in(ids))
                 .order_by_asc(image::Column::Position)
-                .all(&self.db)
+                .all(db)
                 .await
                 .unexpected("listing images")?
         };
@@ -483,7 +492,7 @@ impl Generations {
             let ahead = generation::Entity::find()
                 .filter(generation::Column::Status.eq(status::QUEUED))
                 .filter(generation::Column::QueuedAt.lt(r.queued_at))
-                .count(&self.db)
+                .count(db)
                 .await
                 .unexpected("reading the queue")?;
             positions.insert(r.id, ahead + 1);

@@ -297,7 +297,7 @@ pub const CATEGORIES: &[Category] = &[
     Category { file: "images.json", holds: "every image: size, times, download window, marks, its prompt and settings, its file in images/" },
     Category { file: "collections.json", holds: "your collections and the images in each" },
     Category { file: "share_links.json", holds: "share links you made (never the link's secret)" },
-    Category { file: "webhooks.json", holds: "your webhook endpoints (never their signing secret) and the events sent to each, with their attempts" },
+    Category { file: "webhooks.json", holds: "your webhook endpoints (never their signing secret) and the events sent to each, with their attempts; your predictions' own webhooks under the endpoint of kind \"predictions\"" },
     Category { file: "uploads.json", holds: "reference images not yet deleted, with their file in uploads/" },
     Category { file: "credits.json", holds: "your credit balance and every change to it" },
     Category { file: "orders.json", holds: "purchases: item, amount, status, refunds (no card data is ever stored)" },
@@ -606,14 +606,18 @@ pub async fn collect(
         endpoints.iter().map(|e| {
             json!({
                 "id": e.id,
+                // `predictions`: the signer of per-prediction webhooks,
+                // whose deliveries each name their own URL.
+                "kind": e.kind,
                 "url": e.url,
-                "events": e.events.split(',').collect::<Vec<_>>(),
+                "events": e.events.split(',').filter(|x| !x.is_empty()).collect::<Vec<_>>(),
                 "created_at": iso(e.created_at),
                 "disabled_at": iso_opt(e.disabled_at),
                 "disabled_reason": e.disabled_reason,
                 "deliveries": deliveries.iter().filter(|d| d.endpoint_id == e.id).map(|d| json!({
                     "id": d.id,
                     "event_type": d.event_type,
+                    "url": d.url,
                     "generation_id": d.generation_id,
                     "created_at": iso(d.created_at),
                     "state": crate::webhooks::endpoints::state_of(d),

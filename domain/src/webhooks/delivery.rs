@@ -18,6 +18,11 @@
 //! (a name that now resolves to a private address) fails at once. Each
 //! attempt is recorded for the endpoint's log; ended deliveries and their
 //! attempts are deleted after [`RETENTION`].
+//!
+//! A prediction's own webhook ([`super::predictions`]) is a delivery with
+//! its own `url`, signed with the person's default secret; its end event is
+//! rendered at each attempt (so its output URLs are fresh), and a 410 from
+//! it ends that delivery only.
 
 use std::time::Duration;
 
@@ -31,7 +36,7 @@ use uuid::Uuid;
 
 use super::{Secret, Webhooks};
 use crate::entities::webhook_delivery::{self, Column};
-use crate::entities::{webhook_attempt, webhook_endpoint};
+use crate::entities::{prediction_webhook, webhook_attempt, webhook_endpoint};
 use crate::support::error::{ResultExt, Unexpected};
 
 /// How long one request may take.
@@ -113,51 +118,80 @@ pub async fn deliver_due(hooks: &Webhooks, now: DateTime<Utc>) -> Result<Report,
             .one(db)
             .await
             .unexpected("reading a webhook endpoint")?;
-        let outcome = match endpoint {
-            None => Outcome::Fail(None, "the endpoint was deleted".into()),
-            Some(e) if e.disabled_at.is_some() => {
-                Outcome::Fail(None, "the endpoint is turned off".into())
-            }
+        let (outcome, rendered) = match endpoint {
+            None => (Outcome::Fail(None, "the endpoint was deleted".into()), None),
+            Some(e) if e.disabled_at.is_some() => (
+                Outcome::Fail(None, "the endpoint is turned off".into()),
+                None,
+            ),
             Some(e) => attempt(hooks, &e, &delivery, now).await,
         };
-        settle(hooks, &delivery, outcome, now, lease, &mut report).await?;
+        settle(hooks, &delivery, outcome, rendered, now, lease, &mut report).await?;
     }
     Ok(report)
 }
 
-/// One request to the endpoint.
+/// One request to the endpoint (or to a prediction's own URL); with the
+/// body when it was rendered for this attempt (a prediction's end event).
 async fn attempt(
     hooks: &Webhooks,
     endpoint: &webhook_endpoint::Model,
     delivery: &webhook_delivery::Model,
     now: DateTime<Utc>,
-) -> Outcome {
+) -> (Outcome, Option<String>) {
     let Some(secret) = Secret::open(&hooks.key, &endpoint.secret_sealed, endpoint.id) else {
-        return Outcome::Fail(None, "the signing secret does not open".into());
+        return (
+            Outcome::Fail(None, "the signing secret does not open".into()),
+            None,
+        );
     };
-    let Ok(url) = url::Url::parse(&endpoint.url) else {
-        return Outcome::Fail(None, "the address is not a URL".into());
+    let Ok(url) = url::Url::parse(delivery.url.as_deref().unwrap_or(&endpoint.url)) else {
+        return (Outcome::Fail(None, "the address is not a URL".into()), None);
+    };
+    let rendered = if delivery.url.is_some() && delivery.payload.is_empty() {
+        match hooks.render_end(delivery, now).await {
+            Ok(Some(body)) => Some(body),
+            Ok(None) => {
+                return (
+                    Outcome::Fail(None, "the prediction was deleted".into()),
+                    None,
+                )
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "rendering a prediction webhook failed");
+                return (
+                    Outcome::Retry(None, "the prediction could not be read".into()),
+                    None,
+                );
+            }
+        }
+    } else {
+        None
     };
     let id = message_id(delivery.id);
     let timestamp = now.timestamp();
-    let body = delivery.payload.as_bytes();
+    let body = rendered.as_deref().unwrap_or(&delivery.payload).as_bytes();
     let Some(signature) =
         uni1_models::predictions::sign_webhook(secret.expose(), &id, timestamp, body)
     else {
-        return Outcome::Fail(None, "the signing secret is not base64".into());
+        return (
+            Outcome::Fail(None, "the signing secret is not base64".into()),
+            None,
+        );
     };
     let headers = [
         ("webhook-id", id),
         ("webhook-timestamp", timestamp.to_string()),
         ("webhook-signature", signature),
     ];
-    match hooks.http.post_webhook(&url, &headers, body.to_vec()).await {
+    let outcome = match hooks.http.post_webhook(&url, &headers, body.to_vec()).await {
         Ok(status) if (200..300).contains(&status) => Outcome::Delivered(status),
         Ok(410) => Outcome::Gone,
         Ok(status) => Outcome::Retry(Some(status), format!("the endpoint answered HTTP {status}")),
         Err(e) if e.retryable => Outcome::Retry(None, e.message),
         Err(e) => Outcome::Fail(None, e.message),
-    }
+    };
+    (outcome, rendered)
 }
 
 /// Records `outcome` of `delivery`'s attempt: the attempt row, and the
@@ -166,6 +200,7 @@ async fn settle(
     hooks: &Webhooks,
     delivery: &webhook_delivery::Model,
     outcome: Outcome,
+    rendered: Option<String>,
     now: DateTime<Utc>,
     lease: DateTime<Utc>,
     report: &mut Report,
@@ -193,7 +228,7 @@ async fn settle(
     .exec_without_returning(&txn)
     .await
     .unexpected("recording a webhook attempt")?;
-    let update = webhook_delivery::Entity::update_many()
+    let mut update = webhook_delivery::Entity::update_many()
         .col_expr(Column::Attempts, Expr::value(attempts))
         .col_expr(Column::LockedUntil, Expr::value(None::<DateTime<Utc>>))
         .col_expr(Column::LastStatus, Expr::value(status.map(i32::from)))
@@ -201,6 +236,10 @@ async fn settle(
         .filter(Column::Id.eq(delivery.id))
         // Only while this process still holds the delivery.
         .filter(Column::LockedUntil.eq(lease));
+    if let Some(body) = rendered {
+        // What was last sent, for the log and the person's export.
+        update = update.col_expr(Column::Payload, Expr::value(body));
+    }
     let ended = |u: sea_orm::UpdateMany<webhook_delivery::Entity>| {
         u.col_expr(Column::NextAttemptAt, Expr::value(None::<DateTime<Utc>>))
     };
@@ -216,6 +255,16 @@ async fn settle(
                 .await
                 .unexpected("marking a webhook delivered")?;
             report.delivered += 1;
+        }
+        (Outcome::Gone, _) if delivery.url.is_some() => {
+            // A prediction's own URL is gone: that delivery ends; the
+            // person's signer stays on for their other predictions.
+            ended(update)
+                .col_expr(Column::FailedAt, Expr::value(now))
+                .exec(&txn)
+                .await
+                .unexpected("marking a webhook failed")?;
+            report.failed += 1;
         }
         (Outcome::Gone, _) => {
             ended(update)
@@ -259,9 +308,15 @@ async fn settle(
 }
 
 /// Deletes deliveries that ended more than [`RETENTION`] before `now`
-/// (their attempts go with them); returns how many.
+/// (their attempts go with them), and prediction webhooks recorded that
+/// long ago (their jobs ended long before); returns how many deliveries.
 pub async fn purge_old(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u64, Unexpected> {
     let before = now - RETENTION;
+    prediction_webhook::Entity::delete_many()
+        .filter(prediction_webhook::Column::CreatedAt.lt(before))
+        .exec(db)
+        .await
+        .unexpected("purging old prediction webhooks")?;
     Ok(webhook_delivery::Entity::delete_many()
         .filter(Column::NextAttemptAt.is_null())
         .filter(

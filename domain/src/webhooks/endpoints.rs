@@ -115,6 +115,7 @@ impl Webhooks {
         let events = parse_events(events)?;
         let have = webhook_endpoint::Entity::find()
             .filter(webhook_endpoint::Column::UserId.eq(owner))
+            .filter(webhook_endpoint::Column::Kind.eq(webhook_endpoint::KIND_ENDPOINT))
             .count(&self.db)
             .await
             .unexpected("counting webhook endpoints")?;
@@ -132,6 +133,7 @@ impl Webhooks {
             created_at: Utc::now(),
             disabled_at: None,
             disabled_reason: None,
+            kind: webhook_endpoint::KIND_ENDPOINT.to_owned(),
         };
         webhook_endpoint::Entity::insert(webhook_endpoint::ActiveModel {
             id: Set(row.id),
@@ -142,6 +144,7 @@ impl Webhooks {
             created_at: Set(row.created_at),
             disabled_at: Set(None),
             disabled_reason: Set(None),
+            kind: Set(row.kind.clone()),
         })
         .exec_without_returning(&self.db)
         .await
@@ -153,6 +156,7 @@ impl Webhooks {
     pub async fn list(&self, owner: Uuid) -> Result<Vec<EndpointView>, WebhookError> {
         Ok(webhook_endpoint::Entity::find()
             .filter(webhook_endpoint::Column::UserId.eq(owner))
+            .filter(webhook_endpoint::Column::Kind.eq(webhook_endpoint::KIND_ENDPOINT))
             .order_by_asc(webhook_endpoint::Column::CreatedAt)
             .all(&self.db)
             .await
@@ -165,6 +169,7 @@ impl Webhooks {
     async fn owned(&self, owner: Uuid, id: Uuid) -> Result<webhook_endpoint::Model, WebhookError> {
         webhook_endpoint::Entity::find_by_id(id)
             .filter(webhook_endpoint::Column::UserId.eq(owner))
+            .filter(webhook_endpoint::Column::Kind.eq(webhook_endpoint::KIND_ENDPOINT))
             .one(&self.db)
             .await
             .unexpected("reading a webhook endpoint")?
@@ -198,6 +203,7 @@ impl Webhooks {
         let gone = webhook_endpoint::Entity::delete_many()
             .filter(webhook_endpoint::Column::Id.eq(id))
             .filter(webhook_endpoint::Column::UserId.eq(owner))
+            .filter(webhook_endpoint::Column::Kind.eq(webhook_endpoint::KIND_ENDPOINT))
             .exec(&self.db)
             .await
             .unexpected("deleting a webhook endpoint")?;

@@ -71,8 +71,10 @@ pub fn subscribed(events: &str, kind: &str) -> bool {
 }
 
 /// Queues the event of job `job`'s end (in `status` at `now`, with
-/// `images`) for every enabled endpoint of its owner that wants it; call it
-/// in the transaction that ends the job. Returns how many were queued.
+/// `images`) for every enabled endpoint of its owner that wants it, and
+/// the prediction's own webhook if it has one
+/// ([`super::predictions::job_ended`]); call it in the transaction that
+/// ends the job. Returns how many endpoint events were queued.
 pub async fn job_ended(
     txn: &impl ConnectionTrait,
     job: &generation::Model,
@@ -84,9 +86,11 @@ pub async fn job_ended(
     let Some(kind) = event_type(status) else {
         return Ok(0);
     };
+    super::predictions::job_ended(txn, job, status, now).await?;
     let endpoints = webhook_endpoint::Entity::find()
         .filter(webhook_endpoint::Column::UserId.eq(job.user_id))
         .filter(webhook_endpoint::Column::DisabledAt.is_null())
+        .filter(webhook_endpoint::Column::Kind.eq(webhook_endpoint::KIND_ENDPOINT))
         .all(txn)
         .await
         .unexpected("reading webhook endpoints")?;
@@ -115,6 +119,7 @@ pub async fn job_ended(
         failed_at: Set(None),
         last_status: Set(None),
         last_error: Set(None),
+        url: Set(None),
     });
     webhook_delivery::Entity::insert_many(rows)
         .exec_without_returning(txn)

@@ -9,7 +9,8 @@
 //! a 429 or 503 says `retry-after` (at most 60 s), and an answer a retry
 //! cannot change says `x-should-retry: false` (the official clients retry
 //! 408/409/429/5xx otherwise). `Idempotency-Key` on a POST has Stripe's
-//! semantics ([`idempotent`]).
+//! semantics ([`idempotent`]); a kept answer of base64 images is stored as
+//! the ids of its images and rebuilt on a repeat ([`openai::rebuild_b64`]).
 
 pub mod edits;
 pub mod models;
@@ -48,6 +49,8 @@ pub struct ApiState {
     pub public_origin: String,
     /// How long a request holds for its job.
     pub hold: Duration,
+    /// Per-prediction webhooks (and their default signing secret).
+    pub webhooks: uni1_domain::webhooks::Webhooks,
 }
 
 impl ApiState {
@@ -58,6 +61,7 @@ impl ApiState {
             media: app.api_media.clone(),
             public_origin: app.public_origin.clone(),
             hold: HOLD,
+            webhooks: app.webhooks.clone(),
         }
     }
 }
@@ -99,6 +103,10 @@ pub fn routes<S: Clone + Send + Sync + 'static>(app: &AppState) -> Router<S> {
             get(models::get_version),
         )
         .route("/v1/openapi.json", get(openapi::openapi_json))
+        .route(
+            "/v1/webhooks/default/secret",
+            get(replicate::default_secret),
+        )
         .route("/v1/{*rest}", any(unknown_route))
         .with_state(state)
 }
@@ -195,6 +203,7 @@ impl ApiError {
             headers,
             keep: false,
             job_made: false,
+            replay: None,
         }
     }
 }
@@ -239,6 +248,15 @@ pub struct Answer {
     pub keep: bool,
     /// A job was made (a repeat must find it again, not make another).
     pub job_made: bool,
+    /// What to keep instead of `body` for repeats (a compact form the
+    /// answer is rebuilt from); `None`: `body` itself.
+    pub replay: Option<Replay>,
+}
+
+/// The compact form of a kept answer, and its kind.
+pub struct Replay {
+    pub kind: &'static str,
+    pub body: String,
 }
 
 impl From<ApiError> for Answer {
@@ -358,13 +376,33 @@ where
             .retry_after(1)
             .into_response()
         }
-        Ok(Begin::Replay { status, body }) => {
+        Ok(Begin::Replay { status, body, kind }) => {
+            let body = match kind.as_deref() {
+                None => body,
+                Some(openai::B64_REPLAY) => {
+                    match openai::rebuild_b64(api, principal, &body).await {
+                        Ok(body) => body,
+                        Err(e) => return e.into_response(),
+                    }
+                }
+                Some(other) => {
+                    tracing::error!(kind = other, "an idempotent answer of an unknown kind");
+                    return ApiError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "server_error",
+                        "The first answer to this Idempotency-Key cannot be repeated. Use a new key.",
+                    )
+                    .final_answer()
+                    .into_response();
+                }
+            };
             let mut r = Answer {
                 status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
                 body,
                 headers: vec![(REPLAYED, HeaderValue::from_static("true"))],
                 keep: true,
                 job_made: true,
+                replay: None,
             }
             .into_response();
             if !r.status().is_success() {
@@ -377,7 +415,11 @@ where
     };
     let answer = run(Some(claim)).await;
     let kept = if answer.keep {
-        idempotency::finish(db, claim, answer.status.as_u16(), &answer.body).await
+        let (body, kind) = match &answer.replay {
+            Some(r) => (r.body.as_str(), Some(r.kind)),
+            None => (answer.body.as_str(), None),
+        };
+        idempotency::finish(db, claim, answer.status.as_u16(), body, kind).await
     } else if answer.job_made {
         idempotency::release(db, claim).await
     } else {

@@ -204,9 +204,12 @@ fn render(stylesheet: &str, origin: &str, catalog: &Catalog) -> String {
              <code>Prefer: wait=n</code> holds the answer up to n seconds (at most 25). The input takes \
              <code>prompt</code>, <code>negative_prompt</code>, <code>aspect_ratio</code> (<code>1:1</code>, \
              <code>16:9</code>, …), <code>num_outputs</code>, <code>seed</code> and <code>style</code>. Outputs are \
-             signed URLs on this site, valid for an hour. A per-prediction <code>webhook</code> is refused: \
-             register an endpoint under <a class=\"underline\" href=\"/settings/webhooks\">Settings → Webhooks</a> \
-             instead, and it hears of every prediction.</p>{}{}",
+             signed URLs on this site, valid for an hour. A prediction's <code>webhook</code> (a public https URL) \
+             receives the prediction object on the events of <code>webhook_events_filter</code> \
+             (<code>start</code>, <code>output</code>, <code>completed</code>; default all), signed per Standard \
+             Webhooks with the secret of <code>GET /v1/webhooks/default/secret</code>. To hear of every \
+             prediction, register an endpoint under \
+             <a class=\"underline\" href=\"/settings/webhooks\">Settings → Webhooks</a>.</p>{}{}",
             code(
                 "ex-curl-replicate",
                 "curl: create a prediction and wait",

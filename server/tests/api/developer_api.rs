@@ -13,7 +13,9 @@ use http::Request;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uni1_domain::billing::credits;
-use uni1_domain::entities::{api_key, audit_log, generation, session, user};
+use uni1_domain::entities::{
+    api_idempotency, api_key, audit_log, generation, image, session, user,
+};
 
 use crate::fixtures::member;
 use crate::on_both_backends;
@@ -557,7 +559,15 @@ on_both_backends!(
 
 /// A multipart body: text `fields`, then `files` (name, bytes).
 fn multipart(fields: &[(&str, &str)], files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
-    let boundary = "uni1-test-boundary-7d1";
+    multipart_with("uni1-test-boundary-7d1", fields, files)
+}
+
+/// The same, with another boundary (as a client's retry has).
+fn multipart_with(
+    boundary: &str,
+    fields: &[(&str, &str)],
+    files: &[(&str, &[u8])],
+) -> (String, Vec<u8>) {
     let mut body = Vec::new();
     for (name, value) in fields {
         body.extend_from_slice(
@@ -584,6 +594,166 @@ async fn edit(app: &TestApp, key: &str, fields: &[(&str, &str)], files: &[(&str,
         .header("authorization", format!("Bearer {key}"));
     app.send(request.body(Body::from(body)).unwrap()).await
 }
+
+/// An edit with an `Idempotency-Key`, encoded with `boundary`.
+async fn edit_once(
+    app: &TestApp,
+    key: &str,
+    idempotency_key: &str,
+    boundary: &str,
+    fields: &[(&str, &str)],
+    files: &[(&str, &[u8])],
+) -> Reply {
+    let (content_type, body) = multipart_with(boundary, fields, files);
+    let request = Request::post("/v1/images/edits")
+        .header("content-type", content_type)
+        .header("authorization", format!("Bearer {key}"))
+        .header("idempotency-key", idempotency_key);
+    app.send(request.body(Body::from(body)).unwrap()).await
+}
+
+/// The stored record of `key` of `who`.
+async fn kept(app: &TestApp, who: uuid::Uuid, key: &str) -> api_idempotency::Model {
+    api_idempotency::Entity::find()
+        .filter(api_idempotency::Column::UserId.eq(who))
+        .filter(api_idempotency::Column::Key.eq(key))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+on_both_backends!(
+    idempotent_b64_answers_are_kept_compact_and_edits_fingerprint_their_fields,
+    |app: TestApp| async move {
+        let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.95").await;
+        let key = new_key(&app, &alice, &["generate"]).await;
+        let running = worker(&app);
+
+        // Two images in base64 under a key: the repeat is the same bytes,
+        // but the database keeps only which images they were.
+        let body = r#"{"prompt":"two kites","n":2}"#;
+        let idem = [("idempotency-key", "b64-0001")];
+        let first = generate(&app, Some(&key), body, &idem).await;
+        assert_eq!(first.status, 200, "{}", first.body);
+        assert_eq!(first.json()["data"].as_array().unwrap().len(), 2);
+        let again = generate(&app, Some(&key), body, &idem).await;
+        assert_eq!(again.status, 200, "{}", again.body);
+        assert_eq!(again.header("idempotent-replayed"), Some("true"));
+        assert_eq!(again.bytes, first.bytes, "the same answer, byte for byte");
+        assert_eq!(jobs_of(&app, alice_id).await, 1);
+        let row = kept(&app, alice_id, "b64-0001").await;
+        assert_eq!(row.response_kind.as_deref(), Some("b64_json"));
+        let stored = row.response_body.unwrap();
+        eprintln!(
+            "idempotency: a b64 answer of n=2 is {} bytes, kept as {} bytes",
+            first.body.len(),
+            stored.len()
+        );
+        assert!(stored.len() < 300, "{stored}");
+        assert!(first.body.len() > 20 * stored.len());
+        let b64 = first.json()["data"][0]["b64_json"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(!stored.contains(&b64[..64]));
+
+        // URL answers are small: kept whole, as before.
+        let url_body = r#"{"prompt":"a url kite","response_format":"url"}"#;
+        let u = generate(
+            &app,
+            Some(&key),
+            url_body,
+            &[("idempotency-key", "url-0001")],
+        )
+        .await;
+        assert_eq!(u.status, 200, "{}", u.body);
+        let row = kept(&app, alice_id, "url-0001").await;
+        assert_eq!(row.response_kind, None);
+        assert_eq!(row.response_body.as_deref(), Some(u.body.as_str()));
+
+        // After the 24 hours the key is free: the request runs again.
+        api_idempotency::Entity::update_many()
+            .col_expr(
+                api_idempotency::Column::ExpiresAt,
+                Expr::value(chrono::Utc::now() - chrono::Duration::minutes(1)),
+            )
+            .filter(api_idempotency::Column::Key.eq("b64-0001"))
+            .exec(&app.db)
+            .await
+            .unwrap();
+        let fresh = generate(&app, Some(&key), body, &idem).await;
+        assert_eq!(fresh.status, 200, "{}", fresh.body);
+        assert!(fresh.header("idempotent-replayed").is_none());
+        assert_eq!(jobs_of(&app, alice_id).await, 3);
+        // An image deleted since: a repeat is a clear 410, never another
+        // answer than the first.
+        let job = &app.gens.recent(alice_id, 1).await.unwrap()[0];
+        image::Entity::update_many()
+            .col_expr(image::Column::PurgedAt, Expr::value(chrono::Utc::now()))
+            .filter(image::Column::Id.eq(job.images[1].id))
+            .exec(&app.db)
+            .await
+            .unwrap();
+        let r = generate(&app, Some(&key), body, &idem).await;
+        envelope(&r, 410, None, "idempotent_answer_gone");
+        assert_eq!(r.header("x-should-retry"), Some("false"));
+
+        // Edits: a retry encodes the same fields with another boundary
+        // (and part order): the same answer, one job.
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
+        let e1 = edit_once(
+            &app,
+            &key,
+            "edit-0001",
+            "first-boundary-0a1",
+            &[("prompt", "the kite, in red"), ("n", "1")],
+            &[("image", &png)],
+        )
+        .await;
+        assert_eq!(e1.status, 200, "{}", e1.body);
+        let e2 = edit_once(
+            &app,
+            &key,
+            "edit-0001",
+            "a-retry-has-its-own-boundary-9f",
+            &[("n", "1"), ("prompt", "the kite, in red")],
+            &[("image", &png)],
+        )
+        .await;
+        assert_eq!(e2.status, 200, "{}", e2.body);
+        assert_eq!(e2.header("idempotent-replayed"), Some("true"));
+        assert_eq!(e2.bytes, e1.bytes);
+        assert_eq!(jobs_of(&app, alice_id).await, 4);
+        // The key with another prompt, or another image: 422, no job.
+        let e3 = edit_once(
+            &app,
+            &key,
+            "edit-0001",
+            "first-boundary-0a1",
+            &[("prompt", "the kite, in green"), ("n", "1")],
+            &[("image", &png)],
+        )
+        .await;
+        envelope(&e3, 422, None, "idempotency_key_reused");
+        let mut other = png.clone();
+        other.extend_from_slice(b"trailing bytes");
+        let e4 = edit_once(
+            &app,
+            &key,
+            "edit-0001",
+            "first-boundary-0a1",
+            &[("prompt", "the kite, in red"), ("n", "1")],
+            &[("image", &other)],
+        )
+        .await;
+        envelope(&e4, 422, None, "idempotency_key_reused");
+        assert_eq!(jobs_of(&app, alice_id).await, 4);
+        running.stop().await;
+    }
+);
 
 on_both_backends!(
     openai_edits_take_one_checked_image_as_the_reference,

@@ -24,6 +24,7 @@ mod metrics;
 mod moderation;
 mod outbound_webhooks;
 mod pages;
+mod prediction_webhooks;
 mod privacy;
 mod providers;
 mod publishing;

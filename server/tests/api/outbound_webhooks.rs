@@ -23,15 +23,15 @@ use crate::support::{run_configured, Backend, TestApp, ORIGIN};
 
 /// What the receiver got.
 #[derive(Clone, Debug)]
-struct Got {
-    headers: http::HeaderMap,
-    body: String,
+pub(crate) struct Got {
+    pub(crate) headers: http::HeaderMap,
+    pub(crate) body: String,
 }
 
 /// A webhook receiver on loopback: records every request and answers the
 /// queued statuses (then 204).
 #[derive(Clone, Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     got: Arc<Mutex<Vec<Got>>>,
     answers: Arc<Mutex<VecDeque<u16>>>,
 }
@@ -57,20 +57,24 @@ impl Receiver {
         receiver
     }
 
-    fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.got.lock().unwrap().len()
     }
 
-    fn last(&self) -> Got {
+    pub(crate) fn all(&self) -> Vec<Got> {
+        self.got.lock().unwrap().clone()
+    }
+
+    pub(crate) fn last(&self) -> Got {
         self.got.lock().unwrap().last().cloned().unwrap()
     }
 
-    fn answer(&self, codes: &[u16]) {
+    pub(crate) fn answer(&self, codes: &[u16]) {
         self.answers.lock().unwrap().extend(codes);
     }
 }
 
-async fn receiver() -> (Receiver, String) {
+pub(crate) async fn receiver() -> (Receiver, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     (Receiver::start(listener), url)
@@ -78,14 +82,14 @@ async fn receiver() -> (Receiver, String) {
 
 /// The webhook service as a worker process builds it, with a short retry
 /// schedule (milliseconds instead of minutes).
-fn hooks(app: &TestApp, allow_loopback: bool) -> Webhooks {
+pub(crate) fn hooks(app: &TestApp, allow_loopback: bool) -> Webhooks {
     Webhooks::new(app.db.clone(), app.key.clone(), allow_loopback)
         .unwrap()
         .with_schedule(Schedule::new(vec![chrono::Duration::milliseconds(10); 3]))
 }
 
 /// Runs delivery passes until `done` (or panics after a while).
-async fn deliver_until(hooks: &Webhooks, what: &str, mut done: impl FnMut() -> bool) {
+pub(crate) async fn deliver_until(hooks: &Webhooks, what: &str, mut done: impl FnMut() -> bool) {
     for _ in 0..300 {
         delivery::deliver_due(hooks, chrono::Utc::now())
             .await
@@ -101,7 +105,11 @@ async fn deliver_until(hooks: &Webhooks, what: &str, mut done: impl FnMut() -> b
 /// Verifies a received webhook with Standard Webhooks' reference library
 /// (npm `standardwebhooks`, installed by scripts/setup.sh); the verified
 /// payload, or the library's error.
-fn reference_verify(secret: &str, got: &Got, body: &str) -> Result<serde_json::Value, String> {
+pub(crate) fn reference_verify(
+    secret: &str,
+    got: &Got,
+    body: &str,
+) -> Result<serde_json::Value, String> {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let header = |name: &str| {
         got.headers
@@ -141,7 +149,7 @@ fn reference_verify(secret: &str, got: &Got, body: &str) -> Result<serde_json::V
 
 /// The signature checked on the Rust side: the HMAC recomputed from the
 /// headers and body, and a timestamp within five minutes.
-fn rust_verify(secret: &str, got: &Got) {
+pub(crate) fn rust_verify(secret: &str, got: &Got) {
     let h = |name: &str| got.headers.get(name).unwrap().to_str().unwrap().to_owned();
     let id = h("webhook-id");
     assert!(id.starts_with("msg_"), "{id}");

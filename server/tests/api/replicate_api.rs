@@ -23,6 +23,7 @@ async fn new_key(app: &TestApp, v: &Visitor, scopes: &[&str]) -> String {
     for s in scopes {
         form.push(match *s {
             "generate" => ("scope_generate", "on"),
+            "webhooks" => ("scope_webhooks", "on"),
             _ => ("scope_read", "on"),
         });
     }
@@ -371,7 +372,7 @@ on_both_backends!(
             ),
             (
                 path,
-                r#"{"input":{"prompt":"k"},"webhook":"https://example.com/h"}"#,
+                r#"{"input":{"prompt":"k"},"webhook":"https://10.0.0.1/h"}"#,
                 "webhook",
             ),
             ("/v1/predictions", r#"{"input":{"prompt":"k"}}"#, "version"),
@@ -499,7 +500,7 @@ async fn the_official_replicate_client_works_unchanged(backend: crate::support::
             .await
         });
         let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.93").await;
-        let key = new_key(&app, &alice, &["generate", "read"]).await;
+        let key = new_key(&app, &alice, &["generate", "read", "webhooks"]).await;
 
         script(&python, &origin, &key, "idle").await;
         let b = credits::balance(&app.db, alice_id).await.unwrap();

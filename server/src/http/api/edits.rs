@@ -5,12 +5,17 @@
 //! metadata, stored encrypted), then the same queued job as
 //! `/v1/images/generations`. Masks are refused by name (no model here
 //! takes one).
+//!
+//! An `Idempotency-Key` fingerprints the parsed request (its text fields
+//! and the SHA-256 of each file with its field name), not the multipart
+//! bytes: a client's retry encodes the same request with a new boundary.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest as _, Multipart, Request, State};
 use axum::response::{IntoResponse as _, Response};
 use http::StatusCode;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
+use sha2::{Digest as _, Sha256};
 use uni1_domain::developer::idempotency::Claim;
 use uni1_domain::developer::{Principal, Scope};
 use uni1_domain::generation::service::UploadError;
@@ -60,29 +65,52 @@ pub async fn edits(State(api): State<ApiState>, request: Request) -> Response {
         }
     };
     let headers = parts.headers.clone();
-    let (api2, p2, b2) = (api.clone(), principal.clone(), bytes.clone());
+    let (fields, image) = match read_form(parts, bytes).await {
+        Ok(form) => form,
+        Err(e) => return e.final_answer().into_response(),
+    };
+    let print = form_fingerprint(&fields, &image);
+    let (api2, p2) = (api.clone(), principal.clone());
     idempotent(
         &api,
         &principal,
         &headers,
         PATH,
-        &bytes,
-        move |claim| async move { edit(&api2, &p2, parts, b2, claim).await },
+        print.as_bytes(),
+        move |claim| async move { edit(&api2, &p2, fields, image.bytes, claim).await },
     )
     .await
+}
+
+/// What an `Idempotency-Key` compares: the text fields (sorted by name)
+/// and each file as its field name and SHA-256, never the multipart
+/// encoding (its boundary, part order or file name).
+fn form_fingerprint(fields: &Map<String, Value>, image: &FormFile) -> String {
+    let sorted: std::collections::BTreeMap<&String, &Value> = fields.iter().collect();
+    let digest: String = Sha256::digest(&image.bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    json!({
+        "fields": sorted,
+        "files": [{"field": image.field, "sha256": digest}],
+    })
+    .to_string()
+}
+
+/// A file of the form.
+struct FormFile {
+    field: String,
+    bytes: Bytes,
 }
 
 async fn edit(
     api: &ApiState,
     who: &Principal,
-    parts: http::request::Parts,
-    body: Bytes,
+    fields: Map<String, Value>,
+    image: Bytes,
     claim: Option<Claim>,
 ) -> Answer {
-    let (fields, image) = match read_form(parts, body).await {
-        Ok(form) => form,
-        Err(e) => return e.final_answer().into(),
-    };
     let request = match parse_fields(&fields, &api.gens) {
         Ok(r) => r,
         Err(e) => return e.final_answer().into(),
@@ -124,7 +152,7 @@ async fn edit(
 async fn read_form(
     parts: http::request::Parts,
     body: Bytes,
-) -> Result<(Map<String, Value>, Bytes), ApiError> {
+) -> Result<(Map<String, Value>, FormFile), ApiError> {
     let not_multipart = || {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -137,11 +165,14 @@ async fn read_form(
         .await
         .map_err(|_| not_multipart())?;
     let mut fields = Map::new();
-    let mut images: Vec<Bytes> = Vec::new();
+    let mut images: Vec<FormFile> = Vec::new();
     while let Some(field) = form.next_field().await.map_err(|_| not_multipart())? {
         let name = field.name().unwrap_or_default().to_owned();
         match name.as_str() {
-            "image" | "image[]" => images.push(field.bytes().await.map_err(|_| not_multipart())?),
+            "image" | "image[]" => images.push(FormFile {
+                bytes: field.bytes().await.map_err(|_| not_multipart())?,
+                field: name,
+            }),
             "mask" => {
                 return Err(ApiError::invalid(
                     "mask",

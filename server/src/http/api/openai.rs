@@ -18,7 +18,7 @@ use uni1_domain::generation::service::Variant;
 use uni1_domain::generation::{status, GenerationView, Generations, SubmitError, SubmitInput};
 use uni1_models::{AspectRatio, Capabilities};
 
-use super::{idempotent, Answer, ApiError, ApiState};
+use super::{idempotent, Answer, ApiError, ApiState, Replay};
 
 const PATH: &str = "/v1/images/generations";
 
@@ -135,12 +135,13 @@ pub(super) async fn run_job(
     };
     let mut answer: Answer = match job.status {
         status::SUCCEEDED => match success(api, who, &job, request.response_format).await {
-            Ok(body) => Answer {
+            Ok((body, replay)) => Answer {
                 status: StatusCode::OK,
                 body,
                 headers: vec![],
                 keep: true,
                 job_made: true,
+                replay,
             },
             Err(e) => {
                 // The job is done but its answer could not be made (storage
@@ -228,46 +229,139 @@ async fn wait(
     }
 }
 
+/// The answer of a succeeded job; for base64 images, with the compact
+/// form an `Idempotency-Key` keeps instead (the images' ids).
 async fn success(
     api: &ApiState,
     who: &Principal,
     job: &GenerationView,
     format: ResponseFormat,
-) -> Result<String, ApiError> {
-    let now = chrono::Utc::now();
-    let mut data = Vec::new();
-    for img in job.images.iter().filter(|i| !i.purged) {
-        let item = match format {
-            ResponseFormat::Url => json!({
-                "url": format!("{}{}", api.public_origin, api.media.path(img.id, now)),
-                "revised_prompt": job.prompt,
-            }),
-            ResponseFormat::B64Json => {
-                let object = api
-                    .gens
-                    .media_for_owner(who.user_id, img.id, Variant::Original)
-                    .await
-                    .map_err(|e| ApiError::unavailable(&e))?;
-                let Some(object) = object else { continue };
-                let bytes = api
-                    .gens
-                    .blobs
-                    .get(&object.path)
-                    .await
-                    .map_err(|e| ApiError::unavailable(&e))?;
-                json!({
-                    "b64_json": base64::engine::general_purpose::STANDARD.encode(&bytes),
-                    "revised_prompt": job.prompt,
+) -> Result<(String, Option<Replay>), ApiError> {
+    let created = job.finished_at.unwrap_or(job.queued_at).timestamp();
+    match format {
+        ResponseFormat::Url => {
+            let now = chrono::Utc::now();
+            let data: Vec<Value> = job
+                .images
+                .iter()
+                .filter(|i| !i.purged)
+                .map(|img| {
+                    json!({
+                        "url": format!("{}{}", api.public_origin, api.media.path(img.id, now)),
+                        "revised_prompt": job.prompt,
+                    })
                 })
-            }
-        };
-        data.push(item);
+                .collect();
+            Ok((json!({"created": created, "data": data}).to_string(), None))
+        }
+        ResponseFormat::B64Json => {
+            let ids: Vec<uuid::Uuid> = job
+                .images
+                .iter()
+                .filter(|i| !i.purged)
+                .map(|i| i.id)
+                .collect();
+            let (body, sent) = b64_body(api, who, created, &job.prompt, &ids).await?;
+            let compact = json!({"generation": job.id, "created": created, "images": sent});
+            Ok((
+                body,
+                Some(Replay {
+                    kind: B64_REPLAY,
+                    body: compact.to_string(),
+                }),
+            ))
+        }
     }
-    Ok(json!({
-        "created": job.finished_at.unwrap_or(job.queued_at).timestamp(),
-        "data": data,
-    })
-    .to_string())
+}
+
+/// The kind of a kept answer of base64 images.
+pub(super) const B64_REPLAY: &str = "b64_json";
+
+/// The body of base64 images `ids` of `who` (those still stored), and
+/// the ids it holds.
+async fn b64_body(
+    api: &ApiState,
+    who: &Principal,
+    created: i64,
+    prompt: &str,
+    ids: &[uuid::Uuid],
+) -> Result<(String, Vec<uuid::Uuid>), ApiError> {
+    let mut data = Vec::new();
+    let mut sent = Vec::new();
+    for id in ids {
+        let object = api
+            .gens
+            .media_for_owner(who.user_id, *id, Variant::Original)
+            .await
+            .map_err(|e| ApiError::unavailable(&e))?;
+        let Some(object) = object else { continue };
+        let bytes = api
+            .gens
+            .blobs
+            .get(&object.path)
+            .await
+            .map_err(|e| ApiError::unavailable(&e))?;
+        data.push(json!({
+            "b64_json": base64::engine::general_purpose::STANDARD.encode(&bytes),
+            "revised_prompt": prompt,
+        }));
+        sent.push(*id);
+    }
+    Ok((json!({"created": created, "data": data}).to_string(), sent))
+}
+
+/// Rebuilds a kept answer of base64 images from its compact form: the
+/// same bytes as the first answer, read again from the stored images. An
+/// image deleted since (by its owner, or taken down) makes it a 410.
+pub(super) async fn rebuild_b64(
+    api: &ApiState,
+    who: &Principal,
+    compact: &str,
+) -> Result<String, ApiError> {
+    let broken = || {
+        tracing::error!("a kept idempotent answer does not parse");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "The first answer to this Idempotency-Key cannot be repeated. Use a new key.",
+        )
+        .final_answer()
+    };
+    let value: Value = serde_json::from_str(compact).map_err(|_| broken())?;
+    let job_id = value["generation"]
+        .as_str()
+        .and_then(|s| uuid::Uuid::parse_str(s).ok())
+        .ok_or_else(broken)?;
+    let created = value["created"].as_i64().ok_or_else(broken)?;
+    let ids = value["images"]
+        .as_array()
+        .ok_or_else(broken)?
+        .iter()
+        .map(|v| v.as_str().and_then(|s| uuid::Uuid::parse_str(s).ok()))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(broken)?;
+    let gone = || {
+        ApiError::new(
+            StatusCode::GONE,
+            "invalid_request_error",
+            format!(
+                "The images of the first answer to this Idempotency-Key (generation {job_id}) were deleted since. Use a new key to generate again."
+            ),
+        )
+        .code("idempotent_answer_gone")
+        .final_answer()
+    };
+    let job = api
+        .gens
+        .get(who.user_id, job_id)
+        .await
+        .map_err(|e| ApiError::unavailable(&e))?
+        .ok_or_else(gone)?;
+    let (body, sent) = b64_body(api, who, created, &job.prompt, &ids).await?;
+    if sent != ids {
+        return Err(gone());
+    }
+    Ok(body)
 }
 
 /// What a refused submission means on the wire.

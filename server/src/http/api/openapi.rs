@@ -39,6 +39,7 @@ pub const BEARER: &str = "bearer";
         super::replicate::list,
         super::replicate::get_one,
         super::replicate::cancel,
+        super::replicate::default_secret,
         super::models::get_model,
         super::models::list_versions,
         super::models::get_version,
@@ -56,6 +57,8 @@ pub const BEARER: &str = "bearer";
         InvalidField,
         PredictionRequest,
         PredictionWithVersionRequest,
+        WebhookEvent,
+        DefaultSecret,
         PredictionInput,
         Prediction,
         PredictionStatus,
@@ -93,7 +96,7 @@ impl Modify for BearerKey {
                     .description(Some(
                         "An API key from Settings → API keys, sent as `Authorization: Bearer uni1_sk_…`. \
                          Its scopes decide what it may do: `generate` (create and cancel), `read` \
-                         (get and list predictions). Cookies are never accepted on /v1.",
+                         (get and list predictions), `webhooks` (the default webhook secret). Cookies are never accepted on /v1.",
                     ))
                     .build(),
             ),
@@ -343,9 +346,9 @@ pub enum CreateProblems {
     /// A request with this `Idempotency-Key` is still running.
     #[response(status = 409, content_type = "application/problem+json")]
     Conflict(Problem),
-    /// The input is invalid (`invalid_fields` names it), a per-prediction
-    /// `webhook` was sent (use Settings → Webhooks), or the
-    /// `Idempotency-Key` was used with a different request.
+    /// The input is invalid (`invalid_fields` names it), the `webhook`
+    /// is not a public https URL or `webhook_events_filter` is not valid,
+    /// or the `Idempotency-Key` was used with a different request.
     #[response(status = 422, content_type = "application/problem+json")]
     Unprocessable(Problem),
     /// Too many jobs at once, or too many refused prompts.
@@ -397,14 +400,36 @@ pub struct PredictionInput {
     pub style: Option<String>,
 }
 
-/// `POST /v1/models/{owner}/{name}/predictions`. `webhook` and
-/// `webhook_events_filter` are refused (422): register a webhook endpoint
-/// under Settings → Webhooks instead.
+/// `POST /v1/models/{owner}/{name}/predictions`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PredictionRequest {
     pub input: PredictionInput,
     /// Accepted and ignored (outputs are files, not streams).
     pub stream: Option<bool>,
+    /// A public https URL that receives the prediction object, signed per
+    /// Standard Webhooks with the secret of `GET /v1/webhooks/default/secret`.
+    pub webhook: Option<String>,
+    /// Which events are sent to `webhook` (default: all).
+    pub webhook_events_filter: Option<Vec<WebhookEvent>>,
+}
+
+/// A prediction webhook's event: `start` when it is created, `completed`
+/// when it ends, `output` once when its images exist (not sent when
+/// `completed` is asked for too), `logs` never (there are no logs).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookEvent {
+    Start,
+    Output,
+    Logs,
+    Completed,
+}
+
+/// `GET /v1/webhooks/default/secret`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DefaultSecret {
+    /// `whsec_…`: verifies the `webhook-signature` of prediction webhooks.
+    pub key: String,
 }
 
 /// `POST /v1/predictions`.
@@ -416,6 +441,10 @@ pub struct PredictionWithVersionRequest {
     pub input: PredictionInput,
     /// Accepted and ignored.
     pub stream: Option<bool>,
+    /// As in [`PredictionRequest`].
+    pub webhook: Option<String>,
+    /// As in [`PredictionRequest`].
+    pub webhook_events_filter: Option<Vec<WebhookEvent>>,
 }
 
 /// A prediction's state. `starting` (queued) and `processing` (running)

@@ -18,8 +18,13 @@
 //! - Outputs are signed, expiring URLs on our origin (`/v1/files/...`).
 //! - Errors are problem details, as Replicate sends them:
 //!   `{"type","title","status","detail"}` (and `invalid_fields` on a 422).
-//! - A per-prediction `webhook` is refused with a 422 naming the
-//!   person-level webhook endpoints (Settings -> Webhooks) instead.
+//! - `webhook` (an https URL on a public address, checked like webhook
+//!   endpoints) and `webhook_events_filter` (a subset of `start`, `output`,
+//!   `logs`, `completed`; default all): the prediction object is POSTed
+//!   there through the webhook outbox, signed (Standard Webhooks) with the
+//!   person's default secret from `GET /v1/webhooks/default/secret`
+//!   (`{"key":"whsec_…"}`, the `webhooks` scope). What each event means
+//!   here: [`uni1_domain::webhooks::predictions`].
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -28,15 +33,15 @@ use axum::response::{IntoResponse, Response};
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use serde_json::{json, Map, Value};
 use uni1_domain::developer::idempotency::Claim;
+pub use uni1_domain::developer::predictions::OWNER;
 use uni1_domain::developer::predictions::{self, Cursor, KEY_PREFIX};
 use uni1_domain::developer::{Principal, Scope};
 use uni1_domain::generation::{status, GenerationView, SubmitError, SubmitInput};
+use uni1_domain::webhooks::predictions::{Filter, NewHook};
+use uni1_domain::webhooks::WebhookError;
 use uni1_models::AspectRatio;
 
 use super::{idempotent, Answer, ApiError, ApiState};
-
-/// The owner every model of ours is published under.
-pub const OWNER: &str = "uni1";
 /// The default page of `GET /v1/predictions`.
 const PAGE: u64 = 100;
 
@@ -110,6 +115,7 @@ impl Problem {
             headers,
             keep: false,
             job_made: false,
+            replay: None,
         }
     }
 }
@@ -150,6 +156,8 @@ struct PredictionInput {
     num_outputs: u32,
     seed: Option<u64>,
     style: String,
+    /// `webhook` and its filter.
+    webhook: Option<(url::Url, Filter)>,
 }
 
 #[utoipa::path(
@@ -387,14 +395,8 @@ fn parse(
     };
     for name in fields.keys() {
         match name.as_str() {
-            "input" | "stream" => {}
+            "input" | "stream" | "webhook" | "webhook_events_filter" => {}
             "version" if model.is_none() => {}
-            "webhook" | "webhook_events_filter" => {
-                return Err(Problem::invalid(
-                    name,
-                    "Per-prediction webhooks are not offered here. Register a webhook endpoint under Settings → Webhooks: it receives generation.succeeded, generation.failed and generation.canceled for every prediction.",
-                ))
-            }
             other => return Err(Problem::invalid(other, "Unknown field.")),
         }
     }
@@ -403,7 +405,65 @@ fn parse(
         None | Some(Value::Null) => return Err(Problem::invalid("input", "input is required")),
         Some(_) => return Err(Problem::invalid("input", "input must be an object")),
     };
-    parse_input(input, model_id, api)
+    let webhook = parse_webhook(&fields, api)?;
+    let mut input = parse_input(input, model_id, api)?;
+    input.webhook = webhook;
+    Ok(input)
+}
+
+/// `webhook` (checked like a webhook endpoint's address: https, a public
+/// address) and `webhook_events_filter` (default: every event).
+fn parse_webhook(
+    fields: &Map<String, Value>,
+    api: &ApiState,
+) -> Result<Option<(url::Url, Filter)>, Problem> {
+    let filter = match fields.get("webhook_events_filter") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(items)) => {
+            let names = items
+                .iter()
+                .map(|v| v.as_str())
+                .collect::<Option<Vec<&str>>>()
+                .ok_or_else(|| {
+                    Problem::invalid(
+                        "webhook_events_filter",
+                        "webhook_events_filter must be a list of event names",
+                    )
+                })?;
+            Some(Filter::parse(&names).map_err(|m| Problem::invalid("webhook_events_filter", m))?)
+        }
+        Some(_) => {
+            return Err(Problem::invalid(
+                "webhook_events_filter",
+                "webhook_events_filter must be a list of event names",
+            ))
+        }
+    };
+    let url = match fields.get("webhook") {
+        None | Some(Value::Null) => {
+            if filter.is_some() {
+                return Err(Problem::invalid(
+                    "webhook_events_filter",
+                    "webhook_events_filter needs a webhook",
+                ));
+            }
+            return Ok(None);
+        }
+        Some(Value::String(u)) => u,
+        Some(_) => return Err(Problem::invalid("webhook", "webhook must be a string")),
+    };
+    let url = api.webhooks.parse_url(url).map_err(|e| match e {
+        WebhookError::BadUrl => Problem::invalid(
+            "webhook",
+            "Enter an https:// address of at most 2000 characters.",
+        ),
+        WebhookError::Refused(why) => Problem::invalid(
+            "webhook",
+            format!("This address cannot receive webhooks: {why}."),
+        ),
+        _ => Problem::invalid("webhook", "This address cannot receive webhooks."),
+    })?;
+    Ok(Some((url, filter.unwrap_or(Filter::ALL))))
 }
 
 fn parse_input(
@@ -478,6 +538,7 @@ fn parse_input(
         num_outputs,
         seed: number("seed")?,
         style: text("style")?.unwrap_or_default(),
+        webhook: None,
     })
 }
 
@@ -493,8 +554,22 @@ async fn submit(
         Some(c) => format!("{KEY_PREFIX}{}", c.id.simple()),
         None => format!("{KEY_PREFIX}{}", uuid::Uuid::now_v7().simple()),
     };
+    if let Some((url, filter)) = &input.webhook {
+        // Recorded before the job exists, so whatever ends it finds it.
+        let hook = NewHook {
+            user: who.user_id,
+            job_key: &key,
+            url,
+            filter: *filter,
+            origin: &api.public_origin,
+        };
+        if let Err(e) = api.webhooks.register_prediction(hook).await {
+            return Problem::from(ApiError::unavailable(&e)).answer();
+        }
+    }
+    let hooked = input.webhook.is_some();
     let submit = SubmitInput {
-        idempotency_key: key,
+        idempotency_key: key.clone(),
         model_id: input.model,
         prompt: input.prompt,
         negative_prompt: input.negative_prompt,
@@ -510,8 +585,26 @@ async fn submit(
         .await
     {
         Ok(job) => job,
-        Err(e) => return submit_problem(e).answer(),
+        Err(e) => {
+            if hooked {
+                if let Err(e) = api.webhooks.forget_prediction(who.user_id, &key).await {
+                    tracing::error!(error = %e, "forgetting a prediction webhook failed");
+                }
+            }
+            return submit_problem(e).answer();
+        }
     };
+    if hooked {
+        // The job is made: a failure here loses the `start` event only
+        // (its end event is queued by the transaction that ends it).
+        if let Err(e) = api
+            .webhooks
+            .prediction_created(who.user_id, &key, &job)
+            .await
+        {
+            tracing::error!(error = %e, "queueing a prediction's start webhook failed");
+        }
+    }
     if let Some(deadline) = wait {
         while matches!(job.status, status::QUEUED | status::RUNNING)
             && tokio::time::Instant::now() < deadline
@@ -545,6 +638,7 @@ async fn submit(
         headers,
         keep: true,
         job_made: true,
+        replay: None,
     }
 }
 
@@ -586,74 +680,10 @@ fn submit_problem(e: SubmitError) -> Problem {
     }
 }
 
-/// A job as a Replicate prediction object.
+/// A job as a Replicate prediction object (the same JSON a prediction's
+/// webhook sends).
 fn prediction(api: &ApiState, job: &GenerationView) -> Value {
-    let id = job.id.simple().to_string();
-    let state = match job.status {
-        status::QUEUED => "starting",
-        status::RUNNING => "processing",
-        status::SUCCEEDED => "succeeded",
-        status::CANCELLED => "canceled",
-        _ => "failed",
-    };
-    let now = chrono::Utc::now();
-    let output = (job.status == status::SUCCEEDED).then(|| {
-        job.images
-            .iter()
-            .filter(|i| !i.purged)
-            .map(|i| format!("{}{}", api.public_origin, api.media.path(i.id, now)))
-            .collect::<Vec<_>>()
-    });
-    let error = match job.status {
-        status::FAILED | status::REFUSED => Some(
-            job.error
-                .clone()
-                .unwrap_or_else(|| "The model did not answer.".into()),
-        ),
-        _ => None,
-    };
-    let mut input = json!({
-        "prompt": job.prompt,
-        "aspect_ratio": job.aspect_ratio,
-        "num_outputs": job.count,
-    });
-    if let Some(n) = &job.negative_prompt {
-        input["negative_prompt"] = json!(n);
-    }
-    if let Some(s) = &job.style {
-        input["style"] = json!(s);
-    }
-    if let Some(s) = job.seed {
-        input["seed"] = json!(s);
-    }
-    let mut metrics = json!({});
-    if let (Some(start), Some(end)) = (job.started_at, job.finished_at) {
-        metrics["predict_time"] = json!((end - start).num_milliseconds() as f64 / 1000.0);
-    }
-    if job.status == status::SUCCEEDED {
-        metrics["image_count"] = json!(job.images.len());
-    }
-    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
-        t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
-    };
-    let base = format!("{}/v1/predictions/{id}", api.public_origin);
-    json!({
-        "id": id,
-        "model": format!("{OWNER}/{}", job.model_id),
-        "version": job.model_id,
-        "input": input,
-        "logs": "",
-        "output": output,
-        "data_removed": false,
-        "error": error,
-        "status": state,
-        "source": "api",
-        "created_at": time(Some(job.queued_at)),
-        "started_at": time(job.started_at),
-        "completed_at": time(job.finished_at),
-        "urls": {"get": base, "cancel": format!("{base}/cancel")},
-        "metrics": metrics,
-    })
+    predictions::render(job, &api.public_origin, &api.media, chrono::Utc::now())
 }
 
 fn parse_id(id: &str) -> Option<uuid::Uuid> {
@@ -667,6 +697,7 @@ fn ok(api: &ApiState, job: &GenerationView) -> Response {
         headers: vec![],
         keep: false,
         job_made: false,
+        replay: None,
     }
     .into_response()
 }
@@ -813,9 +844,45 @@ pub async fn list(
                 headers: vec![],
                 keep: false,
                 job_made: false,
+                replay: None,
             }
             .into_response()
         }
+        Err(e) => Problem::from(ApiError::unavailable(&e)).into_response(),
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/webhooks/default/secret",
+    tag = "Replicate predictions",
+    operation_id = "get_default_webhook_secret",
+    summary = "The default webhook signing secret",
+    description = "The secret that signs this person's prediction webhooks (made on first use). Needs the `webhooks` scope.",
+    responses(
+        (status = 200, description = "The secret.", body = super::openapi::DefaultSecret),
+        super::openapi::ReadProblems,
+    )
+)]
+/// `GET /v1/webhooks/default/secret`: the person's default signing secret
+/// (`{"key":"whsec_…"}`, made on first use), which signs their
+/// predictions' webhooks; what Replicate's
+/// `client.webhooks.default.secret()` reads. Needs the `webhooks` scope.
+pub async fn default_secret(State(api): State<ApiState>, headers: HeaderMap) -> Response {
+    let who = match api.authorize(&headers, Scope::Webhooks).await {
+        Ok(p) => p,
+        Err(e) => return Problem::from(e).into_response(),
+    };
+    match api.webhooks.default_secret(who.user_id).await {
+        Ok(secret) => Answer {
+            status: StatusCode::OK,
+            body: json!({"key": secret.expose()}).to_string(),
+            headers: vec![(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+            keep: false,
+            job_made: false,
+            replay: None,
+        }
+        .into_response(),
         Err(e) => Problem::from(ApiError::unavailable(&e)).into_response(),
     }
 }
