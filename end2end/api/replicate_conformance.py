@@ -149,7 +149,7 @@ def models(client, origin):
     except ReplicateError as e:
         check("unknown version: 404", e.status == 404, repr(e))
 
-    # run with owner/name:version reads the version, then creates with it.
+    # run with owner/name:version creates with it, then reads the version.
     out = client.run("uni1/builtin:builtin", input={"prompt": "a kite by version"})
     check("run by version: one output", isinstance(out, list) and len(out) == 1, repr(out))
     opens(str(out[0]), origin)

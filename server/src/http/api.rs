@@ -69,7 +69,6 @@ impl ApiState {
 /// The `/v1` routes, with their state.
 pub fn routes<S: Clone + Send + Sync + 'static>(app: &AppState) -> Router<S> {
     let state = ApiState::from_app(app);
-    models::offered_now();
     Router::new()
         .route(
             "/v1/images/generations",

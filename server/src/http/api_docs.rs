@@ -5,31 +5,57 @@
 //! section) and the OpenAPI document (the list of every `/v1` route, so a
 //! new route shows here by itself).
 
-use std::sync::Arc;
+use std::hash::{Hash, Hasher};
 
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
-use http::{header, HeaderValue, StatusCode};
+use http::{header, HeaderMap, HeaderValue, StatusCode};
 use serde_json::Value;
 use uni1_domain::generation::Catalog;
 use uni1_domain::mail::templates::escape;
 
-/// The page, made once.
+/// The page, made once, and its entity tag.
 #[derive(Clone)]
-pub struct ApiDocsPage(Arc<str>);
+pub struct ApiDocsPage {
+    html: axum::body::Bytes,
+    etag: HeaderValue,
+}
 
 impl ApiDocsPage {
     /// `stylesheet`: the site's CSS (`/pkg/…css`); `origin`: the public
     /// origin, e.g. `https://images.example.com`.
     pub fn new(stylesheet: &str, origin: &str, catalog: &Catalog) -> Self {
-        Self(render(stylesheet, origin, catalog).into())
+        let html = render(stylesheet, origin, catalog);
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        html.hash(&mut hasher);
+        let etag = HeaderValue::from_str(&format!("\"{:016x}\"", hasher.finish()))
+            .unwrap_or_else(|_| HeaderValue::from_static("\"api-docs\""));
+        Self {
+            html: axum::body::Bytes::from(html),
+            etag,
+        }
     }
 }
 
-/// `GET /docs/api`.
-pub async fn page(State(page): State<ApiDocsPage>) -> Response {
-    let mut r = (StatusCode::OK, Html(page.0.to_string())).into_response();
+/// `GET /docs/api`. Revalidated on every use (`no-cache` with an ETag):
+/// the page names the site's content-hashed stylesheet, which a deploy
+/// replaces, so a kept copy must not outlive it; a revalidation costs a
+/// 304 without a body.
+pub async fn page(State(page): State<ApiDocsPage>, headers: HeaderMap) -> Response {
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == "*" || t.trim() == page.etag.to_str().unwrap_or_default())
+        });
+    let mut r = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (StatusCode::OK, Html(page.html.clone())).into_response()
+    };
     let h = r.headers_mut();
+    h.insert(header::ETAG, page.etag.clone());
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
@@ -39,7 +65,7 @@ pub async fn page(State(page): State<ApiDocsPage>) -> Response {
     // The same for everyone: nothing personal on it.
     h.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
+        HeaderValue::from_static("public, no-cache"),
     );
     r
 }
@@ -256,7 +282,11 @@ fn render(stylesheet: &str, origin: &str, catalog: &Catalog) -> String {
         "JavaScript",
         &format!(
             "<p>Plain <code>fetch</code>, no library needed.</p>{}",
-            code("ex-javascript", "JavaScript, with fetch", &javascript)
+            code(
+                "ex-javascript",
+                "JavaScript (an ES module, e.g. example.mjs on Node 18+), with fetch",
+                &javascript
+            )
         ),
     ));
 
@@ -300,7 +330,7 @@ fn render(stylesheet: &str, origin: &str, catalog: &Catalog) -> String {
         "rules",
         "Idempotency, waiting, errors",
         "<ul class=\"list-disc space-y-2 pl-6\">\
-         <li><strong>Idempotency-Key</strong> on any POST (kept 24 hours): the same key and body answers the \
+         <li><strong>Idempotency-Key</strong> on every POST that makes a job (kept 24 hours; a cancel is idempotent by itself): the same key and body answers the \
          first answer again, with <code>idempotent-replayed: true</code>; the same key with another body is refused \
          (422); the same key while the first request still runs answers 409 (try again shortly). The official \
          clients retry failed requests, so send a key when a repeat must not make a second job.</li>\

@@ -279,7 +279,19 @@ on_both_backends!(
         let r = app.get("/docs/api").await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
-        assert_eq!(r.header("cache-control"), Some("public, max-age=3600"));
+        assert_eq!(r.header("cache-control"), Some("public, no-cache"));
+        // Revalidated without a body.
+        let etag = r.header("etag").expect("an ETag").to_owned();
+        let revalidated = app
+            .send(
+                http::Request::get("/docs/api")
+                    .header("if-none-match", &etag)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(revalidated.status, 304);
+        assert!(revalidated.body.is_empty());
         let csp = r.header("content-security-policy").unwrap();
         assert!(
             csp.contains("default-src 'none'") && csp.contains("style-src 'self'"),
@@ -338,6 +350,6 @@ on_both_backends!(
         let (alice, _) = crate::fixtures::member(&app, "alice@uni1.test", "203.0.113.95").await;
         let again = app.get_as("/docs/api", &alice).await;
         assert_eq!(again.body, r.body);
-        assert_eq!(again.header("cache-control"), Some("public, max-age=3600"));
+        assert_eq!(again.header("cache-control"), Some("public, no-cache"));
     }
 );

@@ -576,15 +576,19 @@ async fn worker_processes_share_the_queue_and_survive_sigkill() {
             }
             let mut a = env.spawn(&app, &base);
             let mut b = env.spawn(&app, &base);
-            wait_for("twenty jobs to finish", Duration::from_secs(120), || async {
-                generation::Entity::find()
-                    .filter(generation::Column::Id.is_in(ids.clone()))
-                    .filter(generation::Column::Status.eq(status::SUCCEEDED))
-                    .count(&app.db)
-                    .await
-                    .unwrap()
-                    == 20
-            })
+            wait_for(
+                "twenty jobs to finish",
+                Duration::from_secs(120),
+                || async {
+                    generation::Entity::find()
+                        .filter(generation::Column::Id.is_in(ids.clone()))
+                        .filter(generation::Column::Status.eq(status::SUCCEEDED))
+                        .count(&app.db)
+                        .await
+                        .unwrap()
+                        == 20
+                },
+            )
             .await;
             a.kill().ok();
             b.kill().ok();

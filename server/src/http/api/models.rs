@@ -10,13 +10,11 @@
 //! URLs), so clients that read it see what the model takes.
 //!
 //! Any valid key with the `read` or the `generate` scope may read them:
-//! `client.run` with a version reads the version before it creates.
-
-use std::sync::LazyLock;
+//! `client.run` with a version creates the prediction, then reads the
+//! version (so a key that may generate must be able to read it).
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 use uni1_domain::developer::Scope;
@@ -27,15 +25,10 @@ use super::openapi::{Model, ModelVersion, VersionPage};
 use super::replicate::{Problem, OWNER};
 use super::{ApiError, ApiState};
 
-/// When this process started offering its models: the versions'
-/// `created_at` (the catalogue comes from configuration and has no date).
-static OFFERED_SINCE: LazyLock<DateTime<Utc>> = LazyLock::new(Utc::now);
-
-/// Marks the time the models were first offered (called when the routes
-/// are built).
-pub fn offered_now() {
-    LazyLock::force(&OFFERED_SINCE);
-}
+/// The versions' `created_at`. The catalogue comes from configuration and
+/// has no date, so a fixed one keeps the answer the same on every process
+/// and after every restart (the date uni1's developer API appeared).
+const VERSIONS_CREATED_AT: &str = "2026-12-05T00:00:00.000000Z";
 
 /// The key's person, if the key may read or generate.
 async fn authorize(api: &ApiState, headers: &HeaderMap) -> Result<(), Problem> {
@@ -181,7 +174,7 @@ fn title(name: &str) -> String {
 fn version(entry: &ModelEntry) -> ModelVersion {
     ModelVersion {
         id: entry.id.clone(),
-        created_at: OFFERED_SINCE.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        created_at: VERSIONS_CREATED_AT.to_owned(),
         cog_version: "none".into(),
         openapi_schema: input_schema(entry),
     }
@@ -212,6 +205,7 @@ fn ok<T: serde::Serialize>(value: &T) -> Response {
             headers: vec![],
             keep: false,
             job_made: false,
+            replay: None,
         }
         .into_response(),
         Err(e) => Problem::from(ApiError::unavailable(&e)).into_response(),
