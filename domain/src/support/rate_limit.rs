@@ -166,6 +166,12 @@ impl RateLimits {
         self.check(CONSENT_IP, ip.to_owned()).await
     }
 
+    /// A request of the developer API with the key `key_id`, against the
+    /// key's `limit` ([`crate::developer::KeyRate::limit`]).
+    pub async fn api_key(&self, limit: Limit, key_id: uuid::Uuid) -> Result<(), RetryAfter> {
+        self.store.check(limit, &key_id.to_string()).await
+    }
+
     /// A contact form message from `ip`.
     pub async fn contact(&self, ip: &str) -> Result<(), RetryAfter> {
         self.check(CONTACT_IP, ip.to_owned()).await

@@ -7,6 +7,7 @@ mod support;
 
 mod accounts;
 mod admin;
+mod api_key_budgets;
 mod billing;
 mod collections;
 mod consent;
