@@ -2,6 +2,11 @@
 //! developer API. A new key's secret is in the answer of `api-key-create`
 //! and nowhere else.
 
+// `create_api_key` takes one argument per form field (so the plain HTML
+// form works without JavaScript); the `#[server]` macro does not carry an
+// `allow` on the function through to the code it generates.
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +27,10 @@ pub struct ApiKeyDto {
     pub expires: String,
     /// "active", "expired" or "revoked".
     pub state: String,
+    /// The monthly credit cap, if any.
+    pub monthly_credit_cap: Option<i64>,
+    /// Credits its jobs of this calendar month (UTC) hold or spent.
+    pub spent_this_month: i64,
 }
 
 /// A key just made: the secret, shown once.
@@ -54,6 +63,8 @@ fn dto(v: uni1_domain::developer::ApiKeyView) -> ApiKeyDto {
             .map(crate::dates::minute)
             .unwrap_or_else(|| "never".into()),
         state: state.into(),
+        monthly_credit_cap: v.monthly_credit_cap,
+        spent_this_month: v.spent_this_month,
         name: v.name,
         prefix: v.prefix,
     }
@@ -61,7 +72,9 @@ fn dto(v: uni1_domain::developer::ApiKeyView) -> ApiKeyDto {
 
 /// Makes a key for the signed-in person. Each scope is a checkbox
 /// (`scope_generate`, `scope_read`, `scope_webhooks`: present when ticked);
-/// `expires_in_days` empty for never, else 1..=365.
+/// `expires_in_days` empty for never, else 1..=365; `monthly_credit_cap`
+/// empty for none, else the most credits the key may spend per calendar
+/// month (UTC).
 #[server(prefix = "/api", endpoint = "api-key-create")]
 pub async fn create_api_key(
     name: String,
@@ -69,6 +82,7 @@ pub async fn create_api_key(
     #[server(default)] scope_read: String,
     #[server(default)] scope_webhooks: String,
     #[server(default)] expires_in_days: String,
+    #[server(default)] monthly_credit_cap: String,
     #[server(default)] password: String,
     #[server(default)] code: String,
 ) -> Result<NewApiKeyDto, AppError> {
@@ -99,6 +113,16 @@ pub async fn create_api_key(
             .respond()
         })?),
     };
+    let monthly_credit_cap = match monthly_credit_cap.trim() {
+        "" => None,
+        s => Some(s.parse::<i64>().map_err(|_| {
+            AppError::invalid(
+                "monthly_credit_cap",
+                "The monthly cap is a whole number of credits, or empty for none.",
+            )
+            .respond()
+        })?),
+    };
     let created = state
         .api_keys
         .create(
@@ -108,6 +132,7 @@ pub async fn create_api_key(
                 name,
                 scopes,
                 expires_in_days,
+                monthly_credit_cap,
             },
         )
         .await?;

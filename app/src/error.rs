@@ -222,7 +222,7 @@ mod server {
             let field = match &err {
                 E::Invalid(e) => return AppError::invalid(e.field, e.message.clone()).respond(),
                 E::Unexpected(_) => "",
-                E::Insufficient { .. } | E::InDebt { .. } => "credits",
+                E::Insufficient { .. } | E::InDebt { .. } | E::KeyCapReached { .. } => "credits",
                 E::TooManyPending { .. } | E::EmailNotConfirmed | E::NotNow(_) => "form",
                 E::ReferenceGone => "reference",
                 E::TooManyRefused { .. } => "prompt",

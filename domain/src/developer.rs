@@ -10,5 +10,8 @@ pub mod keys;
 pub mod media;
 pub mod predictions;
 
-pub use keys::{ApiKeyError, ApiKeyView, ApiKeys, AuthError, CreatedKey, NewKey, Principal, Scope};
+pub use keys::{
+    ApiKeyError, ApiKeyView, ApiKeys, AuthError, CreatedKey, KeyBudget, KeyRate, NewKey, Principal,
+    RevokeAllReason, Scope,
+};
 pub use media::MediaSigner;

@@ -31,6 +31,7 @@ mod m20261209_000022_api_keys;
 mod m20261209_000023_api_idempotency;
 mod m20261209_000024_webhooks;
 mod m20261209_000025_rate_limits;
+mod m20261210_000026_api_key_caps;
 mod m20261210_000027_prediction_webhooks;
 
 /// Applies every migration in order.
@@ -65,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000023_api_idempotency::Migration),
             Box::new(m20261209_000024_webhooks::Migration),
             Box::new(m20261209_000025_rate_limits::Migration),
+            Box::new(m20261210_000026_api_key_caps::Migration),
             Box::new(m20261210_000027_prediction_webhooks::Migration),
         ]
     }

@@ -186,6 +186,7 @@ async fn seed(db: &sea_orm::DatabaseConnection, people: usize, gens: usize) -> D
                 started_at: Set(Some(queued)),
                 finished_at: Set(Some(finished)),
                 done_notice: Set(None),
+                api_key_id: Set(None),
             });
             if i % 10 == 0 {
                 captures.push(credit_ledger::ActiveModel {

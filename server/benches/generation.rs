@@ -1125,6 +1125,7 @@ fn succeeded_generation(
         started_at: Set(Some(at)),
         finished_at: Set(Some(at)),
         done_notice: Set(None),
+        api_key_id: Set(None),
     }
 }
 

@@ -335,6 +335,16 @@ pub struct ServeArgs {
     #[arg(long, env = "UNI1_ANNOUNCEMENT_MAILS_PER_MINUTE", value_name = "N")]
     pub announcement_mails_per_minute: Option<u32>,
 
+    /// Developer API requests one API key may send per minute, on average
+    /// (1 to 100000); more get 429 with `retry-after` [default: 120]
+    #[arg(long, env = "UNI1_API_KEY_REQUESTS_PER_MINUTE", value_name = "N")]
+    pub api_key_requests_per_minute: Option<u32>,
+
+    /// Developer API requests one API key may send at once, before
+    /// UNI1_API_KEY_REQUESTS_PER_MINUTE paces it (1 to 10000) [default: 60]
+    #[arg(long, env = "UNI1_API_KEY_BURST", value_name = "N")]
+    pub api_key_burst: Option<u32>,
+
     /// Bearer token a Prometheus scraper sends to read /metrics
     /// (`Authorization: Bearer <token>`); at least 32 characters, e.g.
     /// `openssl rand -hex 32`. Without it /metrics answers 404
@@ -532,6 +542,8 @@ pub struct Settings {
     pub deletion_grace_days: u32,
     /// At most this many mails of one announcement fall due per minute.
     pub announcement_mails_per_minute: u32,
+    /// The request rate of every developer API key.
+    pub api_key_rate: uni1_domain::developer::KeyRate,
     /// The bearer token of `/metrics`; `None`: no `/metrics`.
     pub metrics_token: Option<SecretString>,
     pub trust_proxy_headers: bool,
@@ -659,6 +671,10 @@ impl Settings {
                 "announcement_mails_per_minute={}",
                 self.announcement_mails_per_minute
             ),
+            format!(
+                "api_key_rate={}/min,burst={}",
+                self.api_key_rate.per_minute, self.api_key_rate.burst
+            ),
             format!("metrics_token={}", on(self.metrics_token.is_some())),
             format!("trust_proxy_headers={}", self.trust_proxy_headers),
             format!("trusted_proxy_hops={}", self.trusted_proxy_hops),
@@ -766,6 +782,25 @@ impl Settings {
             }
             Some(t) => Some(SecretString::from(t)),
         };
+        let default_rate = uni1_domain::developer::KeyRate::default();
+        let api_key_rate = uni1_domain::developer::KeyRate {
+            per_minute: args
+                .api_key_requests_per_minute
+                .unwrap_or(default_rate.per_minute),
+            burst: args.api_key_burst.unwrap_or(default_rate.burst),
+        };
+        if !(1..=100_000).contains(&api_key_rate.per_minute) {
+            return Err(invalid(
+                "UNI1_API_KEY_REQUESTS_PER_MINUTE",
+                format!("must be 1 to 100000, not {}", api_key_rate.per_minute),
+            ));
+        }
+        if !(1..=10_000).contains(&api_key_rate.burst) {
+            return Err(invalid(
+                "UNI1_API_KEY_BURST",
+                format!("must be 1 to 10000, not {}", api_key_rate.burst),
+            ));
+        }
         if session_idle_hours == 0 {
             return Err(invalid("UNI1_SESSION_IDLE_HOURS", "must be at least 1"));
         }
@@ -809,6 +844,7 @@ impl Settings {
             session_max_hours,
             deletion_grace_days,
             announcement_mails_per_minute,
+            api_key_rate,
             metrics_token,
             trust_proxy_headers,
             trusted_proxy_hops,
@@ -1270,6 +1306,21 @@ mod tests {
         }
         let s = Settings::resolve(ServeArgs::default(), None).unwrap();
         assert_eq!(s.announcement_mails_per_minute, 600);
+
+        for (per_minute, burst, named) in [
+            (Some(0), None, "UNI1_API_KEY_REQUESTS_PER_MINUTE"),
+            (None, Some(0), "UNI1_API_KEY_BURST"),
+            (None, Some(10_001), "UNI1_API_KEY_BURST"),
+        ] {
+            let args = ServeArgs {
+                api_key_requests_per_minute: per_minute,
+                api_key_burst: burst,
+                ..Default::default()
+            };
+            let err = Settings::resolve(args, None).unwrap_err().to_string();
+            assert!(err.contains(named), "{err}");
+        }
+        assert_eq!((s.api_key_rate.per_minute, s.api_key_rate.burst), (120, 60));
     }
 
     #[test]

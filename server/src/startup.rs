@@ -200,7 +200,8 @@ impl Services {
                 consent: self.consent.clone(),
                 analytics: self.analytics.clone(),
                 admin: self.admin.clone(),
-                api_keys: uni1_domain::developer::ApiKeys::new(self.db.clone()),
+                api_keys: uni1_domain::developer::ApiKeys::new(self.db.clone())
+                    .with_rate(settings.api_key_rate),
                 api_media: uni1_domain::developer::MediaSigner::new(self.db.clone(), &self.key),
                 webhooks: self.webhooks.clone(),
             },

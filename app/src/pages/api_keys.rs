@@ -8,13 +8,18 @@ use crate::api_keys::{list_api_keys, ApiKeyDto, CreateApiKey, RevokeApiKey};
 use crate::error::AppError;
 
 fn key_line(k: &ApiKeyDto) -> String {
+    let spending = match k.monthly_credit_cap {
+        Some(cap) => format!("{} of {cap} credits this month", k.spent_this_month),
+        None => format!("{} credits this month, no cap", k.spent_this_month),
+    };
     format!(
-        "{}… · {} · made {} · last used {} · expires {} · {}",
+        "{}… · {} · made {} · last used {} · expires {} · {} · {}",
         k.prefix,
         k.scopes.join(", "),
         k.created_at,
         k.last_used,
         k.expires,
+        spending,
         k.state
     )
 }
@@ -54,6 +59,10 @@ pub fn ApiKeysPage() -> impl IntoView {
                         <option value="90" selected>"in 90 days"</option>
                         <option value="365">"in a year"</option>
                     </select>
+                </label>
+                <label class="block text-sm">"Monthly credit cap (optional)"
+                    <input type="number" name="monthly_credit_cap" min="1" step="1" inputmode="numeric" class="input w-40" placeholder="no cap" />
+                    <span class="block text-ink-muted">"The most credits this key may spend in a calendar month (UTC). Requests over it are refused."</span>
                 </label>
                 <p class="text-sm text-ink-muted">"A key lasts beyond this session, so if you signed in more than 10 minutes ago, confirm it is you with one of these:"</p>
                 <label class="block text-sm">"Your password"

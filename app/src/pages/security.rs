@@ -43,6 +43,7 @@ fn action_label(action: &str) -> &'static str {
         "two_factor_paused" => "Two-factor codes paused after many wrong ones",
         "api_key_created" => "API key created",
         "api_key_revoked" => "API key revoked",
+        "api_keys_revoked" => "All API keys revoked",
         _ => "Other",
     }
 }

@@ -6,7 +6,9 @@
 //! unconfirmed account gathered that the owner did not set is removed, and
 //! every session ends (but the one of the browser that opened the
 //! confirmation link, when it is signed in to this very account: it holds
-//! both the password and the mailbox).
+//! both the password and the mailbox). API keys and webhook endpoints made
+//! before the address was proven are removed as well: they would otherwise
+//! spend the owner's credits, or hear of their generations, afterwards.
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
@@ -14,7 +16,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::entities::{
-    recovery_code, session, two_factor, two_factor_challenge, user, user_identity,
+    api_key, recovery_code, session, two_factor, two_factor_challenge, user, user_identity,
+    webhook_endpoint,
 };
 use crate::support::error::{ResultExt, Unexpected};
 
@@ -62,6 +65,16 @@ pub(crate) async fn reclaim_unconfirmed(
         .exec(conn)
         .await
         .unexpected("removing sign-in challenges")?;
+    api_key::Entity::delete_many()
+        .filter(api_key::Column::UserId.eq(user_id))
+        .exec(conn)
+        .await
+        .unexpected("removing API keys of an unconfirmed account")?;
+    webhook_endpoint::Entity::delete_many()
+        .filter(webhook_endpoint::Column::UserId.eq(user_id))
+        .exec(conn)
+        .await
+        .unexpected("removing webhook endpoints of an unconfirmed account")?;
     let mut which = session::Column::UserId.eq(user_id);
     if let Some(keep) = keep_session {
         which = which.and(session::Column::Id.ne(keep));

@@ -211,6 +211,14 @@ impl Accounts {
         )
         .await?;
         audit::record(&txn, Some(account.id), Action::PasswordReset, client, "").await?;
+        // Whoever knew the old password may have made keys: they go too.
+        crate::developer::keys::revoke_all(
+            &txn,
+            account.id,
+            client,
+            crate::developer::RevokeAllReason::PasswordReset,
+        )
+        .await?;
         txn.commit()
             .await
             .unexpected("committing a password reset")?;

@@ -227,28 +227,38 @@ impl Accounts {
         Ok(())
     }
 
-    /// Ends every session of the owner except the current one.
+    /// Ends every session of the owner except the current one, and
+    /// revokes every API key (a key is a sign-in that outlives sessions).
     pub async fn end_other_sessions(
         &self,
         who: &CurrentUser,
         client: &ClientInfo,
     ) -> Result<u64, AccountError> {
-        let ended = self
-            .end_sessions(
-                session::Column::UserId
-                    .eq(who.id)
-                    .and(session::Column::Id.ne(who.session_id)),
-                "ended_by_user",
-            )
-            .await?;
+        let txn = crate::support::tx::begin(&self.db).await?;
+        let ended = end_sessions_on(
+            &txn,
+            session::Column::UserId
+                .eq(who.id)
+                .and(session::Column::Id.ne(who.session_id)),
+            "ended_by_user",
+        )
+        .await?;
         audit::record(
-            &self.db,
+            &txn,
             Some(who.id),
             Action::OtherSessionsEnded,
             client,
             &ended.to_string(),
         )
         .await?;
+        crate::developer::keys::revoke_all(
+            &txn,
+            who.id,
+            client,
+            crate::developer::RevokeAllReason::SignedOutEverywhere,
+        )
+        .await?;
+        txn.commit().await.unexpected("ending sessions")?;
         Ok(ended)
     }
 

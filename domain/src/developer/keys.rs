@@ -3,7 +3,17 @@
 //! mistyped one is refused without a database read). A key is shown once;
 //! only its SHA-256 is stored. A key is bound to its person and stops
 //! working when it is revoked or expires, and while its person is
-//! disabled, restricted or scheduled for deletion.
+//! disabled, restricted or scheduled for deletion. Every key of a person
+//! is revoked when their password is reset and when they sign out
+//! everywhere ([`revoke_all`]).
+//!
+//! A key may have a monthly credit cap: the credits of the jobs it
+//! submitted this calendar month (UTC) that were not given back
+//! ([`spent_this_month`]) plus the new job's may not exceed it. The check
+//! runs in the transaction that reserves the credits
+//! ([`crate::generation::Generations::submit_as`]), so it holds under
+//! concurrency. Each key also has a request rate ([`KeyRate`]), counted in
+//! the shared limit store.
 
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore as _;
@@ -16,10 +26,11 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::accounts::{AccountError, ClientInfo};
-use crate::entities::{api_key, user};
+use crate::entities::{api_key, generation, user};
 use crate::privacy::NotNow;
 use crate::support::audit::{self, Action};
 use crate::support::error::{ResultExt, Unexpected};
+use crate::support::limit_store::Limit;
 
 /// What every key starts with.
 pub const KEY_PREFIX: &str = "uni1_sk_";
@@ -32,6 +43,8 @@ pub const MAX_ACTIVE_KEYS: u64 = 20;
 /// The longest expiry offered.
 pub const MAX_EXPIRY_DAYS: u32 = 365;
 pub const MAX_NAME: usize = 100;
+/// The highest monthly credit cap a key may have.
+pub const MAX_MONTHLY_CAP: i64 = 10_000_000;
 /// `last_used_at` is written at most this often per key.
 const LAST_USED_GRANULARITY: i64 = 60;
 
@@ -75,6 +88,9 @@ pub struct NewKey {
     pub scopes: Vec<String>,
     /// `None`: never expires.
     pub expires_in_days: Option<u32>,
+    /// The most credits the key may spend per calendar month (UTC);
+    /// `None`: no cap beyond the balance.
+    pub monthly_credit_cap: Option<i64>,
 }
 
 /// A key as its owner sees it (never the secret).
@@ -89,6 +105,9 @@ pub struct ApiKeyView {
     pub last_used_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub monthly_credit_cap: Option<i64>,
+    /// Credits its jobs of this calendar month (UTC) hold or spent.
+    pub spent_this_month: i64,
 }
 
 impl ApiKeyView {
@@ -109,6 +128,8 @@ impl From<api_key::Model> for ApiKeyView {
             last_used_at: m.last_used_at,
             expires_at: m.expires_at,
             revoked_at: m.revoked_at,
+            monthly_credit_cap: m.monthly_credit_cap,
+            spent_this_month: 0,
         }
     }
 }
@@ -186,11 +207,61 @@ pub struct Principal {
     pub key_id: Uuid,
     pub scopes: Vec<Scope>,
     pub email_confirmed: bool,
+    pub monthly_credit_cap: Option<i64>,
 }
 
 impl Principal {
     pub fn may(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope)
+    }
+
+    /// What a job submitted with this key is checked against.
+    pub fn budget(&self) -> KeyBudget {
+        KeyBudget {
+            key_id: self.key_id,
+            monthly_credit_cap: self.monthly_credit_cap,
+        }
+    }
+}
+
+/// The key a job is submitted with, and its monthly cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyBudget {
+    pub key_id: Uuid,
+    pub monthly_credit_cap: Option<i64>,
+}
+
+/// The request rate every key gets: `per_minute` on average, up to
+/// `burst` at once (GCRA in the shared limit store, subject = the key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyRate {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+impl Default for KeyRate {
+    /// 120 requests a minute, 60 at once: a Replicate client polls twice
+    /// a second, and a batch may start with a few dozen requests.
+    fn default() -> Self {
+        Self {
+            per_minute: 120,
+            burst: 60,
+        }
+    }
+}
+
+impl KeyRate {
+    /// As a [`Limit`]: `burst` checks per `burst` intervals of
+    /// `60 s / per_minute` each.
+    pub fn limit(self) -> Limit {
+        let per_minute = u64::from(self.per_minute.max(1));
+        let burst = self.burst.max(1);
+        let period_micros = 60_000_000 * u64::from(burst) / per_minute;
+        Limit::new(
+            "api_key",
+            burst,
+            std::time::Duration::from_micros(period_micros.max(1)),
+        )
     }
 }
 
@@ -198,11 +269,26 @@ impl Principal {
 #[derive(Debug, Clone)]
 pub struct ApiKeys {
     db: DatabaseConnection,
+    rate: KeyRate,
 }
 
 impl ApiKeys {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            db,
+            rate: KeyRate::default(),
+        }
+    }
+
+    /// The same service with `rate` per key.
+    pub fn with_rate(mut self, rate: KeyRate) -> Self {
+        self.rate = rate;
+        self
+    }
+
+    /// The request rate of every key.
+    pub fn rate(&self) -> KeyRate {
+        self.rate
     }
 
     /// Makes a key for `user`; its secret is in the answer and nowhere else.
@@ -247,8 +333,19 @@ impl ApiKeys {
                 ))
             }
         };
+        if let Some(cap) = new.monthly_credit_cap {
+            if !(1..=MAX_MONTHLY_CAP).contains(&cap) {
+                return Err(invalid(
+                    "monthly_credit_cap",
+                    format!("A monthly cap is 1 to {MAX_MONTHLY_CAP} credits, or none."),
+                ));
+            }
+        }
         crate::privacy::ensure_may_process(&self.db, user).await??;
         let txn = crate::support::tx::begin(&self.db).await?;
+        // One key creation of a person at a time, so parallel requests
+        // cannot pass the count below together.
+        crate::support::tx::lock_person(&txn, user).await?;
         let active = api_key::Entity::find()
             .filter(api_key::Column::UserId.eq(user))
             .filter(api_key::Column::RevokedAt.is_null())
@@ -276,6 +373,7 @@ impl ApiKeys {
             last_used_at: None,
             expires_at,
             revoked_at: None,
+            monthly_credit_cap: new.monthly_credit_cap,
         };
         api_key::Entity::insert(api_key::ActiveModel::from(row.clone()))
             .exec_without_returning(&txn)
@@ -286,9 +384,12 @@ impl ApiKeys {
             Some(user),
             Action::ApiKeyCreated,
             client,
-            // The prefix and scopes only: the name is the person's text,
-            // and this entry outlives the account.
-            &format!("{}: {}", row.prefix, row.scopes),
+            // The prefix, scopes and cap only: the name is the person's
+            // text, and this entry outlives the account.
+            &match row.monthly_credit_cap {
+                Some(cap) => format!("{}: {}; cap {cap}/month", row.prefix, row.scopes),
+                None => format!("{}: {}", row.prefix, row.scopes),
+            },
         )
         .await?;
         txn.commit().await.unexpected("storing an API key")?;
@@ -298,8 +399,10 @@ impl ApiKeys {
         })
     }
 
-    /// The keys of `user`, newest first (revoked ones too).
+    /// The keys of `user`, newest first (revoked ones too), each with the
+    /// credits it spent this month.
     pub async fn list(&self, user: Uuid) -> Result<Vec<ApiKeyView>, Unexpected> {
+        let spent = spent_by_key(&self.db, user, Utc::now()).await?;
         Ok(api_key::Entity::find()
             .filter(api_key::Column::UserId.eq(user))
             .order_by_desc(api_key::Column::CreatedAt)
@@ -308,7 +411,11 @@ impl ApiKeys {
             .await
             .unexpected("listing API keys")?
             .into_iter()
-            .map(Into::into)
+            .map(|m| {
+                let mut v = ApiKeyView::from(m);
+                v.spent_this_month = spent.get(&v.id).copied().unwrap_or(0);
+                v
+            })
             .collect())
     }
 
@@ -399,8 +506,125 @@ impl ApiKeys {
             key_id: row.id,
             scopes: Scope::list(&row.scopes),
             email_confirmed: person.email_confirmed_at.is_some(),
+            monthly_credit_cap: row.monthly_credit_cap,
         })
     }
+}
+
+/// Why every key of a person was revoked (the audit entry's detail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeAllReason {
+    PasswordReset,
+    SignedOutEverywhere,
+}
+
+impl RevokeAllReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevokeAllReason::PasswordReset => "password_reset",
+            RevokeAllReason::SignedOutEverywhere => "signed_out_everywhere",
+        }
+    }
+}
+
+/// Revokes every key of `user` that is not revoked yet, inside the
+/// caller's transaction when given one, and records it in their audit log
+/// (when there was any); returns how many.
+pub async fn revoke_all(
+    conn: &impl ConnectionTrait,
+    user: Uuid,
+    client: &ClientInfo,
+    reason: RevokeAllReason,
+) -> Result<u64, Unexpected> {
+    let res = api_key::Entity::update_many()
+        .col_expr(api_key::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(api_key::Column::UserId.eq(user))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await
+        .unexpected("revoking API keys")?;
+    if res.rows_affected > 0 {
+        audit::record(
+            conn,
+            Some(user),
+            Action::ApiKeysRevoked,
+            client,
+            &format!("{}: {}", reason.as_str(), res.rows_affected),
+        )
+        .await?;
+    }
+    Ok(res.rows_affected)
+}
+
+/// The start of the calendar month (UTC) of `now`.
+pub fn month_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::{Datelike as _, TimeZone as _};
+    Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
+        .single()
+        .unwrap_or(now)
+}
+
+/// Jobs whose credits count against a key: held (queued, running) or
+/// spent (succeeded). A job that failed, was cancelled or refused gave
+/// its credits back in the same transaction that set its state.
+const COUNTED: [crate::generation::Status; 3] = [
+    crate::generation::status::QUEUED,
+    crate::generation::status::RUNNING,
+    crate::generation::status::SUCCEEDED,
+];
+
+/// `SUM(credits)` as a 64-bit integer on both back-ends (PostgreSQL's
+/// `SUM(bigint)` is `numeric`).
+fn sum_credits() -> sea_orm::sea_query::SimpleExpr {
+    Expr::cust("CAST(COALESCE(SUM(credits), 0) AS BIGINT)")
+}
+
+/// The credits the jobs of key `key` submitted this calendar month (UTC
+/// of `now`) hold or spent. Inside the submitting transaction (with the
+/// person's balance row locked) this is exact.
+pub async fn spent_this_month(
+    conn: &impl ConnectionTrait,
+    key: Uuid,
+    now: DateTime<Utc>,
+) -> Result<i64, Unexpected> {
+    use sea_orm::QuerySelect as _;
+    let spent: Option<i64> = generation::Entity::find()
+        .select_only()
+        .column_as(sum_credits(), "spent")
+        .filter(generation::Column::ApiKeyId.eq(key))
+        .filter(generation::Column::QueuedAt.gte(month_start(now)))
+        .filter(generation::Column::Status.is_in(COUNTED))
+        .into_tuple()
+        .one(conn)
+        .await
+        .unexpected("summing a key's credits")?;
+    Ok(spent.unwrap_or(0))
+}
+
+/// [`spent_this_month`] for every key of `user`.
+async fn spent_by_key(
+    conn: &impl ConnectionTrait,
+    user: Uuid,
+    now: DateTime<Utc>,
+) -> Result<std::collections::HashMap<Uuid, i64>, Unexpected> {
+    use sea_orm::QuerySelect as _;
+    let rows: Vec<(Option<Uuid>, i64)> = generation::Entity::find()
+        .select_only()
+        .column(generation::Column::ApiKeyId)
+        .column_as(sum_credits(), "spent")
+        .filter(generation::Column::UserId.eq(user))
+        .filter(generation::Column::ApiKeyId.is_not_null())
+        .filter(generation::Column::QueuedAt.gte(month_start(now)))
+        .filter(generation::Column::Status.is_in(COUNTED))
+        .group_by(generation::Column::ApiKeyId)
+        .into_tuple()
+        .all(conn)
+        .await
+        .unexpected("summing keys' credits")?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(k, n)| k.map(|k| (k, n)))
+        .collect())
 }
 
 /// The keys of `user` for their data export (never the hash).
@@ -427,6 +651,7 @@ pub async fn export_json(
                 "last_used_at": k.last_used_at.map(iso),
                 "expires_at": k.expires_at.map(iso),
                 "revoked_at": k.revoked_at.map(iso),
+                "monthly_credit_cap": k.monthly_credit_cap,
             })
         })
         .collect())
@@ -519,6 +744,30 @@ mod tests {
         assert!(!well_formed("uni1_sk_short"));
         assert!(!well_formed(&a.replace("uni1_sk_", "sk-")));
         assert_eq!(format!("{:?}", Secret(a.clone())), "Secret(..)");
+    }
+
+    #[test]
+    fn key_rates_and_months() {
+        // 60 a minute, 20 at once: one a second, 20 s of tolerance.
+        let l = KeyRate {
+            per_minute: 60,
+            burst: 20,
+        }
+        .limit();
+        assert_eq!(
+            (l.burst, l.period),
+            (20, std::time::Duration::from_secs(20))
+        );
+        let l = KeyRate {
+            per_minute: 120,
+            burst: 60,
+        }
+        .limit();
+        assert_eq!(l.period, std::time::Duration::from_secs(30));
+        let t = DateTime::parse_from_rfc3339("2026-12-31T23:59:59Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(month_start(t).to_rfc3339(), "2026-12-01T00:00:00+00:00");
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub struct Model {
     pub last_used_at: Option<DateTimeUtc>,
     pub expires_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
+    /// The most credits the key may spend in a calendar month (UTC);
+    /// `None`: no cap beyond the person's balance.
+    pub monthly_credit_cap: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

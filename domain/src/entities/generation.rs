@@ -41,6 +41,9 @@ pub struct Model {
     /// `due` when the owner is to be mailed that the job ended (opted in,
     /// not watched), `queued` once that mail is in the outbox.
     pub done_notice: Option<String>,
+    /// The API key it was submitted with (`None`: the studio), for the
+    /// key's monthly credit cap.
+    pub api_key_id: Option<Uuid>,
 }
 
 /// Where a job is, stored as its lower-case name.

@@ -78,6 +78,8 @@ pub enum SubmitError {
     NotNow(#[from] crate::privacy::NotNow),
     #[error("{limit} of your prompts were refused in the last hour. Try again later.")]
     TooManyRefused { limit: u64 },
+    #[error("This API key reached its monthly cap of {cap} credits: it spent {spent} this month and this needs {needed}. Raise the cap with a new key under Settings → API keys, or wait for next month (UTC).")]
+    KeyCapReached { cap: i64, spent: i64, needed: i64 },
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
 }
@@ -199,6 +201,20 @@ impl Generations {
         email_confirmed: bool,
         input: SubmitInput,
     ) -> Result<GenerationView, SubmitError> {
+        self.submit_as(user, email_confirmed, input, None).await
+    }
+
+    /// [`Self::submit`] through an API key (`via`): the job records the
+    /// key, and the key's monthly credit cap is checked in the transaction
+    /// that reserves the credits, after the person's balance is locked, so
+    /// parallel requests cannot pass it together.
+    pub async fn submit_as(
+        &self,
+        user: Uuid,
+        email_confirmed: bool,
+        input: SubmitInput,
+        via: Option<crate::developer::KeyBudget>,
+    ) -> Result<GenerationView, SubmitError> {
         if !email_confirmed {
             return Err(SubmitError::EmailNotConfirmed);
         }
@@ -278,6 +294,21 @@ impl Generations {
                                 limit: queue.max_pending_per_user,
                             });
                         }
+                        if let Some(crate::developer::KeyBudget {
+                            key_id,
+                            monthly_credit_cap: Some(cap),
+                        }) = via
+                        {
+                            let spent =
+                                crate::developer::keys::spent_this_month(txn, key_id, now).await?;
+                            if spent.saturating_add(sub2.credits) > cap {
+                                return Err(SubmitError::KeyCapReached {
+                                    cap,
+                                    spent,
+                                    needed: sub2.credits,
+                                });
+                            }
+                        }
                     } else {
                         let refused = generation::Entity::find()
                             .filter(generation::Column::UserId.eq(user))
@@ -325,6 +356,7 @@ impl Generations {
                         started_at: Set(None),
                         finished_at: Set(refusal.as_ref().map(|_| now)),
                         done_notice: Set(None),
+                        api_key_id: Set(via.map(|v| v.key_id)),
                     })
                     .exec_without_returning(txn)
                     .await

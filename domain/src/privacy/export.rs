@@ -293,7 +293,7 @@ pub const CATEGORIES: &[Category] = &[
     Category { file: "sign_in_providers.json", holds: "linked Google or GitHub accounts" },
     Category { file: "two_factor.json", holds: "whether two-factor authentication is on (never its secret) and recovery codes left" },
     Category { file: "email_links.json", holds: "confirmation, reset and address-change links sent (never the token)" },
-    Category { file: "generations.json", holds: "every generation: prompt, settings, model, seed, times, outcome" },
+    Category { file: "generations.json", holds: "every generation: prompt, settings, model, seed, times, outcome, the API key it came through" },
     Category { file: "images.json", holds: "every image: size, times, download window, marks, its prompt and settings, its file in images/" },
     Category { file: "collections.json", holds: "your collections and the images in each" },
     Category { file: "share_links.json", holds: "share links you made (never the link's secret)" },
@@ -310,7 +310,7 @@ pub const CATEGORIES: &[Category] = &[
     Category { file: "exports.json", holds: "your data exports" },
     Category { file: "underage_reports.json", holds: "reports you filed about possibly underage users" },
     Category { file: "contact_messages.json", holds: "messages you sent through the contact form with your address" },
-    Category { file: "api_keys.json", holds: "your API keys: name, scopes, first characters, created, last used, expiry and revocation (never the key)" },
+    Category { file: "api_keys.json", holds: "your API keys: name, scopes, first characters, created, last used, expiry, revocation and monthly credit cap (never the key)" },
     Category { file: "api_idempotency_keys.json", holds: "Idempotency-Keys your API requests sent in the last 24 hours, with the status of their answer" },
 ];
 
@@ -963,6 +963,7 @@ fn generation_json(g: &generation::Model) -> Value {
         "queued_at": iso(g.queued_at),
         "started_at": iso_opt(g.started_at),
         "finished_at": iso_opt(g.finished_at),
+        "api_key_id": g.api_key_id,
     })
 }
 

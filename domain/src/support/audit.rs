@@ -36,6 +36,9 @@ pub enum Action {
     EmailChanged,
     ApiKeyCreated,
     ApiKeyRevoked,
+    /// Every key of the person, at once (password reset, signing out
+    /// everywhere).
+    ApiKeysRevoked,
 }
 
 impl Action {
@@ -63,6 +66,7 @@ impl Action {
             Action::EmailChanged => "email_changed",
             Action::ApiKeyCreated => "api_key_created",
             Action::ApiKeyRevoked => "api_key_revoked",
+            Action::ApiKeysRevoked => "api_keys_revoked",
         }
     }
 }

@@ -28,9 +28,10 @@ use super::limit_store::{Limit, LimitStore};
 pub struct RetryAfter(pub Duration);
 
 impl RetryAfter {
-    /// Whole seconds, at least one.
+    /// Whole seconds, rounded up, at least one (a wait of 0.4 s is 1, not
+    /// 2: a client told `retry-after: 1` must then get through).
     pub fn seconds(self) -> u64 {
-        self.0.as_secs().max(1) + u64::from(self.0.subsec_nanos() > 0)
+        (self.0.as_secs() + u64::from(self.0.subsec_nanos() > 0)).max(1)
     }
 }
 
@@ -163,6 +164,12 @@ impl RateLimits {
     /// A cookie choice from `ip` (each one is a recorded row).
     pub async fn consent(&self, ip: &str) -> Result<(), RetryAfter> {
         self.check(CONSENT_IP, ip.to_owned()).await
+    }
+
+    /// A request of the developer API with the key `key_id`, against the
+    /// key's `limit` ([`crate::developer::KeyRate::limit`]).
+    pub async fn api_key(&self, limit: Limit, key_id: uuid::Uuid) -> Result<(), RetryAfter> {
+        self.store.check(limit, &key_id.to_string()).await
     }
 
     /// A contact form message from `ip`.
@@ -468,6 +475,15 @@ impl Drop for Slot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        let s = |ms| RetryAfter(Duration::from_millis(ms)).seconds();
+        assert_eq!(
+            (s(0), s(1), s(990), s(1000), s(1500), s(60_000)),
+            (1, 1, 1, 1, 2, 60)
+        );
+    }
 
     #[test]
     fn ipv6_is_counted_by_its_64_and_ipv4_whole() {

@@ -113,10 +113,14 @@ impl Webhooks {
     ) -> Result<(EndpointView, Secret), WebhookError> {
         let url = self.parse_url(url)?;
         let events = parse_events(events)?;
+        let txn = crate::support::tx::begin(&self.db).await?;
+        // One endpoint added per person at a time, so parallel requests
+        // cannot pass the count together.
+        crate::support::tx::lock_person(&txn, owner).await?;
         let have = webhook_endpoint::Entity::find()
             .filter(webhook_endpoint::Column::UserId.eq(owner))
             .filter(webhook_endpoint::Column::Kind.eq(webhook_endpoint::KIND_ENDPOINT))
-            .count(&self.db)
+            .count(&txn)
             .await
             .unexpected("counting webhook endpoints")?;
         if have >= MAX_ENDPOINTS {
@@ -146,9 +150,10 @@ impl Webhooks {
             disabled_reason: Set(None),
             kind: Set(row.kind.clone()),
         })
-        .exec_without_returning(&self.db)
+        .exec_without_returning(&txn)
         .await
         .unexpected("adding a webhook endpoint")?;
+        txn.commit().await.unexpected("adding a webhook endpoint")?;
         Ok((view(row), secret))
     }
 

@@ -11,6 +11,7 @@
 //! 408/409/429/5xx otherwise). `Idempotency-Key` on a POST has Stripe's
 //! semantics ([`idempotent`]); a kept answer of base64 images is stored as
 //! the ids of its images and rebuilt on a repeat ([`openai::rebuild_b64`]).
+//! Every authorized request counts against its key's request rate ([`ApiState::authorize`]; 429 `rate_limit_exceeded`).
 
 pub mod edits;
 pub mod models;
@@ -51,6 +52,8 @@ pub struct ApiState {
     pub hold: Duration,
     /// Per-prediction webhooks (and their default signing secret).
     pub webhooks: uni1_domain::webhooks::Webhooks,
+    /// Counts each key's requests (the shared limit store).
+    pub limits: std::sync::Arc<uni1_domain::support::rate_limit::RateLimits>,
 }
 
 impl ApiState {
@@ -62,6 +65,7 @@ impl ApiState {
             public_origin: app.public_origin.clone(),
             hold: HOLD,
             webhooks: app.webhooks.clone(),
+            limits: app.limits.clone(),
         }
     }
 }
@@ -297,10 +301,33 @@ impl ApiState {
             .filter(|t| !t.is_empty())
             .ok_or(AuthError::Missing)?;
         let principal = self.keys.authenticate(presented).await?;
+        if let Err(wait) = self
+            .limits
+            .api_key(self.keys.rate().limit(), principal.key_id)
+            .await
+        {
+            return Err(self.rate_error(wait.seconds()));
+        }
         if !principal.may(scope) {
             return Err(Self::scope_error(scope));
         }
         Ok(principal)
+    }
+
+    /// 429: the key used up its request rate for now.
+    fn rate_error(&self, retry_after: u64) -> ApiError {
+        let rate = self.keys.rate();
+        let retry_after = retry_after.clamp(1, 60);
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            format!(
+                "Too many requests with this API key: it may send {} a minute, {} at once. Retry in {retry_after} s.",
+                rate.per_minute, rate.burst
+            ),
+        )
+        .code("rate_limit_exceeded")
+        .retry_after(retry_after)
     }
 
     fn scope_error(scope: Scope) -> ApiError {

@@ -85,6 +85,7 @@ async fn job(
         started_at: Set(finished),
         finished_at: Set(finished),
         done_notice: Set(None),
+        api_key_id: Set(None),
     }
     .insert(&app.db)
     .await

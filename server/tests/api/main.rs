@@ -8,6 +8,7 @@ mod support;
 mod accounts;
 mod admin;
 mod api_docs;
+mod api_key_budgets;
 mod billing;
 mod collections;
 mod consent;

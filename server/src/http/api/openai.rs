@@ -119,7 +119,7 @@ pub(super) async fn run_job(
     };
     let job = match api
         .gens
-        .submit(who.user_id, who.email_confirmed, input)
+        .submit_as(who.user_id, who.email_confirmed, input, Some(who.budget()))
         .await
     {
         Ok(job) => job,
@@ -385,6 +385,12 @@ fn submit_error(e: SubmitError) -> ApiError {
         SubmitError::Insufficient { .. } | SubmitError::InDebt { .. } => {
             ApiError::new(StatusCode::TOO_MANY_REQUESTS, "insufficient_quota", message)
                 .code("insufficient_quota")
+                .retry_after(60)
+                .final_answer()
+        }
+        SubmitError::KeyCapReached { .. } => {
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "insufficient_quota", message)
+                .code("key_cap_reached")
                 .retry_after(60)
                 .final_answer()
         }

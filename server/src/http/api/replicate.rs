@@ -581,7 +581,7 @@ async fn submit(
     };
     let mut job = match api
         .gens
-        .submit(who.user_id, who.email_confirmed, submit)
+        .submit_as(who.user_id, who.email_confirmed, submit, Some(who.budget()))
         .await
     {
         Ok(job) => job,
@@ -665,6 +665,11 @@ fn submit_problem(e: SubmitError) -> Problem {
         SubmitError::Insufficient { .. } | SubmitError::InDebt { .. } => {
             Problem::new(StatusCode::PAYMENT_REQUIRED, "Insufficient credit", message)
         }
+        SubmitError::KeyCapReached { .. } => Problem::new(
+            StatusCode::PAYMENT_REQUIRED,
+            "Monthly spend limit reached",
+            message,
+        ),
         SubmitError::TooManyPending { .. } => {
             let mut p = Problem::new(StatusCode::TOO_MANY_REQUESTS, "Too many requests", message);
             p.retry_after = Some(5);
