@@ -70,6 +70,9 @@ pub struct QueuePolicy {
     pub retry_base: std::time::Duration,
     /// How long images can be downloaded (STO-4).
     pub retention: chrono::Duration,
+    /// At shutdown, how long running jobs may finish before the worker
+    /// hands them back to the queue (see [`worker::run`]).
+    pub shutdown_grace: std::time::Duration,
 }
 
 impl Default for QueuePolicy {
@@ -82,6 +85,7 @@ impl Default for QueuePolicy {
             poll_interval: std::time::Duration::from_secs(1),
             retry_base: std::time::Duration::from_secs(5),
             retention: chrono::Duration::days(90),
+            shutdown_grace: std::time::Duration::from_secs(25),
         }
     }
 }

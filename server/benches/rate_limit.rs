@@ -20,6 +20,11 @@ use std::time::{Duration, Instant};
 use uni1_domain::support::limit_store::{Limit, LimitStore};
 use uni1_server::config::{ServeArgs, Settings, StorageKind};
 
+/// The application key that keys the stored subjects.
+fn bench_key() -> uni1_domain::support::crypto::AppKey {
+    uni1_domain::support::crypto::AppKey::from_bytes([1; 32])
+}
+
 /// 30 a minute per key, like sign-in per address.
 const LIMIT: Limit = Limit::new("bench", 30, Duration::from_secs(60));
 const KEYS: u64 = 10_000;
@@ -109,7 +114,7 @@ async fn main() {
     rows.extend(
         run(
             "SQLite (server pool: 1 connection)",
-            LimitStore::database(db.clone()),
+            LimitStore::database(db.clone(), &bench_key()),
             secs,
         )
         .await,
@@ -123,7 +128,7 @@ async fn main() {
         rows.extend(
             run(
                 "PostgreSQL (UNLOGGED)",
-                LimitStore::database(db.clone()),
+                LimitStore::database(db.clone(), &bench_key()),
                 secs,
             )
             .await,

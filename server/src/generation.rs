@@ -186,6 +186,7 @@ pub fn build(
     Ok(Generations {
         limits: Arc::new(uni1_domain::support::rate_limit::PersonLimits::shared(
             db.clone(),
+            key,
         )),
         db,
         catalog: catalog(settings, public_origin, wakeups)?,
@@ -195,6 +196,7 @@ pub fn build(
         queue: QueuePolicy {
             max_pending_per_user: settings.max_pending_per_user,
             lease: settings.job_lease,
+            shutdown_grace: settings.shutdown_grace,
             retention: chrono::Duration::days(settings.retention_days),
             ..QueuePolicy::default()
         },

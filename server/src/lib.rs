@@ -80,8 +80,16 @@ pub fn app_key(given: Option<&secrecy::SecretString>, data_dir: &Path) -> anyhow
         .with_context(|| format!("{} does not hold a valid key", path.display()))
 }
 
-/// `uni1 serve`: migrate, then serve until SIGTERM or Ctrl-C, finishing the
-/// requests in flight, then stop the background work.
+/// How much longer than the jobs' grace period the background tasks may
+/// take to stop (a hand-back, a pass in flight), before they are aborted.
+const STOP_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `uni1 serve`: migrate, then serve until SIGTERM or Ctrl-C. Then, at
+/// once: stop accepting connections, end the progress streams with a
+/// `retry:` hint (browsers reconnect to another process), stop claiming
+/// jobs; finish the requests in flight and let running jobs finish within
+/// `UNI1_SHUTDOWN_GRACE_SECONDS` (or hand them back to the queue); then
+/// send the mail still queued (up to [`startup::MAIL_FLUSH`]).
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     // An allow-list of settings: `?settings` would print every field that
     // is not a secret type, and one missed field is one leaked credential.
@@ -106,6 +114,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     let key = app_key(settings.app_key.as_ref(), &settings.data_dir)?;
     let services = startup::Services::build(&settings, db.clone(), key)?;
+    let signal = shutdown_signal();
     let background = services.background(&settings)?.start();
     let router = services.router(&settings, leptos);
     println!("uni1 is running at {}", settings.public_url);
@@ -118,14 +127,49 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             tracing::warn!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    let served = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("the HTTP server failed");
-    background.stop().await;
+    let stopping = std::sync::Arc::new(tokio::sync::watch::Sender::new(false));
+    let stopped = |rx: tokio::sync::watch::Receiver<bool>| async move {
+        let mut rx = rx;
+        rx.wait_for(|s| *s).await.ok();
+    };
+    {
+        let stopping = stopping.clone();
+        tokio::spawn(async move {
+            signal.await;
+            stopping.send_replace(true);
+        });
+    }
+    let hub = services.generations.progress.clone();
+    let http = {
+        let stopping = stopping.clone();
+        let until = stopped(stopping.subscribe());
+        async move {
+            let served = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                until.await;
+                // Open streams end now; axum waits for nothing else long.
+                hub.close();
+            })
+            .await
+            .context("the HTTP server failed");
+            // Also when the server failed: stop the rest.
+            stopping.send_replace(true);
+            served
+        }
+    };
+    let grace = settings.generation.shutdown_grace + STOP_MARGIN;
+    let work = {
+        let until = stopped(stopping.subscribe());
+        async move {
+            until.await;
+            background.stop_within(grace).await;
+        }
+    };
+    let (served, ()) = tokio::join!(http, work);
+    services.flush_mail(&settings).await;
     db.close().await.ok();
     served?;
     tracing::info!("stopped");
@@ -133,7 +177,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 /// `uni1 worker`: run generation jobs (with the reaper and sweepers) until
-/// SIGTERM or Ctrl-C.
+/// SIGTERM or Ctrl-C; then claim nothing more and let running jobs finish
+/// within `UNI1_SHUTDOWN_GRACE_SECONDS`, handing back the rest.
 pub async fn worker(settings: config::WorkerSettings) -> anyhow::Result<()> {
     let db = startup::open_database(&settings.database).await?;
     let key = app_key(settings.app_key.as_ref(), &settings.data_dir)?;
@@ -149,10 +194,14 @@ pub async fn worker(settings: config::WorkerSettings) -> anyhow::Result<()> {
     startup::with_worker(&mut tasks, &gens, id, slots);
     let hooks = startup::webhooks(&settings.generation, db.clone(), key.clone())?;
     startup::with_webhooks(&mut tasks, &hooks);
+    let stop = shutdown_signal();
     let running = tasks.start();
-    shutdown_signal().await;
-    running.stop().await;
+    stop.await;
+    running
+        .stop_within(settings.generation.shutdown_grace + STOP_MARGIN)
+        .await;
     db.close().await.ok();
+    tracing::info!("stopped");
     Ok(())
 }
 
@@ -223,24 +272,33 @@ pub async fn migrate(database: &config::DatabaseSettings) -> anyhow::Result<()> 
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        tokio::signal::ctrl_c().await.ok();
-    };
+/// Resolves at SIGTERM or Ctrl-C. The SIGTERM handler is installed when
+/// this is called (not when first polled), so a SIGTERM that arrives while
+/// the process starts its work is not the default "terminate at once".
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    async move {
+        let ctrl_c = async {
+            tokio::signal::ctrl_c().await.ok();
+        };
+        #[cfg(unix)]
+        let terminate = async {
+            match terminate {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            () = ctrl_c => {},
+            () = terminate => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        tracing::info!(
+            "shutting down: claiming no more jobs, finishing requests and jobs in flight"
+        );
     }
-    tracing::info!("shutting down: finishing requests in flight");
 }

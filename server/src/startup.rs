@@ -146,7 +146,7 @@ impl Services {
         let webhooks = webhooks(&settings.generation, db.clone(), key.clone())?;
         // Rate limits are counted in the database: the same whatever the
         // number of processes.
-        let limits = Arc::new(RateLimits::shared(db.clone()));
+        let limits = Arc::new(RateLimits::shared(db.clone(), &key));
         Ok(Self {
             webhooks,
             admin: uni1_domain::admin::Admin::new(
@@ -409,6 +409,35 @@ impl Services {
             with_webhooks(&mut tasks, &self.webhooks);
         }
         Ok(tasks)
+    }
+}
+
+/// How long a stopping `uni1 serve` spends sending the mail still queued.
+pub const MAIL_FLUSH: Duration = Duration::from_secs(10);
+
+impl Services {
+    /// Sends the mail that is due now, once, for at most [`MAIL_FLUSH`]: the
+    /// last step of a shutdown, after the requests and jobs in flight
+    /// (whatever is left is sent by another process, or at the next start).
+    pub async fn flush_mail(&self, settings: &Settings) {
+        let transport = match crate::mailers::from_settings(settings) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "mail not flushed at shutdown");
+                return;
+            }
+        };
+        let pass = uni1_domain::mail::delivery::deliver_pass(
+            &self.db,
+            &self.key,
+            transport.as_ref(),
+            &settings.mail_from,
+        );
+        if tokio::time::timeout(MAIL_FLUSH, pass).await.is_err() {
+            tracing::warn!(
+                "mail still queued at shutdown; another process or the next start sends it"
+            );
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -324,7 +324,7 @@ impl Admin {
         }
         let new = form.check(Utc::now())?;
         let id = Uuid::now_v7();
-        let txn = self.db.begin().await.unexpected("recording an incident")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         incident::ActiveModel {
             id: Set(id),
             title: Set(new.title),
@@ -444,7 +444,7 @@ impl Admin {
             return Err(AdminError::invalid("incident", "This incident is closed."));
         }
         if row.notify_started_at.is_none() {
-            let txn = self.db.begin().await.unexpected("starting notifications")?;
+            let txn = crate::support::tx::begin(&self.db).await?;
             incident::Entity::update_many()
                 .col_expr(incident::Column::NotifyStartedAt, Expr::value(Utc::now()))
                 .filter(incident::Column::Id.eq(id))
@@ -470,7 +470,7 @@ impl Admin {
             return Err(AdminError::Forbidden);
         }
         let measures = text_field("measures", measures, 5000, "what was done about it")?;
-        let txn = self.db.begin().await.unexpected("closing an incident")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         let closed = incident::Entity::update_many()
             .col_expr(incident::Column::ClosedAt, Expr::value(Utc::now()))
             .col_expr(incident::Column::Measures, Expr::value(measures))
@@ -618,7 +618,7 @@ async fn notify_run(
             break;
         }
         for person in batch {
-            let txn = db.begin().await.unexpected("notifying a person")?;
+            let txn = crate::support::tx::begin(db).await?;
             let message = templates::incident_notice(
                 ctx,
                 &person.display_name,

@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::audit::{self, Target};
@@ -102,7 +102,7 @@ impl Admin {
         request_id: Option<&str>,
     ) -> Result<(), AdminError> {
         let note = super::text("note", note, 500, "Write something here.")?;
-        let txn = self.db.begin().await.unexpected("noting a request")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         let row = privacy_request::Entity::find_by_id(id)
             .one(&txn)
             .await
@@ -145,7 +145,7 @@ impl Admin {
         request_id: Option<&str>,
     ) -> Result<(), AdminError> {
         let outcome = super::text("outcome", outcome, 500, "Write something here.")?;
-        let txn = self.db.begin().await.unexpected("closing a request")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         let row = privacy_request::Entity::find_by_id(id)
             .one(&txn)
             .await
@@ -202,7 +202,7 @@ impl Admin {
         })?;
         let detail = super::text("detail", detail, 200, "Write something here.")?;
         let user = self.find_person(email).await?;
-        let txn = self.db.begin().await.unexpected("recording a request")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         let id = requests::open(&txn, user, kind, Some(detail), None).await?;
         audit::record(
             &txn,

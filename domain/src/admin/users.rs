@@ -10,7 +10,6 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Func, Query};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -274,7 +273,7 @@ impl Admin {
                 "You cannot disable or enable your own account.",
             ));
         }
-        let txn = self.db.begin().await.unexpected("disabling an account")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         let account = user::Entity::find_by_id(id)
             .one(&txn)
             .await
@@ -326,7 +325,7 @@ impl Admin {
         request_id: Option<&str>,
     ) -> Result<u64, AdminError> {
         let why = super::reason("reason", why)?;
-        let txn = self.db.begin().await.unexpected("ending sessions")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         self.exists(&txn, id).await?;
         let n = crate::accounts::sessions::end_sessions_on(
             &txn,
@@ -378,7 +377,7 @@ impl Admin {
                 "Reload the page and try again.",
             ));
         }
-        let txn = self.db.begin().await.unexpected("adjusting credits")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         self.exists(&txn, id).await?;
         let note = format!("staff: {why}");
         let outcome = credits::adjust(&txn, id, amount, &key, Some(&note)).await?;
@@ -420,7 +419,7 @@ impl Admin {
                 "You cannot change your own role; ask another admin.",
             ));
         }
-        let txn = self.db.begin().await.unexpected("changing a role")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         let account = user::Entity::find_by_id(id)
             .one(&txn)
             .await
@@ -465,11 +464,7 @@ impl Admin {
         id: Uuid,
         request_id: Option<&str>,
     ) -> Result<(), AdminError> {
-        let txn = self
-            .db
-            .begin()
-            .await
-            .unexpected("resending a confirmation")?;
+        let txn = crate::support::tx::begin(&self.db).await?;
         let account = user::Entity::find_by_id(id)
             .one(&txn)
             .await

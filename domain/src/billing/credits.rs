@@ -165,6 +165,36 @@ pub async fn balance(db: &impl ConnectionTrait, user: Uuid) -> Result<Balance, U
         .unwrap_or_default())
 }
 
+/// The balances of `users` (one statement per 1,000 people); a person
+/// without a balance row is missing from the map (their balance is the
+/// default, as with [`balance`]).
+pub async fn balances(
+    db: &impl ConnectionTrait,
+    users: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Balance>, Unexpected> {
+    let mut out = std::collections::HashMap::with_capacity(users.len());
+    for chunk in users.chunks(1000) {
+        let rows = credit_balance::Entity::find()
+            .filter(credit_balance::Column::UserId.is_in(chunk.iter().copied()))
+            .all(db)
+            .await
+            .unexpected("reading credit balances")?;
+        out.extend(rows.into_iter().map(|b| {
+            (
+                b.user_id,
+                Balance {
+                    available: b.available,
+                    held: b.held,
+                    debt: b.debt,
+                    expiring: b.expiring,
+                    expiring_until: b.expiring_until,
+                },
+            )
+        }));
+    }
+    Ok(out)
+}
+
 /// Grants `amount` credits once per `key` (purchases, support adjustments).
 pub async fn grant(
     db: &impl ConnectionTrait,

@@ -7,13 +7,13 @@
 //! which PostgreSQL delivers when the transaction commits. Every process
 //! holds one listening connection ([`listen`]) and, on a notification,
 //! wakes its generation worker (a job to claim, or a per-person slot
-//! freed) and the progress poller of the job's owner, if that person has a
-//! stream open in this process.
+//! freed) and its progress hub, if the job's owner has a stream open in
+//! this process.
 //!
 //! When the listening connection is lost, [`listen`] reconnects with
 //! back-off (0.5 s doubling to 30 s) and, once listening again, wakes the
-//! worker and every progress poller once: anything notified while it was
-//! away is found by that poll.
+//! worker and the progress hub once: anything notified while it was away
+//! is found by that poll.
 //!
 //! A verified provider webhook is forwarded the same way
 //! ([`forward_webhook`]): the process whose worker waits for that
@@ -167,7 +167,7 @@ fn deliver(gens: &Generations, change: Change, owner: Option<Uuid>) {
     }
 }
 
-/// Wakes the worker and every progress poller once: the poll after a
+/// Wakes the worker and the progress hub once: the poll after a
 /// (re)connection.
 fn wake_everything(gens: &Generations) {
     gens.wake.notify_one();

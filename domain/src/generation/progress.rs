@@ -1,15 +1,25 @@
 //! Progress for the studio's event streams (M6): what a person's jobs are
 //! doing, read from the database so it works whichever process runs them.
 //!
-//! One poll per person per process, whatever the number of their open
-//! streams: the first stream starts a poller, every stream of that person
-//! reads its latest result from a `watch` channel, and the last stream to
-//! close stops it. The poller polls every [`ProgressPolicy::busy`] while a
-//! job is queued or running and backs off to [`ProgressPolicy::idle`] when
-//! nothing is pending; a submit or cancel in this process wakes it at once.
+//! One hub per process, one database read per tick for every stream it
+//! serves: while any stream is open, one task ([`ProgressHub`]'s) reads the
+//! jobs and balances of every person watched in this process at once
+//! ([`Generations::progress_of`]: a fixed number of statements, whatever
+//! the number of streams or people), and fans each person's result out to
+//! their streams through a `watch` channel. A person's streams only ever
+//! receive that person's channel. The hub ticks every
+//! [`ProgressPolicy::busy`] while any watched job is queued or running and
+//! backs off to [`ProgressPolicy::idle`] when nothing is pending; a submit
+//! or cancel in this process, a job notification from any process
+//! (PostgreSQL `LISTEN`, see [`super::notify`]) or a new person's first
+//! stream wakes it at once (at most one tick per [`MIN_GAP`]). The task
+//! ends when the last stream closes and starts again with the next.
 //!
 //! Streams are capped per person and in all (per process), with slots that
-//! are freed when the stream is dropped, however it ends.
+//! are freed when the stream is dropped, however it ends. At shutdown,
+//! [`ProgressHub::close`] ends every stream (the web layer sends a `retry:`
+//! hint first, so browsers reconnect to another process) and refuses new
+//! ones.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +28,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::{watch, Notify};
-use tokio::task::AbortHandle;
 use uuid::Uuid;
 
 use super::service::{GenerationView, Generations};
@@ -28,15 +37,18 @@ use crate::support::rate_limit::{Busy, Concurrency, Slot};
 pub const MAX_STREAMS_PER_PERSON: usize = 3;
 /// Streams open at once in one process, everyone together.
 pub const MAX_STREAMS: usize = 1000;
+/// The shortest time between two ticks woken early: a burst of wake-ups
+/// (many jobs changing at once) costs one read, not one each.
+pub const MIN_GAP: Duration = Duration::from_millis(50);
 
 /// Caps and poll intervals.
 #[derive(Debug, Clone)]
 pub struct ProgressPolicy {
     pub per_person: usize,
     pub overall: usize,
-    /// Between polls while a job is queued or running.
+    /// Between ticks while a watched job is queued or running.
     pub busy: Duration,
-    /// The longest pause between polls when nothing is pending.
+    /// The longest pause between ticks when nothing is pending.
     pub idle: Duration,
     /// Jobs that ended this long ago are still sent, so a stream that
     /// (re)opened shortly after an ending never misses it. Longer than a
@@ -56,10 +68,10 @@ impl Default for ProgressPolicy {
     }
 }
 
-/// The result of one poll.
+/// One person's progress after one tick.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Progress {
-    /// Which poll of this person's poller (1, 2, …).
+    /// Which read of this person since their first stream opened (1, 2, …).
     pub poll: u64,
     pub jobs: Vec<GenerationView>,
     pub available: i64,
@@ -68,27 +80,43 @@ pub struct Progress {
 
 type Latest = Option<Arc<Progress>>;
 
-/// One person's poller and the number of streams reading it.
+/// One watched person: their channel and the number of their streams.
 struct Feed {
-    rx: watch::Receiver<Latest>,
-    wake: Arc<Notify>,
-    task: AbortHandle,
+    tx: watch::Sender<Latest>,
     streams: usize,
+    /// Reads of this person so far.
+    poll: u64,
+    /// Whether the hub has stamped them as watching yet (MAIL-1).
+    stamped: bool,
 }
 
-type Feeds = Arc<Mutex<HashMap<Uuid, Feed>>>;
-
-fn lock(feeds: &Mutex<HashMap<Uuid, Feed>>) -> MutexGuard<'_, HashMap<Uuid, Feed>> {
-    feeds.lock().unwrap_or_else(PoisonError::into_inner)
+#[derive(Default)]
+struct State {
+    feeds: HashMap<Uuid, Feed>,
+    /// Whether the hub's task runs.
+    running: bool,
 }
 
-/// The progress streams of one process.
+struct Inner {
+    state: Mutex<State>,
+    wake: Notify,
+    ticks: AtomicU64,
+    closing: watch::Sender<bool>,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The progress streams of one process and the one task that reads for
+/// them all. Cheap to clone (clones share everything).
 #[derive(Clone)]
 pub struct ProgressHub {
     policy: ProgressPolicy,
     slots: Concurrency,
-    feeds: Feeds,
-    polls: Arc<AtomicU64>,
+    inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for ProgressHub {
@@ -115,12 +143,15 @@ pub enum StreamRefused {
         "Too many people are following their generations right now. Reload the page in a minute."
     )]
     Everyone,
+    #[error("This server is restarting. Your page reconnects by itself.")]
+    ShuttingDown,
 }
 
-/// An open progress stream: the latest poll result of its person. Dropping
-/// it frees its slot and, for the last stream of a person, stops the poller.
+/// An open progress stream: the latest result of its person. Dropping it
+/// frees its slot and, for the last stream of a person, forgets them.
 pub struct ProgressStream {
     rx: watch::Receiver<Latest>,
+    closing: watch::Receiver<bool>,
     seen_first: bool,
     _feed: FeedGuard,
     _slot: Slot,
@@ -135,14 +166,14 @@ impl std::fmt::Debug for ProgressStream {
 }
 
 struct FeedGuard {
-    feeds: Feeds,
+    inner: Arc<Inner>,
     user: Uuid,
 }
 
 impl Drop for FeedGuard {
     fn drop(&mut self) {
-        let mut feeds = lock(&self.feeds);
-        let last = match feeds.get_mut(&self.user) {
+        let mut state = self.inner.lock();
+        let last = match state.feeds.get_mut(&self.user) {
             Some(feed) => {
                 feed.streams = feed.streams.saturating_sub(1);
                 feed.streams == 0
@@ -150,17 +181,19 @@ impl Drop for FeedGuard {
             None => false,
         };
         if last {
-            if let Some(feed) = feeds.remove(&self.user) {
-                feed.task.abort();
-            }
+            state.feeds.remove(&self.user);
         }
     }
 }
 
 impl ProgressStream {
-    /// The next poll result: the latest one at once when the stream is new,
-    /// then each newer one. `None` if the poller is gone.
+    /// The next result: the latest one at once when the stream is new,
+    /// then each newer one. `None` when the stream is over: the hub is
+    /// closing ([`Self::closed_by_shutdown`]) or gone.
     pub async fn next(&mut self) -> Option<Arc<Progress>> {
+        if *self.closing.borrow() {
+            return None;
+        }
         if !self.seen_first {
             let now = self.rx.borrow_and_update().clone();
             if let Some(p) = now {
@@ -169,12 +202,22 @@ impl ProgressStream {
             }
         }
         loop {
-            self.rx.changed().await.ok()?;
+            tokio::select! {
+                biased;
+                _ = self.closing.wait_for(|c| *c) => return None,
+                changed = self.rx.changed() => changed.ok()?,
+            }
             if let Some(p) = self.rx.borrow_and_update().clone() {
                 self.seen_first = true;
                 return Some(p);
             }
         }
+    }
+
+    /// Whether the stream ended because this process is shutting down
+    /// (the browser should reconnect, to another process).
+    pub fn closed_by_shutdown(&self) -> bool {
+        *self.closing.borrow()
     }
 }
 
@@ -183,20 +226,24 @@ impl ProgressHub {
         Self {
             slots: Concurrency::new(policy.per_person, policy.overall),
             policy,
-            feeds: Arc::default(),
-            polls: Arc::default(),
+            inner: Arc::new(Inner {
+                state: Mutex::default(),
+                wake: Notify::new(),
+                ticks: AtomicU64::new(0),
+                closing: watch::Sender::new(false),
+            }),
         }
     }
 
-    /// Polls run so far by this hub, all people together (for tests and
-    /// metrics).
+    /// Ticks so far (each one read for every watched person together; for
+    /// tests and benchmarks).
     pub fn polls(&self) -> u64 {
-        self.polls.load(Ordering::SeqCst)
+        self.inner.ticks.load(Ordering::SeqCst)
     }
 
-    /// People with a running poller.
+    /// People watched in this process now (each read in every tick).
     pub fn pollers(&self) -> usize {
-        lock(&self.feeds).len()
+        self.inner.lock().feeds.len()
     }
 
     /// Streams open now, everyone together.
@@ -204,57 +251,63 @@ impl ProgressHub {
         self.slots.total()
     }
 
-    /// Polls `user`'s progress now if they have a stream open here (after
-    /// a submit or a cancel).
+    /// Reads now if `user` has a stream open here (after a submit or a
+    /// cancel, or a notification about their job).
     pub fn wake(&self, user: Uuid) {
-        if let Some(feed) = lock(&self.feeds).get(&user) {
-            feed.wake.notify_one();
+        if self.inner.lock().feeds.contains_key(&user) {
+            self.inner.wake.notify_one();
         }
     }
 
-    /// Polls every open stream's progress now (after the job notification
-    /// connection came back: what it missed is found by this poll).
+    /// Reads now (after the job notification connection came back: what
+    /// it missed is found by this read).
     pub fn wake_all(&self) {
-        for feed in lock(&self.feeds).values() {
-            feed.wake.notify_one();
-        }
+        self.inner.wake.notify_one();
     }
 
-    /// Opens a stream of `user`'s progress, starting their poller if it is
-    /// their first. Must run inside a Tokio runtime.
+    /// Shutdown: ends every open stream and refuses new ones.
+    pub fn close(&self) {
+        self.inner.closing.send_replace(true);
+        self.inner.wake.notify_one();
+    }
+
+    /// Opens a stream of `user`'s progress, starting the hub's task if it
+    /// is not running. Must run inside a Tokio runtime.
     pub fn open(&self, gens: &Generations, user: Uuid) -> Result<ProgressStream, StreamRefused> {
+        if *self.inner.closing.borrow() {
+            return Err(StreamRefused::ShuttingDown);
+        }
         let slot = self.slots.try_acquire(user).map_err(|e| match e {
             Busy::Person { limit } => StreamRefused::PerPerson { limit },
             Busy::Everyone => StreamRefused::Everyone,
         })?;
-        let mut feeds = lock(&self.feeds);
-        let feed = feeds.entry(user).or_insert_with(|| {
-            let (tx, rx) = watch::channel(None);
-            let wake = Arc::new(Notify::new());
-            let task = tokio::spawn(poll_loop(
-                gens.clone(),
-                user,
-                tx,
-                wake.clone(),
-                self.polls.clone(),
-                self.policy.clone(),
-            ))
-            .abort_handle();
+        let mut state = self.inner.lock();
+        let mut new_person = false;
+        let feed = state.feeds.entry(user).or_insert_with(|| {
+            new_person = true;
             Feed {
-                rx,
-                wake,
-                task,
+                tx: watch::Sender::new(None),
                 streams: 0,
+                poll: 0,
+                stamped: false,
             }
         });
         feed.streams += 1;
-        let rx = feed.rx.clone();
-        drop(feeds);
+        let rx = feed.tx.subscribe();
+        if !state.running {
+            state.running = true;
+            tokio::spawn(run(gens.clone(), self.inner.clone(), self.policy.clone()));
+        } else if new_person {
+            // Their first result in the next tick, not after a long pause.
+            self.inner.wake.notify_one();
+        }
+        drop(state);
         Ok(ProgressStream {
             rx,
+            closing: self.inner.closing.subscribe(),
             seen_first: false,
             _feed: FeedGuard {
-                feeds: self.feeds.clone(),
+                inner: self.inner.clone(),
                 user,
             },
             _slot: slot,
@@ -262,41 +315,61 @@ impl ProgressHub {
     }
 }
 
-async fn poll_loop(
-    gens: Generations,
-    user: Uuid,
-    tx: watch::Sender<Latest>,
-    wake: Arc<Notify>,
-    polls: Arc<AtomicU64>,
-    policy: ProgressPolicy,
-) {
+/// The hub's task: one read per tick for every watched person, until no
+/// stream is left (or the hub closes).
+async fn run(gens: Generations, inner: Arc<Inner>, policy: ProgressPolicy) {
     let mut pause = policy.busy;
-    let mut poll = 0;
-    // While this poller runs, a browser of the person is watching: stamp it
-    // in the database so every worker process knows (MAIL-1).
-    let mut stamped: Option<tokio::time::Instant> = None;
+    // While someone is watched here, a browser of theirs is open: stamp
+    // it in the database so every worker process knows (MAIL-1), for all
+    // of them at once, every `STAMP_EVERY`.
+    let mut stamped_at: Option<tokio::time::Instant> = None;
     loop {
-        if stamped.is_none_or(|at| at.elapsed() >= crate::mail::notices::STAMP_EVERY) {
-            match crate::mail::notices::stamp_watched(&gens.db, user, Utc::now()).await {
-                Ok(()) => stamped = Some(tokio::time::Instant::now()),
-                Err(e) => tracing::warn!(error = ?e, "cannot stamp a watched stream"),
+        let (users, unstamped) = {
+            let mut state = inner.lock();
+            if state.feeds.is_empty() || *inner.closing.borrow() {
+                state.running = false;
+                return;
+            }
+            let users: Vec<Uuid> = state.feeds.keys().copied().collect();
+            let unstamped = state.feeds.values().any(|f| !f.stamped);
+            (users, unstamped)
+        };
+        if unstamped
+            || stamped_at.is_none_or(|at| at.elapsed() >= crate::mail::notices::STAMP_EVERY)
+        {
+            match crate::mail::notices::stamp_all_watched(&gens.db, &users, Utc::now()).await {
+                Ok(()) => {
+                    stamped_at = Some(tokio::time::Instant::now());
+                    let mut state = inner.lock();
+                    for user in &users {
+                        if let Some(feed) = state.feeds.get_mut(user) {
+                            feed.stamped = true;
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = ?e, "cannot stamp watched streams"),
             }
         }
-        polls.fetch_add(1, Ordering::SeqCst);
-        poll += 1;
+        inner.ticks.fetch_add(1, Ordering::SeqCst);
         let since = Utc::now() - policy.window;
-        match gens.changed_since(user, since).await {
-            Ok(jobs) => {
-                let balance = crate::billing::credits::balance(&gens.db, user)
-                    .await
-                    .unwrap_or_default();
-                let pending = jobs.iter().any(|j| !j.status.is_final());
-                tx.send_replace(Some(Arc::new(Progress {
-                    poll,
-                    jobs,
-                    available: balance.available,
-                    held: balance.held,
-                })));
+        match gens.progress_of(&users, since).await {
+            Ok(mut read) => {
+                let mut pending = false;
+                let mut state = inner.lock();
+                for user in &users {
+                    let Some(feed) = state.feeds.get_mut(user) else {
+                        continue;
+                    };
+                    let (jobs, balance) = read.remove(user).unwrap_or_default();
+                    pending |= jobs.iter().any(|j| !j.status.is_final());
+                    feed.poll += 1;
+                    feed.tx.send_replace(Some(Arc::new(Progress {
+                        poll: feed.poll,
+                        jobs,
+                        available: balance.available,
+                        held: balance.held,
+                    })));
+                }
                 pause = if pending {
                     policy.busy
                 } else {
@@ -304,13 +377,17 @@ async fn poll_loop(
                 };
             }
             Err(e) => {
-                tracing::warn!(error = ?e, "progress poll failed");
+                tracing::warn!(error = ?e, "progress read failed");
                 pause = (pause * 2).min(policy.idle).max(policy.busy);
             }
         }
+        let ticked = tokio::time::Instant::now();
         tokio::select! {
             () = tokio::time::sleep(pause) => {}
-            () = wake.notified() => pause = policy.busy,
+            () = inner.wake.notified() => {
+                pause = policy.busy;
+                tokio::time::sleep_until(ticked + MIN_GAP).await;
+            }
         }
     }
 }

@@ -373,6 +373,51 @@ pub async fn retry_later(
     Ok(res.rows_affected == 1)
 }
 
+/// Hands `job` back to the queue at once because `worker` is shutting down
+/// and the job did not finish within the grace period: its lease is
+/// released (another worker claims it at once, without waiting for the
+/// lease to expire), the attempt is not counted against it, and the
+/// provider's id is kept so the next worker resumes instead of paying
+/// twice. The credits stay held: the worker that finishes the job
+/// captures or releases them, once (the settle key). Conditional on
+/// `worker` still holding the running job; `false` if it did not (the job
+/// ended, or was reaped).
+pub async fn hand_back(
+    db: &DatabaseConnection,
+    job: Uuid,
+    worker: &str,
+) -> Result<bool, Unexpected> {
+    let res = generation::Entity::update_many()
+        .col_expr(generation::Column::Status, Expr::value(status::QUEUED))
+        .col_expr(
+            generation::Column::LeaseOwner,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            generation::Column::LeaseExpiresAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(generation::Column::RunAfter, Expr::value(Utc::now()))
+        .col_expr(
+            generation::Column::Attempts,
+            Expr::col(generation::Column::Attempts).sub(1),
+        )
+        .col_expr(
+            generation::Column::ErrorDetail,
+            Expr::value(format!("handed back by {worker} at shutdown")),
+        )
+        .filter(generation::Column::Id.eq(job))
+        .filter(generation::Column::LeaseOwner.eq(worker))
+        .filter(generation::Column::Status.eq(status::RUNNING))
+        .exec(db)
+        .await
+        .unexpected("handing a job back")?;
+    if res.rows_affected == 1 {
+        super::notify::announce_quietly(db, super::notify::Change::Requeued, None).await;
+    }
+    Ok(res.rows_affected == 1)
+}
+
 /// Re-queues running jobs whose lease expired (their worker died or hung);
 /// a job out of attempts fails and its credits are released. Returns how
 /// many jobs were touched.

@@ -2,6 +2,7 @@
 //! owner. Every read and write is scoped to the signed-in person, so an id
 //! that belongs to someone else behaves exactly like one that does not exist.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -250,6 +251,8 @@ impl Generations {
             .db
             .transaction::<_, (), SubmitError>(move |txn| {
                 Box::pin(async move {
+                    // Reads (the upload, the balance) before it writes.
+                    crate::support::tx::lock_for_write(txn).await?;
                     let now = Utc::now();
                     let reference_path = match sub2.reference_upload {
                         None => None,
@@ -491,8 +494,71 @@ impl Generations {
         self.views(rows).await
     }
 
-    /// Rows -> views with images and queue positions: two queries, plus
-    /// one count per queued job.
+    /// The progress of every person of `users` at once, for the progress
+    /// hub's one read per tick: for each, what [`Self::changed_since`]
+    /// finds (at most 50 jobs, newest first) and their credit balance
+    /// (the default when they have none, or when it cannot be read). A
+    /// fixed number of statements whatever the number of people (per
+    /// 1,000 of them): the jobs, their images, the queue positions of the
+    /// queued ones (only when some are queued), the balances.
+    pub async fn progress_of(
+        &self,
+        users: &[Uuid],
+        since: DateTime<Utc>,
+    ) -> Result<HashMap<Uuid, (Vec<GenerationView>, credits::Balance)>, Unexpected> {
+        let mut rows = Vec::new();
+        for chunk in users.chunks(1000) {
+            rows.extend(
+                generation::Entity::find()
+                    .filter(generation::Column::UserId.is_in(chunk.iter().copied()))
+                    .filter(
+                        sea_orm::Condition::any()
+                            .add(
+                                generation::Column::Status.is_in([status::QUEUED, status::RUNNING]),
+                            )
+                            .add(generation::Column::FinishedAt.gte(since)),
+                    )
+                    .order_by_desc(generation::Column::QueuedAt)
+                    .all(&self.db)
+                    .await
+                    .unexpected("listing generations")?,
+            );
+        }
+        // At most 50 per person, newest first, as one person's read.
+        let mut kept: HashMap<Uuid, usize> = HashMap::new();
+        rows.retain(|r| {
+            let n = kept.entry(r.user_id).or_default();
+            *n += 1;
+            *n <= 50
+        });
+        let owners: Vec<Uuid> = rows.iter().map(|r| r.user_id).collect();
+        let views = self.views(rows).await?;
+        let balances = credits::balances(&self.db, users)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = ?e, "progress: balances unreadable");
+                HashMap::new()
+            });
+        let mut out: HashMap<Uuid, (Vec<GenerationView>, credits::Balance)> = users
+            .iter()
+            .map(|u| {
+                (
+                    *u,
+                    (Vec::new(), balances.get(u).copied().unwrap_or_default()),
+                )
+            })
+            .collect();
+        for (owner, view) in owners.into_iter().zip(views) {
+            if let Some((jobs, _)) = out.get_mut(&owner) {
+                jobs.push(view);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Rows -> views with images and queue positions: one query for the
+    /// images and, when some are queued, one for their positions (per
+    /// 1,000 jobs), whatever the number of rows.
     pub(crate) async fn views(
         &self,
         rows: Vec<generation::Model>,
@@ -507,27 +573,48 @@ impl Generations {
         rows: Vec<generation::Model>,
     ) -> Result<Vec<GenerationView>, Unexpected> {
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-        let images = if ids.is_empty() {
-            vec![]
-        } else {
-            image::Entity::find()
-                .filter(image::Column::GenerationId.is_in(ids))
+        let mut images: HashMap<Uuid, Vec<image::Model>> = HashMap::new();
+        for chunk in ids.chunks(1000) {
+            let found = image::Entity::find()
+                .filter(image::Column::GenerationId.is_in(chunk.iter().copied()))
                 .order_by_asc(image::Column::Position)
                 .all(db)
                 .await
-                .unexpected("listing images")?
-        };
-        // Queue positions: one COUNT per queued job of ours (a person has at
-        // most `max_pending_per_user` of them), never the whole queue.
-        let mut positions = std::collections::HashMap::new();
-        for r in rows.iter().filter(|r| r.status == status::QUEUED) {
-            let ahead = generation::Entity::find()
-                .filter(generation::Column::Status.eq(status::QUEUED))
-                .filter(generation::Column::QueuedAt.lt(r.queued_at))
-                .count(db)
+                .unexpected("listing images")?;
+            for i in found {
+                images.entry(i.generation_id).or_default().push(i);
+            }
+        }
+        // Queue positions: for each queued job of these rows, how many
+        // queued jobs are older (a correlated count on the status index),
+        // never the whole queue.
+        let queued: Vec<Uuid> = rows
+            .iter()
+            .filter(|r| r.status == status::QUEUED)
+            .map(|r| r.id)
+            .collect();
+        let mut positions: HashMap<Uuid, u64> = HashMap::new();
+        for chunk in queued.chunks(1000) {
+            let ahead: Vec<(Uuid, i64)> = generation::Entity::find()
+                .select_only()
+                .column(generation::Column::Id)
+                .column_as(
+                    sea_orm::sea_query::Expr::cust(
+                        "(SELECT COUNT(*) FROM generations q \
+                         WHERE q.status = 'queued' AND q.queued_at < generations.queued_at)",
+                    ),
+                    "ahead",
+                )
+                .filter(generation::Column::Id.is_in(chunk.iter().copied()))
+                .into_tuple()
+                .all(db)
                 .await
                 .unexpected("reading the queue")?;
-            positions.insert(r.id, ahead + 1);
+            positions.extend(
+                ahead
+                    .into_iter()
+                    .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0) + 1)),
+            );
         }
         Ok(rows
             .into_iter()
@@ -535,8 +622,9 @@ impl Generations {
                 let queue_position = positions.get(&r.id).copied();
                 GenerationView {
                     images: images
-                        .iter()
-                        .filter(|i| i.generation_id == r.id)
+                        .remove(&r.id)
+                        .unwrap_or_default()
+                        .into_iter()
                         .map(|i| ImageView {
                             id: i.id,
                             width: i.width,

@@ -58,10 +58,19 @@ pub async fn sweep_pass(gens: &Generations) {
     }
 }
 
-/// Runs until `shutdown` resolves, with up to `slots` jobs at once. Jobs in
-/// flight at shutdown are abandoned; their leases expire and another worker
-/// finishes them. The reaper and sweepers are separate periodic passes
-/// ([`reap_pass`], [`sweep_pass`]) that the process runs beside it.
+/// Runs until `shutdown` resolves, with up to `slots` jobs at once. The
+/// reaper and sweepers are separate periodic passes ([`reap_pass`],
+/// [`sweep_pass`]) that the process runs beside it.
+///
+/// Graceful shutdown: once `shutdown` resolves the worker claims nothing
+/// more and lets the jobs in hand finish for up to
+/// [`super::QueuePolicy::shutdown_grace`]; the ones still running then are
+/// stopped and handed back to the queue ([`queue::hand_back`]: the lease
+/// released, so another worker claims them at once, the credits still
+/// held, to be captured or released once by whoever finishes them). It
+/// returns when every job is finished or handed back. A job whose hand-back
+/// fails (the database is away) is found by the reaper when its lease
+/// expires, as after a crash.
 pub async fn run(
     gens: Generations,
     id: String,
@@ -70,8 +79,11 @@ pub async fn run(
 ) {
     tracing::info!(worker = %id, slots, "worker started");
     let permits = Arc::new(Semaphore::new(slots.max(1)));
+    let hand_back = tokio::sync::watch::Sender::new(false);
+    let mut running = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
+        while running.try_join_next().is_some() {}
         let permit = tokio::select! {
             () = &mut shutdown => break,
             p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
@@ -87,8 +99,9 @@ pub async fn run(
             Ok(Some(job)) => {
                 let gens = gens.clone();
                 let id = id.clone();
-                tokio::spawn(async move {
-                    process(&gens, &id, job).await;
+                let stop = hand_back.subscribe();
+                running.spawn(async move {
+                    process_until(&gens, &id, job, stop).await;
                     drop(permit);
                 });
             }
@@ -109,6 +122,19 @@ pub async fn run(
                 }
             }
         }
+    }
+    let grace = gens.queue.shutdown_grace;
+    if !running.is_empty() {
+        tracing::info!(worker = %id, jobs = running.len(), ?grace, "stopping: running jobs may finish");
+    }
+    let finished = tokio::time::timeout(grace, async {
+        while running.join_next().await.is_some() {}
+    })
+    .await;
+    if finished.is_err() {
+        tracing::warn!(worker = %id, jobs = running.len(), "grace period over: handing running jobs back");
+        hand_back.send_replace(true);
+        while running.join_next().await.is_some() {}
     }
     tracing::info!(worker = %id, "worker stopped");
 }
@@ -137,6 +163,18 @@ impl JobHooks for Hooks<'_> {
 
 /// Runs one claimed job to its end (or until its lease is lost).
 pub async fn process(gens: &Generations, worker: &str, job: generation::Model) {
+    let (_keep, stop) = tokio::sync::watch::channel(false);
+    process_until(gens, worker, job, stop).await;
+}
+
+/// [`process`], or until `hand_back` turns true: then the job is stopped
+/// where it is and handed back to the queue ([`queue::hand_back`]).
+async fn process_until(
+    gens: &Generations,
+    worker: &str,
+    job: generation::Model,
+    mut hand_back: tokio::sync::watch::Receiver<bool>,
+) {
     let started = Instant::now();
     // Runnable since it was queued, or since its retry time.
     let runnable = job.queued_at.max(job.run_after);
@@ -171,6 +209,14 @@ pub async fn process(gens: &Generations, worker: &str, job: generation::Model) {
     let result = tokio::select! {
         r = run_job(gens, worker, &job) => r,
         () = lost_signal.notified() => Ok("lease lost"),
+        // Shutdown after the grace period: whatever the job did so far is
+        // dropped (an open transaction rolls back); a result committed
+        // just before makes the hand-back find nothing to hand back.
+        true = async { hand_back.wait_for(|h| *h).await.is_ok() } => match queue::hand_back(&gens.db, job.id, worker).await {
+            Ok(true) => Ok("handed back"),
+            Ok(false) => Ok("lease lost"),
+            Err(e) => Err(e),
+        },
     };
     heartbeat.abort();
     let outcome = match result {
@@ -215,6 +261,7 @@ fn outcome_label(outcome: &str) -> &'static str {
         "cancelled" => "cancelled",
         "retry later" => "retried",
         "lease lost" | "lease lost before storing" => "lease_lost",
+        "handed back" => "handed_back",
         _ => "error",
     }
 }

@@ -19,8 +19,14 @@
 //! UNLOGGED on PostgreSQL: a crash forgets the counts (everyone gets a
 //! fresh budget), which is the price of not writing them to the WAL.
 //!
-//! Keys are stored as their SHA-256 (the `subject` column): addresses and
-//! e-mail addresses never reach the table in clear. Time is this process's clock in microseconds
+//! Keys are stored as their HMAC-SHA-256 under a key derived from the
+//! application key ([`SubjectKey`], the `subject` column): addresses and
+//! e-mail addresses never reach the table in clear, and a copy of the
+//! table cannot be reversed by hashing every IPv4 address or a list of
+//! e-mail addresses without the application key. Every process with the
+//! same application key computes the same subject. (Rows written with the
+//! unsalted SHA-256 of earlier versions are never matched again; they
+//! expire and are purged like any other.) Time is this process's clock in microseconds
 //! since the epoch; processes on hosts whose clocks differ by `d` may let
 //! through about `d / interval` more checks at the edge of a window.
 //!
@@ -40,10 +46,43 @@ use chrono::Utc;
 use governor::clock::{Clock, DefaultClock};
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
+use hmac::{Hmac, Mac};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sha2::Sha256;
 
 use super::rate_limit::RetryAfter;
+use crate::support::crypto::AppKey;
 use crate::support::error::{ResultExt, Unexpected};
+
+/// The key of the `subject` column: HMAC-SHA-256 under
+/// `AppKey::derive("rate limit subjects v1")`. Never printed.
+#[derive(Clone)]
+pub struct SubjectKey([u8; 32]);
+
+impl std::fmt::Debug for SubjectKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SubjectKey(..)")
+    }
+}
+
+impl SubjectKey {
+    /// The subject key of the application key `key`.
+    pub fn new(key: &AppKey) -> Self {
+        Self(key.derive("rate limit subjects v1"))
+    }
+
+    /// The stored subject of `key` (lowercase hex).
+    pub fn subject(&self, key: &str) -> String {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        mac.update(key.as_bytes());
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
 
 type Keyed = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
 
@@ -90,9 +129,10 @@ impl Limit {
 pub enum LimitStore {
     /// In this process only: with N processes a limit is N times looser.
     Memory(Arc<Memory>),
-    /// In the `rate_limits` table: the same limit for every process; the
+    /// In the `rate_limits` table (subjects keyed by the [`SubjectKey`]):
+    /// the same limit for every process with the same application key; the
     /// in-process store stands in while the database cannot answer.
-    Database(DatabaseConnection, Arc<Memory>),
+    Database(DatabaseConnection, SubjectKey, Arc<Memory>),
 }
 
 impl Default for LimitStore {
@@ -150,9 +190,9 @@ fn now_micros() -> i64 {
 }
 
 impl LimitStore {
-    /// The shared store on `db`.
-    pub fn database(db: DatabaseConnection) -> Self {
-        Self::Database(db, Arc::default())
+    /// The shared store on `db`, its subjects keyed by `key`.
+    pub fn database(db: DatabaseConnection, key: &AppKey) -> Self {
+        Self::Database(db, SubjectKey::new(key), Arc::default())
     }
 
     /// Counts one check of `key` against `limit`; refused (with the wait)
@@ -161,8 +201,8 @@ impl LimitStore {
     pub async fn check(&self, limit: Limit, key: &str) -> Result<(), RetryAfter> {
         let outcome = match self {
             Self::Memory(memory) => memory.check(limit, key),
-            Self::Database(db, fallback) => {
-                match check_in_database(db, limit, key, now_micros()).await {
+            Self::Database(db, subjects, fallback) => {
+                match check_in_database(db, subjects, limit, key, now_micros()).await {
                     Ok(outcome) => outcome,
                     Err(e) => {
                         // Never open: a flood that makes the database busy
@@ -178,9 +218,11 @@ impl LimitStore {
     }
 }
 
-/// One check in the `rate_limits` table at `now` (µs since the epoch).
+/// One check of `key` (stored as its [`SubjectKey::subject`]) in the
+/// `rate_limits` table at `now` (µs since the epoch).
 pub async fn check_in_database(
     db: &DatabaseConnection,
+    subjects: &SubjectKey,
     limit: Limit,
     key: &str,
     now: i64,
@@ -192,7 +234,7 @@ pub async fn check_in_database(
         CHECK,
         [
             limit.name.into(),
-            crate::accounts::token::hash(key).into(),
+            subjects.subject(key).into(),
             now.into(),
             interval.into(),
             tolerance.into(),
@@ -250,5 +292,41 @@ pub async fn purge_pass(db: &DatabaseConnection) {
         Ok(n) if n > 0 => tracing::debug!(rows = n, "purged spent rate limits"),
         Ok(_) => {}
         Err(e) => tracing::error!(error = ?e, "purging rate limits failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_are_keyed_not_plain_hashes_and_stable_for_one_app_key() {
+        let key = AppKey::from_bytes([7; 32]);
+        let subject = SubjectKey::new(&key).subject("192.0.2.1");
+        // Not the unsalted SHA-256 that anyone could compute for every
+        // IPv4 address.
+        assert_ne!(subject, crate::accounts::token::hash("192.0.2.1"));
+        assert_eq!(subject.len(), 64);
+        // Another process with the same application key (a key read from
+        // the same base64 text) stores the same subject.
+        let same = AppKey::from_base64(&base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            [7; 32],
+        ))
+        .unwrap();
+        assert_eq!(SubjectKey::new(&same).subject("192.0.2.1"), subject);
+        // Another application key, another subject; another key, too.
+        let other = AppKey::from_bytes([8; 32]);
+        assert_ne!(SubjectKey::new(&other).subject("192.0.2.1"), subject);
+        assert_ne!(SubjectKey::new(&key).subject("192.0.2.2"), subject);
+        // The known answer (computed outside Rust: HMAC-SHA-256 under
+        // SHA-256("uni1 key derivation v1\0rate limit subjects v1\0" ||
+        // key)), so a change of derivation, which would reset every count
+        // once, is noticed.
+        assert_eq!(
+            subject,
+            "ad947ded7dffde5928eaf369c23e91fcc541d936fde7da481d54de0050734ea3"
+        );
+        assert_eq!(format!("{:?}", SubjectKey::new(&key)), "SubjectKey(..)");
     }
 }

@@ -104,10 +104,11 @@ fn by_network(key: String) -> String {
 }
 
 impl RateLimits {
-    /// Limits counted in the database `db`, shared by every process.
-    pub fn shared(db: sea_orm::DatabaseConnection) -> Self {
+    /// Limits counted in the database `db`, shared by every process (with
+    /// the same application key `key`, which keys the stored subjects).
+    pub fn shared(db: sea_orm::DatabaseConnection, key: &super::crypto::AppKey) -> Self {
         Self {
-            store: LimitStore::database(db),
+            store: LimitStore::database(db, key),
             account_failures: AccountBackoff::default(),
         }
     }
@@ -349,10 +350,11 @@ impl Default for PersonLimits {
 }
 
 impl PersonLimits {
-    /// Rates counted in the database `db`, shared by every process.
-    pub fn shared(db: sea_orm::DatabaseConnection) -> Self {
+    /// Rates counted in the database `db`, shared by every process (with
+    /// the same application key `key`).
+    pub fn shared(db: sea_orm::DatabaseConnection, key: &super::crypto::AppKey) -> Self {
         Self {
-            store: LimitStore::database(db),
+            store: LimitStore::database(db, key),
             ..Self::default()
         }
     }
@@ -688,7 +690,7 @@ mod tests {
     async fn uploads_are_limited_per_person() {
         for limits in [
             PersonLimits::default(),
-            PersonLimits::shared(sqlite().await),
+            PersonLimits::shared(sqlite().await, &test_key()),
         ] {
             let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
             for _ in 0..UPLOADS_PER_HOUR {
@@ -697,6 +699,10 @@ mod tests {
             assert!(limits.upload(a).await.is_err());
             assert!(limits.upload(b).await.is_ok());
         }
+    }
+
+    fn test_key() -> super::super::crypto::AppKey {
+        super::super::crypto::AppKey::from_bytes([3; 32])
     }
 
     /// A migrated in-memory SQLite database (one connection: each
@@ -718,6 +724,9 @@ mod tests {
     /// The same limits in memory and in a database: both stores must
     /// behave alike.
     async fn both() -> [RateLimits; 2] {
-        [RateLimits::default(), RateLimits::shared(sqlite().await)]
+        [
+            RateLimits::default(),
+            RateLimits::shared(sqlite().await, &test_key()),
+        ]
     }
 }

@@ -101,6 +101,12 @@ pub struct GenerationArgs {
     #[arg(long, env = "UNI1_JOB_LEASE_SECONDS", value_name = "SECONDS")]
     pub job_lease_seconds: Option<u64>,
 
+    /// Seconds a stopping process (SIGTERM, Ctrl-C) lets its running jobs
+    /// finish before it hands them back to the queue for another worker
+    /// [default: 25]
+    #[arg(long, env = "UNI1_SHUTDOWN_GRACE_SECONDS", value_name = "SECONDS")]
+    pub shutdown_grace_seconds: Option<u64>,
+
     /// Jobs one person may have waiting or running [default: 8]
     #[arg(long, env = "UNI1_MAX_PENDING_PER_USER", value_name = "N")]
     pub max_pending_per_user: Option<u64>,
@@ -200,6 +206,9 @@ pub struct GenerationSettings {
     pub output_moderation_url: Option<url::Url>,
     pub worker_slots: usize,
     pub job_lease: std::time::Duration,
+    /// How long running jobs may finish at shutdown before they are handed
+    /// back.
+    pub shutdown_grace: std::time::Duration,
     pub max_pending_per_user: u64,
     pub retention_days: i64,
     pub model_webhook_secret: Option<SecretString>,
@@ -295,6 +304,10 @@ impl GenerationSettings {
         if !(2..=3600).contains(&lease) {
             return Err(invalid("UNI1_JOB_LEASE_SECONDS", "must be 2 to 3600"));
         }
+        let grace = args.shutdown_grace_seconds.unwrap_or(25);
+        if grace > 3600 {
+            return Err(invalid("UNI1_SHUTDOWN_GRACE_SECONDS", "must be 0 to 3600"));
+        }
         let max_pending = args.max_pending_per_user.unwrap_or(8);
         if max_pending == 0 {
             return Err(invalid("UNI1_MAX_PENDING_PER_USER", "must be at least 1"));
@@ -366,6 +379,7 @@ impl GenerationSettings {
             output_moderation_url,
             worker_slots: args.worker_slots.unwrap_or(2),
             job_lease: std::time::Duration::from_secs(lease),
+            shutdown_grace: std::time::Duration::from_secs(grace),
             max_pending_per_user: max_pending,
             retention_days,
             model_webhook_secret: args.model_webhook_secret.map(SecretString::from),

@@ -154,6 +154,9 @@ pub async fn send(
 /// the session is checked again then.
 const STREAM_LIFETIME: Duration = Duration::from_secs(120);
 
+/// The reconnection delay a stream closed by a shutdown asks for.
+pub const SHUTDOWN_RETRY: Duration = Duration::from_millis(1000);
+
 /// Counts a progress stream in `uni1_sse_connections` while it is open.
 struct OpenStream;
 
@@ -173,9 +176,11 @@ impl Drop for OpenStream {
 /// `GET /api/generations/events`: for confirmed addresses only, at most
 /// [`uni1_domain::generation::progress::MAX_STREAMS_PER_PERSON`] at once per
 /// person (429 past it) and
-/// [`uni1_domain::generation::progress::MAX_STREAMS`] in all (503). All the
-/// streams of one person read one shared database poll; the stream's slot
-/// is freed when the response body is dropped.
+/// [`uni1_domain::generation::progress::MAX_STREAMS`] in all (503). Every
+/// stream of this process reads the process's progress hub (one database
+/// read per tick for all of them); the stream's slot is freed when the
+/// response body is dropped. At shutdown the stream sends a `retry:` hint
+/// and ends (503 with `Retry-After: 1` for a stream opened then).
 pub async fn events(
     State(gens): State<Generations>,
     Extension(auth): Extension<RequestAuth>,
@@ -205,17 +210,38 @@ pub async fn events(
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
             return r;
         }
+        Err(e @ StreamRefused::ShuttingDown) => {
+            let mut r = (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return r;
+        }
     };
     let deadline = tokio::time::Instant::now() + STREAM_LIFETIME;
     let open = OpenStream::new();
     // Each poll result is turned into JSON here; only a change is sent.
     let stream = futures::stream::unfold(
-        (progress, String::new(), open),
-        move |(mut progress, last, open)| async move {
+        (Some(progress), String::new(), open),
+        move |(progress, last, open)| async move {
+            let mut progress = progress?;
             loop {
-                let p = tokio::time::timeout_at(deadline, progress.next())
-                    .await
-                    .ok()??;
+                let Ok(next) = tokio::time::timeout_at(deadline, progress.next()).await else {
+                    return None;
+                };
+                let Some(p) = next else {
+                    if !progress.closed_by_shutdown() {
+                        return None;
+                    }
+                    // This process is shutting down: the browser reconnects
+                    // (through the load balancer, to another process) after
+                    // `retry`, resuming with Last-Event-ID; then the stream
+                    // ends, so the server's shutdown does not wait for it.
+                    drop(progress);
+                    let event = Event::default()
+                        .comment("server restarting")
+                        .retry(SHUTDOWN_RETRY);
+                    return Some((Ok::<_, Infallible>(event), (None, last, open)));
+                };
                 let update = uni1_app::studio::ProgressUpdate {
                     jobs: p
                         .jobs
@@ -237,7 +263,7 @@ pub async fn events(
                         .event("jobs")
                         .id(Utc::now().timestamp_millis().to_string())
                         .data(json.clone());
-                    return Some((Ok::<_, Infallible>(event), (progress, json, open)));
+                    return Some((Ok::<_, Infallible>(event), (Some(progress), json, open)));
                 }
             }
         },

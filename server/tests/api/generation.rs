@@ -456,6 +456,16 @@ impl WorkerEnv {
     }
 
     fn spawn(&self, app: &TestApp, base: &url::Url) -> std::process::Child {
+        self.spawn_with(app, base, &[])
+    }
+
+    /// [`Self::spawn`] with more environment variables.
+    fn spawn_with(
+        &self,
+        app: &TestApp,
+        base: &url::Url,
+        extra: &[(&str, &str)],
+    ) -> std::process::Child {
         let config = self.dir.join("uni1.toml");
         std::fs::write(
             &config,
@@ -478,6 +488,7 @@ impl WorkerEnv {
             .env("UNI1_JOB_LEASE_SECONDS", "2")
             .env("UNI1_WORKER_SLOTS", "2")
             .env("RUST_LOG", "warn")
+            .envs(extra.iter().copied())
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("uni1 worker starts")
@@ -609,6 +620,248 @@ async fn worker_processes_share_the_queue_and_survive_sigkill() {
             assert!(owners.len() <= 1, "no job was retried: {owners:?}");
             let b = credits::balance(&app.db, alice_id).await.unwrap();
             assert_eq!((b.available, b.held), (50 - 2 * 21, 0));
+            assert!(credits::audit(&app.db, alice_id).await.unwrap());
+        },
+    )
+    .await;
+}
+
+/// The "remote" model at `base` with a long timeout, for jobs slowed down
+/// by the model server's latency fault.
+fn slow_catalog(base: &url::Url) -> Catalog {
+    Catalog::new(vec![ModelEntry {
+        id: "remote".into(),
+        name: "Remote".into(),
+        description: String::new(),
+        credits_per_image: 2,
+        model: Arc::new(uni1_models::openai::OpenAiImages {
+            capabilities: uni1_models::builtin::Builtin::new().capabilities,
+            base_url: base.clone(),
+            api_key: "test-key".into(),
+            model: "test".into(),
+            http: uni1_models::Outbound::for_model(base, &[], Duration::from_secs(60)).unwrap(),
+        }),
+    }])
+}
+
+async fn job_row(app: &TestApp, id: uuid::Uuid) -> generation::Model {
+    generation::Entity::find_by_id(id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn ledger_kinds(app: &TestApp, id: uuid::Uuid) -> Vec<String> {
+    settled_entries(app, id)
+        .await
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+on_both_backends!(
+    a_stopping_worker_claims_nothing_more_and_finishes_or_hands_back_each_job_once,
+    |app: TestApp| async move {
+        use uni1_domain::generation::worker;
+        let (_alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.34").await;
+        let (server, base) = model_server().await;
+        let mut gens = app.gens.clone();
+        gens.catalog = slow_catalog(&base);
+        let remote = |key: &str| SubmitInput {
+            model_id: "remote".into(),
+            ..input(key, "stop", 1)
+        };
+
+        // Within the grace period: the running job finishes and is charged
+        // once; the job queued behind it is not claimed after the stop.
+        server.inject(
+            uni1_model_server::Fault::Latency(Duration::from_millis(1500)),
+            1,
+        );
+        let first = gens
+            .submit(alice_id, true, remote("key-stop-0001"))
+            .await
+            .unwrap();
+        let second = gens
+            .submit(alice_id, true, remote("key-stop-0002"))
+            .await
+            .unwrap();
+        gens.queue.shutdown_grace = Duration::from_secs(20);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(worker::run(
+            gens.clone(),
+            "stopping-1".into(),
+            1,
+            async move {
+                stopped.await.ok();
+            },
+        ));
+        wait_for(
+            "the first job to start",
+            Duration::from_secs(10),
+            || async { server.submissions() == 1 },
+        )
+        .await;
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(15), running)
+            .await
+            .expect("the worker returns once its job is done")
+            .unwrap();
+        let row = job_row(&app, first.id).await;
+        assert_eq!(row.status, status::SUCCEEDED, "{:?}", row.error_detail);
+        assert_eq!(row.attempts, 1);
+        assert_eq!(ledger_kinds(&app, first.id).await, ["reserve", "capture"]);
+        let row = job_row(&app, second.id).await;
+        assert_eq!(row.status, status::QUEUED, "nothing claimed after the stop");
+        assert_eq!(server.submissions(), 1);
+
+        // Past the grace period: the job is handed back at once (lease
+        // released, attempt not counted, credits still held), and the next
+        // worker finishes it: captured once.
+        server.inject(
+            uni1_model_server::Fault::Latency(Duration::from_secs(30)),
+            1,
+        );
+        gens.queue.shutdown_grace = Duration::from_millis(300);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(worker::run(
+            gens.clone(),
+            "stopping-2".into(),
+            1,
+            async move {
+                stopped.await.ok();
+            },
+        ));
+        wait_for(
+            "the second job to start",
+            Duration::from_secs(10),
+            || async { server.submissions() == 2 },
+        )
+        .await;
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), running)
+            .await
+            .expect("the worker returns soon after the grace period, not after the job")
+            .unwrap();
+        let row = job_row(&app, second.id).await;
+        assert_eq!(row.status, status::QUEUED, "{:?}", row.error_detail);
+        assert_eq!(
+            row.lease_owner, None,
+            "the lease is released, not left to expire"
+        );
+        assert_eq!(row.attempts, 0, "a hand-back is not a failed attempt");
+        assert_eq!(ledger_kinds(&app, second.id).await, ["reserve"]);
+        let b = credits::balance(&app.db, alice_id).await.unwrap();
+        assert_eq!((b.available, b.held), (46, 2));
+
+        drain(&gens, Duration::from_secs(30)).await;
+        let row = job_row(&app, second.id).await;
+        assert_eq!(row.status, status::SUCCEEDED, "{:?}", row.error_detail);
+        assert_eq!(row.attempts, 1);
+        assert_eq!(ledger_kinds(&app, second.id).await, ["reserve", "capture"]);
+        let b = credits::balance(&app.db, alice_id).await.unwrap();
+        assert_eq!((b.available, b.held), (46, 0));
+        assert!(credits::audit(&app.db, alice_id).await.unwrap());
+    }
+);
+
+/// Sends SIGTERM to `child`.
+fn terminate(child: &std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+/// Waits up to `limit` for `child` to exit; its status.
+async fn exited(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker process did not exit within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// PostgreSQL only (as the other worker process tests): a real `uni1
+/// worker` stopped by SIGTERM while a job runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_process_stopped_by_sigterm_finishes_or_hands_back_its_job_exactly_once() {
+    let owned_env = WorkerEnv::new();
+    let env = &owned_env;
+    crate::support::run_configured(
+        crate::support::Backend::Postgres,
+        crate::support::ORIGIN,
+        |args| env.configure(args),
+        |app: TestApp| async move {
+            let (_alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.38").await;
+            let (server, base) = model_server().await;
+            let mut gens = app.gens.clone();
+            gens.catalog = openai_catalog(&base);
+            let remote = |key: &str| SubmitInput {
+                model_id: "remote".into(),
+                ..input(key, "sigterm", 1)
+            };
+
+            // SIGTERM with a 20 s grace period: the job finishes, then the
+            // process exits cleanly.
+            server.inject(uni1_model_server::Fault::Latency(Duration::from_secs(2)), 1);
+            let first = gens
+                .submit(alice_id, true, remote("key-term-0001"))
+                .await
+                .unwrap();
+            let mut child = env.spawn_with(&app, &base, &[("UNI1_SHUTDOWN_GRACE_SECONDS", "20")]);
+            wait_for(
+                "the worker process to start the job",
+                Duration::from_secs(30),
+                || async { server.submissions() == 1 },
+            )
+            .await;
+            terminate(&child);
+            let status = exited(&mut child, Duration::from_secs(20)).await;
+            assert!(status.success(), "{status:?}");
+            let row = job_row(&app, first.id).await;
+            assert_eq!(row.status, status::SUCCEEDED, "{:?}", row.error_detail);
+            assert_eq!(row.attempts, 1);
+            assert_eq!(ledger_kinds(&app, first.id).await, ["reserve", "capture"]);
+
+            // SIGTERM with a 1 s grace period and a job that needs 8 s: the
+            // process hands it back and exits; another worker finishes it at
+            // once (no lease to wait for), charged once.
+            server.inject(uni1_model_server::Fault::Latency(Duration::from_secs(8)), 1);
+            let second = gens
+                .submit(alice_id, true, remote("key-term-0002"))
+                .await
+                .unwrap();
+            let mut child = env.spawn_with(&app, &base, &[("UNI1_SHUTDOWN_GRACE_SECONDS", "1")]);
+            wait_for(
+                "the worker process to start the job",
+                Duration::from_secs(30),
+                || async { server.submissions() == 2 },
+            )
+            .await;
+            terminate(&child);
+            let status = exited(&mut child, Duration::from_secs(6)).await;
+            assert!(status.success(), "{status:?}");
+            let row = job_row(&app, second.id).await;
+            assert_eq!(row.status, status::QUEUED, "{:?}", row.error_detail);
+            assert_eq!(row.lease_owner, None);
+            assert_eq!(row.attempts, 0);
+            assert_eq!(ledger_kinds(&app, second.id).await, ["reserve"]);
+            drain(&gens, Duration::from_secs(30)).await;
+            let row = job_row(&app, second.id).await;
+            assert_eq!(row.status, status::SUCCEEDED, "{:?}", row.error_detail);
+            assert_eq!(row.attempts, 1);
+            assert_eq!(ledger_kinds(&app, second.id).await, ["reserve", "capture"]);
+            let b = credits::balance(&app.db, alice_id).await.unwrap();
+            assert_eq!((b.available, b.held), (46, 0));
             assert!(credits::audit(&app.db, alice_id).await.unwrap());
         },
     )
@@ -842,7 +1095,7 @@ on_both_backends!(
         );
         let bobs = open_events(&app, &bob).await;
         assert_eq!(bobs.status(), 200);
-        // All of Alice's streams share one poller (and Bob has his own).
+        // The hub reads for two people: Alice (three streams) and Bob.
         assert_eq!(app.gens.progress.pollers(), 2);
         assert_eq!(app.gens.progress.streams(), MAX_STREAMS_PER_PERSON + 1);
 
@@ -858,7 +1111,7 @@ on_both_backends!(
         assert_eq!(
             app.gens.progress.pollers(),
             0,
-            "the last stream stops the poller"
+            "the last stream forgets the person"
         );
 
         // Unconfirmed addresses cannot follow (and open nothing).
@@ -945,6 +1198,123 @@ on_both_backends!(
             .unwrap();
         assert_eq!(p.jobs.len(), 1);
         assert_eq!(p.jobs[0].status, status::QUEUED);
+    }
+);
+
+on_both_backends!(
+    one_hub_read_per_tick_serves_every_person_and_each_stream_sees_only_its_owner,
+    |app: TestApp| async move {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use uni1_domain::generation::progress::{ProgressHub, ProgressPolicy, StreamRefused};
+        let (_, alice_id) = member(&app, "alice@uni1.test", "203.0.113.35").await;
+        let (_, bob_id) = member(&app, "bob@uni1.test", "203.0.113.36").await;
+        let (_, carol_id) = member(&app, "carol@uni1.test", "203.0.113.37").await;
+        let alices = app
+            .gens
+            .submit(alice_id, true, input("key-hub-0001", "alice's", 1))
+            .await
+            .unwrap();
+        let bobs = app
+            .gens
+            .submit(bob_id, true, input("key-hub-0002", "bob's", 1))
+            .await
+            .unwrap();
+        let statements = Arc::new(AtomicUsize::new(0));
+        let mut db = app.db.clone();
+        let counter = statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        let mut gens = app.gens.clone();
+        gens.db = db;
+        gens.progress = ProgressHub::new(ProgressPolicy {
+            busy: Duration::from_millis(20),
+            idle: Duration::from_millis(20),
+            ..Default::default()
+        });
+        let hub = gens.progress.clone();
+        let mut a1 = hub.open(&gens, alice_id).unwrap();
+        let mut a2 = hub.open(&gens, alice_id).unwrap();
+        let mut b = hub.open(&gens, bob_id).unwrap();
+        let mut c = hub.open(&gens, carol_id).unwrap();
+        assert_eq!((hub.pollers(), hub.streams()), (3, 4));
+        let ids = |p: &uni1_domain::generation::progress::Progress| -> Vec<uuid::Uuid> {
+            p.jobs.iter().map(|j| j.id).collect()
+        };
+        let mut last = 0;
+        while last < 5 {
+            let (pa1, pa2, pb, pc) = (
+                a1.next().await.unwrap(),
+                a2.next().await.unwrap(),
+                b.next().await.unwrap(),
+                c.next().await.unwrap(),
+            );
+            // Each stream sees its owner's jobs and balance, never another's.
+            assert_eq!(ids(&pa1), [alices.id]);
+            assert_eq!(ids(&pa2), [alices.id]);
+            assert_eq!(ids(&pb), [bobs.id]);
+            assert!(pc.jobs.is_empty());
+            assert_eq!((pa1.available, pa1.held), (49, 1));
+            let carols = credits::balance(&app.db, carol_id).await.unwrap();
+            assert_eq!((pc.available, pc.held), (carols.available, carols.held));
+            assert_eq!(pa1.jobs[0].queue_position, Some(1));
+            assert_eq!(pb.jobs[0].queue_position, Some(2));
+            last = pc.poll;
+        }
+        // One read per tick for the three people together: the jobs, their
+        // images, the queue positions and the balances (4 statements),
+        // whatever the number of people; plus the watched stamp (one per
+        // person opening at most, then one per 10 s for everyone).
+        let ticks = usize::try_from(hub.polls()).unwrap();
+        let n = statements.load(Ordering::SeqCst);
+        assert!(ticks >= 5);
+        assert!(
+            4 * (ticks - 1) < n && n <= 4 * ticks + 3,
+            "{n} statements for {ticks} ticks"
+        );
+
+        // Shutdown: every stream ends, marked as such; no new stream opens.
+        hub.close();
+        assert!(a1.next().await.is_none());
+        assert!(a1.closed_by_shutdown());
+        assert!(c.next().await.is_none());
+        assert_eq!(
+            hub.open(&gens, alice_id).unwrap_err(),
+            StreamRefused::ShuttingDown
+        );
+    }
+);
+
+on_both_backends!(
+    progress_streams_end_with_a_retry_hint_at_shutdown,
+    |app: TestApp| async move {
+        use futures::StreamExt as _;
+        let (alice, _) = member(&app, "alice@uni1.test", "203.0.113.39").await;
+        let r = open_events(&app, &alice).await;
+        assert_eq!(r.status(), 200);
+        let mut body = r.into_body().into_data_stream();
+        let first = tokio::time::timeout(Duration::from_secs(10), body.next())
+            .await
+            .expect("an event in time")
+            .unwrap()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&first).starts_with("event: jobs"));
+        app.gens.progress.close();
+        let mut rest = String::new();
+        while let Some(chunk) = tokio::time::timeout(Duration::from_secs(10), body.next())
+            .await
+            .expect("the stream ends at shutdown, not after its lifetime")
+        {
+            rest.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        }
+        assert!(
+            rest.contains("retry: 1000"),
+            "a reconnection hint: {rest:?}"
+        );
+        // A stream opened during the shutdown is refused with a short wait.
+        let r = open_events(&app, &alice).await;
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()["retry-after"], "1");
     }
 );
 

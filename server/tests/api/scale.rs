@@ -28,7 +28,7 @@ on_both_backends!(
             ("message", "Long enough message."),
         ];
         let sender = Visitor::new("192.0.2.170");
-        let other = RateLimits::shared(other_process(&app).await);
+        let other = RateLimits::shared(other_process(&app).await, &app.key);
         for _ in 0..3 {
             let r = app.post_as("/api/contact", &form, &sender).await;
             assert_eq!(r.status, 200, "{}", r.body);
@@ -54,8 +54,8 @@ on_both_backends!(
     |app: TestApp| async move {
         // Sign-ups: 10 an hour per address. 50 at once, half through each
         // process's limits.
-        let here = Arc::new(RateLimits::shared(app.db.clone()));
-        let there = Arc::new(RateLimits::shared(other_process(&app).await));
+        let here = Arc::new(RateLimits::shared(app.db.clone(), &app.key));
+        let there = Arc::new(RateLimits::shared(other_process(&app).await, &app.key));
         let tasks: Vec<_> = (0..50)
             .map(|i| {
                 let limits = if i % 2 == 0 {
@@ -79,16 +79,19 @@ on_both_backends!(
     spent_rate_limits_are_purged_and_live_ones_kept,
     |app: TestApp| async move {
         use sea_orm::{ConnectionTrait, Statement};
-        use uni1_domain::support::limit_store::{check_in_database, purge, Limit};
+        use uni1_domain::support::limit_store::{check_in_database, purge, Limit, SubjectKey};
+        let subjects = SubjectKey::new(&app.key);
         let limit = Limit::new("contact_ip", 5, std::time::Duration::from_secs(3600));
         let now = chrono::Utc::now().timestamp_micros();
         // One key checked two hours ago (its budget is full again), one now.
         let long_ago = now - 2 * 3600 * 1_000_000;
-        assert!(check_in_database(&app.db, limit, "old", long_ago)
-            .await
-            .unwrap()
-            .is_ok());
-        assert!(check_in_database(&app.db, limit, "new", now)
+        assert!(
+            check_in_database(&app.db, &subjects, limit, "old", long_ago)
+                .await
+                .unwrap()
+                .is_ok()
+        );
+        assert!(check_in_database(&app.db, &subjects, limit, "new", now)
             .await
             .unwrap()
             .is_ok());
@@ -105,12 +108,12 @@ on_both_backends!(
         assert_eq!(rows.try_get::<i64>("", "n").unwrap(), 1);
         // The kept key still counts what it used: 4 more, then refused.
         for _ in 0..4 {
-            assert!(check_in_database(&app.db, limit, "new", now)
+            assert!(check_in_database(&app.db, &subjects, limit, "new", now)
                 .await
                 .unwrap()
                 .is_ok());
         }
-        assert!(check_in_database(&app.db, limit, "new", now)
+        assert!(check_in_database(&app.db, &subjects, limit, "new", now)
             .await
             .unwrap()
             .is_err());
