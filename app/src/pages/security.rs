@@ -298,17 +298,21 @@ fn Overview(
 ) -> impl IntoView {
     let (active, ended): (Vec<_>, Vec<_>) =
         sessions.into_iter().partition(|s| s.ended_at.is_none());
-    let others = active.iter().filter(|s| !s.current).count();
     view! {
         <div class="space-y-3">
             <div class="flex flex-wrap items-center justify-between gap-3">
                 <h2 class="text-xl font-semibold">"Signed-in devices"</h2>
+                // Enabled with no other device too: it also revokes every
+                // API key (a leaked key is the usual reason to press it).
                 <ActionForm action=end_others>
-                    <button type="submit" class="btn-secondary" disabled=others == 0 data-testid="end-others">
+                    <button type="submit" class="btn-secondary" data-testid="end-others">
                         "Sign out everywhere else"
                     </button>
                 </ActionForm>
             </div>
+            <p class="text-sm text-ink-muted">
+                "Signing out everywhere else also revokes every API key of yours."
+            </p>
             <ul class="space-y-3" data-testid="active-sessions">
                 {active.into_iter().map(|s| view! { <SessionRow session=s end /> }).collect_view()}
             </ul>

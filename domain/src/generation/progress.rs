@@ -318,6 +318,17 @@ impl ProgressHub {
 /// The hub's task: one read per tick for every watched person, until no
 /// stream is left (or the hub closes).
 async fn run(gens: Generations, inner: Arc<Inner>, policy: ProgressPolicy) {
+    // Should this task end by a panic, the next stream starts a new one
+    // (instead of every stream of the process waiting forever).
+    struct Restartable(Arc<Inner>);
+    impl Drop for Restartable {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                self.0.lock().running = false;
+            }
+        }
+    }
+    let _restartable = Restartable(inner.clone());
     let mut pause = policy.busy;
     // While someone is watched here, a browser of theirs is open: stamp
     // it in the database so every worker process knows (MAIL-1), for all
@@ -331,15 +342,25 @@ async fn run(gens: Generations, inner: Arc<Inner>, policy: ProgressPolicy) {
                 return;
             }
             let users: Vec<Uuid> = state.feeds.keys().copied().collect();
-            let unstamped = state.feeds.values().any(|f| !f.stamped);
+            let unstamped: Vec<Uuid> = state
+                .feeds
+                .iter()
+                .filter(|(_, f)| !f.stamped)
+                .map(|(u, _)| *u)
+                .collect();
             (users, unstamped)
         };
-        if unstamped
-            || stamped_at.is_none_or(|at| at.elapsed() >= crate::mail::notices::STAMP_EVERY)
-        {
+        // Everyone every `STAMP_EVERY`; in between, only people who just
+        // joined (not everyone again each time someone opens a stream).
+        let due = stamped_at.is_none_or(|at| at.elapsed() >= crate::mail::notices::STAMP_EVERY);
+        let to_stamp = if due { users.clone() } else { unstamped };
+        if !to_stamp.is_empty() {
+            let users = to_stamp;
             match crate::mail::notices::stamp_all_watched(&gens.db, &users, Utc::now()).await {
                 Ok(()) => {
-                    stamped_at = Some(tokio::time::Instant::now());
+                    if due {
+                        stamped_at = Some(tokio::time::Instant::now());
+                    }
                     let mut state = inner.lock();
                     for user in &users {
                         if let Some(feed) = state.feeds.get_mut(user) {

@@ -84,7 +84,9 @@ pub async fn run(
     tokio::pin!(shutdown);
     loop {
         while running.try_join_next().is_some() {}
+        // `biased`: once the signal came, no free slot claims another job.
         let permit = tokio::select! {
+            biased;
             () = &mut shutdown => break,
             p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
         };

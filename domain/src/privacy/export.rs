@@ -600,6 +600,12 @@ pub async fn collect(
         .all(conn)
         .await
         .unexpected("exporting webhook deliveries")?;
+    let prediction_hooks = crate::entities::prediction_webhook::Entity::find()
+        .filter(crate::entities::prediction_webhook::Column::UserId.eq(user_id))
+        .order_by_asc(crate::entities::prediction_webhook::Column::CreatedAt)
+        .all(conn)
+        .await
+        .unexpected("exporting prediction webhooks")?;
     push(
         &mut values,
         "webhooks.json",
@@ -614,6 +620,14 @@ pub async fn collect(
                 "created_at": iso(e.created_at),
                 "disabled_at": iso_opt(e.disabled_at),
                 "disabled_reason": e.disabled_reason,
+                // The predictions' own webhooks this signer signs for.
+                "prediction_webhooks": prediction_hooks.iter().filter(|h| h.signer_id == e.id).map(|h| json!({
+                    "id": h.id,
+                    "url": h.url,
+                    "events": h.events.split(',').filter(|x| !x.is_empty()).collect::<Vec<_>>(),
+                    "made_on": h.origin,
+                    "created_at": iso(h.created_at),
+                })).collect::<Vec<_>>(),
                 "deliveries": deliveries.iter().filter(|d| d.endpoint_id == e.id).map(|d| json!({
                     "id": d.id,
                     "event_type": d.event_type,

@@ -148,7 +148,11 @@ async fn attempt(
     let Ok(url) = url::Url::parse(delivery.url.as_deref().unwrap_or(&endpoint.url)) else {
         return (Outcome::Fail(None, "the address is not a URL".into()), None);
     };
-    let rendered = if delivery.url.is_some() && delivery.payload.is_empty() {
+    // A prediction's end event is rendered at every attempt (its output
+    // URLs are signed for an hour, and a retry may come days later); the
+    // body last sent is stored only for the log and the export. `start` is
+    // sent as it was queued.
+    let rendered = if delivery.url.is_some() && delivery.event_type != "prediction.start" {
         match hooks.render_end(delivery, now).await {
             Ok(Some(body)) => Some(body),
             Ok(None) => {
@@ -211,7 +215,11 @@ async fn settle(
         Outcome::Delivered(s) => (Some(*s), None),
         Outcome::Gone => (
             Some(410),
-            Some("the endpoint answered 410 Gone and was turned off".to_owned()),
+            Some(if delivery.url.is_some() {
+                "the prediction's webhook URL answered 410 Gone".to_owned()
+            } else {
+                "the endpoint answered 410 Gone and was turned off".to_owned()
+            }),
         ),
         Outcome::Retry(s, e) | Outcome::Fail(s, e) => (*s, Some(e.clone())),
     };

@@ -291,6 +291,16 @@ impl ApiState {
         headers: &HeaderMap,
         scope: Scope,
     ) -> Result<Principal, ApiError> {
+        self.authorize_any(headers, &[scope]).await
+    }
+
+    /// [`Self::authorize`] for a route that any of `scopes` opens: the key
+    /// is looked up and counted once.
+    pub async fn authorize_any(
+        &self,
+        headers: &HeaderMap,
+        scopes: &[Scope],
+    ) -> Result<Principal, ApiError> {
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -308,8 +318,8 @@ impl ApiState {
         {
             return Err(self.rate_error(wait.seconds()));
         }
-        if !principal.may(scope) {
-            return Err(Self::scope_error(scope));
+        if !scopes.iter().any(|s| principal.may(*s)) {
+            return Err(Self::scope_error(scopes));
         }
         Ok(principal)
     }
@@ -330,13 +340,17 @@ impl ApiState {
         .retry_after(retry_after)
     }
 
-    fn scope_error(scope: Scope) -> ApiError {
+    fn scope_error(scopes: &[Scope]) -> ApiError {
+        let names = scopes
+            .iter()
+            .map(|s| format!("\"{}\"", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(" or the ");
         ApiError::new(
             StatusCode::FORBIDDEN,
             "permission_error",
             format!(
-                "This API key does not have the \"{}\" scope. Make a key with it under Settings → API keys.",
-                scope.as_str()
+                "This API key does not have the {names} scope. Make a key with it under Settings → API keys."
             ),
         )
         .code("insufficient_scope")

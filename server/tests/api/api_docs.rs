@@ -159,7 +159,9 @@ fn openapi_document_is_structurally_openapi_3_1() {
             );
         }
         // Errors in the protocol's envelope.
-        let replicate = path.contains("predictions") || path.starts_with("/v1/models/");
+        let replicate = path.contains("predictions")
+            || path.starts_with("/v1/models/")
+            || path.starts_with("/v1/webhooks/");
         for (status, response) in responses {
             if !status.starts_with('4') {
                 continue;
@@ -325,7 +327,7 @@ on_both_backends!(
             "Python, with the openai library",
             "curl: create a prediction and wait",
             "Python, with the replicate library",
-            "JavaScript, with fetch",
+            "JavaScript (an ES module, e.g. example.mjs on Node 18+), with fetch",
         ] {
             assert!(
                 html.contains(&format!("{caption}</figcaption>")),

@@ -342,6 +342,9 @@ with_loopback_hooks!(
         let text = hooks_json.to_string();
         assert!(text.contains("prediction.completed"), "{text}");
         assert!(text.contains(r#""kind":"predictions""#), "{text}");
+        // ... and the predictions' webhooks themselves (URL, filter).
+        assert!(text.contains(r#""prediction_webhooks":[{"#), "{text}");
+        assert!(text.contains(r#""made_on":"#), "{text}");
         assert!(!text.contains(secret.trim_start_matches("whsec_")));
     }
 );

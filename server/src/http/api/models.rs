@@ -30,23 +30,13 @@ use super::{ApiError, ApiState};
 /// and after every restart (the date uni1's developer API appeared).
 const VERSIONS_CREATED_AT: &str = "2026-12-05T00:00:00.000000Z";
 
-/// The key's person, if the key may read or generate.
+/// The key's person, if the key may read or generate (looked up and
+/// counted once).
 async fn authorize(api: &ApiState, headers: &HeaderMap) -> Result<(), Problem> {
-    match api.authorize(headers, Scope::Read).await {
-        Ok(_) => Ok(()),
-        Err(e) if e.code == Some("insufficient_scope") => api
-            .authorize(headers, Scope::Generate)
-            .await
-            .map(|_| ())
-            .map_err(|_| {
-                Problem::from(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "permission_error",
-                    "This API key has neither the \"read\" nor the \"generate\" scope. Make a key with one under Settings → API keys.",
-                ))
-            }),
-        Err(e) => Err(Problem::from(e)),
-    }
+    api.authorize_any(headers, &[Scope::Read, Scope::Generate])
+        .await
+        .map(|_| ())
+        .map_err(Problem::from)
 }
 
 fn model_not_found(api: &ApiState, owner: &str, name: &str) -> Problem {

@@ -281,7 +281,13 @@ pub enum OpenAiErrors {
     /// This `Idempotency-Key` was used with a different request.
     #[response(status = 422)]
     Unprocessable(OpenAiError),
-    /// Out of credits (`insufficient_quota`) or too many jobs at once.
+    /// The first answer of this `Idempotency-Key` named images that were
+    /// deleted since (`idempotent_answer_gone`).
+    #[response(status = 410)]
+    Gone(OpenAiError),
+    /// Out of credits (`insufficient_quota`), the key's monthly credit cap
+    /// reached (`key_cap_reached`), the key's request rate
+    /// (`rate_limit_exceeded`), or too many jobs at once.
     #[response(status = 429, headers(("retry-after" = u64, description = "Seconds, at most 60")))]
     TooManyRequests(OpenAiError),
     /// The job failed (no credits are charged for it).
@@ -334,7 +340,7 @@ pub enum CreateProblems {
     /// No key, or an unknown, revoked or expired one.
     #[response(status = 401, content_type = "application/problem+json")]
     Unauthorized(Problem),
-    /// Out of credits.
+    /// Out of credits, or the key's monthly credit cap is reached.
     #[response(status = 402, content_type = "application/problem+json")]
     PaymentRequired(Problem),
     /// The key lacks the `generate` scope, or its person may not generate now.
@@ -351,7 +357,8 @@ pub enum CreateProblems {
     /// or the `Idempotency-Key` was used with a different request.
     #[response(status = 422, content_type = "application/problem+json")]
     Unprocessable(Problem),
-    /// Too many jobs at once, or too many refused prompts.
+    /// The key's request rate, too many jobs at once, or too many refused
+    /// prompts.
     #[response(status = 429, content_type = "application/problem+json", headers(("retry-after" = u64, description = "Seconds, at most 60")))]
     TooManyRequests(Problem),
     /// The service cannot answer now.
@@ -372,6 +379,9 @@ pub enum ReadProblems {
     /// Not found, or not the key's person's.
     #[response(status = 404, content_type = "application/problem+json")]
     NotFound(Problem),
+    /// The key's request rate.
+    #[response(status = 429, content_type = "application/problem+json", headers(("retry-after" = u64, description = "Seconds, at most 60")))]
+    TooManyRequests(Problem),
     /// The service cannot answer now.
     #[response(status = 503, content_type = "application/problem+json", headers(("retry-after" = u64, description = "Seconds")))]
     Unavailable(Problem),
