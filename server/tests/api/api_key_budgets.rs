@@ -9,56 +9,14 @@
 
 #![allow(clippy::unwrap_used)]
 
-use axum::body::Body;
-use http::Request;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use uni1_domain::billing::credits;
 use uni1_domain::entities::{api_key, audit_log, generation, webhook_endpoint};
 use uni1_server::config::ServeArgs;
 
+use crate::api_client::{call, jobs_of, new_key_capped as new_key, run_python};
 use crate::fixtures::{mail_of_kind, member, token_in};
-use crate::support::{run_configured, Backend, Reply, TestApp, Visitor, ORIGIN};
-
-/// Makes a key with `scopes` (and a monthly cap) from Settings, as `v`.
-async fn new_key(app: &TestApp, v: &Visitor, scopes: &[&str], cap: Option<&str>) -> String {
-    let mut form = vec![("name", "batch script"), ("expires_in_days", "30")];
-    for s in scopes {
-        form.push(match *s {
-            "generate" => ("scope_generate", "on"),
-            "read" => ("scope_read", "on"),
-            _ => ("scope_webhooks", "on"),
-        });
-    }
-    if let Some(cap) = cap {
-        form.push(("monthly_credit_cap", cap));
-    }
-    let r = app.post_as("/api/api-key-create", &form, v).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.json()["secret"].as_str().unwrap().to_owned()
-}
-
-/// A `/v1` request as an API client sends it: bearer key, JSON, no cookie.
-async fn call(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    key: &str,
-    body: Option<&str>,
-    headers: &[(&str, &str)],
-) -> Reply {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {key}"));
-    if body.is_some() {
-        request = request.header("content-type", "application/json");
-    }
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_owned()));
-    app.send(request.body(body).unwrap()).await
-}
+use crate::support::{run_configured, Backend, Reply, TestApp, ORIGIN};
 
 /// An error in OpenAI's envelope with `status` and `code`.
 fn envelope(r: &Reply, status: u16, kind: &str, code: &str) {
@@ -66,14 +24,6 @@ fn envelope(r: &Reply, status: u16, kind: &str, code: &str) {
     assert_eq!(r.header("content-type"), Some("application/json"));
     assert_eq!(r.json()["error"]["type"], kind, "{}", r.body);
     assert_eq!(r.json()["error"]["code"], code, "{}", r.body);
-}
-
-async fn jobs_of(app: &TestApp, who: uuid::Uuid) -> u64 {
-    generation::Entity::find()
-        .filter(generation::Column::UserId.eq(who))
-        .count(&app.db)
-        .await
-        .unwrap()
 }
 
 async fn key_ids(app: &TestApp, who: uuid::Uuid) -> Vec<uuid::Uuid> {
@@ -532,28 +482,14 @@ async fn the_official_openai_client_retries_a_429(backend: Backend) {
             });
             let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.126").await;
             let key = new_key(&app, &alice, &["generate"], None).await;
-            let mut tasks = uni1_server::background::Background::new();
-            uni1_server::startup::with_worker(&mut tasks, &app.gens, "retry-test".into(), 2);
-            let running = tasks.start();
-            let script = concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../end2end/api/openai_retry_conformance.py"
-            );
+            let running = crate::api_client::worker(&app, "retry-test");
             let base = format!("http://{addr}/v1");
-            let out = tokio::task::spawn_blocking(move || {
-                std::process::Command::new(&python)
-                    .arg(script)
-                    .env("UNI1_API_BASE", base)
-                    .env("UNI1_API_KEY", key)
-                    .output()
-            })
-            .await
-            .unwrap()
-            .expect("the venv's python runs");
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(out.status.success(), "{stdout}\n{stderr}");
-            assert!(stdout.contains("all checks passed"), "{stdout}");
+            run_python(
+                python,
+                "openai_retry_conformance.py",
+                vec![("UNI1_API_BASE", base), ("UNI1_API_KEY", key)],
+            )
+            .await;
             // Only the retried request made a job: one credit.
             assert_eq!(jobs_of(&app, alice_id).await, 1);
             let b = credits::balance(&app.db, alice_id).await.unwrap();

@@ -11,38 +11,18 @@ use axum::body::Body;
 use base64::Engine as _;
 use http::Request;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uni1_domain::billing::credits;
 use uni1_domain::entities::{
     api_idempotency, api_key, audit_log, generation, image, session, user,
 };
 
+use crate::api_client::{jobs_of, new_key, run_python, worker as worker_named};
 use crate::fixtures::member;
 use crate::on_both_backends;
-use crate::support::{Backend, Reply, TestApp, Visitor, ORIGIN};
+use crate::support::{Backend, Reply, TestApp, ORIGIN};
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
-
-/// Makes a key with `scopes` from Settings, as `v`; returns the secret.
-async fn new_key(app: &TestApp, v: &Visitor, scopes: &[&str]) -> String {
-    let mut form = vec![
-        ("name", "my script"),
-        ("expires_in_days", "30"),
-        ("password", crate::fixtures::PASSWORD),
-    ];
-    for s in scopes {
-        form.push(match *s {
-            "generate" => ("scope_generate", "on"),
-            "read" => ("scope_read", "on"),
-            _ => ("scope_webhooks", "on"),
-        });
-    }
-    let r = app.post_as("/api/api-key-create", &form, v).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let secret = r.json()["secret"].as_str().unwrap().to_owned();
-    assert!(secret.starts_with("uni1_sk_"), "{secret}");
-    secret
-}
 
 /// `POST /v1/images/generations` with `key` as bearer (if any), as an API
 /// client sends it: JSON, no Origin, no cookie.
@@ -59,13 +39,6 @@ async fn generate(app: &TestApp, key: Option<&str>, body: &str, headers: &[(&str
         .await
 }
 
-/// A worker, reaper and sweepers, as a process runs them.
-fn worker(app: &TestApp) -> uni1_server::background::Running {
-    let mut tasks = uni1_server::background::Background::new();
-    uni1_server::startup::with_worker(&mut tasks, &app.gens, "api-test".into(), 2);
-    tasks.start()
-}
-
 /// An error in OpenAI's envelope: exactly message, type, param, code.
 fn envelope(r: &Reply, status: u16, param: Option<&str>, code: &str) {
     assert_eq!(r.status, status, "{}", r.body);
@@ -80,14 +53,6 @@ fn envelope(r: &Reply, status: u16, param: Option<&str>, code: &str) {
     assert!(e["type"].as_str().is_some_and(|t| !t.is_empty()));
     assert_eq!(e["param"].as_str(), param, "{}", r.body);
     assert_eq!(e["code"], code, "{}", r.body);
-}
-
-async fn jobs_of(app: &TestApp, who: uuid::Uuid) -> u64 {
-    generation::Entity::find()
-        .filter(generation::Column::UserId.eq(who))
-        .count(&app.db)
-        .await
-        .unwrap()
 }
 
 on_both_backends!(
@@ -345,7 +310,7 @@ on_both_backends!(
         let (bob, bob_id) = member(&app, "bob@uni1.test", "203.0.113.84").await;
         let key = new_key(&app, &alice, &["generate"]).await;
         let bob_key = new_key(&app, &bob, &["generate"]).await;
-        let running = worker(&app);
+        let running = worker_named(&app, "api-test");
 
         let r = generate(
             &app,
@@ -487,7 +452,7 @@ on_both_backends!(
     |app: TestApp| async move {
         let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.86").await;
         let key = new_key(&app, &alice, &["generate"]).await;
-        let running = worker(&app);
+        let running = worker_named(&app, "api-test");
         let body = r#"{"prompt":"one kite only","n":1}"#;
         let idem = [("idempotency-key", "order-7f3a")];
 
@@ -628,7 +593,7 @@ on_both_backends!(
     |app: TestApp| async move {
         let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.95").await;
         let key = new_key(&app, &alice, &["generate"]).await;
-        let running = worker(&app);
+        let running = worker_named(&app, "api-test");
 
         // Two images in base64 under a key: the repeat is the same bytes,
         // but the database keeps only which images they were.
@@ -760,7 +725,7 @@ on_both_backends!(
     |app: TestApp| async move {
         let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.90").await;
         let key = new_key(&app, &alice, &["generate"]).await;
-        let running = worker(&app);
+        let running = worker_named(&app, "api-test");
         let r = generate(&app, Some(&key), r#"{"prompt":"a kite"}"#, &[]).await;
         assert_eq!(r.status, 200, "{}", r.body);
         let png = base64::engine::general_purpose::STANDARD
@@ -905,26 +870,14 @@ async fn the_official_openai_client_works_unchanged(backend: Backend) {
         });
         let (alice, alice_id) = member(&app, "alice@uni1.test", "203.0.113.89").await;
         let key = new_key(&app, &alice, &["generate"]).await;
-        let running = worker(&app);
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../end2end/api/openai_conformance.py"
-        );
+        let running = worker_named(&app, "api-test");
         let base = format!("http://{addr}/v1");
-        let out = tokio::task::spawn_blocking(move || {
-            std::process::Command::new(&python)
-                .arg(script)
-                .env("UNI1_API_BASE", base)
-                .env("UNI1_API_KEY", key)
-                .output()
-        })
-        .await
-        .unwrap()
-        .expect("the venv's python runs");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{stdout}\n{stderr}");
-        assert!(stdout.contains("all checks passed"), "{stdout}");
+        run_python(
+            python,
+            "openai_conformance.py",
+            vec![("UNI1_API_BASE", base), ("UNI1_API_KEY", key)],
+        )
+        .await;
         // Two images, one URL image, one edit, one idempotent job: five
         // credits.
         assert_eq!(jobs_of(&app, alice_id).await, 4);

@@ -7,6 +7,7 @@ mod support;
 
 mod accounts;
 mod admin;
+mod api_client;
 mod api_docs;
 mod api_key_budgets;
 mod billing;

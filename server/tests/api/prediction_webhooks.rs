@@ -16,11 +16,12 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::Value;
 use uni1_domain::entities::{generation, prediction_webhook, webhook_delivery, webhook_endpoint};
 
+use crate::api_client::{new_key, worker as worker_named};
 use crate::fixtures::member;
 use crate::outbound_webhooks::{
     deliver_until, hooks, receiver, reference_verify, rust_verify, Got,
 };
-use crate::support::{run_configured, Backend, Reply, TestApp, Visitor, ORIGIN};
+use crate::support::{run_configured, Backend, Reply, TestApp, ORIGIN};
 
 /// Declares the test on SQLite and PostgreSQL with webhook addresses on
 /// loopback allowed (`UNI1_WEBHOOKS_ALLOW_LOOPBACK`): the receiver is on
@@ -56,24 +57,6 @@ macro_rules! with_loopback_hooks {
     };
 }
 
-async fn new_key(app: &TestApp, v: &Visitor, scopes: &[&str]) -> String {
-    let mut form = vec![
-        ("name", "replicate hooks"),
-        ("expires_in_days", "30"),
-        ("password", crate::fixtures::PASSWORD),
-    ];
-    for s in scopes {
-        form.push(match *s {
-            "generate" => ("scope_generate", "on"),
-            "read" => ("scope_read", "on"),
-            _ => ("scope_webhooks", "on"),
-        });
-    }
-    let r = app.post_as("/api/api-key-create", &form, v).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.json()["secret"].as_str().unwrap().to_owned()
-}
-
 async fn call(app: &TestApp, method: &str, path: &str, key: &str, body: Option<&str>) -> Reply {
     let mut request = Request::builder()
         .method(method)
@@ -84,12 +67,6 @@ async fn call(app: &TestApp, method: &str, path: &str, key: &str, body: Option<&
     }
     let body = body.map_or_else(Body::empty, |b| Body::from(b.to_owned()));
     app.send(request.body(body).unwrap()).await
-}
-
-fn worker(app: &TestApp) -> uni1_server::background::Running {
-    let mut tasks = uni1_server::background::Background::new();
-    uni1_server::startup::with_worker(&mut tasks, &app.gens, "prediction-hooks".into(), 2);
-    tasks.start()
 }
 
 /// Polls `GET /v1/predictions/{id}` until the status is final.
@@ -220,7 +197,7 @@ with_loopback_hooks!(
         .await;
         assert_eq!(r.status, 201, "{}", r.body);
         let id = r.json()["id"].as_str().unwrap().to_owned();
-        let running = worker(&app);
+        let running = worker_named(&app, "prediction-hooks");
         let done = poll(&app, &key, &id).await;
         assert_eq!(done["status"], "succeeded", "{done}");
         let hooks = hooks(&app, true);
@@ -428,7 +405,7 @@ with_loopback_hooks!(
         .await;
         assert_eq!(r.status, 201, "{}", r.body);
         let id = r.json()["id"].as_str().unwrap().to_owned();
-        let running = worker(&app);
+        let running = worker_named(&app, "prediction-hooks");
         assert_eq!(poll(&app, &key, &id).await["status"], "succeeded");
         running.stop().await;
         let hooks = hooks(&app, true);

@@ -7,59 +7,15 @@
 
 use axum::body::Body;
 use http::Request;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::Value;
 use uni1_domain::billing::credits;
-use uni1_domain::entities::generation;
 
+use crate::api_client::{call, jobs_of, new_key, run_python, worker as worker_named};
 use crate::fixtures::member;
 use crate::on_both_backends;
-use crate::support::{Reply, TestApp, Visitor, ORIGIN};
+use crate::support::{Reply, TestApp, ORIGIN};
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
-
-async fn new_key(app: &TestApp, v: &Visitor, scopes: &[&str]) -> String {
-    let mut form = vec![("name", "replicate script"), ("expires_in_days", "30")];
-    for s in scopes {
-        form.push(match *s {
-            "generate" => ("scope_generate", "on"),
-            "webhooks" => ("scope_webhooks", "on"),
-            _ => ("scope_read", "on"),
-        });
-    }
-    let r = app.post_as("/api/api-key-create", &form, v).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.json()["secret"].as_str().unwrap().to_owned()
-}
-
-/// A request as an API client sends it: bearer key, JSON, no cookie.
-async fn call(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    key: &str,
-    body: Option<&str>,
-    headers: &[(&str, &str)],
-) -> Reply {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {key}"));
-    if body.is_some() {
-        request = request.header("content-type", "application/json");
-    }
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_owned()));
-    app.send(request.body(body).unwrap()).await
-}
-
-fn worker(app: &TestApp) -> uni1_server::background::Running {
-    let mut tasks = uni1_server::background::Background::new();
-    uni1_server::startup::with_worker(&mut tasks, &app.gens, "replicate-test".into(), 2);
-    tasks.start()
-}
 
 /// A problem-details error: status, title, detail; the field on a 422.
 fn problem(r: &Reply, status: u16, field: Option<&str>) {
@@ -94,14 +50,6 @@ async fn poll(app: &TestApp, key: &str, id: &str) -> Value {
     panic!("prediction {id} never ended");
 }
 
-async fn jobs_of(app: &TestApp, who: uuid::Uuid) -> u64 {
-    generation::Entity::find()
-        .filter(generation::Column::UserId.eq(who))
-        .count(&app.db)
-        .await
-        .unwrap()
-}
-
 on_both_backends!(
     predictions_run_to_succeeded_with_signed_outputs_and_are_the_owners_alone,
     |app: TestApp| async move {
@@ -109,7 +57,7 @@ on_both_backends!(
         let (bob, _) = member(&app, "bob@uni1.test", "203.0.113.91").await;
         let key = new_key(&app, &alice, &["generate", "read"]).await;
         let bob_key = new_key(&app, &bob, &["generate", "read"]).await;
-        let running = worker(&app);
+        let running = worker_named(&app, "replicate-test");
 
         // Create through the model path: 201, starting or processing.
         let r = call(
@@ -452,31 +400,16 @@ fn replicate_python() -> Option<String> {
 
 /// Runs end2end/api/replicate_conformance.py in `phase`.
 async fn script(python: &str, origin: &str, key: &str, phase: &str) {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../end2end/api/replicate_conformance.py"
-    );
-    let (python, origin, key, phase) = (
+    run_python(
         python.to_owned(),
-        origin.to_owned(),
-        key.to_owned(),
-        phase.to_owned(),
-    );
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(&python)
-            .arg(script)
-            .env("UNI1_API_ORIGIN", origin)
-            .env("UNI1_API_KEY", key)
-            .env("UNI1_PHASE", phase)
-            .output()
-    })
-    .await
-    .unwrap()
-    .expect("the venv's python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("all checks passed"), "{stdout}");
+        "replicate_conformance.py",
+        vec![
+            ("UNI1_API_ORIGIN", origin.to_owned()),
+            ("UNI1_API_KEY", key.to_owned()),
+            ("UNI1_PHASE", phase.to_owned()),
+        ],
+    )
+    .await;
 }
 
 /// The unmodified client against a real router on loopback: first with no
@@ -507,7 +440,7 @@ async fn the_official_replicate_client_works_unchanged(backend: crate::support::
         assert_eq!((b.available, b.held), (50, 0), "the cancel released");
         assert_eq!(jobs_of(&app, alice_id).await, 1);
 
-        let running = worker(&app);
+        let running = worker_named(&app, "replicate-test");
         script(&python, &origin, &key, "run").await;
         // 2 + 1 + 1 images in three more jobs.
         assert_eq!(jobs_of(&app, alice_id).await, 4);
